@@ -1,0 +1,66 @@
+/**
+ * Human units used in flags and competition.yml: durations ("90s", "30m", "1h30m", "250ms") and byte
+ * sizes ("512m", "8g", "1.5GiB", "100k"). Sizes use binary multiples, as Docker does.
+ */
+
+export class UnitError extends Error {}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses "90s", "30m", "1h30m", "250ms"; a bare number is seconds. Returns milliseconds. */
+export function parseDuration(input: string, what = "duration"): number {
+  const text = input.trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const match of text.matchAll(part)) {
+    if (match.index !== consumed) break;
+    total += Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    consumed += match[0].length;
+  }
+  if (consumed === 0 || consumed !== text.length || total <= 0) {
+    throw new UnitError(
+      `${what} "${input}" is not a positive duration; write it like 90s, 30m, 1h30m or 250ms`,
+    );
+  }
+  return Math.round(total);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
+
+/** Parses "512m", "8g", "1.5GiB", "100KB", "4096"; binary multiples. Returns bytes. */
+export function parseSize(input: string, what = "size"): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(input.trim());
+  const value = match ? Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]! : NaN;
+  if (!match || !Number.isFinite(value) || value <= 0) {
+    throw new UnitError(`${what} "${input}" is not a positive size; write it like 512m, 8g or 100k`);
+  }
+  return Math.floor(value);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${Math.round(s - m * 60)}s`;
+}
