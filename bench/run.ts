@@ -1,0 +1,66 @@
+/**
+ * Sandboxed-run benchmarks, each against a baseline measured in the same run:
+ *  (a) `proctor run` of a trivial submission vs bare `docker run --rm --network none <image> python3 -c pass`
+ *      (target ≤ 1.25×), both as a cold CLI and as the in-process call a long-lived runner makes;
+ *  (c) a 1 GiB stdout flood: proctor's peak RSS (target < 150 MB).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { writeZip } from "../test/support/zips.js";
+import { runSubmission } from "../src/pipeline/run-submission.js";
+import { DEFAULT_LIMITS } from "../src/sandbox/index.js";
+import { mb, median, ms, PEAK_RSS_PRELOAD, run, timeIt, verdict } from "./support.js";
+
+const REPS = Number(process.env.BENCH_REPS ?? 9);
+const CLI = path.resolve("build/proctor.mjs");
+
+function baseImage(): string {
+  return execFileSync("bash", ["scripts/build-base-image.sh"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim()
+    .split("\n")
+    .pop()!;
+}
+
+export async function benchRun(): Promise<void> {
+  const image = baseImage();
+  const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-bench-run-"));
+  try {
+    const data = path.join(dir, "data");
+    await mkdir(data);
+    await writeFile(path.join(data, "x.csv"), "id\n1\n");
+    const trivial = await writeZip(path.join(dir, "trivial.zip"), { "main.py": "pass\n" });
+    let n = 0;
+    const out = () => path.join(dir, `out-${++n}`);
+
+    const bare = await timeIt(() => run("docker", ["run", "--rm", "--network", "none", image, "python3", "-c", "pass"]), REPS);
+    const inProcess = await timeIt(
+      () => runSubmission({ zipPath: trivial, image, dataDir: data, outputDir: out(), limits: DEFAULT_LIMITS }),
+      REPS,
+    );
+    const cli = await timeIt(
+      () => run(process.execPath, [CLI, "run", "--submission", trivial, "--image", image, "--data", data, "--output", out(), "--json"]),
+      REPS,
+    );
+    const b = median(bare);
+    console.log(`\n(a) trivial submission, median of ${REPS} (image ${image})`);
+    console.log(`    bare docker run --rm --network none … python3 -c pass   ${ms(b)}`);
+    console.log(`    proctor run, in-process (runner)                       ${ms(median(inProcess))}  ${(median(inProcess) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(inProcess) / b <= 1.25)})`);
+    console.log(`    proctor run, cold CLI (node start + run)               ${ms(median(cli))}  ${(median(cli) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(cli) / b <= 1.25)})`);
+
+    const floodZip = await writeZip(path.join(dir, "flood.zip"), {
+      "main.py": `import sys, os\nchunk = b"x" * 1023 + b"\\n"\nw = sys.stdout.buffer\nfor _ in range(1024 * 1024):\n    w.write(chunk)\n`,
+    });
+    const started = performance.now();
+    const flood = await run(process.execPath, ["--import", PEAK_RSS_PRELOAD, CLI, "run", "--submission", floodZip, "--image", image, "--data", data, "--output", out(), "--json"]);
+    const floodMs = performance.now() - started;
+    const result = JSON.parse(flood.stdout) as { status: string; stdout_bytes: number; stdout_line_count: number };
+    console.log(`\n(c) 1 GiB stdout flood through proctor run (${result.status}, ${mb(result.stdout_bytes)} captured as head+tail, ${result.stdout_line_count} lines counted, ${ms(floodMs)})`);
+    console.log(`    proctor peak RSS                                       ${mb(flood.maxRssBytes ?? NaN)}  (target < 150 MB: ${verdict((flood.maxRssBytes ?? Infinity) < 150 * 1024 ** 2)})`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchRun();

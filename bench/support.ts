@@ -1,0 +1,59 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** Median of a list of numbers. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Times `fn` `reps` times, after `warmup` untimed calls. Milliseconds. */
+export async function timeIt(fn: () => Promise<unknown>, reps: number, warmup = 1): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+export interface Spawned {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Peak resident set size of a node child run with PEAK_RSS_PRELOAD (bytes). */
+  maxRssBytes: number | null;
+}
+
+/** Preloaded into a node child: prints the kernel's count of its peak RSS (getrusage) as it exits. */
+export const PEAK_RSS_PRELOAD = fileURLToPath(new URL("./peak-rss.mjs", import.meta.url));
+
+/** Runs a command to completion; a node child run with PEAK_RSS_PRELOAD reports its peak RSS. */
+export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<Spawned> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...options.env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const kb = /PEAK_RSS_KB=(\d+)/.exec(stderr)?.[1];
+      resolve({ code, stdout, stderr, maxRssBytes: kb ? Number(kb) * 1024 : null });
+    });
+  });
+}
+
+export function row(cells: (string | number)[], widths: number[]): string {
+  return cells.map((c, i) => String(c).padEnd(widths[i] ?? 12)).join(" ");
+}
+
+export function verdict(ok: boolean): string {
+  return ok ? "meets target" : "MISSES target";
+}
+
+export const ms = (n: number) => `${n.toFixed(0)} ms`;
+export const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;

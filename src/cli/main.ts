@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { EXIT_CODES } from "../status/index.js";
+import { runCommand } from "./run-command.js";
+import { UsageError } from "./usage-error.js";
+
+const program = new Command("proctor")
+  .description("Run, score and rank code-execution competition submissions in a sandboxed runtime.")
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(runCommand());
+
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version are not errors; everything else commander refuses is a usage error.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_CODES.usageError;
+  } else if (error instanceof UsageError) {
+    process.stderr.write(`proctor: ${error.message}\n`);
+    process.exitCode = EXIT_CODES.usageError;
+  } else {
+    process.stderr.write(
+      `proctor: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = EXIT_CODES.infrastructureError;
+  }
+}

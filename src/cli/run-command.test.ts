@@ -1,0 +1,187 @@
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { writeZip } from "../../test/support/zips.js";
+import { engine } from "../sandbox/engine.js";
+
+const image = inject("baseImage");
+const CLI = path.resolve("src/cli/main.ts");
+let dir: string;
+let data: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-cli-"));
+  data = path.join(dir, "data");
+  await mkdir(data);
+  await writeFile(path.join(data, "x.csv"), "id\n1\n");
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function proctor(args: string[], env: NodeJS.ProcessEnv = {}, onStart?: (pid: number) => void): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+      env: { ...process.env, ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    onStart?.(child.pid!);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+let n = 0;
+async function runArgs(program: string, extra: string[] = []): Promise<string[]> {
+  const zip = await writeZip(path.join(dir, `c${++n}.zip`), { "main.py": program });
+  return [
+    "run",
+    "--submission",
+    zip,
+    "--image",
+    image,
+    "--data",
+    data,
+    "--output",
+    path.join(dir, `o${n}`),
+    ...extra,
+  ];
+}
+
+describe("proctor run", () => {
+  it("--json prints exactly one JSON object with the run's facts and exits 0 on success", async () => {
+    const args = await runArgs(
+      `import sys\nprint("hi")\nprint("careful", file=sys.stderr)\nopen("/code_execution/submission/submission.csv","w").write("id\\n")\n`,
+      [
+        "--json",
+        "--time-limit",
+        "90s",
+        "--memory",
+        "512m",
+        "--cpus",
+        "1",
+        "--pids",
+        "64",
+        "--shm",
+        "64m",
+        "--expect",
+        "submission.csv",
+      ],
+    );
+    const ran = await proctor(args);
+    expect(ran.code).toBe(0);
+    const lines = ran.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const json = JSON.parse(lines[0]!);
+    expect(json).toMatchObject({
+      status: "succeeded",
+      exit_code: 0,
+      stdout: "hi\n",
+      stderr: "careful\n",
+      stderr_line_count: 1,
+      output_files: [{ path: "submission.csv", bytes: 3 }],
+      limits: {
+        time_limit_ms: 90_000,
+        memory_bytes: 512 * 1024 ** 2,
+        cpus: 1,
+        pids: 64,
+        shm_bytes: 64 * 1024 ** 2,
+      },
+    });
+    expect(json.duration_ms).toBeGreaterThan(0);
+    expect(json.image.id).toMatch(/^sha256:/);
+    expect(json.image.ref).toBe(image);
+    expect(json.submission_sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("prints a readable summary with stderr lines as warnings, and exits 1 for a participant failure", async () => {
+    const ran = await proctor(await runArgs(`import sys\nprint("boom", file=sys.stderr)\nsys.exit(4)\n`));
+    expect(ran.code).toBe(1);
+    expect(ran.stdout).toMatch(/✘ failed in .*exit code 4/);
+    expect(ran.stdout).toContain("warning: boom");
+  });
+
+  it("exits 3 with infrastructure_error when the engine can't be reached", async () => {
+    const ran = await proctor(await runArgs("pass", ["--json"]), {
+      DOCKER_HOST: `unix://${dir}/no-such.sock`,
+    });
+    expect(ran.code).toBe(3);
+    const json = JSON.parse(ran.stdout);
+    expect(json.status).toBe("infrastructure_error");
+    expect(json.reason).toMatch(/cannot reach the engine/);
+  });
+
+  it("exits 2 and names the flag and the expected form for bad flags and paths", async () => {
+    const badDuration = await proctor(await runArgs("pass", ["--time-limit", "soon"]));
+    expect(badDuration.code).toBe(2);
+    expect(badDuration.stderr).toMatch(/--time-limit "soon" is not a positive duration; write it like 90s/);
+    const noZip = await proctor([
+      "run",
+      "--submission",
+      "nope.zip",
+      "--image",
+      image,
+      "--data",
+      data,
+      "--output",
+      path.join(dir, "x"),
+    ]);
+    expect(noZip.code).toBe(2);
+    expect(noZip.stderr).toMatch(/--submission nope.zip: no such file/);
+    const missing = await proctor(["run", "--image", image]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/required option '--submission <zip>'/);
+  });
+
+  it("refuses a non-zip as invalid_submission, exit 1, with no container started", async () => {
+    const fake = path.join(dir, "fake.zip");
+    await writeFile(fake, "this is not a zip");
+    const ran = await proctor([
+      "run",
+      "--submission",
+      fake,
+      "--image",
+      image,
+      "--data",
+      data,
+      "--output",
+      path.join(dir, "fake-out"),
+      "--json",
+    ]);
+    expect(ran.code).toBe(1);
+    expect(JSON.parse(ran.stdout).status).toBe("invalid_submission");
+  });
+
+  it.each(["SIGINT", "SIGTERM"] as const)(
+    "removes its containers and volume when interrupted mid-run (%s)",
+    async (signal) => {
+      const args = await runArgs(`import time\nprint("started", flush=True)\ntime.sleep(120)\n`);
+      let pid = 0;
+      const ran = proctor(args, {}, (p) => (pid = p));
+      const owner = `${os.hostname()}:`;
+      // Wait until the sandbox container of this proctor process runs.
+      const filters = () =>
+        JSON.stringify({ label: [`org.proctor.owner=${owner}${pid}`], status: ["running"] });
+      for (let i = 0; i < 200; i++) {
+        const running = await engine().listContainers({ filters: filters() });
+        if (running.length >= 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      process.kill(pid, signal);
+      const ended = await ran;
+      expect(ended.signal).toBe(signal);
+      const allFilters = JSON.stringify({ label: [`org.proctor.owner=${owner}${pid}`] });
+      expect(await engine().listContainers({ all: true, filters: allFilters })).toEqual([]);
+      expect((await engine().listVolumes({ filters: allFilters })).Volumes ?? []).toEqual([]);
+    },
+  );
+});

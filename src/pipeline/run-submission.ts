@@ -1,0 +1,94 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { newRunId, runSandboxed, type SandboxLimits, type SandboxResult } from "../sandbox/index.js";
+import type { RunStatus } from "../status/index.js";
+import {
+  extractSubmission,
+  InvalidSubmissionError,
+  sha256File,
+  type ZipLimits,
+} from "../submission/index.js";
+import { CONTAINER, submissionCommand } from "./contract.js";
+
+export interface SubmissionRunRequest {
+  zipPath: string;
+  image: string;
+  dataDir: string;
+  outputDir: string;
+  limits: SandboxLimits;
+  zipLimits?: Partial<ZipLimits>;
+  /** The file the program must write in the submission folder, e.g. submission.csv. */
+  expectedOutput?: string;
+  gpu?: boolean;
+}
+
+export type SubmissionRunResult = Omit<SandboxResult, "status"> & {
+  status: RunStatus;
+  runId: string;
+  submissionSha256: string | null;
+};
+
+/**
+ * Runs a participant's zip per the container contract: checked and extracted before any container
+ * starts (a refused zip is `invalid_submission`), then run sandboxed with the data read-only and the
+ * predictions copied to `outputDir`.
+ */
+export async function runSubmission(request: SubmissionRunRequest): Promise<SubmissionRunResult> {
+  const runId = newRunId();
+  const workDir = await mkdtemp(path.join(os.tmpdir(), "proctor-run-"));
+  const srcDir = path.join(workDir, "src");
+  try {
+    let extracted;
+    try {
+      extracted = await extractSubmission(request.zipPath, srcDir, request.zipLimits);
+    } catch (error) {
+      if (!(error instanceof InvalidSubmissionError)) throw error;
+      return refused(request, runId, error.message, await sha256File(request.zipPath).catch(() => null));
+    }
+    // The sandbox user is not root: it must be able to read the code through the bind mount.
+    await chmod(extracted.root, 0o755);
+    const result = await runSandboxed({
+      runId,
+      image: request.image,
+      command: (image) => submissionCommand(extracted.entrypoint, image.hasEntrypoint),
+      workingDir: CONTAINER.src,
+      mounts: [
+        { source: extracted.root, target: CONTAINER.src },
+        { source: path.resolve(request.dataDir), target: CONTAINER.data },
+      ],
+      output: {
+        target: CONTAINER.submission,
+        hostDir: path.resolve(request.outputDir),
+        expectedFile: request.expectedOutput,
+      },
+      limits: request.limits,
+      gpu: request.gpu,
+    });
+    return { ...result, runId, submissionSha256: extracted.sha256 };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function refused(
+  request: SubmissionRunRequest,
+  runId: string,
+  reason: string,
+  sha256: string | null,
+): SubmissionRunResult {
+  const empty = { text: "", bytes: 0, lines: 0, truncated: false };
+  return {
+    runId,
+    status: "invalid_submission",
+    reason,
+    exitCode: null,
+    durationMs: 0,
+    image: null,
+    limits: request.limits,
+    stdout: empty,
+    stderr: empty,
+    output: null,
+    submissionSha256: sha256,
+  };
+}

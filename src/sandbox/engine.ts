@@ -1,0 +1,47 @@
+import Docker from "dockerode";
+
+/** The engine failed or could not be reached: never the participant's fault, and worth a retry. */
+export class EngineError extends Error {
+  readonly status = "infrastructure_error" as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+let shared: Docker | undefined;
+
+/** One client per process; DOCKER_HOST and friends are honoured by docker-modem. */
+export function engine(): Docker {
+  shared ??= new Docker();
+  return shared;
+}
+
+/** Calls the engine and turns its failures into an EngineError that says what was being done. */
+export async function onEngine<T>(what: string, call: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    throw new EngineError(`Docker engine error while ${what}: ${describeEngineError(error)}`, {
+      cause: error,
+    });
+  } finally {
+    if (TRACE)
+      process.stderr.write(
+        `proctor trace: ${what} ${(performance.now() - started).toFixed(1)}ms (ended at ${(performance.now() - ((globalThis as any).__t0 ?? 0)).toFixed(0)})\n`,
+      );
+  }
+}
+
+/** PROCTOR_TRACE=1 prints how long each engine call took, to find where a run's time goes. */
+const TRACE = process.env.PROCTOR_TRACE === "1";
+
+export function describeEngineError(error: unknown): string {
+  const e = error as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
+  if (e?.code === "ENOENT" || e?.code === "ECONNREFUSED" || e?.code === "EACCES") {
+    return `cannot reach the engine (${e.code}); is dockerd running and is DOCKER_HOST right? Try \`docker info\`.`;
+  }
+  const message = e?.json?.message ?? e?.message ?? String(error);
+  return e?.statusCode ? `${message} (HTTP ${e.statusCode})` : message;
+}

@@ -1,0 +1,6 @@
+export { runSandboxed, newRunId, type SandboxResult, type SandboxStatus, type CapturedLog } from "./run.js";
+export type { SandboxRequest, ReadOnlyMount } from "./spec.js";
+export { DEFAULT_LIMITS, describeLimits, type SandboxLimits } from "./limits.js";
+export { resolveImage, type ResolvedImage } from "./image.js";
+export { EngineError } from "./engine.js";
+export { removeAllPending } from "./cleanup.js";

@@ -1,0 +1,365 @@
+import { createServer as createTcpServer, type Server } from "node:net";
+import { createSocket } from "node:dgram";
+import { lstat, readFile, readdir } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { engine } from "./engine.js";
+import { runSandboxed, type SandboxResult } from "./run.js";
+import { untrustedContainerSpec } from "./spec.js";
+import { filesIn, leftoversOf, TEST_LIMITS, workspace, type Workspace } from "./test-support/fixtures.js";
+
+const image = inject("baseImage");
+let ws: Workspace;
+
+beforeAll(async () => {
+  ws = await workspace(image);
+});
+afterAll(async () => {
+  await ws.cleanup();
+});
+
+/** Runs `program` as main.py and checks what every run must leave behind: nothing. */
+async function run(
+  program: string,
+  limits: Partial<typeof TEST_LIMITS> = {},
+  extra = {},
+): Promise<SandboxResult> {
+  const request = await ws.request(program, { limits: { ...TEST_LIMITS, ...limits }, ...extra });
+  await import("node:fs/promises").then((fs) => fs.rm(ws.out, { recursive: true, force: true }));
+  const result = await runSandboxed(request);
+  expect(await leftoversOf(request.runId)).toEqual([]);
+  return result;
+}
+
+const WRITE_OUTPUT = `open("/code_execution/submission/submission.csv", "w").write("id,y\\n1,0\\n")\n`;
+
+describe("a well-behaved program", () => {
+  it("succeeds, with stdout and stderr kept apart, the output copied out and the image named by id", async () => {
+    const result = await run(
+      `import sys\nprint("to stdout")\nprint("to stderr", file=sys.stderr)\n${WRITE_OUTPUT}`,
+    );
+    expect(result.status).toBe("succeeded");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.text).toBe("to stdout\n");
+    expect(result.stderr.text).toBe("to stderr\n");
+    expect(result.stderr.lines).toBe(1);
+    expect(result.image?.id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(result.output?.files).toEqual([{ path: "submission.csv", bytes: 9 }]);
+    expect(await readFile(path.join(ws.out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+  });
+
+  it("runs as a non-root user with no capabilities, no-new-privileges, and can't become root", async () => {
+    const result = await run(`
+import os
+status = open("/proc/self/status").read()
+fields = dict(line.split(":\\t", 1) for line in status.splitlines() if ":\\t" in line)
+print("uid", os.getuid(), os.getgid())
+for key in ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs"):
+    print(key, fields[key].strip())
+for attempt in (lambda: os.setuid(0), lambda: os.chown("/tmp", 0, 0), lambda: os.chroot("/tmp")):
+    try:
+        attempt(); print("escalated")
+    except PermissionError:
+        print("refused")
+${WRITE_OUTPUT}`);
+    expect(result.status).toBe("succeeded");
+    const out = result.stdout.text;
+    expect(out).toContain("uid 65534 65534");
+    expect(out).toContain("CapEff 0000000000000000");
+    expect(out).toContain("CapPrm 0000000000000000");
+    expect(out).toContain("CapBnd 0000000000000000");
+    expect(out).toContain("NoNewPrivs 1");
+    expect(out).not.toContain("escalated");
+    expect(out.match(/refused/g)).toHaveLength(3);
+  });
+
+  it("has the limits applied in its cgroup: memory, cpu quota, pids, nofile, /tmp size", async () => {
+    const result = await run(
+      `
+import os, resource
+def read(*paths):
+    for p in paths:
+        if os.path.exists(p):
+            return open(p).read().strip()
+    return "?"
+print("memory", read("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"))
+print("quota", read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max"))
+print("pids", read("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"))
+print("nofile", resource.getrlimit(resource.RLIMIT_NOFILE))
+st = os.statvfs("/tmp"); print("tmp", st.f_blocks * st.f_frsize)
+${WRITE_OUTPUT}`,
+      { memoryBytes: 200 * 1024 ** 2, cpus: 0.5, pids: 40, nofile: 321 },
+    );
+    expect(result.status).toBe("succeeded");
+    const out = result.stdout.text;
+    expect(out).toContain(`memory ${200 * 1024 ** 2}`);
+    expect(out).toMatch(/quota (50000|50000 100000)\n/);
+    expect(out).toContain("pids 40");
+    expect(out).toContain("nofile (321, 321)");
+    expect(out).toContain(`tmp ${TEST_LIMITS.tmpBytes}`);
+  });
+});
+
+describe("isolation", () => {
+  let tcp: Server;
+  let tcpPort = 0;
+  let bridge = "";
+  let connections = 0;
+  const udp = createSocket("udp4");
+  let udpPackets = 0;
+  let udpPort = 0;
+
+  beforeAll(async () => {
+    const network = await engine().getNetwork("bridge").inspect();
+    bridge = network.IPAM?.Config?.[0]?.Gateway ?? "172.17.0.1";
+    tcp = createTcpServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, "0.0.0.0", resolve));
+    tcpPort = (tcp.address() as { port: number }).port;
+    udp.on("message", () => udpPackets++);
+    await new Promise<void>((resolve) => udp.bind(0, "0.0.0.0", resolve));
+    udpPort = udp.address().port;
+  });
+  afterAll(() => {
+    tcp.close();
+    udp.close();
+  });
+
+  it("has no network: TCP and UDP to the engine's bridge address, DNS and raw sockets all fail", async () => {
+    const result = await run(`
+import socket
+def attempt(name, fn):
+    try:
+        fn(); print(name, "OPEN")
+    except OSError as e:
+        print(name, "blocked", type(e).__name__)
+def tcp():
+    socket.create_connection(("${bridge}", ${tcpPort}), timeout=3)
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x" * 10, ("${bridge}", ${udpPort}))
+def dns():
+    socket.getaddrinfo("deb.debian.org", 80)
+def raw():
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+for name, fn in (("tcp", tcp), ("udp", udp), ("dns", dns), ("raw", raw)):
+    attempt(name, fn)
+print("interfaces", sorted(i[1] for i in socket.if_nameindex()))
+${WRITE_OUTPUT}`);
+    expect(result.status).toBe("succeeded");
+    const out = result.stdout.text;
+    expect(out).not.toContain("OPEN");
+    expect(out.match(/blocked/g)).toHaveLength(4);
+    expect(out).toContain("interfaces ['lo']");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(connections).toBe(0);
+    expect(udpPackets).toBe(0);
+  });
+
+  it("can't write to the data, the code or the image's filesystem, and the host's files are untouched", async () => {
+    const before = await readFile(path.join(ws.data, "features.csv"), "utf8");
+    const result = await run(`
+import os
+for target in ("/code_execution/data/features.csv", "/code_execution/data/new.txt",
+               "/code_execution/src/main.py", "/code_execution/src/new.py",
+               "/etc/passwd", "/usr/bin/evil", "/root/x", "/code_execution/x"):
+    try:
+        open(target, "a").write("tampered")
+        print("WROTE", target)
+    except OSError as e:
+        print("refused", target, e.errno)
+${WRITE_OUTPUT}`);
+    expect(result.status).toBe("succeeded");
+    expect(result.stdout.text).not.toContain("WROTE");
+    expect(result.stdout.text.match(/refused/g)).toHaveLength(8);
+    expect(await readFile(path.join(ws.data, "features.csv"), "utf8")).toBe(before);
+    expect(await filesIn(ws.data)).toEqual(["features.csv"]);
+  });
+});
+
+describe("limits end the run with the right status", () => {
+  it("a memory bomb is oom_killed, read from the engine's OOMKilled flag", async () => {
+    const result = await run(`chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))\n`, {
+      memoryBytes: 128 * 1024 ** 2,
+    });
+    expect(result.status).toBe("oom_killed");
+    expect(result.reason).toMatch(/memory limit of 128 MiB/);
+  });
+
+  it("a program killed with SIGKILL by itself is failed (137 is not guessed to be an OOM)", async () => {
+    const result = await run(`import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n`);
+    expect(result.status).toBe("failed");
+    expect(result.exitCode).toBe(137);
+  });
+
+  it("a CPU spin past the time limit is timed_out", async () => {
+    const result = await run(`while True:\n    pass\n`, { timeLimitMs: 2000, graceMs: 1000 });
+    expect(result.status).toBe("timed_out");
+    expect(result.reason).toMatch(/time limit of 2s/);
+  });
+
+  it("a program that ignores SIGTERM is killed after the grace period", async () => {
+    const result = await run(
+      `import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring", flush=True)\nwhile True:\n    time.sleep(1)\n`,
+      { timeLimitMs: 1500, graceMs: 1000 },
+    );
+    expect(result.status).toBe("timed_out");
+    expect(result.exitCode).toBe(137);
+    expect(result.stdout.text).toContain("ignoring");
+  });
+
+  it("a fork bomb hits the pids limit and the run still ends", async () => {
+    const result = await run(
+      `import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n`,
+      { timeLimitMs: 3000, graceMs: 500, pids: 32 },
+    );
+    expect(["timed_out", "failed"]).toContain(result.status);
+  });
+
+  it("a detached child that outlives main is ended with the run", async () => {
+    const result = await run(`
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True,
+                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+${WRITE_OUTPUT}`);
+    expect(result.status).toBe("succeeded");
+    expect(result.durationMs).toBeLessThan(TEST_LIMITS.timeLimitMs);
+  });
+
+  it("filling /tmp stops at its size cap", async () => {
+    const result = await run(`
+written = 0
+try:
+    with open("/tmp/fill", "wb") as f:
+        while True:
+            f.write(b"\\0" * 1024 * 1024); f.flush(); written += 1
+except OSError as e:
+    print("stopped", e.errno, "after", written, "MiB")
+${WRITE_OUTPUT}`);
+    expect(result.status).toBe("succeeded");
+    const mib = Number(/after (\d+) MiB/.exec(result.stdout.text)?.[1]);
+    expect(mib).toBeLessThanOrEqual(TEST_LIMITS.tmpBytes / 1024 ** 2);
+    expect(result.stdout.text).toContain("stopped 28");
+  });
+});
+
+describe.each(["auto", "archive"] as const)("the output folder (copied via %s)", (outputCopy) => {
+  it("is bounded while the program runs: a flood is output_too_large and the host gets at most the cap", async () => {
+    const result = await run(`
+try:
+    with open("/code_execution/submission/flood.bin", "wb") as f:
+        for _ in range(100):
+            f.write(b"\\1" * 1024 * 1024)
+except OSError as e:
+    print("stopped", e.errno)
+${WRITE_OUTPUT}`, {}, { outputCopy });
+    expect(result.status).toBe("output_too_large");
+    expect(result.stdout.text).toContain("stopped 28");
+    const copied = await readdir(ws.out);
+    let total = 0;
+    for (const name of copied) total += (await lstat(path.join(ws.out, name))).size;
+    expect(total).toBeLessThanOrEqual(TEST_LIMITS.outputBytes);
+  });
+
+  it("caps the number of files: a file flood is output_too_large", async () => {
+    const result = await run(`
+made = 0
+try:
+    for i in range(10_000):
+        open(f"/code_execution/submission/f{i}", "w").close(); made += 1
+except OSError as e:
+    print("stopped", e.errno, made)
+${WRITE_OUTPUT}`, {}, { outputCopy });
+    expect(result.status).toBe("output_too_large");
+    expect(result.stdout.text).toMatch(/stopped 28 \d+/);
+    expect((await readdir(ws.out)).length).toBeLessThanOrEqual(TEST_LIMITS.outputFiles);
+  });
+
+  it("never follows or copies links and special files", async () => {
+    const result = await run(`
+import os
+os.symlink("/etc/passwd", "/code_execution/submission/link")
+os.symlink("/code_execution/submission/submission.csv", "/code_execution/submission/inner")
+os.mkfifo("/code_execution/submission/fifo")
+os.mkdir("/code_execution/submission/sub"); open("/code_execution/submission/sub/ok.txt", "w").write("ok")
+${WRITE_OUTPUT}`, {}, { outputCopy });
+    expect(result.status).toBe("succeeded");
+    expect(result.output?.skipped.map((s) => s.path).sort()).toEqual(["fifo", "inner", "link"]);
+    expect(await filesIn(ws.out)).toEqual(["sub", "sub/ok.txt", "submission.csv"]);
+    for (const name of await filesIn(ws.out)) {
+      const stat = await lstat(path.join(ws.out, name));
+      expect(stat.isFile() || stat.isDirectory()).toBe(true);
+    }
+  });
+
+  it("missing expected output is output_missing; a non-zero exit is failed", async () => {
+    expect((await run(`print("forgot to write")\n`, {}, { outputCopy })).status).toBe("output_missing");
+    const failed = await run(`raise SystemExit(3)\n`, {}, { outputCopy });
+    expect(failed.status).toBe("failed");
+    expect(failed.exitCode).toBe(3);
+  });
+});
+
+describe("logs", () => {
+  it("a stdout and stderr flood is captured head and tail, memory bounded, every line counted", async () => {
+    const result = await run(`
+import sys
+for i in range(200_000):
+    sys.stdout.write(f"out line {i}\\n")
+    if i % 2 == 0: sys.stderr.write(f"err line {i}\\n")
+${WRITE_OUTPUT}`);
+    expect(result.status).toBe("succeeded");
+    expect(result.stdout.lines).toBe(200_000);
+    expect(result.stderr.lines).toBe(100_000);
+    expect(result.stdout.truncated).toBe(true);
+    expect(result.stdout.text.startsWith("out line 0\n")).toBe(true);
+    expect(result.stdout.text.endsWith("out line 199999\n")).toBe(true);
+    expect(result.stdout.text).toMatch(/\[\.\.\. \d+ bytes cut by proctor \.\.\.\]/);
+    expect(result.stdout.text.length).toBeLessThan(TEST_LIMITS.logHeadBytes + TEST_LIMITS.logTailBytes + 100);
+    expect(result.stderr.text.endsWith("err line 199998\n")).toBe(true);
+  });
+});
+
+describe("infrastructure", () => {
+  it("a missing image is infrastructure_error naming the image and the fix", async () => {
+    const result = await run(WRITE_OUTPUT, {}, { image: "proctor/does-not-exist:nope" });
+    expect(result.status).toBe("infrastructure_error");
+    expect(result.reason).toMatch(/proctor\/does-not-exist:nope.*(pull|build)/);
+  });
+
+  it("asking for a GPU where the engine has no NVIDIA runtime is infrastructure_error with a clear message", async () => {
+    const info = await engine().info();
+    if (info.Runtimes?.nvidia) return; // a GPU runner: the request is honoured instead
+    const result = await run(WRITE_OUTPUT, {}, { gpu: true });
+    expect(result.status).toBe("infrastructure_error");
+    expect(result.reason).toMatch(/GPU was asked for.*NVIDIA Container Toolkit/);
+  });
+
+  it("requests a GPU only when asked", () => {
+    const image = { ref: "x", id: "sha256:1", digest: null, user: null, hasEntrypoint: false };
+    const base = { runId: "r", image: "x", command: [], workingDir: "/", mounts: [], limits: TEST_LIMITS };
+    expect(untrustedContainerSpec(base, image, null).HostConfig?.DeviceRequests).toBeUndefined();
+    expect(untrustedContainerSpec({ ...base, gpu: true }, image, null).HostConfig?.DeviceRequests).toEqual([
+      { Driver: "", Count: -1, DeviceIDs: [], Capabilities: [["gpu"]], Options: {} },
+    ]);
+  });
+
+  it("runs as the image's non-root USER when it has one", () => {
+    const image = { ref: "x", id: "sha256:1", digest: null, user: "appuser", hasEntrypoint: true };
+    const spec = untrustedContainerSpec(
+      {
+        runId: "r",
+        image: "x",
+        command: (i) => (i.hasEntrypoint ? [] : ["python3"]),
+        workingDir: "/",
+        mounts: [],
+        limits: TEST_LIMITS,
+      },
+      image,
+      null,
+    );
+    expect(spec.User).toBe("appuser");
+    expect(spec.Cmd).toBeUndefined();
+  });
+});

@@ -1,0 +1,157 @@
+import type { ContainerCreateOptions } from "dockerode";
+import { OWNER_LABEL, ownerId } from "./cleanup.js";
+import type { ResolvedImage } from "./image.js";
+import type { SandboxLimits } from "./limits.js";
+
+/** The user untrusted code runs as when the image names no non-root USER: nobody. */
+export const FALLBACK_USER = "65534:65534";
+
+export interface ReadOnlyMount {
+  source: string;
+  target: string;
+}
+
+export interface SandboxRequest {
+  image: string;
+  /** The command, or how to choose it from the image (e.g. keep the image's own entrypoint); [] = the image's. */
+  command: string[] | ((image: ResolvedImage) => string[]);
+  workingDir: string;
+  /** Host folders shown read-only inside the container. */
+  mounts: ReadOnlyMount[];
+  /** The one writable folder: a size- and file-capped filesystem, copied to `hostDir` after the run. */
+  output?: { target: string; hostDir: string; expectedFile?: string };
+  limits: SandboxLimits;
+  /**
+   * How the output is copied out: "auto" reads the volume's folder directly where this host can (a local
+   * engine, enough permission), else uses the engine's archive API; "archive" always uses the API.
+   */
+  outputCopy?: "auto" | "archive";
+  gpu?: boolean;
+  env?: Record<string, string>;
+  /** Names the run in container names, labels and messages. */
+  runId: string;
+}
+
+export const OUTPUT_VOLUME_LABEL = "org.proctor.run";
+
+/** Options of the tmpfs-backed volume that bounds the output folder while the program runs. */
+export function outputVolumeOptions(request: SandboxRequest, name: string) {
+  const { outputBytes, outputFiles } = request.limits;
+  return {
+    Name: name,
+    Driver: "local",
+    DriverOpts: {
+      type: "tmpfs",
+      device: "tmpfs",
+      // nr_inodes counts the volume's root folder too.
+      o: `size=${outputBytes},nr_inodes=${outputFiles + 1},mode=1777,nosuid,nodev`,
+    },
+    Labels: labels(request),
+  };
+}
+
+function labels(request: SandboxRequest): Record<string, string> {
+  return { [OWNER_LABEL]: ownerId, [OUTPUT_VOLUME_LABEL]: request.runId };
+}
+
+/** The container that runs untrusted code, with every isolation and limit of the container contract. */
+export function untrustedContainerSpec(
+  request: SandboxRequest,
+  image: ResolvedImage,
+  outputVolume: string | null,
+): ContainerCreateOptions {
+  const { limits } = request;
+  const command = typeof request.command === "function" ? request.command(image) : request.command;
+  const mounts = request.mounts.map((m) => ({
+    Type: "bind" as const,
+    Source: m.source,
+    Target: m.target,
+    ReadOnly: true,
+    BindOptions: { Propagation: "rprivate" as const },
+  }));
+  if (outputVolume && request.output) {
+    mounts.push({
+      Type: "volume",
+      Source: outputVolume,
+      Target: request.output.target,
+      ReadOnly: false,
+    } as never);
+  }
+  const env = { HOME: "/tmp", TMPDIR: "/tmp", PYTHONDONTWRITEBYTECODE: "1", ...request.env };
+  return {
+    name: `proctor-${request.runId}`,
+    Image: request.image,
+    ...(command.length > 0 ? { Cmd: command } : {}),
+    WorkingDir: request.workingDir,
+    User: image.user ?? FALLBACK_USER,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Hostname: "sandbox",
+    Labels: labels(request),
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: false,
+    Tty: false,
+    NetworkDisabled: true,
+    StopTimeout: Math.ceil(limits.graceMs / 1000),
+    HostConfig: {
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      Mounts: mounts,
+      Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${limits.tmpBytes},mode=1777` },
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Privileged: false,
+      // An init as PID 1 forwards SIGTERM and reaps zombies; when the program ends, the namespace ends
+      // with it, detached children included.
+      Init: true,
+      IpcMode: "private",
+      PidsLimit: limits.pids,
+      Memory: limits.memoryBytes,
+      MemorySwap: limits.memoryBytes,
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      ShmSize: limits.shmBytes,
+      Ulimits: [
+        { Name: "nofile", Soft: limits.nofile, Hard: limits.nofile },
+        { Name: "core", Soft: 0, Hard: 0 },
+      ],
+      ...(request.gpu ? { DeviceRequests: [gpuDeviceRequest()] } : {}),
+      AutoRemove: false,
+      RestartPolicy: { Name: "no" },
+      LogConfig: { Type: "none", Config: {} },
+    },
+  };
+}
+
+export function gpuDeviceRequest() {
+  return { Driver: "", Count: -1, DeviceIDs: [], Capabilities: [["gpu"]], Options: {} };
+}
+
+/**
+ * A do-nothing container that keeps the output volume mounted after the untrusted program has exited
+ * (a tmpfs volume is unmounted, and emptied, when no running container uses it), so its files can be read.
+ */
+export function holderContainerSpec(request: SandboxRequest, outputVolume: string): ContainerCreateOptions {
+  return {
+    name: `proctor-${request.runId}-holder`,
+    Image: request.image,
+    Entrypoint: ["sleep"],
+    Cmd: ["infinity"],
+    User: FALLBACK_USER,
+    Labels: labels(request),
+    NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      Mounts: [{ Type: "volume", Source: outputVolume, Target: HOLDER_MOUNT, ReadOnly: true }],
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      PidsLimit: 4,
+      Memory: 32 * 1024 ** 2,
+      MemorySwap: 32 * 1024 ** 2,
+      LogConfig: { Type: "none", Config: {} },
+      AutoRemove: false,
+    },
+  };
+}
+
+export const HOLDER_MOUNT = "/proctor-output";
