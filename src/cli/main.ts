@@ -1,16 +1,33 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES } from "../status/index.js";
+import { interactCommand } from "./interact-command.js";
+import { imageRefCommand } from "./image-ref-command.js";
+import { leaderboardCommand } from "./leaderboard-command.js";
+import { packCommand } from "./pack-command.js";
 import { runCommand } from "./run-command.js";
+import { scoreCommand } from "./score-command.js";
+import { testSubmissionCommand } from "./test-submission-command.js";
 import { UsageError } from "./usage-error.js";
 
 const program = new Command("proctor")
   .description("Run, score and rank code-execution competition submissions in a sandboxed runtime.")
   .showHelpAfterError()
   .exitOverride()
-  .addCommand(runCommand());
+  .addCommand(runCommand())
+  .addCommand(testSubmissionCommand())
+  .addCommand(scoreCommand())
+  .addCommand(packCommand())
+  .addCommand(leaderboardCommand())
+  .addCommand(interactCommand())
+  .addCommand(imageRefCommand());
 
-for (const command of program.commands) command.exitOverride();
+// Every parse error is a usage error (exit 2), in subcommands too.
+const overrideAll = (command: Command): void => {
+  command.exitOverride();
+  command.commands.forEach(overrideAll);
+};
+overrideAll(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 export { runSandboxed, newRunId, type SandboxResult, type SandboxStatus, type CapturedLog } from "./run.js";
-export type { SandboxRequest, ReadOnlyMount } from "./spec.js";
+export { interactiveRunArgs, type SandboxRequest, type ReadOnlyMount } from "./spec.js";
 export { DEFAULT_LIMITS, describeLimits, type SandboxLimits } from "./limits.js";
 export { resolveImage, type ResolvedImage } from "./image.js";
 export { EngineError } from "./engine.js";

@@ -246,14 +246,18 @@ ${WRITE_OUTPUT}`);
 
 describe.each(["auto", "archive"] as const)("the output folder (copied via %s)", (outputCopy) => {
   it("is bounded while the program runs: a flood is output_too_large and the host gets at most the cap", async () => {
-    const result = await run(`
+    const result = await run(
+      `
 try:
     with open("/code_execution/submission/flood.bin", "wb") as f:
         for _ in range(100):
             f.write(b"\\1" * 1024 * 1024)
 except OSError as e:
     print("stopped", e.errno)
-${WRITE_OUTPUT}`, {}, { outputCopy });
+${WRITE_OUTPUT}`,
+      {},
+      { outputCopy },
+    );
     expect(result.status).toBe("output_too_large");
     expect(result.stdout.text).toContain("stopped 28");
     const copied = await readdir(ws.out);
@@ -263,27 +267,35 @@ ${WRITE_OUTPUT}`, {}, { outputCopy });
   });
 
   it("caps the number of files: a file flood is output_too_large", async () => {
-    const result = await run(`
+    const result = await run(
+      `
 made = 0
 try:
     for i in range(10_000):
         open(f"/code_execution/submission/f{i}", "w").close(); made += 1
 except OSError as e:
     print("stopped", e.errno, made)
-${WRITE_OUTPUT}`, {}, { outputCopy });
+${WRITE_OUTPUT}`,
+      {},
+      { outputCopy },
+    );
     expect(result.status).toBe("output_too_large");
     expect(result.stdout.text).toMatch(/stopped 28 \d+/);
     expect((await readdir(ws.out)).length).toBeLessThanOrEqual(TEST_LIMITS.outputFiles);
   });
 
   it("never follows or copies links and special files", async () => {
-    const result = await run(`
+    const result = await run(
+      `
 import os
 os.symlink("/etc/passwd", "/code_execution/submission/link")
 os.symlink("/code_execution/submission/submission.csv", "/code_execution/submission/inner")
 os.mkfifo("/code_execution/submission/fifo")
 os.mkdir("/code_execution/submission/sub"); open("/code_execution/submission/sub/ok.txt", "w").write("ok")
-${WRITE_OUTPUT}`, {}, { outputCopy });
+${WRITE_OUTPUT}`,
+      {},
+      { outputCopy },
+    );
     expect(result.status).toBe("succeeded");
     expect(result.output?.skipped.map((s) => s.path).sort()).toEqual(["fifo", "inner", "link"]);
     expect(await filesIn(ws.out)).toEqual(["sub", "sub/ok.txt", "submission.csv"]);

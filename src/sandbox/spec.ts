@@ -155,3 +155,50 @@ export function holderContainerSpec(request: SandboxRequest, outputVolume: strin
 }
 
 export const HOLDER_MOUNT = "/proctor-output";
+
+/**
+ * The same container as `untrustedContainerSpec`, as `docker run` flags for an interactive shell: every
+ * limit and mount alike, the output folder a tmpfs of the same caps (nothing is copied out of a shell).
+ */
+export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage, tty: boolean): string[] {
+  const spec = untrustedContainerSpec(request, image, null);
+  const host = spec.HostConfig!;
+  const args = [
+    "run",
+    "--rm",
+    tty ? "-it" : "-i",
+    "--init",
+    "--network",
+    "none",
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+  ];
+  args.push("--security-opt", "no-new-privileges", "--ipc", "private", "--hostname", spec.Hostname!);
+  args.push("--user", spec.User!, "--workdir", spec.WorkingDir!);
+  args.push("--memory", String(host.Memory), "--memory-swap", String(host.MemorySwap));
+  args.push(
+    "--cpus",
+    String(request.limits.cpus),
+    "--pids-limit",
+    String(host.PidsLimit),
+    "--shm-size",
+    String(host.ShmSize),
+  );
+  for (const u of host.Ulimits ?? []) args.push("--ulimit", `${u.Name}=${u.Soft}:${u.Hard}`);
+  for (const [target, options] of Object.entries(host.Tmpfs ?? {}))
+    args.push("--tmpfs", `${target}:${options}`);
+  for (const m of request.mounts)
+    args.push("--mount", `type=bind,source=${m.source},target=${m.target},readonly`);
+  if (request.output) {
+    const { outputBytes, outputFiles } = request.limits;
+    args.push(
+      "--tmpfs",
+      `${request.output.target}:rw,nosuid,nodev,size=${outputBytes},nr_inodes=${outputFiles + 1},mode=1777`,
+    );
+  }
+  for (const env of spec.Env ?? []) args.push("--env", env);
+  if (request.gpu) args.push("--gpus", "all");
+  args.push("--entrypoint", "bash", request.image);
+  return args;
+}

@@ -1,0 +1,77 @@
+# proctor — run a code-execution competition's submissions exactly as the platform does.
+# `make help` lists the targets. Variables: CPU_OR_GPU (detected), IMAGE (from competition.yml), FORCE=1.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+CPU_OR_GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+PROCTOR := node build/proctor.mjs
+SUBMISSION_ZIP ?= submission.zip
+SUBMISSION_SRC ?= submission_src
+# The image names live in competition.yml; ask proctor for them once it is built.
+IMAGE = $(shell $(PROCTOR) image-ref --flavour $(CPU_OR_GPU) 2>/dev/null)
+OFFLINE_IMAGE = $(shell $(PROCTOR) image-ref --flavour offline 2>/dev/null)
+
+build/proctor.mjs: package.json package-lock.json $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+	@[ -d node_modules ] || npm ci --no-audit --no-fund
+	@npm run build --silent
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
+	@echo "  CPU_OR_GPU=$(CPU_OR_GPU) (detected with nvidia-smi; override with make ... CPU_OR_GPU=cpu)"
+
+.PHONY: install
+install: build/proctor.mjs ## install the node packages and build the proctor CLI
+
+.PHONY: engine
+engine: ## make sure a Docker engine runs (installs and starts Debian's docker.io as root)
+	@docker info >/dev/null 2>&1 || bash scripts/ensure-engine.sh
+
+.PHONY: pull
+pull: build/proctor.mjs ## pull the published runtime image for CPU_OR_GPU
+	docker pull $(IMAGE)
+
+.PHONY: build
+build: build/proctor.mjs ## build the production runtime image (needs internet: conda-forge, Docker Hub)
+	docker build --build-arg CPU_OR_GPU=$(CPU_OR_GPU) -f runtime/Dockerfile -t $(IMAGE) .
+
+.PHONY: build-offline
+build-offline: build/proctor.mjs engine ## build the offline runtime flavour from Debian's packages (no internet needed)
+	IMAGE=$(OFFLINE_IMAGE) bash scripts/build-offline-image.sh
+
+.PHONY: pack-example
+pack-example: build/proctor.mjs ## zip example_submission/ into submission.zip (FORCE=1 replaces it)
+	$(PROCTOR) pack example_submission -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)
+
+.PHONY: pack-submission
+pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (FORCE=1 replaces it)
+	@[ -d $(SUBMISSION_SRC) ] || { echo "no $(SUBMISSION_SRC)/ folder: put your main.py and model files there (see example_submission/)"; exit 2; }
+	$(PROCTOR) pack $(SUBMISSION_SRC) -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)
+
+.PHONY: test-submission
+test-submission: build/proctor.mjs engine ## run submission.zip (or the example) exactly as the platform: run, validate, score, rank
+	@image="$(IMAGE)"; \
+	if docker image inspect "$$image" >/dev/null 2>&1; then echo "using the local image $$image"; \
+	elif docker pull "$$image" >/dev/null 2>&1; then echo "pulled $$image"; \
+	else image="$(OFFLINE_IMAGE)"; echo "$(IMAGE) is not here and cannot be pulled; using the offline flavour $$image"; \
+	  IMAGE="$$image" bash scripts/build-offline-image.sh >/dev/null || exit 1; fi; \
+	if [ -f "$(SUBMISSION_ZIP)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION_ZIP)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); \
+	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
+	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); fi
+
+.PHONY: test-container
+test-container: build/proctor.mjs engine ## check that every package of environment-$(CPU_OR_GPU).yml imports inside the image
+	$(PROCTOR) test-image --image $(IMAGE) --environment environment-$(CPU_OR_GPU).yml
+
+.PHONY: interact-container
+interact-container: build/proctor.mjs engine ## open a shell in the runtime with the same mounts and limits as a run
+	$(PROCTOR) interact --image $(IMAGE) $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
+
+.PHONY: leaderboard
+leaderboard: build/proctor.mjs ## show the local leaderboard
+	$(PROCTOR) leaderboard show
+
+.PHONY: clean
+clean: ## remove the local leaderboard, last predictions, submission.zip and the build
+	rm -rf .proctor build $(SUBMISSION_ZIP)

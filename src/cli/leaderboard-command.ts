@@ -1,0 +1,110 @@
+import { Command, Option } from "commander";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  generateSealingKeys,
+  rankEntries,
+  renderHtml,
+  renderJson,
+  renderMarkdown,
+  reveal,
+  type LeaderboardEntry,
+} from "../leaderboard/index.js";
+import type { Competition } from "../config/index.js";
+import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
+import { UsageError } from "./usage-error.js";
+
+type RenderFormat = "markdown" | "json" | "html";
+
+export function renderStandings(
+  competition: Competition,
+  entries: LeaderboardEntry[],
+  format: RenderFormat,
+  mode: "public" | "private" = "public",
+): string {
+  const standings = rankEntries(entries, competition.leaderboard, { mode });
+  const options = { competition: competition.name, includePrivate: mode === "private" };
+  if (format === "json") return renderJson(standings, options);
+  if (format === "html") return renderHtml(standings, options);
+  return renderMarkdown(standings, options);
+}
+
+const formatOption = () =>
+  new Option("--format <format>", "markdown, json or html")
+    .choices(["markdown", "json", "html"])
+    .default("markdown");
+
+async function emit(text: string, out: string | undefined): Promise<void> {
+  if (!out) return void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+  await writeFile(out, text);
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+export function leaderboardCommand(): Command {
+  const command = new Command("leaderboard").description("show, reveal or key the local leaderboard");
+
+  command
+    .command("show")
+    .description("rank the recorded entries by public score and render them")
+    .option(...CONFIG_OPTION)
+    .addOption(formatOption())
+    .option("--out <file>", "write to a file instead of stdout")
+    .action(async (flags: { config: string; format: RenderFormat; out?: string }) => {
+      const competition = await competitionFrom(flags.config);
+      const store = await localStore(competition);
+      try {
+        await emit(renderStandings(competition, await store.list(), flags.format), flags.out);
+      } finally {
+        await store.close();
+      }
+    });
+
+  command
+    .command("reveal")
+    .description("open the sealed private scores with the organizer's private key and rank by them")
+    .requiredOption("--key <file>", "the organizer's private key (PEM)")
+    .option(...CONFIG_OPTION)
+    .addOption(formatOption())
+    .option("--out <file>", "write to a file instead of stdout")
+    .action(async (flags: { config: string; key: string; format: RenderFormat; out?: string }) => {
+      const competition = await competitionFrom(flags.config);
+      const key = await readFile(flags.key, "utf8").catch(() => {
+        throw new UsageError(
+          `--key ${flags.key}: cannot read this file; pass the organizer's private key PEM`,
+        );
+      });
+      const store = await localStore(competition);
+      try {
+        const revealed = await reveal(store, key);
+        await emit(renderStandings(competition, revealed, flags.format, "private"), flags.out);
+      } finally {
+        await store.close();
+      }
+    });
+
+  command
+    .command("keygen")
+    .description("make the organizer's key pair for sealing private scores")
+    .requiredOption("--out-dir <dir>", "folder for leaderboard.pub.pem and leaderboard.key.pem")
+    .action(async (flags: { outDir: string }) => {
+      const keys = generateSealingKeys();
+      await mkdir(flags.outDir, { recursive: true });
+      const pub = path.join(flags.outDir, "leaderboard.pub.pem");
+      const priv = path.join(flags.outDir, "leaderboard.key.pem");
+      await writeFile(pub, keys.publicKeyPem, { flag: "wx" }).catch(refuseOverwrite(pub));
+      await writeFile(priv, keys.privateKeyPem, { flag: "wx", mode: 0o600 }).catch(refuseOverwrite(priv));
+      process.stdout.write(
+        `wrote ${pub} (set leaderboard.sealing_public_key to it) and ${priv} (keep it secret, off the runners)\n`,
+      );
+    });
+  return command;
+}
+
+function refuseOverwrite(file: string) {
+  return (error: NodeJS.ErrnoException) => {
+    if (error.code === "EEXIST")
+      throw new UsageError(`${file} already exists; move it away first (a key is never overwritten)`);
+    throw error;
+  };
+}

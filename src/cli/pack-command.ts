@@ -1,0 +1,27 @@
+import { Command } from "commander";
+import { stat } from "node:fs/promises";
+import { packSubmission, PackError } from "../submission/index.js";
+import { UsageError } from "./usage-error.js";
+
+export function packCommand(): Command {
+  return new Command("pack")
+    .description("zip a submission folder reproducibly (fixed times and order; no caches or VCS folders)")
+    .argument("<dir>", "the folder with main.py or main.sh at its top")
+    .option("-o, --output <zip>", "where to write the zip", "submission.zip")
+    .option("--force", "replace an existing zip", false)
+    .action(async (dir: string, flags: { output: string; force: boolean }) => {
+      if (!flags.force && (await stat(flags.output).catch(() => null))) {
+        throw new UsageError(
+          `${flags.output} already exists; pass --force to replace it, or -o another path`,
+        );
+      }
+      try {
+        const packed = await packSubmission(dir, flags.output);
+        process.stdout.write(`packed ${packed.files.length} files into ${packed.zipPath}\n`);
+        if (packed.skipped.length > 0) process.stdout.write(`left out: ${packed.skipped.join(", ")}\n`);
+      } catch (error) {
+        if (error instanceof PackError) throw new UsageError(error.message);
+        throw error;
+      }
+    });
+}

@@ -1,0 +1,110 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { imageRef, loadCompetition } from "./competition.js";
+import { YamlConfigError } from "./yaml-schema.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-config-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const MINIMAL = `name: Demo
+runtime:
+  image: org/runtime
+paths:
+  data_dir: data/x
+  ground_truth: truth.csv
+  submission_format: format.yml
+scoring:
+  metric: rmse
+  direction: lower
+`;
+
+async function load(text: string) {
+  const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yml`);
+  await writeFile(file, text);
+  return { file, load: () => loadCompetition(file) };
+}
+
+async function issuesOf(text: string) {
+  const { load: go } = await load(text);
+  const error = await go().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(YamlConfigError);
+  return (error as YamlConfigError).issues;
+}
+
+describe("competition.yml", () => {
+  it("loads the repository's own competition.yml", async () => {
+    const c = await loadCompetition("competition.yml");
+    expect(c.name).toMatch(/Penguin/);
+    expect(c.limits.timeLimitMs).toBe(10 * 60_000);
+    expect(c.limits.memoryBytes).toBe(4 * 1024 ** 3);
+    expect(c.zipLimits.maxZipBytes).toBe(1024 ** 3);
+    expect(c.paths.groundTruth).toBe(path.resolve("data/ground_truth.csv"));
+    expect(c.leaderboard).toMatchObject({ direction: "higher", dailyLimit: 5, selection: "best" });
+    expect(imageRef(c, "offline")).toBe("proctor/runtime:cpu-offline");
+  });
+
+  it("fills defaults and resolves paths against the file's folder", async () => {
+    const { file, load: go } = await load(MINIMAL);
+    const c = await go();
+    expect(c.paths.dataDir).toBe(path.join(path.dirname(file), "data/x"));
+    expect(c.image).toEqual({
+      repository: "org/runtime",
+      cpuTag: "cpu-latest",
+      gpuTag: "gpu-latest",
+      offlineTag: "cpu-offline",
+    });
+    expect(c.leaderboard.countFailed).toBe(true);
+    expect(c.logs).toEqual({ local: "full", smoke_test: "full", evaluation: "tail", tail_lines: 20 });
+  });
+
+  it("names the file, line, key and rule of a bad unit", async () => {
+    const issues = await issuesOf(MINIMAL + "limits:\n  time: soon\n  memory: 4 gallons\n");
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatchObject({ line: 12, key: "limits.time" });
+    expect(issues[0]!.message).toMatch(/like 90s, 30m/);
+    expect(issues[1]).toMatchObject({ line: 13, key: "limits.memory" });
+  });
+
+  it("reports a misspelt key, an unknown metric and a missing key with their lines", async () => {
+    const text = MINIMAL.replace("metric: rmse", "metric: rmsee").replace(
+      "runtime:\n  image: org/runtime\n",
+      "runtime:\n  imag: org/runtime\n",
+    );
+    const issues = await issuesOf(text);
+    const byKey = Object.fromEntries(issues.map((i) => [i.key, i]));
+    expect(byKey["runtime.imag"]).toMatchObject({ line: 3 });
+    expect(byKey["runtime.imag"]!.message).toMatch(/not a known key/);
+    expect(byKey["runtime.image"]!.message).toMatch(/is required/);
+    expect(byKey["scoring.metric"]).toMatchObject({ line: 9 });
+  });
+
+  it("refuses invalid YAML with its line, and a missing file with the fix", async () => {
+    const issues = await issuesOf("name: [unclosed\n");
+    expect(issues[0]!.message).toMatch(/not valid YAML/);
+    expect(issues[0]!.line).toBeGreaterThan(0);
+    await expect(loadCompetition(path.join(dir, "nope.yml"))).rejects.toThrow(/does not exist; create it/);
+  });
+
+  it("accepts a custom scorer and rejects an empty command", async () => {
+    const custom = MINIMAL.replace(
+      "metric: rmse",
+      "metric:\n    custom:\n      command: [python3, /scoring/score.py]",
+    );
+    const { load: go } = await load(custom);
+    expect((await go()).scoring.metric).toMatchObject({
+      custom: { command: ["python3", "/scoring/score.py"] },
+    });
+    const issues = await issuesOf(MINIMAL.replace("metric: rmse", "metric:\n    custom:\n      command: []"));
+    expect(issues.some((i) => i.key === "scoring.metric.custom.command" || i.key === "scoring.metric")).toBe(
+      true,
+    );
+  });
+});

@@ -1,0 +1,230 @@
+import path from "node:path";
+import { z } from "zod";
+import { RulesSchema, type LeaderboardRules } from "../leaderboard/index.js";
+import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/index.js";
+import { METRIC_NAMES } from "../scoring/index.js";
+import type { ZipLimits } from "../submission/index.js";
+import { parseDuration, parseSize, UnitError } from "../units/index.js";
+import { loadYamlFile } from "./yaml-schema.js";
+
+/** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => unit(() => parseDuration(String(value)), ctx));
+const size = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => unit(() => parseSize(String(value)), ctx));
+function unit(parse: () => number, ctx: z.RefinementCtx): number {
+  try {
+    return parse();
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as UnitError).message });
+    return z.NEVER;
+  }
+}
+const positiveInt = z.number().int("must be a whole number").positive("must be at least 1");
+const relativePath = z.string().min(1);
+
+const LOG_VISIBILITY = ["full", "tail", "none"] as const;
+
+const limitsSchema = z
+  .object({
+    time: duration.default(DEFAULT_LIMITS.timeLimitMs),
+    grace: duration.default(DEFAULT_LIMITS.graceMs),
+    memory: size.default(DEFAULT_LIMITS.memoryBytes),
+    cpus: z.number().positive("must be more than 0").default(DEFAULT_LIMITS.cpus),
+    pids: positiveInt.default(DEFAULT_LIMITS.pids),
+    shm: size.default(DEFAULT_LIMITS.shmBytes),
+    tmp: size.default(DEFAULT_LIMITS.tmpBytes),
+    output_size: size.default(DEFAULT_LIMITS.outputBytes),
+    output_files: positiveInt.default(DEFAULT_LIMITS.outputFiles),
+    zip: z
+      .object({
+        max_size: size.optional(),
+        max_total: size.optional(),
+        max_entry: size.optional(),
+        max_entries: positiveInt.optional(),
+        max_ratio: z.number().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+const customScorerSchema = z
+  .object({
+    /** Run in its own sandboxed container: /scoring/predictions.csv and /scoring/ground_truth.csv read-only. */
+    command: z.array(z.string().min(1)).min(1),
+    /** Folder (relative to competition.yml) with the scoring code, shown read-only at /scoring/scorer. */
+    script_dir: relativePath.optional(),
+    /** Defaults to the competition's runtime image. */
+    image: z.string().min(1).optional(),
+    time: duration.default(10 * 60_000),
+    memory: size.default(4 * 1024 ** 3),
+  })
+  .strict();
+
+export const competitionSchema = z
+  .object({
+    name: z.string().min(1),
+    runtime: z
+      .object({
+        image: z.string().min(1),
+        cpu_tag: z.string().min(1).default("cpu-latest"),
+        gpu_tag: z.string().min(1).default("gpu-latest"),
+        offline_tag: z.string().min(1).default("cpu-offline"),
+      })
+      .strict(),
+    limits: limitsSchema.prefault({}),
+    paths: z
+      .object({
+        data_dir: relativePath,
+        ground_truth: relativePath,
+        submission_format: relativePath,
+      })
+      .strict(),
+    /** Where self-hosted runners keep the hidden test data and ground truth (absolute paths on their disks). */
+    runner_paths: z
+      .object({ data_dir: z.string().min(1), ground_truth: z.string().min(1) })
+      .strict()
+      .optional(),
+    scoring: z
+      .object({
+        metric: z.union([
+          z.enum(METRIC_NAMES as unknown as [string, ...string[]]),
+          z.object({ custom: customScorerSchema }).strict(),
+        ]),
+        direction: z.enum(["higher", "lower"]),
+        precision: z.number().int().min(0).max(12).default(4),
+        usage_column: z.string().min(1).default("usage"),
+      })
+      .strict(),
+    leaderboard: z
+      .object({
+        selection: z.enum(["best", "latest"]).default("best"),
+        tie_break: z.literal("earlier_submission").default("earlier_submission"),
+        daily_limit: positiveInt.nullable().default(null),
+        total_limit: positiveInt.nullable().default(null),
+        count_failed: z.boolean().default(true),
+        store: relativePath.default(".proctor/leaderboard.sqlite"),
+        /** PEM file of the organizer's public key; private scores are sealed with it. */
+        sealing_public_key: relativePath.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** What a participant sees of their program's logs, per phase. */
+    logs: z
+      .object({
+        local: z.enum(LOG_VISIBILITY).default("full"),
+        smoke_test: z.enum(LOG_VISIBILITY).default("full"),
+        evaluation: z.enum(LOG_VISIBILITY).default("tail"),
+        tail_lines: positiveInt.default(20),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type CompetitionFile = z.output<typeof competitionSchema>;
+export type Phase = "local" | "smoke_test" | "evaluation";
+
+/** competition.yml, resolved: paths absolute (relative to the file's folder), units parsed, rooms' types. */
+export interface Competition {
+  file: string;
+  name: string;
+  image: { repository: string; cpuTag: string; gpuTag: string; offlineTag: string };
+  limits: SandboxLimits;
+  zipLimits: Partial<ZipLimits>;
+  paths: { dataDir: string; groundTruth: string; submissionFormat: string };
+  runnerPaths?: { dataDir: string; groundTruth: string };
+  scoring: CompetitionFile["scoring"];
+  leaderboard: LeaderboardRules & { store: string; sealingPublicKey?: string };
+  logs: CompetitionFile["logs"];
+}
+
+export async function loadCompetition(file = "competition.yml"): Promise<Competition> {
+  const parsed = await loadYamlFile(file, competitionSchema);
+  return resolveCompetition(parsed, file);
+}
+
+export function resolveCompetition(parsed: CompetitionFile, file: string): Competition {
+  const base = path.dirname(path.resolve(file));
+  const at = (p: string) => path.resolve(base, p);
+  const l = parsed.limits;
+  const lb = parsed.leaderboard;
+  const rules = RulesSchema.parse({
+    direction: parsed.scoring.direction,
+    precision: parsed.scoring.precision,
+    selection: lb.selection,
+    tieBreak: lb.tie_break,
+    dailyLimit: lb.daily_limit,
+    totalLimit: lb.total_limit,
+    countFailed: lb.count_failed,
+  });
+  return {
+    file: path.resolve(file),
+    name: parsed.name,
+    image: {
+      repository: parsed.runtime.image,
+      cpuTag: parsed.runtime.cpu_tag,
+      gpuTag: parsed.runtime.gpu_tag,
+      offlineTag: parsed.runtime.offline_tag,
+    },
+    limits: {
+      ...DEFAULT_LIMITS,
+      timeLimitMs: l.time,
+      graceMs: l.grace,
+      memoryBytes: l.memory,
+      cpus: l.cpus,
+      pids: l.pids,
+      shmBytes: l.shm,
+      tmpBytes: l.tmp,
+      outputBytes: l.output_size,
+      outputFiles: l.output_files,
+    },
+    zipLimits: {
+      ...(l.zip.max_size !== undefined && { maxZipBytes: l.zip.max_size }),
+      ...(l.zip.max_total !== undefined && { maxTotalBytes: l.zip.max_total }),
+      ...(l.zip.max_entry !== undefined && { maxEntryBytes: l.zip.max_entry }),
+      ...(l.zip.max_entries !== undefined && { maxEntries: l.zip.max_entries }),
+      ...(l.zip.max_ratio !== undefined && { maxCompressionRatio: l.zip.max_ratio }),
+    },
+    paths: {
+      dataDir: at(parsed.paths.data_dir),
+      groundTruth: at(parsed.paths.ground_truth),
+      submissionFormat: at(parsed.paths.submission_format),
+    },
+    ...(parsed.runner_paths && {
+      runnerPaths: { dataDir: parsed.runner_paths.data_dir, groundTruth: parsed.runner_paths.ground_truth },
+    }),
+    scoring: {
+      ...parsed.scoring,
+      metric:
+        typeof parsed.scoring.metric === "string"
+          ? parsed.scoring.metric
+          : {
+              custom: {
+                ...parsed.scoring.metric.custom,
+                ...(parsed.scoring.metric.custom.script_dir && {
+                  script_dir: at(parsed.scoring.metric.custom.script_dir),
+                }),
+              },
+            },
+    },
+    leaderboard: {
+      ...rules,
+      store: at(lb.store),
+      ...(lb.sealing_public_key && { sealingPublicKey: at(lb.sealing_public_key) }),
+    },
+    logs: parsed.logs,
+  };
+}
+
+export function imageRef(competition: Competition, flavour: "cpu" | "gpu" | "offline"): string {
+  const tag = {
+    cpu: competition.image.cpuTag,
+    gpu: competition.image.gpuTag,
+    offline: competition.image.offlineTag,
+  }[flavour];
+  return `${competition.image.repository}:${tag}`;
+}

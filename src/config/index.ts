@@ -1,0 +1,9 @@
+export {
+  loadCompetition,
+  resolveCompetition,
+  imageRef,
+  competitionSchema,
+  type Competition,
+  type Phase,
+} from "./competition.js";
+export { YamlConfigError, loadYamlFile, parseYaml, formatIssue, type YamlIssue } from "./yaml-schema.js";

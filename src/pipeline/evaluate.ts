@@ -1,0 +1,206 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Competition, Phase } from "../config/index.js";
+import {
+  checkQuota,
+  sealScore,
+  type LeaderboardEntry,
+  type LeaderboardStore,
+  type QuotaStatus,
+} from "../leaderboard/index.js";
+import {
+  formatProblem,
+  loadSubmissionFormat,
+  OutputInvalidError,
+  readGroundTruth,
+  runCustomScorer,
+  validatePredictions,
+  scorePredictions,
+  ScoringError,
+  type MetricName,
+} from "../scoring/index.js";
+import type { RunStatus } from "../status/index.js";
+import { runSubmission, type SubmissionRunResult } from "./run-submission.js";
+
+export interface EvaluationRequest {
+  competition: Competition;
+  zipPath: string;
+  image: string;
+  participant: string;
+  /** Default: local-<first 12 hex of the zip's sha256>, so the same zip recorded twice is one entry. */
+  submissionId?: string;
+  submittedAt?: Date;
+  phase: Phase;
+  /** Runners override the competition's local paths with theirs. */
+  dataDir?: string;
+  groundTruth?: string;
+  /** Where the predictions are left for the participant to look at; default a temporary folder. */
+  outputDir?: string;
+  store: LeaderboardStore;
+  gpu?: boolean;
+}
+
+export interface Evaluation {
+  submissionId: string;
+  participant: string;
+  submittedAt: string;
+  phase: Phase;
+  status: RunStatus;
+  reason: string;
+  /** Format problems, one line each, when the predictions were output_invalid. */
+  problems: string[];
+  scores: { public: number | null; private: number | null };
+  run: SubmissionRunResult;
+  /** The program's logs as this phase lets the participant see them. */
+  logs: { stdout: string; stderr: string; visibility: string };
+  entry: LeaderboardEntry;
+  /** The participant's quota after this submission. */
+  quota: QuotaStatus;
+}
+
+export class QuotaExceededError extends Error {
+  override name = "QuotaExceededError";
+  constructor(readonly quota: QuotaStatus) {
+    super(quota.reason ?? "submission limit reached");
+  }
+}
+
+/**
+ * The one path every submission takes, locally and on runners: quota → run sandboxed → validate → score →
+ * record on the leaderboard. Nothing here depends on where it runs; the edges pass the paths and the store.
+ */
+export async function evaluateSubmission(request: EvaluationRequest): Promise<Evaluation> {
+  const { competition, store } = request;
+  const rules = competition.leaderboard;
+  const submittedAt = request.submittedAt ?? new Date();
+  const before = await checkQuota(store, request.participant, rules, submittedAt);
+  if (!before.allowed) throw new QuotaExceededError(before);
+
+  const format = await loadSubmissionFormat(competition.paths.submissionFormat);
+  const scratch = request.outputDir ? null : await mkdtemp(path.join(os.tmpdir(), "proctor-predictions-"));
+  const outputDir = request.outputDir ?? path.join(scratch!, "out");
+  try {
+    const run = await runSubmission({
+      zipPath: request.zipPath,
+      image: request.image,
+      dataDir: request.dataDir ?? competition.paths.dataDir,
+      outputDir,
+      limits: competition.limits,
+      zipLimits: competition.zipLimits,
+      expectedOutput: format.file,
+      gpu: request.gpu,
+    });
+    const submissionId = request.submissionId ?? `local-${(run.submissionSha256 ?? "unknown").slice(0, 12)}`;
+    let status: RunStatus = run.status;
+    let reason = run.reason;
+    let problems: string[] = [];
+    let scores: Evaluation["scores"] = { public: null, private: null };
+    if (run.status === "succeeded") {
+      const groundTruth = request.groundTruth ?? competition.paths.groundTruth;
+      const predictions = path.join(outputDir, format.file);
+      try {
+        scores = await score(competition, request.image, predictions, groundTruth, format);
+        reason = "scored";
+      } catch (error) {
+        if (error instanceof OutputInvalidError) {
+          status = "output_invalid";
+          reason = error.failure.summary;
+          problems = error.failure.problems.map(formatProblem);
+        } else if (error instanceof ScoringError) {
+          status = "scoring_failed";
+          reason = error.message;
+        } else {
+          throw error;
+        }
+      }
+    }
+
+    const sealingKey = rules.sealingPublicKey ? await readFile(rules.sealingPublicKey, "utf8") : null;
+    const entry: LeaderboardEntry = {
+      submissionId,
+      participant: request.participant,
+      submittedAt: submittedAt.toISOString(),
+      status,
+      publicScore: scores.public,
+      // Private scores are never stored in the clear: sealed to the organizer's key, or not kept at all.
+      privateScore: null,
+      sealedPrivateScore:
+        scores.private !== null && sealingKey ? sealScore(scores.private, submissionId, sealingKey) : null,
+      durationMs: run.durationMs,
+      imageDigest: run.image?.digest ?? run.image?.id ?? "",
+      zipSha256: run.submissionSha256 ?? "",
+    };
+    await store.record(entry);
+    const quota = await checkQuota(store, request.participant, rules, submittedAt);
+    return {
+      submissionId,
+      participant: request.participant,
+      submittedAt: entry.submittedAt,
+      phase: request.phase,
+      status,
+      reason,
+      problems,
+      scores,
+      run,
+      logs: visibleLogs(run, competition.logs[request.phase], competition.logs.tail_lines),
+      entry,
+      quota,
+    };
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function score(
+  competition: Competition,
+  image: string,
+  predictions: string,
+  groundTruth: string,
+  format: Awaited<ReturnType<typeof loadSubmissionFormat>>,
+): Promise<Evaluation["scores"]> {
+  const metric = competition.scoring.metric;
+  if (typeof metric === "string") {
+    const result = await scorePredictions({
+      predictionsPath: predictions,
+      groundTruthPath: groundTruth,
+      format,
+      metric: metric as MetricName,
+      usageColumn: competition.scoring.usage_column,
+    });
+    return { public: result.public, private: result.private };
+  }
+  // A custom scorer only sees predictions that passed the format check.
+  const idType =
+    format.columns.find((c) => c.name === format.idColumn)?.type === "integer" ? "integer" : "string";
+  const truth = await readGroundTruth(groundTruth, { idColumn: format.idColumn, idType, usageColumn: null });
+  const checked = await validatePredictions(predictions, format, truth.ids);
+  if (!checked.ok) throw new OutputInvalidError(checked);
+  const custom = metric.custom;
+  const result = await runCustomScorer(
+    {
+      command: custom.command,
+      image: custom.image ?? image,
+      ...(custom.script_dir && { scriptDir: custom.script_dir }),
+      limits: { ...competition.limits, timeLimitMs: custom.time, memoryBytes: custom.memory },
+    },
+    predictions,
+    groundTruth,
+  );
+  return { public: result.public, private: result.private };
+}
+
+type Visibility = Competition["logs"]["local"];
+
+function visibleLogs(
+  run: SubmissionRunResult,
+  visibility: Visibility,
+  tailLines: number,
+): Evaluation["logs"] {
+  const shown = (text: string) => {
+    if (visibility === "full") return text;
+    if (visibility === "none") return "";
+    return text.replace(/\n$/, "").split("\n").slice(-tailLines).join("\n");
+  };
+  return { stdout: shown(run.stdout.text), stderr: shown(run.stderr.text), visibility };
+}

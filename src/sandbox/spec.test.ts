@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { interactiveRunArgs, untrustedContainerSpec } from "./spec.js";
+import { TEST_LIMITS } from "./test-support/fixtures.js";
+
+const image = { ref: "img", id: "sha256:1", digest: null, user: null, hasEntrypoint: true };
+const request = {
+  runId: "r",
+  image: "img",
+  command: [],
+  workingDir: "/code_execution/src",
+  mounts: [{ source: "/host/src", target: "/code_execution/src" }],
+  output: { target: "/code_execution/submission", hostDir: "/host/out" },
+  limits: TEST_LIMITS,
+};
+
+describe("container spec", () => {
+  it("isolates: no network, read-only root, no capabilities, no-new-privileges, non-root, limits", () => {
+    const spec = untrustedContainerSpec(request, image, "vol");
+    const host = spec.HostConfig!;
+    expect(spec.User).toBe("65534:65534");
+    expect(spec.NetworkDisabled).toBe(true);
+    expect(host).toMatchObject({
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Privileged: false,
+      Init: true,
+      Memory: TEST_LIMITS.memoryBytes,
+      MemorySwap: TEST_LIMITS.memoryBytes,
+      PidsLimit: TEST_LIMITS.pids,
+      NanoCpus: TEST_LIMITS.cpus * 1e9,
+    });
+    expect(host.Mounts).toContainEqual(expect.objectContaining({ Source: "/host/src", ReadOnly: true }));
+    expect(host.Mounts).toContainEqual(
+      expect.objectContaining({ Type: "volume", Source: "vol", Target: "/code_execution/submission" }),
+    );
+  });
+
+  it("gives an interactive shell the same limits and mounts as docker run flags", () => {
+    const args = interactiveRunArgs({ ...request, gpu: true }, image, false);
+    const joined = args.join(" ");
+    expect(args.slice(0, 3)).toEqual(["run", "--rm", "-i"]);
+    for (const flag of [
+      "--network none",
+      "--read-only",
+      "--cap-drop ALL",
+      "--security-opt no-new-privileges",
+      "--user 65534:65534",
+      `--memory ${TEST_LIMITS.memoryBytes}`,
+      `--memory-swap ${TEST_LIMITS.memoryBytes}`,
+      `--pids-limit ${TEST_LIMITS.pids}`,
+      "--mount type=bind,source=/host/src,target=/code_execution/src,readonly",
+      `--tmpfs /code_execution/submission:rw,nosuid,nodev,size=${TEST_LIMITS.outputBytes},nr_inodes=${TEST_LIMITS.outputFiles + 1},mode=1777`,
+      "--gpus all",
+    ]) {
+      expect(joined).toContain(flag);
+    }
+    expect(args.at(-1)).toBe("img");
+    expect(interactiveRunArgs(request, image, true)).toContain("-it");
+  });
+});

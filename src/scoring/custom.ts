@@ -1,0 +1,86 @@
+import path from "node:path";
+import { z } from "zod";
+import { newRunId, runSandboxed, type SandboxLimits } from "../sandbox/index.js";
+import { ScoringError } from "./errors.js";
+
+/** Where a custom scorer finds its inputs, read-only, in its own container. */
+export const SCORER_PATHS = {
+  predictions: "/scoring/predictions.csv",
+  groundTruth: "/scoring/ground_truth.csv",
+  scorer: "/scoring/scorer",
+} as const;
+
+export interface CustomScorer {
+  command: string[];
+  image: string;
+  /** Host folder with the organizer's scoring code, shown at /scoring/scorer. */
+  scriptDir?: string;
+  limits: SandboxLimits;
+}
+
+export interface CustomScores {
+  public: number;
+  private: number | null;
+  /** Every number the scorer printed, for the record. */
+  all: Record<string, number>;
+}
+
+const scoresSchema = z.record(z.string(), z.number().refine(Number.isFinite, "must be a finite number"));
+
+/**
+ * Runs an organizer's scorer in its own sandboxed container (no network, the predictions and the ground
+ * truth read-only, nothing writable but /tmp) and reads the JSON object it prints last on stdout:
+ * `{"public": 0.91, "private": 0.89}` (private optional). Anything else is a ScoringError with the reason.
+ */
+export async function runCustomScorer(
+  scorer: CustomScorer,
+  predictionsPath: string,
+  groundTruthPath: string,
+): Promise<CustomScores> {
+  const mounts = [
+    { source: path.resolve(predictionsPath), target: SCORER_PATHS.predictions },
+    { source: path.resolve(groundTruthPath), target: SCORER_PATHS.groundTruth },
+    ...(scorer.scriptDir ? [{ source: path.resolve(scorer.scriptDir), target: SCORER_PATHS.scorer }] : []),
+  ];
+  const result = await runSandboxed({
+    runId: `scorer-${newRunId()}`,
+    image: scorer.image,
+    command: scorer.command,
+    workingDir: "/tmp",
+    mounts,
+    limits: scorer.limits,
+  });
+  if (result.status !== "succeeded") {
+    const stderr = result.stderr.text.trim().split("\n").slice(-5).join(" | ");
+    throw new ScoringError(
+      `the custom scorer ${result.status === "infrastructure_error" ? "could not run" : "did not succeed"}: ${result.reason}${stderr ? `; its stderr ends: ${stderr}` : ""}`,
+    );
+  }
+  return parseScorerOutput(result.stdout.text);
+}
+
+/** The last non-empty stdout line must be a JSON object of finite numbers with at least `public`. */
+export function parseScorerOutput(stdout: string): CustomScores {
+  const last = stdout.trim().split("\n").at(-1)?.trim() ?? "";
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(last);
+  } catch {
+    throw new ScoringError(
+      `the custom scorer must print a JSON object like {"public": 0.9, "private": 0.8} as its last line; it printed ${JSON.stringify(last.slice(0, 200))}`,
+    );
+  }
+  const scores = scoresSchema.safeParse(parsed);
+  if (!scores.success || Array.isArray(parsed)) {
+    throw new ScoringError(
+      `the custom scorer's last line must be a JSON object of numbers; got ${JSON.stringify(last.slice(0, 200))}`,
+    );
+  }
+  const all = scores.data;
+  if (all.public === undefined) {
+    throw new ScoringError(
+      `the custom scorer's JSON has no "public" score (keys: ${Object.keys(all).join(", ") || "none"}); print {"public": <number>, "private": <number>}`,
+    );
+  }
+  return { public: all.public, private: all.private ?? null, all };
+}
