@@ -1,0 +1,94 @@
+/**
+ * One leaderboard entry: the outcome of one submission run. The submission id is the key; recording the
+ * same id again replaces the entry (so re-posting a result is idempotent).
+ *
+ * Private scores are sealed (see seal.ts) before they are stored: `sealedPrivateScore` is what a store
+ * keeps, `privateScore` is the plain value and only ever lives in memory, after `reveal()`.
+ */
+import { z } from "zod";
+import { RUN_STATUSES, isInfrastructureFault, type RunStatus } from "../status/index.js";
+
+export interface LeaderboardEntry {
+  submissionId: string;
+  participant: string;
+  /** ISO 8601 instant; stores hand it back normalised to UTC (`Date#toISOString`). */
+  submittedAt: string;
+  status: RunStatus;
+  publicScore: number | null;
+  /** Plain private score: in memory only (filled by `reveal`); stores refuse to persist it. */
+  privateScore: number | null;
+  /** The private score sealed to the organizer's public key; what stores persist. */
+  sealedPrivateScore: string | null;
+  durationMs: number;
+  /** Digest of the runtime image the run used; "" when no container ran (e.g. invalid_submission). */
+  imageDigest: string;
+  /** sha256 (lowercase hex) of the submitted zip; "" when unknown (e.g. the download failed). */
+  zipSha256: string;
+}
+
+export class EntryError extends Error {
+  override name = "EntryError";
+}
+
+const score = z.number({ error: "must be a finite number or null" }).nullable();
+
+export const LeaderboardEntrySchema = z
+  .object({
+    submissionId: z.string().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+    participant: z.string().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+    submittedAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a time zone" }),
+    status: z.enum(RUN_STATUSES),
+    publicScore: score,
+    privateScore: score,
+    sealedPrivateScore: z.string().min(1).nullable(),
+    durationMs: z.number().int("must be whole milliseconds").nonnegative(),
+    imageDigest: z.string().max(300),
+    zipSha256: z.string().regex(/^([0-9a-f]{64})?$/, "must be 64 lowercase hex characters, or empty"),
+  })
+  .strict()
+  .superRefine((entry, ctx) => {
+    if (entry.status !== "succeeded") {
+      for (const key of ["publicScore", "privateScore", "sealedPrivateScore"] as const) {
+        if (entry[key] !== null) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `only succeeded runs carry scores, but status is ${entry.status}; set it to null`,
+          });
+        }
+      }
+    }
+  });
+
+/**
+ * Checks an entry and returns a copy with `submittedAt` normalised to UTC. Throws an `EntryError` that
+ * names the submission, the field and the rule.
+ */
+export function validateEntry(input: unknown): LeaderboardEntry {
+  const result = LeaderboardEntrySchema.safeParse(input);
+  if (!result.success) {
+    const id =
+      typeof input === "object" && input !== null && "submissionId" in input
+        ? JSON.stringify((input as { submissionId: unknown }).submissionId)
+        : "(no submissionId)";
+    const problems = result.error.issues
+      .map((issue) => `${issue.path.join(".") || "(entry)"}: ${issue.message}`)
+      .join("; ");
+    throw new EntryError(`leaderboard entry ${id} is invalid: ${problems}`);
+  }
+  return { ...result.data, submittedAt: new Date(result.data.submittedAt).toISOString() };
+}
+
+/** A run that produced a public score the leaderboard can rank. */
+export function isScored(entry: LeaderboardEntry): boolean {
+  return entry.status === "succeeded" && entry.publicScore !== null;
+}
+
+/**
+ * Whether an entry counts toward a participant's submission limits: infrastructure errors never count;
+ * other failed runs count only when `countFailed` is true.
+ */
+export function countsTowardLimits(status: RunStatus, countFailed: boolean): boolean {
+  if (isInfrastructureFault(status)) return false;
+  return countFailed || status === "succeeded";
+}

@@ -1,0 +1,50 @@
+/**
+ * The leaderboard room: entries, rules, ranking, submission limits, stores (SQLite; in-memory), sealed
+ * private scores, and renderers (Markdown, JSON, HTML).
+ */
+export {
+  EntryError,
+  LeaderboardEntrySchema,
+  countsTowardLimits,
+  isScored,
+  validateEntry,
+  type LeaderboardEntry,
+} from "./entry.js";
+export {
+  RulesError,
+  RulesSchema,
+  parseRules,
+  type LeaderboardRules,
+  type LeaderboardRulesInput,
+} from "./rules.js";
+export {
+  RankingError,
+  formatScore,
+  rankEntries,
+  type RankOptions,
+  type RankedRow,
+  type RankingMode,
+  type Standings,
+} from "./ranking.js";
+export { checkQuota, nextUtcMidnight, startOfUtcDay, type QuotaStatus } from "./quota.js";
+export { MemoryLeaderboardStore, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
+export { SCHEMA_VERSION, SqliteLeaderboardStore, type SqliteStoreOptions } from "./sqlite-store.js";
+export {
+  RevealError,
+  SealError,
+  generateSealingKeys,
+  openSealedScore,
+  reveal,
+  sealScore,
+  type SealingKeys,
+} from "./seal.js";
+export { RenderError, type RenderOptions } from "./render-common.js";
+export { escapeMarkdown, renderMarkdown } from "./render-markdown.js";
+export {
+  LEADERBOARD_JSON_FORMAT,
+  leaderboardJson,
+  renderJson,
+  type LeaderboardJson,
+  type LeaderboardJsonRow,
+} from "./render-json.js";
+export { escapeHtml, renderHtml } from "./render-html.js";

@@ -1,0 +1,54 @@
+/** What the three renderers (Markdown, JSON, HTML) share. */
+import type { Standings } from "./ranking.js";
+
+export interface RenderOptions {
+  /** Competition name, shown in titles. */
+  competition: string;
+  /** When the leaderboard was generated (default: now). */
+  generatedAt?: Date;
+  /**
+   * Must be true to render standings ranked by private scores (mode "private", after reveal): private
+   * scores are published only when revealed *and* asked for.
+   */
+  includePrivate?: boolean;
+}
+
+export class RenderError extends Error {
+  override name = "RenderError";
+}
+
+export function assertPublishable(standings: Standings, options: RenderOptions): void {
+  if (standings.mode === "private" && options.includePrivate !== true) {
+    throw new RenderError(
+      "these standings are ranked by revealed private scores; pass includePrivate: true to publish them",
+    );
+  }
+}
+
+/** "2025-03-01 14:05 UTC" */
+export function formatUtc(iso: string): string {
+  const d = new Date(iso);
+  return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+export function scoreHeading(standings: Standings): string {
+  const which = standings.rules.selection === "best" ? "Best" : "Latest";
+  return standings.mode === "private"
+    ? `Private score (${which.toLowerCase()} public entry)`
+    : `${which} score`;
+}
+
+/** One sentence describing how the board is ranked. */
+export function describeRanking(standings: Standings): string {
+  const { rules, mode } = standings;
+  const better = rules.direction === "higher" ? "higher is better" : "lower is better";
+  const selected =
+    rules.selection === "best"
+      ? "each participant's best public-scoring entry counts"
+      : "each participant's latest scored entry counts";
+  const scores = mode === "private" ? "Ranked by private score" : "Ranked by public score";
+  return (
+    `${scores} (${better}, compared at ${rules.precision} decimals); ${selected}; equal scores go to the ` +
+    `earlier submission; equal ranks share a number (1, 2, 2, 4).`
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * The leaderboard as JSON, for other tools and pages. The shape is stable (`format` names its version;
+ * keys are always present and in this order; any change bumps the version):
+ *
+ * ```
+ * {
+ *   "format": "proctor.leaderboard/v1",
+ *   "competition": string,
+ *   "generatedAt": ISO string,
+ *   "mode": "public" | "private",
+ *   "ranking": { "direction": "higher"|"lower", "precision": int, "selection": "best"|"latest",
+ *                "tieBreak": "earlier_submission", "rankNumbers": "competition" },
+ *   "rows": [{
+ *     "rank": int | null,            // null: no scored entry (listed last)
+ *     "participant": string,
+ *     "score": number | null,        // what the row is ranked by: public score, or private in mode private
+ *     "scoreText": string | null,    // score at `precision` decimals
+ *     "publicScore": number | null,  // of the selected entry
+ *     "privateScore": number | null, // ONLY present in mode "private" (revealed and includePrivate: true)
+ *     "submissionId": string | null, // the selected entry
+ *     "submittedAt": ISO | null,     // of the selected entry
+ *     "entries": int,                // infrastructure errors excluded
+ *     "lastSubmittedAt": ISO
+ *   }]
+ * }
+ * ```
+ */
+import type { Standings } from "./ranking.js";
+import { assertPublishable, type RenderOptions } from "./render-common.js";
+
+export const LEADERBOARD_JSON_FORMAT = "proctor.leaderboard/v1";
+
+export interface LeaderboardJsonRow {
+  rank: number | null;
+  participant: string;
+  score: number | null;
+  scoreText: string | null;
+  publicScore: number | null;
+  privateScore?: number | null;
+  submissionId: string | null;
+  submittedAt: string | null;
+  entries: number;
+  lastSubmittedAt: string;
+}
+
+export interface LeaderboardJson {
+  format: typeof LEADERBOARD_JSON_FORMAT;
+  competition: string;
+  generatedAt: string;
+  mode: "public" | "private";
+  ranking: {
+    direction: "higher" | "lower";
+    precision: number;
+    selection: "best" | "latest";
+    tieBreak: "earlier_submission";
+    rankNumbers: "competition";
+  };
+  rows: LeaderboardJsonRow[];
+}
+
+export function leaderboardJson(standings: Standings, options: RenderOptions): LeaderboardJson {
+  assertPublishable(standings, options);
+  const { rules, mode } = standings;
+  return {
+    format: LEADERBOARD_JSON_FORMAT,
+    competition: options.competition,
+    generatedAt: (options.generatedAt ?? new Date()).toISOString(),
+    mode,
+    ranking: {
+      direction: rules.direction,
+      precision: rules.precision,
+      selection: rules.selection,
+      tieBreak: rules.tieBreak,
+      rankNumbers: "competition",
+    },
+    rows: standings.rows.map((row) => ({
+      rank: row.rank,
+      participant: row.participant,
+      score: row.score,
+      scoreText: row.rank === null ? null : row.scoreText,
+      publicScore: row.publicScore,
+      ...(mode === "private" ? { privateScore: row.privateScore } : {}),
+      submissionId: row.submissionId,
+      submittedAt: row.submittedAt,
+      entries: row.entries,
+      lastSubmittedAt: row.lastSubmittedAt,
+    })),
+  };
+}
+
+/** `leaderboardJson` serialised: two-space indent, trailing newline. */
+export function renderJson(standings: Standings, options: RenderOptions): string {
+  return `${JSON.stringify(leaderboardJson(standings, options), null, 2)}\n`;
+}

@@ -1,0 +1,43 @@
+/** The leaderboard as a Markdown table (for a README section, a PR/issue comment, a job summary). */
+import type { Standings } from "./ranking.js";
+import {
+  assertPublishable,
+  describeRanking,
+  formatUtc,
+  scoreHeading,
+  type RenderOptions,
+} from "./render-common.js";
+
+/**
+ * Makes an untrusted string inert inside a GitHub-flavoured Markdown table cell: HTML is entity-escaped
+ * (GitHub renders inline HTML), pipes and inline-formatting characters are backslash-escaped, line breaks
+ * become spaces.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/[\r\n\t\u2028\u2029]+/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/[\\`*_[\]|~!#]/g, (c) => `\\${c}`);
+}
+
+export function renderMarkdown(standings: Standings, options: RenderOptions): string {
+  assertPublishable(standings, options);
+  const generatedAt = (options.generatedAt ?? new Date()).toISOString();
+  const lines = [
+    `## ${escapeMarkdown(options.competition)} — ${standings.mode === "private" ? "private" : "public"} leaderboard`,
+    "",
+    `| Rank | Participant | ${scoreHeading(standings)} | Entries | Last submission |`,
+    "| ---: | :--- | ---: | ---: | :--- |",
+  ];
+  for (const row of standings.rows) {
+    lines.push(
+      `| ${row.rank ?? "—"} | ${escapeMarkdown(row.participant)} | ${row.rank === null ? "no score" : row.scoreText} | ` +
+        `${row.entries} | ${formatUtc(row.lastSubmittedAt)} |`,
+    );
+  }
+  if (standings.rows.length === 0) lines.push("| — | no submissions yet | | | |");
+  lines.push("", `_${describeRanking(standings)} Generated ${formatUtc(generatedAt)}._`, "");
+  return lines.join("\n");
+}

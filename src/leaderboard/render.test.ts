@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import { rankEntries } from "./ranking.js";
+import { renderHtml } from "./render-html.js";
+import { LEADERBOARD_JSON_FORMAT, renderJson } from "./render-json.js";
+import { escapeMarkdown, renderMarkdown } from "./render-markdown.js";
+import { parseRules } from "./rules.js";
+import { makeEntry, makeFailed } from "./test-support/entries.js";
+
+const rules = parseRules({ direction: "higher", precision: 3 });
+const generatedAt = new Date("2025-03-10T08:00:00Z");
+const evil = "<img src=x onerror=alert(1)>";
+const entries = [
+  makeEntry({
+    submissionId: "a1",
+    participant: "alice",
+    publicScore: 0.91234,
+    privateScore: 0.8,
+    submittedAt: "2025-03-01T10:00:00Z",
+  }),
+  makeEntry({
+    submissionId: "a2",
+    participant: "alice",
+    publicScore: 0.5,
+    privateScore: 0.1,
+    submittedAt: "2025-03-02T10:00:00Z",
+  }),
+  makeEntry({
+    submissionId: "b1",
+    participant: "bob | *bold* [x](http://e)",
+    publicScore: 0.85,
+    privateScore: 0.95,
+    submittedAt: "2025-03-01T11:00:00Z",
+  }),
+  makeFailed({ submissionId: "e1", participant: evil, submittedAt: "2025-03-03T09:30:00Z" }),
+];
+const publicBoard = rankEntries(entries, rules);
+const privateBoard = rankEntries(entries, rules, { mode: "private" });
+
+describe("renderMarkdown", () => {
+  it("renders a table of rank, participant, score, entries and last submission", () => {
+    const md = renderMarkdown(publicBoard, { competition: "Flood Forecast", generatedAt });
+    expect(md.split("\n")).toEqual([
+      "## Flood Forecast — public leaderboard",
+      "",
+      "| Rank | Participant | Best score | Entries | Last submission |",
+      "| ---: | :--- | ---: | ---: | :--- |",
+      "| 1 | alice | 0.912 | 2 | 2025-03-02 10:00 UTC |",
+      "| 2 | bob \\| \\*bold\\* \\[x\\](http://e) | 0.850 | 1 | 2025-03-01 11:00 UTC |",
+      "| — | &lt;img src=x onerror=alert(1)&gt; | no score | 1 | 2025-03-03 09:30 UTC |",
+      "",
+      expect.stringMatching(
+        /^_Ranked by public score \(higher is better.*Generated 2025-03-10 08:00 UTC\._$/,
+      ),
+      "",
+    ]);
+  });
+
+  it("escapes markdown and HTML in participant names and folds line breaks", () => {
+    expect(escapeMarkdown("a\nb|c<d>&`e`_f_")).toBe("a b\\|c&lt;d&gt;&amp;\\`e\\`\\_f\\_");
+  });
+});
+
+describe("renderJson", () => {
+  it("has the documented, stable shape without private scores in public mode", () => {
+    const json = JSON.parse(renderJson(publicBoard, { competition: "Flood Forecast", generatedAt }));
+    expect(json).toEqual({
+      format: LEADERBOARD_JSON_FORMAT,
+      competition: "Flood Forecast",
+      generatedAt: "2025-03-10T08:00:00.000Z",
+      mode: "public",
+      ranking: {
+        direction: "higher",
+        precision: 3,
+        selection: "best",
+        tieBreak: "earlier_submission",
+        rankNumbers: "competition",
+      },
+      rows: [
+        {
+          rank: 1,
+          participant: "alice",
+          score: 0.91234,
+          scoreText: "0.912",
+          publicScore: 0.91234,
+          submissionId: "a1",
+          submittedAt: "2025-03-01T10:00:00.000Z",
+          entries: 2,
+          lastSubmittedAt: "2025-03-02T10:00:00.000Z",
+        },
+        {
+          rank: 2,
+          participant: "bob | *bold* [x](http://e)",
+          score: 0.85,
+          scoreText: "0.850",
+          publicScore: 0.85,
+          submissionId: "b1",
+          submittedAt: "2025-03-01T11:00:00.000Z",
+          entries: 1,
+          lastSubmittedAt: "2025-03-01T11:00:00.000Z",
+        },
+        {
+          rank: null,
+          participant: evil,
+          score: null,
+          scoreText: null,
+          publicScore: null,
+          submissionId: null,
+          submittedAt: null,
+          entries: 1,
+          lastSubmittedAt: "2025-03-03T09:30:00.000Z",
+        },
+      ],
+    });
+    const text = renderJson(publicBoard, { competition: "x", generatedAt });
+    expect(text).not.toMatch(/privateScore|0\.95|0\.8\b/);
+    expect(Object.keys(json.rows[0])).toEqual([
+      "rank",
+      "participant",
+      "score",
+      "scoreText",
+      "publicScore",
+      "submissionId",
+      "submittedAt",
+      "entries",
+      "lastSubmittedAt",
+    ]);
+  });
+
+  it("publishes private standings only when asked", () => {
+    expect(() => renderJson(privateBoard, { competition: "x" })).toThrow(/includePrivate: true/);
+    expect(() => renderMarkdown(privateBoard, { competition: "x" })).toThrow(/includePrivate: true/);
+    expect(() => renderHtml(privateBoard, { competition: "x" })).toThrow(/includePrivate: true/);
+    const json = JSON.parse(
+      renderJson(privateBoard, { competition: "x", generatedAt, includePrivate: true }),
+    );
+    expect(json.mode).toBe("private");
+    expect(
+      json.rows.map((r: { participant: string; score: number; privateScore: number }) => [
+        r.participant,
+        r.score,
+        r.privateScore,
+      ]),
+    ).toEqual([
+      ["bob | *bold* [x](http://e)", 0.95, 0.95],
+      ["alice", 0.8, 0.8],
+      [evil, null, null],
+    ]);
+  });
+});
+
+describe("renderHtml", () => {
+  const html = renderHtml(publicBoard, { competition: "Flood <Forecast>", generatedAt });
+
+  it("escapes every participant-provided string and loads nothing external", () => {
+    expect(html).not.toContain(evil);
+    expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;");
+    expect(html).toContain("<title>Flood &lt;Forecast&gt; — public leaderboard</title>");
+    expect(html).not.toMatch(/<(img|link|iframe|object|embed|script\s+src)\b|\bhref=|url\(|@import/i);
+    expect(html).toMatch(/Content-Security-Policy" content="default-src 'none'; style-src 'sha256-/);
+  });
+
+  it("is an accessible table", () => {
+    expect(html).toMatch(/<table id="leaderboard">\n<caption>/);
+    expect(html.match(/<th scope="col"/g)).toHaveLength(5);
+    expect(html.match(/<th [^>]*aria-sort="ascending"/g)).toHaveLength(1);
+    expect(html).toContain('<time datetime="2025-03-10T08:00:00.000Z">2025-03-10 08:00 UTC</time>');
+  });
+});
