@@ -4,3 +4,14 @@ export { DEFAULT_LIMITS, describeLimits, type SandboxLimits } from "./limits.js"
 export { resolveImage, type ResolvedImage } from "./image.js";
 export { EngineError } from "./engine.js";
 export { removeAllPending } from "./cleanup.js";
+export {
+  buildImage,
+  hasBuildx,
+  pullImage,
+  pushImage,
+  tagImage,
+  type BuildRequest,
+  type BuiltImage,
+  type RegistryAuth,
+  type ProgressLine,
+} from "./registry.js";

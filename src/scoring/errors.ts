@@ -1,0 +1,42 @@
+/**
+ * Errors of the scoring room. Each carries the run status it maps to, so edges can report it without
+ * guessing: a participant's file that breaks the format is `output_invalid`; a scorer that cannot produce
+ * a number (bad ground truth, undefined metric) is `scoring_failed`.
+ */
+import type { RunStatus } from "../status/index.js";
+import type { ValidationFailure } from "./problems.js";
+
+/** The scorer could not produce a score: the reason says what was wrong and what to do. */
+export class ScoringError extends Error {
+  readonly status: RunStatus = "scoring_failed";
+  override name = "ScoringError";
+}
+
+/** The predictions file does not follow the submission format; `failure.problems` lists why. */
+export class OutputInvalidError extends Error {
+  readonly status: RunStatus = "output_invalid";
+  override name = "OutputInvalidError";
+  constructor(readonly failure: ValidationFailure) {
+    super(failure.summary);
+  }
+}
+
+/** One thing wrong in a submission-format file, at a key path like `columns[1].categories`. */
+export interface FormatIssue {
+  key: string;
+  message: string;
+}
+
+/** The submission-format file (the organizer's `submission_format/format.yml`) is not valid. */
+export class SubmissionFormatError extends Error {
+  override name = "SubmissionFormatError";
+  constructor(
+    readonly source: string,
+    readonly issues: FormatIssue[],
+  ) {
+    super(
+      `${source} is not a valid submission format:\n` +
+        issues.map((issue) => `  ${source}: ${issue.key || "(top level)"}: ${issue.message}`).join("\n"),
+    );
+  }
+}

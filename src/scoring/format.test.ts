@@ -1,0 +1,190 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { SubmissionFormatError } from "./errors.js";
+import { expectedHeader, loadSubmissionFormat, parseSubmissionFormat } from "./format.js";
+
+const SOURCE = "submission_format/format.yml";
+
+function issuesOf(text: string): { key: string; message: string }[] {
+  try {
+    parseSubmissionFormat(text, SOURCE);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SubmissionFormatError);
+    const formatError = error as SubmissionFormatError;
+    expect(formatError.source).toBe(SOURCE);
+    expect(formatError.message).toContain(SOURCE);
+    return formatError.issues;
+  }
+  throw new Error("expected a SubmissionFormatError");
+}
+
+describe("parseSubmissionFormat", () => {
+  it("loads the example format", async () => {
+    const format = await loadSubmissionFormat(new URL("./fixtures/format.yml", import.meta.url).pathname);
+    expect(format.file).toBe("submission.csv");
+    expect(format.idColumn).toBe("id");
+    expect(format.columns.map((c) => c.name)).toEqual([
+      "id",
+      "species",
+      "p_adelie",
+      "p_chinstrap",
+      "p_gentoo",
+    ]);
+    expect(format.columns[1]).toMatchObject({
+      type: "category",
+      categories: ["adelie", "chinstrap", "gentoo"],
+    });
+    expect(format.columns[2]).toMatchObject({ type: "probability", class: "adelie" });
+    expect(expectedHeader(format)).toBe("id,species,p_adelie,p_chinstrap,p_gentoo");
+  });
+
+  it("defaults the file name and turns whole-number categories into labels", () => {
+    const format = parseSubmissionFormat(
+      "id_column: id\ncolumns:\n  - {name: id, type: integer}\n  - {name: y, type: category, categories: [0, 1]}\n",
+      SOURCE,
+    );
+    expect(format.file).toBe("submission.csv");
+    expect(format.columns[1]!.categories).toEqual(["0", "1"]);
+    expect(format.source).toBe(SOURCE);
+  });
+
+  it("quotes header names that need it", () => {
+    const format = parseSubmissionFormat(
+      'id_column: id\ncolumns:\n  - {name: id, type: string}\n  - {name: "a,b", type: float}\n',
+      SOURCE,
+    );
+    expect(expectedHeader(format)).toBe('id,"a,b"');
+  });
+
+  it("reports invalid YAML with its line", () => {
+    const [issue] = issuesOf("id_column: id\ncolumns: [\n  - a: b\n");
+    expect(issue!.key).toMatch(/^line \d+, column \d+$/);
+    expect(issue!.message).toMatch(/not valid YAML/);
+  });
+
+  it("refuses an empty file and a non-mapping", () => {
+    expect(issuesOf("")[0]!.message).toMatch(/must be a YAML mapping with id_column and columns/);
+    expect(issuesOf("- a\n- b\n")[0]!.message).toMatch(/got a list/);
+  });
+
+  it("names missing keys", () => {
+    const issues = issuesOf("columns:\n  - {name: id, type: string}\n  - {name: y, type: float}\n");
+    expect(issues).toEqual([{ key: "id_column", message: "is required; add id_column: ..." }]);
+  });
+
+  it("names unknown keys with the allowed ones", () => {
+    const issues = issuesOf(
+      "id_column: id\nmetric: f1\ncolumns:\n  - {name: id, type: string, width: 3}\n  - {name: y, type: float}\n",
+    );
+    expect(issues.map((i) => i.key).sort()).toEqual(["columns[0].width", "metric"]);
+    expect(issues.find((i) => i.key === "metric")!.message).toMatch(/allowed: file, id_column, columns/);
+    expect(issues.find((i) => i.key === "columns[0].width")!.message).toMatch(
+      /allowed: name, type, categories/,
+    );
+  });
+
+  it("names a bad type with the allowed types", () => {
+    const issues = issuesOf(
+      "id_column: id\ncolumns:\n  - {name: id, type: string}\n  - {name: y, type: double}\n",
+    );
+    expect(issues).toEqual([
+      {
+        key: "columns[1].type",
+        message: 'must be one of string, integer, float, probability, category, got string "double"',
+      },
+    ]);
+  });
+
+  it("needs at least two columns", () => {
+    const issues = issuesOf("id_column: id\ncolumns:\n  - {name: id, type: string}\n");
+    expect(issues[0]).toMatchObject({ key: "columns" });
+    expect(issues[0]!.message).toMatch(/at least 2 columns/);
+  });
+
+  it("refuses a wrongly typed value", () => {
+    const issues = issuesOf("id_column: id\ncolumns: {name: id}\n");
+    expect(issues[0]).toEqual({ key: "columns", message: "must be a list, got a mapping" });
+  });
+
+  it("refuses a file name with a path", () => {
+    const issues = issuesOf(
+      "file: ../out.csv\nid_column: id\ncolumns:\n  - {name: id, type: string}\n  - {name: y, type: float}\n",
+    );
+    expect(issues[0]).toMatchObject({ key: "file" });
+    expect(issues[0]!.message).toMatch(/plain file name/);
+  });
+
+  it("refuses non-label categories", () => {
+    const issues = issuesOf(
+      "id_column: id\ncolumns:\n  - {name: id, type: string}\n  - {name: y, type: category, categories: [a, 1.5, true]}\n",
+    );
+    expect(issues.map((i) => i.key)).toEqual(["columns[1].categories[1]", "columns[1].categories[2]"]);
+    expect(issues[0]!.message).toMatch(/quote other values/);
+  });
+
+  it("checks the rules between keys", () => {
+    const issues = issuesOf(
+      [
+        "id_column: key",
+        "columns:",
+        "  - {name: id, type: float}",
+        "  - {name: y, type: category}",
+        "  - {name: y, type: float, categories: [a]}",
+        "  - {name: z, type: category, categories: [a, a]}",
+        "  - {name: q, type: float, class: a}",
+      ].join("\n"),
+    );
+    const keys = issues.map((i) => i.key);
+    expect(keys).toEqual([
+      "columns[1]",
+      "columns[2].name",
+      "columns[2].categories",
+      "columns[3].categories[1]",
+      "columns[4].class",
+      "id_column",
+    ]);
+    expect(issues[0]!.message).toMatch(/no categories; add categories/);
+    expect(issues[1]!.message).toMatch(/already the name of columns\[1\]/);
+    expect(issues[5]!.message).toMatch(/"key" is not one of the columns \(id, y, y, z, q\)/);
+  });
+
+  it("requires a string or integer id column", () => {
+    const issues = issuesOf(
+      "id_column: id\ncolumns:\n  - {name: id, type: float}\n  - {name: y, type: float}\n",
+    );
+    expect(issues).toEqual([
+      { key: "columns[0].type", message: 'the id column "id" must have type string or integer, not float' },
+    ]);
+  });
+
+  it("checks probability classes against the category column", () => {
+    const issues = issuesOf(
+      [
+        "id_column: id",
+        "columns:",
+        "  - {name: id, type: string}",
+        "  - {name: y, type: category, categories: [a, b]}",
+        "  - {name: pa, type: probability, class: a}",
+        "  - {name: pc, type: probability, class: c}",
+        "  - {name: pa2, type: probability, class: a}",
+      ].join("\n"),
+    );
+    expect(issues.map((i) => i.key)).toEqual(["columns[3].class", "columns[4].class"]);
+    expect(issues[0]!.message).toMatch(/not one of the categories of column "y"/);
+    expect(issues[1]!.message).toMatch(/already given by columns\[2\]/);
+  });
+});
+
+describe("loadSubmissionFormat", () => {
+  it("names a missing file and what to do", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "proctor-format-"));
+    const path = join(dir, "format.yml");
+    await expect(loadSubmissionFormat(path)).rejects.toThrow(
+      /format\.yml: \(top level\): does not exist; create it/,
+    );
+    await writeFile(path, "id_column: [\n");
+    await expect(loadSubmissionFormat(path)).rejects.toThrow(SubmissionFormatError);
+  });
+});

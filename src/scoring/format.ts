@@ -1,0 +1,305 @@
+/**
+ * The submission format: which CSV file a submission writes, its columns in order, and each column's type.
+ * Organizers keep it in `submission_format/format.yml`:
+ *
+ * ```yaml
+ * file: submission.csv          # optional; the file the submission writes (default submission.csv)
+ * id_column: id                 # must be one of the columns, of type string or integer
+ * columns:                      # in the order the CSV header must have
+ *   - name: id
+ *     type: string
+ *   - name: species
+ *     type: category            # one of the listed categories, exact spelling
+ *     categories: [adelie, chinstrap, gentoo]
+ *   - name: p_adelie
+ *     type: probability         # a float in [0, 1]
+ *     class: adelie             # optional: the class this probability is for (log_loss, roc_auc)
+ *   - name: body_mass_g
+ *     type: float               # integer, float, probability, category or string
+ *     description: grams        # optional, free text for humans
+ * ```
+ */
+import { readFile } from "node:fs/promises";
+import yaml from "js-yaml";
+import { z } from "zod";
+import { SubmissionFormatError, type FormatIssue } from "./errors.js";
+
+export const COLUMN_TYPES = ["string", "integer", "float", "probability", "category"] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+export interface FormatColumn {
+  name: string;
+  type: ColumnType;
+  /** Allowed values of a `category` column, in the organizer's order. */
+  categories?: string[];
+  /** For a `probability` column: the class label it gives the probability of. */
+  class?: string;
+  description?: string;
+}
+
+export interface SubmissionFormat {
+  /** The file the submission writes into its output folder. */
+  file: string;
+  idColumn: string;
+  columns: FormatColumn[];
+  /** Where the format came from (a path or a name), for messages. */
+  source: string;
+}
+
+const TOP_KEYS = ["file", "id_column", "columns"] as const;
+const COLUMN_KEYS = ["name", "type", "categories", "class", "description"] as const;
+
+const label = z.union([z.string().min(1), z.number().int()]).transform((value) => String(value));
+
+const columnSchema = z
+  .object({
+    name: z.string().min(1),
+    type: z.enum(COLUMN_TYPES),
+    categories: z.array(label).min(1).optional(),
+    class: label.optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+const formatSchema = z
+  .object({
+    file: z
+      .string()
+      .min(1)
+      .regex(/^(?!\.\.?$)[^/\\]+$/)
+      .default("submission.csv"),
+    id_column: z.string().min(1),
+    columns: z.array(columnSchema).min(2),
+  })
+  .strict();
+
+function keyPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const part of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null (an empty value)";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+const EXPECTED_WORDS: Record<string, string> = {
+  string: "text",
+  number: "a number",
+  array: "a list",
+  object: "a mapping",
+};
+
+/** Turns a zod issue into "key: rule; what to do" against the raw YAML value. */
+function toIssue(raw: unknown, issue: z.core.$ZodIssue): FormatIssue[] {
+  const path = issue.path;
+  const key = keyPath(path);
+  const got = valueAt(raw, path);
+  switch (issue.code) {
+    case "invalid_type":
+      if (got === undefined) return [{ key, message: `is required; add ${String(path.at(-1))}: ...` }];
+      return [
+        {
+          key,
+          message: `must be ${EXPECTED_WORDS[issue.expected] ?? issue.expected}, got ${describe(got)}`,
+        },
+      ];
+    case "invalid_value":
+      return [
+        {
+          key,
+          message: `must be one of ${issue.values.map(String).join(", ")}, got ${describe(got)}`,
+        },
+      ];
+    case "unrecognized_keys": {
+      const allowed = path.length === 0 ? TOP_KEYS : COLUMN_KEYS;
+      return issue.keys.map((unknownKey) => ({
+        key: keyPath([...path, unknownKey]),
+        message: `is not a known key; remove it or fix its spelling (allowed: ${allowed.join(", ")})`,
+      }));
+    }
+    case "too_small":
+      if (issue.origin === "array") {
+        const what = key === "columns" ? "columns (the id column and at least one more)" : "entries";
+        return [{ key, message: `must list at least ${String(issue.minimum)} ${what}` }];
+      }
+      return [{ key, message: "must not be empty" }];
+    case "invalid_format":
+      return [{ key, message: "must be a plain file name without / or \\, like submission.csv" }];
+    case "invalid_union":
+      return [
+        {
+          key,
+          message: `must be a non-empty text or whole-number label, got ${describe(got)}; quote other values, e.g. "1.5"`,
+        },
+      ];
+    default:
+      return [{ key, message: issue.message }];
+  }
+}
+
+function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
+  const issues: FormatIssue[] = [];
+  const firstIndex = new Map<string, number>();
+  const classOwner = new Map<string, number>();
+  const categoryColumns = format.columns.filter((column) => column.type === "category");
+  format.columns.forEach((column, index) => {
+    const at = `columns[${index}]`;
+    const earlier = firstIndex.get(column.name);
+    if (earlier !== undefined) {
+      issues.push({
+        key: `${at}.name`,
+        message: `"${column.name}" is already the name of columns[${earlier}]; column names must be unique`,
+      });
+    } else {
+      firstIndex.set(column.name, index);
+    }
+    if (column.type === "category") {
+      if (!column.categories) {
+        issues.push({
+          key: at,
+          message: `column "${column.name}" has type category but no categories; add categories: [a, b, ...]`,
+        });
+      } else {
+        const seen = new Set<string>();
+        column.categories.forEach((category, i) => {
+          if (seen.has(category)) {
+            issues.push({
+              key: `${at}.categories[${i}]`,
+              message: `"${category}" is listed twice; categories must be unique`,
+            });
+          }
+          seen.add(category);
+        });
+      }
+    } else if (column.categories) {
+      issues.push({
+        key: `${at}.categories`,
+        message: `only category columns take categories; "${column.name}" has type ${column.type}; remove categories or set type: category`,
+      });
+    }
+    if (column.class !== undefined) {
+      if (column.type !== "probability") {
+        issues.push({
+          key: `${at}.class`,
+          message: `only probability columns take a class; "${column.name}" has type ${column.type}`,
+        });
+      } else {
+        const owner = classOwner.get(column.class);
+        if (owner !== undefined) {
+          issues.push({
+            key: `${at}.class`,
+            message: `class "${column.class}" is already given by columns[${owner}]; each class needs one probability column`,
+          });
+        }
+        classOwner.set(column.class, index);
+        const only = categoryColumns.length === 1 ? categoryColumns[0] : undefined;
+        if (only?.categories && !only.categories.includes(column.class)) {
+          issues.push({
+            key: `${at}.class`,
+            message: `class "${column.class}" is not one of the categories of column "${only.name}" (${only.categories.join(", ")})`,
+          });
+        }
+      }
+    }
+  });
+  const idIndex = firstIndex.get(format.id_column);
+  if (idIndex === undefined) {
+    issues.push({
+      key: "id_column",
+      message: `"${format.id_column}" is not one of the columns (${format.columns.map((c) => c.name).join(", ")}); name the id column there`,
+    });
+  } else {
+    const type = format.columns[idIndex]!.type;
+    if (type !== "string" && type !== "integer") {
+      issues.push({
+        key: `columns[${idIndex}].type`,
+        message: `the id column "${format.id_column}" must have type string or integer, not ${type}`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** Parses the text of a format file; `sourceName` names it in errors (e.g. "submission_format/format.yml"). */
+export function parseSubmissionFormat(text: string, sourceName: string): SubmissionFormat {
+  let raw: unknown;
+  try {
+    raw = yaml.load(text, { filename: sourceName });
+  } catch (error) {
+    const mark = (error as { mark?: { line?: number; column?: number } }).mark;
+    const reason = (error as { reason?: string }).reason ?? String(error);
+    const where = mark?.line !== undefined ? `line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}` : "";
+    throw new SubmissionFormatError(sourceName, [
+      { key: where, message: `is not valid YAML: ${reason}; fix the syntax there` },
+    ]);
+  }
+  if (raw === null || raw === undefined || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new SubmissionFormatError(sourceName, [
+      {
+        key: "",
+        message: `must be a YAML mapping with id_column and columns, got ${describe(raw)}`,
+      },
+    ]);
+  }
+  const parsed = formatSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SubmissionFormatError(
+      sourceName,
+      parsed.error.issues.flatMap((issue) => toIssue(raw, issue)),
+    );
+  }
+  const issues = checkSemantics(parsed.data);
+  if (issues.length > 0) throw new SubmissionFormatError(sourceName, issues);
+  const columns = parsed.data.columns.map((column) => {
+    const out: FormatColumn = { name: column.name, type: column.type };
+    if (column.categories) out.categories = column.categories;
+    if (column.class !== undefined) out.class = column.class;
+    if (column.description !== undefined) out.description = column.description;
+    return out;
+  });
+  return { file: parsed.data.file, idColumn: parsed.data.id_column, columns, source: sourceName };
+}
+
+/** Reads and parses a format file (normally `submission_format/format.yml`). */
+export async function loadSubmissionFormat(path: string): Promise<SubmissionFormat> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new SubmissionFormatError(path, [
+      {
+        key: "",
+        message:
+          code === "ENOENT"
+            ? "does not exist; create it (see src/scoring/format.ts for the schema)"
+            : `cannot be read (${code ?? String(error)})`,
+      },
+    ]);
+  }
+  return parseSubmissionFormat(text, path);
+}
+
+/** The CSV header a submission must write, e.g. "id,species". */
+export function expectedHeader(format: SubmissionFormat): string {
+  return format.columns
+    .map((column) => (/[",\r\n]/.test(column.name) ? `"${column.name.replace(/"/g, '""')}"` : column.name))
+    .join(",");
+}

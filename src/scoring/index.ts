@@ -1,0 +1,62 @@
+/**
+ * The scoring room: submission-format validation, built-in metrics and the public/private split.
+ */
+export { ScoringError, OutputInvalidError, SubmissionFormatError, type FormatIssue } from "./errors.js";
+export {
+  COLUMN_TYPES,
+  expectedHeader,
+  loadSubmissionFormat,
+  parseSubmissionFormat,
+  type ColumnType,
+  type FormatColumn,
+  type SubmissionFormat,
+} from "./format.js";
+export {
+  PROBLEM_RULES,
+  formatProblem,
+  type Problem,
+  type ProblemRule,
+  type ValidationFailure,
+  type ValidationResult,
+  type ValidationSuccess,
+} from "./problems.js";
+export { CsvReadError, readCsvRecords, type CsvReadOptions, type CsvRecordHandler } from "./csv.js";
+export { IdIndex, canonicalId, validatePredictions, type IdType, type ScanOptions } from "./validate.js";
+export {
+  readGroundTruth,
+  USAGE_IGNORED,
+  USAGE_PRIVATE,
+  USAGE_PUBLIC,
+  type GroundTruth,
+  type ReadGroundTruthOptions,
+  type Target,
+} from "./ground-truth.js";
+export {
+  METRICS,
+  METRIC_NAMES,
+  LOG_LOSS_EPS,
+  accuracy,
+  balancedAccuracy,
+  computeMetric,
+  f1Macro,
+  f1Micro,
+  isMetricName,
+  logLoss,
+  mae,
+  mape,
+  r2,
+  rmse,
+  rocAuc,
+  type MetricInput,
+  type MetricInputKind,
+  type MetricName,
+  type MetricSpec,
+} from "./metrics.js";
+export { scorePredictions, type ScoreOptions, type ScoreResult } from "./score.js";
+export {
+  runCustomScorer,
+  parseScorerOutput,
+  SCORER_PATHS,
+  type CustomScorer,
+  type CustomScores,
+} from "./custom.js";
