@@ -1,19 +1,28 @@
-// Bundles the CLI into one ESM file: a cold `proctor` start then loads one file instead of hundreds of
-// modules. Native addons stay external and load from node_modules.
+// Bundles the two entry points into one ESM file each, so they start fast and run without node_modules:
+//   build/proctor.mjs  the CLI (bin "proctor")
+//   dist/index.js      the GitHub Action (committed: runners execute it straight from the checkout)
+// Native addons are left out: better-sqlite3 is loaded only when a SQLite store opens (the CLI has
+// node_modules), ssh2's optional crypto binding and cpu-features are optional and fall back to JS.
 import { build } from "esbuild";
 
-await build({
-  entryPoints: { proctor: "src/cli/main.ts" },
-  outdir: "build",
-  outExtension: { ".js": ".mjs" },
+const only = process.argv[2];
+const common = {
   bundle: true,
   minify: true,
-  sourcemap: true,
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["better-sqlite3", "ssh2", "cpu-features", "playwright-core"],
+  external: ["better-sqlite3", "cpu-features", "*.node", "playwright-core"],
   // Bundled CommonJS dependencies call require(); give ESM one.
   banner: { js: "import { createRequire as __proctorRequire } from 'node:module'; const require = __proctorRequire(import.meta.url);" },
   logLevel: "warning",
-});
+  legalComments: "none",
+};
+
+if (!only || only === "cli") {
+  await build({ ...common, entryPoints: { proctor: "src/cli/main.ts" }, outdir: "build", outExtension: { ".js": ".mjs" }, sourcemap: true });
+}
+if (!only || only === "action") {
+  // No source map and no timestamps: dist/ must be byte-for-byte reproducible for check-dist.
+  await build({ ...common, entryPoints: { index: "src/action/main.ts" }, outdir: "dist" });
+}

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { RulesSchema, type LeaderboardRules } from "../leaderboard/index.js";
+import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
 import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/index.js";
 import { METRIC_NAMES } from "../scoring/index.js";
 import type { ZipLimits } from "../submission/index.js";

@@ -4,7 +4,14 @@
  * write in an IMMEDIATE transaction, and the schema created/migrated under the same write lock (guarded
  * by `PRAGMA user_version`) so processes racing to open a fresh file do not trip over each other.
  */
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { createRequire } from "node:module";
+
+/**
+ * Loaded when a store is opened, not when the module is: bundles that never open a SQLite store (the
+ * GitHub Action, which stores on a branch) then run without the native addon.
+ */
+const loadSqlite = () => createRequire(import.meta.url)("better-sqlite3") as typeof Database;
 import type { RunStatus } from "../status/index.js";
 import type { LeaderboardEntry } from "./entry.js";
 import { entryForStorage, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
@@ -75,7 +82,8 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     try {
-      this.#db = new Database(path, {
+      const Sqlite = loadSqlite();
+      this.#db = new Sqlite(path, {
         readonly: options.readonly ?? false,
         fileMustExist: options.readonly ?? false,
       });

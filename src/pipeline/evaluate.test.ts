@@ -34,7 +34,11 @@ logs: { evaluation: none }
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 let n = 0;
-async function evaluate(files: Record<string, string> | string, store = new MemoryLeaderboardStore(), extra = {}) {
+async function evaluate(
+  files: Record<string, string> | string,
+  store = new MemoryLeaderboardStore(),
+  extra = {},
+) {
   const zipPath = typeof files === "string" ? files : await writeZip(path.join(dir, `z${++n}.zip`), files);
   return evaluateSubmission({
     competition,
@@ -55,7 +59,10 @@ const exampleModel = () =>
 describe("evaluateSubmission", () => {
   it("runs the example end to end: scored, recorded once per submission, private score sealed", async () => {
     const store = new MemoryLeaderboardStore();
-    const zip = await writeZip(path.join(dir, "example.zip"), { "main.py": await exampleMain(), "model.json": await exampleModel() });
+    const zip = await writeZip(path.join(dir, "example.zip"), {
+      "main.py": await exampleMain(),
+      "model.json": await exampleModel(),
+    });
     const first = await evaluate(zip, store);
     expect(first.reason).toBe("scored");
     expect(first.status).toBe("succeeded");

@@ -39,6 +39,8 @@ export interface EvaluationRequest {
   outputDir?: string;
   store: LeaderboardStore;
   gpu?: boolean;
+  /** Default true; false where an intake (the gateway) already checked the limits when it accepted it. */
+  enforceQuota?: boolean;
 }
 
 export interface Evaluation {
@@ -74,8 +76,10 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   const { competition, store } = request;
   const rules = competition.leaderboard;
   const submittedAt = request.submittedAt ?? new Date();
-  const before = await checkQuota(store, request.participant, rules, submittedAt);
-  if (!before.allowed) throw new QuotaExceededError(before);
+  if (request.enforceQuota !== false) {
+    const before = await checkQuota(store, request.participant, rules, submittedAt);
+    if (!before.allowed) throw new QuotaExceededError(before);
+  }
 
   const format = await loadSubmissionFormat(competition.paths.submissionFormat);
   const scratch = request.outputDir ? null : await mkdtemp(path.join(os.tmpdir(), "proctor-predictions-"));

@@ -9,6 +9,7 @@ import {
   sha256File,
   type ZipLimits,
 } from "../submission/index.js";
+import { ENTRYPOINT_EXIT } from "../runtime/image-tests.js";
 import { CONTAINER, submissionCommand } from "./contract.js";
 
 export interface SubmissionRunRequest {
@@ -64,11 +65,44 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
       },
       limits: request.limits,
       gpu: request.gpu,
+      env: submissionEnv(request),
     });
-    return { ...result, runId, submissionSha256: extracted.sha256 };
+    return { ...outputMissingFromEntrypoint(result, request), runId, submissionSha256: extracted.sha256 };
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What the runtime entrypoint and numeric libraries read: the expected output's name, and thread counts
+ * that match the CPU limit (else torch, BLAS and friends size their pools to every core of the host).
+ */
+function submissionEnv(request: SubmissionRunRequest): Record<string, string> {
+  const threads = String(Math.max(1, Math.ceil(request.limits.cpus)));
+  return {
+    ...(request.expectedOutput && { PROCTOR_EXPECTED_OUTPUT: request.expectedOutput }),
+    OMP_NUM_THREADS: threads,
+    OPENBLAS_NUM_THREADS: threads,
+    MKL_NUM_THREADS: threads,
+    NUMEXPR_NUM_THREADS: threads,
+  };
+}
+
+/**
+ * The runtime entrypoint exits with its own code when the program exited 0 but wrote no expected output:
+ * that run is output_missing, not failed.
+ */
+function outputMissingFromEntrypoint(result: SandboxResult, request: SubmissionRunRequest): SandboxResult {
+  const expected = request.expectedOutput;
+  const wrote = expected && result.output?.files.some((f) => f.path === expected);
+  if (result.status === "failed" && result.exitCode === ENTRYPOINT_EXIT.outputMissing && expected && !wrote) {
+    return {
+      ...result,
+      status: "output_missing",
+      reason: `the program exited 0 but wrote no ${expected} in ${CONTAINER.submission}`,
+    };
+  }
+  return result;
 }
 
 function refused(

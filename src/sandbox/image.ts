@@ -10,6 +10,7 @@ export interface ResolvedImage {
   /** The image's USER, or null when it runs as root by default. */
   user: string | null;
   hasEntrypoint: boolean;
+  sizeBytes: number;
 }
 
 /** Looks an image up on the engine; a missing image is the operator's to fix, so say how. */
@@ -33,5 +34,6 @@ export async function resolveImage(ref: string): Promise<ResolvedImage> {
     digest: info.RepoDigests?.[0] ?? null,
     user: user === "" || user === "root" || user === "0" || user.startsWith("0:") ? null : user,
     hasEntrypoint: (info.Config?.Entrypoint?.length ?? 0) > 0,
+    sizeBytes: info.Size,
   };
 }

@@ -349,7 +349,7 @@ describe("infrastructure", () => {
   });
 
   it("requests a GPU only when asked", () => {
-    const image = { ref: "x", id: "sha256:1", digest: null, user: null, hasEntrypoint: false };
+    const image = { ref: "x", id: "sha256:1", digest: null, user: null, hasEntrypoint: false, sizeBytes: 1 };
     const base = { runId: "r", image: "x", command: [], workingDir: "/", mounts: [], limits: TEST_LIMITS };
     expect(untrustedContainerSpec(base, image, null).HostConfig?.DeviceRequests).toBeUndefined();
     expect(untrustedContainerSpec({ ...base, gpu: true }, image, null).HostConfig?.DeviceRequests).toEqual([
@@ -358,7 +358,7 @@ describe("infrastructure", () => {
   });
 
   it("runs as the image's non-root USER when it has one", () => {
-    const image = { ref: "x", id: "sha256:1", digest: null, user: "appuser", hasEntrypoint: true };
+    const image = { ref: "x", id: "sha256:1", digest: null, user: "appuser", hasEntrypoint: true, sizeBytes: 1 };
     const spec = untrustedContainerSpec(
       {
         runId: "r",

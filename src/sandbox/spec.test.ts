@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { interactiveRunArgs, untrustedContainerSpec } from "./spec.js";
 import { TEST_LIMITS } from "./test-support/fixtures.js";
 
-const image = { ref: "img", id: "sha256:1", digest: null, user: null, hasEntrypoint: true };
+const image = { ref: "img", id: "sha256:1", digest: null, user: null, hasEntrypoint: true, sizeBytes: 1 };
 const request = {
   runId: "r",
   image: "img",

@@ -15,6 +15,8 @@ export interface SandboxRequest {
   image: string;
   /** The command, or how to choose it from the image (e.g. keep the image's own entrypoint); [] = the image's. */
   command: string[] | ((image: ResolvedImage) => string[]);
+  /** Replaces the image's ENTRYPOINT (e.g. to run a tool instead of the runtime's submission entrypoint). */
+  entrypoint?: string[];
   workingDir: string;
   /** Host folders shown read-only inside the container. */
   mounts: ReadOnlyMount[];
@@ -82,6 +84,7 @@ export function untrustedContainerSpec(
     name: `proctor-${request.runId}`,
     Image: request.image,
     ...(command.length > 0 ? { Cmd: command } : {}),
+    ...(request.entrypoint ? { Entrypoint: request.entrypoint } : {}),
     WorkingDir: request.workingDir,
     User: image.user ?? FALLBACK_USER,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# proctor runtime entrypoint: runs the participant's main.sh or main.py from /code_execution/src.
+#
+# - The code folder is mounted read-only, so the program runs in a scratch working folder under /tmp (a
+#   tmpfs; HOME=/tmp) in which every top-level entry of /code_execution/src is symlinked: code that reads
+#   its model files relatively, or writes files of its own next to them, both work.
+# - Every line this script logs, and every line the program prints, is prefixed with a UTC timestamp;
+#   stdout stays stdout and stderr stays stderr.
+# - The exit status is the program's own when it fails (128+N when killed by signal N). When it exits 0
+#   but left no /code_execution/submission/$PROCTOR_EXPECTED_OUTPUT (default submission.csv), this exits
+#   65; when there is no main.sh or main.py to run, 66. It never exits 0 in either case.
+#
+# With arguments (`docker run IMAGE python3 /opt/proctor/tests/test_imports.py`, `docker run -it IMAGE bash`),
+# it runs them as they are instead.
+#
+# Docker's init (the sandbox runs with --init) is PID 1; SIGTERM sent to this script is passed on to the
+# program, so it can save its work before the grace period ends.
+set -uo pipefail
+
+if [ "$#" -gt 0 ]; then
+  exec "$@"
+fi
+
+readonly SRC_DIR=/code_execution/src
+readonly SUBMISSION_DIR=/code_execution/submission
+readonly EXPECTED_OUTPUT=${PROCTOR_EXPECTED_OUTPUT:-submission.csv}
+readonly EXIT_OUTPUT_MISSING=65
+readonly EXIT_NO_MAIN=66
+readonly EXIT_SETUP_FAILED=70
+
+# The timestamp format of every line: ISO 8601 in UTC, to the second.
+readonly STAMP_FORMAT='%Y-%m-%dT%H:%M:%SZ'
+
+log() {
+  TZ=UTC printf "%($STAMP_FORMAT)T [proctor] %s\n" -1 "$*" >&2
+}
+
+# stamp: copies stdin to stdout line by line, each line prefixed with the time it arrived.
+# mawk reads pipes in large blocks unless -W interactive, which would stamp lines late; gawk and busybox
+# awk read what is there. Without an awk that has strftime, a (slower) bash loop does the same.
+# (Not `awk -W version | grep -q`: with pipefail, grep leaving early can fail the pipeline at random.)
+awk_version=$(awk -W version 2>&1 </dev/null || true)
+case $awk_version in
+  *mawk*) awk_cmd=(awk -W interactive) ;;
+  *) awk_cmd=(awk) ;;
+esac
+if "${awk_cmd[@]}" 'BEGIN { strftime("%Y", 0, 1) }' </dev/null >/dev/null 2>&1; then
+  stamp() {
+    # shellcheck disable=SC2016 # $0 is awk's, not the shell's
+    "${awk_cmd[@]}" -v fmt="$STAMP_FORMAT" '{ print strftime(fmt, systime(), 1), $0; fflush() }'
+  }
+else
+  stamp() {
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+      TZ=UTC printf "%($STAMP_FORMAT)T %s\n" -1 "$line"
+    done
+  }
+fi
+
+# The program: main.sh wins over main.py when both are there (it is the wrapper that starts main.py).
+if [ -f "$SRC_DIR/main.sh" ]; then
+  main=main.sh
+  program=(bash main.sh)
+elif [ -f "$SRC_DIR/main.py" ]; then
+  main=main.py
+  python=$(command -v python3 || command -v python || true)
+  if [ -z "$python" ]; then
+    log "error: no python3 or python on PATH ($PATH) in this image: it cannot run main.py"
+    exit "$EXIT_SETUP_FAILED"
+  fi
+  program=("$python" main.py)
+else
+  log "error: no main.py or main.sh in $SRC_DIR: zip your files so main.py (or main.sh) is at the root of the zip, not inside a folder"
+  if [ -d "$SRC_DIR" ]; then
+    found=$(cd "$SRC_DIR" && find . -maxdepth 2 -name 'main.*' -print 2>/dev/null | head -n 5 | sed 's|^\./||' | paste -sd ' ' -)
+    if [ -n "$found" ]; then
+      log "found instead: $found"
+    fi
+  fi
+  exit "$EXIT_NO_MAIN"
+fi
+
+# The scratch working folder, with the submission's files linked in.
+scratch_root=${TMPDIR:-/tmp}
+if ! workdir=$(mktemp -d "$scratch_root/code.XXXXXX") || ! pipes=$(mktemp -d "$scratch_root/.proctor.XXXXXX"); then
+  log "error: cannot create a working folder in $scratch_root: it must be writable (a tmpfs in the sandbox)"
+  exit "$EXIT_SETUP_FAILED"
+fi
+shopt -s nullglob dotglob
+for entry in "$SRC_DIR"/*; do
+  if ! ln -s "$entry" "$workdir/${entry##*/}"; then
+    log "error: cannot link $entry into the working folder $workdir"
+    exit "$EXIT_SETUP_FAILED"
+  fi
+done
+shopt -u nullglob dotglob
+cd "$workdir" || exit "$EXIT_SETUP_FAILED"
+# Output lines are stamped when they arrive: let Python send them as they are printed.
+export PYTHONUNBUFFERED=${PYTHONUNBUFFERED:-1}
+
+# stdout and stderr each go through their own stamper, over named pipes, so they stay apart and the
+# program's exit status is its own.
+mkfifo "$pipes/stdout" "$pipes/stderr" || exit "$EXIT_SETUP_FAILED"
+stamp <"$pipes/stdout" &
+stdout_stamper=$!
+stamp <"$pipes/stderr" >&2 &
+stderr_stamper=$!
+
+log "running $main from $SRC_DIR in $workdir (expected output: $SUBMISSION_DIR/$EXPECTED_OUTPUT)"
+started=$SECONDS
+
+"${program[@]}" >"$pipes/stdout" 2>"$pipes/stderr" &
+child=$!
+forwarded=0
+# shellcheck disable=SC2317 # called from the traps below
+forward() {
+  forwarded=1
+  kill -s "$1" "$child" 2>/dev/null || true
+}
+trap 'forward TERM' TERM
+trap 'forward TERM' INT
+trap 'forward HUP' HUP
+
+status=0
+wait "$child" || status=$?
+# A trap interrupts `wait`; wait again for the program's own status.
+while [ "$forwarded" -eq 1 ]; do
+  forwarded=0
+  status=0
+  wait "$child" || status=$?
+done
+trap - TERM INT HUP
+
+# The stampers end when the program's end of the pipes closes; a background process it left behind may
+# hold them open, so wait a few seconds at most, then stop them.
+for _ in $(seq 50); do
+  kill -0 "$stdout_stamper" 2>/dev/null || kill -0 "$stderr_stamper" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$stdout_stamper" 2>/dev/null || kill -0 "$stderr_stamper" 2>/dev/null; then
+  log "warning: $main left background processes that still hold its output open; their output is not shown"
+  kill "$stdout_stamper" "$stderr_stamper" 2>/dev/null
+fi
+wait "$stdout_stamper" "$stderr_stamper" 2>/dev/null
+rm -rf "$pipes"
+
+elapsed=$((SECONDS - started))
+if [ "$status" -ne 0 ]; then
+  if [ "$status" -gt 128 ]; then
+    signal=$(kill -l "$((status - 128))" 2>/dev/null || echo "?")
+    log "error: $main was killed by signal $signal (exit code $status) after ${elapsed}s"
+  else
+    log "error: $main failed with exit code $status after ${elapsed}s"
+  fi
+  exit "$status"
+fi
+
+if [ ! -f "$SUBMISSION_DIR/$EXPECTED_OUTPUT" ]; then
+  log "error: $main exited 0 after ${elapsed}s but wrote no $SUBMISSION_DIR/$EXPECTED_OUTPUT: write your predictions there (an absolute path; the working folder is scratch)"
+  exit "$EXIT_OUTPUT_MISSING"
+fi
+log "$main finished after ${elapsed}s and wrote $SUBMISSION_DIR/$EXPECTED_OUTPUT"
+exit 0

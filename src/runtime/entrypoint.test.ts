@@ -1,0 +1,226 @@
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newRunId, runSandboxed, type SandboxRequest, type SandboxResult } from "../sandbox/index.js";
+import { TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
+import { ENTRYPOINT_EXIT } from "./image-tests.js";
+import { offlineImage } from "./test-support/offline-image.js";
+
+// runtime/entrypoint.sh in the offline image, run the way the pipeline runs a submission: the image's own
+// entrypoint (command []), the code mounted read-only, a bounded output volume, /tmp a tmpfs.
+let image: string;
+let root: string;
+let n = 0;
+
+beforeAll(async () => {
+  image = await offlineImage();
+  root = await mkdtemp(path.join(os.tmpdir(), "proctor-entrypoint-"));
+  await chmod(root, 0o755);
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z /;
+const WRITE_CSV = `open("/code_execution/submission/submission.csv", "w").write("id,y\\n1,0\\n")\n`;
+
+interface Ran {
+  result: SandboxResult;
+  out: string;
+  stdout: string[];
+  stderr: string[];
+}
+
+async function run(
+  files: Record<string, string>,
+  overrides: Partial<SandboxRequest> = {},
+  expectedFile = "submission.csv",
+): Promise<Ran> {
+  const dir = path.join(root, `run${++n}`);
+  const code = path.join(dir, "code");
+  const data = path.join(dir, "data");
+  const out = path.join(dir, "out");
+  for (const d of [dir, code, data]) {
+    await mkdir(d, { recursive: true });
+    await chmod(d, 0o755);
+  }
+  await writeFile(path.join(data, "features.csv"), "id,x\n1,0.5\n", { mode: 0o644 });
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(code, name)), { recursive: true, mode: 0o755 });
+    await writeFile(path.join(code, name), content, { mode: 0o644 });
+  }
+  const result = await runSandboxed({
+    runId: newRunId(),
+    image,
+    command: [],
+    workingDir: "/code_execution",
+    mounts: [
+      { source: code, target: "/code_execution/src" },
+      { source: data, target: "/code_execution/data" },
+    ],
+    output: { target: "/code_execution/submission", hostDir: out, expectedFile },
+    limits: TEST_LIMITS,
+    ...overrides,
+  });
+  const lines = (text: string) => text.split("\n").filter((l) => l !== "");
+  return { result, out, stdout: lines(result.stdout.text), stderr: lines(result.stderr.text) };
+}
+
+/** The lines without their timestamps, checking that every line has one. */
+function unstamped(lines: string[]): string[] {
+  for (const line of lines) expect(line).toMatch(STAMP);
+  return lines.map((l) => l.replace(STAMP, ""));
+}
+
+describe("runtime/entrypoint.sh", () => {
+  it("runs main.py in a writable working folder where the submission's files are, as appuser", async () => {
+    const { result, out, stdout, stderr } = await run({
+      "main.py": `
+import os, pathlib, sys
+print("cwd writable:", os.access(".", os.W_OK), "home:", os.environ["HOME"], "uid:", os.getuid())
+print("model:", open("model/weights.txt").read().strip())
+print("beside __file__:", (pathlib.Path(__file__).parent / "model" / "weights.txt").exists())
+open("cache.bin", "w").write("scratch")
+print("wrote relatively:", open("cache.bin").read())
+import helper
+print("imported:", helper.VALUE)
+print("to stderr", file=sys.stderr)
+print("data:", open("/code_execution/data/features.csv").read().splitlines()[0])
+${WRITE_CSV}`,
+      "model/weights.txt": "w=42\n",
+      "helper.py": "VALUE = 7\n",
+    });
+    expect(result.status).toBe("succeeded");
+    expect(result.exitCode).toBe(0);
+    expect(unstamped(stdout)).toEqual([
+      "cwd writable: True home: /tmp uid: 1000",
+      "model: w=42",
+      "beside __file__: True",
+      "wrote relatively: scratch",
+      "imported: 7",
+      "data: id,x",
+    ]);
+    const err = unstamped(stderr);
+    expect(err).toContain("to stderr");
+    expect(err[0]).toMatch(/^\[proctor\] running main\.py from \/code_execution\/src in \/tmp\/code\.\w+/);
+    expect(err.at(-1)).toMatch(
+      /^\[proctor\] main\.py finished after \d+s and wrote \/code_execution\/submission\/submission\.csv$/,
+    );
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+  });
+
+  it("keeps stdout and stderr apart, each line stamped when it is printed", async () => {
+    const { result, stdout, stderr } = await run({
+      "main.py": `
+import sys, time
+print("out 1"); print("err 1", file=sys.stderr)
+time.sleep(1.2)
+print("out 2"); print("err 2", file=sys.stderr)
+sys.stdout.write("no newline at the end")
+${WRITE_CSV}`,
+    });
+    expect(result.status).toBe("succeeded");
+    expect(unstamped(stdout)).toEqual(["out 1", "out 2", "no newline at the end"]);
+    expect(unstamped(stderr).filter((l) => !l.startsWith("[proctor]"))).toEqual(["err 1", "err 2"]);
+    // Stamped on arrival, not at exit: the sleep shows between the two lines.
+    const seconds = (line: string) => Date.parse(line.slice(0, 20));
+    expect(seconds(stdout[1]!) - seconds(stdout[0]!)).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("runs main.sh with bash, from the working folder", async () => {
+    const { result, stdout } = await run({
+      "main.sh": `set -euo pipefail\n[[ -n "$BASH_VERSION" ]] && echo "bash"\ncat notes.txt\necho made > local.txt && cat local.txt\necho "id,y" > /code_execution/submission/submission.csv\n`,
+      "notes.txt": "a note\n",
+    });
+    expect(result.status).toBe("succeeded");
+    expect(unstamped(stdout)).toEqual(["bash", "a note", "made"]);
+  });
+
+  it("runs main.sh when both are there (it is the wrapper that starts main.py)", async () => {
+    const { result, stdout } = await run({
+      "main.sh": `echo from-sh\npython3 main.py\n`,
+      "main.py": `print("from-py")\n${WRITE_CSV}`,
+    });
+    expect(result.status).toBe("succeeded");
+    expect(unstamped(stdout)).toEqual(["from-sh", "from-py"]);
+  });
+
+  it("exits with the program's code when it fails, and says so", async () => {
+    const { result, stderr } = await run({
+      "main.py": `import sys\n${WRITE_CSV}raise SystemExit(3)\n`,
+    });
+    expect(result.status).toBe("failed");
+    expect(result.exitCode).toBe(3);
+    expect(unstamped(stderr).at(-1)).toMatch(
+      /^\[proctor\] error: main\.py failed with exit code 3 after \d+s$/,
+    );
+  });
+
+  it("a Python exception: the traceback is on stderr, stamped, and the run fails", async () => {
+    const { result, stderr } = await run({ "main.py": `raise ValueError("bad model")\n` });
+    expect(result.status).toBe("failed");
+    expect(result.exitCode).toBe(1);
+    expect(unstamped(stderr)).toContain("ValueError: bad model");
+  });
+
+  it("exits non-zero when main exits 0 without writing the expected output", async () => {
+    const { result, stderr } = await run({ "main.py": `print("forgot to write")\n` });
+    expect(result.exitCode).toBe(ENTRYPOINT_EXIT.outputMissing);
+    expect(result.status).toBe("failed");
+    expect(unstamped(stderr).at(-1)).toMatch(
+      /^\[proctor\] error: main\.py exited 0 after \d+s but wrote no \/code_execution\/submission\/submission\.csv/,
+    );
+  });
+
+  it("checks the output named by PROCTOR_EXPECTED_OUTPUT", async () => {
+    const program = { "main.py": `open("/code_execution/submission/predictions.parquet", "w").write("x")\n` };
+    const env = { PROCTOR_EXPECTED_OUTPUT: "predictions.parquet" };
+    const ok = await run(program, { env }, "predictions.parquet");
+    expect(ok.result.status).toBe("succeeded");
+    const missing = await run(program, {}, "predictions.parquet");
+    expect(missing.result.exitCode).toBe(ENTRYPOINT_EXIT.outputMissing);
+  });
+
+  it("with no main.py or main.sh at the top: a clear message, what was found, and a non-zero exit", async () => {
+    const { result, stderr } = await run({ "my-submission/main.py": `${WRITE_CSV}` });
+    expect(result.exitCode).toBe(ENTRYPOINT_EXIT.noMain);
+    expect(result.status).toBe("failed");
+    expect(unstamped(stderr)).toEqual([
+      "[proctor] error: no main.py or main.sh in /code_execution/src: zip your files so main.py (or main.sh) is at the root of the zip, not inside a folder",
+      "[proctor] found instead: my-submission/main.py",
+    ]);
+  });
+
+  it("does not hang on a background process the program left holding its output", async () => {
+    const { result, stdout, stderr } = await run({
+      "main.py": `import subprocess\nsubprocess.Popen(["sleep", "60"])\nprint("done")\n${WRITE_CSV}`,
+    });
+    expect(result.status).toBe("succeeded");
+    expect(unstamped(stdout)).toEqual(["done"]);
+    expect(unstamped(stderr)).toContain(
+      "[proctor] warning: main.py left background processes that still hold its output open; their output is not shown",
+    );
+    expect(result.durationMs).toBeLessThan(15_000);
+  });
+
+  it("passes SIGTERM on to the program when the time limit ends the run", async () => {
+    const { result, out, stdout } = await run(
+      {
+        "main.py": `
+import signal, sys, time
+def on_term(*_):
+    print("got SIGTERM, saving", flush=True)
+    ${WRITE_CSV.trim()}
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("working", flush=True)
+time.sleep(60)
+`,
+      },
+      { limits: { ...TEST_LIMITS, timeLimitMs: 3000, graceMs: 5000 } },
+    );
+    expect(result.status).toBe("timed_out");
+    expect(unstamped(stdout)).toEqual(["working", "got SIGTERM, saving"]);
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+    expect(result.durationMs).toBeLessThan(8000);
+  });
+});

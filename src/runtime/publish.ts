@@ -1,0 +1,142 @@
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import {
+  buildImage,
+  newRunId,
+  pullImage,
+  pushImage,
+  runSandboxed,
+  tagImage,
+  DEFAULT_LIMITS,
+  type BuiltImage,
+  type ProgressLine,
+  type RegistryAuth,
+} from "../sandbox/index.js";
+import { parseCondaList, type PackageVersion } from "./environment.js";
+
+export type Flavour = "cpu" | "gpu";
+
+/** Exactly the files runtime/Dockerfile copies (runtime/Dockerfile.dockerignore says the same for BuildKit). */
+export async function runtimeContextFiles(repoRoot: string): Promise<string[]> {
+  const tests = (
+    await readdir(path.join(repoRoot, "runtime/tests"), { recursive: true, withFileTypes: true })
+  )
+    .filter((e) => e.isFile() && !e.parentPath.includes("__pycache__"))
+    .map((e) => path.relative(repoRoot, path.join(e.parentPath, e.name)));
+  return [
+    "runtime/Dockerfile",
+    "runtime/entrypoint.sh",
+    "environment-cpu.yml",
+    "environment-gpu.yml",
+    ...tests.sort(),
+  ];
+}
+
+export interface RuntimeBuild {
+  repoRoot: string;
+  flavour: Flavour;
+  /** Local tag for the built image, e.g. proctor/runtime:cpu-local. */
+  tag: string;
+  revision?: string;
+  /** BuildKit cache, e.g. "type=gha" on GitHub-hosted runners. */
+  cache?: string;
+}
+
+/** Builds the production runtime (micromamba + environment-<flavour>.yml) for cpu or gpu. */
+export async function buildRuntime(build: RuntimeBuild, onLine?: ProgressLine): Promise<BuiltImage> {
+  return buildImage(
+    {
+      context: build.repoRoot,
+      files: await runtimeContextFiles(build.repoRoot),
+      dockerfile: "runtime/Dockerfile",
+      tag: build.tag,
+      buildArgs: {
+        CPU_OR_GPU: build.flavour,
+        REVISION: build.revision ?? "unknown",
+        CREATED: new Date().toISOString(),
+      },
+      ...(build.cache && { cache: build.cache }),
+    },
+    onLine,
+  );
+}
+
+/** The tags a published runtime gets: <flavour>-latest and <flavour>-<commit>. */
+export function publishTags(flavour: Flavour, sha: string): string[] {
+  return [`${flavour}-latest`, `${flavour}-${sha.slice(0, 12)}`];
+}
+
+export interface Published {
+  refs: string[];
+  digest: string;
+}
+
+/**
+ * Tags the built image for `repository` (registry host included when not Docker Hub) and pushes every tag;
+ * any error the registry reports in the push stream fails the publish.
+ */
+export async function publishRuntime(
+  image: string,
+  repository: string,
+  flavour: Flavour,
+  sha: string,
+  auth: RegistryAuth | null,
+  onLine?: ProgressLine,
+): Promise<Published> {
+  const refs: string[] = [];
+  let digest = "";
+  for (const tag of publishTags(flavour, sha)) {
+    const ref = await tagImage(image, repository, tag);
+    digest = await pushImage(ref, auth, onLine);
+    refs.push(ref);
+  }
+  return { refs, digest };
+}
+
+export class ImageSizeError extends Error {
+  override name = "ImageSizeError";
+}
+
+/** Fails when the image is over the size budget, saying by how much. */
+export function checkImageSize(built: { tag: string; sizeBytes: number }, budgetBytes: number): void {
+  if (built.sizeBytes > budgetBytes) {
+    const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+    throw new ImageSizeError(
+      `${built.tag} is ${gib(built.sizeBytes)}, over the budget of ${gib(budgetBytes)} by ${gib(built.sizeBytes - budgetBytes)}; drop packages or raise image-size-budget`,
+    );
+  }
+}
+
+/**
+ * The packages an image really has: `micromamba list --json` where micromamba exists (the production
+ * runtime), else the Python distributions it can import (the offline flavour). Run sandboxed.
+ */
+export async function resolvedPackages(image: string): Promise<PackageVersion[]> {
+  const script = [
+    "if command -v micromamba >/dev/null 2>&1; then exec micromamba list -n base --json; fi",
+    `exec python3 -c 'import json, importlib.metadata as m; print(json.dumps([{"name": d.metadata["Name"], "version": d.version, "channel": "pypi"} for d in m.distributions()]))'`,
+  ].join("\n");
+  const result = await runSandboxed({
+    runId: `packages-${newRunId()}`,
+    image,
+    entrypoint: ["sh", "-c", script],
+    command: [],
+    workingDir: "/tmp",
+    mounts: [],
+    limits: {
+      ...DEFAULT_LIMITS,
+      timeLimitMs: 120_000,
+      memoryBytes: 1024 ** 3,
+      logHeadBytes: 4 * 1024 ** 2,
+      logTailBytes: 0,
+    },
+  });
+  if (result.status !== "succeeded")
+    throw new Error(`listing the packages of ${image} failed: ${result.reason}`);
+  return parseCondaList(result.stdout.text, `the package list of ${image}`);
+}
+
+/** The published image's packages, or null when it cannot be pulled (first publish, no registry access). */
+export async function publishedPackages(ref: string): Promise<PackageVersion[] | null> {
+  return (await pullImage(ref)) ? resolvedPackages(ref) : null;
+}
