@@ -13,8 +13,16 @@ const common = {
   format: "esm",
   target: "node20",
   external: ["better-sqlite3", "cpu-features", "*.node", "playwright-core"],
-  // Bundled CommonJS dependencies call require(); give ESM one.
-  banner: { js: "import { createRequire as __proctorRequire } from 'node:module'; const require = __proctorRequire(import.meta.url);" },
+  // Bundled CommonJS dependencies use require, __filename and __dirname; give ESM those.
+  banner: {
+    js: [
+      "import { createRequire as __proctorRequire } from 'node:module';",
+      "import { fileURLToPath as __proctorPath } from 'node:url';",
+      "const require = __proctorRequire(import.meta.url);",
+      "const __filename = __proctorPath(import.meta.url);",
+      "const __dirname = __proctorPath(new URL('.', import.meta.url));",
+    ].join(" "),
+  },
   logLevel: "warning",
   legalComments: "none",
 };
