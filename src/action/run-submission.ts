@@ -15,7 +15,12 @@ import { renderMarkdown } from "../leaderboard/render-markdown.js";
 import type { LeaderboardEntry } from "../leaderboard/entry.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
-import { DEFAULT_ZIP_LIMITS, downloadSubmission, redactUrl, SubmissionFetchError } from "../submission/index.js";
+import {
+  DEFAULT_ZIP_LIMITS,
+  downloadSubmission,
+  redactUrl,
+  SubmissionFetchError,
+} from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { githubContext } from "./github-context.js";
 import { InputError, oneOf, optional, required, size } from "./inputs.js";
@@ -122,7 +127,9 @@ export async function runSubmissionCommand(): Promise<void> {
 }
 
 function maxZipBytes(competition: Competition): number {
-  return core.getInput("max-zip-size") ? size("max-zip-size", "1g") : (competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes);
+  return core.getInput("max-zip-size")
+    ? size("max-zip-size", "1g")
+    : (competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes);
 }
 
 async function withSealingKey(competition: Competition, pem: string): Promise<Competition> {
@@ -218,7 +225,48 @@ async function report(r: Report): Promise<void> {
       body: `Submission \`${r.submissionId}\`: **${r.status}**. ${r.reason}${r.context.runUrl ? ` ([run](${r.context.runUrl}))` : ""}`,
     });
   }
+  await reportToIntake(r);
   if (isInfrastructureFault(r.status)) core.setFailed(`infrastructure error (re-run this job): ${r.reason}`);
+}
+
+/**
+ * Tells the intake gateway how the submission ended (when it dispatched it): authenticated with the
+ * per-submission secret from the dispatch payload. The logs sent are those the phase lets participants see.
+ */
+async function reportToIntake(r: Report): Promise<void> {
+  const url = optional("result-url");
+  const token = optional("result-token");
+  if (!url || !token) return;
+  core.setSecret(token);
+  const e = r.evaluation;
+  const body = {
+    status: r.status,
+    reason: r.reason,
+    public_score: e?.scores.public ?? null,
+    private_score_sealed: e?.entry.sealedPrivateScore ?? null,
+    duration_ms: e?.run.durationMs ?? 0,
+    image_digest: e?.run.image?.digest ?? e?.run.image?.id ?? "",
+    stdout: e?.logs.stdout ?? "",
+    stderr: e?.logs.stderr ?? "",
+    problems: e?.problems ?? [],
+  };
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    }).catch((error: Error) => error);
+    if (!(response instanceof Error) && (response.ok || response.status === 409)) return;
+    const why = response instanceof Error ? response.message : `HTTP ${response.status}`;
+    if (attempt >= 3 || (!(response instanceof Error) && response.status < 500)) {
+      core.warning(
+        `could not report the result to the intake (${why}); it will mark the run stuck and retry it`,
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+  }
 }
 
 function escapeHtml(text: string): string {

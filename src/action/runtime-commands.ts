@@ -20,7 +20,7 @@ import { resolveImage } from "../sandbox/index.js";
 import { packSubmission } from "../submission/index.js";
 import { formatBytes } from "../units/index.js";
 import { githubContext, pullRequestNumber } from "./github-context.js";
-import { oneOf, optional, required, size } from "./inputs.js";
+import { InputError, oneOf, optional, required, size } from "./inputs.js";
 import { packageDiffComment } from "./package-diff.js";
 
 interface RuntimeInputs {
@@ -42,6 +42,17 @@ async function runtimeInputs(): Promise<RuntimeInputs> {
 /** Runs `work` inside a folded log group. */
 async function group<T>(title: string, work: () => Promise<T>): Promise<T> {
   return core.group(title, work);
+}
+
+/** KEY=VALUE lines of the build-args input. */
+function buildArgs(): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const line of core.getMultilineInput("build-args")) {
+    const at = line.indexOf("=");
+    if (at <= 0) throw new InputError(`input "build-args": "${line}" is not KEY=VALUE`);
+    args[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return args;
 }
 
 export async function buildRuntimeCommand(): Promise<void> {
@@ -74,13 +85,16 @@ export async function buildRuntimeCommand(): Promise<void> {
 
 export async function testRuntimeCommand(): Promise<void> {
   const { competition, flavour, repository, buildRef } = await runtimeInputs();
-  const image = optional("image-under-test") ?? buildRef;
+  const image = buildRef;
   const context = await githubContext();
   const budget = size("image-size-budget", "12g");
   const resolved = await resolveImage(image);
 
   const imports = await group("import every package of the environment file", () =>
-    testImports(image, path.join(context.workspace, `environment-${flavour}.yml`)),
+    testImports(
+      image,
+      path.join(context.workspace, optional("environment-file") ?? `environment-${flavour}.yml`),
+    ),
   );
   for (const result of imports.results)
     core.info(`${result.ok ? "ok  " : "FAIL"} ${result.package}${result.error ? `: ${result.error}` : ""}`);
@@ -133,8 +147,11 @@ export async function testRuntimeCommand(): Promise<void> {
     if (token) {
       const client = createGitHubClient({ token, baseUrl: context.apiUrl });
       // A fork's PR gets a read-only token: the comparison is in the summary and the log either way.
-      await commentOnIssue(client, { owner: context.owner, repo: context.repo, issueNumber: pr, body }).catch((error: unknown) =>
-        core.warning(`could not comment on #${pr} (${(error as Error).message}); the comparison is in the job summary`),
+      await commentOnIssue(client, { owner: context.owner, repo: context.repo, issueNumber: pr, body }).catch(
+        (error: unknown) =>
+          core.warning(
+            `could not comment on #${pr} (${(error as Error).message}); the comparison is in the job summary`,
+          ),
       );
     }
     core.info(body);

@@ -40,6 +40,9 @@ export interface RuntimeBuild {
   revision?: string;
   /** BuildKit cache, e.g. "type=gha" on GitHub-hosted runners. */
   cache?: string;
+  /** Default runtime/Dockerfile; runtime/Dockerfile.offline builds the offline flavour. */
+  dockerfile?: string;
+  buildArgs?: Record<string, string>;
 }
 
 /** Builds the production runtime (micromamba + environment-<flavour>.yml) for cpu or gpu. */
@@ -48,12 +51,13 @@ export async function buildRuntime(build: RuntimeBuild, onLine?: ProgressLine): 
     {
       context: build.repoRoot,
       files: await runtimeContextFiles(build.repoRoot),
-      dockerfile: "runtime/Dockerfile",
+      dockerfile: build.dockerfile ?? "runtime/Dockerfile",
       tag: build.tag,
       buildArgs: {
         CPU_OR_GPU: build.flavour,
         REVISION: build.revision ?? "unknown",
         CREATED: new Date().toISOString(),
+        ...build.buildArgs,
       },
       ...(build.cache && { cache: build.cache }),
     },
