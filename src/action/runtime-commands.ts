@@ -62,7 +62,15 @@ export async function buildRuntimeCommand(): Promise<void> {
   const cache = process.env.ACTIONS_RUNTIME_TOKEN && process.env.ACTIONS_CACHE_URL ? "type=gha" : undefined;
   const built = await group(`docker build runtime (${flavour})`, () =>
     buildRuntime(
-      { repoRoot: context.workspace, flavour, tag: buildRef, revision: context.sha, ...(cache && { cache }) },
+      {
+        repoRoot: context.workspace,
+        flavour,
+        tag: buildRef,
+        revision: context.sha,
+        dockerfile: core.getInput("dockerfile") || "runtime/Dockerfile",
+        buildArgs: buildArgs(),
+        ...(cache && { cache }),
+      },
       (line) => core.info(line),
     ),
   );

@@ -16,20 +16,15 @@ import { parseCondaList, type PackageVersion } from "./environment.js";
 
 export type Flavour = "cpu" | "gpu";
 
-/** Exactly the files runtime/Dockerfile copies (runtime/Dockerfile.dockerignore says the same for BuildKit). */
+/**
+ * The build context of the runtime Dockerfiles: runtime/ and the environment files, nothing else (the
+ * classic builder would otherwise send the whole repository, node_modules included).
+ */
 export async function runtimeContextFiles(repoRoot: string): Promise<string[]> {
-  const tests = (
-    await readdir(path.join(repoRoot, "runtime/tests"), { recursive: true, withFileTypes: true })
-  )
+  const runtime = (await readdir(path.join(repoRoot, "runtime"), { recursive: true, withFileTypes: true }))
     .filter((e) => e.isFile() && !e.parentPath.includes("__pycache__"))
     .map((e) => path.relative(repoRoot, path.join(e.parentPath, e.name)));
-  return [
-    "runtime/Dockerfile",
-    "runtime/entrypoint.sh",
-    "environment-cpu.yml",
-    "environment-gpu.yml",
-    ...tests.sort(),
-  ];
+  return ["environment-cpu.yml", "environment-gpu.yml", ...runtime.sort()];
 }
 
 export interface RuntimeBuild {

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { runAction } from "../../test/support/action-runner.js";
+import { engine } from "../sandbox/engine.js";
+import { startRegistry, type LocalRegistry } from "../sandbox/test-support/registry.js";
+
+/**
+ * The runtime commands as a runner runs them (node dist/index.js), on the real engine and a real local
+ * registry. The production Dockerfile needs the internet, so these build the offline flavour through the
+ * same command (dockerfile + build-args inputs).
+ */
+const base = inject("baseImage");
+const repository = `proctor-action-test/runtime-${process.pid}`;
+let registry: LocalRegistry;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry.stop();
+  const images = await engine().listImages({ filters: JSON.stringify({ reference: [`${repository}*`, `*/${repository}*`] }) });
+  await Promise.allSettled(images.map((i) => engine().getImage(i.Id).remove({ force: true })));
+});
+
+describe("action runtime commands", () => {
+  it("build-runtime builds the image and reports its id and size", async () => {
+    const run = await runAction({
+      command: "build-runtime",
+      image: repository,
+      dockerfile: "runtime/Dockerfile.offline",
+      "build-args": `BASE_IMAGE=${base}`,
+    });
+    expect(run.stdout).not.toContain("::error::");
+    expect(run.code).toBe(0);
+    expect(run.outputs.image).toBe(`${repository}:cpu-build`);
+    expect(run.outputs["image-id"]).toMatch(/^sha256:/);
+    expect(Number(run.outputs["image-size"])).toBeGreaterThan(0);
+    expect(run.stdout).toContain("::group::docker build runtime (cpu)");
+    expect(run.summary).toContain("Runtime image built (cpu)");
+  });
+
+  it("test-runtime imports every package and runs the example submission through the sandbox", async () => {
+    const run = await runAction({
+      command: "test-runtime",
+      image: repository,
+      "environment-file": "runtime/environment-offline.yml",
+      "image-size-budget": "4g",
+    });
+    expect(run.stdout).not.toContain("::error::");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/ok +numpy/);
+    expect(run.stdout).toContain("example submission: succeeded");
+    expect(run.summary).toContain("Runtime tests (cpu)");
+  });
+
+  it("test-runtime fails the job, naming each problem: a package that doesn't import, an image over budget", async () => {
+    const run = await runAction({
+      command: "test-runtime",
+      image: repository,
+      "environment-file": "environment-cpu.yml",
+      "image-size-budget": "100m",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/::error::.*runtime tests failed/);
+    expect(run.stdout).toMatch(/lightgbm does not import/);
+    expect(run.stdout).toMatch(/over the budget of 0\.10 GiB/);
+  });
+
+  it("publish-runtime pushes <flavour>-latest and <flavour>-<sha> with credentials and outputs the digest", async () => {
+    const run = await runAction({
+      command: "publish-runtime",
+      image: repository,
+      registry: registry.address,
+      username: registry.username,
+      password: registry.password,
+    });
+    expect(run.stdout).not.toContain("::error::");
+    expect(run.code).toBe(0);
+    expect(run.outputs["image-digest"]).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(run.summary).toContain(`${registry.address}/${repository}:cpu-latest@${run.outputs["image-digest"]}`);
+    expect(run.summary).toContain(`${registry.address}/${repository}:cpu-0123456789ab@`);
+    // The runner masks what ::add-mask:: names; nowhere else may the password appear.
+    expect(run.stdout).toContain(`::add-mask::${registry.password}`);
+    expect(run.stdout.replace(`::add-mask::${registry.password}`, "")).not.toContain(registry.password);
+  });
+
+  it("publish-runtime fails loudly with wrong credentials", async () => {
+    const run = await runAction({
+      command: "publish-runtime",
+      image: repository,
+      registry: registry.address,
+      username: registry.username,
+      password: "not-the-password",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/::error::proctor: pushing .* failed: .*(unauthorized|authentication required)/i);
+  });
+
+  it("refuses an unknown command and a bad flavour with the allowed values", async () => {
+    const unknown = await runAction({ command: "deploy" });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toMatch(/::error::input "command" must be one of build-runtime, test-runtime, publish-runtime, run-submission/);
+    const flavour = await runAction({ command: "build-runtime", "cpu-or-gpu": "tpu" });
+    expect(flavour.stdout).toMatch(/::error::input "cpu-or-gpu" must be one of cpu, gpu, got "tpu"/);
+  });
+});
