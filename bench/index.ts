@@ -1,12 +1,24 @@
-/** `npm run bench`: every benchmark, each printing medians and ratios against a baseline from the same run. */
-import { benchRun } from "./run.js";
+/**
+ * `npm run bench [name]`: every benchmark (or one), each printing medians and ratios against a baseline
+ * measured in the same run. Timings are never asserted: machines here are noisy.
+ */
+import { benchExtract } from "./extract.js";
 import { benchLeaderboard } from "./leaderboard.js";
+import { benchRun } from "./run.js";
+import { benchScoring } from "./scoring.js";
 
-const only = process.argv[2];
 const benches: Record<string, () => Promise<void>> = {
   run: benchRun,
+  extract: benchExtract,
+  scoring: benchScoring,
   leaderboard: benchLeaderboard,
 };
+
+const only = process.argv[2];
+if (only && !benches[only]) {
+  console.error(`no benchmark "${only}"; choose one of ${Object.keys(benches).join(", ")}`);
+  process.exit(2);
+}
 for (const [name, bench] of Object.entries(benches)) {
   if (only && only !== name) continue;
   console.log(`\n=== ${name} ===`);
