@@ -17,7 +17,10 @@ const REPS = Number(process.env.BENCH_REPS ?? 9);
 const CLI = path.resolve("build/proctor.mjs");
 
 function baseImage(): string {
-  return execFileSync("bash", ["scripts/build-base-image.sh"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+  return execFileSync("bash", ["scripts/build-base-image.sh"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  })
     .trim()
     .split("\n")
     .pop()!;
@@ -34,30 +37,73 @@ export async function benchRun(): Promise<void> {
     let n = 0;
     const out = () => path.join(dir, `out-${++n}`);
 
-    const bare = await timeIt(() => run("docker", ["run", "--rm", "--network", "none", image, "python3", "-c", "pass"]), REPS);
+    const bare = await timeIt(
+      () => run("docker", ["run", "--rm", "--network", "none", image, "python3", "-c", "pass"]),
+      REPS,
+    );
     const inProcess = await timeIt(
-      () => runSubmission({ zipPath: trivial, image, dataDir: data, outputDir: out(), limits: DEFAULT_LIMITS }),
+      () =>
+        runSubmission({ zipPath: trivial, image, dataDir: data, outputDir: out(), limits: DEFAULT_LIMITS }),
       REPS,
     );
     const cli = await timeIt(
-      () => run(process.execPath, [CLI, "run", "--submission", trivial, "--image", image, "--data", data, "--output", out(), "--json"]),
+      () =>
+        run(process.execPath, [
+          CLI,
+          "run",
+          "--submission",
+          trivial,
+          "--image",
+          image,
+          "--data",
+          data,
+          "--output",
+          out(),
+          "--json",
+        ]),
       REPS,
     );
     const b = median(bare);
     console.log(`\n(a) trivial submission, median of ${REPS} (image ${image})`);
     console.log(`    bare docker run --rm --network none … python3 -c pass   ${ms(b)}`);
-    console.log(`    proctor run, in-process (runner)                       ${ms(median(inProcess))}  ${(median(inProcess) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(inProcess) / b <= 1.25)})`);
-    console.log(`    proctor run, cold CLI (node start + run)               ${ms(median(cli))}  ${(median(cli) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(cli) / b <= 1.25)})`);
+    console.log(
+      `    proctor run, in-process (runner)                       ${ms(median(inProcess))}  ${(median(inProcess) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(inProcess) / b <= 1.25)})`,
+    );
+    console.log(
+      `    proctor run, cold CLI (node start + run)               ${ms(median(cli))}  ${(median(cli) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(cli) / b <= 1.25)})`,
+    );
 
     const floodZip = await writeZip(path.join(dir, "flood.zip"), {
       "main.py": `import sys, os\nchunk = b"x" * 1023 + b"\\n"\nw = sys.stdout.buffer\nfor _ in range(1024 * 1024):\n    w.write(chunk)\n`,
     });
     const started = performance.now();
-    const flood = await run(process.execPath, ["--import", PEAK_RSS_PRELOAD, CLI, "run", "--submission", floodZip, "--image", image, "--data", data, "--output", out(), "--json"]);
+    const flood = await run(process.execPath, [
+      "--import",
+      PEAK_RSS_PRELOAD,
+      CLI,
+      "run",
+      "--submission",
+      floodZip,
+      "--image",
+      image,
+      "--data",
+      data,
+      "--output",
+      out(),
+      "--json",
+    ]);
     const floodMs = performance.now() - started;
-    const result = JSON.parse(flood.stdout) as { status: string; stdout_bytes: number; stdout_line_count: number };
-    console.log(`\n(c) 1 GiB stdout flood through proctor run (${result.status}, ${mb(result.stdout_bytes)} captured as head+tail, ${result.stdout_line_count} lines counted, ${ms(floodMs)})`);
-    console.log(`    proctor peak RSS                                       ${mb(flood.maxRssBytes ?? NaN)}  (target < 150 MB: ${verdict((flood.maxRssBytes ?? Infinity) < 150 * 1024 ** 2)})`);
+    const result = JSON.parse(flood.stdout) as {
+      status: string;
+      stdout_bytes: number;
+      stdout_line_count: number;
+    };
+    console.log(
+      `\n(c) 1 GiB stdout flood through proctor run (${result.status}, ${mb(result.stdout_bytes)} captured as head+tail, ${result.stdout_line_count} lines counted, ${ms(floodMs)})`,
+    );
+    console.log(
+      `    proctor peak RSS                                       ${mb(flood.maxRssBytes ?? NaN)}  (target < 150 MB: ${verdict((flood.maxRssBytes ?? Infinity) < 150 * 1024 ** 2)})`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

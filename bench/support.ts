@@ -32,7 +32,11 @@ export interface Spawned {
 export const PEAK_RSS_PRELOAD = fileURLToPath(new URL("./peak-rss.mjs", import.meta.url));
 
 /** Runs a command to completion; a node child run with PEAK_RSS_PRELOAD reports its peak RSS. */
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<Spawned> {
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<Spawned> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: { ...process.env, ...options.env } });
     let stdout = "";

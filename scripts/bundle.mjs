@@ -28,7 +28,13 @@ const common = {
 };
 
 if (!only || only === "cli") {
-  await build({ ...common, entryPoints: { proctor: "src/cli/main.ts" }, outdir: "build", outExtension: { ".js": ".mjs" }, sourcemap: true });
+  await build({
+    ...common,
+    entryPoints: { proctor: "src/cli/main.ts" },
+    outdir: "build",
+    outExtension: { ".js": ".mjs" },
+    sourcemap: true,
+  });
 }
 if (!only || only === "action") {
   // No source map and no timestamps: dist/ must be byte-for-byte reproducible for check-dist.

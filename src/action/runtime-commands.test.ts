@@ -17,7 +17,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await registry.stop();
-  const images = await engine().listImages({ filters: JSON.stringify({ reference: [`${repository}*`, `*/${repository}*`] }) });
+  const images = await engine().listImages({
+    filters: JSON.stringify({ reference: [`${repository}*`, `*/${repository}*`] }),
+  });
   await Promise.allSettled(images.map((i) => engine().getImage(i.Id).remove({ force: true })));
 });
 
@@ -76,7 +78,9 @@ describe("action runtime commands", () => {
     expect(run.stdout).not.toContain("::error::");
     expect(run.code).toBe(0);
     expect(run.outputs["image-digest"]).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(run.summary).toContain(`${registry.address}/${repository}:cpu-latest@${run.outputs["image-digest"]}`);
+    expect(run.summary).toContain(
+      `${registry.address}/${repository}:cpu-latest@${run.outputs["image-digest"]}`,
+    );
     expect(run.summary).toContain(`${registry.address}/${repository}:cpu-0123456789ab@`);
     // The runner masks what ::add-mask:: names; nowhere else may the password appear.
     expect(run.stdout).toContain(`::add-mask::${registry.password}`);
@@ -92,13 +96,17 @@ describe("action runtime commands", () => {
       password: "not-the-password",
     });
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/::error::proctor: pushing .* failed: .*(unauthorized|authentication required)/i);
+    expect(run.stdout).toMatch(
+      /::error::proctor: pushing .* failed: .*(unauthorized|authentication required)/i,
+    );
   });
 
   it("refuses an unknown command and a bad flavour with the allowed values", async () => {
     const unknown = await runAction({ command: "deploy" });
     expect(unknown.code).toBe(1);
-    expect(unknown.stdout).toMatch(/::error::input "command" must be one of build-runtime, test-runtime, publish-runtime, run-submission/);
+    expect(unknown.stdout).toMatch(
+      /::error::input "command" must be one of build-runtime, test-runtime, publish-runtime, run-submission/,
+    );
     const flavour = await runAction({ command: "build-runtime", "cpu-or-gpu": "tpu" });
     expect(flavour.stdout).toMatch(/::error::input "cpu-or-gpu" must be one of cpu, gpu, got "tpu"/);
   });

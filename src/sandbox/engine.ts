@@ -27,10 +27,7 @@ export async function onEngine<T>(what: string, call: () => Promise<T>): Promise
       cause: error,
     });
   } finally {
-    if (TRACE)
-      process.stderr.write(
-        `proctor trace: ${what} ${(performance.now() - started).toFixed(1)}ms (ended at ${(performance.now() - ((globalThis as any).__t0 ?? 0)).toFixed(0)})\n`,
-      );
+    if (TRACE) process.stderr.write(`proctor trace: ${what} ${(performance.now() - started).toFixed(1)}ms\n`);
   }
 }
 

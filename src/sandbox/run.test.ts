@@ -358,7 +358,14 @@ describe("infrastructure", () => {
   });
 
   it("runs as the image's non-root USER when it has one", () => {
-    const image = { ref: "x", id: "sha256:1", digest: null, user: "appuser", hasEntrypoint: true, sizeBytes: 1 };
+    const image = {
+      ref: "x",
+      id: "sha256:1",
+      digest: null,
+      user: "appuser",
+      hasEntrypoint: true,
+      sizeBytes: 1,
+    };
     const spec = untrustedContainerSpec(
       {
         runId: "r",

@@ -54,7 +54,11 @@ export async function runAction(
       child.stderr.on("data", (d) => (stderr += d));
       child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
-    return { ...ran, outputs: parseOutputs(await readFile(files.output, "utf8")), summary: await readFile(files.summary, "utf8") };
+    return {
+      ...ran,
+      outputs: parseOutputs(await readFile(files.output, "utf8")),
+      summary: await readFile(files.summary, "utf8"),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
