@@ -31,7 +31,12 @@ const SUBMISSION_ID = /^[A-Za-z0-9._-]{1,100}$/;
 export function leaderboardPages(competition: Competition) {
   return (entries: LeaderboardEntry[]) => {
     const standings = rankEntries(entries, competition.leaderboard);
-    const options = { competition: competition.name };
+    // Dated by the newest entry, not by now: the same entries render the same pages (no empty commits).
+    const newest = entries.reduce(
+      (latest, e) => (e.submittedAt > latest ? e.submittedAt : latest),
+      "1970-01-01T00:00:00.000Z",
+    );
+    const options = { competition: competition.name, generatedAt: new Date(newest) };
     return { "README.md": renderMarkdown(standings, options), "index.html": renderHtml(standings, options) };
   };
 }
