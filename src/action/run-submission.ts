@@ -211,6 +211,9 @@ async function report(r: Report): Promise<void> {
   const statusSha = optional("status-sha");
   const issueNumber = optional("issue-number");
   const description = `${r.status}${e?.scores.public != null ? `: public score ${e.scores.public}` : ""}`;
+  // The result is already on the leaderboard: a notification that fails is worth a warning, not a re-run.
+  const warnIfFails = (what: string) => (error: unknown) =>
+    core.warning(`could not ${what}: ${(error as Error).message}`);
   if (statusSha) {
     await setCommitStatus(r.client, {
       owner: r.context.owner,
@@ -220,7 +223,7 @@ async function report(r: Report): Promise<void> {
       context: `proctor/submission (${r.flavour})`,
       description,
       ...(r.context.runUrl && { targetUrl: r.context.runUrl }),
-    });
+    }).catch(warnIfFails("set the commit status"));
   }
   if (issueNumber && /^\d+$/.test(issueNumber)) {
     await commentOnIssue(r.client, {
@@ -228,7 +231,7 @@ async function report(r: Report): Promise<void> {
       repo: r.context.repo,
       issueNumber: Number(issueNumber),
       body: `Submission \`${r.submissionId}\`: **${r.status}**. ${r.reason}${r.context.runUrl ? ` ([run](${r.context.runUrl}))` : ""}`,
-    });
+    }).catch(warnIfFails(`comment on #${issueNumber}`));
   }
   await reportToIntake(r);
   if (isInfrastructureFault(r.status)) core.setFailed(`infrastructure error (re-run this job): ${r.reason}`);
