@@ -49,24 +49,25 @@ pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (F
 	@[ -d $(SUBMISSION_SRC) ] || { echo "no $(SUBMISSION_SRC)/ folder: put your main.py and model files there (see example_submission/)"; exit 2; }
 	$(PROCTOR) pack $(SUBMISSION_SRC) -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)
 
+RUNTIME_IMAGE = $(shell bash scripts/runtime-image.sh "$(IMAGE)" "$(OFFLINE_IMAGE)")
+
 .PHONY: test-submission
 test-submission: build/proctor.mjs engine ## run submission.zip (or the example) exactly as the platform: run, validate, score, rank
-	@image="$(IMAGE)"; \
-	if docker image inspect "$$image" >/dev/null 2>&1; then echo "using the local image $$image"; \
-	elif docker pull "$$image" >/dev/null 2>&1; then echo "pulled $$image"; \
-	else image="$(OFFLINE_IMAGE)"; echo "$(IMAGE) is not here and cannot be pulled; using the offline flavour $$image"; \
-	  IMAGE="$$image" bash scripts/build-offline-image.sh >/dev/null || exit 1; fi; \
+	@image="$(RUNTIME_IMAGE)"; [ -n "$$image" ] || exit 1; \
 	if [ -f "$(SUBMISSION_ZIP)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION_ZIP)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); \
 	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
 	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); fi
 
 .PHONY: test-container
-test-container: build/proctor.mjs engine ## check that every package of environment-$(CPU_OR_GPU).yml imports inside the image
-	$(PROCTOR) test-image --image $(IMAGE) --environment environment-$(CPU_OR_GPU).yml
+test-container: build/proctor.mjs engine ## check that every package of the image's environment file imports inside it
+	@image="$(RUNTIME_IMAGE)"; [ -n "$$image" ] || exit 1; \
+	if [ "$$image" = "$(OFFLINE_IMAGE)" ]; then env=runtime/environment-offline.yml; else env=environment-$(CPU_OR_GPU).yml; fi; \
+	$(PROCTOR) test-image --image "$$image" --environment "$$env" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
 
 .PHONY: interact-container
 interact-container: build/proctor.mjs engine ## open a shell in the runtime with the same mounts and limits as a run
-	$(PROCTOR) interact --image $(IMAGE) $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
+	@image="$(RUNTIME_IMAGE)"; [ -n "$$image" ] || exit 1; \
+	$(PROCTOR) interact --image "$$image" --from $$([ -d $(SUBMISSION_SRC) ] && echo $(SUBMISSION_SRC) || echo example_submission) $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
 
 .PHONY: leaderboard
 leaderboard: build/proctor.mjs ## show the local leaderboard

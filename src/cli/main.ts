@@ -7,7 +7,12 @@ import { leaderboardCommand } from "./leaderboard-command.js";
 import { packCommand } from "./pack-command.js";
 import { runCommand } from "./run-command.js";
 import { scoreCommand } from "./score-command.js";
+import { serveCommand } from "./serve-command.js";
+import { statusCommand } from "./status-command.js";
+import { submitCommand } from "./submit-command.js";
+import { testImageCommand } from "./test-image-command.js";
 import { testSubmissionCommand } from "./test-submission-command.js";
+import { tokensCommand } from "./tokens-command.js";
 import { UsageError } from "./usage-error.js";
 
 const program = new Command("proctor")
@@ -19,8 +24,13 @@ const program = new Command("proctor")
   .addCommand(scoreCommand())
   .addCommand(packCommand())
   .addCommand(leaderboardCommand())
+  .addCommand(testImageCommand())
   .addCommand(interactCommand())
-  .addCommand(imageRefCommand());
+  .addCommand(imageRefCommand())
+  .addCommand(serveCommand())
+  .addCommand(tokensCommand())
+  .addCommand(submitCommand())
+  .addCommand(statusCommand());
 
 // Every parse error is a usage error (exit 2), in subcommands too.
 const overrideAll = (command: Command): void => {

@@ -5,6 +5,7 @@ import {
   newRunId,
   pullImage,
   pushImage,
+  resolveImage,
   runSandboxed,
   tagImage,
   DEFAULT_LIMITS,
@@ -135,7 +136,18 @@ export async function resolvedPackages(image: string): Promise<PackageVersion[]>
   return parseCondaList(result.stdout.text, `the package list of ${image}`);
 }
 
-/** The published image's packages, or null when it cannot be pulled (first publish, no registry access). */
+/**
+ * The published image's packages: freshly pulled, else the copy this engine already has; null when there
+ * is neither (first publish, no registry access).
+ */
 export async function publishedPackages(ref: string): Promise<PackageVersion[] | null> {
-  return (await pullImage(ref)) ? resolvedPackages(ref) : null;
+  if (
+    (await pullImage(ref)) ||
+    (await resolveImage(ref).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return resolvedPackages(ref);
+  return null;
 }

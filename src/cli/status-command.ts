@@ -1,0 +1,44 @@
+import { Command } from "commander";
+import { getSubmission, listSubmissions } from "../intake/index.js";
+import { exitCodeFor } from "../status/index.js";
+import {
+  describeQuota,
+  describeSubmission,
+  gatewayCredentials,
+  gatewayOptions,
+  reportGatewayError,
+} from "./submit-command.js";
+
+export function statusCommand(): Command {
+  return gatewayOptions(
+    new Command("status")
+      .description(
+        "show one of your submissions on the gateway, or all of them with your remaining submissions",
+      )
+      .argument("[id]", "a submission id (as `proctor submit` printed it); none: list them all"),
+  ).action(async (id: string | undefined, flags: { server?: string; token?: string; json: boolean }) => {
+    const credentials = await gatewayCredentials(flags);
+    try {
+      if (id !== undefined) {
+        const view = await getSubmission(credentials, id);
+        process.stdout.write(flags.json ? `${JSON.stringify(view)}\n` : `${describeSubmission(view)}\n`);
+        if (view.state === "final" && view.status) process.exitCode = exitCodeFor(view.status);
+        return;
+      }
+      const list = await listSubmissions(credentials);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(list)}\n`);
+        return;
+      }
+      const lines = list.submissions.map((s) => {
+        const outcome =
+          s.state === "final" ? `${s.status}${s.public_score === null ? "" : ` ${s.public_score}`}` : s.state;
+        return `${s.submission_id}  ${s.submitted_at}  ${outcome}`;
+      });
+      if (lines.length === 0) lines.push(`no submissions yet from ${list.participant}`);
+      process.stdout.write(`${lines.join("\n")}\n${describeQuota(list.quota)}\n`);
+    } catch (error) {
+      reportGatewayError(error, flags.json);
+    }
+  });
+}

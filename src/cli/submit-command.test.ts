@@ -1,0 +1,271 @@
+import { spawn } from "node:child_process";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startFakeGitHub } from "../github/test-support/fake-github.js";
+import {
+  COMPETITION_YML,
+  GOOD_ZIP,
+  SUCCEEDED,
+  download,
+  postResult,
+  startHarness,
+  zipOf,
+  type Harness,
+} from "../gateway/test-support/harness.js";
+import { statusCommand } from "./status-command.js";
+import { submitCommand } from "./submit-command.js";
+import { tokensCommand } from "./tokens-command.js";
+import { UsageError } from "./usage-error.js";
+
+let h: Harness;
+let dir: string;
+let zip: string;
+beforeAll(async () => {
+  h = await startHarness();
+  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-submit-"));
+  zip = path.join(dir, "submission.zip");
+  await writeFile(zip, await GOOD_ZIP());
+  vi.stubEnv("XDG_CONFIG_HOME", path.join(dir, "config"));
+  vi.stubEnv("PROCTOR_TOKEN", "");
+  vi.stubEnv("PROCTOR_SERVER", "");
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await h.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Ran {
+  stdout: string;
+  stderr: string;
+  code: number | undefined;
+  error: unknown;
+}
+
+async function cli(command: Command, args: string[]): Promise<Ran> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (err.push(String(chunk)), true));
+  process.exitCode = undefined;
+  let error: unknown;
+  try {
+    await command.exitOverride().parseAsync(args, { from: "user" });
+  } catch (caught) {
+    error = caught;
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+  const code = process.exitCode as number | undefined;
+  process.exitCode = undefined;
+  return { stdout: out.join(""), stderr: err.join(""), code, error };
+}
+
+/** Plays the runner for the next dispatch: downloads the zip and reports `result`. */
+async function runnerFor(result: unknown) {
+  const seen = h.dispatches().length;
+  while (h.dispatches().length === seen) await sleep(10);
+  const dispatch = h.dispatches().at(-1)!;
+  expect((await download(h, dispatch.submission_url)).status).toBe(200);
+  await sleep(50);
+  expect((await postResult(h, dispatch.submission_id, dispatch.result_token, result)).status).toBe(200);
+  return dispatch;
+}
+
+describe("proctor submit", () => {
+  it("uploads, waits for the result and prints it; exit code 0 on succeeded", async () => {
+    const token = h.token("cli-user");
+    const runner = runnerFor(SUCCEEDED);
+    const ran = await cli(submitCommand(), [zip, "--server", h.url, "--token", token, "--wait", "20s"]);
+    const dispatch = await runner;
+    expect(ran.error).toBeUndefined();
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain(`${dispatch.submission_id}: succeeded — public score 0.875 in 1.2s`);
+    expect(ran.stdout).toContain("stdout (last lines):\n    line 3\n    line 4");
+    expect(ran.stderr).toContain(`as ${dispatch.submission_id}`);
+    expect(ran.stderr).toContain("submissions: 2 of 3 left today");
+    expect(ran.stderr).not.toContain("uploading ["); // not a TTY: no progress bar
+  });
+
+  it("prints one JSON object with --json, and exits 1 on a participant failure", async () => {
+    const token = h.token("cli-json");
+    const runner = runnerFor({
+      status: "failed",
+      reason: "exit code 1",
+      public_score: null,
+      duration_ms: 3,
+      image_digest: "",
+    });
+    const ran = await cli(submitCommand(), [zip, "--server", h.url, "--token", token, "--json"]);
+    await runner;
+    expect(ran.code).toBe(1);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ state: "final", status: "failed", reason: "exit code 1" });
+    expect(ran.stderr).toBe("");
+  });
+
+  it("does not wait with --wait 0", async () => {
+    const token = h.token("cli-nowait");
+    const ran = await cli(submitCommand(), [
+      zip,
+      "--server",
+      h.url,
+      "--token",
+      token,
+      "--wait",
+      "0",
+      "--json",
+    ]);
+    expect(ran.code).toBeUndefined();
+    expect(JSON.parse(ran.stdout)).toMatchObject({
+      submission: { state: "queued" },
+      quota: { used_today: 1 },
+    });
+  });
+
+  it("reports a refused zip with the rule (exit 1), a bad token as a usage error, an unreachable gateway as exit 3", async () => {
+    const token = h.token("cli-bad");
+    const bad = path.join(dir, "bad.zip");
+    await writeFile(bad, await zipOf({ "train.py": "x" }));
+    const refused = await cli(submitCommand(), [bad, "--server", h.url, "--token", token, "--json"]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: "invalid_submission", rule: "no_entrypoint" });
+    expect(refused.stderr).toMatch(/main\.py/);
+
+    const forged = await cli(submitCommand(), [zip, "--server", h.url, "--token", "pct_nope"]);
+    expect(forged.error).toBeInstanceOf(UsageError);
+    expect(String((forged.error as Error).message)).toMatch(/refused the token/);
+
+    const unreachable = await cli(submitCommand(), [zip, "--server", "http://127.0.0.1:9", "--token", token]);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toMatch(/could not upload to http:\/\/127.0.0.1:9/);
+
+    const missing = await cli(submitCommand(), [
+      path.join(dir, "nope.zip"),
+      "--server",
+      h.url,
+      "--token",
+      token,
+    ]);
+    expect(missing.error).toBeInstanceOf(UsageError);
+  });
+
+  it("reads the token from a 0600 credentials file and refuses one others can read", async () => {
+    const token = h.token("cli-file");
+    const file = path.join(dir, "config", "proctor", "credentials.json");
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ server: h.url, token }), { mode: 0o600 });
+    const ok = await cli(submitCommand(), [zip, "--wait", "0"]);
+    expect(ok.error).toBeUndefined();
+    expect(ok.stdout).toMatch(/: queued/);
+    await chmod(file, 0o644);
+    const open = await cli(statusCommand(), []);
+    expect(open.error).toBeInstanceOf(UsageError);
+    expect(String((open.error as Error).message)).toMatch(/chmod 600/);
+    await rm(file);
+  });
+});
+
+describe("proctor status", () => {
+  it("lists the participant's submissions with the remaining quota, and shows one", async () => {
+    const token = h.token("cli-status");
+    const runner = runnerFor(SUCCEEDED);
+    const submitted = await cli(submitCommand(), [zip, "--server", h.url, "--token", token, "--json"]);
+    const dispatch = await runner;
+    expect(submitted.code).toBe(0);
+    const list = await cli(statusCommand(), ["--server", h.url, "--token", token]);
+    expect(list.stdout).toContain(`${dispatch.submission_id}  2025-03-01T10:00:00.000Z  succeeded 0.875`);
+    expect(list.stdout).toContain(
+      "submissions: 2 of 3 left today (resets 2025-03-02T00:00:00.000Z); 9 of 10 left in total",
+    );
+    const one = await cli(statusCommand(), [
+      dispatch.submission_id,
+      "--server",
+      h.url,
+      "--token",
+      token,
+      "--json",
+    ]);
+    expect(JSON.parse(one.stdout)).toMatchObject({ status: "succeeded", public_score: 0.875 });
+    const theirs = await cli(statusCommand(), [
+      dispatch.submission_id,
+      "--server",
+      h.url,
+      "--token",
+      h.token("x"),
+    ]);
+    expect(theirs.code).toBe(1);
+    expect(theirs.stderr).toMatch(/no submission/);
+  });
+});
+
+describe("proctor tokens", () => {
+  it("adds (printing the token once), lists and revokes tokens in a data dir", async () => {
+    const dataDir = path.join(dir, "tokens-data");
+    const added = await cli(tokensCommand(), ["add", "dana", "--data-dir", dataDir, "--json"]);
+    const issued = JSON.parse(added.stdout) as { id: string; token: string };
+    expect(issued.token).toMatch(/^pct_/);
+    const listed = await cli(tokensCommand(), ["list", "--data-dir", dataDir]);
+    expect(listed.stdout).toContain(`${issued.id}  "dana"`);
+    expect(listed.stdout).not.toContain(issued.token);
+    const revoked = await cli(tokensCommand(), ["revoke", issued.id, "--data-dir", dataDir]);
+    expect(revoked.stdout).toContain(`revoked token ${issued.id} of "dana"`);
+    const again = await cli(tokensCommand(), ["revoke", issued.id, "--data-dir", dataDir]);
+    expect(again.error).toBeInstanceOf(UsageError);
+    const bad = await cli(tokensCommand(), ["add", " spaced", "--data-dir", dataDir]);
+    expect(bad.error).toBeInstanceOf(UsageError);
+  });
+});
+
+describe("proctor serve", () => {
+  it("starts on localhost with a made secret, serves, and stops on SIGTERM", async () => {
+    const fake = await startFakeGitHub();
+    fake.addRepo("org", "comp");
+    const work = await mkdtemp(path.join(os.tmpdir(), "proctor-serve-"));
+    await writeFile(path.join(work, "competition.yml"), COMPETITION_YML);
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          path.resolve("src/cli/main.ts"),
+          "serve",
+          "--config",
+          path.join(work, "competition.yml"),
+          "--data-dir",
+          path.join(work, "gw"),
+          "--port",
+          "0",
+          "--repo",
+          "org/comp",
+          "--github-api-url",
+          fake.url,
+          "--log-level",
+          "silent",
+        ],
+        { env: { ...process.env, GITHUB_TOKEN: fake.token, PROCTOR_GATEWAY_SECRET: "" } },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+      while (!/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(stderr)) {
+        if (child.exitCode !== null) throw new Error(stderr);
+        await sleep(50);
+      }
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)![1]!;
+      expect(stderr).toMatch(/made a new server secret/);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/v1/leaderboard`)).status).toBe(200);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      await fake.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
