@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageRef, loadCompetition } from "./competition.js";
-import { YamlConfigError } from "./yaml-schema.js";
+import { YamlConfigError } from "../yaml/index.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/index.js";
 import { METRIC_NAMES } from "../scoring/index.js";
 import type { ZipLimits } from "../submission/index.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
-import { loadYamlFile } from "./yaml-schema.js";
+import { loadYamlFile } from "../yaml/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
 const duration = z

@@ -6,4 +6,4 @@ export {
   type Competition,
   type Phase,
 } from "./competition.js";
-export { YamlConfigError, loadYamlFile, parseYaml, formatIssue, type YamlIssue } from "./yaml-schema.js";
+export { YamlConfigError, loadYamlFile, parseYaml, formatIssue, type YamlIssue } from "../yaml/index.js";

@@ -22,6 +22,7 @@
 import { readFile } from "node:fs/promises";
 import yaml from "js-yaml";
 import { z } from "zod";
+import { describeValue as describe, keyPath, valueAt } from "../yaml/index.js";
 import { SubmissionFormatError, type FormatIssue } from "./errors.js";
 
 export const COLUMN_TYPES = ["string", "integer", "float", "probability", "category"] as const;
@@ -72,32 +73,6 @@ const formatSchema = z
     columns: z.array(columnSchema).min(2),
   })
   .strict();
-
-function keyPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root;
-  for (const part of path) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<PropertyKey, unknown>)[part];
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null (an empty value)";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
 
 const EXPECTED_WORDS: Record<string, string> = {
   string: "text",

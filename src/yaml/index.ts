@@ -1,3 +1,4 @@
+/** YAML files validated by a zod schema, with errors that name the file, line, key, rule and fix. */
 import { readFile } from "node:fs/promises";
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
@@ -74,17 +75,6 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
   );
 }
 
-/** A rule checked after the schema (across keys): say which key it is about, and it gets a line too. */
-export function issueAt(
-  doc: { file: string; text: string },
-  path: (string | number)[],
-  message: string,
-): YamlIssue {
-  const lines = new LineCounter();
-  const parsed = parseDocument(doc.text, { lineCounter: lines });
-  return locate({ path, message }, parsed, lines, doc.file);
-}
-
 interface PathIssue {
   path: (string | number)[];
   message: string;
@@ -120,7 +110,7 @@ export function keyPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let value = root;
   for (const part of path) {
     if (value === null || typeof value !== "object") return undefined;
@@ -131,7 +121,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
-  if (value === null) return "an empty value";
+  if (value === null) return "null (an empty value)";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   return `${typeof value} ${JSON.stringify(value)}`;
