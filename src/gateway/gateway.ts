@@ -1,0 +1,306 @@
+/**
+ * The upload gateway: the thin HTTP edge (fastify) over the intake room. It parses and authenticates
+ * requests, hands them to the intake, and maps the intake's typed errors to statuses. Routes:
+ *
+ *   participants (Authorization: Bearer <participant token>)
+ *     POST /v1/submissions                  multipart upload (one file part; optional field or query
+ *                                           `cpu_or_gpu` = cpu|gpu) -> 202 SubmittedView
+ *     GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404)
+ *     GET  /v1/submissions                  -> the caller's submissions + remaining quota
+ *   runners
+ *     GET  /v1/submissions/:id/zip?expires=&signature=   signed link from the dispatch -> the zip
+ *     POST /v1/submissions/:id/result       Authorization: Bearer <result_token>; see intake/result-report.ts
+ *   everyone
+ *     GET  /leaderboard                     the HTML page (public scores)
+ *     GET  /v1/leaderboard                  JSON (proctor.leaderboard/v1, public mode)
+ *     GET  /healthz
+ *
+ * Bind it to localhost behind a TLS-terminating proxy (docs/gateway.md).
+ */
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import multipart from "@fastify/multipart";
+import rateLimit from "@fastify/rate-limit";
+import type { Competition, Phase } from "../config/index.js";
+import type { GitHubClient } from "../github/index.js";
+import { leaderboardJson, renderHtml } from "../leaderboard/index.js";
+import {
+  bearer,
+  createSweeper,
+  githubDispatch,
+  Intake,
+  IntakeDb,
+  LocalDirectoryStorage,
+  MAX_REPORT_BODY_BYTES,
+  QuotaExceededError,
+  UploadTooLargeError,
+  type Authenticated,
+  type Clock,
+  type CpuOrGpu,
+  type Dispatch,
+  type IntakeLogger,
+  type SubmissionStorage,
+  type Sweeper,
+} from "../intake/index.js";
+import { HttpError, errorReply } from "./errors.js";
+
+export interface GatewayOptions {
+  competition: Competition;
+  /** Holds intake.sqlite and (with the default storage) submissions/. Created 0700 if missing. */
+  dataDir: string;
+  /** Server secret, at least 32 bytes: signs download links, derives result tokens. */
+  secret: string | Buffer;
+  /** Where dispatches go: a client from createGitHubClient, and the runners' repository. */
+  github: { client: GitHubClient; owner: string; repo: string; eventType?: string };
+  /** Overrides `github` (tests, or another way of starting runs). */
+  dispatch?: Dispatch;
+  clock?: Clock;
+  /**
+   * The gateway's URL as runners reach it, e.g. https://submit.example.org. Default: the address it
+   * listens on (http://127.0.0.1:PORT), known once listening.
+   */
+  publicUrl?: string;
+  /** Default: a LocalDirectoryStorage in <dataDir>/submissions. */
+  storage?: SubmissionStorage;
+  /** How often the sweeper runs (default 30 s); 0 leaves it stopped (call `sweeper.tick()`). */
+  sweepIntervalMs?: number;
+  runningGraceMs?: number;
+  downloadTtlMs?: number;
+  maxAttempts?: number;
+  dispatchBackoffMs?: { initial: number; max: number };
+  /** How long an upload's answer waits for its dispatch (default 0; it goes on in the background). */
+  dispatchWaitMs?: number;
+  phase?: Phase;
+  /**
+   * Requests per time window per participant token (or per client address without one), and uploads per
+   * window; false turns rate limiting off. Default 120 requests and 10 uploads per minute.
+   */
+  rateLimit?: { max: number; uploadsMax: number; timeWindowMs: number } | false;
+  /** Trust X-Forwarded-For from the proxy in front (for per-address rate limits). Default false. */
+  trustProxy?: boolean | string | string[];
+  /** Longest a request (e.g. a slow 1 GB upload) may take (default 1 h). */
+  requestTimeoutMs?: number;
+  /** fastify's logger option (default off). */
+  logger?: boolean | Record<string, unknown>;
+  /** Where the intake says what it did (dispatches, sweeps). Default: fastify's logger when on. */
+  intakeLogger?: IntakeLogger;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  intake: Intake;
+  sweeper: Sweeper;
+  /** The base URL the gateway hands to runners (after `app.listen` when not configured). */
+  publicUrl(): string;
+  /** Stops the sweeper, closes the server (open connections too) and the database. */
+  close(): Promise<void>;
+}
+
+/** Slack for the multipart framing around the zip when judging Content-Length. */
+const MULTIPART_SLACK_BYTES = 64 * 1024;
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const dataDir = path.resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    trustProxy: options.trustProxy ?? false,
+    requestTimeout: options.requestTimeoutMs ?? 3600_000,
+    bodyLimit: MAX_REPORT_BODY_BYTES,
+    routerOptions: { maxParamLength: 100 },
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  const db = new IntakeDb(path.join(dataDir, "intake.sqlite"));
+  const storage = options.storage ?? new LocalDirectoryStorage(path.join(dataDir, "submissions"));
+  const log: IntakeLogger = options.intakeLogger ?? {
+    info: (m) => app.log.info(m),
+    warn: (m) => app.log.warn(m),
+  };
+
+  const publicUrl = (): string => {
+    if (options.publicUrl) return options.publicUrl.replace(/\/+$/, "");
+    const address = app.server.address() as AddressInfo | null;
+    if (!address || typeof address !== "object") {
+      throw new Error("the gateway has no public URL yet: pass publicUrl, or call app.listen() first");
+    }
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  };
+
+  const intake = new Intake({
+    competition: options.competition,
+    db,
+    storage,
+    secret: options.secret,
+    dispatch: options.dispatch ?? githubDispatch(options.github),
+    publicUrl,
+    logger: log,
+    ...(options.clock && { clock: options.clock }),
+    ...(options.phase && { phase: options.phase }),
+    ...(options.runningGraceMs !== undefined && { runningGraceMs: options.runningGraceMs }),
+    ...(options.downloadTtlMs !== undefined && { downloadTtlMs: options.downloadTtlMs }),
+    ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
+    ...(options.dispatchBackoffMs && { dispatchBackoffMs: options.dispatchBackoffMs }),
+    ...(options.dispatchWaitMs !== undefined && { dispatchWaitMs: options.dispatchWaitMs }),
+  });
+  const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
+  const sweeper = createSweeper(intake, { intervalMs: sweepIntervalMs, logger: log });
+
+  const limits = options.rateLimit ?? { max: 120, uploadsMax: 10, timeWindowMs: 60_000 };
+  if (limits !== false) {
+    void app.register(rateLimit, {
+      global: true,
+      max: limits.max,
+      timeWindow: limits.timeWindowMs,
+      // Per participant token when one is presented (its public id part), else per client address.
+      keyGenerator: (request) => {
+        const token = bearer(request.headers.authorization);
+        const id = token && /^pct_([0-9a-f]{12})_/.exec(token)?.[1];
+        return id ? `token:${id}` : `ip:${request.ip}`;
+      },
+    });
+  }
+  void app.register(multipart, { throwFileSizeLimit: true });
+  app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .send({ error: "not_found", message: `nothing at ${request.method} ${request.url.split("?")[0]}` });
+  });
+
+  const participant = (request: FastifyRequest): Authenticated => {
+    const who = intake.tokens.authenticate(bearer(request.headers.authorization));
+    if (!who) {
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "no valid participant token: send `Authorization: Bearer <token>` with the token the organizers " +
+          "gave you (proctor submit reads it from --token, PROCTOR_TOKEN or ~/.config/proctor/credentials.json)",
+      );
+    }
+    return who;
+  };
+
+  void app.register(async (routes) => {
+    routes.get("/healthz", async () => ({ ok: true }));
+
+    routes.post(
+      "/v1/submissions",
+      limits === false ? {} : { config: { rateLimit: { max: limits.uploadsMax } } },
+      async (request, reply) => {
+        // Uploads are big: never keep the connection for another request (and never read a refused body).
+        reply.header("connection", "close");
+        const who = participant(request);
+        if (!request.isMultipart()) {
+          throw new HttpError(
+            415,
+            "not_multipart",
+            "send the zip as multipart/form-data with one file part, e.g. " +
+              "`curl -F submission=@submission.zip`, or use `proctor submit`",
+          );
+        }
+        const max = intake.maxZipBytes;
+        const declared = Number(request.headers["content-length"]);
+        if (Number.isFinite(declared) && declared > max + MULTIPART_SLACK_BYTES)
+          throw new UploadTooLargeError(max);
+        const quota = await intake.quota(who.participant);
+        if (!quota.allowed) throw new QuotaExceededError(quota);
+
+        const part = await request.file({
+          limits: { fileSize: max + 1, files: 1, fields: 4, fieldSize: 256, parts: 6, headerPairs: 50 },
+        });
+        if (!part)
+          throw new HttpError(400, "no_file", "the upload has no file part: attach the zip as a file");
+        const field = part.fields["cpu_or_gpu"];
+        const fieldValue =
+          field && !Array.isArray(field) && field.type === "field" ? String(field.value) : undefined;
+        const query = (request.query as Record<string, unknown>)["cpu_or_gpu"];
+        const cpuOrGpu = (typeof query === "string" ? query : fieldValue) ?? "cpu";
+        if (cpuOrGpu !== "cpu" && cpuOrGpu !== "gpu") {
+          part.file.destroy();
+          throw new HttpError(
+            400,
+            "bad_request",
+            `cpu_or_gpu must be cpu or gpu, got ${JSON.stringify(cpuOrGpu)}`,
+          );
+        }
+        // The part's file name is ignored: the stored name is the server-made submission id.
+        const submitted = await intake.accept({
+          participant: who.participant,
+          cpuOrGpu: cpuOrGpu as CpuOrGpu,
+          data: part.file,
+        });
+        reply
+          .code(202)
+          .header("location", `/v1/submissions/${submitted.submission.submission_id}`)
+          .send(submitted);
+      },
+    );
+
+    routes.get("/v1/submissions", async (request) => intake.list(participant(request).participant));
+
+    routes.get<{ Params: { id: string } }>("/v1/submissions/:id", async (request) =>
+      intake.get(participant(request).participant, request.params.id),
+    );
+
+    routes.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
+      "/v1/submissions/:id/zip",
+      async (request, reply) => {
+        const zip = await intake.openZip(
+          request.params.id,
+          request.query["expires"],
+          request.query["signature"],
+        );
+        reply
+          .header("content-type", "application/zip")
+          .header("content-length", String(zip.bytes))
+          .header("cache-control", "no-store")
+          .header("x-content-sha256", zip.sha256);
+        return reply.send(zip.stream);
+      },
+    );
+
+    routes.post<{ Params: { id: string } }>("/v1/submissions/:id/result", async (request) =>
+      intake.report(request.params.id, bearer(request.headers.authorization), request.body),
+    );
+
+    routes.get("/v1/leaderboard", async () =>
+      leaderboardJson(intake.standings(), { competition: options.competition.name }),
+    );
+
+    routes.get("/leaderboard", async (_request, reply: FastifyReply) => {
+      reply
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .header("x-content-type-options", "nosniff");
+      return renderHtml(intake.standings(), { competition: options.competition.name });
+    });
+  });
+
+  if (storage instanceof LocalDirectoryStorage) {
+    app.addHook("onReady", async () => {
+      const removed = await storage.removePartials();
+      if (removed > 0) log.warn(`removed ${removed} partial upload(s) left by an earlier run`);
+    });
+  }
+  if (sweepIntervalMs > 0) app.addHook("onReady", async () => sweeper.start());
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    intake,
+    sweeper,
+    publicUrl,
+    close: () =>
+      (closing ??= (async () => {
+        await sweeper.stop();
+        await app.close();
+        // Dispatches under way get a few seconds; what is cut short stays pending and is sent after a restart.
+        await intake.idle(5000);
+        db.close();
+      })()),
+  };
+}

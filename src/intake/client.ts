@@ -1,0 +1,188 @@
+/**
+ * The participant's client of the gateway API (api.ts): upload a zip (streamed, with progress), read one
+ * submission or the list, and wait for a result by polling with backoff.
+ */
+import { createReadStream, promises as fsp } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ErrorBody, SubmissionListView, SubmissionView, SubmittedView } from "./api.js";
+
+export interface GatewayCredentials {
+  /** Base URL, e.g. https://submit.example.org (see credentials.ts). */
+  server: string;
+  token: string;
+}
+
+/** The gateway answered with an error (or could not be reached: status undefined). */
+export class GatewayApiError extends Error {
+  override name = "GatewayApiError";
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly body: ErrorBody | undefined,
+  ) {
+    super(message);
+  }
+}
+
+function apiError(status: number, text: string): GatewayApiError {
+  let body: ErrorBody | undefined;
+  try {
+    const parsed = JSON.parse(text) as ErrorBody;
+    if (typeof parsed?.error === "string" && typeof parsed.message === "string") body = parsed;
+  } catch {
+    // not our JSON (e.g. a proxy's page)
+  }
+  const message = body
+    ? body.message
+    : `the gateway answered ${status}${text ? `: ${text.slice(0, 300)}` : ""}`;
+  return new GatewayApiError(message, status, body);
+}
+
+async function getJson<T>(credentials: GatewayCredentials, route: string, timeoutMs = 30_000): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`${credentials.server}${route}`, {
+      headers: { authorization: `Bearer ${credentials.token}`, accept: "application/json" },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new GatewayApiError(
+      `could not reach the gateway at ${credentials.server}: ${(error as Error).message}`,
+      undefined,
+      undefined,
+    );
+  }
+  const text = await response.text();
+  if (!response.ok) throw apiError(response.status, text);
+  return JSON.parse(text) as T;
+}
+
+export function getSubmission(credentials: GatewayCredentials, id: string): Promise<SubmissionView> {
+  return getJson(credentials, `/v1/submissions/${encodeURIComponent(id)}`);
+}
+
+export function listSubmissions(credentials: GatewayCredentials): Promise<SubmissionListView> {
+  return getJson(credentials, "/v1/submissions");
+}
+
+export interface UploadOptions {
+  zipPath: string;
+  cpuOrGpu?: "cpu" | "gpu";
+  /** Called as bytes of the zip go out. */
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Uploads a zip as multipart/form-data (one file part), streamed with a known Content-Length. An answer
+ * that comes while the body is still going out (413, 401, 429...) is taken as the answer.
+ */
+export async function uploadSubmission(
+  credentials: GatewayCredentials,
+  options: UploadOptions,
+): Promise<SubmittedView> {
+  const { size } = await fsp.stat(options.zipPath);
+  const boundary = `----proctor${randomBytes(12).toString("hex")}`;
+  const name = path.basename(options.zipPath).replace(/["\r\n\\]/g, "_");
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="cpu_or_gpu"\r\n\r\n${options.cpuOrGpu ?? "cpu"}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="submission"; filename="${name}"\r\n` +
+      `Content-Type: application/zip\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const url = new URL(`${credentials.server}/v1/submissions`);
+  const transport = url.protocol === "https:" ? https : http;
+
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    let answered = false;
+    const request = transport.request(url, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${credentials.token}`,
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+        "content-length": String(head.length + size + tail.length),
+        accept: "application/json",
+      },
+      ...(options.signal && { signal: options.signal }),
+    });
+    const file = createReadStream(options.zipPath, { highWaterMark: 256 * 1024 });
+    request.on("response", (response) => {
+      answered = true;
+      file.destroy();
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+        request.destroy();
+      });
+      response.on("error", reject);
+    });
+    request.on("error", (error) => {
+      // Once the answer is in, a reset of the rest of the body (the server cut it off) is expected.
+      if (!answered) {
+        reject(
+          new GatewayApiError(
+            `could not upload to ${credentials.server}: ${error.message}`,
+            undefined,
+            undefined,
+          ),
+        );
+      }
+    });
+    let sent = 0;
+    file.on("data", (chunk) => {
+      sent += chunk.length;
+      options.onProgress?.(sent, size);
+    });
+    file.on("error", (error) => request.destroy(error));
+    request.write(head);
+    file.pipe(request, { end: false });
+    file.on("end", () => request.end(tail));
+  });
+  if (status !== 202 && status !== 200) throw apiError(status, text);
+  return JSON.parse(text) as SubmittedView;
+}
+
+export interface WaitOptions {
+  /** Give up after this long (the submission keeps going; `proctor status` shows it later). */
+  timeoutMs: number;
+  /** First wait between polls (default 1 s); each wait is 1.5 × the previous, at most `maxIntervalMs`. */
+  initialIntervalMs?: number;
+  maxIntervalMs?: number;
+  /** Called with each state seen. */
+  onUpdate?: (view: SubmissionView) => void;
+}
+
+/** Polls until the submission is final; returns the last view seen (not final when the wait timed out). */
+export async function waitForFinal(
+  credentials: GatewayCredentials,
+  id: string,
+  options: WaitOptions,
+): Promise<SubmissionView> {
+  const deadline = Date.now() + options.timeoutMs;
+  let interval = options.initialIntervalMs ?? 1000;
+  const max = options.maxIntervalMs ?? 15_000;
+  for (;;) {
+    let view: SubmissionView | undefined;
+    try {
+      view = await getSubmission(credentials, id);
+    } catch (error) {
+      // A gateway briefly unreachable (restart) is waited out; its refusals are not.
+      const transient =
+        error instanceof GatewayApiError &&
+        (error.status === undefined || error.status === 429 || error.status >= 500);
+      if (!transient) throw error;
+      if (Date.now() >= deadline) throw error;
+    }
+    if (view) {
+      options.onUpdate?.(view);
+      if (view.state === "final" || Date.now() >= deadline) return view;
+    }
+    await sleep(Math.max(0, Math.min(interval, deadline - Date.now())));
+    interval = Math.min(max, interval * 1.5);
+  }
+}

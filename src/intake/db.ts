@@ -1,0 +1,459 @@
+/**
+ * The intake's records: participant tokens (hashed) and submissions with their state, dispatch bookkeeping
+ * and results. One SQLite file (better-sqlite3), opened like the leaderboard store: WAL journal, a busy
+ * timeout so writers wait for each other, the schema created or migrated under the write lock (guarded by
+ * `PRAGMA user_version`). `proctor tokens` and `proctor serve` may open it at the same time.
+ *
+ * State changes are single UPDATEs guarded by the expected state and attempt in their WHERE clause, so a
+ * transition happens once even when a runner's report, a download and the sweeper race.
+ */
+import Database from "better-sqlite3";
+import { closeSync, openSync } from "node:fs";
+import type { RunStatus } from "../status/index.js";
+
+export const INTAKE_SCHEMA_VERSION = 1;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE tokens (
+     id            TEXT PRIMARY KEY NOT NULL,
+     participant   TEXT NOT NULL,
+     secret_sha256 TEXT NOT NULL,
+     created_at    TEXT NOT NULL,
+     revoked_at    TEXT
+   ) STRICT;
+   CREATE TABLE submissions (
+     id                   TEXT PRIMARY KEY NOT NULL,
+     participant          TEXT NOT NULL,
+     cpu_or_gpu           TEXT NOT NULL,
+     zip_sha256           TEXT NOT NULL,
+     zip_bytes            INTEGER NOT NULL,
+     submitted_at         TEXT NOT NULL,
+     submitted_at_ms      INTEGER NOT NULL,
+     state                TEXT NOT NULL,
+     status               TEXT,
+     reason               TEXT,
+     public_score         REAL,
+     sealed_private_score TEXT,
+     duration_ms          INTEGER,
+     image_digest         TEXT,
+     stdout               TEXT,
+     stderr               TEXT,
+     problems             TEXT NOT NULL DEFAULT '[]',
+     attempt              INTEGER NOT NULL DEFAULT 1,
+     result_token_sha256  TEXT NOT NULL,
+     dispatch_state       TEXT NOT NULL,
+     dispatch_attempts    INTEGER NOT NULL DEFAULT 0,
+     dispatch_error       TEXT,
+     next_dispatch_at_ms  INTEGER,
+     dispatched_at        TEXT,
+     started_at_ms        INTEGER,
+     finished_at          TEXT,
+     history              TEXT NOT NULL DEFAULT '[]'
+   ) STRICT;
+   CREATE INDEX submissions_by_participant ON submissions (participant, submitted_at_ms);
+   CREATE INDEX submissions_by_state ON submissions (state, dispatch_state);`,
+];
+
+export type SubmissionState = "queued" | "running" | "final";
+export type DispatchState = "pending" | "sent";
+export type CpuOrGpu = "cpu" | "gpu";
+
+/** An earlier attempt the intake gave up on (and re-dispatched). */
+export interface AttemptRecord {
+  attempt: number;
+  status: RunStatus;
+  reason: string;
+  at: string;
+}
+
+export interface SubmissionRecord {
+  id: string;
+  participant: string;
+  cpuOrGpu: CpuOrGpu;
+  zipSha256: string;
+  zipBytes: number;
+  submittedAt: string;
+  submittedAtMs: number;
+  state: SubmissionState;
+  /** Set when final. */
+  status: RunStatus | null;
+  reason: string | null;
+  publicScore: number | null;
+  sealedPrivateScore: string | null;
+  durationMs: number | null;
+  imageDigest: string | null;
+  stdout: string | null;
+  stderr: string | null;
+  problems: string[];
+  attempt: number;
+  resultTokenSha256: string;
+  dispatchState: DispatchState;
+  dispatchAttempts: number;
+  dispatchError: string | null;
+  nextDispatchAtMs: number | null;
+  dispatchedAt: string | null;
+  startedAtMs: number | null;
+  finishedAt: string | null;
+  history: AttemptRecord[];
+}
+
+export interface TokenRecord {
+  id: string;
+  participant: string;
+  secretSha256: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+interface SubmissionRow {
+  id: string;
+  participant: string;
+  cpu_or_gpu: string;
+  zip_sha256: string;
+  zip_bytes: number;
+  submitted_at: string;
+  submitted_at_ms: number;
+  state: string;
+  status: string | null;
+  reason: string | null;
+  public_score: number | null;
+  sealed_private_score: string | null;
+  duration_ms: number | null;
+  image_digest: string | null;
+  stdout: string | null;
+  stderr: string | null;
+  problems: string;
+  attempt: number;
+  result_token_sha256: string;
+  dispatch_state: string;
+  dispatch_attempts: number;
+  dispatch_error: string | null;
+  next_dispatch_at_ms: number | null;
+  dispatched_at: string | null;
+  started_at_ms: number | null;
+  finished_at: string | null;
+  history: string;
+}
+
+interface TokenRow {
+  id: string;
+  participant: string;
+  secret_sha256: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+function fromRow(row: SubmissionRow): SubmissionRecord {
+  return {
+    id: row.id,
+    participant: row.participant,
+    cpuOrGpu: row.cpu_or_gpu as CpuOrGpu,
+    zipSha256: row.zip_sha256,
+    zipBytes: row.zip_bytes,
+    submittedAt: row.submitted_at,
+    submittedAtMs: row.submitted_at_ms,
+    state: row.state as SubmissionState,
+    status: row.status as RunStatus | null,
+    reason: row.reason,
+    publicScore: row.public_score,
+    sealedPrivateScore: row.sealed_private_score,
+    durationMs: row.duration_ms,
+    imageDigest: row.image_digest,
+    stdout: row.stdout,
+    stderr: row.stderr,
+    problems: JSON.parse(row.problems) as string[],
+    attempt: row.attempt,
+    resultTokenSha256: row.result_token_sha256,
+    dispatchState: row.dispatch_state as DispatchState,
+    dispatchAttempts: row.dispatch_attempts,
+    dispatchError: row.dispatch_error,
+    nextDispatchAtMs: row.next_dispatch_at_ms,
+    dispatchedAt: row.dispatched_at,
+    startedAtMs: row.started_at_ms,
+    finishedAt: row.finished_at,
+    history: JSON.parse(row.history) as AttemptRecord[],
+  };
+}
+
+const tokenFromRow = (row: TokenRow): TokenRecord => ({
+  id: row.id,
+  participant: row.participant,
+  secretSha256: row.secret_sha256,
+  createdAt: row.created_at,
+  revokedAt: row.revoked_at,
+});
+
+export class IntakeDbError extends Error {
+  override name = "IntakeDbError";
+}
+
+export interface NewSubmission {
+  id: string;
+  participant: string;
+  cpuOrGpu: CpuOrGpu;
+  zipSha256: string;
+  zipBytes: number;
+  submittedAtMs: number;
+  resultTokenSha256: string;
+}
+
+export interface FinalFields {
+  status: RunStatus;
+  reason: string;
+  publicScore: number | null;
+  sealedPrivateScore: string | null;
+  durationMs: number;
+  imageDigest: string;
+  stdout: string | null;
+  stderr: string | null;
+  problems: string[];
+  finishedAt: string;
+}
+
+export class IntakeDb {
+  readonly path: string;
+  readonly #db: Database.Database;
+  #closed = false;
+
+  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+    this.path = path;
+    try {
+      // Token and result-token hashes live here: create the file 0600 (SQLite gives -wal/-shm the same mode).
+      closeSync(openSync(path, "a", 0o600));
+      this.#db = new Database(path);
+    } catch (error) {
+      throw new IntakeDbError(`cannot open the intake database ${path}: ${(error as Error).message}`);
+    }
+    try {
+      this.#db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      this.#db.pragma("journal_mode = WAL");
+      this.#db.pragma("synchronous = NORMAL");
+      this.#migrate();
+    } catch (error) {
+      this.#db.close();
+      if (error instanceof IntakeDbError) throw error;
+      throw new IntakeDbError(`cannot open the intake database ${path}: ${(error as Error).message}`);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  // ---- tokens -------------------------------------------------------------------------------------
+
+  insertToken(token: TokenRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO tokens (id, participant, secret_sha256, created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(token.id, token.participant, token.secretSha256, token.createdAt, token.revokedAt);
+  }
+
+  getToken(id: string): TokenRecord | undefined {
+    const row = this.#db.prepare<[string], TokenRow>("SELECT * FROM tokens WHERE id = ?").get(id);
+    return row && tokenFromRow(row);
+  }
+
+  listTokens(): TokenRecord[] {
+    return this.#db
+      .prepare<[], TokenRow>("SELECT * FROM tokens ORDER BY created_at, id")
+      .all()
+      .map(tokenFromRow);
+  }
+
+  /** Marks a token revoked; false when there is no such token or it already was. */
+  revokeToken(id: string, at: string): boolean {
+    return (
+      this.#db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(at, id)
+        .changes === 1
+    );
+  }
+
+  // ---- submissions --------------------------------------------------------------------------------
+
+  insertSubmission(s: NewSubmission): void {
+    this.#db
+      .prepare(
+        `INSERT INTO submissions (id, participant, cpu_or_gpu, zip_sha256, zip_bytes, submitted_at,
+           submitted_at_ms, state, result_token_sha256, dispatch_state, next_dispatch_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 'pending', ?)`,
+      )
+      .run(
+        s.id,
+        s.participant,
+        s.cpuOrGpu,
+        s.zipSha256,
+        s.zipBytes,
+        new Date(s.submittedAtMs).toISOString(),
+        s.submittedAtMs,
+        s.resultTokenSha256,
+        s.submittedAtMs,
+      );
+  }
+
+  getSubmission(id: string): SubmissionRecord | undefined {
+    const row = this.#db.prepare<[string], SubmissionRow>("SELECT * FROM submissions WHERE id = ?").get(id);
+    return row && fromRow(row);
+  }
+
+  /** A participant's submissions, newest first. */
+  listByParticipant(participant: string): SubmissionRecord[] {
+    return this.#db
+      .prepare<[string], SubmissionRow>(
+        "SELECT * FROM submissions WHERE participant = ? ORDER BY submitted_at_ms DESC, id DESC",
+      )
+      .all(participant)
+      .map(fromRow);
+  }
+
+  /** Every submission with a final result, oldest first. */
+  listFinal(): SubmissionRecord[] {
+    return this.#db
+      .prepare<[], SubmissionRow>(
+        "SELECT * FROM submissions WHERE state = 'final' ORDER BY submitted_at_ms, id",
+      )
+      .all()
+      .map(fromRow);
+  }
+
+  /**
+   * Submissions that count toward the participant's limits: those not final yet (they may succeed) and
+   * final ones except infrastructure_error and, unless `countFailed`, except runs that did not succeed.
+   */
+  countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
+    const sql =
+      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state <> 'final' OR (" +
+      "status <> 'infrastructure_error'" +
+      (countFailed ? "" : " AND status = 'succeeded'") +
+      "))" +
+      (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "");
+    const params: (string | number)[] = sinceMs !== undefined ? [participant, sinceMs] : [participant];
+    return this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params)?.n ?? 0;
+  }
+
+  /** queued -> running for this attempt; false when it was not queued (already running, or final). */
+  markRunning(id: string, attempt: number, atMs: number): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submissions SET state = 'running', started_at_ms = ?
+           WHERE id = ? AND attempt = ? AND state = 'queued'`,
+        )
+        .run(atMs, id, attempt).changes === 1
+    );
+  }
+
+  /** queued|running -> final for this attempt; false when it is final already (or the attempt moved on). */
+  finalize(id: string, attempt: number, f: FinalFields): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
+             sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
+             problems = ?, finished_at = ?, next_dispatch_at_ms = NULL
+           WHERE id = ? AND attempt = ? AND state <> 'final'`,
+        )
+        .run(
+          f.status,
+          f.reason,
+          f.publicScore,
+          f.sealedPrivateScore,
+          f.durationMs,
+          f.imageDigest,
+          f.stdout,
+          f.stderr,
+          JSON.stringify(f.problems),
+          f.finishedAt,
+          id,
+          attempt,
+        ).changes === 1
+    );
+  }
+
+  /** Records one dispatch try of this attempt: sent, or failed with the next try scheduled. */
+  recordDispatch(
+    id: string,
+    attempt: number,
+    outcome: { ok: true; at: string } | { ok: false; error: string; nextAtMs: number },
+  ): void {
+    if (outcome.ok) {
+      this.#db
+        .prepare(
+          `UPDATE submissions SET dispatch_state = 'sent', dispatch_attempts = dispatch_attempts + 1,
+             dispatch_error = NULL, next_dispatch_at_ms = NULL, dispatched_at = ?
+           WHERE id = ? AND attempt = ?`,
+        )
+        .run(outcome.at, id, attempt);
+    } else {
+      this.#db
+        .prepare(
+          `UPDATE submissions SET dispatch_attempts = dispatch_attempts + 1, dispatch_error = ?,
+             next_dispatch_at_ms = ?
+           WHERE id = ? AND attempt = ? AND dispatch_state = 'pending'`,
+        )
+        .run(outcome.error, outcome.nextAtMs, id, attempt);
+    }
+  }
+
+  /** Submissions whose dispatch is pending and due. */
+  dueDispatches(nowMs: number): SubmissionRecord[] {
+    return this.#db
+      .prepare<[number], SubmissionRow>(
+        `SELECT * FROM submissions WHERE state <> 'final' AND dispatch_state = 'pending'
+           AND next_dispatch_at_ms IS NOT NULL AND next_dispatch_at_ms <= ?
+         ORDER BY next_dispatch_at_ms, id`,
+      )
+      .all(nowMs)
+      .map(fromRow);
+  }
+
+  /** Submissions running since before `beforeMs`. */
+  stuckRunning(beforeMs: number): SubmissionRecord[] {
+    return this.#db
+      .prepare<[number], SubmissionRow>(
+        "SELECT * FROM submissions WHERE state = 'running' AND started_at_ms < ? ORDER BY started_at_ms, id",
+      )
+      .all(beforeMs)
+      .map(fromRow);
+  }
+
+  /**
+   * Gives up on a running attempt and queues the next one (dispatch pending, due now); false when the
+   * attempt is no longer running (its result came in meanwhile).
+   */
+  requeue(
+    id: string,
+    attempt: number,
+    next: { history: AttemptRecord[]; resultTokenSha256: string; nowMs: number },
+  ): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submissions SET state = 'queued', attempt = attempt + 1, started_at_ms = NULL,
+             result_token_sha256 = ?, dispatch_state = 'pending', dispatch_attempts = 0,
+             dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, history = ?
+           WHERE id = ? AND attempt = ? AND state = 'running'`,
+        )
+        .run(next.resultTokenSha256, next.nowMs, JSON.stringify(next.history), id, attempt).changes === 1
+    );
+  }
+
+  #migrate(): void {
+    const migrate = this.#db.transaction(() => {
+      const version = this.#db.pragma("user_version", { simple: true }) as number;
+      if (version > INTAKE_SCHEMA_VERSION) {
+        throw new IntakeDbError(
+          `the intake database ${this.path} has schema version ${version}, newer than this proctor ` +
+            `understands (${INTAKE_SCHEMA_VERSION}); upgrade proctor to open it`,
+        );
+      }
+      for (let v = version; v < INTAKE_SCHEMA_VERSION; v += 1) this.#db.exec(MIGRATIONS[v]!);
+      if (version !== INTAKE_SCHEMA_VERSION) this.#db.pragma(`user_version = ${INTAKE_SCHEMA_VERSION}`);
+    });
+    migrate.immediate();
+  }
+}
