@@ -3,6 +3,7 @@
  * measured in the same run. Timings are never asserted: machines here are noisy.
  */
 import { benchExtract } from "./extract.js";
+import { benchGateway } from "./gateway.js";
 import { benchLeaderboard } from "./leaderboard.js";
 import { benchRun } from "./run.js";
 import { benchScoring } from "./scoring.js";
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   extract: benchExtract,
   scoring: benchScoring,
   leaderboard: benchLeaderboard,
+  gateway: benchGateway,
 };
 
 const only = process.argv[2];

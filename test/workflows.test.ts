@@ -580,6 +580,8 @@ describe("submission.yml", () => {
       CPU_OR_GPU: "gpu",
       SUBMITTED_AT: "2025-01-31T12:00:00Z",
       ISSUE_NUMBER: "12",
+      RESULT_URL: "https://gateway.example/v1/submissions/abc/result",
+      RESULT_TOKEN: `prt_${"A".repeat(43)}`,
     };
     let n = 0;
     function check(overrides: Partial<Record<keyof typeof good, string>>) {
@@ -613,14 +615,27 @@ describe("submission.yml", () => {
         cpu_or_gpu: "gpu",
         submitted_at: good.SUBMITTED_AT,
         issue_number: "12",
+        result_url: good.RESULT_URL,
+        result_token: good.RESULT_TOKEN,
       });
       expect(Object.keys(obj(validate.outputs, "outputs")).sort()).toEqual(Object.keys(r.outputs).sort());
     });
 
     it("accepts empty optional fields and http URLs", () => {
-      const r = check({ SUBMITTED_AT: "", ISSUE_NUMBER: "", SUBMISSION_URL: "http://10.0.0.5:8080/z.zip" });
+      const r = check({
+        SUBMITTED_AT: "",
+        ISSUE_NUMBER: "",
+        SUBMISSION_URL: "http://10.0.0.5:8080/z.zip",
+        RESULT_URL: "",
+        RESULT_TOKEN: "",
+      });
       expect(r.status).toBe(0);
-      expect(r.outputs).toMatchObject({ submitted_at: "", issue_number: "" });
+      expect(r.outputs).toMatchObject({
+        submitted_at: "",
+        issue_number: "",
+        result_url: "",
+        result_token: "",
+      });
     });
 
     it.each([
@@ -642,6 +657,10 @@ describe("submission.yml", () => {
       ["submitted_at", { SUBMITTED_AT: "yesterday" }],
       ["issue_number", { ISSUE_NUMBER: "12; echo" }],
       ["issue_number", { ISSUE_NUMBER: "0" }],
+      ["result_url", { RESULT_URL: "ftp://gateway.example/result" }],
+      ["result_token", { RESULT_TOKEN: "prt_short" }],
+      ["result_token", { RESULT_TOKEN: `prt_${"A".repeat(42)};` }],
+      ["result_url", { RESULT_TOKEN: "" }],
     ])("refuses a bad %s: %j", (field, overrides) => {
       const r = check(overrides);
       expect(r.status).toBe(1);

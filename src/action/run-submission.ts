@@ -22,6 +22,8 @@ import {
   SubmissionFetchError,
 } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
+import { sendResultReport } from "../intake/report-client.js";
+import { finalReport } from "../intake/result-report.js";
 import { githubContext } from "./github-context.js";
 import { InputError, oneOf, optional, required, size } from "./inputs.js";
 
@@ -238,43 +240,30 @@ async function report(r: Report): Promise<void> {
 }
 
 /**
- * Tells the intake gateway how the submission ended (when it dispatched it): authenticated with the
- * per-submission secret from the dispatch payload. The logs sent are those the phase lets participants see.
+ * Tells the intake gateway how the submission ended (when it dispatched it), authenticated with the
+ * per-submission secret from the dispatch payload; the logs sent are those the phase lets participants see.
  */
 async function reportToIntake(r: Report): Promise<void> {
-  const url = optional("result-url");
-  const token = optional("result-token");
-  if (!url || !token) return;
-  core.setSecret(token);
+  const resultUrl = optional("result-url");
+  const resultToken = optional("result-token");
+  if (!resultUrl || !resultToken) return;
+  core.setSecret(resultToken);
   const e = r.evaluation;
-  const body = {
+  const report = finalReport({
     status: r.status,
     reason: r.reason,
-    public_score: e?.scores.public ?? null,
-    private_score_sealed: e?.entry.sealedPrivateScore ?? null,
-    duration_ms: e?.run.durationMs ?? 0,
-    image_digest: e?.run.image?.digest ?? e?.run.image?.id ?? "",
-    stdout: e?.logs.stdout ?? "",
-    stderr: e?.logs.stderr ?? "",
-    problems: e?.problems ?? [],
-  };
-  for (let attempt = 1; ; attempt++) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    }).catch((error: Error) => error);
-    if (!(response instanceof Error) && (response.ok || response.status === 409)) return;
-    const why = response instanceof Error ? response.message : `HTTP ${response.status}`;
-    if (attempt >= 3 || (!(response instanceof Error) && response.status < 500)) {
-      core.warning(
-        `could not report the result to the intake (${why}); it will mark the run stuck and retry it`,
-      );
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
-  }
+    publicScore: e?.scores.public ?? null,
+    sealedPrivateScore: e?.entry.sealedPrivateScore ?? null,
+    durationMs: e?.run.durationMs ?? 0,
+    imageDigest: e?.entry.imageDigest ?? "",
+    ...(e && { stdout: e.logs.stdout, stderr: e.logs.stderr, problems: e.problems }),
+  });
+  const sent = await sendResultReport({ resultUrl, resultToken, report }).catch((error: Error) => error);
+  if (sent instanceof Error)
+    core.warning(
+      `could not report the result to the intake (${sent.message}); its sweeper will re-dispatch the run`,
+    );
+  else if (sent.outcome === "conflict") core.info(`the intake already had a final result: ${sent.message}`);
 }
 
 function escapeHtml(text: string): string {

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { z } from "zod";
 import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
-import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/index.js";
-import { METRIC_NAMES } from "../scoring/index.js";
-import type { ZipLimits } from "../submission/index.js";
+import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/limits.js";
+import { METRIC_NAMES } from "../scoring/metrics.js";
+import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
 import { loadYamlFile } from "../yaml/index.js";
 
