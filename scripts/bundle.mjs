@@ -28,11 +28,14 @@ const common = {
 };
 
 if (!only || only === "cli") {
+  // Split into chunks: each command's code loads only when that command runs.
   await build({
     ...common,
     entryPoints: { proctor: "src/cli/main.ts" },
     outdir: "build",
     outExtension: { ".js": ".mjs" },
+    chunkNames: "chunks/[name]-[hash]",
+    splitting: true,
     sourcemap: true,
   });
 }

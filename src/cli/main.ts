@@ -1,36 +1,34 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES } from "../status/index.js";
-import { interactCommand } from "./interact-command.js";
-import { imageRefCommand } from "./image-ref-command.js";
-import { leaderboardCommand } from "./leaderboard-command.js";
-import { packCommand } from "./pack-command.js";
-import { runCommand } from "./run-command.js";
-import { scoreCommand } from "./score-command.js";
-import { serveCommand } from "./serve-command.js";
-import { statusCommand } from "./status-command.js";
-import { submitCommand } from "./submit-command.js";
-import { testImageCommand } from "./test-image-command.js";
-import { testSubmissionCommand } from "./test-submission-command.js";
-import { tokensCommand } from "./tokens-command.js";
 import { UsageError } from "./usage-error.js";
+
+/**
+ * Each command's module is loaded only when that command runs (or for the full help): a cold `proctor run`
+ * then doesn't load the gateway's web server or the GitHub client, and `proctor serve` doesn't load Docker's.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: () => import("./run-command.js").then((m) => m.runCommand()),
+  "test-submission": () => import("./test-submission-command.js").then((m) => m.testSubmissionCommand()),
+  score: () => import("./score-command.js").then((m) => m.scoreCommand()),
+  pack: () => import("./pack-command.js").then((m) => m.packCommand()),
+  leaderboard: () => import("./leaderboard-command.js").then((m) => m.leaderboardCommand()),
+  "test-image": () => import("./test-image-command.js").then((m) => m.testImageCommand()),
+  interact: () => import("./interact-command.js").then((m) => m.interactCommand()),
+  "image-ref": () => import("./image-ref-command.js").then((m) => m.imageRefCommand()),
+  serve: () => import("./serve-command.js").then((m) => m.serveCommand()),
+  tokens: () => import("./tokens-command.js").then((m) => m.tokensCommand()),
+  submit: () => import("./submit-command.js").then((m) => m.submitCommand()),
+  status: () => import("./status-command.js").then((m) => m.statusCommand()),
+};
 
 const program = new Command("proctor")
   .description("Run, score and rank code-execution competition submissions in a sandboxed runtime.")
   .showHelpAfterError()
-  .exitOverride()
-  .addCommand(runCommand())
-  .addCommand(testSubmissionCommand())
-  .addCommand(scoreCommand())
-  .addCommand(packCommand())
-  .addCommand(leaderboardCommand())
-  .addCommand(testImageCommand())
-  .addCommand(interactCommand())
-  .addCommand(imageRefCommand())
-  .addCommand(serveCommand())
-  .addCommand(tokensCommand())
-  .addCommand(submitCommand())
-  .addCommand(statusCommand());
+  .exitOverride();
+const invoked = process.argv[2];
+const wanted = invoked && COMMANDS[invoked] ? [COMMANDS[invoked]] : Object.values(COMMANDS);
+for (const command of await Promise.all(wanted.map((load) => load()))) program.addCommand(command);
 
 // Every parse error is a usage error (exit 2), in subcommands too.
 const overrideAll = (command: Command): void => {
