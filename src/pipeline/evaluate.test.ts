@@ -65,7 +65,7 @@ describe("evaluateSubmission", () => {
     });
     const first = await evaluate(zip, store);
     expect(first.reason).toBe("scored");
-    expect(first.status).toBe("succeeded");
+    expect(first.status, first.reason).toBe("succeeded");
     expect(first.scores.public).toBeGreaterThan(0.85);
     expect(first.scores.private).toBeGreaterThan(0.85);
     expect(first.entry.privateScore).toBeNull();
@@ -87,7 +87,7 @@ out = pd.DataFrame({"id": f["id"], "species": "emperor"}).iloc[:-3]
 out.to_csv("/code_execution/submission/submission.csv", index=False)
 `,
     });
-    expect(result.status).toBe("output_invalid");
+    expect(result.status, result.reason).toBe("output_invalid");
     expect(result.scores).toEqual({ public: null, private: null });
     expect(result.problems.join("\n")).toMatch(/emperor/);
     expect(result.problems.join("\n")).toMatch(/missing/i);

@@ -58,6 +58,20 @@ export function newRunId(): string {
  * output volume are always removed, also when this process is interrupted.
  */
 export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
+  try {
+    return await attemptRun(request, request.runId, true);
+  } catch (error) {
+    // Only a start the engine itself lost (nothing of the program ran) is worth one more try.
+    if (!(error instanceof StartLostError)) throw error;
+    return attemptRun(request, `${request.runId}-retry`, false);
+  }
+}
+
+/** The engine lost the container between create and start (a runc race under load); nothing ran. */
+class StartLostError extends Error {}
+const START_LOST = /cannot start a stopped process|cgroup deleted/;
+
+async function attemptRun(request: SandboxRequest, runId: string, mayRetry: boolean): Promise<SandboxResult> {
   const stdout = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const stderr = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const base = { limits: request.limits, exitCode: null, durationMs: 0, output: null };
@@ -65,9 +79,11 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
   let image: ResolvedImage | null = null;
   try {
     [image] = await Promise.all([resolveImage(request.image), sweepOrphans().catch(() => 0)]);
-    const ended = await execute(request, image, stdout, stderr, created);
+    const ended = await execute({ ...request, runId }, image, stdout, stderr, created);
     return { ...ended, image, limits: request.limits, stdout: logOf(stdout), stderr: logOf(stderr) };
   } catch (error) {
+    if (error instanceof EngineError && START_LOST.test(error.message))
+      throw new StartLostError(error.message);
     const reason =
       error instanceof EngineError ? error.message : `unexpected error: ${describeEngineError(error)}`;
     return {
