@@ -82,7 +82,7 @@ async function attemptRun(request: SandboxRequest, runId: string, mayRetry: bool
     const ended = await execute({ ...request, runId }, image, stdout, stderr, created);
     return { ...ended, image, limits: request.limits, stdout: logOf(stdout), stderr: logOf(stderr) };
   } catch (error) {
-    if (error instanceof EngineError && START_LOST.test(error.message))
+    if (mayRetry && error instanceof EngineError && START_LOST.test(error.message))
       throw new StartLostError(error.message);
     const reason =
       error instanceof EngineError ? error.message : `unexpected error: ${describeEngineError(error)}`;
