@@ -46,23 +46,22 @@ export async function benchRun(): Promise<void> {
         runSubmission({ zipPath: trivial, image, dataDir: data, outputDir: out(), limits: DEFAULT_LIMITS }),
       REPS,
     );
-    const cli = await timeIt(
-      () =>
-        run(process.execPath, [
-          CLI,
-          "run",
-          "--submission",
-          trivial,
-          "--image",
-          image,
-          "--data",
-          data,
-          "--output",
-          out(),
-          "--json",
-        ]),
-      REPS,
-    );
+    const proctorRun = (zip: string, nodeArgs: string[] = []) =>
+      run(process.execPath, [
+        ...nodeArgs,
+        CLI,
+        "run",
+        "--submission",
+        zip,
+        "--image",
+        image,
+        "--data",
+        data,
+        "--output",
+        out(),
+        "--json",
+      ]);
+    const cli = await timeIt(() => proctorRun(trivial), REPS);
     const b = median(bare);
     console.log(`\n(a) trivial submission, median of ${REPS} (image ${image})`);
     console.log(`    bare docker run --rm --network none … python3 -c pass   ${ms(b)}`);
@@ -77,21 +76,7 @@ export async function benchRun(): Promise<void> {
       "main.py": `import sys, os\nchunk = b"x" * 1023 + b"\\n"\nw = sys.stdout.buffer\nfor _ in range(1024 * 1024):\n    w.write(chunk)\n`,
     });
     const started = performance.now();
-    const flood = await run(process.execPath, [
-      "--import",
-      PEAK_RSS_PRELOAD,
-      CLI,
-      "run",
-      "--submission",
-      floodZip,
-      "--image",
-      image,
-      "--data",
-      data,
-      "--output",
-      out(),
-      "--json",
-    ]);
+    const flood = await proctorRun(floodZip, ["--import", PEAK_RSS_PRELOAD]);
     const floodMs = performance.now() - started;
     const result = JSON.parse(flood.stdout) as {
       status: string;

@@ -41,51 +41,25 @@ export interface ReadGroundTruthOptions extends CsvReadOptions {
   usageColumn?: string | null;
 }
 
-class GrowableInt32 {
-  data = new Int32Array(1024);
-  length = 0;
-  push(value: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = value;
-  }
-  finish(): Int32Array {
-    return this.data.slice(0, this.length);
-  }
-}
+type NumericArray = Int32Array | Float64Array | Uint8Array;
 
-class GrowableFloat64 {
-  data = new Float64Array(1024);
-  length = 0;
+/** An append-only typed array that doubles its capacity as it fills: one column of a million-row file. */
+class Growable<T extends NumericArray> {
+  private data: T;
+  private length = 0;
+  constructor(private readonly make: (size: number) => T) {
+    this.data = make(1024);
+  }
   push(value: number): void {
     if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
+      const next = this.make(this.data.length * 2);
       next.set(this.data);
       this.data = next;
     }
     this.data[this.length++] = value;
   }
-  finish(): Float64Array {
-    return this.data.slice(0, this.length);
-  }
-}
-
-class GrowableUint8 {
-  data = new Uint8Array(1024);
-  length = 0;
-  push(value: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint8Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = value;
-  }
-  finish(): Uint8Array {
-    return this.data.slice(0, this.length);
+  finish(): T {
+    return this.data.slice(0, this.length) as T;
   }
 }
 
@@ -107,9 +81,9 @@ export async function readGroundTruth(path: string, options: ReadGroundTruthOpti
   let targetAt = -1;
   let usageAt = -1;
   let width = 0;
-  const codes = new GrowableInt32();
-  const values = new GrowableFloat64();
-  const usage = new GrowableUint8();
+  const codes = new Growable((n) => new Int32Array(n));
+  const values = new Growable((n) => new Float64Array(n));
+  const usage = new Growable((n) => new Uint8Array(n));
   const classIndex = new Map<string, number>();
   const classes: string[] = [];
 
