@@ -22,7 +22,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "ensure-engine: installing ${need[*]} from Debian"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" iptables >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" iptables >/dev/null
 fi
 
 echo "ensure-engine: starting dockerd (log: $log)"
