@@ -394,6 +394,26 @@ function labelMetric(
   };
 }
 
+function probabilityMetric(
+  name: MetricName,
+  direction: "higher" | "lower",
+  sklearn: string,
+  description: string,
+  fn: (yTrue: ArrayLike<number>, proba: ArrayLike<number>, columns: number) => number,
+): MetricSpec {
+  return {
+    name,
+    direction,
+    input: "probabilities",
+    sklearn,
+    description,
+    compute: (input) => {
+      const { yTrue, proba, columns } = expect(name, "probabilities", input);
+      return fn(yTrue, proba, columns);
+    },
+  };
+}
+
 function valueMetric(
   name: MetricName,
   direction: "higher" | "lower",
@@ -425,28 +445,20 @@ export const METRICS: Record<MetricName, MetricSpec> = {
   ),
   f1_macro: labelMetric("f1_macro", "f1_score(average='macro')", "unweighted mean of per-class F1", f1Macro),
   f1_micro: labelMetric("f1_micro", "f1_score(average='micro')", "F1 of pooled counts", f1Micro),
-  log_loss: {
-    name: "log_loss",
-    direction: "lower",
-    input: "probabilities",
-    sklearn: "log_loss",
-    description: "cross-entropy of the predicted class probabilities (clipped, renormalised per row)",
-    compute: (input) => {
-      const { yTrue, proba, columns } = expect("log_loss", "probabilities", input);
-      return logLoss(yTrue, proba, columns);
-    },
-  },
-  roc_auc: {
-    name: "roc_auc",
-    direction: "higher",
-    input: "probabilities",
-    sklearn: "roc_auc_score (binary, or multi_class='ovr', average='macro')",
-    description: "area under the ROC curve; macro one-vs-rest for more than two classes",
-    compute: (input) => {
-      const { yTrue, proba, columns } = expect("roc_auc", "probabilities", input);
-      return rocAuc(yTrue, proba, columns);
-    },
-  },
+  log_loss: probabilityMetric(
+    "log_loss",
+    "lower",
+    "log_loss",
+    "cross-entropy of the predicted class probabilities (clipped, renormalised per row)",
+    logLoss,
+  ),
+  roc_auc: probabilityMetric(
+    "roc_auc",
+    "higher",
+    "roc_auc_score (binary, or multi_class='ovr', average='macro')",
+    "area under the ROC curve; macro one-vs-rest for more than two classes",
+    rocAuc,
+  ),
   rmse: valueMetric("rmse", "lower", "mean_squared_error(squared=False)", "root mean squared error", rmse),
   mae: valueMetric("mae", "lower", "mean_absolute_error", "mean absolute error", mae),
   r2: valueMetric("r2", "higher", "r2_score", "coefficient of determination", r2),
