@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { metricFixtures, type MetricCase } from "./test-support/metric-cases.js";
 import { ScoringError } from "./errors.js";
 import {
   accuracy,
@@ -18,31 +18,13 @@ import {
   type MetricName,
 } from "./metrics.js";
 
-type Label = string | number;
-interface Case {
-  name: string;
-  kind: "binary" | "multiclass" | "regression";
-  labels?: Label[];
-  y_true: (Label | number)[];
-  y_pred: (Label | number)[];
-  proba?: number[] | number[][];
-  usage?: string[];
-  expected: Partial<Record<MetricName, number>>;
-  expected_public?: Partial<Record<MetricName, number>>;
-  expected_private?: Partial<Record<MetricName, number>>;
-}
-
-const fixtures = JSON.parse(
-  readFileSync(new URL("./fixtures/metric-cases.json", import.meta.url), "utf8"),
-) as { sklearn: string; cases: Case[] };
-
 function closeTo(actual: number, expected: number): void {
   const scale = Math.max(Math.abs(expected), 1e-300);
   expect(Math.abs(actual - expected) / scale, `${actual} vs sklearn ${expected}`).toBeLessThanOrEqual(1e-9);
 }
 
 /** Builds the metric input of a fixture case restricted to `rows` (all rows by default). */
-function inputFor(c: Case, metric: MetricName, rows?: number[]): MetricInput {
+function inputFor(c: MetricCase, metric: MetricName, rows?: number[]): MetricInput {
   const pick = <T>(values: T[]): T[] => (rows ? rows.map((i) => values[i]!) : values);
   if (c.kind === "regression") {
     return {
@@ -52,7 +34,7 @@ function inputFor(c: Case, metric: MetricName, rows?: number[]): MetricInput {
     };
   }
   const labels = c.labels!;
-  const code = (label: Label): number => {
+  const code = (label: string | number): number => {
     const index = labels.indexOf(label);
     expect(index).toBeGreaterThanOrEqual(0);
     return index;
@@ -70,13 +52,13 @@ function inputFor(c: Case, metric: MetricName, rows?: number[]): MetricInput {
 
 describe("metrics match scikit-learn", () => {
   it("has fixtures for every metric", () => {
-    const covered = new Set(fixtures.cases.flatMap((c) => Object.keys(c.expected)));
+    const covered = new Set(metricFixtures.cases.flatMap((c) => Object.keys(c.expected)));
     expect([...covered].sort()).toEqual([...METRIC_NAMES].sort());
   });
 
-  for (const c of fixtures.cases) {
+  for (const c of metricFixtures.cases) {
     for (const [metric, expected] of Object.entries(c.expected) as [MetricName, number][]) {
-      it(`${c.name}: ${metric} (sklearn ${fixtures.sklearn})`, () => {
+      it(`${c.name}: ${metric} (sklearn ${metricFixtures.sklearn})`, () => {
         closeTo(computeMetric(metric, inputFor(c, metric)), expected);
       });
     }

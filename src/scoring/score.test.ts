@@ -1,28 +1,12 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { metricFixtures, type MetricCase } from "./test-support/metric-cases.js";
 import { OutputInvalidError, ScoringError } from "./errors.js";
 import { loadSubmissionFormat, parseSubmissionFormat, type SubmissionFormat } from "./format.js";
 import type { MetricName } from "./metrics.js";
 import { scorePredictions, type ScoreOptions } from "./score.js";
 import { tempFile } from "./test-support/files.js";
 
-interface Case {
-  name: string;
-  labels?: (string | number)[];
-  y_true: (string | number)[];
-  y_pred: (string | number)[];
-  proba?: number[] | number[][];
-  usage?: string[];
-  expected: Partial<Record<MetricName, number>>;
-  expected_public?: Partial<Record<MetricName, number>>;
-  expected_private?: Partial<Record<MetricName, number>>;
-}
-const fixtures = JSON.parse(
-  readFileSync(new URL("./fixtures/metric-cases.json", import.meta.url), "utf8"),
-) as {
-  cases: Case[];
-};
-const fixture = (name: string): Case => fixtures.cases.find((c) => c.name === name)!;
+const fixture = (name: string): MetricCase => metricFixtures.cases.find((c) => c.name === name)!;
 
 function closeTo(actual: number | null, expected: number | undefined): void {
   expect(actual).not.toBeNull();
@@ -33,7 +17,7 @@ function closeTo(actual: number | null, expected: number | undefined): void {
 const csv = (lines: string[]): string => lines.join("\n") + "\n";
 
 /** Ground truth in case order with extra Ignored rows; predictions reversed, Ignored ones garbage-free. */
-function filesFor(c: Case, predictionLine: (i: number) => string, header: string, ignored = 0) {
+function filesFor(c: MetricCase, predictionLine: (i: number) => string, header: string, ignored = 0) {
   const n = c.y_true.length;
   const truth = [c.usage ? "id,target,Usage" : "id,target"];
   for (let i = 0; i < n; i++) truth.push(`r${i},${c.y_true[i]}${c.usage ? `,${c.usage[i]}` : ""}`);
@@ -48,7 +32,7 @@ function filesFor(c: Case, predictionLine: (i: number) => string, header: string
 
 async function expectParts(
   base: Omit<ScoreOptions, "metric">,
-  c: Case,
+  c: MetricCase,
   metrics: MetricName[],
 ): Promise<void> {
   for (const metric of metrics) {
