@@ -4,7 +4,7 @@
  * before anything is sent, so a refusal names the rule instead of coming back as a bare 422.
  */
 import type { GitHubClient } from "./client.js";
-import { GitHubError, gitHubMessage, statusOf, toGitHubError } from "./errors.js";
+import { GitHubError, gitHubMessage, requireText, statusOf, toGitHubError } from "./errors.js";
 
 /** GitHub refuses a `client_payload` with more top-level properties than this. */
 export const MAX_CLIENT_PAYLOAD_PROPERTIES = 10;
@@ -46,12 +46,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function requireName(what: string, value: unknown): string {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new DispatchError(`${what} must be a non-empty string, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const requireName = (what: string, value: unknown): string => requireText(what, value, DispatchError);
 
 /** Checks a `client_payload` against GitHub's limits; returns its serialised size in bytes. */
 export function checkClientPayload(payload: unknown, target = "the repository"): number {

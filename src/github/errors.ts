@@ -138,3 +138,11 @@ export async function withContext<T>(context: ErrorContext, call: () => Promise<
     throw toGitHubError(error, context);
   }
 }
+
+/** A required text argument: non-empty, else the caller's own error type naming the argument. */
+export function requireText(what: string, value: unknown, fail: new (message: string) => Error): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new fail(`${what} must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -3,7 +3,7 @@
  * on gpu-1 is failing"), opened once and then kept up to date instead of piling up duplicates.
  */
 import type { GitHubClient } from "./client.js";
-import { withContext } from "./errors.js";
+import { requireText, withContext } from "./errors.js";
 
 export type CommitState = "error" | "failure" | "pending" | "success";
 
@@ -35,12 +35,7 @@ function truncateBody(body: string): string {
   return chars.slice(0, MAX_BODY_CHARACTERS - Array.from(note).length).join("") + note;
 }
 
-function required(what: string, value: unknown): string {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new NotifyError(`${what} must be a non-empty string, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const required = (what: string, value: unknown): string => requireText(what, value, NotifyError);
 
 export interface CommitStatusOptions {
   owner: string;
