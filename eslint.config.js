@@ -25,4 +25,28 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The gateway's contract and clients, and the participant's commands, never load the server or its
+    // native SQLite addon: they must run from a copy of build/ alone.
+    files: [
+      "src/gateway-api/**/*.ts",
+      "src/cli/submit-command.ts",
+      "src/cli/status-command.ts",
+      "src/cli/pack-command.ts",
+      "src/cli/run-command.ts",
+    ],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            { name: "dockerode", message: "Only src/sandbox talks to the Docker engine." },
+            { name: "better-sqlite3", message: "The server's database stays in src/intake." },
+          ],
+          patterns: [{ group: ["**/intake/**", "**/gateway/**"], message: "Clients never load the server." }],
+        },
+      ],
+    },
+  },
 );

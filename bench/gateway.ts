@@ -22,7 +22,8 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import yazl from "yazl";
 import { startFakeGitHub } from "../src/github/test-support/fake-github.js";
-import { IntakeDb, TokenRegistry, uploadSubmission } from "../src/intake/index.js";
+import { uploadSubmission } from "../src/gateway-api/index.js";
+import { IntakeDb, TokenRegistry } from "../src/intake/index.js";
 import { mb, median, ms, PEAK_RSS_PRELOAD, row, verdict } from "./support.js";
 
 const MB = 1024 * 1024;
@@ -157,7 +158,7 @@ async function serverRun(
   if (github) {
     // Tokens, made the way `proctor tokens add` does, before the server opens the same database.
     const db = new IntakeDb(path.join(dataDir, "intake.sqlite"));
-    const registry = new TokenRegistry(db);
+    const registry = new TokenRegistry(db, "participant");
     tokens = Array.from({ length: CONCURRENT + 2 }, (_, i) => registry.add(`bench-${i}`).token);
     db.close();
     server = await startGateway(work, dataDir, github.url, github.token, nodeOptions);

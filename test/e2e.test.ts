@@ -7,7 +7,7 @@ import { loadCompetition } from "../src/config/index.js";
 import { createGateway, type Gateway } from "../src/gateway/index.js";
 import { createGitHubClient } from "../src/github/index.js";
 import { startFakeGitHub, type FakeGitHub } from "../src/github/test-support/fake-github.js";
-import type { DispatchPayload } from "../src/intake/index.js";
+import type { DispatchPayload } from "../src/gateway-api/index.js";
 import { offlineImage } from "../src/runtime/test-support/offline-image.js";
 import { packSubmission } from "../src/submission/index.js";
 import { runAction } from "./support/action-runner.js";
@@ -15,8 +15,10 @@ import { runAction } from "./support/action-runner.js";
 /**
  * The whole platform on one machine: a participant uploads through the gateway (`proctor submit`), the
  * dispatch reaches the local GitHub API, a runner runs the bundled action (`node dist/index.js`,
- * run-submission) with the dispatch's payload — it fetches the zip from the gateway's signed URL, runs,
- * scores, posts the leaderboard and reports back — and the participant reads the result (`proctor status`).
+ * run-submission) with the dispatch's public payload and its runner credential — it reads the submission
+ * and fetches the zip from the gateway, runs, scores, reports back, posts the leaderboard — and the
+ * participant reads the result (`proctor status`). Nothing secret and nothing the program printed appears
+ * in the runner's public log.
  */
 let github: FakeGitHub;
 let gateway: Gateway;
@@ -24,6 +26,7 @@ let dir: string;
 let image: string;
 let zip: string;
 let token: string;
+let credential: string;
 
 function proctor(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -61,7 +64,6 @@ leaderboard: { daily_limit: 5 }
   gateway = createGateway({
     competition: await loadCompetition(path.join(dir, "competition.yml")),
     dataDir: path.join(dir, "gateway"),
-    secret: "e2e-secret-0123456789abcdef0123456789abcdef",
     github: {
       client: createGitHubClient({ token: github.token, baseUrl: github.url }),
       owner: "org",
@@ -73,6 +75,7 @@ leaderboard: { daily_limit: 5 }
   });
   await gateway.app.listen({ port: 0, host: "127.0.0.1" });
   token = gateway.intake.tokens.add("ada").token;
+  credential = gateway.intake.runners.add("runner-1").token;
 });
 afterAll(async () => {
   await gateway?.close();
@@ -94,17 +97,17 @@ describe("end to end: gateway → dispatch → runner → result", () => {
     expect(payload).toMatchObject({ submission_id: id, participant: "ada", cpu_or_gpu: "cpu" });
     expect(JSON.stringify(payload)).not.toContain("PK\u0003\u0004");
 
+    // The runner's job, as submission.yml runs it: the payload's checked ids, the gateway URL and the
+    // credential from repository secrets (masked by the runner).
     const run = await runAction(
       {
         command: "run-submission",
         config: path.join(dir, "competition.yml"),
+        "cpu-or-gpu": payload.cpu_or_gpu,
         "submission-id": payload.submission_id,
-        "submission-url": payload.submission_url,
-        "submission-sha256": payload.submission_sha256,
-        participant: payload.participant,
-        "submitted-at": payload.submitted_at,
-        "result-url": payload.result_url,
-        "result-token": payload.result_token,
+        attempt: String(payload.attempt),
+        "gateway-url": gateway.publicUrl(),
+        "runner-credential": credential,
         "github-token": github.token,
         image,
       },
@@ -112,8 +115,12 @@ describe("end to end: gateway → dispatch → runner → result", () => {
         eventName: "repository_dispatch",
         event: { client_payload: payload },
         env: { GITHUB_API_URL: github.url },
+        secretInputs: ["runner-credential", "gateway-url", "github-token"],
       },
     );
+    expect(run.log).not.toContain(credential);
+    expect(run.log).not.toContain(token);
+    expect(run.log).not.toMatch(/wrote \d+ predictions/); // what the example program prints
     expect(run.stdout).not.toContain("::error::");
     expect(run.stdout).not.toContain("::warning::");
     expect(run.outputs.status).toBe("succeeded");
@@ -122,7 +129,7 @@ describe("end to end: gateway → dispatch → runner → result", () => {
     expect(status.code).toBe(0);
     const view = JSON.parse(status.stdout);
     expect(view).toMatchObject({ submission_id: id, state: "final", status: "succeeded" });
-    expect(view.public_score).toBeCloseTo(Number(run.outputs["public-score"]), 10);
+    expect(view.public_score).toBe(Number(run.outputs["public-score"]));
     expect(view.public_score).toBeGreaterThan(0.85);
 
     const human = await proctor(["status"]);

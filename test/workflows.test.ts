@@ -490,24 +490,15 @@ describe("submission.yml", () => {
   const validate = obj(obj(doc.jobs, "jobs").validate, "validate");
   const run = obj(obj(doc.jobs, "jobs").run, "run");
 
-  it("is triggered only by a submission dispatch or by hand, with the same fields", () => {
+  it("is triggered only by a submission dispatch or by hand", () => {
     expect(triggers(doc).sort()).toEqual(["repository_dispatch", "workflow_dispatch"]);
     const on = obj(doc.on, "on");
     expect(obj(on.repository_dispatch, "repository_dispatch").types).toEqual(["submission"]);
     const inputs = obj(obj(on.workflow_dispatch, "workflow_dispatch").inputs, "inputs");
-    expect(Object.keys(inputs).sort()).toEqual(
-      [
-        "cpu_or_gpu",
-        "issue_number",
-        "participant",
-        "submission_id",
-        "submission_sha256",
-        "submission_url",
-        "submitted_at",
-      ].sort(),
-    );
+    expect(Object.keys(inputs).sort()).toEqual(["attempt", "cpu_or_gpu", "issue_number", "submission_id"]);
     expect(obj(inputs.cpu_or_gpu, "cpu_or_gpu")).toMatchObject({ type: "choice", options: ["cpu", "gpu"] });
     expect(obj(inputs.issue_number, "issue_number").required).toBe(false);
+    expect(obj(inputs.attempt, "attempt").required).toBe(false);
   });
 
   it("reads the payload and the inputs only in the validate step's env:", () => {
@@ -517,6 +508,19 @@ describe("submission.yml", () => {
       const inValidateEnv = /^jobs\.validate\.steps\.\d+\.env\.[A-Z0-9_]+$/.test(where);
       expect(inValidateEnv || where === "run-name", where).toBe(true);
     }
+  });
+
+  it("takes nothing secret from the payload: the runner credential comes from a secret, the gateway URL from a secret too", () => {
+    const text = JSON.stringify(doc);
+    for (const field of ["submission_url", "result_url", "result_token", "token", "signature"]) {
+      expect(text, field).not.toMatch(new RegExp(`client_payload\\.${field}\\b`));
+    }
+    const step = steps(run).find((s) => s.uses === "./");
+    const w = stepWith(step!);
+    expect(w["runner-credential"]).toBe("${{ secrets.PROCTOR_RUNNER_CREDENTIAL }}");
+    expect(w["gateway-url"]).toBe("${{ secrets.PROCTOR_GATEWAY_URL }}");
+    // No step of the run job has an env: (the runner would print it) and none echoes outputs into a summary.
+    for (const s of steps(run)) expect(s.env, String(s.name ?? s.uses)).toBeUndefined();
   });
 
   it("validates on a hosted runner, then runs on a self-hosted runner chosen by the checked flavour", () => {
@@ -546,11 +550,8 @@ describe("submission.yml", () => {
     expect(w.command).toBe("run-submission");
     for (const [input, output] of [
       ["submission-id", "submission_id"],
-      ["submission-url", "submission_url"],
-      ["submission-sha256", "submission_sha256"],
-      ["participant", "participant"],
       ["cpu-or-gpu", "cpu_or_gpu"],
-      ["submitted-at", "submitted_at"],
+      ["attempt", "attempt"],
       ["issue-number", "issue_number"],
     ] as const) {
       expect(w[input], input).toBe(`\${{ needs.validate.outputs.${output} }}`);
@@ -574,14 +575,9 @@ describe("submission.yml", () => {
 
     const good = {
       SUBMISSION_ID: "sub-2025.01_31",
-      SUBMISSION_URL: "https://gateway.example/zips/abc?sig=1",
-      SUBMISSION_SHA256: "0123456789abcdef".repeat(4),
-      PARTICIPANT: "Ada Lovelace",
       CPU_OR_GPU: "gpu",
-      SUBMITTED_AT: "2025-01-31T12:00:00Z",
+      ATTEMPT: "2",
       ISSUE_NUMBER: "12",
-      RESULT_URL: "https://gateway.example/v1/submissions/abc/result",
-      RESULT_TOKEN: `prt_${"A".repeat(43)}`,
     };
     let n = 0;
     function check(overrides: Partial<Record<keyof typeof good, string>>) {
@@ -609,33 +605,17 @@ describe("submission.yml", () => {
       expect(r.status).toBe(0);
       expect(r.outputs).toEqual({
         submission_id: good.SUBMISSION_ID,
-        submission_url: good.SUBMISSION_URL,
-        submission_sha256: good.SUBMISSION_SHA256,
-        participant: good.PARTICIPANT,
         cpu_or_gpu: "gpu",
-        submitted_at: good.SUBMITTED_AT,
+        attempt: "2",
         issue_number: "12",
-        result_url: good.RESULT_URL,
-        result_token: good.RESULT_TOKEN,
       });
       expect(Object.keys(obj(validate.outputs, "outputs")).sort()).toEqual(Object.keys(r.outputs).sort());
     });
 
-    it("accepts empty optional fields and http URLs", () => {
-      const r = check({
-        SUBMITTED_AT: "",
-        ISSUE_NUMBER: "",
-        SUBMISSION_URL: "http://10.0.0.5:8080/z.zip",
-        RESULT_URL: "",
-        RESULT_TOKEN: "",
-      });
+    it("accepts empty optional fields", () => {
+      const r = check({ ATTEMPT: "", ISSUE_NUMBER: "" });
       expect(r.status).toBe(0);
-      expect(r.outputs).toMatchObject({
-        submitted_at: "",
-        issue_number: "",
-        result_url: "",
-        result_token: "",
-      });
+      expect(r.outputs).toMatchObject({ attempt: "", issue_number: "" });
     });
 
     it.each([
@@ -647,20 +627,11 @@ describe("submission.yml", () => {
       ["submission_id", { SUBMISSION_ID: "a;rm -rf ~" }],
       ["submission_id", { SUBMISSION_ID: "x".repeat(101) }],
       ["submission_id", { SUBMISSION_ID: "" }],
-      ["submission_sha256", { SUBMISSION_SHA256: "0123456789ABCDEF".repeat(4) }],
-      ["submission_sha256", { SUBMISSION_SHA256: "abc" }],
-      ["submission_url", { SUBMISSION_URL: "file:///etc/passwd" }],
-      ["submission_url", { SUBMISSION_URL: "https://x.example/a b" }],
-      ["submission_url", { SUBMISSION_URL: "https://x.example/a\n::error::owned" }],
-      ["participant", { PARTICIPANT: "ada\nsubmission_id=evil" }],
-      ["participant", { PARTICIPANT: "" }],
-      ["submitted_at", { SUBMITTED_AT: "yesterday" }],
+      ["submission_id", { SUBMISSION_ID: "sub-1\n::error::owned" }],
+      ["attempt", { ATTEMPT: "0" }],
+      ["attempt", { ATTEMPT: "1; echo" }],
       ["issue_number", { ISSUE_NUMBER: "12; echo" }],
       ["issue_number", { ISSUE_NUMBER: "0" }],
-      ["result_url", { RESULT_URL: "ftp://gateway.example/result" }],
-      ["result_token", { RESULT_TOKEN: "prt_short" }],
-      ["result_token", { RESULT_TOKEN: `prt_${"A".repeat(42)};` }],
-      ["result_url", { RESULT_TOKEN: "" }],
     ])("refuses a bad %s: %j", (field, overrides) => {
       const r = check(overrides);
       expect(r.status).toBe(1);
@@ -672,9 +643,9 @@ describe("submission.yml", () => {
     });
 
     it("names every bad field at once", () => {
-      const r = check({ CPU_OR_GPU: "tpu", SUBMISSION_SHA256: "no" });
+      const r = check({ CPU_OR_GPU: "tpu", ATTEMPT: "no" });
       expect(r.status).toBe(1);
-      expect(r.stdout).toMatch(/cpu_or_gpu must[\s\S]*submission_sha256 must/);
+      expect(r.stdout).toMatch(/cpu_or_gpu must[\s\S]*attempt must/);
     });
   });
 });

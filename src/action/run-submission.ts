@@ -1,33 +1,52 @@
+/**
+ * The `run-submission` command, as a self-hosted runner runs it for one dispatch: read the submission from
+ * the gateway (runner credential), download the zip of its attempt, run, validate and score it, report the
+ * result to the gateway, then record it on the leaderboard branch.
+ *
+ * Everything this prints, the job summary, the outputs, the commit status and the comment are public: they
+ * carry the status, the public score rounded to the competition's precision, durations and ids, never the
+ * program's output, its reason text or the format problems (a program can put hidden test data in those;
+ * its owner reads them on the gateway), and never the runner credential (masked before anything runs).
+ */
 import * as core from "@actions/core";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, loadCompetition, type Competition } from "../config/index.js";
+import {
+  downloadAttempt,
+  finalReport,
+  runnerSubmission,
+  sendResultReport,
+  type GatewayCredentials,
+  type RunnerSubmissionView,
+} from "../gateway-api/index.js";
 import {
   commentOnIssue,
   createGitHubClient,
   GitHubLeaderboardStore,
   setCommitStatus,
 } from "../github/index.js";
-import { rankEntries } from "../leaderboard/ranking.js";
-import { renderHtml } from "../leaderboard/render-html.js";
-import { renderMarkdown } from "../leaderboard/render-markdown.js";
-import type { LeaderboardEntry } from "../leaderboard/entry.js";
-import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
-import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import {
-  DEFAULT_ZIP_LIMITS,
-  downloadSubmission,
-  redactUrl,
-  SubmissionFetchError,
-} from "../submission/index.js";
+  escapeMarkdown,
+  MemoryLeaderboardStore,
+  rankEntries,
+  renderHtml,
+  renderMarkdown,
+  roundScore,
+  type LeaderboardEntry,
+} from "../leaderboard/index.js";
+import { evaluateSubmission } from "../pipeline/evaluate.js";
+import { isInfrastructureFault, type RunStatus } from "../status/index.js";
+import { DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
-import { sendResultReport } from "../intake/report-client.js";
-import { finalReport } from "../intake/result-report.js";
 import { githubContext } from "./github-context.js";
 import { InputError, oneOf, optional, required, size } from "./inputs.js";
 
 const SUBMISSION_ID = /^[A-Za-z0-9._-]{1,100}$/;
+const COMMAND = "run-submission";
+/** Tries of the leaderboard-branch write (each already retries its own conflicts). */
+const BRANCH_WRITE_TRIES = 3;
 
 /** The leaderboard branch's pages, regenerated from its entries on every post. */
 export function leaderboardPages(competition: Competition) {
@@ -43,94 +62,144 @@ export function leaderboardPages(competition: Competition) {
   };
 }
 
+/** What the public surfaces say of an outcome. */
+interface Outcome {
+  submissionId: string;
+  attempt: number;
+  status: RunStatus;
+  publicScore: number | null;
+  durationMs: number;
+  imageDigest: string;
+}
+
 export async function runSubmissionCommand(): Promise<void> {
-  const command = "run-submission";
+  // Masked before anything can print it (the runner masks secrets too; this covers a value passed otherwise).
+  const credential = required("runner-credential", COMMAND);
+  core.setSecret(credential);
   const competition = await loadCompetition(core.getInput("config") || "competition.yml");
   const context = await githubContext();
-  const submissionId = required("submission-id", command);
+  const submissionId = required("submission-id", COMMAND);
   if (!SUBMISSION_ID.test(submissionId))
     throw new InputError(
       `input "submission-id" must match ${SUBMISSION_ID}, got ${JSON.stringify(submissionId)}`,
     );
-  const url = required("submission-url", command);
-  const sha256 = required("submission-sha256", command).toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(sha256))
-    throw new InputError(`input "submission-sha256" must be 64 hex characters`);
-  const participant = required("participant", command);
+  const attemptInput = optional("attempt");
+  if (attemptInput !== undefined && !/^[1-9][0-9]{0,9}$/.test(attemptInput))
+    throw new InputError(`input "attempt" must be a positive whole number, or empty`);
+  const gateway: GatewayCredentials = { server: gatewayUrl(), token: credential };
   const flavour = oneOf("cpu-or-gpu", ["cpu", "gpu"] as const, "cpu");
   const phase = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
-  const submittedAt = new Date(optional("submitted-at") ?? Date.now());
-  if (Number.isNaN(submittedAt.getTime()))
-    throw new InputError(`input "submitted-at" must be an ISO 8601 date-time`);
   const runner = competition.runnerPaths;
   if (!runner)
     throw new InputError(
       `${competition.file} has no runner_paths: set where this runner keeps the test data and ground truth`,
     );
   const image = optional("image") ?? imageRef(competition, flavour);
-  const token = required("github-token", command);
+  const token = required("github-token", COMMAND);
   core.setSecret(token);
-
   const client = createGitHubClient({ token, baseUrl: context.apiUrl });
-  const sealingKey = optional("sealing-public-key");
-  const store = new GitHubLeaderboardStore({
+  const branch = new GitHubLeaderboardStore({
     client,
     owner: context.owner,
     repo: context.repo,
     branch: core.getInput("leaderboard-branch") || "leaderboard",
     render: leaderboardPages(competition),
   });
-  const competitionWithKey = sealingKey ? await withSealingKey(competition, sealingKey) : competition;
+
+  const submission = await core.group("read the submission from the gateway", () =>
+    runnerSubmission(gateway, submissionId),
+  );
+  if (submission.state === "final" && submission.result) {
+    // A re-run after the result reached the gateway: only the leaderboard branch may still miss it.
+    core.notice(
+      `submission ${submissionId} already has its final result at the gateway; writing it to the leaderboard branch`,
+    );
+    const entry = entryFromGateway(submission);
+    if (!isInfrastructureFault(entry.status)) await writeBranch(branch, entry);
+    return;
+  }
+  if (attemptInput !== undefined && Number(attemptInput) !== submission.attempt) {
+    core.notice(
+      `attempt ${attemptInput} of submission ${submissionId} was given up on; the gateway waits for attempt ` +
+        `${submission.attempt}, which its own dispatch runs. Nothing to do here.`,
+    );
+    return;
+  }
+  const attempt = submission.attempt;
 
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
-  let evaluation: Evaluation | null = null;
-  let status: RunStatus;
-  let reason: string;
   try {
     const zipPath = path.join(work, "submission.zip");
     try {
-      await core.group(`download ${redactUrl(url)}`, () =>
-        downloadSubmission(url, zipPath, { maxBytes: maxZipBytes(competition), sha256 }),
+      await core.group(`download submission ${submissionId} (attempt ${attempt})`, () =>
+        downloadAttempt(gateway, submissionId, attempt, zipPath, {
+          maxBytes: maxZipBytes(competition),
+          sha256: submission.submission_sha256,
+        }),
       );
     } catch (error) {
       if (!(error instanceof SubmissionFetchError)) throw error;
-      await store.record(unrunEntry(submissionId, participant, submittedAt, error.status, sha256));
-      status = error.status;
-      reason = error.message;
-      return await report({
+      const outcome = {
         submissionId,
-        status,
-        reason,
-        evaluation: null,
-        token,
-        context,
-        client,
-        flavour,
-      });
+        attempt,
+        status: error.status,
+        publicScore: null,
+        durationMs: 0,
+        imageDigest: "",
+      };
+      const reported = await reportToGateway(gateway, outcome, { reason: error.message });
+      const entry = entryOf(outcome, submission, null);
+      return await publish(outcome, reported ? entry : null, { branch, client, context, flavour });
     }
-    evaluation = await core.group("run, validate and score", () =>
+
+    const sealed = await withSealingKey(competition, work, optional("sealing-public-key"));
+    const evaluation = await core.group("run, validate and score", () =>
       evaluateSubmission({
-        competition: competitionWithKey,
+        competition: sealed,
         zipPath,
         image,
-        participant,
+        participant: submission.participant,
         submissionId,
-        submittedAt,
+        submittedAt: new Date(submission.submitted_at),
         phase,
         dataDir: runner.dataDir,
         groundTruth: runner.groundTruth,
-        store,
+        // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
+        store: new MemoryLeaderboardStore(),
         gpu: flavour === "gpu",
-        // The intake checked the participant's limits when it accepted the submission.
+        // The gateway checked the participant's limits when it accepted the submission.
         enforceQuota: false,
       }),
     );
-    status = evaluation.status;
-    reason = evaluation.reason;
-    await report({ submissionId, status, reason, evaluation, token, context, client, flavour });
+    const outcome: Outcome = {
+      submissionId,
+      attempt,
+      status: evaluation.status,
+      publicScore: roundScore(evaluation.scores.public, competition.leaderboard.precision),
+      durationMs: evaluation.run.durationMs,
+      imageDigest: evaluation.entry.imageDigest,
+    };
+    const reported = await reportToGateway(gateway, outcome, {
+      reason: evaluation.reason,
+      sealedPrivateScore: evaluation.entry.sealedPrivateScore,
+      stdout: evaluation.logs.stdout,
+      stderr: evaluation.logs.stderr,
+      problems: evaluation.problems,
+    });
+    const entry = entryOf(outcome, submission, evaluation.entry.sealedPrivateScore);
+    await publish(outcome, reported ? entry : null, { branch, client, context, flavour });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+function gatewayUrl(): string {
+  const url = required("gateway-url", COMMAND).replace(/\/+$/, "");
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url))
+    throw new InputError(
+      `input "gateway-url" must be the gateway's http(s) base URL (the repository secret PROCTOR_GATEWAY_URL)`,
+    );
+  return url;
 }
 
 function maxZipBytes(competition: Competition): number {
@@ -139,133 +208,182 @@ function maxZipBytes(competition: Competition): number {
     : (competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes);
 }
 
-async function withSealingKey(competition: Competition, pem: string): Promise<Competition> {
-  const { writeFile } = await import("node:fs/promises");
-  const file = path.join(await mkdtemp(path.join(os.tmpdir(), "proctor-key-")), "sealing.pub.pem");
-  await writeFile(file, pem);
+/** The sealing key, where given as PEM text (from a secret), replaces the file competition.yml names. */
+async function withSealingKey(competition: Competition, work: string, pem: string | undefined) {
+  if (!pem) return competition;
+  const file = path.join(work, "sealing.pub.pem");
+  await writeFile(file, pem, { mode: 0o600 });
   return { ...competition, leaderboard: { ...competition.leaderboard, sealingPublicKey: file } };
 }
 
-function unrunEntry(
-  submissionId: string,
-  participant: string,
-  submittedAt: Date,
-  status: RunStatus,
-  sha256: string,
+function entryOf(
+  outcome: Outcome,
+  submission: RunnerSubmissionView,
+  sealedPrivateScore: string | null,
 ): LeaderboardEntry {
+  const succeeded = outcome.status === "succeeded";
   return {
-    submissionId,
-    participant,
-    submittedAt: submittedAt.toISOString(),
-    status,
-    publicScore: null,
+    submissionId: outcome.submissionId,
+    participant: submission.participant,
+    submittedAt: new Date(submission.submitted_at).toISOString(),
+    status: outcome.status,
+    publicScore: succeeded ? outcome.publicScore : null,
     privateScore: null,
-    sealedPrivateScore: null,
-    durationMs: 0,
-    imageDigest: "",
-    zipSha256: sha256,
+    sealedPrivateScore: succeeded ? sealedPrivateScore : null,
+    durationMs: outcome.durationMs,
+    imageDigest: outcome.imageDigest,
+    zipSha256: submission.submission_sha256,
   };
 }
 
-interface Report {
-  submissionId: string;
-  status: RunStatus;
-  reason: string;
-  evaluation: Evaluation | null;
-  token: string;
-  context: Awaited<ReturnType<typeof githubContext>>;
-  client: ReturnType<typeof createGitHubClient>;
-  flavour: string;
-}
-
-/** Outputs, the job summary, a commit status and a comment where asked; infrastructure errors fail the job. */
-async function report(r: Report): Promise<void> {
-  const e = r.evaluation;
-  core.setOutput("submission-id", r.submissionId);
-  core.setOutput("status", r.status);
-  core.setOutput("reason", r.reason);
-  core.setOutput("public-score", e?.scores.public ?? "");
-  core.setOutput("duration-ms", e?.run.durationMs ?? 0);
-  core.setOutput("image-digest", e?.run.image?.digest ?? e?.run.image?.id ?? "");
-
-  const rows = [
-    ["status", r.status],
-    ["reason", r.reason],
-    ["public score", e?.scores.public?.toString() ?? "—"],
-    ["private score", e && e.scores.private !== null ? "sealed" : "—"],
-    ["duration", e ? formatDuration(e.run.durationMs) : "—"],
-    ["image", e?.run.image ? `${e.run.image.ref} (${e.run.image.digest ?? e.run.image.id})` : "—"],
-  ];
-  const summary = core.summary.addHeading(`Submission ${r.submissionId}`, 3).addTable([
-    [
-      { data: "", header: true },
-      { data: "", header: true },
-    ],
-    ...rows,
-  ]);
-  if (e?.problems.length) summary.addList(e.problems);
-  if (e && e.logs.visibility !== "none") {
-    if (e.logs.stderr) summary.addDetails("stderr", `<pre>${escapeHtml(e.logs.stderr)}</pre>`);
-    if (e.logs.stdout) summary.addDetails("stdout", `<pre>${escapeHtml(e.logs.stdout)}</pre>`);
-  }
-  await summary.write();
-
-  const statusSha = optional("status-sha");
-  const issueNumber = optional("issue-number");
-  const description = `${r.status}${e?.scores.public != null ? `: public score ${e.scores.public}` : ""}`;
-  // The result is already on the leaderboard: a notification that fails is worth a warning, not a re-run.
-  const warnIfFails = (what: string) => (error: unknown) =>
-    core.warning(`could not ${what}: ${(error as Error).message}`);
-  if (statusSha) {
-    await setCommitStatus(r.client, {
-      owner: r.context.owner,
-      repo: r.context.repo,
-      sha: statusSha,
-      state: r.status === "succeeded" ? "success" : isInfrastructureFault(r.status) ? "error" : "failure",
-      context: `proctor/submission (${r.flavour})`,
-      description,
-      ...(r.context.runUrl && { targetUrl: r.context.runUrl }),
-    }).catch(warnIfFails("set the commit status"));
-  }
-  if (issueNumber && /^\d+$/.test(issueNumber)) {
-    await commentOnIssue(r.client, {
-      owner: r.context.owner,
-      repo: r.context.repo,
-      issueNumber: Number(issueNumber),
-      body: `Submission \`${r.submissionId}\`: **${r.status}**. ${r.reason}${r.context.runUrl ? ` ([run](${r.context.runUrl}))` : ""}`,
-    }).catch(warnIfFails(`comment on #${issueNumber}`));
-  }
-  await reportToIntake(r);
-  if (isInfrastructureFault(r.status)) core.setFailed(`infrastructure error (re-run this job): ${r.reason}`);
+function entryFromGateway(submission: RunnerSubmissionView): LeaderboardEntry {
+  const result = submission.result!;
+  return entryOf(
+    {
+      submissionId: submission.submission_id,
+      attempt: submission.attempt,
+      status: result.status,
+      publicScore: result.public_score,
+      durationMs: result.duration_ms,
+      imageDigest: result.image_digest,
+    },
+    submission,
+    result.private_score_sealed,
+  );
 }
 
 /**
- * Tells the intake gateway how the submission ended (when it dispatched it), authenticated with the
- * per-submission secret from the dispatch payload; the logs sent are those the phase lets participants see.
+ * Reports the outcome to the gateway, before anything else is written: the gateway is what participants
+ * read. True when recorded; false when the gateway already had a result or moved to another attempt (that
+ * attempt writes the branch). An infrastructure_error is reported without logs: the gateway runs the
+ * submission again or, when its attempts are used up, ends it without counting it.
  */
-async function reportToIntake(r: Report): Promise<void> {
-  const resultUrl = optional("result-url");
-  const resultToken = optional("result-token");
-  if (!resultUrl || !resultToken) return;
-  core.setSecret(resultToken);
-  const e = r.evaluation;
+async function reportToGateway(
+  gateway: GatewayCredentials,
+  outcome: Outcome,
+  details: {
+    reason: string;
+    sealedPrivateScore?: string | null;
+    stdout?: string;
+    stderr?: string;
+    problems?: string[];
+  },
+): Promise<boolean> {
   const report = finalReport({
-    status: r.status,
-    reason: r.reason,
-    publicScore: e?.scores.public ?? null,
-    sealedPrivateScore: e?.entry.sealedPrivateScore ?? null,
-    durationMs: e?.run.durationMs ?? 0,
-    imageDigest: e?.entry.imageDigest ?? "",
-    ...(e && { stdout: e.logs.stdout, stderr: e.logs.stderr, problems: e.problems }),
+    attempt: outcome.attempt,
+    status: outcome.status,
+    reason: details.reason,
+    publicScore: outcome.publicScore,
+    sealedPrivateScore: details.sealedPrivateScore ?? null,
+    durationMs: outcome.durationMs,
+    imageDigest: outcome.imageDigest,
+    ...(details.stdout !== undefined && { stdout: details.stdout }),
+    ...(details.stderr !== undefined && { stderr: details.stderr }),
+    ...(details.problems !== undefined && { problems: details.problems }),
   });
-  const sent = await sendResultReport({ resultUrl, resultToken, report }).catch((error: Error) => error);
-  if (sent instanceof Error)
-    core.warning(
-      `could not report the result to the intake (${sent.message}); its sweeper will re-dispatch the run`,
-    );
-  else if (sent.outcome === "conflict") core.info(`the intake already had a final result: ${sent.message}`);
+  const sent = await core.group("report the result to the gateway", () =>
+    sendResultReport(gateway, outcome.submissionId, report),
+  );
+  if (sent.outcome === "conflict") {
+    core.notice(`the gateway did not take this result: ${sent.message}`);
+    return false;
+  }
+  return true;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/**
+ * The branch write, after the gateway has the result: retried as a whole (each try retries its own
+ * conflicts). When it still fails the job fails, and re-running it writes the gateway's result.
+ */
+async function writeBranch(branch: GitHubLeaderboardStore, entry: LeaderboardEntry): Promise<boolean> {
+  for (let tryNumber = 1; ; tryNumber += 1) {
+    try {
+      await core.group("record the result on the leaderboard branch", () => branch.record(entry));
+      return true;
+    } catch (error) {
+      if (tryNumber >= BRANCH_WRITE_TRIES) {
+        core.setFailed(
+          `the result is safe at the gateway, but the leaderboard branch could not be written ` +
+            `(${(error as Error).message}); re-run this job to write it`,
+        );
+        return false;
+      }
+      core.warning(
+        `leaderboard branch write ${tryNumber} failed (${(error as Error).message}); trying again`,
+      );
+    }
+  }
+}
+
+interface Posting {
+  branch: GitHubLeaderboardStore;
+  client: ReturnType<typeof createGitHubClient>;
+  context: Awaited<ReturnType<typeof githubContext>>;
+  flavour: string;
+}
+
+/**
+ * The branch (when the gateway took the result and it counts), outputs, the job summary, a commit status
+ * and a comment where asked; infrastructure errors fail the job.
+ */
+async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Posting): Promise<void> {
+  const infrastructure = isInfrastructureFault(outcome.status);
+  if (entry && !infrastructure) await writeBranch(p.branch, entry);
+  const score = outcome.publicScore === null ? "" : String(outcome.publicScore);
+  core.setOutput("submission-id", outcome.submissionId);
+  core.setOutput("status", outcome.status);
+  core.setOutput("public-score", score);
+  core.setOutput("duration-ms", outcome.durationMs);
+  core.setOutput("image-digest", outcome.imageDigest);
+
+  const cell = (text: string) => escapeMarkdown(text);
+  await core.summary
+    .addHeading(`Submission ${cell(outcome.submissionId)}`, 3)
+    .addTable([
+      [
+        { data: "", header: true },
+        { data: "", header: true },
+      ],
+      ["status", cell(outcome.status)],
+      ["attempt", String(outcome.attempt)],
+      ["public score", score || "—"],
+      ["duration", formatDuration(outcome.durationMs)],
+      ["image", cell(outcome.imageDigest || "—")],
+    ])
+    .addRaw(
+      "The participant reads the reason and what their program printed on the gateway; a public run log " +
+        "never shows them.",
+      true,
+    )
+    .write();
+
+  const statusSha = optional("status-sha");
+  const issueNumber = optional("issue-number");
+  const description = `${outcome.status}${score ? `: public score ${score}` : ""}`;
+  // The result is already at the gateway: a notification that fails is worth a warning, not a re-run.
+  const warnIfFails = (what: string) => (error: unknown) =>
+    core.warning(`could not ${what}: ${(error as Error).message}`);
+  if (statusSha) {
+    await setCommitStatus(p.client, {
+      owner: p.context.owner,
+      repo: p.context.repo,
+      sha: statusSha,
+      state: outcome.status === "succeeded" ? "success" : infrastructure ? "error" : "failure",
+      context: `proctor/submission (${p.flavour})`,
+      description,
+      ...(p.context.runUrl && { targetUrl: p.context.runUrl }),
+    }).catch(warnIfFails("set the commit status"));
+  }
+  if (issueNumber && /^\d+$/.test(issueNumber)) {
+    await commentOnIssue(p.client, {
+      owner: p.context.owner,
+      repo: p.context.repo,
+      issueNumber: Number(issueNumber),
+      body: `Submission \`${outcome.submissionId}\`: **${cell(description)}**${p.context.runUrl ? ` ([run](${p.context.runUrl}))` : ""}`,
+    }).catch(warnIfFails(`comment on #${issueNumber}`));
+  }
+  if (infrastructure)
+    core.setFailed(
+      "infrastructure error: the gateway runs the submission again, or ends it without counting it",
+    );
 }

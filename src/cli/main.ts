@@ -17,7 +17,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   interact: () => import("./interact-command.js").then((m) => m.interactCommand()),
   "image-ref": () => import("./image-ref-command.js").then((m) => m.imageRefCommand()),
   serve: () => import("./serve-command.js").then((m) => m.serveCommand()),
-  tokens: () => import("./tokens-command.js").then((m) => m.tokensCommand()),
+  tokens: () => import("./tokens-command.js").then((m) => m.tokensCommand("participant")),
+  runners: () => import("./tokens-command.js").then((m) => m.tokensCommand("runner")),
   submit: () => import("./submit-command.js").then((m) => m.submitCommand()),
   status: () => import("./status-command.js").then((m) => m.statusCommand()),
 };

@@ -1,19 +1,17 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createGateway } from "../gateway/index.js";
 import { createGitHubClient } from "../github/index.js";
-import { MIN_SECRET_BYTES } from "../intake/index.js";
 import { parseDuration, UnitError } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
 import { UsageError } from "./usage-error.js";
 
-/** Where `proctor serve` and `proctor tokens` keep the intake's database, zips and secret by default. */
+/** Where `proctor serve`, `proctor tokens` and `proctor runners` keep the intake's database and zips. */
 export const DEFAULT_GATEWAY_DATA_DIR = ".proctor/gateway";
 export const DATA_DIR_OPTION = [
   "--data-dir <dir>",
-  "the gateway's data: intake.sqlite, submissions/, server-secret",
+  "the gateway's data: intake.sqlite, submissions/",
   DEFAULT_GATEWAY_DATA_DIR,
 ] as const;
 
@@ -33,37 +31,6 @@ const port = (value: string) => {
   return n;
 };
 
-/**
- * The server secret: $PROCTOR_GATEWAY_SECRET, else --secret-file, else <data-dir>/server-secret (made on
- * first start, 0600). Changing it invalidates every download link and result token in flight.
- */
-async function serverSecret(dataDir: string, secretFile: string | undefined): Promise<string> {
-  const fromEnv = process.env["PROCTOR_GATEWAY_SECRET"];
-  const check = (secret: string, where: string) => {
-    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
-      throw new UsageError(
-        `${where} holds ${Buffer.byteLength(secret)} bytes; the server secret must be at least ` +
-          `${MIN_SECRET_BYTES} (e.g. \`openssl rand -hex 32\`)`,
-      );
-    }
-    return secret;
-  };
-  if (fromEnv) return check(fromEnv.trim(), "PROCTOR_GATEWAY_SECRET");
-  if (secretFile) {
-    const text = await readFile(secretFile, "utf8").catch(() => {
-      throw new UsageError(`--secret-file ${secretFile}: cannot read this file`);
-    });
-    return check(text.trim(), `--secret-file ${secretFile}`);
-  }
-  const file = path.join(dataDir, "server-secret");
-  const existing = await readFile(file, "utf8").catch(() => undefined);
-  if (existing !== undefined) return check(existing.trim(), file);
-  const made = randomBytes(32).toString("hex");
-  await writeFile(file, `${made}\n`, { mode: 0o600, flag: "wx" });
-  process.stderr.write(`made a new server secret in ${file} (keep it; back it up with the data dir)\n`);
-  return made;
-}
-
 interface ServeFlags {
   config: string;
   dataDir: string;
@@ -73,11 +40,10 @@ interface ServeFlags {
   repo: string;
   githubApiUrl: string;
   eventType: string;
-  secretFile?: string;
   trustProxy: boolean;
   sweepInterval: number;
   runningGrace: number;
-  linkTtl: number;
+  pickupDeadline: number;
   logLevel: string;
 }
 
@@ -105,10 +71,6 @@ export function serveCommand(): Command {
       "https://api.github.com",
     )
     .option("--event-type <type>", "the repository_dispatch event type", "submission")
-    .option(
-      "--secret-file <file>",
-      "file with the server secret (default $PROCTOR_GATEWAY_SECRET, else <data-dir>/server-secret)",
-    )
     .option("--trust-proxy", "trust X-Forwarded-For from the proxy in front (per-address rate limits)", false)
     .addOption(
       new Option("--sweep-interval <duration>", "how often stuck runs and failed dispatches are looked at")
@@ -121,9 +83,12 @@ export function serveCommand(): Command {
         .argParser(duration("--running-grace")),
     )
     .addOption(
-      new Option("--link-ttl <duration>", "how long a zip download link stays valid")
-        .default(24 * 3600_000, "24h")
-        .argParser(duration("--link-ttl")),
+      new Option(
+        "--pickup-deadline <duration>",
+        "how long a dispatched submission may wait for a runner before it is dispatched again (once)",
+      )
+        .default(6 * 3600_000, "6h")
+        .argParser(duration("--pickup-deadline")),
     )
     .addOption(
       new Option("--log-level <level>", "request log level (JSON lines on stdout)")
@@ -146,12 +111,10 @@ export function serveCommand(): Command {
       const competition = await competitionFrom(flags.config);
       const dataDir = path.resolve(flags.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const secret = await serverSecret(dataDir, flags.secretFile);
 
       const gateway = createGateway({
         competition,
         dataDir,
-        secret,
         github: {
           client: createGitHubClient({ token, baseUrl: flags.githubApiUrl }),
           owner: repo[1]!,
@@ -162,7 +125,7 @@ export function serveCommand(): Command {
         trustProxy: flags.trustProxy,
         sweepIntervalMs: flags.sweepInterval,
         runningGraceMs: flags.runningGrace,
-        downloadTtlMs: flags.linkTtl,
+        pickupDeadlineMs: flags.pickupDeadline,
         logger: flags.logLevel === "silent" ? false : { level: flags.logLevel },
       });
       const address = await gateway.app
@@ -171,8 +134,10 @@ export function serveCommand(): Command {
           throw new UsageError(`cannot listen on ${flags.host}:${flags.port}: ${error.message}`);
         });
       process.stderr.write(
-        `proctor gateway for "${competition.name}" listening on ${address}; runners fetch from ` +
-          `${gateway.publicUrl()}; dispatching to ${flags.repo}; data in ${dataDir}\n`,
+        `proctor gateway for "${competition.name}" listening on ${address}; dispatching to ${flags.repo}; ` +
+          `data in ${dataDir}\nrunners reach it at ${gateway.publicUrl()}: set the repository secrets ` +
+          `PROCTOR_GATEWAY_URL to that URL and PROCTOR_RUNNER_CREDENTIAL to a credential from ` +
+          `\`proctor runners add <runner>\`\n`,
       );
       if (!flags.publicUrl && !["127.0.0.1", "localhost", "::1"].includes(flags.host)) {
         process.stderr.write("warning: no --public-url; put the gateway behind TLS and pass its https URL\n");

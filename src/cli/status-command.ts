@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { getSubmission, listSubmissions } from "../intake/index.js";
+import { getSubmission, listSubmissions } from "../gateway-api/index.js";
 import { exitCodeFor } from "../status/index.js";
 import {
   describeQuota,

@@ -71,9 +71,9 @@ async function runnerFor(result: unknown) {
   const seen = h.dispatches().length;
   while (h.dispatches().length === seen) await sleep(10);
   const dispatch = h.dispatches().at(-1)!;
-  expect((await download(h, dispatch.submission_url)).status).toBe(200);
+  expect((await download(h, dispatch.submission_id, dispatch.attempt, h.runner)).status).toBe(200);
   await sleep(50);
-  expect((await postResult(h, dispatch.submission_id, dispatch.result_token, result)).status).toBe(200);
+  expect((await postResult(h, dispatch.submission_id, h.runner, result)).status).toBe(200);
   return dispatch;
 }
 
@@ -95,6 +95,7 @@ describe("proctor submit", () => {
   it("prints one JSON object with --json, and exits 1 on a participant failure", async () => {
     const token = h.token("cli-json");
     const runner = runnerFor({
+      attempt: 1,
       status: "failed",
       reason: "exit code 1",
       public_score: null,
@@ -222,7 +223,7 @@ describe("proctor tokens", () => {
 });
 
 describe("proctor serve", () => {
-  it("starts on localhost with a made secret, serves, and stops on SIGTERM", async () => {
+  it("starts on localhost, says how runners reach it, serves, and stops on SIGTERM", async () => {
     const fake = await startFakeGitHub();
     fake.addRepo("org", "comp");
     const work = await mkdtemp(path.join(os.tmpdir(), "proctor-serve-"));
@@ -248,7 +249,7 @@ describe("proctor serve", () => {
           "--log-level",
           "silent",
         ],
-        { env: { ...process.env, GITHUB_TOKEN: fake.token, PROCTOR_GATEWAY_SECRET: "" } },
+        { env: { ...process.env, GITHUB_TOKEN: fake.token } },
       );
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
@@ -258,7 +259,7 @@ describe("proctor serve", () => {
         await sleep(50);
       }
       const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)![1]!;
-      expect(stderr).toMatch(/made a new server secret/);
+      expect(stderr).toMatch(/PROCTOR_GATEWAY_URL .*PROCTOR_RUNNER_CREDENTIAL .*proctor runners add/s);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       expect((await fetch(`${url}/v1/leaderboard`)).status).toBe(200);
       child.kill("SIGTERM");

@@ -10,7 +10,7 @@ import {
   type GatewayCredentials,
   type QuotaView,
   type SubmissionView,
-} from "../intake/index.js";
+} from "../gateway-api/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { formatBytes, formatDuration, parseDuration, UnitError } from "../units/index.js";
 import { UsageError } from "./usage-error.js";

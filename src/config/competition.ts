@@ -83,6 +83,14 @@ export const competitionSchema = z
         submission_format: relativePath,
       })
       .strict(),
+    /**
+     * The kinds of self-hosted runners the competition has (labels `cpu`/`gpu`): the gateway refuses
+     * uploads for a kind with no runners, which would otherwise wait forever.
+     */
+    runners: z
+      .array(z.enum(["cpu", "gpu"]))
+      .min(1, "must name at least one kind of runner: cpu, gpu or both")
+      .default(["cpu"]),
     /** Where self-hosted runners keep the hidden test data and ground truth (absolute paths on their disks). */
     runner_paths: z
       .object({ data_dir: z.string().min(1), ground_truth: z.string().min(1) })
@@ -117,8 +125,11 @@ export const competitionSchema = z
       .object({
         local: z.enum(LOG_VISIBILITY).default("full"),
         smoke_test: z.enum(LOG_VISIBILITY).default("full"),
-        evaluation: z.enum(LOG_VISIBILITY).default("tail"),
+        // None by default on the hidden set: a program can print the test features it reads.
+        evaluation: z.enum(LOG_VISIBILITY).default("none"),
         tail_lines: positiveInt.default(20),
+        /** Most of each stream a participant is shown on the gateway (its end), whatever the visibility. */
+        max_bytes: size.default(16 * 1024),
       })
       .strict()
       .prefault({}),
@@ -136,6 +147,7 @@ export interface Competition {
   limits: SandboxLimits;
   zipLimits: Partial<ZipLimits>;
   paths: { dataDir: string; groundTruth: string; submissionFormat: string };
+  runners: ("cpu" | "gpu")[];
   runnerPaths?: { dataDir: string; groundTruth: string };
   scoring: CompetitionFile["scoring"];
   leaderboard: LeaderboardRules & { store: string; sealingPublicKey?: string };
@@ -194,6 +206,7 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
       groundTruth: at(parsed.paths.ground_truth),
       submissionFormat: at(parsed.paths.submission_format),
     },
+    runners: [...new Set(parsed.runners)],
     ...(parsed.runner_paths && {
       runnerPaths: { dataDir: parsed.runner_paths.data_dir, groundTruth: parsed.runner_paths.ground_truth },
     }),

@@ -1,16 +1,14 @@
 /** Maps what the intake (and fastify) refuse onto HTTP statuses and one JSON error shape (ErrorBody). */
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { ResultReportError, type ErrorBody } from "../gateway-api/index.js";
 import {
-  DownloadLinkError,
   IntakeError,
   QuotaExceededError,
   quotaView,
-  ResultAuthError,
   ResultConflictError,
-  ResultReportError,
+  RunnerAuthError,
   SubmissionNotFoundError,
   UploadTooLargeError,
-  type ErrorBody,
 } from "../intake/index.js";
 import { InvalidSubmissionError } from "../submission/index.js";
 
@@ -38,6 +36,13 @@ const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_json" },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_json" },
 };
+
+/**
+ * busboy's words for a body that is not well-formed multipart (it throws plain Errors): the client's
+ * fault, answered 400, never a 500.
+ */
+const MALFORMED_MULTIPART =
+  /^(Unexpected end of (multipart data|form|file)|Part terminated early|Malformed (part header|urlencoded form)|Multipart: Boundary not found)/;
 
 interface Mapped {
   status: number;
@@ -76,13 +81,11 @@ function map(error: unknown): Mapped {
   }
   if (error instanceof SubmissionNotFoundError)
     return { status: 404, body: { error: error.code, message: error.message } };
-  if (error instanceof DownloadLinkError)
-    return { status: 403, body: { error: error.code, message: error.message } };
-  if (error instanceof ResultAuthError) {
+  if (error instanceof RunnerAuthError) {
     return {
       status: 401,
       body: { error: error.code, message: error.message },
-      headers: { "www-authenticate": 'Bearer realm="proctor-results"' },
+      headers: { "www-authenticate": 'Bearer realm="proctor-runners"' },
     };
   }
   if (error instanceof ResultConflictError)
@@ -98,6 +101,17 @@ function map(error: unknown): Mapped {
   }
   if (error instanceof IntakeError)
     return { status: 400, body: { error: error.code, message: error.message } };
+  if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
+    return {
+      status: 400,
+      body: {
+        error: "bad_upload",
+        message:
+          `the upload is not well-formed multipart/form-data (${error.message}); send the zip as one file ` +
+          "part, e.g. `curl -F submission=@submission.zip`, or use `proctor submit`",
+      },
+    };
+  }
   const e = error as { statusCode?: unknown; code?: unknown; message?: unknown };
   if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
     const known = typeof e.code === "string" ? FASTIFY_CODES[e.code] : undefined;

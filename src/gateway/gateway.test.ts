@@ -12,6 +12,7 @@ import {
   postResult,
   rawRequest,
   startHarness,
+  COMPETITION_YML,
   upload,
   zipOf,
   type Harness,
@@ -54,30 +55,18 @@ describe("upload", () => {
     });
     expect(body.quota).toMatchObject({ used_today: 1, daily_limit: 3, remaining_today: 2 });
 
+    // Public identifiers only: the payload is printed in the run log for anyone to read.
     expect(Object.keys(dispatch).sort()).toEqual(
-      [
-        "cpu_or_gpu",
-        "participant",
-        "result_token",
-        "result_url",
-        "submission_id",
-        "submission_sha256",
-        "submission_url",
-        "submitted_at",
-      ].sort(),
+      ["attempt", "cpu_or_gpu", "participant", "submission_id", "submission_sha256", "submitted_at"].sort(),
     );
-    expect(dispatch).toMatchObject({
+    expect(dispatch).toEqual({
       submission_id: id,
       participant,
       cpu_or_gpu: "cpu",
       submission_sha256: sha256(zip),
       submitted_at: "2025-03-01T10:00:00.000Z",
-      result_url: `${h.url}/v1/submissions/${id}/result`,
+      attempt: 1,
     });
-    expect(dispatch.submission_url).toMatch(
-      new RegExp(`^${h.url}/v1/submissions/${id}/zip\\?expires=\\d+&signature=[0-9a-f]{64}$`),
-    );
-    expect(dispatch.result_token).toMatch(/^prt_[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify(h.fake.dispatches("org", "comp").at(-1))).not.toContain(
       zip.toString("base64").slice(0, 40),
     );
@@ -91,11 +80,11 @@ describe("upload", () => {
     expect((await stat(path.join(h.dataDir, "intake.sqlite-wal"))).mode & 0o777).toBe(0o600);
   });
 
-  it("keeps only hashes of tokens and result tokens", async () => {
-    const { token, dispatch } = await submitted();
+  it("keeps only hashes of participant tokens and runner credentials", async () => {
+    const { token } = await submitted();
     const db = await readFile(path.join(h.dataDir, "intake.sqlite"));
     const wal = await readFile(path.join(h.dataDir, "intake.sqlite-wal")).catch(() => Buffer.alloc(0));
-    for (const secret of [token.slice(-43), dispatch.result_token]) {
+    for (const secret of [token.slice(-43), h.runner.slice(-43)]) {
       expect(db.includes(secret)).toBe(false);
       expect(wal.includes(secret)).toBe(false);
     }
@@ -112,6 +101,47 @@ describe("upload", () => {
       const id = (r.json()["submission"] as { submission_id: string }).submission_id;
       expect(h.dispatches().find((d) => d.submission_id === id)?.cpu_or_gpu).toBe("gpu");
     }
+  });
+
+  it("refuses a kind of runner the competition has none of, before keeping anything", async () => {
+    const cpuOnly = await startHarness({}, COMPETITION_YML.replace("runners: [cpu, gpu]", "runners: [cpu]"));
+    try {
+      const r = await upload(cpuOnly, cpuOnly.token("hopeful"), await GOOD_ZIP(), {
+        query: "?cpu_or_gpu=gpu",
+      });
+      expect(r.status).toBe(400);
+      expect(r.json()).toMatchObject({ error: "no_runners" });
+      expect(String(r.json()["message"])).toMatch(/no gpu runners.*submit with cpu_or_gpu "cpu"/);
+      expect(await cpuOnly.storedFiles()).toEqual([]);
+      expect(cpuOnly.dispatches()).toEqual([]);
+    } finally {
+      await cpuOnly.close();
+    }
+  });
+
+  it("answers a malformed multipart body with 400, not 500, and keeps nothing", async () => {
+    const token = h.token("garbler");
+    const before = await h.storedFiles();
+    const boundary = "----broken";
+    for (const body of [
+      `--${boundary}\r\nContent-Disposition: form-data; name="submission"; filename="a.zip"\r\n\r\nPK\u0003\u0004 no end`,
+      `--${boundary}\r\nthis is not a header\r\n\r\n`,
+      "no boundary at all",
+    ]) {
+      const r = await rawRequest(h.url, {
+        method: "POST",
+        path: "/v1/submissions",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": `multipart/form-data; boundary=${boundary}`,
+        },
+        body: Buffer.from(body),
+      });
+      expect(r.status, r.text).toBe(400);
+      expect(r.json()["error"]).toBe("bad_upload");
+    }
+    expect(await h.storedFiles()).toEqual(before);
+    expect((await getJson(h, "/healthz")).status).toBe(200);
   });
 });
 
@@ -165,8 +195,12 @@ describe("paths", () => {
   it("answers 404 to ids with .. or slashes, in every route", async () => {
     const token = h.token("prober");
     for (const id of ["..", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "sub-..%2f..%2fintake.sqlite"]) {
-      for (const route of [`/v1/submissions/${id}`, `/v1/submissions/${id}/zip?expires=1&signature=x`]) {
-        const r = await rawRequest(h.url, { path: route, headers: { authorization: `Bearer ${token}` } });
+      for (const [route, bearer] of [
+        [`/v1/submissions/${id}`, token],
+        [`/v1/runner/submissions/${id}`, h.runner],
+        [`/v1/runner/submissions/${id}/zip?attempt=1`, h.runner],
+      ]) {
+        const r = await rawRequest(h.url, { path: route!, headers: { authorization: `Bearer ${bearer}` } });
         expect(r.status, `${route}: ${r.text}`).toBe(404);
       }
     }
@@ -280,111 +314,173 @@ describe("limits", () => {
 });
 
 describe("runner side", () => {
-  it("serves the zip on the signed link and marks the submission running; refuses tampered and expired links", async () => {
-    const { id, zip, dispatch, token } = await submitted();
-    const url = new URL(dispatch.submission_url);
-    const tampered = new URL(url);
-    const signature = url.searchParams.get("signature")!;
-    tampered.searchParams.set("signature", (signature[0] === "a" ? "b" : "a") + signature.slice(1));
-    const later = new URL(url);
-    later.searchParams.set("expires", String(Number(url.searchParams.get("expires")) + 3600));
-    const otherId = new URL(url.href.replace(id, `sub-${"A".repeat(22)}`));
-    for (const bad of [tampered, later, otherId]) {
-      const r = await download(h, bad.href);
-      expect(r.status).toBe(403);
-      expect(r.json()["error"]).toBe("invalid_signature");
+  it("knowing the dispatch payload is not enough: no credential, a participant token or a forged one get 401", async () => {
+    const { id, token } = await submitted();
+    const forged = h.runner.slice(0, -4) + (h.runner.endsWith("AAAA") ? "BBBB" : "AAAA");
+    const revoked = h.gateway.intake.runners.add("old-runner");
+    h.gateway.intake.runners.revoke(revoked.id);
+    for (const credential of [
+      undefined,
+      token,
+      forged,
+      revoked.token,
+      "prc_000000000000_" + "A".repeat(43),
+    ]) {
+      const zip = await download(h, id, 1, credential);
+      expect(zip.status, zip.text).toBe(401);
+      expect(zip.json()["error"]).toBe("unauthorized");
+      expect(zip.bytes.includes(Buffer.from("PK"))).toBe(false);
+      expect((await postResult(h, id, credential, SUCCEEDED)).status).toBe(401);
+      expect((await getJson(h, `/v1/runner/submissions/${id}`, credential)).status).toBe(401);
     }
-    expect((await download(h, `${h.url}/v1/submissions/${id}/zip`)).status).toBe(403);
+    // Nothing moved: still queued, no result.
+    expect((await getJson(h, `/v1/submissions/${id}`, token)).json()).toMatchObject({
+      state: "queued",
+      status: null,
+    });
+    // And a runner credential opens no participant route.
+    expect((await getJson(h, "/v1/submissions", h.runner)).status).toBe(401);
+    expect((await upload(h, h.runner, await GOOD_ZIP())).status).toBe(401);
+  });
+
+  it("serves the submission and the zip of the current attempt to a runner, and marks it running", async () => {
+    const { id, zip, token, participant } = await submitted();
+    const view = (await getJson(h, `/v1/runner/submissions/${id}`, h.runner)).json();
+    expect(view).toEqual({
+      submission_id: id,
+      participant,
+      cpu_or_gpu: "cpu",
+      submission_sha256: sha256(zip),
+      zip_bytes: zip.length,
+      submitted_at: "2025-03-01T10:00:00.000Z",
+      attempt: 1,
+      state: "queued",
+      result: null,
+    });
+    for (const attempt of [2, 0, "x", ""]) {
+      const r = await download(h, id, attempt, h.runner);
+      expect(r.status, String(attempt)).toBe(409);
+    }
     expect((await getJson(h, `/v1/submissions/${id}`, token)).json()["state"]).toBe("queued");
 
-    const ok = await download(h, dispatch.submission_url);
+    const ok = await download(h, id, 1, h.runner);
     expect(ok.status).toBe(200);
     expect(ok.headers["content-type"]).toBe("application/zip");
+    expect(ok.headers["x-content-sha256"]).toBe(sha256(zip));
     expect(ok.bytes).toEqual(zip);
     expect((await getJson(h, `/v1/submissions/${id}`, token)).json()).toMatchObject({
       state: "running",
       started_at: "2025-03-01T10:00:00.000Z",
     });
-
-    h.clock.advance(24 * 3600_000 + 1000);
-    const expired = await download(h, dispatch.submission_url);
-    expect(expired.status).toBe(403);
-    expect(expired.json()["error"]).toBe("link_expired");
-    h.clock.advance(-(24 * 3600_000 + 1000));
   });
 
-  it("records a final result once: forged token 401, replay 409; the owner sees status, score and capped logs", async () => {
-    const { id, dispatch, token } = await submitted("scorer");
-    expect((await postResult(h, id, undefined, SUCCEEDED)).status).toBe(401);
-    expect((await postResult(h, id, "prt_" + "A".repeat(43), SUCCEEDED)).status).toBe(401);
-    const other = await submitted();
-    expect((await postResult(h, id, other.dispatch.result_token, SUCCEEDED)).status).toBe(401);
-
-    const r = await postResult(h, id, dispatch.result_token, SUCCEEDED);
+  it("records a final result once; the owner sees status, the rounded score and capped logs", async () => {
+    const { id, token } = await submitted("scorer");
+    const r = await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 0.87512345 });
     expect(r.status, r.text).toBe(200);
     expect(r.json()).toEqual({ submission_id: id, state: "final", status: "succeeded" });
-    const replay = await postResult(h, id, dispatch.result_token, { ...SUCCEEDED, public_score: 1 });
+    const replay = await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 1 });
     expect(replay.status).toBe(409);
     expect(replay.json()["error"]).toBe("result_conflict");
-    expect((await postResult(h, id, dispatch.result_token, { status: "running" })).status).toBe(409);
+    expect((await postResult(h, id, h.runner, { attempt: 1, status: "running" })).status).toBe(409);
+    expect((await download(h, id, 1, h.runner)).status).toBe(409);
 
     const view = (await getJson(h, `/v1/submissions/${id}`, token)).json();
     expect(view).toMatchObject({
       state: "final",
       status: "succeeded",
       reason: "scored",
-      public_score: 0.875,
+      public_score: 0.8751, // precision 4: more digits would help probe the hidden set
       duration_ms: 1234,
       finished_at: "2025-03-01T10:00:00.000Z",
       logs: { visibility: "tail", stdout: "line 3\nline 4", stderr: "" },
     });
     expect(JSON.stringify(view)).not.toContain("sealed-blob");
+    expect(JSON.stringify(view)).not.toContain("0.87512345");
+    expect((await getJson(h, `/v1/runner/submissions/${id}`, h.runner)).json()).toMatchObject({
+      state: "final",
+      result: { status: "succeeded", private_score_sealed: "sealed-blob", duration_ms: 1234 },
+    });
   });
 
   it("validates the report: unknown keys, scores on a failed run and bad statuses are 400 naming the field", async () => {
-    const { id, dispatch } = await submitted();
+    const { id } = await submitted();
     const cases: [unknown, RegExp][] = [
       [{ ...SUCCEEDED, extra: 1 }, /extra/],
       [{ ...SUCCEEDED, status: "failed" }, /public_score: only succeeded runs carry scores/],
       [{ ...SUCCEEDED, status: "exploded" }, /status/],
       [{ ...SUCCEEDED, duration_ms: -1 }, /duration_ms/],
-      [{ status: "running", reason: "x" }, /reason/],
+      [{ ...SUCCEEDED, attempt: 0 }, /attempt/],
+      [{ attempt: 1, status: "running", reason: "x" }, /reason/],
     ];
     for (const [body, message] of cases) {
-      const r = await postResult(h, id, dispatch.result_token, body);
+      const r = await postResult(h, id, h.runner, body);
       expect(r.status, r.text).toBe(400);
       expect(r.json()["error"]).toBe("invalid_report");
       expect(String(r.json()["message"])).toMatch(message);
     }
     const notJson = await rawRequest(h.url, {
       method: "POST",
-      path: `/v1/submissions/${id}/result`,
-      headers: { "content-type": "application/json", authorization: `Bearer ${dispatch.result_token}` },
+      path: `/v1/runner/submissions/${id}/result`,
+      headers: { "content-type": "application/json", authorization: `Bearer ${h.runner}` },
       body: Buffer.from("{not json"),
     });
     expect(notJson.status).toBe(400);
   });
 
-  it("takes an explicit running report, then the final one", async () => {
-    const { id, dispatch, token } = await submitted();
-    expect((await postResult(h, id, dispatch.result_token, { status: "running" })).json()).toMatchObject({
-      state: "running",
-    });
-    expect((await postResult(h, id, dispatch.result_token, { status: "running" })).status).toBe(200);
+  it("takes an explicit running report, then the final one; visible logs are capped in bytes", async () => {
+    const { id, token } = await submitted();
+    const running = { attempt: 1, status: "running" };
+    expect((await postResult(h, id, h.runner, running)).json()).toMatchObject({ state: "running" });
+    expect((await postResult(h, id, h.runner, running)).status).toBe(200);
     const failed = {
+      attempt: 1,
       status: "failed",
       reason: "exit code 1",
       public_score: null,
       duration_ms: 10,
       image_digest: "",
-      stderr: "a\nb\nc\nTraceback\n",
+      stderr: `a\nb\n${"é".repeat(20_000)}\nTraceback\n`,
     };
-    expect((await postResult(h, id, dispatch.result_token, failed)).status).toBe(200);
-    expect((await getJson(h, `/v1/submissions/${id}`, token)).json()).toMatchObject({
-      status: "failed",
+    expect((await postResult(h, id, h.runner, failed)).status).toBe(200);
+    const view = (await getJson(h, `/v1/submissions/${id}`, token)).json() as {
+      logs: { stderr: string };
+    };
+    expect(view).toMatchObject({ status: "failed", public_score: null });
+    // tail_lines 2, then at most logs.max_bytes (16 KiB by default), cut on a character boundary.
+    expect(view.logs.stderr).toMatch(/^\[… \d+ earlier bytes not shown\]\né+\nTraceback$/);
+    expect(Buffer.byteLength(view.logs.stderr)).toBeLessThanOrEqual(16 * 1024 + 64);
+    expect(view.logs.stderr).not.toContain("\uFFFD");
+  });
+
+  it("an infrastructure_error report runs the submission again without counting it and shows no logs", async () => {
+    const { id, token } = await submitted("unlucky-runner");
+    expect((await download(h, id, 1, h.runner)).status).toBe(200);
+    const infra = {
+      attempt: 1,
+      status: "infrastructure_error",
+      reason: "the engine went away",
       public_score: null,
-      logs: { stderr: "c\nTraceback" },
-    });
+      duration_ms: 0,
+      image_digest: "",
+    };
+    expect((await postResult(h, id, h.runner, infra)).json()).toMatchObject({ state: "queued" });
+    await h.gateway.intake.idle();
+    expect(
+      h
+        .dispatches()
+        .filter((d) => d.submission_id === id)
+        .map((d) => d.attempt),
+    ).toEqual([1, 2]);
+    expect((await download(h, id, 2, h.runner)).status).toBe(200);
+    expect((await postResult(h, id, h.runner, { ...infra, attempt: 2, stdout: "hidden row 1" })).status).toBe(
+      400,
+    );
+    expect((await postResult(h, id, h.runner, { ...infra, attempt: 2 })).status).toBe(200);
+    const view = (await getJson(h, `/v1/submissions/${id}`, token)).json();
+    expect(view).toMatchObject({ state: "final", status: "infrastructure_error", attempt: 2 });
+    expect(view["logs"]).toEqual({ visibility: "none", stdout: "", stderr: "" });
+    expect((await getJson(h, "/v1/submissions", token)).json()["quota"]).toMatchObject({ used_today: 0 });
   });
 });
 
@@ -399,7 +495,7 @@ describe("leaderboard", () => {
     expect(json.mode).toBe("public");
     expect(json.rows.find((r) => r["participant"] === "scorer")).toMatchObject({
       rank: 1,
-      publicScore: 0.875,
+      publicScore: 0.8751, // reported 0.87512345; shown at precision 4
     });
     expect(json.rows.every((r) => !("privateScore" in r))).toBe(true);
     const html = await getJson(h, "/leaderboard");
@@ -408,6 +504,23 @@ describe("leaderboard", () => {
     expect(html.text).toContain("Test &lt;Competition&gt;");
     expect(html.text).toContain("scorer");
     expect(html.text).not.toContain("sealed-blob");
+  });
+
+  it("renders once per change: the same ETag until a result is recorded, 304 for a fresh copy", async () => {
+    const first = await getJson(h, "/leaderboard");
+    const etag = String(first.headers["etag"]);
+    expect(etag).toMatch(/^"lb-\d+-[0-9a-f]{16}"$/);
+    const cached = await rawRequest(h.url, { path: "/leaderboard", headers: { "if-none-match": etag } });
+    expect(cached.status).toBe(304);
+    expect(cached.text).toBe("");
+    const { id } = await submitted("newcomer");
+    expect((await getJson(h, "/leaderboard")).headers["etag"]).toBe(etag); // queued: no new result yet
+    await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 0.5 });
+    const after = await getJson(h, "/leaderboard");
+    expect(after.headers["etag"]).not.toBe(etag);
+    expect(after.text).toContain("newcomer");
+    const json = (await getJson(h, "/v1/leaderboard")).json() as { rows: Record<string, unknown>[] };
+    expect(json.rows.find((r) => r["participant"] === "newcomer")).toMatchObject({ publicScore: 0.5 });
   });
 });
 
@@ -441,8 +554,8 @@ describe("dispatch failures", () => {
 
 describe("sweeper", () => {
   it("re-dispatches a run stuck past the time limit + grace once, then leaves it infrastructure_error", async () => {
-    const { id, dispatch, token, participant } = await submitted();
-    expect((await download(h, dispatch.submission_url)).status).toBe(200);
+    const { id, token, participant } = await submitted();
+    expect((await download(h, id, 1, h.runner)).status).toBe(200);
     // time 2s + grace 1s + the gateway's grace 1s = 4s
     h.clock.advance(4000);
     expect((await h.gateway.sweeper.tick()).redispatched).not.toContain(id);
@@ -451,29 +564,57 @@ describe("sweeper", () => {
     expect(first.redispatched).toContain(id);
     expect(first.dispatched).toContain(id);
     const again = h.dispatches().filter((d) => d.submission_id === id);
-    expect(again).toHaveLength(2);
-    expect(again[1]!.result_token).not.toBe(dispatch.result_token);
+    expect(again.map((d) => d.attempt)).toEqual([1, 2]);
     expect((await getJson(h, `/v1/submissions/${id}`, token)).json()).toMatchObject({
       state: "queued",
       attempt: 2,
       earlier_attempts: [{ attempt: 1, status: "infrastructure_error" }],
     });
     // The lost runner turns up late: its attempt was given up on.
-    const late = await postResult(h, id, dispatch.result_token, SUCCEEDED);
+    const late = await postResult(h, id, h.runner, SUCCEEDED);
     expect(late.status).toBe(409);
-    expect(String(late.json()["message"])).toMatch(/attempt 1 .* given up on/);
+    expect(String(late.json()["message"])).toMatch(/at attempt 2, not 1: an earlier attempt was given up on/);
 
-    expect((await download(h, again[1]!.submission_url)).status).toBe(200);
+    expect((await download(h, id, 2, h.runner)).status).toBe(200);
     h.clock.advance(4001);
     const second = await h.gateway.sweeper.tick();
     expect(second.failed).toContain(id);
     const view = (await getJson(h, `/v1/submissions/${id}`, token)).json();
     expect(view).toMatchObject({ state: "final", status: "infrastructure_error", attempt: 2 });
-    expect((await postResult(h, id, again[1]!.result_token, SUCCEEDED)).status).toBe(409);
+    expect((await postResult(h, id, h.runner, { ...SUCCEEDED, attempt: 2 })).status).toBe(409);
     // Infrastructure errors never count against the participant.
     const list = (await getJson(h, "/v1/submissions", token)).json();
     expect(list["quota"]).toMatchObject({ used_today: 0 });
     expect(h.gateway.intake.entries().find((e) => e.submissionId === id)?.participant).toBe(participant);
+  });
+
+  it("re-dispatches a submission no runner picked up by the pickup deadline once, then ends it uncounted", async () => {
+    const lonely = await startHarness({ pickupDeadlineMs: 60_000 });
+    try {
+      const token = lonely.token("nobody-home");
+      const r = await upload(lonely, token, await GOOD_ZIP());
+      const id = (r.json()["submission"] as { submission_id: string }).submission_id;
+      lonely.clock.advance(60_000);
+      expect((await lonely.gateway.sweeper.tick()).redispatched).toEqual([]);
+      lonely.clock.advance(1);
+      expect((await lonely.gateway.sweeper.tick()).redispatched).toEqual([id]);
+      expect(lonely.dispatches().map((d) => d.attempt)).toEqual([1, 2]);
+      expect((await getJson(lonely, "/v1/submissions", token)).json()["quota"]).toMatchObject({
+        used_today: 1,
+      });
+      lonely.clock.advance(60_001);
+      expect((await lonely.gateway.sweeper.tick()).failed).toEqual([id]);
+      const view = (await getJson(lonely, `/v1/submissions/${id}`, token)).json();
+      expect(view).toMatchObject({ state: "final", status: "infrastructure_error", attempt: 2 });
+      expect(String(view["reason"])).toMatch(/no cpu runner picked up attempt 2 within 1m.*does not count/);
+      // It no longer takes up the participant's limits.
+      expect((await getJson(lonely, "/v1/submissions", token)).json()["quota"]).toMatchObject({
+        used_today: 0,
+        used_total: 0,
+      });
+    } finally {
+      await lonely.close();
+    }
   });
 });
 
@@ -492,6 +633,24 @@ describe("rate limits and storage", () => {
     }
   });
 
+  it("keys the rate limit on verified tokens only: made-up and copied token ids count against the address", async () => {
+    const limited = await startHarness({ rateLimit: { max: 3, uploadsMax: 1, timeWindowMs: 60_000 } });
+    try {
+      const victim = limited.gateway.intake.tokens.add("victim");
+      const copied = `pct_${victim.id}_${"A".repeat(43)}`;
+      const madeUp = (i: number) => `pct_${i.toString(16).padStart(12, "0")}_${"B".repeat(43)}`;
+      const attacker: number[] = [];
+      for (let i = 0; i < 3; i += 1)
+        attacker.push((await getJson(limited, "/v1/leaderboard", madeUp(i))).status);
+      attacker.push((await getJson(limited, "/v1/leaderboard", copied)).status);
+      expect(attacker).toEqual([200, 200, 200, 429]);
+      // The victim's own budget is untouched by requests that named their token id.
+      expect((await getJson(limited, "/v1/submissions", victim.token)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("removes partial uploads left by a crash when it starts", async () => {
     const { writeFile } = await import("node:fs/promises");
     const other = await startHarness();
@@ -502,7 +661,6 @@ describe("rate limits and storage", () => {
     const again = createGateway({
       competition: other.competition,
       dataDir: other.dataDir,
-      secret: "x".repeat(32),
       github: { client: h.gateway.app as never, owner: "o", repo: "r" },
       dispatch: async () => {},
       sweepIntervalMs: 0,
@@ -516,11 +674,33 @@ describe("rate limits and storage", () => {
   });
 });
 
-describe("runner client (sendResultReport)", () => {
-  it("posts a report with the result token; a repeat is a conflict, a forged token an error", async () => {
-    const { sendResultReport, finalReport } = await import("../intake/index.js");
-    const { id, dispatch, token } = await submitted();
+describe("runner client", () => {
+  it("reads, downloads and reports with the runner credential; a repeat is a conflict, a forged credential an error", async () => {
+    const { downloadAttempt, finalReport, runnerSubmission, sendResultReport } =
+      await import("../gateway-api/index.js");
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const os = await import("node:os");
+    const { id, zip, token } = await submitted();
+    const gateway = { server: h.url, token: h.runner };
+    const view = await runnerSubmission(gateway, id);
+    const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-runner-client-"));
+    try {
+      const fetched = await downloadAttempt(gateway, id, view.attempt, path.join(dir, "s.zip"), {
+        maxBytes: 1e6,
+        sha256: view.submission_sha256,
+      });
+      expect(fetched).toEqual({ sha256: sha256(zip), bytes: zip.length });
+      await expect(
+        downloadAttempt({ ...gateway, token }, id, 1, path.join(dir, "t.zip"), {
+          maxBytes: 1e6,
+          sha256: view.submission_sha256,
+        }),
+      ).rejects.toThrow(/HTTP 401/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     const report = finalReport({
+      attempt: 1,
       status: "output_invalid",
       reason: "2 problems",
       publicScore: null,
@@ -529,21 +709,17 @@ describe("runner client (sendResultReport)", () => {
       imageDigest: "",
       problems: ["line 2: bad", "line 3: bad"],
     });
-    const options = {
-      resultUrl: dispatch.result_url,
-      resultToken: dispatch.result_token,
-      report,
-      retryBaseMs: 1,
-    };
-    expect(await sendResultReport(options)).toEqual({
+    expect(await sendResultReport(gateway, id, report, { retryBaseMs: 1 })).toEqual({
       outcome: "recorded",
       state: "final",
       status: "output_invalid",
     });
-    expect(await sendResultReport(options)).toMatchObject({ outcome: "conflict" });
-    await expect(sendResultReport({ ...options, resultToken: "prt_forged" })).rejects.toThrow(
-      /refused .*\(401\)/,
-    );
+    expect(await sendResultReport(gateway, id, report, { retryBaseMs: 1 })).toMatchObject({
+      outcome: "conflict",
+    });
+    await expect(
+      sendResultReport({ ...gateway, token: "prc_forged" }, id, report, { retryBaseMs: 1 }),
+    ).rejects.toThrow(/no valid runner credential/);
     expect((await getJson(h, `/v1/submissions/${id}`, token)).json()["problems"]).toEqual([
       "line 2: bad",
       "line 3: bad",
@@ -551,7 +727,7 @@ describe("runner client (sendResultReport)", () => {
   });
 
   it("retries a gateway that answers 5xx or cannot be reached", async () => {
-    const { sendResultReport } = await import("../intake/index.js");
+    const { sendResultReport } = await import("../gateway-api/index.js");
     const http = await import("node:http");
     let calls = 0;
     const server = http.createServer((request, response) => {
@@ -567,12 +743,12 @@ describe("runner client (sendResultReport)", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const { port } = server.address() as import("node:net").AddressInfo;
     try {
-      const outcome = await sendResultReport({
-        resultUrl: `http://127.0.0.1:${port}/v1/submissions/x/result`,
-        resultToken: "prt_x",
-        report: { status: "running" },
-        retryBaseMs: 1,
-      });
+      const outcome = await sendResultReport(
+        { server: `http://127.0.0.1:${port}`, token: "prc_x" },
+        "x",
+        { attempt: 1, status: "running" },
+        { retryBaseMs: 1 },
+      );
       expect(outcome).toEqual({ outcome: "recorded", state: "running", status: null });
       expect(calls).toBe(3);
     } finally {

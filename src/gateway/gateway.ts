@@ -2,21 +2,25 @@
  * The upload gateway: the thin HTTP edge (fastify) over the intake room. It parses and authenticates
  * requests, hands them to the intake, and maps the intake's typed errors to statuses. Routes:
  *
- *   participants (Authorization: Bearer <participant token>)
+ *   participants (Authorization: Bearer <participant token, pct_…>)
  *     POST /v1/submissions                  multipart upload (one file part; optional field or query
  *                                           `cpu_or_gpu` = cpu|gpu) -> 202 SubmittedView
  *     GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404)
  *     GET  /v1/submissions                  -> the caller's submissions + remaining quota
- *   runners
- *     GET  /v1/submissions/:id/zip?expires=&signature=   signed link from the dispatch -> the zip
- *     POST /v1/submissions/:id/result       Authorization: Bearer <result_token>; see intake/result-report.ts
+ *   runners (Authorization: Bearer <runner credential, prc_…>; see gateway-api/result-report.ts)
+ *     GET  /v1/runner/submissions/:id       -> RunnerSubmissionView
+ *     GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip
+ *     POST /v1/runner/submissions/:id/result          -> records a result report
  *   everyone
- *     GET  /leaderboard                     the HTML page (public scores)
+ *     GET  /leaderboard                     the HTML page (public scores, rendered once per change)
  *     GET  /v1/leaderboard                  JSON (proctor.leaderboard/v1, public mode)
  *     GET  /healthz
  *
+ * Each token opens its own routes only. Rate limits count per verified participant or runner, and per
+ * client address for everything else (a made-up token counts against its sender's address).
  * Bind it to localhost behind a TLS-terminating proxy (docs/gateway.md).
  */
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -25,20 +29,19 @@ import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import type { Competition, Phase } from "../config/index.js";
 import type { GitHubClient } from "../github/index.js";
+import { bearer, MAX_REPORT_BODY_BYTES, type CpuOrGpu } from "../gateway-api/index.js";
 import { leaderboardJson, renderHtml } from "../leaderboard/index.js";
 import {
-  bearer,
   createSweeper,
   githubDispatch,
   Intake,
   IntakeDb,
   LocalDirectoryStorage,
-  MAX_REPORT_BODY_BYTES,
   QuotaExceededError,
+  RunnerAuthError,
   UploadTooLargeError,
   type Authenticated,
   type Clock,
-  type CpuOrGpu,
   type Dispatch,
   type IntakeLogger,
   type SubmissionStorage,
@@ -50,16 +53,14 @@ export interface GatewayOptions {
   competition: Competition;
   /** Holds intake.sqlite and (with the default storage) submissions/. Created 0700 if missing. */
   dataDir: string;
-  /** Server secret, at least 32 bytes: signs download links, derives result tokens. */
-  secret: string | Buffer;
   /** Where dispatches go: a client from createGitHubClient, and the runners' repository. */
   github: { client: GitHubClient; owner: string; repo: string; eventType?: string };
   /** Overrides `github` (tests, or another way of starting runs). */
   dispatch?: Dispatch;
   clock?: Clock;
   /**
-   * The gateway's URL as runners reach it, e.g. https://submit.example.org. Default: the address it
-   * listens on (http://127.0.0.1:PORT), known once listening.
+   * The gateway's URL as participants and runners reach it, e.g. https://submit.example.org (the runners'
+   * repository secret PROCTOR_GATEWAY_URL). Default: the address it listens on, known once listening.
    */
   publicUrl?: string;
   /** Default: a LocalDirectoryStorage in <dataDir>/submissions. */
@@ -67,15 +68,16 @@ export interface GatewayOptions {
   /** How often the sweeper runs (default 30 s); 0 leaves it stopped (call `sweeper.tick()`). */
   sweepIntervalMs?: number;
   runningGraceMs?: number;
-  downloadTtlMs?: number;
+  pickupDeadlineMs?: number;
   maxAttempts?: number;
   dispatchBackoffMs?: { initial: number; max: number };
   /** How long an upload's answer waits for its dispatch (default 0; it goes on in the background). */
   dispatchWaitMs?: number;
   phase?: Phase;
   /**
-   * Requests per time window per participant token (or per client address without one), and uploads per
-   * window; false turns rate limiting off. Default 120 requests and 10 uploads per minute.
+   * Requests per time window per verified participant or runner (per client address for requests without
+   * a valid token), and uploads per window; false turns rate limiting off. Default 120 requests and 10
+   * uploads per minute.
    */
   rateLimit?: { max: number; uploadsMax: number; timeWindowMs: number } | false;
   /** Trust X-Forwarded-For from the proxy in front (for per-address rate limits). Default false. */
@@ -97,6 +99,8 @@ export interface Gateway {
   /** Stops the sweeper, closes the server (open connections too) and the database. */
   close(): Promise<void>;
 }
+
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex").slice(0, 16);
 
 /** Slack for the multipart framing around the zip when judging Content-Length. */
 const MULTIPART_SLACK_BYTES = 64 * 1024;
@@ -134,14 +138,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     competition: options.competition,
     db,
     storage,
-    secret: options.secret,
     dispatch: options.dispatch ?? githubDispatch(options.github),
-    publicUrl,
     logger: log,
     ...(options.clock && { clock: options.clock }),
     ...(options.phase && { phase: options.phase }),
     ...(options.runningGraceMs !== undefined && { runningGraceMs: options.runningGraceMs }),
-    ...(options.downloadTtlMs !== undefined && { downloadTtlMs: options.downloadTtlMs }),
+    ...(options.pickupDeadlineMs !== undefined && { pickupDeadlineMs: options.pickupDeadlineMs }),
     ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
     ...(options.dispatchBackoffMs && { dispatchBackoffMs: options.dispatchBackoffMs }),
     ...(options.dispatchWaitMs !== undefined && { dispatchWaitMs: options.dispatchWaitMs }),
@@ -155,11 +157,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       global: true,
       max: limits.max,
       timeWindow: limits.timeWindowMs,
-      // Per participant token when one is presented (its public id part), else per client address.
+      // Per verified holder: an unverified token id is anyone's to make up (to dodge the address's budget)
+      // or to copy (to spend a victim's), so only a token that authenticates moves a request off its
+      // address's budget.
       keyGenerator: (request) => {
         const token = bearer(request.headers.authorization);
-        const id = token && /^pct_([0-9a-f]{12})_/.exec(token)?.[1];
-        return id ? `token:${id}` : `ip:${request.ip}`;
+        const who = intake.tokens.authenticate(token);
+        if (who) return `participant:${who.holder}`;
+        const runner = intake.runners.authenticate(token);
+        return runner ? `runner:${runner.tokenId}` : `ip:${request.ip}`;
       },
     });
   }
@@ -182,6 +188,37 @@ export function createGateway(options: GatewayOptions): Gateway {
       );
     }
     return who;
+  };
+  const runner = (request: FastifyRequest): Authenticated => {
+    const who = intake.runners.authenticate(bearer(request.headers.authorization));
+    if (!who) throw new RunnerAuthError();
+    return who;
+  };
+
+  // The leaderboard is rendered once per recorded result, not once per request: a popular page under load
+  // would otherwise rank every entry on every hit.
+  let rendered: { version: number; html: string; json: string; etag: string } | undefined;
+  const pages = () => {
+    const version = intake.resultsVersion;
+    if (rendered?.version !== version) {
+      const standings = intake.standings();
+      const at = { competition: options.competition.name };
+      const json = JSON.stringify(leaderboardJson(standings, at));
+      rendered = { version, html: renderHtml(standings, at), json, etag: `"lb-${version}-${sha1(json)}"` };
+    }
+    return rendered;
+  };
+  const sendCached = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    type: string,
+    body: () => string,
+  ): string | FastifyReply => {
+    const { etag } = pages();
+    reply.header("cache-control", "no-cache").header("etag", etag);
+    if (request.headers["if-none-match"] === etag) return reply.code(304).send();
+    reply.header("content-type", type);
+    return body();
   };
 
   void app.register(async (routes) => {
@@ -206,7 +243,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const declared = Number(request.headers["content-length"]);
         if (Number.isFinite(declared) && declared > max + MULTIPART_SLACK_BYTES)
           throw new UploadTooLargeError(max);
-        const quota = await intake.quota(who.participant);
+        const quota = await intake.quota(who.holder);
         if (!quota.allowed) throw new QuotaExceededError(quota);
 
         const part = await request.file({
@@ -227,9 +264,15 @@ export function createGateway(options: GatewayOptions): Gateway {
             `cpu_or_gpu must be cpu or gpu, got ${JSON.stringify(cpuOrGpu)}`,
           );
         }
+        try {
+          intake.checkRunnerKind(cpuOrGpu);
+        } catch (error) {
+          part.file.destroy();
+          throw error;
+        }
         // The part's file name is ignored: the stored name is the server-made submission id.
         const submitted = await intake.accept({
-          participant: who.participant,
+          participant: who.holder,
           cpuOrGpu: cpuOrGpu as CpuOrGpu,
           data: part.file,
         });
@@ -240,20 +283,22 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
     );
 
-    routes.get("/v1/submissions", async (request) => intake.list(participant(request).participant));
+    routes.get("/v1/submissions", async (request) => intake.list(participant(request).holder));
 
     routes.get<{ Params: { id: string } }>("/v1/submissions/:id", async (request) =>
-      intake.get(participant(request).participant, request.params.id),
+      intake.get(participant(request).holder, request.params.id),
     );
 
+    routes.get<{ Params: { id: string } }>("/v1/runner/submissions/:id", async (request) => {
+      runner(request);
+      return intake.runnerView(request.params.id);
+    });
+
     routes.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
-      "/v1/submissions/:id/zip",
+      "/v1/runner/submissions/:id/zip",
       async (request, reply) => {
-        const zip = await intake.openZip(
-          request.params.id,
-          request.query["expires"],
-          request.query["signature"],
-        );
+        runner(request);
+        const zip = await intake.openZip(request.params.id, request.query["attempt"]);
         reply
           .header("content-type", "application/zip")
           .header("content-length", String(zip.bytes))
@@ -263,20 +308,18 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
     );
 
-    routes.post<{ Params: { id: string } }>("/v1/submissions/:id/result", async (request) =>
-      intake.report(request.params.id, bearer(request.headers.authorization), request.body),
+    routes.post<{ Params: { id: string } }>("/v1/runner/submissions/:id/result", async (request) => {
+      runner(request);
+      return intake.report(request.params.id, request.body);
+    });
+
+    routes.get("/v1/leaderboard", async (request, reply) =>
+      sendCached(request, reply, "application/json; charset=utf-8", () => pages().json),
     );
 
-    routes.get("/v1/leaderboard", async () =>
-      leaderboardJson(intake.standings(), { competition: options.competition.name }),
-    );
-
-    routes.get("/leaderboard", async (_request, reply: FastifyReply) => {
-      reply
-        .header("content-type", "text/html; charset=utf-8")
-        .header("cache-control", "no-cache")
-        .header("x-content-type-options", "nosniff");
-      return renderHtml(intake.standings(), { competition: options.competition.name });
+    routes.get("/leaderboard", async (request, reply: FastifyReply) => {
+      reply.header("x-content-type-options", "nosniff");
+      return sendCached(request, reply, "text/html; charset=utf-8", () => pages().html);
     });
   });
 

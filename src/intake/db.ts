@@ -9,9 +9,11 @@
  */
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
+import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState } from "../gateway-api/index.js";
 import type { RunStatus } from "../status/index.js";
+import type { TokenKind } from "./secrets.js";
 
-export const INTAKE_SCHEMA_VERSION = 1;
+export const INTAKE_SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -52,19 +54,15 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX submissions_by_participant ON submissions (participant, submitted_at_ms);
    CREATE INDEX submissions_by_state ON submissions (state, dispatch_state);`,
+  // Runner credentials beside participant tokens; dispatches carry no secret, so no result token is kept;
+  // the dispatch time in ms, for the pickup deadline.
+  `ALTER TABLE tokens RENAME COLUMN participant TO holder;
+   ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'participant';
+   ALTER TABLE submissions DROP COLUMN result_token_sha256;
+   ALTER TABLE submissions ADD COLUMN dispatched_at_ms INTEGER;`,
 ];
 
-export type SubmissionState = "queued" | "running" | "final";
-export type DispatchState = "pending" | "sent";
-export type CpuOrGpu = "cpu" | "gpu";
-
-/** An earlier attempt the intake gave up on (and re-dispatched). */
-export interface AttemptRecord {
-  attempt: number;
-  status: RunStatus;
-  reason: string;
-  at: string;
-}
+export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
 
 export interface SubmissionRecord {
   id: string;
@@ -86,12 +84,12 @@ export interface SubmissionRecord {
   stderr: string | null;
   problems: string[];
   attempt: number;
-  resultTokenSha256: string;
   dispatchState: DispatchState;
   dispatchAttempts: number;
   dispatchError: string | null;
   nextDispatchAtMs: number | null;
   dispatchedAt: string | null;
+  dispatchedAtMs: number | null;
   startedAtMs: number | null;
   finishedAt: string | null;
   history: AttemptRecord[];
@@ -99,7 +97,9 @@ export interface SubmissionRecord {
 
 export interface TokenRecord {
   id: string;
-  participant: string;
+  kind: TokenKind;
+  /** The participant's name, or the runner's. */
+  holder: string;
   secretSha256: string;
   createdAt: string;
   revokedAt: string | null;
@@ -124,12 +124,12 @@ interface SubmissionRow {
   stderr: string | null;
   problems: string;
   attempt: number;
-  result_token_sha256: string;
   dispatch_state: string;
   dispatch_attempts: number;
   dispatch_error: string | null;
   next_dispatch_at_ms: number | null;
   dispatched_at: string | null;
+  dispatched_at_ms: number | null;
   started_at_ms: number | null;
   finished_at: string | null;
   history: string;
@@ -137,7 +137,8 @@ interface SubmissionRow {
 
 interface TokenRow {
   id: string;
-  participant: string;
+  kind: string;
+  holder: string;
   secret_sha256: string;
   created_at: string;
   revoked_at: string | null;
@@ -163,12 +164,12 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     stderr: row.stderr,
     problems: JSON.parse(row.problems) as string[],
     attempt: row.attempt,
-    resultTokenSha256: row.result_token_sha256,
     dispatchState: row.dispatch_state as DispatchState,
     dispatchAttempts: row.dispatch_attempts,
     dispatchError: row.dispatch_error,
     nextDispatchAtMs: row.next_dispatch_at_ms,
     dispatchedAt: row.dispatched_at,
+    dispatchedAtMs: row.dispatched_at_ms,
     startedAtMs: row.started_at_ms,
     finishedAt: row.finished_at,
     history: JSON.parse(row.history) as AttemptRecord[],
@@ -177,7 +178,8 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
 
 const tokenFromRow = (row: TokenRow): TokenRecord => ({
   id: row.id,
-  participant: row.participant,
+  kind: row.kind as TokenKind,
+  holder: row.holder,
   secretSha256: row.secret_sha256,
   createdAt: row.created_at,
   revokedAt: row.revoked_at,
@@ -194,7 +196,6 @@ export interface NewSubmission {
   zipSha256: string;
   zipBytes: number;
   submittedAtMs: number;
-  resultTokenSha256: string;
 }
 
 export interface FinalFields {
@@ -247,10 +248,10 @@ export class IntakeDb {
   insertToken(token: TokenRecord): void {
     this.#db
       .prepare(
-        `INSERT INTO tokens (id, participant, secret_sha256, created_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO tokens (id, kind, holder, secret_sha256, created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       )
-      .run(token.id, token.participant, token.secretSha256, token.createdAt, token.revokedAt);
+      .run(token.id, token.kind, token.holder, token.secretSha256, token.createdAt, token.revokedAt);
   }
 
   getToken(id: string): TokenRecord | undefined {
@@ -258,10 +259,10 @@ export class IntakeDb {
     return row && tokenFromRow(row);
   }
 
-  listTokens(): TokenRecord[] {
+  listTokens(kind: TokenKind): TokenRecord[] {
     return this.#db
-      .prepare<[], TokenRow>("SELECT * FROM tokens ORDER BY created_at, id")
-      .all()
+      .prepare<[string], TokenRow>("SELECT * FROM tokens WHERE kind = ? ORDER BY created_at, id")
+      .all(kind)
       .map(tokenFromRow);
   }
 
@@ -279,8 +280,8 @@ export class IntakeDb {
     this.#db
       .prepare(
         `INSERT INTO submissions (id, participant, cpu_or_gpu, zip_sha256, zip_bytes, submitted_at,
-           submitted_at_ms, state, result_token_sha256, dispatch_state, next_dispatch_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 'pending', ?)`,
+           submitted_at_ms, state, dispatch_state, next_dispatch_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?)`,
       )
       .run(
         s.id,
@@ -290,7 +291,6 @@ export class IntakeDb {
         s.zipBytes,
         new Date(s.submittedAtMs).toISOString(),
         s.submittedAtMs,
-        s.resultTokenSha256,
         s.submittedAtMs,
       );
   }
@@ -378,16 +378,16 @@ export class IntakeDb {
   recordDispatch(
     id: string,
     attempt: number,
-    outcome: { ok: true; at: string } | { ok: false; error: string; nextAtMs: number },
+    outcome: { ok: true; atMs: number } | { ok: false; error: string; nextAtMs: number },
   ): void {
     if (outcome.ok) {
       this.#db
         .prepare(
           `UPDATE submissions SET dispatch_state = 'sent', dispatch_attempts = dispatch_attempts + 1,
-             dispatch_error = NULL, next_dispatch_at_ms = NULL, dispatched_at = ?
+             dispatch_error = NULL, next_dispatch_at_ms = NULL, dispatched_at = ?, dispatched_at_ms = ?
            WHERE id = ? AND attempt = ?`,
         )
-        .run(outcome.at, id, attempt);
+        .run(new Date(outcome.atMs).toISOString(), outcome.atMs, id, attempt);
     } else {
       this.#db
         .prepare(
@@ -421,24 +421,36 @@ export class IntakeDb {
       .map(fromRow);
   }
 
+  /** Submissions dispatched before `beforeMs` that no runner has picked up (still queued). */
+  neverPickedUp(beforeMs: number): SubmissionRecord[] {
+    return this.#db
+      .prepare<[number], SubmissionRow>(
+        `SELECT * FROM submissions WHERE state = 'queued' AND dispatch_state = 'sent'
+           AND dispatched_at_ms < ? ORDER BY dispatched_at_ms, id`,
+      )
+      .all(beforeMs)
+      .map(fromRow);
+  }
+
   /**
-   * Gives up on a running attempt and queues the next one (dispatch pending, due now); false when the
-   * attempt is no longer running (its result came in meanwhile).
+   * Gives up on an attempt (running, or dispatched and never picked up) and queues the next one (dispatch
+   * pending, due now); false when the attempt is no longer in `from` (its result came in meanwhile).
    */
   requeue(
     id: string,
     attempt: number,
-    next: { history: AttemptRecord[]; resultTokenSha256: string; nowMs: number },
+    from: "queued" | "running",
+    next: { history: AttemptRecord[]; nowMs: number },
   ): boolean {
     return (
       this.#db
         .prepare(
           `UPDATE submissions SET state = 'queued', attempt = attempt + 1, started_at_ms = NULL,
-             result_token_sha256 = ?, dispatch_state = 'pending', dispatch_attempts = 0,
-             dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, history = ?
-           WHERE id = ? AND attempt = ? AND state = 'running'`,
+             dispatch_state = 'pending', dispatch_attempts = 0, dispatch_error = NULL,
+             next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL, history = ?
+           WHERE id = ? AND attempt = ? AND state = ?`,
         )
-        .run(next.resultTokenSha256, next.nowMs, JSON.stringify(next.history), id, attempt).changes === 1
+        .run(next.nowMs, JSON.stringify(next.history), id, attempt, from).changes === 1
     );
   }
 

@@ -40,33 +40,31 @@ export class SubmissionNotFoundError extends IntakeError {
   }
 }
 
-/** A zip download link that was tampered with, or has expired. */
-export class DownloadLinkError extends IntakeError {
-  override name = "DownloadLinkError";
-  readonly code: "invalid_signature" | "link_expired";
-  constructor(kind: "invalid" | "expired") {
-    super(
-      kind === "expired"
-        ? "this download link has expired; the intake sends a fresh one when it re-dispatches the submission"
-        : "this download link's signature does not match; use the submission_url of the dispatch unchanged",
-    );
-    this.code = kind === "expired" ? "link_expired" : "invalid_signature";
-  }
-}
-
-/** A result report without this submission's current result token. */
-export class ResultAuthError extends IntakeError {
-  override name = "ResultAuthError";
-  readonly code = "invalid_result_token";
+/** A runner request without a valid runner credential. */
+export class RunnerAuthError extends IntakeError {
+  override name = "RunnerAuthError";
+  readonly code = "unauthorized";
   constructor() {
     super(
-      "the result token is not this submission's: send `Authorization: Bearer <result_token>` with the " +
-        "result_token of the dispatch that carried this submission",
+      "no valid runner credential: send `Authorization: Bearer <runner credential>` with a credential made " +
+        "by `proctor runners add <runner>` (kept as the repository secret PROCTOR_RUNNER_CREDENTIAL)",
     );
   }
 }
 
-/** A result report for a submission that already has a final result, or from a superseded attempt. */
+/** An upload for a kind of runner (cpu/gpu) the competition has none of. */
+export class NoRunnersError extends IntakeError {
+  override name = "NoRunnersError";
+  readonly code = "no_runners";
+  constructor(kind: string, available: readonly string[]) {
+    super(
+      `this competition has no ${kind} runners, so a ${kind} submission would never run; submit with ` +
+        `cpu_or_gpu ${available.map((k) => JSON.stringify(k)).join(" or ")} (runners in competition.yml)`,
+    );
+  }
+}
+
+/** A download or report for a submission that already has a final result, or for a superseded attempt. */
 export class ResultConflictError extends IntakeError {
   override name = "ResultConflictError";
   readonly code = "result_conflict";

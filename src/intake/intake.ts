@@ -1,14 +1,15 @@
 /**
  * The intake: takes a participant's zip, keeps it, checks it and their limits, records it, and dispatches
- * it to the runners; takes the runners' downloads and result reports; answers participants' questions;
- * and sweeps runs that never reported. No HTTP here: the gateway edge maps requests onto these methods and
- * the typed errors (errors.ts) onto statuses.
+ * it to the runners; takes the runners' downloads and result reports (authenticated with a runner
+ * credential); answers participants' questions; and sweeps runs that were lost. No HTTP here: the gateway
+ * edge maps requests onto these methods and the typed errors (errors.ts) onto statuses.
  *
  * A submission's life: queued (recorded; dispatch pending until GitHub accepts it, retried with backoff)
  * -> running (the first download of its zip, or a runner's `running` report) -> final (a runner's result,
- * one of the RunStatus values, never replaced). A run that stays running past the competition's time
- * limit + grace + `runningGraceMs` is given up on: the first time it is dispatched again as attempt 2 (with
- * a new result token), after that it is final as infrastructure_error.
+ * one of the RunStatus values, never replaced). An attempt is given up on when it stays running past the
+ * competition's time limit + grace + `runningGraceMs`, or when no runner picks it up within
+ * `pickupDeadlineMs` of its dispatch: the first time the submission is dispatched again as the next
+ * attempt, after that it is final as infrastructure_error, which never counts against the limits.
  */
 import { createHash } from "node:crypto";
 import { createWriteStream, promises as fsp } from "node:fs";
@@ -26,55 +27,34 @@ import {
   type QuotaStatus,
   type Standings,
 } from "../leaderboard/index.js";
+import {
+  isSubmissionId,
+  lastChars,
+  MAX_STORED_LOG_CHARS,
+  parseResultReport,
+  type CpuOrGpu,
+  type DispatchPayload,
+  type RunnerSubmissionView,
+  type SubmissionListView,
+  type SubmissionView,
+  type SubmittedView,
+} from "../gateway-api/index.js";
 import { DEFAULT_ZIP_LIMITS, inspectSubmission, type InspectedSubmission } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
+import type { FinalFields, IntakeDb, SubmissionRecord } from "./db.js";
 import {
-  quotaView,
-  submissionView,
-  type SubmissionListView,
-  type SubmittedView,
-  type SubmissionView,
-} from "./api.js";
-import type { CpuOrGpu, IntakeDb, SubmissionRecord } from "./db.js";
-import {
-  DownloadLinkError,
+  NoRunnersError,
   QuotaExceededError,
-  ResultAuthError,
   ResultConflictError,
   SubmissionNotFoundError,
   UploadTooLargeError,
 } from "./errors.js";
-import { lastChars, MAX_STORED_LOG_CHARS, parseResultReport } from "./result-report.js";
-import {
-  checkDownloadSignature,
-  deriveKeys,
-  digestsEqual,
-  isSubmissionId,
-  newSubmissionId,
-  resultToken,
-  sha256Hex,
-  signDownload,
-  type ServerKeys,
-} from "./secrets.js";
+import { newSubmissionId } from "./secrets.js";
 import { StorageNotFoundError, type StoredZip, type SubmissionStorage } from "./storage.js";
 import { TokenRegistry } from "./tokens.js";
+import { quotaView, submissionView } from "./views.js";
 
 export type Clock = () => Date;
-
-/**
- * The `client_payload` of the `repository_dispatch` (event type `submission`) that starts a run: 8
- * top-level keys (GitHub allows 10), references only, never the zip. See result-report.ts.
- */
-export interface DispatchPayload {
-  submission_id: string;
-  participant: string;
-  cpu_or_gpu: CpuOrGpu;
-  submission_url: string;
-  submission_sha256: string;
-  submitted_at: string;
-  result_url: string;
-  result_token: string;
-}
 
 /** Sends one dispatch; throws when it was not accepted (the intake retries later). */
 export type Dispatch = (payload: DispatchPayload) => Promise<void>;
@@ -88,16 +68,16 @@ export interface IntakeOptions {
   competition: Competition;
   db: IntakeDb;
   storage: SubmissionStorage;
-  /** At least 32 bytes; signs download links and derives result tokens. */
-  secret: string | Buffer;
   dispatch: Dispatch;
-  /** The gateway's base URL as runners reach it (no trailing slash); a function when known only later. */
-  publicUrl: string | (() => string);
   clock?: Clock;
   /** Which log visibility of competition.yml applies (default evaluation). */
   phase?: Phase;
-  /** How long a download link stays valid (default 24 h: runners may queue for a while). */
-  downloadTtlMs?: number;
+  /**
+   * How long a dispatched attempt may wait for a runner to pick it up (download its zip) before it is
+   * given up on (default 6 h: runners of a busy competition queue; a kind of runner that is down, a
+   * cancelled job or a payload the workflow refused never pick it up).
+   */
+  pickupDeadlineMs?: number;
   /** Extra time, beyond the time limit and grace, before a running submission counts as stuck (default 15 min). */
   runningGraceMs?: number;
   /** Attempts before a stuck submission is left as infrastructure_error (default 2: one re-dispatch). */
@@ -122,15 +102,17 @@ export interface IntakeOptions {
 }
 
 export interface SweepReport {
-  /** Stuck submissions dispatched again (attempt + 1). */
+  /** Stuck or never picked-up submissions dispatched again (attempt + 1). */
   redispatched: string[];
-  /** Stuck submissions left as infrastructure_error (attempts used up). */
+  /** Stuck or never picked-up submissions left as infrastructure_error (attempts used up). */
   failed: string[];
   /** Pending dispatches sent this sweep. */
   dispatched: string[];
   /** Pending dispatches that failed again (retried later). */
   dispatchFailed: string[];
 }
+
+const emptySweep = (): SweepReport => ({ redispatched: [], failed: [], dispatched: [], dispatchFailed: [] });
 
 const quiet: IntakeLogger = { info: () => {}, warn: () => {} };
 
@@ -171,15 +153,16 @@ class KeyedMutex {
 
 export class Intake {
   readonly competition: Competition;
+  /** Participant tokens. */
   readonly tokens: TokenRegistry;
+  /** Runner credentials. */
+  readonly runners: TokenRegistry;
   readonly #db: IntakeDb;
   readonly #storage: SubmissionStorage;
-  readonly #keys: ServerKeys;
   readonly #dispatch: Dispatch;
-  readonly #publicUrl: () => string;
   readonly #clock: Clock;
   readonly #phase: Phase;
-  readonly #downloadTtlMs: number;
+  readonly #pickupDeadlineMs: number;
   readonly #runningGraceMs: number;
   readonly #maxAttempts: number;
   readonly #backoff: { initial: number; max: number };
@@ -191,18 +174,16 @@ export class Intake {
   readonly #dispatchWaitMs: number;
   readonly #inspections: Semaphore;
   readonly #quotaStore: LeaderboardStore;
+  #resultsVersion = 0;
 
   constructor(options: IntakeOptions) {
     this.competition = options.competition;
     this.#db = options.db;
     this.#storage = options.storage;
-    this.#keys = deriveKeys(options.secret);
     this.#dispatch = options.dispatch;
-    const base = options.publicUrl;
-    this.#publicUrl = () => (typeof base === "string" ? base : base()).replace(/\/+$/, "");
     this.#clock = options.clock ?? (() => new Date());
     this.#phase = options.phase ?? "evaluation";
-    this.#downloadTtlMs = options.downloadTtlMs ?? 24 * 3600_000;
+    this.#pickupDeadlineMs = options.pickupDeadlineMs ?? 6 * 3600_000;
     this.#runningGraceMs = options.runningGraceMs ?? 15 * 60_000;
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 2);
     this.#backoff = options.dispatchBackoffMs ?? { initial: 5_000, max: 10 * 60_000 };
@@ -210,13 +191,19 @@ export class Intake {
     this.#dispatchWaitMs = options.dispatchWaitMs ?? 0;
     this.#inspections = new Semaphore(Math.max(1, options.maxConcurrentInspections ?? 2));
     this.#log = options.logger ?? quiet;
-    this.tokens = new TokenRegistry(this.#db, this.#clock);
+    this.tokens = new TokenRegistry(this.#db, "participant", this.#clock);
+    this.runners = new TokenRegistry(this.#db, "runner", this.#clock);
     this.#quotaStore = this.#readOnlyStore();
   }
 
   /** The cap on an upload's size, from competition.yml (limits.zip.max_size). */
   get maxZipBytes(): number {
     return this.competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
+  }
+
+  /** Grows each time a result is recorded: what a cached leaderboard is keyed on. */
+  get resultsVersion(): number {
+    return this.#resultsVersion;
   }
 
   /** Where a stuck run is given up on: time limit + grace + the intake's own grace. */
@@ -238,6 +225,7 @@ export class Intake {
    */
   async accept(input: { participant: string; cpuOrGpu: CpuOrGpu; data: Readable }): Promise<SubmittedView> {
     const { participant, cpuOrGpu } = input;
+    this.checkRunnerKind(cpuOrGpu);
     const id = newSubmissionId();
     const stored = await this.#store(id, input.data);
     try {
@@ -261,7 +249,6 @@ export class Intake {
           zipSha256: stored.sha256,
           zipBytes: stored.bytes,
           submittedAtMs: this.#clock().getTime(),
-          resultTokenSha256: sha256Hex(resultToken(this.#keys, id, 1)),
         };
         this.#db.insertSubmission(record);
         return record;
@@ -289,8 +276,8 @@ export class Intake {
 
   /** One of the participant's submissions; SubmissionNotFoundError for anyone else's (or none). */
   get(participant: string, id: string): SubmissionView {
-    const record = isSubmissionId(id) ? this.#db.getSubmission(id) : undefined;
-    if (!record || record.participant !== participant) throw new SubmissionNotFoundError(id);
+    const record = this.#record(id);
+    if (record.participant !== participant) throw new SubmissionNotFoundError(id);
     return this.#view(record);
   }
 
@@ -314,71 +301,80 @@ export class Intake {
 
   // ---- runners ------------------------------------------------------------------------------------
 
-  /** The signed download link of a submission (what the dispatch carries). */
-  downloadUrl(id: string): string {
-    const expires = Math.floor((this.#clock().getTime() + this.#downloadTtlMs) / 1000);
-    const signature = signDownload(this.#keys, id, expires);
-    return `${this.#publicUrl()}/v1/submissions/${id}/zip?expires=${expires}&signature=${signature}`;
+  /** Refuses a kind of runner the competition has none of (NoRunnersError): it would never run. */
+  checkRunnerKind(cpuOrGpu: CpuOrGpu): void {
+    if (!this.competition.runners.includes(cpuOrGpu))
+      throw new NoRunnersError(cpuOrGpu, this.competition.runners);
+  }
+
+  /** What a runner reads before running a submission (SubmissionNotFoundError when there is none). */
+  runnerView(id: string): RunnerSubmissionView {
+    const record = this.#record(id);
+    const final = record.state === "final" && record.status !== null;
+    return {
+      submission_id: record.id,
+      participant: record.participant,
+      cpu_or_gpu: record.cpuOrGpu,
+      submission_sha256: record.zipSha256,
+      zip_bytes: record.zipBytes,
+      submitted_at: record.submittedAt,
+      attempt: record.attempt,
+      state: record.state,
+      result: final
+        ? {
+            status: record.status!,
+            reason: record.reason ?? "",
+            public_score: record.publicScore,
+            private_score_sealed: record.sealedPrivateScore,
+            duration_ms: record.durationMs ?? 0,
+            image_digest: record.imageDigest ?? "",
+          }
+        : null,
+    };
   }
 
   /**
-   * A runner's download: checks the link (DownloadLinkError when tampered or expired), opens the zip and
-   * marks a queued submission running.
+   * A runner's download of the zip for `attempt` (the gateway authenticated the runner): opens the zip
+   * and marks the queued attempt running. ResultConflictError when the submission is final or the attempt
+   * is not the current one (it was given up on; a newer dispatch is under way).
    */
-  async openZip(id: string, expires: unknown, signature: unknown): Promise<StoredZip & { sha256: string }> {
-    if (!isSubmissionId(id)) throw new SubmissionNotFoundError(id);
-    const now = this.#clock();
-    const check = checkDownloadSignature(this.#keys, id, expires, signature, now);
-    if (check !== "ok") throw new DownloadLinkError(check);
-    const record = this.#db.getSubmission(id);
-    if (!record) throw new SubmissionNotFoundError(id);
+  async openZip(id: string, attempt: unknown): Promise<StoredZip & { sha256: string }> {
+    const record = this.#record(id);
+    this.#checkAttempt(record, attempt);
     const zip = await this.#storage.open(id).catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
     });
-    if (record.state === "queued" && this.#db.markRunning(id, record.attempt, now.getTime())) {
+    if (record.state === "queued" && this.#db.markRunning(id, record.attempt, this.#clock().getTime())) {
       this.#log.info(`submission ${id}: attempt ${record.attempt} running (zip downloaded)`);
     }
     return { ...zip, sha256: record.zipSha256 };
   }
 
   /**
-   * A runner's report (see result-report.ts for the contract). Authenticates the result token first
-   * (ResultAuthError), then validates the body (ResultReportError), then applies it: `running` marks a
-   * queued submission running; a final result is recorded once (ResultConflictError after that).
+   * A runner's report (see gateway-api/result-report.ts; the gateway authenticated the runner): validates
+   * the body (ResultReportError), checks its attempt is the current one (ResultConflictError), then applies
+   * it: `running` marks a queued submission running; a final result is recorded once.
    */
-  report(
-    id: string,
-    token: string | undefined,
-    body: unknown,
-  ): { submission_id: string; state: string; status: string | null } {
-    const record = isSubmissionId(id) ? this.#db.getSubmission(id) : undefined;
-    const presented = sha256Hex(token ?? "");
-    if (!record || !digestsEqual(record.resultTokenSha256, presented)) {
-      if (record) {
-        for (let attempt = 1; attempt < record.attempt; attempt += 1) {
-          if (digestsEqual(sha256Hex(resultToken(this.#keys, id, attempt)), presented)) {
-            throw new ResultConflictError(
-              `attempt ${attempt} of submission ${id} was given up on and the submission dispatched again ` +
-                `(attempt ${record.attempt}); this report is not recorded`,
-            );
-          }
-        }
-      }
-      throw new ResultAuthError();
-    }
+  report(id: string, body: unknown): { submission_id: string; state: string; status: string | null } {
+    const record = this.#record(id);
     const report = parseResultReport(body);
+    this.#checkAttempt(record, report.attempt);
     const now = this.#clock();
-    if (record.state === "final") {
-      throw new ResultConflictError(
-        `submission ${id} already has its final result (${record.status}, recorded at ${record.finishedAt}); ` +
-          `a result is never replaced`,
-      );
-    }
     if (report.status === "running") {
       this.#db.markRunning(id, record.attempt, now.getTime());
+    } else if (report.status === "infrastructure_error") {
+      // Not the participant's fault: run it again while attempts remain, then end it uncounted.
+      const swept = emptySweep();
+      this.#giveUp(
+        record,
+        record.state === "running" ? "running" : "queued",
+        swept,
+        `the runner could not run attempt ${record.attempt} (${report.reason})`,
+      );
+      if (swept.redispatched.length > 0) this.#track(this.#dispatchOne(this.#db.getSubmission(id)!));
     } else {
-      const recorded = this.#db.finalize(id, record.attempt, {
+      this.#finalize(record, {
         status: report.status,
         reason: report.reason,
         publicScore: report.public_score,
@@ -390,11 +386,6 @@ export class Intake {
         problems: report.problems ?? [],
         finishedAt: now.toISOString(),
       });
-      if (!recorded) {
-        throw new ResultConflictError(
-          `submission ${id} already has its final result; a result is never replaced`,
-        );
-      }
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
     }
     const after = this.#db.getSubmission(id)!;
@@ -403,52 +394,32 @@ export class Intake {
 
   // ---- the sweeper's work -------------------------------------------------------------------------
 
-  /** Gives up on stuck runs (re-dispatching them once) and sends pending dispatches that are due. */
+  /**
+   * Gives up on lost attempts (running too long, or never picked up), re-dispatching each submission once,
+   * and sends pending dispatches that are due.
+   */
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { redispatched: [], failed: [], dispatched: [], dispatchFailed: [] };
-    const now = this.#clock();
-    const limit = this.stuckAfterMs;
-    for (const record of this.#db.stuckRunning(now.getTime() - limit)) {
-      const reason =
-        `no result came ${formatDuration(limit)} after attempt ${record.attempt} started (the time limit, ` +
-        `its grace and the intake's grace): the runner was lost; this is not your fault and does not count ` +
-        `against your limits`;
-      if (record.attempt < this.#maxAttempts) {
-        const next = record.attempt + 1;
-        const requeued = this.#db.requeue(record.id, record.attempt, {
-          history: [
-            ...record.history,
-            { attempt: record.attempt, status: "infrastructure_error", reason, at: now.toISOString() },
-          ],
-          resultTokenSha256: sha256Hex(resultToken(this.#keys, record.id, next)),
-          nowMs: now.getTime(),
-        });
-        if (requeued) {
-          this.#log.warn(
-            `submission ${record.id}: attempt ${record.attempt} stuck; dispatching attempt ${next}`,
-          );
-          report.redispatched.push(record.id);
-        }
-      } else {
-        const failed = this.#db.finalize(record.id, record.attempt, {
-          status: "infrastructure_error",
-          reason: `${reason} (attempt ${record.attempt} of ${this.#maxAttempts}; given up)`,
-          publicScore: null,
-          sealedPrivateScore: null,
-          durationMs: 0,
-          imageDigest: "",
-          stdout: null,
-          stderr: null,
-          problems: [],
-          finishedAt: now.toISOString(),
-        });
-        if (failed) {
-          this.#log.warn(
-            `submission ${record.id}: attempt ${record.attempt} stuck; left as infrastructure_error`,
-          );
-          report.failed.push(record.id);
-        }
-      }
+    const report = emptySweep();
+    const now = this.#clock().getTime();
+    const stuck = this.stuckAfterMs;
+    for (const record of this.#db.stuckRunning(now - stuck)) {
+      this.#giveUp(
+        record,
+        "running",
+        report,
+        `no result came ${formatDuration(stuck)} after attempt ${record.attempt} started (the time limit, ` +
+          `its grace and the intake's grace): the runner was lost`,
+      );
+    }
+    const pickup = this.#pickupDeadlineMs;
+    for (const record of this.#db.neverPickedUp(now - pickup)) {
+      this.#giveUp(
+        record,
+        "queued",
+        report,
+        `no ${record.cpuOrGpu} runner picked up attempt ${record.attempt} within ${formatDuration(pickup)} ` +
+          `of its dispatch`,
+      );
     }
     for (const record of this.#db.dueDispatches(this.#clock().getTime())) {
       const sent = await this.#dispatchOne(record);
@@ -483,6 +454,75 @@ export class Intake {
     return promise;
   }
 
+  /** The record of a submission id; SubmissionNotFoundError when there is none. */
+  #record(id: string): SubmissionRecord {
+    const record = isSubmissionId(id) ? this.#db.getSubmission(id) : undefined;
+    if (!record) throw new SubmissionNotFoundError(id);
+    return record;
+  }
+
+  /** A runner acts on the current attempt of an unfinished submission only. */
+  #checkAttempt(record: SubmissionRecord, attempt: unknown): void {
+    if (record.state === "final") {
+      throw new ResultConflictError(
+        `submission ${record.id} already has its final result (${record.status}, recorded at ` +
+          `${record.finishedAt}); a result is never replaced`,
+      );
+    }
+    if (String(attempt) !== String(record.attempt)) {
+      throw new ResultConflictError(
+        `submission ${record.id} is at attempt ${record.attempt}, not ${JSON.stringify(attempt)}: an ` +
+          `earlier attempt was given up on and the submission dispatched again; do not run or report it`,
+      );
+    }
+  }
+
+  #finalize(record: SubmissionRecord, fields: FinalFields): void {
+    if (!this.#db.finalize(record.id, record.attempt, fields)) {
+      throw new ResultConflictError(
+        `submission ${record.id} already has its final result; a result is never replaced`,
+      );
+    }
+    this.#resultsVersion += 1;
+  }
+
+  /** Gives up on a lost attempt: dispatches the next one, or when attempts are used up ends it. */
+  #giveUp(record: SubmissionRecord, from: "queued" | "running", report: SweepReport, what: string): void {
+    const now = this.#clock();
+    const reason = `${what}; this is not your fault and does not count against your limits`;
+    if (record.attempt < this.#maxAttempts) {
+      const next = record.attempt + 1;
+      const history = [
+        ...record.history,
+        { attempt: record.attempt, status: "infrastructure_error" as const, reason, at: now.toISOString() },
+      ];
+      if (this.#db.requeue(record.id, record.attempt, from, { history, nowMs: now.getTime() })) {
+        this.#log.warn(`submission ${record.id}: ${what}; dispatching attempt ${next}`);
+        report.redispatched.push(record.id);
+      }
+      return;
+    }
+    try {
+      this.#finalize(record, {
+        status: "infrastructure_error",
+        reason: `${reason} (attempt ${record.attempt} of ${this.#maxAttempts}; given up)`,
+        publicScore: null,
+        sealedPrivateScore: null,
+        durationMs: 0,
+        imageDigest: "",
+        stdout: null,
+        stderr: null,
+        problems: [],
+        finishedAt: now.toISOString(),
+      });
+    } catch (error) {
+      if (error instanceof ResultConflictError) return; // its result came in meanwhile
+      throw error;
+    }
+    this.#log.warn(`submission ${record.id}: ${what}; left as infrastructure_error`);
+    report.failed.push(record.id);
+  }
+
   /** Sends one dispatch and records the outcome; true sent, false failed, undefined already in flight. */
   async #dispatchOne(record: SubmissionRecord): Promise<boolean | undefined> {
     if (this.#dispatching.has(record.id)) return undefined;
@@ -492,15 +532,13 @@ export class Intake {
         submission_id: record.id,
         participant: record.participant,
         cpu_or_gpu: record.cpuOrGpu,
-        submission_url: this.downloadUrl(record.id),
         submission_sha256: record.zipSha256,
         submitted_at: record.submittedAt,
-        result_url: `${this.#publicUrl()}/v1/submissions/${record.id}/result`,
-        result_token: resultToken(this.#keys, record.id, record.attempt),
+        attempt: record.attempt,
       };
       try {
         await this.#dispatch(payload);
-        this.#db.recordDispatch(record.id, record.attempt, { ok: true, at: this.#clock().toISOString() });
+        this.#db.recordDispatch(record.id, record.attempt, { ok: true, atMs: this.#clock().getTime() });
         this.#log.info(`submission ${record.id}: attempt ${record.attempt} dispatched`);
         return true;
       } catch (error) {

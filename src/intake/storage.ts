@@ -7,7 +7,7 @@ import { mkdirSync, promises as fsp } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { isSubmissionId } from "./secrets.js";
+import { isSubmissionId } from "../gateway-api/index.js";
 
 export interface StoredZip {
   stream: Readable;

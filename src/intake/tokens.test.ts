@@ -11,7 +11,7 @@ let registry: TokenRegistry;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "proctor-tokens-"));
   db = new IntakeDb(path.join(dir, "intake.sqlite"));
-  registry = new TokenRegistry(db, () => new Date("2025-03-01T12:00:00Z"));
+  registry = new TokenRegistry(db, "participant", () => new Date("2025-03-01T12:00:00Z"));
 });
 afterAll(async () => {
   db.close();
@@ -21,11 +21,11 @@ afterAll(async () => {
 describe("TokenRegistry", () => {
   it("issues a token once, authenticates it, lists it without the secret, and revokes it", async () => {
     const issued = registry.add("Team Rocket");
-    expect(registry.authenticate(issued.token)).toEqual({ tokenId: issued.id, participant: "Team Rocket" });
+    expect(registry.authenticate(issued.token)).toEqual({ tokenId: issued.id, holder: "Team Rocket" });
     const listed = registry.list().find((t) => t.id === issued.id)!;
     expect(listed).toEqual({
       id: issued.id,
-      participant: "Team Rocket",
+      holder: "Team Rocket",
       createdAt: "2025-03-01T12:00:00.000Z",
       revokedAt: null,
     });
@@ -36,14 +36,14 @@ describe("TokenRegistry", () => {
     expect(registry.revoke(issued.id).revokedAt).toBe("2025-03-01T12:00:00.000Z");
     expect(registry.authenticate(issued.token)).toBeUndefined();
     expect(() => registry.revoke(issued.id)).toThrow(/already revoked/);
-    expect(() => registry.revoke("000000000000")).toThrow(/no token with id/);
+    expect(() => registry.revoke("000000000000")).toThrow(/no participant token with id/);
   });
 
   it("sees a revocation made through another connection (the CLI while the server runs)", () => {
     const issued = registry.add("bob");
     const other = new IntakeDb(path.join(dir, "intake.sqlite"));
     try {
-      new TokenRegistry(other).revoke(issued.id);
+      new TokenRegistry(other, "participant").revoke(issued.id);
     } finally {
       other.close();
     }
@@ -63,6 +63,23 @@ describe("TokenRegistry", () => {
     for (const name of ["", " bob", "bob ", "a\nb", "x".repeat(101), "tab\there"]) {
       expect(() => registry.add(name)).toThrow(TokenError);
     }
-    expect(registry.add("Zoë & Ann <team>").participant).toBe("Zoë & Ann <team>");
+    expect(registry.add("Zoë & Ann <team>").holder).toBe("Zoë & Ann <team>");
+  });
+
+  it("keeps participant tokens and runner credentials apart: neither opens the other's registry", () => {
+    const runners = new TokenRegistry(db, "runner");
+    const credential = runners.add("gpu-1");
+    const token = registry.add("dave");
+    expect(credential.token).toMatch(/^prc_/);
+    expect(runners.authenticate(credential.token)).toEqual({ tokenId: credential.id, holder: "gpu-1" });
+    expect(registry.authenticate(credential.token)).toBeUndefined();
+    expect(runners.authenticate(token.token)).toBeUndefined();
+    // The same id and secret with the other kind's prefix is refused too.
+    expect(registry.authenticate(credential.token.replace(/^prc_/, "pct_"))).toBeUndefined();
+    expect(runners.list().map((t) => t.holder)).toEqual(["gpu-1"]);
+    expect(registry.list().some((t) => t.holder === "gpu-1")).toBe(false);
+    expect(() => registry.revoke(credential.id)).toThrow(/no participant token with id/);
+    expect(runners.revoke(credential.id).revokedAt).not.toBeNull();
+    expect(runners.authenticate(credential.token)).toBeUndefined();
   });
 });

@@ -20,6 +20,7 @@ export {
 export {
   RankingError,
   formatScore,
+  roundScore,
   rankEntries,
   type RankOptions,
   type RankedRow,

@@ -56,6 +56,11 @@ export interface RankOptions {
   mode?: RankingMode;
 }
 
+/** A score rounded to the rules' precision: all a participant is ever shown of it (null stays null). */
+export function roundScore<T extends number | null>(score: T, precision: number): T {
+  return (score === null ? null : Number(formatScore(score, precision))) as T;
+}
+
 /** Formats a score at the rules' precision (the same text that ranking compares). */
 export function formatScore(score: number, precision: number): string {
   const text = score.toFixed(precision);
@@ -165,6 +170,9 @@ export function rankEntries(
   );
   unranked.sort((a, b) => byId(a.participant, b.participant));
 
+  // Public standings show scores at the shown precision only: more digits would help probe the test set.
+  const shown = <T extends number | null>(score: T): T =>
+    mode === "public" ? roundScore(score, rules.precision) : score;
   const rows: RankedRow[] = [];
   ranked.forEach((r, i) => {
     const previous = ranked[i - 1];
@@ -173,9 +181,9 @@ export function rankEntries(
     rows.push({
       rank: tied ? rows[i - 1]!.rank : i + 1,
       participant: r.group.participant,
-      score: r.score,
+      score: shown(r.score),
       scoreText: formatScore(r.score, rules.precision),
-      publicScore: r.selected.entry.publicScore,
+      publicScore: shown(r.selected.entry.publicScore),
       privateScore: mode === "private" ? r.selected.entry.privateScore : null,
       submissionId: r.selected.entry.submissionId,
       submittedAt: new Date(r.selected.at).toISOString(),
@@ -190,7 +198,7 @@ export function rankEntries(
       participant: group.participant,
       score: null,
       scoreText: "",
-      publicScore: selected?.entry.publicScore ?? null,
+      publicScore: shown(selected?.entry.publicScore ?? null),
       privateScore: null,
       submissionId: selected?.entry.submissionId ?? null,
       submittedAt: selected === undefined ? null : new Date(selected.at).toISOString(),

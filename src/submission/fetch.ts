@@ -11,6 +11,8 @@ export interface FetchOptions {
   sha256?: string;
   timeoutMs?: number;
   maxRedirects?: number;
+  /** Sent with the request (e.g. a credential), and with redirects only while they stay on its origin. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function downloadSubmission(
   let current = url;
   let response: Response | undefined;
   const signal = AbortSignal.timeout(options.timeoutMs ?? 10 * 60_000);
+  const origin = new URL(url).origin;
   for (let hop = 0; hop <= (options.maxRedirects ?? 5); hop++) {
     const protocol = new URL(current).protocol;
     if (protocol !== "https:" && protocol !== "http:") {
@@ -61,7 +64,12 @@ export async function downloadSubmission(
       );
     }
     try {
-      response = await fetch(current, { redirect: "manual", signal });
+      const sameOrigin = new URL(current).origin === origin;
+      response = await fetch(current, {
+        redirect: "manual",
+        signal,
+        ...(sameOrigin && options.headers && { headers: options.headers }),
+      });
     } catch (error) {
       throw new SubmissionFetchError(
         "infrastructure_error",

@@ -9,15 +9,37 @@ export interface ActionRun {
   stderr: string;
   outputs: Record<string, string>;
   summary: string;
+  /**
+   * The step's log as anyone who can read the run sees it: the runner's header (every `with:` and `env:`
+   * value, secrets masked), then what the action printed, workflow commands applied (`::add-mask::` masks
+   * from there on) and masked values replaced with `***`.
+   */
+  log: string;
+}
+
+export interface ActionRunOptions {
+  event?: object;
+  eventName?: string;
+  /** The runner's own environment (GITHUB_API_URL, …): not printed. */
+  env?: NodeJS.ProcessEnv;
+  /** The step's `env:`: printed in the header, like `with:`. */
+  stepEnv?: Record<string, string>;
+  /**
+   * Names of the inputs whose values come from `${{ secrets.… }}`: the runner masks those values
+   * everywhere in the log from the start.
+   */
+  secretInputs?: string[];
 }
 
 /**
  * Runs the bundled action as a GitHub runner does: `node dist/index.js` with INPUT_* variables, the event
- * in GITHUB_EVENT_PATH, outputs to GITHUB_OUTPUT and the job summary to GITHUB_STEP_SUMMARY.
+ * in GITHUB_EVENT_PATH, outputs to GITHUB_OUTPUT and the job summary to GITHUB_STEP_SUMMARY; and writes
+ * the step's log as the runner does (actions/runner: the step header lists every `with:` input and `env:`
+ * value before the step runs; secrets and `::add-mask::` values print as `***`).
  */
 export async function runAction(
   inputs: Record<string, string>,
-  options: { event?: object; eventName?: string; env?: NodeJS.ProcessEnv } = {},
+  options: ActionRunOptions = {},
 ): Promise<ActionRun> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-action-"));
   try {
@@ -44,6 +66,7 @@ export async function runAction(
       GITHUB_RUN_ID: "42",
       RUNNER_TEMP: dir,
       ...options.env,
+      ...options.stepEnv,
     };
     for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
     const ran = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -54,14 +77,52 @@ export async function runAction(
       child.stderr.on("data", (d) => (stderr += d));
       child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
+    const secrets = (options.secretInputs ?? []).map((name) => inputs[name] ?? "").filter(Boolean);
     return {
       ...ran,
       outputs: parseOutputs(await readFile(files.output, "utf8")),
       summary: await readFile(files.summary, "utf8"),
+      log: runnerLog(inputs, options.stepEnv ?? {}, `${ran.stdout}${ran.stderr}`, secrets),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The step's public log: header with inputs and env, then the output with masks applied line by line. */
+function runnerLog(
+  inputs: Record<string, string>,
+  stepEnv: Record<string, string>,
+  output: string,
+  secrets: string[],
+): string {
+  const masks = new Set(secrets);
+  const mask = (line: string) => {
+    let masked = line;
+    // Longest first, as the runner's masker does, so a secret containing another is masked whole.
+    for (const value of [...masks].sort((a, b) => b.length - a.length))
+      masked = masked.split(value).join("***");
+    return masked;
+  };
+  const lines = ["##[group]Run ./", "with:"];
+  for (const [name, value] of Object.entries(inputs)) lines.push(`  ${name}: ${value}`);
+  const envEntries = Object.entries(stepEnv);
+  if (envEntries.length > 0) {
+    lines.push("env:");
+    for (const [name, value] of envEntries) lines.push(`  ${name}: ${value}`);
+  }
+  lines.push("##[endgroup]");
+  const log = lines.map(mask);
+  for (const line of output.split("\n")) {
+    const addMask = /^::add-mask::(.*)$/.exec(line);
+    if (addMask) {
+      // The runner consumes the command (it is not printed) and masks the value from here on.
+      if (addMask[1]) masks.add(addMask[1]);
+      continue;
+    }
+    log.push(mask(line));
+  }
+  return log.join("\n");
 }
 
 /** GITHUB_OUTPUT's format: name<<DELIMITER, the value's lines, DELIMITER. */

@@ -11,10 +11,8 @@ import { loadCompetition, type Competition } from "../../config/index.js";
 import { fastClient } from "../../github/test-support/clients.js";
 import { startFakeGitHub, type FakeGitHub } from "../../github/test-support/fake-github.js";
 import yazl from "yazl";
-import type { DispatchPayload } from "../../intake/index.js";
+import type { DispatchPayload } from "../../gateway-api/index.js";
 import { createGateway, type Gateway, type GatewayOptions } from "../gateway.js";
-
-export const SECRET = "test-secret-0123456789abcdef0123456789abcdef";
 
 export const COMPETITION_YML = `
 name: Test <Competition>
@@ -24,6 +22,7 @@ limits:
   grace: 1s
   zip: { max_size: 1m }
 paths: { data_dir: data, ground_truth: gt.csv, submission_format: format.yml }
+runners: [cpu, gpu]
 scoring: { metric: accuracy, direction: higher, precision: 4 }
 leaderboard: { daily_limit: 3, total_limit: 10, count_failed: true }
 logs: { evaluation: tail, tail_lines: 2 }
@@ -48,6 +47,8 @@ export interface Harness {
   competition: Competition;
   /** A fresh participant token. */
   token(participant: string): string;
+  /** A runner credential made for this harness. */
+  runner: string;
   /** The dispatches the fake GitHub received, in order. */
   dispatches(): DispatchPayload[];
   /** Files in the storage folder (zips and partials). */
@@ -69,7 +70,6 @@ export async function startHarness(
   const gateway = createGateway({
     competition,
     dataDir,
-    secret: SECRET,
     github: { client: fastClient(fake, { retries: 0 }), owner: "org", repo: "comp" },
     clock: clock.read,
     sweepIntervalMs: 0,
@@ -89,6 +89,7 @@ export async function startHarness(
     dataDir,
     competition,
     token: (participant) => gateway.intake.tokens.add(participant).token,
+    runner: gateway.intake.runners.add("runner-1").token,
     dispatches: () =>
       fake.dispatches("org", "comp").map((d) => d.clientPayload as unknown as DispatchPayload),
     storedFiles: async () => (await readdir(path.join(dataDir, "submissions"))).sort(),
@@ -234,6 +235,7 @@ export function getJson(h: Pick<Harness, "url">, route: string, token?: string):
   });
 }
 
+/** POSTs a result report for a submission as a runner (with `token` as its credential). */
 export function postResult(
   h: Pick<Harness, "url">,
   id: string,
@@ -242,7 +244,7 @@ export function postResult(
 ): Promise<RawResponse> {
   return rawRequest(h.url, {
     method: "POST",
-    path: `/v1/submissions/${id}/result`,
+    path: `/v1/runner/submissions/${id}/result`,
     headers: {
       "content-type": "application/json",
       ...(token !== undefined && { authorization: `Bearer ${token}` }),
@@ -251,34 +253,45 @@ export function postResult(
   });
 }
 
-/** GETs a dispatch's submission_url (the path and query of it) as a runner would. */
+/** GETs the zip of an attempt as a runner (with `token` as its credential). */
 export function download(
   h: Pick<Harness, "url">,
-  submissionUrl: string,
+  id: string,
+  attempt: number | string,
+  token: string | undefined,
 ): Promise<RawResponse & { bytes: Buffer }> {
-  const url = new URL(submissionUrl);
+  const url = new URL(h.url);
   return new Promise((resolve, reject) => {
     http
-      .get({ host: url.hostname, port: url.port, path: url.pathname + url.search }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (c: Buffer) => chunks.push(c));
-        response.on("end", () => {
-          const bytes = Buffer.concat(chunks);
-          const text = bytes.toString("utf8");
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            text,
-            bytes,
-            json: () => JSON.parse(text) as Record<string, unknown>,
+      .get(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: `/v1/runner/submissions/${id}/zip?attempt=${attempt}`,
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (c: Buffer) => chunks.push(c));
+          response.on("end", () => {
+            const bytes = Buffer.concat(chunks);
+            const text = bytes.toString("utf8");
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              text,
+              bytes,
+              json: () => JSON.parse(text) as Record<string, unknown>,
+            });
           });
-        });
-      })
+        },
+      )
       .on("error", reject);
   });
 }
 
 export const SUCCEEDED = {
+  attempt: 1,
   status: "succeeded",
   reason: "scored",
   public_score: 0.875,

@@ -1,5 +1,5 @@
 /**
- * The participant's client of the gateway API (api.ts): upload a zip (streamed, with progress), read one
+ * The participant's client of the gateway API (contract.ts): upload a zip (streamed, with progress), read one
  * submission or the list, and wait for a result by polling with backoff.
  */
 import { createReadStream, promises as fsp } from "node:fs";
@@ -8,65 +8,15 @@ import https from "node:https";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ErrorBody, SubmissionListView, SubmissionView, SubmittedView } from "./api.js";
-
-export interface GatewayCredentials {
-  /** Base URL, e.g. https://submit.example.org (see credentials.ts). */
-  server: string;
-  token: string;
-}
-
-/** The gateway answered with an error (or could not be reached: status undefined). */
-export class GatewayApiError extends Error {
-  override name = "GatewayApiError";
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly body: ErrorBody | undefined,
-  ) {
-    super(message);
-  }
-}
-
-function apiError(status: number, text: string): GatewayApiError {
-  let body: ErrorBody | undefined;
-  try {
-    const parsed = JSON.parse(text) as ErrorBody;
-    if (typeof parsed?.error === "string" && typeof parsed.message === "string") body = parsed;
-  } catch {
-    // not our JSON (e.g. a proxy's page)
-  }
-  const message = body
-    ? body.message
-    : `the gateway answered ${status}${text ? `: ${text.slice(0, 300)}` : ""}`;
-  return new GatewayApiError(message, status, body);
-}
-
-async function getJson<T>(credentials: GatewayCredentials, route: string, timeoutMs = 30_000): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`${credentials.server}${route}`, {
-      headers: { authorization: `Bearer ${credentials.token}`, accept: "application/json" },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (error) {
-    throw new GatewayApiError(
-      `could not reach the gateway at ${credentials.server}: ${(error as Error).message}`,
-      undefined,
-      undefined,
-    );
-  }
-  const text = await response.text();
-  if (!response.ok) throw apiError(response.status, text);
-  return JSON.parse(text) as T;
-}
+import type { SubmissionListView, SubmissionView, SubmittedView } from "./contract.js";
+import { apiError, GatewayApiError, requestJson, type GatewayCredentials } from "./http.js";
 
 export function getSubmission(credentials: GatewayCredentials, id: string): Promise<SubmissionView> {
-  return getJson(credentials, `/v1/submissions/${encodeURIComponent(id)}`);
+  return requestJson(credentials, `/v1/submissions/${encodeURIComponent(id)}`);
 }
 
 export function listSubmissions(credentials: GatewayCredentials): Promise<SubmissionListView> {
-  return getJson(credentials, "/v1/submissions");
+  return requestJson(credentials, "/v1/submissions");
 }
 
 export interface UploadOptions {
@@ -172,10 +122,7 @@ export async function waitForFinal(
       view = await getSubmission(credentials, id);
     } catch (error) {
       // A gateway briefly unreachable (restart) is waited out; its refusals are not.
-      const transient =
-        error instanceof GatewayApiError &&
-        (error.status === undefined || error.status === 429 || error.status >= 500);
-      if (!transient) throw error;
+      if (!(error instanceof GatewayApiError) || !error.transient) throw error;
       if (Date.now() >= deadline) throw error;
     }
     if (view) {

@@ -8,6 +8,7 @@ import {
 } from "./result-report.js";
 
 const outcome = {
+  attempt: 1,
   status: "succeeded" as const,
   reason: "scored",
   publicScore: 0.5,
@@ -30,18 +31,34 @@ describe("the result report", () => {
       const r = finalReport({ ...outcome, status });
       expect(parseResultReport(r).status).toBe(status);
       if (status !== "succeeded") expect([r.public_score, r.private_score_sealed]).toEqual([null, null]);
+      // An infrastructure fault is never the participant's, and shows them nothing of the run.
+      if (status === "infrastructure_error") expect([r.stdout, r.stderr]).toEqual([undefined, undefined]);
     }
   });
 
-  it("accepts the running report and nothing else with it", () => {
-    expect(parseResultReport({ status: "running" })).toEqual({ status: "running" });
-    expect(() => parseResultReport({ status: "running", public_score: 1 })).toThrow(/public_score/);
+  it("accepts the running report and nothing else with it; every report names its attempt", () => {
+    expect(parseResultReport({ attempt: 2, status: "running" })).toEqual({ attempt: 2, status: "running" });
+    expect(() => parseResultReport({ attempt: 1, status: "running", public_score: 1 })).toThrow(
+      /public_score/,
+    );
+    expect(() => parseResultReport({ status: "running" })).toThrow(/attempt/);
+    expect(() => parseResultReport({ ...finalReport(outcome), attempt: 1.5 })).toThrow(
+      /attempt: must be a whole number/,
+    );
+  });
+
+  it("refuses logs on an infrastructure_error", () => {
+    const report = { ...finalReport({ ...outcome, status: "infrastructure_error" }), stderr: "row 1" };
+    expect(() => parseResultReport(report)).toThrow(
+      /stderr: an infrastructure_error shows the participant nothing/,
+    );
   });
 
   it("names every offending field", () => {
     const error = (() => {
       try {
         parseResultReport({
+          attempt: 1,
           status: "failed",
           reason: 5,
           public_score: 0.1,

@@ -1,25 +1,19 @@
 /**
  * The result-report contract between a runner and the intake.
  *
- * The `repository_dispatch` a runner receives (event type `submission`) carries, in `client_payload`:
+ * A runner learns of a submission from the public `repository_dispatch` payload (contract.ts:
+ * DispatchPayload, identifiers only). With its runner credential (`Authorization: Bearer prc_…`) it reads
+ * the submission (`GET /v1/runner/submissions/:id`), downloads the zip of the attempt it was dispatched for
+ * (`GET /v1/runner/submissions/:id/zip?attempt=N`, which marks that attempt running), and reports to
+ * `POST /v1/runner/submissions/:id/result` a JSON body (`Content-Type: application/json`, at most 1 MiB)
+ * that is either
  *
- *   submission_id      "sub-…" (letters, digits, "_", "-")
- *   participant        who submitted
- *   cpu_or_gpu         "cpu" | "gpu"
- *   submission_url     signed, expiring GET URL of the zip on the gateway (no other credential needed)
- *   submission_sha256  64 lowercase hex: the download must match it
- *   submitted_at       ISO 8601 instant (UTC)
- *   result_url         where to POST the result: <gateway>/v1/submissions/<id>/result
- *   result_token       the bearer secret for result_url; treat it as a secret (mask it in logs)
- *
- * The runner then reports to `result_url` with `Authorization: Bearer <result_token>` and a JSON body
- * (`Content-Type: application/json`, at most 1 MiB) that is either
- *
- *   { "status": "running" }      optional; the first zip download marks the submission running anyway
+ *   { "attempt": N, "status": "running" }  optional; the download marks the submission running anyway
  *
  * or the final result:
  *
  *   {
+ *     "attempt": N,                         // the attempt of the dispatch
  *     "status": RunStatus,                  // succeeded | failed | timed_out | oom_killed | invalid_submission
  *                                           // | output_missing | output_invalid | output_too_large
  *                                           // | scoring_failed | infrastructure_error
@@ -28,17 +22,19 @@
  *     "private_score_sealed"?: string|null, // sealScore() output; stored, never shown; null unless succeeded
  *     "duration_ms": integer >= 0,
  *     "image_digest": string,               // "" when no container ran
- *     "stdout"?: string, "stderr"?: string, // the logs as the runner may show them; at most 256 KiB each
- *                                           // (the intake keeps the last 64 KiB and applies competition.yml's
- *                                           // log visibility for the evaluation phase again when showing them)
+ *     "stdout"?: string, "stderr"?: string, // the logs as the phase lets the participant see them; at most
+ *                                           // 256 KiB each (the intake keeps the last 64 KiB, applies the
+ *                                           // phase's visibility and byte cap again when showing them, and
+ *                                           // shows none of an infrastructure_error)
  *     "problems"?: string[]                 // output_invalid details, at most 200 lines of 1000 characters
  *   }
  *
  * Unknown keys are refused. Answers: 200 `{ submission_id, state, status }` when recorded (a repeated
  * `running` report is answered 200 too); 400 when the body breaks this contract (the message names the
- * field); 401 when the token is not this submission's (forged, or for another submission); 409 when the
- * submission already has a final result, or when the token belongs to an earlier attempt that the intake
- * gave up on and re-dispatched. The runner must not retry a 4xx; it may retry 5xx and network errors.
+ * field); 401 without a valid runner credential; 404 for an unknown submission; 409 when the submission
+ * already has a final result, or when the attempt is not the one the intake waits for (it gave up on it
+ * and dispatched the submission again). The runner must not retry a 4xx; it may retry 5xx and network
+ * errors.
  */
 import { z } from "zod";
 import { RUN_STATUSES, type RunStatus } from "../status/index.js";
@@ -50,10 +46,13 @@ export const MAX_STORED_LOG_CHARS = 64 * 1024;
 /** Largest accepted report body. */
 export const MAX_REPORT_BODY_BYTES = 1024 * 1024;
 
-export const RunningReportSchema = z.object({ status: z.literal("running") }).strict();
+const attempt = z.number().int("must be a whole number").positive("must be 1 or more");
+
+export const RunningReportSchema = z.object({ attempt, status: z.literal("running") }).strict();
 
 export const FinalReportSchema = z
   .object({
+    attempt,
     status: z.enum(RUN_STATUSES),
     reason: z.string().max(4000, "must be at most 4000 characters"),
     public_score: z.number({ error: "must be a finite number or null" }).nullable(),
@@ -66,6 +65,16 @@ export const FinalReportSchema = z
   })
   .strict()
   .superRefine((report, ctx) => {
+    if (report.status === "infrastructure_error") {
+      for (const key of ["stdout", "stderr"] as const) {
+        if (report[key] === undefined) continue;
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "an infrastructure_error shows the participant nothing of the run; leave the logs out",
+        });
+      }
+    }
     if (report.status === "succeeded") return;
     if (report.public_score !== null) {
       ctx.addIssue({
@@ -83,7 +92,7 @@ export const FinalReportSchema = z
     }
   });
 
-/** The body of `POST /v1/submissions/:id/result`. */
+/** The body of `POST /v1/runner/submissions/:id/result`. */
 export const ResultReportSchema = z.union([RunningReportSchema, FinalReportSchema]);
 
 export type RunningReport = z.infer<typeof RunningReportSchema>;
@@ -108,6 +117,7 @@ export function parseResultReport(body: unknown): ResultReport {
 
 /** The fields of a runner's evaluation a final report is made of (see `finalReport`). */
 export interface ReportableOutcome {
+  attempt: number;
   status: RunStatus;
   reason: string;
   publicScore: number | null;
@@ -124,12 +134,16 @@ export const lastChars = (text: string, max: number): string =>
   text.length > max ? text.slice(text.length - max) : text;
 
 /**
- * Builds a valid final report from an outcome: scores dropped unless succeeded, the reason and logs cut to
- * what the contract accepts (logs keep their end), problems capped.
+ * Builds a valid final report from an outcome: scores dropped unless succeeded, logs dropped from an
+ * infrastructure_error, the reason and logs cut to what the contract accepts (logs keep their end),
+ * problems capped.
  */
 export function finalReport(outcome: ReportableOutcome): FinalReport {
   const succeeded = outcome.status === "succeeded";
+  // An infrastructure fault is never the participant's: it is retried, and shows them nothing of the run.
+  const logs = outcome.status !== "infrastructure_error";
   return {
+    attempt: outcome.attempt,
     status: outcome.status,
     reason: outcome.reason.length > 4000 ? `${outcome.reason.slice(0, 3997)}...` : outcome.reason,
     public_score:
@@ -139,8 +153,10 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
     private_score_sealed: succeeded ? outcome.sealedPrivateScore : null,
     duration_ms: Math.max(0, Math.round(outcome.durationMs)),
     image_digest: outcome.imageDigest.slice(0, 300),
-    ...(outcome.stdout !== undefined && { stdout: lastChars(outcome.stdout, MAX_REPORTED_LOG_CHARS) }),
-    ...(outcome.stderr !== undefined && { stderr: lastChars(outcome.stderr, MAX_REPORTED_LOG_CHARS) }),
+    ...(logs &&
+      outcome.stdout !== undefined && { stdout: lastChars(outcome.stdout, MAX_REPORTED_LOG_CHARS) }),
+    ...(logs &&
+      outcome.stderr !== undefined && { stderr: lastChars(outcome.stderr, MAX_REPORTED_LOG_CHARS) }),
     ...(outcome.problems !== undefined && {
       problems: outcome.problems.slice(0, 200).map((p) => p.slice(0, 1000)),
     }),

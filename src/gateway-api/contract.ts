@@ -1,0 +1,156 @@
+/**
+ * The gateway's wire contract (JSON, snake_case), shared by the server (src/intake, src/gateway) and its
+ * two clients: the participant's (`proctor submit`/`status`, participant-client.ts) and the runner's
+ * (the action's run-submission, runner-client.ts). Nothing here opens a database or a socket.
+ *
+ * Participants (Authorization: Bearer pct_…):
+ *   POST /v1/submissions            -> 202 SubmittedView
+ *   GET  /v1/submissions/:id        -> 200 SubmissionView     (only to its owner; others get 404)
+ *   GET  /v1/submissions            -> 200 SubmissionListView (the caller's own, newest first, + quota)
+ *
+ * Runners (Authorization: Bearer prc_…, the runner credential: a repository secret, valid only here):
+ *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView
+ *   GET  /v1/runner/submissions/:id/zip?attempt=N -> the zip (marks attempt N running)
+ *   POST /v1/runner/submissions/:id/result     -> ResultReport for one attempt (result-report.ts)
+ *
+ * Errors everywhere -> ErrorBody. Private scores never appear in any of them, and every score a
+ * participant can see is rounded to the competition's `precision`.
+ */
+import type { RunStatus } from "../status/index.js";
+
+export type CpuOrGpu = "cpu" | "gpu";
+export type SubmissionState = "queued" | "running" | "final";
+export type DispatchState = "pending" | "sent";
+
+/** An earlier attempt the intake gave up on (and re-dispatched). */
+export interface AttemptRecord {
+  attempt: number;
+  status: RunStatus;
+  reason: string;
+  at: string;
+}
+
+/** Submission ids are made by the intake (16 random bytes, base64url), never taken from a user. */
+export const SUBMISSION_ID_PATTERN = /^sub-[A-Za-z0-9_-]{22}$/;
+
+export function isSubmissionId(value: unknown): value is string {
+  return typeof value === "string" && SUBMISSION_ID_PATTERN.test(value);
+}
+
+/** The bearer credential of an `Authorization` header, or undefined. */
+export function bearer(header: string | undefined): string | undefined {
+  if (typeof header !== "string") return undefined;
+  const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * The `client_payload` of the `repository_dispatch` (event type `submission`) that starts a run. It is
+ * public (the runner prints it, anyone reading the run log sees it): identifiers only, never a link, a
+ * token or the zip. Knowing it lets nobody download the zip or report a result: both need the runner
+ * credential.
+ */
+export interface DispatchPayload {
+  submission_id: string;
+  participant: string;
+  cpu_or_gpu: CpuOrGpu;
+  submission_sha256: string;
+  submitted_at: string;
+  /** 1, or higher after the intake gave up on an earlier attempt; a report names the attempt it is for. */
+  attempt: number;
+}
+
+/** What a runner reads about a submission before running it (the gateway's record is the truth). */
+export interface RunnerSubmissionView {
+  submission_id: string;
+  participant: string;
+  cpu_or_gpu: CpuOrGpu;
+  submission_sha256: string;
+  zip_bytes: number;
+  submitted_at: string;
+  /** The attempt the gateway is waiting for; a runner holding an older one must not run it. */
+  attempt: number;
+  state: SubmissionState;
+  /** The recorded result once final (what the leaderboard branch needs), else null. */
+  result: {
+    status: RunStatus;
+    reason: string;
+    public_score: number | null;
+    private_score_sealed: string | null;
+    duration_ms: number;
+    image_digest: string;
+  } | null;
+}
+
+export interface QuotaView {
+  used_today: number;
+  daily_limit: number | null;
+  remaining_today: number | null;
+  used_total: number;
+  total_limit: number | null;
+  remaining_total: number | null;
+  /** When the daily count starts over (next UTC midnight); null when there is no daily limit. */
+  resets_at: string | null;
+}
+
+export interface SubmissionView {
+  submission_id: string;
+  participant: string;
+  cpu_or_gpu: CpuOrGpu;
+  submitted_at: string;
+  zip_sha256: string;
+  zip_bytes: number;
+  /** queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome). */
+  state: SubmissionState;
+  /** The outcome once final; null before. */
+  status: RunStatus | null;
+  reason: string | null;
+  public_score: number | null;
+  duration_ms: number | null;
+  image_digest: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  /** 1, or 2 after the intake gave up on a stuck run and dispatched it again. */
+  attempt: number;
+  /** Earlier attempts the intake gave up on. */
+  earlier_attempts: AttemptRecord[];
+  dispatch: {
+    /** sent: a runner was asked to run it; pending: sending failed and is retried (see next_attempt_at). */
+    state: DispatchState;
+    attempts: number;
+    dispatched_at: string | null;
+    next_attempt_at: string | null;
+    /** Why the last send failed, when it did (no details of the platform's credentials). */
+    last_error: string | null;
+  };
+  /** The program's logs as competition.yml lets participants see them in this phase. */
+  logs: { visibility: "full" | "tail" | "none"; stdout: string; stderr: string };
+  /** Format problems, when the predictions were output_invalid. */
+  problems: string[];
+}
+
+export interface SubmittedView {
+  submission: SubmissionView;
+  quota: QuotaView;
+}
+
+export interface SubmissionListView {
+  participant: string;
+  submissions: SubmissionView[];
+  quota: QuotaView;
+}
+
+export interface ErrorBody {
+  /** Stable code, e.g. unauthorized, invalid_submission, quota_exceeded, upload_too_large, not_found. */
+  error: string;
+  /** What went wrong and what to do. */
+  message: string;
+  /** invalid_submission: the rule broken and the zip entry, when there is one. */
+  rule?: string;
+  entry?: string | null;
+  /** quota_exceeded: when the limit resets (null: it does not). */
+  resets_at?: string | null;
+  quota?: QuotaView;
+  /** upload_too_large: the cap in bytes. */
+  limit_bytes?: number;
+}

@@ -1,0 +1,91 @@
+/**
+ * The server's side of the participant views (contract.ts): a submission record as its owner may see it,
+ * logs per the phase's visibility (capped), scores rounded to the competition's precision.
+ */
+import type { Competition, Phase } from "../config/index.js";
+import { roundScore, type QuotaStatus } from "../leaderboard/index.js";
+import type { QuotaView, SubmissionView } from "../gateway-api/index.js";
+import type { SubmissionRecord } from "./db.js";
+
+export function quotaView(q: QuotaStatus): QuotaView {
+  return {
+    used_today: q.usedToday,
+    daily_limit: q.dailyLimit,
+    remaining_today: q.remainingToday,
+    used_total: q.usedTotal,
+    total_limit: q.totalLimit,
+    remaining_total: q.remainingTotal,
+    resets_at: q.resetsAt,
+  };
+}
+
+/**
+ * Logs as a phase shows them: full, the last `tail_lines` lines, or nothing; in every case at most the
+ * last `maxBytes` bytes (UTF-8, cut at a character boundary), marked where cut.
+ */
+export function visibleLog(
+  text: string | null,
+  logs: { visibility: "full" | "tail" | "none"; tailLines: number; maxBytes: number },
+): string {
+  if (text === null || logs.visibility === "none") return "";
+  const shown =
+    logs.visibility === "full" ? text : text.replace(/\n$/, "").split("\n").slice(-logs.tailLines).join("\n");
+  const bytes = Buffer.from(shown, "utf8");
+  if (bytes.length <= logs.maxBytes) return shown;
+  // Decoding from a byte offset may start mid-character: drop the replacement character it makes.
+  const kept = bytes
+    .subarray(bytes.length - logs.maxBytes)
+    .toString("utf8")
+    .replace(/^\uFFFD+/, "");
+  return `[… ${bytes.length - Buffer.byteLength(kept)} earlier bytes not shown]\n${kept}`;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function submissionView(
+  record: SubmissionRecord,
+  competition: Competition,
+  phase: Phase,
+): SubmissionView {
+  // An infrastructure fault is not the participant's and shows nothing of the run (it is run again).
+  const visibility = record.status === "infrastructure_error" ? "none" : competition.logs[phase];
+  const logs = {
+    visibility,
+    tailLines: competition.logs.tail_lines,
+    maxBytes: competition.logs.max_bytes,
+  };
+  return {
+    submission_id: record.id,
+    participant: record.participant,
+    cpu_or_gpu: record.cpuOrGpu,
+    submitted_at: record.submittedAt,
+    zip_sha256: record.zipSha256,
+    zip_bytes: record.zipBytes,
+    state: record.state,
+    status: record.status,
+    reason: record.reason,
+    public_score: roundScore(record.publicScore, competition.leaderboard.precision),
+    duration_ms: record.durationMs,
+    image_digest: record.imageDigest,
+    started_at: iso(record.startedAtMs),
+    finished_at: record.finishedAt,
+    attempt: record.attempt,
+    earlier_attempts: record.history,
+    dispatch: {
+      state: record.dispatchState,
+      attempts: record.dispatchAttempts,
+      dispatched_at: record.dispatchedAt,
+      next_attempt_at: record.state === "final" ? null : iso(record.nextDispatchAtMs),
+      last_error:
+        record.dispatchError === null
+          ? null
+          : "the runners could not be reached yet; the intake retries by itself, nothing to do",
+    },
+    logs: {
+      visibility,
+      stdout: visibleLog(record.stdout, logs),
+      stderr: visibleLog(record.stderr, logs),
+    },
+    problems: record.problems,
+  };
+}
