@@ -62,7 +62,25 @@ describe("competition.yml", () => {
       offlineTag: "cpu-offline",
     });
     expect(c.leaderboard.countFailed).toBe(true);
-    expect(c.logs).toEqual({ local: "full", smoke_test: "full", evaluation: "tail", tail_lines: 20 });
+    // The hidden set shows no logs unless the organizer says otherwise: a program can print what it reads.
+    expect(c.logs).toEqual({
+      local: "full",
+      smoke_test: "full",
+      evaluation: "none",
+      tail_lines: 20,
+      max_bytes: 16 * 1024,
+    });
+    expect(c.runners).toEqual(["cpu"]);
+  });
+
+  it("declares its kinds of runners: cpu, gpu or both, at least one", async () => {
+    const both = await load(MINIMAL + "runners: [gpu, cpu, gpu]\n");
+    expect((await both.load()).runners).toEqual(["gpu", "cpu"]);
+    const none = await issuesOf(MINIMAL + "runners: []\n");
+    expect(none[0]).toMatchObject({ key: "runners" });
+    expect(none[0]!.message).toMatch(/at least 1/);
+    const tpu = await issuesOf(MINIMAL + "runners: [tpu]\n");
+    expect(tpu[0]!.key).toMatch(/^runners/);
   });
 
   it("names the file, line, key and rule of a bad unit", async () => {

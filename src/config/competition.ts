@@ -89,7 +89,7 @@ export const competitionSchema = z
      */
     runners: z
       .array(z.enum(["cpu", "gpu"]))
-      .min(1, "must name at least one kind of runner: cpu, gpu or both")
+      .min(1)
       .default(["cpu"]),
     /** Where self-hosted runners keep the hidden test data and ground truth (absolute paths on their disks). */
     runner_paths: z
