@@ -28,6 +28,7 @@ import {
   setCommitStatus,
 } from "../github/index.js";
 import {
+  escapeHtml,
   escapeMarkdown,
   MemoryLeaderboardStore,
   rankEntries,
@@ -336,7 +337,8 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
   core.setOutput("duration-ms", outcome.durationMs);
   core.setOutput("image-digest", outcome.imageDigest);
 
-  const cell = (text: string) => escapeMarkdown(text);
+  // The job summary is HTML (core.summary); the comment below is Markdown.
+  const cell = (text: string) => escapeHtml(text);
   await core.summary
     .addHeading(`Submission ${cell(outcome.submissionId)}`, 3)
     .addTable([
@@ -379,7 +381,7 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
       owner: p.context.owner,
       repo: p.context.repo,
       issueNumber: Number(issueNumber),
-      body: `Submission \`${outcome.submissionId}\`: **${cell(description)}**${p.context.runUrl ? ` ([run](${p.context.runUrl}))` : ""}`,
+      body: `Submission \`${outcome.submissionId}\`: **${escapeMarkdown(description)}**${p.context.runUrl ? ` ([run](${p.context.runUrl}))` : ""}`,
     }).catch(warnIfFails(`comment on #${issueNumber}`));
   }
   if (infrastructure)
