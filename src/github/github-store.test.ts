@@ -320,6 +320,19 @@ describe("GitHubLeaderboardStore", () => {
     expect(fake.received("GET", /contents\/leaderboard\.json$/)).toHaveLength(attempts); // a fresh sha each time
   });
 
+  it("says the submission was recorded when only a page keeps conflicting until the time bound", async () => {
+    const repo = freshRepo();
+    fake.inject({ kind: "conflict" }, { times: Infinity, path: /README\.md$/ });
+    const error = await store(repo, { retryForMs: 50 })
+      .record(entry("s-1"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as Error).message).toMatch(
+      /^submission "s-1" was recorded, but writing README\.md on branch leaderboard of org\/comp-\d+ kept conflicting \(GitHub answered 409: README\.md does not match [0-9a-f]{40}\); gave up after \d+ attempts within 50 ms\. Recording the submission again is safe and regenerates the page$/,
+    );
+    expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-1"]);
+  });
+
   it("makes exactly one attempt with retryForMs 0, and refuses a negative bound", async () => {
     const repo = freshRepo();
     fake.inject({ kind: "conflict" }, { times: Infinity });
