@@ -16,11 +16,11 @@
  *
  * After the JSON, the pages (`render(entries)`, e.g. README.md and index.html) are regenerated on the same
  * branch the same way, skipping files whose content is already right. Every runner that moves the JSON
- * renders after it, so a runner that sees the JSON moved past its own write before it wrote a page leaves
- * the pages to that newer runner. Pages written by concurrent runners could otherwise end on an older
- * state, so after writing one a runner reads the JSON again and, if it moved meanwhile, renders and writes
- * again from the newer entries: whichever runner writes a page last has checked it matched the JSON
- * afterwards, so the pages converge to the full leaderboard.
+ * renders after it, so a runner whose page write lost a race and that then finds the JSON moved past what
+ * it renders leaves the page to that newer runner. Pages written by concurrent runners could otherwise end
+ * on an older state, so after writing one a runner reads the JSON again and, if it moved meanwhile,
+ * renders and writes again from the newer entries: whichever runner writes a page last has checked it
+ * matched the JSON afterwards, so the pages converge to the full leaderboard.
  */
 import {
   MemoryLeaderboardStore,
@@ -142,6 +142,8 @@ export function serializeEntries(entries: readonly LeaderboardEntry[]): string {
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class GitHubLeaderboardStore implements LeaderboardStore {
@@ -225,7 +227,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
       if (!(await this.#backoff(attempts, deadline))) {
         throw new StoreError(
           `recording submission ${id} failed: ${this.#where()} kept changing under us (${put.reason}); ` +
-            `gave up after ${attempts} attempts in ${this.#retried()}. Other runners are writing at the ` +
+            `gave up after ${plural(attempts, "attempt")} in ${this.#retried()}. Other runners are writing at the ` +
             `same time: record it again (it is idempotent), or raise retryForMs`,
         );
       }
@@ -404,7 +406,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
   #retried(): string {
     const ms = this.retryForMs;
     return ms >= 60_000 && ms % 60_000 === 0
-      ? `${ms / 60_000} minute${ms === 60_000 ? "" : "s"}`
+      ? plural(ms / 60_000, "minute")
       : ms >= 1000
         ? `${ms / 1000} s`
         : `${ms} ms`;
@@ -571,7 +573,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
       if (!(await this.#backoff(attempt, deadline))) {
         throw new StoreError(
           `submission ${JSON.stringify(submissionId)} was recorded, but writing ${this.#where(path)} kept ` +
-            `conflicting (${put.reason}); gave up after ${attempt} attempts within ${this.#retried()}. ` +
+            `conflicting (${put.reason}); gave up after ${plural(attempt, "attempt")} within ${this.#retried()}. ` +
             `Recording the submission again is safe and regenerates the page`,
         );
       }
