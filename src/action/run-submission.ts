@@ -38,6 +38,7 @@ import {
   type LeaderboardEntry,
 } from "../leaderboard/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
+import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
@@ -90,8 +91,10 @@ export async function runSubmissionCommand(): Promise<void> {
   const gateway: GatewayCredentials = { server: gatewayUrl(), token: credential };
   const flavour = oneOf("cpu-or-gpu", ["cpu", "gpu"] as const, "cpu");
   const phase = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
-  const runner = competition.runnerPaths;
-  if (!runner)
+  // The smoke test runs on the public sample in the repository (its full logs show nothing hidden); the
+  // evaluation on the hidden set on this runner's disk.
+  const paths = phase === "smoke_test" ? competition.paths : competition.runnerPaths;
+  if (!paths)
     throw new InputError(
       `${competition.file} has no runner_paths: set where this runner keeps the test data and ground truth`,
     );
@@ -127,6 +130,7 @@ export async function runSubmissionCommand(): Promise<void> {
     return;
   }
   const attempt = submission.attempt;
+  const posting: Posting = { branch, client, context, flavour };
 
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
   try {
@@ -140,17 +144,23 @@ export async function runSubmissionCommand(): Promise<void> {
       );
     } catch (error) {
       if (!(error instanceof SubmissionFetchError)) throw error;
-      const outcome = {
-        submissionId,
-        attempt,
-        status: error.status,
-        publicScore: null,
-        durationMs: 0,
-        imageDigest: "",
-      };
+      const outcome = { ...unrun(submissionId, attempt), status: error.status };
       const reported = await reportToGateway(gateway, outcome, { reason: error.message });
-      const entry = entryOf(outcome, submission, null);
-      return await publish(outcome, reported ? entry : null, { branch, client, context, flavour });
+      return await publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
+    }
+
+    try {
+      // A fresh runner has no runtime image yet: pull it (progress folded in a group), digest recorded.
+      const auth = registryAuth();
+      await core.group(`runtime image ${image}`, () =>
+        ensureImage(image, { auth, onProgress: (line) => core.info(line) }),
+      );
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      const outcome = { ...unrun(submissionId, attempt), status: error.status };
+      const reported = await reportToGateway(gateway, outcome, { reason: error.message });
+      core.error(error.message);
+      return await publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
     }
 
     const sealed = await withSealingKey(competition, work, optional("sealing-public-key"));
@@ -163,8 +173,8 @@ export async function runSubmissionCommand(): Promise<void> {
         submissionId,
         submittedAt: new Date(submission.submitted_at),
         phase,
-        dataDir: runner.dataDir,
-        groundTruth: runner.groundTruth,
+        dataDir: paths.dataDir,
+        groundTruth: paths.groundTruth,
         // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
         store: new MemoryLeaderboardStore(),
         gpu: flavour === "gpu",
@@ -188,7 +198,7 @@ export async function runSubmissionCommand(): Promise<void> {
       problems: evaluation.problems,
     });
     const entry = entryOf(outcome, submission, evaluation.entry.sealedPrivateScore);
-    await publish(outcome, reported ? entry : null, { branch, client, context, flavour });
+    await publish(outcome, reported ? entry : null, posting);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -201,6 +211,25 @@ function gatewayUrl(): string {
       `input "gateway-url" must be the gateway's http(s) base URL (the repository secret PROCTOR_GATEWAY_URL)`,
     );
   return url;
+}
+
+/** An outcome before anything ran. */
+const unrun = (submissionId: string, attempt: number) => ({
+  submissionId,
+  attempt,
+  publicScore: null,
+  durationMs: 0,
+  imageDigest: "",
+});
+
+/** Registry credentials for pulling the runtime image, when the workflow passes them (from secrets). */
+function registryAuth(): RegistryAuth | null {
+  const username = optional("username");
+  if (!username) return null;
+  const password = required("password", COMMAND);
+  core.setSecret(password);
+  const registry = optional("registry");
+  return { username, password, ...(registry && { serveraddress: registry }) };
 }
 
 function maxZipBytes(competition: Competition): number {
