@@ -121,8 +121,6 @@ export async function runSubmissionCommand(): Promise<void> {
         groundTruth: runner.groundTruth,
         store,
         gpu: flavour === "gpu",
-        // The intake checked the participant's limits when it accepted the submission.
-        enforceQuota: false,
       }),
     );
     status = evaluation.status;
