@@ -56,7 +56,8 @@ export async function checkCompetitionSetup(
     format = await loadSubmissionFormat(competition.paths.submissionFormat);
   } catch (error) {
     if (!(error instanceof SubmissionFormatError)) throw error;
-    problems.push(`paths.submission_format: ${error.message}`);
+    const issues = error.issues.map((issue) => `${issue.key ? `${issue.key}: ` : ""}${issue.message}`);
+    problems.push(`paths.submission_format: ${error.source} ${issues.join("; ")}`);
   }
 
   if (!(await stat(groundTruth).catch(() => null))?.isFile()) {
