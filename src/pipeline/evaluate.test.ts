@@ -58,7 +58,7 @@ const exampleModel = () =>
   import("node:fs/promises").then((fs) => fs.readFile("example_submission/model.json", "utf8"));
 
 describe("evaluateSubmission", () => {
-  it("runs the example end to end: scored, recorded once per submission, private score sealed", async () => {
+  it("runs the example end to end: scored, one row per run, private score sealed", async () => {
     const store = new MemoryLeaderboardStore();
     const zip = await writeZip(path.join(dir, "example.zip"), {
       "main.py": await exampleMain(),
