@@ -188,7 +188,7 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
   if (e.status === "succeeded")
     lines.push(`  score       public ${score(e.scores.public)}, private ${score(e.scores.private)}`);
   for (const problem of e.problems) lines.push(`  problem     ${problem}`);
-  lines.push("  limits      none on local runs (the platform's submission limits apply where you submit)");
+  lines.push(`  quota       none on local runs; ${platformLimits(competition)}`);
   const all = mergeLogs(e.run.stdout, e.run.stderr);
   const own = all.filter((line) => line.source === "proctor");
   if (own.length > 0) lines.push("runtime:", ...own.map((line) => `  ${line.text}`));
@@ -197,18 +197,30 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
   return lines.join("\n");
 }
 
+function platformLimits(competition: Competition): string {
+  const { dailyLimit, totalLimit } = competition.leaderboard;
+  if (dailyLimit === null && totalLimit === null) return "the platform has no submission limits either";
+  const limits = [
+    ...(dailyLimit === null ? [] : [`${dailyLimit} a day`]),
+    ...(totalLimit === null ? [] : [`${totalLimit} in total`]),
+  ];
+  return `the platform allows ${limits.join(" and ")} where you submit`;
+}
+
+const lineCount = (n: number) => `${n} line${n === 1 ? "" : "s"}`;
+
 /**
  * The program's log as this phase shows it: stderr lines marked as warnings, stdout as is; the count of
  * lines, how many are shown, and where the whole log is.
  */
 function programLog(lines: LogLine[], visibility: string, tailLines: number, logFile: string): string[] {
   if (visibility === "none")
-    return [`log: ${lines.length} lines, not shown in this phase; full log at ${logFile}`];
+    return [`log: ${lineCount(lines.length)}, not shown in this phase; full log at ${logFile}`];
   if (lines.length === 0) return [`log: the program printed nothing; full log at ${logFile}`];
   const shown = visibility === "full" ? lines : lines.slice(-tailLines);
   const count = shown.length === lines.length ? "all shown" : `last ${shown.length} shown`;
   return [
-    `log: ${lines.length} lines, ${count}, full log at ${logFile}`,
+    `log: ${lineCount(lines.length)}, ${count}, full log at ${logFile}`,
     ...shown.map((line) => (line.source === "stderr" ? `  warning: ${line.text}` : `  ${line.text}`)),
   ];
 }

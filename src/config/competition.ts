@@ -103,7 +103,7 @@ export const competitionSchema = z
           ctx.addIssue({
             code: "custom",
             path: ["metric"],
-            message: `is not a built-in metric${suggestion(scoring.metric, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { command: [...] } }), got "${scoring.metric}"`,
+            message: `is not a built-in metric${suggestion(scoring.metric, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { command: [...] } })`,
           });
           return;
         }
