@@ -117,7 +117,10 @@ cd "$workdir" || exit "$EXIT_SETUP_FAILED"
 if [ "${PROCTOR_INTERACTIVE:-}" = 1 ]; then
   log "working folder $workdir: your files, data/ (= /code_execution/data, read-only), submission/ (= $SUBMISSION_DIR)"
   log "a run starts: ${program[*]}   (expected output: $SUBMISSION_DIR/$EXPECTED_OUTPUT); exit leaves the shell"
-  exec bash -i
+  if [ -t 0 ]; then
+    exec bash -i
+  fi
+  exec bash # commands piped in (make interact-container < script), without prompts
 fi
 
 if ! pipes=$(mktemp -d "$scratch_root/.proctor.XXXXXX"); then

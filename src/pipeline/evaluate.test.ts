@@ -118,7 +118,10 @@ out.to_csv("/code_execution/submission/submission.csv", index=False)
 
   it("refuses, before running anything, a competition the organizer set up wrong; records nothing", async () => {
     const store = new MemoryLeaderboardStore();
-    const broken = { ...competition, paths: { ...competition.paths, groundTruth: path.join(dir, "nope.csv") } };
+    const broken = {
+      ...competition,
+      paths: { ...competition.paths, groundTruth: path.join(dir, "nope.csv") },
+    };
     const error = await evaluateSubmission({
       competition: broken,
       zipPath: await writeZip(path.join(dir, "never-run.zip"), { "main.py": "raise SystemExit(1)" }),
