@@ -13,6 +13,7 @@ import { packSubmission } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { renderStandings } from "./leaderboard-command.js";
+import { warnSyntaxErrors } from "./pack-command.js";
 import { runResultJson } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
@@ -79,6 +80,7 @@ export function testSubmissionCommand(): Command {
           zipPath = path.join(packDir!, "submission.zip");
           const packed = await packSubmission(flags.from, zipPath);
           if (!flags.json) process.stdout.write(`packed ${flags.from} (${packed.files.length} files)\n`);
+          await warnSyntaxErrors(flags.from, packed.files);
         } else if (!(await stat(zipPath).catch(() => null))?.isFile()) {
           throw new UsageError(
             `${zipPath} does not exist; pack your submission first (make pack-submission), or pass --from <dir>`,
