@@ -42,6 +42,8 @@ describe("run log", () => {
       await writeRunLog(file, log("2026-01-01T00:00:01Z out\n"), log("2026-01-01T00:00:00Z err\n", true));
       const text = await readFile(file, "utf8");
       expect(text.split("\n")).toEqual([
+        expect.stringMatching(/^# the run's stdout, stderr and the runtime's own lines/),
+        expect.stringMatching(/^# \(to the second/),
         expect.stringMatching(/^# stderr was \d+ bytes: its middle was cut/),
         "2026-01-01T00:00:00Z stderr  err",
         "2026-01-01T00:00:01Z stdout  out",

@@ -67,6 +67,10 @@ export function formatLog(lines: LogLine[]): string {
   return lines.map((l) => `${l.stamp ? `${l.stamp} ` : ""}${LABEL[l.source]} ${l.text}\n`).join("");
 }
 
+const ORDER_NOTE =
+  "# the run's stdout, stderr and the runtime's own lines (proctor), in the order of the runtime's timestamps\n" +
+  "# (to the second; within one second, stdout's lines come first)\n";
+
 /**
  * Writes the whole log of a run (every line of both streams, in order) to `file`; says where a stream was
  * cut by the capture cap.
@@ -79,5 +83,5 @@ export async function writeRunLog(file: string, stdout: CapturedLog, stderr: Cap
         `# ${name} was ${(name === "stdout" ? stdout : stderr).bytes} bytes: its middle was cut, its first and last parts are here\n`,
     );
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, notes.join("") + formatLog(mergeLogs(stdout, stderr)));
+  await writeFile(file, ORDER_NOTE + notes.join("") + formatLog(mergeLogs(stdout, stderr)));
 }
