@@ -130,7 +130,7 @@ async function hintContext(
   image: string,
   flavour: "cpu" | "gpu",
 ): Promise<Omit<HintContext, "expectedOutput">> {
-  const root = path.dirname(competition.file);
+  const root = path.relative(process.cwd(), path.dirname(competition.file));
   const read = (file: string) =>
     readEnvironment(path.join(root, file)).catch((): Environment | undefined => undefined);
   const production = await read(`environment-${flavour}.yml`);
