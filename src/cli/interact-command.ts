@@ -61,8 +61,9 @@ export function interactCommand(): Command {
 }
 
 function banner(from: string, dataDir: string, limits: Parameters<typeof describeLimits>[0]): string {
+  // A run's time limit does not end the shell: time python3 main.py against it.
   const shown = Object.entries(describeLimits(limits))
-    .map(([k, v]) => `${k} ${v}`)
+    .map(([k, v]) => (k === "time_limit" ? `time limit ${v} (a run's; not the shell's)` : `${k} ${v}`))
     .join(", ");
   return [
     "proctor interact: the run's container, with a shell instead of your program",
