@@ -31,7 +31,7 @@ setup: ## set this machine up for the tests (Debian packages, Docker engine, bas
 .PHONY: test
 test: setup ## the tests, from a fresh clone: set-up as above, then lint, then every test (as CI does)
 	npm run lint
-	npm test
+	npx vitest run
 
 .PHONY: engine
 engine: ## make sure a Docker engine runs (installs and starts Debian's docker.io as root)
