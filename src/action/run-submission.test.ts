@@ -210,6 +210,21 @@ describe("action run-submission", () => {
     expectNothingLeaked(run, token);
   });
 
+  it("an organizer's mistake on the runner (no ground truth) runs nothing and is never the participant's", async () => {
+    const broken = (await readFile(path.join(dir, "competition.yml"), "utf8")).replace(
+      "hidden/ground_truth.csv }",
+      "hidden/missing.csv }",
+    );
+    await writeFile(path.join(dir, "broken.yml"), broken);
+    const { id, token } = await submitted("example", "frank");
+    const run = await runner(id, { config: path.join(dir, "broken.yml") });
+    expect(run.code).toBe(1);
+    expect(run.outputs.status).toBe("infrastructure_error");
+    expect(run.stdout).toMatch(/::error::.*missing\.csv/);
+    expect(h.gateway.intake.get("frank", id)).toMatchObject({ state: "queued", attempt: 2 });
+    expectNothingLeaked(run, token);
+  });
+
   it("refuses a submission id that could be a path or a command", async () => {
     const run = await runner("../../etc;rm");
     expect(run.code).toBe(1);

@@ -38,6 +38,7 @@ import {
   type LeaderboardEntry,
 } from "../leaderboard/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
+import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
@@ -131,6 +132,12 @@ export async function runSubmissionCommand(): Promise<void> {
   }
   const attempt = submission.attempt;
   const posting: Posting = { branch, client, context, flavour };
+  /** Ends this attempt before the program ran: reported to the gateway, then published. */
+  const endUnrun = async (status: RunStatus, reason: string) => {
+    const outcome = { ...unrun(submissionId, attempt), status };
+    const reported = await reportToGateway(gateway, outcome, { reason });
+    return publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
+  };
 
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
   try {
@@ -144,9 +151,7 @@ export async function runSubmissionCommand(): Promise<void> {
       );
     } catch (error) {
       if (!(error instanceof SubmissionFetchError)) throw error;
-      const outcome = { ...unrun(submissionId, attempt), status: error.status };
-      const reported = await reportToGateway(gateway, outcome, { reason: error.message });
-      return await publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
+      return await endUnrun(error.status, error.message);
     }
 
     try {
@@ -157,31 +162,39 @@ export async function runSubmissionCommand(): Promise<void> {
       );
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
-      const outcome = { ...unrun(submissionId, attempt), status: error.status };
-      const reported = await reportToGateway(gateway, outcome, { reason: error.message });
       core.error(error.message);
-      return await publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
+      return await endUnrun(error.status, error.message);
     }
 
     const sealed = await withSealingKey(competition, work, optional("sealing-public-key"));
-    const evaluation = await core.group("run, validate and score", () =>
-      evaluateSubmission({
-        competition: sealed,
-        zipPath,
-        image,
-        participant: submission.participant,
-        submissionId,
-        submittedAt: new Date(submission.submitted_at),
-        phase,
-        dataDir: paths.dataDir,
-        groundTruth: paths.groundTruth,
-        // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
-        store: new MemoryLeaderboardStore(),
-        gpu: flavour === "gpu",
-        // The gateway checked the participant's limits when it accepted the submission.
-        enforceQuota: false,
-      }),
-    );
+    const evaluation = await core
+      .group("run, validate and score", () =>
+        evaluateSubmission({
+          competition: sealed,
+          zipPath,
+          image,
+          participant: submission.participant,
+          submissionId,
+          submittedAt: new Date(submission.submitted_at),
+          phase,
+          dataDir: paths.dataDir,
+          groundTruth: paths.groundTruth,
+          // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
+          store: new MemoryLeaderboardStore(),
+          gpu: flavour === "gpu",
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof CompetitionSetupError)) throw error;
+        // The organizer's mistake, found before anything ran: never the participant's, never counted.
+        core.error(error.message);
+        return null;
+      });
+    if (!evaluation)
+      return await endUnrun(
+        "infrastructure_error",
+        "the competition's setup on the runner is incomplete (the organizers are told)",
+      );
     const outcome: Outcome = {
       submissionId,
       attempt,
