@@ -1,5 +1,5 @@
 import type { ContainerCreateOptions } from "dockerode";
-import { OWNER_LABEL, ownerId } from "./cleanup.js";
+import { leaseLabels } from "./cleanup.js";
 import type { ResolvedImage } from "./image.js";
 import type { SandboxLimits } from "./limits.js";
 
@@ -53,7 +53,7 @@ export function outputVolumeOptions(request: SandboxRequest, name: string) {
 }
 
 function labels(request: SandboxRequest): Record<string, string> {
-  return { [OWNER_LABEL]: ownerId, [OUTPUT_VOLUME_LABEL]: request.runId };
+  return { ...leaseLabels(request.limits), [OUTPUT_VOLUME_LABEL]: request.runId };
 }
 
 /** The container that runs untrusted code, with every isolation and limit of the container contract. */
@@ -97,6 +97,7 @@ export function untrustedContainerSpec(
     NetworkDisabled: true,
     StopTimeout: Math.ceil(limits.graceMs / 1000),
     HostConfig: {
+      Runtime: limits.runtime,
       NetworkMode: "none",
       ReadonlyRootfs: true,
       Mounts: mounts,
@@ -178,7 +179,7 @@ export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage
     "ALL",
   ];
   args.push("--security-opt", "no-new-privileges", "--ipc", "private", "--hostname", spec.Hostname!);
-  args.push("--user", spec.User!, "--workdir", spec.WorkingDir!);
+  args.push("--user", spec.User!, "--workdir", spec.WorkingDir!, "--runtime", request.limits.runtime);
   args.push("--memory", String(host.Memory), "--memory-swap", String(host.MemorySwap));
   args.push(
     "--cpus",
