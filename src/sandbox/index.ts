@@ -16,10 +16,6 @@ export {
   type ProgressLine,
 } from "./registry.js";
 export { checkRuntime, engineRuntimes, RuntimeUnavailableError } from "./runtimes.js";
-export {
-  DERIVED_CAPS_RULE,
-  capsProblem,
-  derivedCaps,
-} from "./limits.js";
+export { DERIVED_CAPS_RULE, capsProblem, derivedCaps } from "./limits.js";
 export type { RunMetrics, MetricSample, GpuMetrics } from "./metrics.js";
 export { renderSparklineSvg } from "./sparkline.js";

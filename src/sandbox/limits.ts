@@ -34,7 +34,9 @@ const PAGE = 4096;
  * most 1 GiB), so together they never exceed five eighths of it and a full folder reads as full, not as
  * an out-of-memory kill.
  */
-export function derivedCaps(memoryBytes: number): Pick<SandboxLimits, "outputBytes" | "tmpBytes" | "shmBytes"> {
+export function derivedCaps(
+  memoryBytes: number,
+): Pick<SandboxLimits, "outputBytes" | "tmpBytes" | "shmBytes"> {
   const pages = (bytes: number) => Math.max(PAGE, Math.floor(bytes / PAGE) * PAGE);
   return {
     outputBytes: pages(Math.min(512 * MiB, memoryBytes / 4)),

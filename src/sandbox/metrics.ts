@@ -17,7 +17,10 @@ export interface RunMetrics {
   pidsPeak: number | null;
   /** Bytes of the files the program left in the output folder (exact). */
   outputBytes: number | null;
-  /** Peak bytes of files in /tmp and /dev/shm (sampled: memory-backed files less the output folder). */
+  /**
+   * Peak bytes of files in /tmp and /dev/shm (sampled: memory-backed files less the output folder); null
+   * where the engine does not report them (cgroup v1).
+   */
   tmpBytes: number | null;
   /** Host GPUs while the run had them (nvidia-smi), else null. */
   gpu: GpuMetrics | null;
@@ -68,7 +71,13 @@ export class MetricsSeries {
   private peakCpu = 0;
   private peakPids = 0;
   private peakShmem = 0;
-  lastShmem = 0;
+  private hasShmem = false;
+  /**
+   * The last sample's memory, and how much of it was files (tmpfs and shm pages; on cgroup v1 the page
+   * cache that holds them): what was using memory when last measured.
+   */
+  lastFiles = 0;
+  lastMemory = 0;
   count = 0;
 
   constructor(private readonly startedAtMs: number) {}
@@ -80,18 +89,25 @@ export class MetricsSeries {
     // The engine's first line for a container that is just starting can be all zeros: skip it.
     if (!Number.isFinite(atMs) || cpuNs === undefined || memory === undefined || atMs <= 0) return;
     this.count++;
-    const shmem = stats.memory_stats?.stats?.total_shmem ?? stats.memory_stats?.stats?.shmem ?? 0;
+    // cgroup v2 reports the tmpfs and shm pages (shmem); v1, as the engine passes it on, only the whole
+    // page cache (cache), which holds them and what was read from disk: a proxy, never a tmp figure.
+    const detail = stats.memory_stats?.stats ?? {};
+    const shmem = detail.shmem ?? detail.total_shmem;
+    if (shmem !== undefined) this.hasShmem = true;
+    const files = shmem ?? detail.cache ?? detail.total_cache ?? 0;
     const pids = stats.pids_stats?.current ?? 0;
     const previous = this.last;
-    const rate = previous && atMs > previous.atMs ? (cpuNs - previous.cpuNs) / 1e6 / (atMs - previous.atMs) : 0;
+    const rate =
+      previous && atMs > previous.atMs ? (cpuNs - previous.cpuNs) / 1e6 / (atMs - previous.atMs) : 0;
     this.last = { atMs, cpuNs };
     this.lastRate = Math.max(0, rate);
-    this.lastShmem = shmem;
+    this.lastFiles = files;
+    this.lastMemory = memory;
     this.peakMemory = Math.max(this.peakMemory, memory);
     this.kernelPeak = Math.max(this.kernelPeak, stats.memory_stats?.max_usage ?? 0);
     this.peakCpu = Math.max(this.peakCpu, this.lastRate);
     this.peakPids = Math.max(this.peakPids, pids);
-    this.peakShmem = Math.max(this.peakShmem, shmem);
+    this.peakShmem = Math.max(this.peakShmem, shmem ?? 0);
     this.push({ tMs: Math.max(0, atMs - this.startedAtMs), memoryBytes: memory, cpu: this.lastRate, pids });
   }
 
@@ -117,7 +133,12 @@ export class MetricsSeries {
    * The run's metrics. `endedAtMs` (the engine's FinishedAt) extrapolates the CPU time of the last
    * moments after the last sample at that sample's rate, capped by the CPU limit.
    */
-  finish(end: { endedAtMs: number | null; durationMs: number; cpus: number; outputBytes: number | null }): RunMetrics {
+  finish(end: {
+    endedAtMs: number | null;
+    durationMs: number;
+    cpus: number;
+    outputBytes: number | null;
+  }): RunMetrics {
     const outputBytes = end.outputBytes;
     let cpuSeconds: number | null = null;
     if (this.last) {
@@ -128,11 +149,12 @@ export class MetricsSeries {
     return {
       peakMemoryBytes: this.count > 0 ? Math.max(this.kernelPeak, this.peakMemory) : null,
       cpuSeconds: cpuSeconds === null ? null : round(cpuSeconds, 3),
-      cpuAverage: cpuSeconds === null || seconds <= 0 ? null : round(Math.min(cpuSeconds / seconds, end.cpus), 3),
+      cpuAverage:
+        cpuSeconds === null || seconds <= 0 ? null : round(Math.min(cpuSeconds / seconds, end.cpus), 3),
       cpuPeak: this.count > 1 ? round(this.peakCpu, 3) : null,
       pidsPeak: this.count > 0 ? this.peakPids : null,
       outputBytes,
-      tmpBytes: this.count > 0 ? Math.max(0, this.peakShmem - (outputBytes ?? 0)) : null,
+      tmpBytes: this.hasShmem ? Math.max(0, this.peakShmem - (outputBytes ?? 0)) : null,
       gpu: null,
       samples: this.samples.map((s) => ({ ...s, cpu: round(s.cpu, 3) })),
       intervalMs: 1000 * this.stride,

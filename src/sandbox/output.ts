@@ -98,7 +98,10 @@ export async function collectOutputFromArchive(
       if (header.type === "file" || header.type === "contiguous-file") {
         return copy.file(relative, header.size ?? 0, () => body as unknown as Readable);
       }
-      copy.other(relative, header.type === "symlink" ? "a symlink" : `a special file (${header.type ?? "unknown"})`);
+      copy.other(
+        relative,
+        header.type === "symlink" ? "a symlink" : `a special file (${header.type ?? "unknown"})`,
+      );
       return false;
     };
     handle().then(
@@ -126,7 +129,10 @@ export async function collectOutputFromFolder(
   await mkdir(destDir, { recursive: true });
   const copy = new OutputCopy(destDir, caps);
   const walk = async (relativeDir: string): Promise<void> => {
-    const entries = await readdir(path.join(sourceDir, relativeDir), { withFileTypes: true, encoding: "buffer" });
+    const entries = await readdir(path.join(sourceDir, relativeDir), {
+      withFileTypes: true,
+      encoding: "buffer",
+    });
     entries.sort((a, b) => Buffer.compare(a.name, b.name));
     for (const entry of entries) {
       // A name that is not UTF-8 cannot be named safely anywhere downstream: counted and reported only.
@@ -141,7 +147,10 @@ export async function collectOutputFromFolder(
           await copy.directory(relative);
           await walk(relative);
         } else if (entry.isFile()) {
-          const handle = await open(path.join(sourceDir, relative), constants.O_RDONLY | constants.O_NOFOLLOW);
+          const handle = await open(
+            path.join(sourceDir, relative),
+            constants.O_RDONLY | constants.O_NOFOLLOW,
+          );
           const { size } = await handle.stat();
           const copied = await copy.file(relative, size, () => createReadStream("", { fd: handle }));
           if (!copied) await handle.close();
@@ -163,7 +172,16 @@ export async function collectOutputFromFolder(
 const NOT_UTF8 = "a name that is not valid UTF-8";
 
 /** Errors on one entry that only the program's own files can cause (modes, names, link games). */
-const PROGRAM_CAUSED = new Set(["EACCES", "EPERM", "ELOOP", "ENAMETOOLONG", "ENOENT", "ENOTDIR", "EISDIR", "EILSEQ"]);
+const PROGRAM_CAUSED = new Set([
+  "EACCES",
+  "EPERM",
+  "ELOOP",
+  "ENAMETOOLONG",
+  "ENOENT",
+  "ENOTDIR",
+  "EISDIR",
+  "EILSEQ",
+]);
 
 /** Why a name must not be copied, or null. U+FFFD is how a decoder marks bytes that were not UTF-8. */
 function nameProblem(name: string): string | null {

@@ -169,7 +169,9 @@ async function execute(
   if (volumeName) {
     await resources.createVolume(volumeName, outputVolumeOptions(request, volumeName));
     const holder = await resources.createContainer("output holder", holderContainerSpec(request, volumeName));
-    holderStarted = resources.track(onEngine("starting the output holder", () => holder.start()).then(() => holder));
+    holderStarted = resources.track(
+      onEngine("starting the output holder", () => holder.start()).then(() => holder),
+    );
     holderStarted.catch(() => undefined);
   }
 
@@ -236,7 +238,15 @@ async function execute(
   metrics.gpu = gpu?.stop() ?? null;
 
   const ended = { exitCode, durationMs, output, metrics };
-  return { ...ended, ...verdict(request, { ...ended, oomKilled: state.OOMKilled, stop, lastShmem: series.lastShmem }) };
+  return {
+    ...ended,
+    ...verdict(request, {
+      ...ended,
+      oomKilled: state.OOMKilled,
+      stop,
+      last: { files: series.lastFiles, memory: series.lastMemory },
+    }),
+  };
 }
 
 /** Why the run ended, from what the engine and the output folder say, most telling first. */
@@ -247,7 +257,7 @@ function verdict(
     output: CollectedOutput | null;
     oomKilled: boolean;
     stop: { sigterm: boolean; sigkill: boolean };
-    lastShmem: number;
+    last: { files: number; memory: number };
   },
 ): Pick<SandboxResult, "status" | "reason"> {
   const { limits } = request;
@@ -256,9 +266,12 @@ function verdict(
     const how = run.stop.sigkill
       ? `it was still running ${seconds(limits.graceMs)} after SIGTERM, so it was killed with SIGKILL`
       : `stopped with SIGTERM, it exited within the ${seconds(limits.graceMs)} grace period (no SIGKILL needed)`;
-    return { status: "timed_out", reason: `ran past the time limit of ${seconds(limits.timeLimitMs)}; ${how}` };
+    return {
+      status: "timed_out",
+      reason: `ran past the time limit of ${seconds(limits.timeLimitMs)}; ${how}`,
+    };
   }
-  if (run.oomKilled) return oomVerdict(request, output?.totalBytes ?? 0, run.lastShmem);
+  if (run.oomKilled) return oomVerdict(request, output?.totalBytes ?? 0, run.last);
   if (output && outputFull(output, limits)) {
     return {
       status: "output_too_large",
@@ -289,10 +302,10 @@ function verdict(
 }
 
 /**
- * The output folder, /tmp and /dev/shm are memory: a run killed while they held most of its memory limit
- * is told so, and one whose output folder held most of it is output_too_large.
+ * The output folder, /tmp and /dev/shm are memory: a run killed while its output folder held half the
+ * memory limit is output_too_large, and one whose memory was mostly files (at the last sample) is told so.
  */
-function oomVerdict(request: SandboxRequest, outputBytes: number, shmemBytes: number) {
+function oomVerdict(request: SandboxRequest, outputBytes: number, last: { files: number; memory: number }) {
   const memory = request.limits.memoryBytes;
   const limit = `the memory limit of ${mib(memory)}`;
   if (outputBytes * 2 >= memory) {
@@ -301,10 +314,10 @@ function oomVerdict(request: SandboxRequest, outputBytes: number, shmemBytes: nu
       reason: `killed by the kernel for using more than ${limit} while the output folder held ${mib(outputBytes)}; files written there are kept in memory and count against it: write less`,
     };
   }
-  const tmp = shmemBytes - outputBytes;
+  const files = last.files - outputBytes;
   const why =
-    tmp * 2 >= memory
-      ? `; files in /tmp (or /dev/shm) held about ${mib(tmp)} of it: they are kept in memory and count against it`
+    files * 2 >= last.memory && files > 0
+      ? `; most of it was files in /tmp (or /dev/shm), about ${mib(files)} when last measured: they are kept in memory and count against it`
       : "";
   return { status: "oom_killed" as const, reason: `killed by the kernel for using more than ${limit}${why}` };
 }

@@ -23,7 +23,7 @@ export function unknownRuntimeMessage(name: string, runtimes: string[]): string 
       ? "to use gVisor, install Debian's runsc (apt-get install runsc), register it in /etc/docker/daemon.json " +
         '("runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none"]}}; ' +
         "scripts/ensure-engine.sh does this) and reload dockerd with SIGHUP, or choose runc"
-      : "choose one of those, or register it in /etc/docker/daemon.json under \"runtimes\" and reload dockerd with SIGHUP";
+      : 'choose one of those, or register it in /etc/docker/daemon.json under "runtimes" and reload dockerd with SIGHUP';
   return `runtime "${name}" is not registered with this Docker engine (it has: ${runtimes.join(", ") || "none"}); ${fix}`;
 }
 

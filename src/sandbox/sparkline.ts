@@ -27,7 +27,8 @@ export function renderSparklineSvg(samples: readonly MetricSample[], options: Sp
   const peakCpu = Math.max(1e-9, options.cpus ?? 0, ...samples.map((s) => s.cpu));
   const pad = 1;
   const x = (s: MetricSample) => fixed(pad + ((s.tMs - first) / span) * (width - 2 * pad));
-  const y = (value: number, top: number) => fixed(height - pad - (Math.max(0, value) / top) * (height - 2 * pad));
+  const y = (value: number, top: number) =>
+    fixed(height - pad - (Math.max(0, value) / top) * (height - 2 * pad));
   const memory = samples.map((s) => `${x(s)},${y(s.memoryBytes, peakMemory)}`);
   const cpu = samples.map((s) => `${x(s)},${y(s.cpu, peakCpu)}`);
   const area = `${x(samples[0]!)},${height - pad} ${memory.join(" ")} ${x(samples[samples.length - 1]!)},${height - pad}`;

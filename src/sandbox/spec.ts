@@ -109,7 +109,7 @@ export function untrustedContainerSpec(
       // with it, detached children included.
       Init: true,
       IpcMode: "private",
-      PidsLimit: limits.pids,
+      PidsLimit: pidsLimit(limits),
       Memory: limits.memoryBytes,
       MemorySwap: limits.memoryBytes,
       NanoCpus: Math.round(limits.cpus * 1e9),
@@ -125,6 +125,13 @@ export function untrustedContainerSpec(
     },
   };
 }
+
+/**
+ * gVisor's own threads (its kernel, the file proxy) live in the run's pids cgroup beside the program's:
+ * under runsc the cgroup's limit leaves room for them, so the program still gets `pids` of its own.
+ */
+export const RUNSC_THREADS = 128;
+const pidsLimit = (limits: SandboxLimits) => limits.pids + (limits.runtime === "runsc" ? RUNSC_THREADS : 0);
 
 export function gpuDeviceRequest() {
   return { Driver: "", Count: -1, DeviceIDs: [], Capabilities: [["gpu"]], Options: {} };
