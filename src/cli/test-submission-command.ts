@@ -9,7 +9,8 @@ import { packSubmission } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { renderStandings } from "./leaderboard-command.js";
-import { runResultJson } from "./report.js";
+import { chosenRuntime, runtimeOption } from "./options.js";
+import { describeUsage, runResultJson } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
 interface Flags {
@@ -22,6 +23,7 @@ interface Flags {
   gpu: boolean;
   json: boolean;
   phase: Phase;
+  runtime?: string;
 }
 
 export function testSubmissionCommand(): Command {
@@ -45,9 +47,12 @@ export function testSubmissionCommand(): Command {
         .choices(["local", "smoke_test", "evaluation"])
         .default("local"),
     )
+    .addOption(runtimeOption())
     .option("--json", "print exactly one JSON object", false)
     .action(async (flags: Flags) => {
-      const competition = await competitionFrom(flags.config);
+      const loaded = await competitionFrom(flags.config);
+      const runtime = await chosenRuntime(flags.runtime, loaded.limits.runtime, flags.config);
+      const competition = { ...loaded, limits: { ...loaded.limits, runtime } };
       const image = flags.image ?? imageRef(competition, flags.gpu ? "gpu" : "cpu");
       const packDir = flags.from ? await mkdtemp(path.join(os.tmpdir(), "proctor-pack-")) : null;
       const outputDir = path.resolve(flags.output);
@@ -119,7 +124,10 @@ function evaluationText(e: Evaluation, precision: number): string {
     `  submission  ${e.submissionId} by ${e.participant}`,
     `  duration    ${formatDuration(e.run.durationMs)}${e.run.exitCode === null ? "" : `, exit code ${e.run.exitCode}`}`,
     `  image       ${e.run.image ? `${e.run.image.ref} (${e.run.image.digest ?? e.run.image.id})` : "—"}`,
+    `  runtime     ${e.run.runtime}`,
   ];
+  const usage = describeUsage(e.run.metrics);
+  if (usage) lines.push(`  used        ${usage}`);
   if (e.status === "succeeded")
     lines.push(`  score       public ${score(e.scores.public)}, private ${score(e.scores.private)}`);
   for (const problem of e.problems) lines.push(`  problem     ${problem}`);
