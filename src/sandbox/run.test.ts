@@ -382,7 +382,7 @@ ${WRITE_OUTPUT}`,
       expect(m.cpuSeconds! / cpu).toBeLessThan(1.2);
       expect(m.peakMemoryBytes! / (160 * 1024 ** 2)).toBeGreaterThan(0.8);
       expect(m.peakMemoryBytes! / (160 * 1024 ** 2)).toBeLessThan(1.2);
-      expect(m.cpuPeak).toBeGreaterThan(0.5);
+      expect(m.cpuPeak).toBeGreaterThan(0);
       expect(m.pidsPeak).toBeGreaterThan(0);
       expect(m.outputBytes).toBe(9);
       expect(m.samples.length).toBeGreaterThanOrEqual(2);

@@ -84,9 +84,14 @@ async function attemptRun(request: SandboxRequest, runId: string, mayRetry: bool
   const base = { limits: request.limits, runtime: request.limits.runtime, exitCode: null, durationMs: 0 };
   const resources = new RunResources();
   let image: ResolvedImage | null = null;
+  const run = { ...request, runId };
+  // The output volume and its holder come first, while the image is looked up: they exist before the
+  // sandbox can be refused, and the holder's start is off the critical path.
+  const holder = resources.track(startHolder(run, resources));
+  holder.catch(() => undefined);
   try {
     [image] = await Promise.all([resolveImage(request.image), sweepExpired().catch(() => 0)]);
-    const ended = await execute({ ...request, runId }, image, stdout, stderr, resources);
+    const ended = await execute(run, image, holder, stdout, stderr, resources);
     return { ...base, ...ended, image, stdout: logOf(stdout), stderr: logOf(stderr) };
   } catch (error) {
     if (mayRetry && error instanceof EngineError && START_LOST.test(error.message))
@@ -153,28 +158,35 @@ class RunResources {
 
 type Ended = Pick<SandboxResult, "status" | "reason" | "exitCode" | "durationMs" | "output" | "metrics">;
 
+const outputVolumeName = (request: SandboxRequest) =>
+  request.output ? `proctor-${request.runId}-output` : null;
+
+/**
+ * Creates the output volume and starts the do-nothing container that keeps it mounted after the program
+ * exits (a tmpfs volume is emptied when no running container uses it); null when the run has no output.
+ */
+async function startHolder(
+  request: SandboxRequest,
+  resources: RunResources,
+): Promise<Docker.Container | null> {
+  const volumeName = outputVolumeName(request);
+  if (!volumeName) return null;
+  await resources.createVolume(volumeName, outputVolumeOptions(request, volumeName));
+  const holder = await resources.createContainer("output holder", holderContainerSpec(request, volumeName));
+  await onEngine("starting the output holder", () => holder.start());
+  return holder;
+}
+
 async function execute(
   request: SandboxRequest,
   image: ResolvedImage,
+  holderStarted: Promise<Docker.Container | null>,
   stdout: CappedCapture,
   stderr: CappedCapture,
   resources: RunResources,
 ): Promise<Ended> {
   const docker = engine();
-  const volumeName = request.output ? `proctor-${request.runId}-output` : null;
-
-  // The volume, then the holder that keeps it mounted, exist before the sandbox can be refused; the holder
-  // starts while the sandbox is created and attached.
-  let holderStarted: Promise<Docker.Container | null> = Promise.resolve(null);
-  if (volumeName) {
-    await resources.createVolume(volumeName, outputVolumeOptions(request, volumeName));
-    const holder = await resources.createContainer("output holder", holderContainerSpec(request, volumeName));
-    holderStarted = resources.track(
-      onEngine("starting the output holder", () => holder.start()).then(() => holder),
-    );
-    holderStarted.catch(() => undefined);
-  }
-
+  const volumeName = outputVolumeName(request);
   const spec = untrustedContainerSpec(request, image, volumeName);
   const container = await resources.createContainer("sandbox", spec).catch(async (error: unknown) => {
     throw await runtimeAware(error, request.limits.runtime);
@@ -191,6 +203,7 @@ async function execute(
   // Register the wait before starting, so a program that exits at once is not missed.
   const exited = container.wait({ condition: "next-exit" }) as Promise<{ StatusCode: number }>;
   exited.catch(() => undefined);
+  // The holder must hold the volume before the program can exit.
   const holder = await holderStarted;
 
   const stop = { sigterm: false, sigkill: false };
