@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { cliScratch, spawnCollected } from "../../test/support/cli.js";
 import { writeZip } from "../../test/support/zips.js";
 import { LEASE_LABEL } from "../sandbox/cleanup.js";
 import { engine } from "../sandbox/engine.js";
@@ -14,40 +13,18 @@ import { engine } from "../sandbox/engine.js";
  */
 const image = inject("baseImage");
 const CLI = path.resolve("build/proctor.mjs");
-let dir: string;
-let data: string;
+const scratch = cliScratch("proctor-ns-");
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-ns-"));
-  data = path.join(dir, "data");
-  await mkdir(data);
-  await writeFile(path.join(data, "x.csv"), "id\n1\n");
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnRun(prefix: string[], args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    const [command, ...rest] = [...prefix, process.execPath, CLI, ...args];
-    const child = spawn(command!, rest);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const spawnRun = (prefix: string[], args: string[]) => {
+  const [command, ...rest] = [...prefix, process.execPath, CLI, ...args];
+  return spawnCollected(command!, rest);
+};
 
 let n = 0;
 async function runArgs(program: string, extra: string[] = []) {
-  const zip = await writeZip(path.join(dir, `s${++n}.zip`), { "main.py": program });
-  const output = path.join(dir, `out${n}`);
-  const args = ["run", "--submission", zip, "--image", image, "--data", data, "--output", output];
+  const zip = await writeZip(path.join(scratch.dir, `s${++n}.zip`), { "main.py": program });
+  const output = path.join(scratch.dir, `out${n}`);
+  const args = ["run", "--submission", zip, "--image", image, "--data", scratch.data, "--output", output];
   return { args: [...args, "--expect", "submission.csv", "--json", ...extra], output };
 }
 
