@@ -345,7 +345,25 @@ with open("/code_execution/submission/flood.bin", "wb") as f:
         { memoryBytes: 96 * 1024 ** 2, outputBytes: 256 * 1024 ** 2, outputFiles: 50 },
       );
       expect(result.status).toBe("output_too_large");
-      expect(result.reason).toMatch(/memory limit of 96 MiB while the output folder held \d+ MiB/);
+      expect(result.reason).toMatch(/output folder held \d+ MiB/);
+      expect(result.reason).toMatch(/memory limit of 96 MiB/);
+    });
+
+    it("a program that fails with its output folder holding half the memory limit is output_too_large", async () => {
+      // What gVisor does when the memory runs out under a write: the write fails, no OOM flag.
+      const result = await run(
+        `
+with open("/code_execution/submission/big.bin", "wb") as f:
+    for _ in range(56):
+        f.write(b"\\1" * 1024 * 1024)
+raise SystemExit(1)
+`,
+        { memoryBytes: 96 * 1024 ** 2, outputBytes: 256 * 1024 ** 2, outputFiles: 50 },
+      );
+      expect(result.status).toBe("output_too_large");
+      expect(result.reason).toMatch(
+        /ended with code 1 while the output folder held 56 MiB, at least half the memory limit of 96 MiB/,
+      );
     });
 
     it("a /tmp flood past the memory limit is oom_killed with /tmp named in the reason", async () => {

@@ -285,6 +285,13 @@ function verdict(
     };
   }
   if (run.oomKilled) return oomVerdict(request, output?.totalBytes ?? 0, run.last);
+  if (exitCode !== 0 && output && output.totalBytes * 2 >= limits.memoryBytes) {
+    // Out of memory without the engine's flag (gVisor can fail the write, or kill without it).
+    return {
+      status: "output_too_large",
+      reason: `the program ended with code ${exitCode}${signalName(exitCode)} while the output folder held ${mib(output.totalBytes)}, at least half the memory limit of ${mib(limits.memoryBytes)}; files written there are kept in memory and count against it: write less`,
+    };
+  }
   if (output && outputFull(output, limits)) {
     return {
       status: "output_too_large",
