@@ -57,7 +57,8 @@ describe("leases", () => {
     const volume = `proctor-test-${randomBytes(4).toString("hex")}`;
     await engine().createVolume({ Name: volume, Labels: { [LEASE_LABEL]: past, [testKey]: testValue } });
 
-    expect(await sweepExpired()).toBeGreaterThanOrEqual(2);
+    // Other runs sweep too (tests run in parallel): what counts is what is left, not who removed it.
+    await sweepExpired();
 
     expect(await exists(expired)).toBe(false);
     expect(await exists(live)).toBe(true);

