@@ -127,7 +127,7 @@ class RunResources {
     const docker = engine();
     await this.track(onEngine("creating the output volume", () => docker.createVolume(options)));
     this.volume = registerRemoval("volume", async () => {
-      await docker.getVolume(name).remove({ force: true });
+      await onEngine("removing the output volume", () => docker.getVolume(name).remove({ force: true }));
     });
   }
 
@@ -137,7 +137,7 @@ class RunResources {
     );
     this.containers.push(
       registerRemoval("container", async () => {
-        await container.remove({ force: true, v: true });
+        await onEngine(`removing the ${what} container`, () => container.remove({ force: true, v: true }));
       }),
     );
     return container;
