@@ -9,6 +9,15 @@ import { submissionSandboxRequest } from "../pipeline/run-submission.js";
 import { describeLimits, interactiveRunArgs, resolveImage } from "../sandbox/index.js";
 import { extractSubmission, packSubmission } from "../submission/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { chosenRuntime, runtimeOption } from "./options.js";
+
+interface InteractFlags {
+  image: string;
+  from: string;
+  gpu: boolean;
+  config: string;
+  runtime?: string;
+}
 
 /**
  * The real run with a shell instead of the program: the same mounts, limits, user, environment and working
@@ -21,9 +30,11 @@ export function interactCommand(): Command {
     .option("--from <dir>", "the submission folder shown at /code_execution/src", "example_submission")
     .option("--gpu", "give the container the host's NVIDIA GPUs", false)
     .option(...CONFIG_OPTION)
-    .action(async (flags: { image: string; from: string; gpu: boolean; config: string }) => {
+    .addOption(runtimeOption())
+    .action(async (flags: InteractFlags) => {
       const competition = await competitionFrom(flags.config);
       const format = await checkCompetitionSetup(competition);
+      const runtime = await chosenRuntime(flags.runtime, competition.limits.runtime, flags.config);
       const work = await mkdtemp(path.join(os.tmpdir(), "proctor-interact-"));
       try {
         // Pack and extract, so the shell sees exactly what a run of this folder would.
@@ -37,7 +48,7 @@ export function interactCommand(): Command {
             image: flags.image,
             dataDir: competition.paths.dataDir,
             outputDir: path.join(work, "out"),
-            limits: competition.limits,
+            limits: { ...competition.limits, runtime },
             expectedOutput: format.file,
             gpu: flags.gpu,
           },

@@ -1,6 +1,15 @@
 import { InvalidArgumentError, Option } from "commander";
-import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/index.js";
+import {
+  capsProblem,
+  checkRuntime,
+  DEFAULT_LIMITS,
+  DERIVED_CAPS_RULE,
+  derivedCaps,
+  RuntimeUnavailableError,
+  type SandboxLimits,
+} from "../sandbox/index.js";
 import { formatBytes, formatDuration, parseDuration, parseSize, UnitError } from "../units/index.js";
+import { UsageError } from "./usage-error.js";
 
 /** Commander option parsers that turn unit errors into commander's usage errors. */
 function parsed<T>(parse: (value: string) => T) {
@@ -35,19 +44,29 @@ export function limitOptions(): Option[] {
     new Option("--pids <n>", "most processes and threads at once")
       .default(d.pids)
       .argParser(positiveNumber("--pids")),
-    new Option("--shm <size>", "size of /dev/shm")
-      .default(d.shmBytes, formatBytes(d.shmBytes))
-      .argParser(parsed((v) => parseSize(v, "--shm"))),
-    new Option("--tmp <size>", "size of the /tmp scratch space")
-      .default(d.tmpBytes, formatBytes(d.tmpBytes))
-      .argParser(parsed((v) => parseSize(v, "--tmp"))),
-    new Option("--output-size <size>", "cap on the output folder")
-      .default(d.outputBytes, formatBytes(d.outputBytes))
-      .argParser(parsed((v) => parseSize(v, "--output-size"))),
+    new Option("--shm <size>", `size of /dev/shm (${DERIVED_CAPS_RULE})`).argParser(
+      parsed((v) => parseSize(v, "--shm")),
+    ),
+    new Option("--tmp <size>", "size of the /tmp scratch space (derived from --memory, see --shm)").argParser(
+      parsed((v) => parseSize(v, "--tmp")),
+    ),
+    new Option(
+      "--output-size <size>",
+      "cap on the output folder (derived from --memory, see --shm)",
+    ).argParser(parsed((v) => parseSize(v, "--output-size"))),
     new Option("--output-files <n>", "cap on files in the output folder")
       .default(d.outputFiles)
       .argParser(positiveNumber("--output-files")),
+    runtimeOption().default(d.runtime),
   ];
+}
+
+/** `--runtime`: the engine's OCI runtime for the program (test-submission and interact default to competition.yml's). */
+export function runtimeOption(): Option {
+  return new Option(
+    "--runtime <name>",
+    "OCI runtime: runc, or runsc for gVisor's stronger sandbox (must be registered with the engine)",
+  );
 }
 
 export interface LimitFlags {
@@ -55,22 +74,56 @@ export interface LimitFlags {
   memory: number;
   cpus: number;
   pids: number;
-  shm: number;
-  tmp: number;
-  outputSize: number;
+  shm?: number;
+  tmp?: number;
+  outputSize?: number;
   outputFiles: number;
+  runtime: string;
 }
 
+/** The limits the flags ask for; the memory-backed caps not given are derived from --memory. */
 export function limitsFrom(flags: LimitFlags): SandboxLimits {
-  return {
+  const derived = derivedCaps(flags.memory);
+  const limits: SandboxLimits = {
     ...DEFAULT_LIMITS,
     timeLimitMs: flags.timeLimit,
     memoryBytes: flags.memory,
     cpus: flags.cpus,
     pids: Math.floor(flags.pids),
-    shmBytes: flags.shm,
-    tmpBytes: flags.tmp,
-    outputBytes: flags.outputSize,
+    shmBytes: flags.shm ?? derived.shmBytes,
+    tmpBytes: flags.tmp ?? derived.tmpBytes,
+    outputBytes: flags.outputSize ?? derived.outputBytes,
     outputFiles: Math.floor(flags.outputFiles),
+    runtime: flags.runtime,
   };
+  const problem = capsProblem(limits, {
+    memory: "--memory",
+    output: "--output-size",
+    tmp: "--tmp",
+    shm: "--shm",
+  });
+  if (problem) throw new UsageError(problem);
+  return limits;
+}
+
+/** Refuses, as a usage error, a runtime the engine does not have; `source` says where the name came from. */
+export async function ensureRuntime(runtime: string, source: string): Promise<void> {
+  if (runtime === "runc") return;
+  try {
+    await checkRuntime(runtime);
+  } catch (error) {
+    if (error instanceof RuntimeUnavailableError) throw new UsageError(`${source}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The runtime a competition command uses: --runtime, else competition.yml's limits.runtime; checked. */
+export async function chosenRuntime(
+  flag: string | undefined,
+  configured: string,
+  configPath: string,
+): Promise<string> {
+  const runtime = flag ?? configured;
+  await ensureRuntime(runtime, flag ? `--runtime ${runtime}` : `limits.runtime ${runtime} in ${configPath}`);
+  return runtime;
 }

@@ -1,5 +1,5 @@
 import type { SubmissionRunResult } from "../pipeline/run-submission.js";
-import { describeLimits } from "../sandbox/index.js";
+import { describeLimits, type RunMetrics } from "../sandbox/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
 
 /** The one JSON object `proctor run --json` prints. */
@@ -11,6 +11,7 @@ export function runResultJson(result: SubmissionRunResult) {
     exit_code: result.exitCode,
     duration_ms: result.durationMs,
     image: result.image && { ref: result.image.ref, id: result.image.id, digest: result.image.digest },
+    runtime: result.runtime,
     submission_sha256: result.submissionSha256,
     limits: {
       time_limit_ms: result.limits.timeLimitMs,
@@ -22,7 +23,9 @@ export function runResultJson(result: SubmissionRunResult) {
       tmp_bytes: result.limits.tmpBytes,
       output_bytes: result.limits.outputBytes,
       output_files: result.limits.outputFiles,
+      runtime: result.limits.runtime,
     },
+    metrics: result.metrics && metricsJson(result.metrics),
     stdout: result.stdout.text,
     stderr: result.stderr.text,
     stdout_bytes: result.stdout.bytes,
@@ -36,6 +39,47 @@ export function runResultJson(result: SubmissionRunResult) {
   };
 }
 
+/** The run's metrics as the result JSON carries them (snake_case, like the rest of it). */
+export function metricsJson(m: RunMetrics) {
+  return {
+    peak_memory_bytes: m.peakMemoryBytes,
+    cpu_seconds: m.cpuSeconds,
+    cpu_average_cores: m.cpuAverage,
+    cpu_peak_cores: m.cpuPeak,
+    pids_peak: m.pidsPeak,
+    output_bytes: m.outputBytes,
+    tmp_bytes: m.tmpBytes,
+    gpu: m.gpu && {
+      peak_memory_bytes: m.gpu.peakMemoryBytes,
+      peak_utilization_percent: m.gpu.peakUtilizationPercent,
+      average_utilization_percent: m.gpu.averageUtilizationPercent,
+    },
+    sample_interval_ms: m.intervalMs,
+    samples: m.samples.map((s) => ({
+      t_ms: s.tMs,
+      memory_bytes: s.memoryBytes,
+      cpu_cores: s.cpu,
+      pids: s.pids,
+    })),
+  };
+}
+
+/** "peak memory 312 MiB, CPU 2.84 s (0.75 cores on average, 0.90 at peak)", or null when nothing was measured. */
+export function describeUsage(m: RunMetrics | null): string | null {
+  if (!m || (m.peakMemoryBytes === null && m.cpuSeconds === null)) return null;
+  const parts = [`peak memory ${m.peakMemoryBytes === null ? "—" : formatBytes(m.peakMemoryBytes)}`];
+  if (m.cpuSeconds !== null) {
+    const cores = [
+      m.cpuAverage === null ? null : `${m.cpuAverage.toFixed(2)} cores on average`,
+      m.cpuPeak === null ? null : `${m.cpuPeak.toFixed(2)} at peak`,
+    ].filter(Boolean);
+    parts.push(`CPU ${m.cpuSeconds.toFixed(2)} s${cores.length > 0 ? ` (${cores.join(", ")})` : ""}`);
+  }
+  if (m.gpu)
+    parts.push(`GPU memory ${formatBytes(m.gpu.peakMemoryBytes)}, ${m.gpu.peakUtilizationPercent}% at peak`);
+  return parts.join(", ");
+}
+
 const MARK: Record<string, string> = { succeeded: "✔", infrastructure_error: "⚠" };
 
 /** A few lines for a person: what happened, why, and what the program said last. */
@@ -47,6 +91,9 @@ export function runResultText(result: SubmissionRunResult, tailLines = 10): stri
   if (result.image) {
     lines.push(`  image   ${result.image.ref} (${result.image.digest ?? result.image.id})`);
   }
+  lines.push(`  runtime ${result.runtime}`);
+  const usage = describeUsage(result.metrics);
+  if (usage) lines.push(`  used    ${usage}`);
   if (result.submissionSha256) lines.push(`  zip     sha256:${result.submissionSha256}`);
   const limits = Object.entries(describeLimits(result.limits)).map(([k, v]) => `${k} ${v}`);
   lines.push(`  limits  ${limits.join(", ")}`);

@@ -1,48 +1,22 @@
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { cliScratch, spawnCollected, type Ran } from "../../test/support/cli.js";
 import { writeZip } from "../../test/support/zips.js";
 import { engine } from "../sandbox/engine.js";
 
 const image = inject("baseImage");
 const CLI = path.resolve("src/cli/main.ts");
-let dir: string;
-let data: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-cli-"));
-  data = path.join(dir, "data");
-  await mkdir(data);
-  await writeFile(path.join(data, "x.csv"), "id\n1\n");
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-
-interface Ran {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+const scratch = cliScratch("proctor-cli-");
 
 function proctor(args: string[], env: NodeJS.ProcessEnv = {}, onStart?: (pid: number) => void): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-      env: { ...process.env, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    onStart?.(child.pid!);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return spawnCollected(process.execPath, ["--import", "tsx", CLI, ...args], { env, onStart });
 }
 
 let n = 0;
 async function runArgs(program: string, extra: string[] = []): Promise<string[]> {
-  const zip = await writeZip(path.join(dir, `c${++n}.zip`), { "main.py": program });
+  const zip = await writeZip(path.join(scratch.dir, `c${++n}.zip`), { "main.py": program });
   return [
     "run",
     "--submission",
@@ -50,9 +24,9 @@ async function runArgs(program: string, extra: string[] = []): Promise<string[]>
     "--image",
     image,
     "--data",
-    data,
+    scratch.data,
     "--output",
-    path.join(dir, `o${n}`),
+    path.join(scratch.dir, `o${n}`),
     ...extra,
   ];
 }
@@ -112,7 +86,7 @@ describe("proctor run", () => {
 
   it("exits 3 with infrastructure_error when the engine can't be reached", async () => {
     const ran = await proctor(await runArgs("pass", ["--json"]), {
-      DOCKER_HOST: `unix://${dir}/no-such.sock`,
+      DOCKER_HOST: `unix://${scratch.dir}/no-such.sock`,
     });
     expect(ran.code).toBe(3);
     const json = JSON.parse(ran.stdout);
@@ -131,9 +105,9 @@ describe("proctor run", () => {
       "--image",
       image,
       "--data",
-      data,
+      scratch.data,
       "--output",
-      path.join(dir, "x"),
+      path.join(scratch.dir, "x"),
     ]);
     expect(noZip.code).toBe(2);
     expect(noZip.stderr).toMatch(/--submission nope.zip: no such file/);
@@ -143,7 +117,7 @@ describe("proctor run", () => {
   });
 
   it("refuses a non-zip as invalid_submission, exit 1, with no container started", async () => {
-    const fake = path.join(dir, "fake.zip");
+    const fake = path.join(scratch.dir, "fake.zip");
     await writeFile(fake, "this is not a zip");
     const ran = await proctor([
       "run",
@@ -152,9 +126,9 @@ describe("proctor run", () => {
       "--image",
       image,
       "--data",
-      data,
+      scratch.data,
       "--output",
-      path.join(dir, "fake-out"),
+      path.join(scratch.dir, "fake-out"),
       "--json",
     ]);
     expect(ran.code).toBe(1);

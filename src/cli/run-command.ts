@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import { runSubmission } from "../pipeline/run-submission.js";
 import { exitCodeFor } from "../status/index.js";
-import { limitOptions, limitsFrom, type LimitFlags } from "./options.js";
+import { ensureRuntime, limitOptions, limitsFrom, type LimitFlags } from "./options.js";
 import { runResultJson, runResultText } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
@@ -30,14 +30,16 @@ export function runCommand(): Command {
     .option("--json", "print exactly one JSON object", false);
   for (const option of limitOptions()) command.addOption(option);
   return command.action(async (flags: RunFlags) => {
+    const limits = limitsFrom(flags);
     await checkPaths(flags);
+    await ensureRuntime(limits.runtime, `--runtime ${limits.runtime}`);
     const result = await runSubmission({
       zipPath: flags.submission,
       image: flags.image,
       dataDir: flags.data,
       outputDir: flags.output,
       expectedOutput: flags.expect,
-      limits: limitsFrom(flags),
+      limits,
       gpu: flags.gpu,
     });
     process.stdout.write((flags.json ? JSON.stringify(runResultJson(result)) : runResultText(result)) + "\n");

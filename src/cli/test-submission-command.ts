@@ -13,8 +13,9 @@ import { packSubmission } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { renderStandings } from "./leaderboard-command.js";
+import { chosenRuntime, runtimeOption } from "./options.js";
 import { warnSyntaxErrors } from "./pack-command.js";
-import { runResultJson } from "./report.js";
+import { describeUsage, runResultJson } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
 interface Flags {
@@ -27,6 +28,7 @@ interface Flags {
   gpu: boolean;
   json: boolean;
   phase: Phase;
+  runtime?: string;
 }
 
 /**
@@ -60,13 +62,20 @@ export function testSubmissionCommand(): Command {
         .choices(["local", "smoke_test", "evaluation"])
         .default("local"),
     )
+    .addOption(runtimeOption())
     .option("--json", "print exactly one JSON object", false)
     .action(async (flags: Flags) => {
       const loaded = await competitionFrom(flags.config);
+      const runtime = await chosenRuntime(flags.runtime, loaded.limits.runtime, flags.config);
       // Local runs keep their whole log (the platform keeps a head and a tail).
       const competition: Competition = {
         ...loaded,
-        limits: { ...loaded.limits, logHeadBytes: LOCAL_LOG_BYTES, logTailBytes: LOCAL_LOG_BYTES },
+        limits: {
+          ...loaded.limits,
+          runtime,
+          logHeadBytes: LOCAL_LOG_BYTES,
+          logTailBytes: LOCAL_LOG_BYTES,
+        },
       };
       const flavour = flags.gpu ? "gpu" : "cpu";
       const image = flags.image ?? imageRef(competition, flavour);
@@ -189,7 +198,10 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
     `  submission  ${e.submissionId} by ${e.participant}`,
     `  duration    ${formatDuration(e.run.durationMs)}${e.run.exitCode === null ? "" : `, exit code ${e.run.exitCode}`}`,
     `  image       ${e.run.image ? `${e.run.image.ref} (${e.run.image.digest ?? e.run.image.id})` : "—"}`,
+    `  runtime     ${e.run.runtime}`,
   ];
+  const usage = describeUsage(e.run.metrics);
+  if (usage) lines.push(`  used        ${usage}`);
   if (e.status === "succeeded")
     lines.push(`  score       public ${score(e.scores.public)}, private ${score(e.scores.private)}`);
   for (const problem of e.problems) lines.push(`  problem     ${problem}`);

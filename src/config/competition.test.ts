@@ -154,4 +154,27 @@ describe("competition.yml", () => {
       true,
     );
   });
+
+  it("derives the memory-backed caps from memory unless set, and takes the runtime", async () => {
+    const { load: go } = await load(MINIMAL + "limits:\n  memory: 512m\n  tmp: 200m\n  runtime: runsc\n");
+    const c = await go();
+    expect(c.limits).toMatchObject({
+      memoryBytes: 512 * 1024 ** 2,
+      tmpBytes: 200 * 1024 ** 2,
+      outputBytes: 128 * 1024 ** 2,
+      shmBytes: 64 * 1024 ** 2,
+      runtime: "runsc",
+    });
+    const { load: defaults } = await load(MINIMAL);
+    expect((await defaults()).limits.runtime).toBe("runc");
+  });
+
+  it("refuses memory-backed caps that add up past memory, and an odd runtime name, by line", async () => {
+    const caps = await issuesOf(MINIMAL + "limits:\n  memory: 512m\n  output_size: 512m\n");
+    expect(caps[0]).toMatchObject({ key: "limits.output_size", line: 13 });
+    expect(caps[0]!.message).toMatch(/more than limits.memory .*lower them/);
+    const runtime = await issuesOf(MINIMAL + "limits:\n  runtime: run c\n");
+    expect(runtime[0]).toMatchObject({ key: "limits.runtime", line: 12 });
+    expect(runtime[0]!.message).toMatch(/OCI runtime name such as runc or runsc/);
+  });
 });

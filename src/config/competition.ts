@@ -1,7 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
-import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/limits.js";
+import { capsProblem, DEFAULT_LIMITS, derivedCaps, type SandboxLimits } from "../sandbox/limits.js";
 import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
 import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
@@ -34,10 +34,16 @@ const limitsSchema = z
     memory: size.default(DEFAULT_LIMITS.memoryBytes),
     cpus: z.number().positive("must be more than 0").default(DEFAULT_LIMITS.cpus),
     pids: positiveInt.default(DEFAULT_LIMITS.pids),
-    shm: size.default(DEFAULT_LIMITS.shmBytes),
-    tmp: size.default(DEFAULT_LIMITS.tmpBytes),
-    output_size: size.default(DEFAULT_LIMITS.outputBytes),
+    /** Unset: derived from memory so the three memory-backed folders fit in it (see derivedCaps). */
+    shm: size.optional(),
+    tmp: size.optional(),
+    output_size: size.optional(),
     output_files: positiveInt.default(DEFAULT_LIMITS.outputFiles),
+    /** The engine's OCI runtime: runc, or runsc (gVisor) where the runners have it registered. */
+    runtime: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be an OCI runtime name such as runc or runsc")
+      .default(DEFAULT_LIMITS.runtime),
     zip: z
       .object({
         max_size: size.optional(),
@@ -49,7 +55,28 @@ const limitsSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .transform((l, ctx) => {
+    const caps = { ...derivedCaps(l.memory), ...definedCaps(l) };
+    const problem = capsProblem(
+      { memoryBytes: l.memory, ...caps },
+      { memory: "limits.memory", output: "limits.output_size", tmp: "limits.tmp", shm: "limits.shm" },
+    );
+    if (problem) {
+      const key = (["output_size", "tmp", "shm"] as const).find((k) => l[k] !== undefined) ?? "memory";
+      ctx.addIssue({ code: "custom", path: [key], message: problem });
+    }
+    return { ...l, shm: caps.shmBytes, tmp: caps.tmpBytes, output_size: caps.outputBytes };
+  });
+
+/** The memory-backed caps competition.yml sets by hand. */
+function definedCaps(l: { shm?: number; tmp?: number; output_size?: number }) {
+  return {
+    ...(l.shm !== undefined && { shmBytes: l.shm }),
+    ...(l.tmp !== undefined && { tmpBytes: l.tmp }),
+    ...(l.output_size !== undefined && { outputBytes: l.output_size }),
+  };
+}
 
 const customScorerSchema = z
   .object({
@@ -210,6 +237,7 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
       tmpBytes: l.tmp,
       outputBytes: l.output_size,
       outputFiles: l.output_files,
+      runtime: l.runtime,
     },
     zipLimits: {
       ...(l.zip.max_size !== undefined && { maxZipBytes: l.zip.max_size }),

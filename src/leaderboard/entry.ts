@@ -24,6 +24,8 @@ export interface LeaderboardEntry {
   imageDigest: string;
   /** sha256 (lowercase hex) of the submitted zip; "" when unknown (e.g. the download failed). */
   zipSha256: string;
+  /** The OCI runtime the run used (runc, runsc for gVisor); absent where it was not recorded. */
+  runtime?: string;
 }
 
 export class EntryError extends Error {
@@ -44,6 +46,10 @@ export const LeaderboardEntrySchema = z
     durationMs: z.number().int("must be whole milliseconds").nonnegative(),
     imageDigest: z.string().max(300),
     zipSha256: z.string().regex(/^([0-9a-f]{64})?$/, "must be 64 lowercase hex characters, or empty"),
+    runtime: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be an OCI runtime name such as runc or runsc")
+      .optional(),
   })
   .strict()
   .superRefine((entry, ctx) => {

@@ -112,6 +112,40 @@ describe.each(stores)("%s store contract", (_name, open) => {
 });
 
 describe("SqliteLeaderboardStore", () => {
+  it("keeps the runtime a run used, and migrates a version-1 file (its entries keep no runtime)", async () => {
+    const path = join(dir, "v1.db");
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE entries (submission_id TEXT PRIMARY KEY NOT NULL, participant TEXT NOT NULL,
+      submitted_at TEXT NOT NULL, submitted_at_ms INTEGER NOT NULL, status TEXT NOT NULL, public_score REAL,
+      sealed_private_score TEXT, duration_ms INTEGER NOT NULL, image_digest TEXT NOT NULL,
+      zip_sha256 TEXT NOT NULL) STRICT`);
+    const old = makeEntry({ submissionId: "old" });
+    raw
+      .prepare("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(
+        old.submissionId,
+        old.participant,
+        old.submittedAt,
+        Date.parse(old.submittedAt),
+        old.status,
+        old.publicScore,
+        old.sealedPrivateScore,
+        old.durationMs,
+        old.imageDigest,
+        old.zipSha256,
+      );
+    raw.pragma("user_version = 1");
+    raw.close();
+
+    const store = new SqliteLeaderboardStore(path);
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(await store.get("old")).toEqual(old);
+    const gvisor = makeEntry({ submissionId: "new", runtime: "runsc" });
+    await store.record(gvisor);
+    expect(await store.get("new")).toEqual(gvisor);
+    await store.close();
+  });
+
   it("reopens an existing file with its entries, in WAL mode, at the current schema version", async () => {
     const path = join(dir, "board.db");
     const first = new SqliteLeaderboardStore(path);
@@ -139,7 +173,9 @@ describe("SqliteLeaderboardStore", () => {
     const raw = new Database(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
-    expect(() => new SqliteLeaderboardStore(path)).toThrow(/schema version 2, newer .*upgrade proctor/);
+    expect(() => new SqliteLeaderboardStore(path)).toThrow(
+      new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer .*upgrade proctor`),
+    );
   });
 
   it("records many entries in one all-or-nothing transaction", () => {

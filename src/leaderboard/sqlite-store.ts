@@ -17,7 +17,7 @@ import type { LeaderboardEntry } from "./entry.js";
 import { entryForStorage, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
 
 /** Schema version this code writes; `PRAGMA user_version` holds the version of a file. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** MIGRATIONS[n] upgrades a file from version n to n + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -35,6 +35,7 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX entries_by_participant_time ON entries (participant, submitted_at_ms);
    CREATE INDEX entries_by_time ON entries (submitted_at_ms, submission_id);`,
+  `ALTER TABLE entries ADD COLUMN runtime TEXT;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -55,6 +56,7 @@ interface Row {
   duration_ms: number;
   image_digest: string;
   zip_sha256: string;
+  runtime: string | null;
 }
 
 function fromRow(row: Row): LeaderboardEntry {
@@ -69,6 +71,7 @@ function fromRow(row: Row): LeaderboardEntry {
     durationMs: row.duration_ms,
     imageDigest: row.image_digest,
     zipSha256: row.zip_sha256,
+    ...(row.runtime !== null && { runtime: row.runtime }),
   };
 }
 
@@ -101,15 +104,15 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
       }
       this.#upsert = this.#db.prepare(
         `INSERT INTO entries (submission_id, participant, submitted_at, submitted_at_ms, status, public_score,
-                              sealed_private_score, duration_ms, image_digest, zip_sha256)
+                              sealed_private_score, duration_ms, image_digest, zip_sha256, runtime)
          VALUES (@submission_id, @participant, @submitted_at, @submitted_at_ms, @status, @public_score,
-                 @sealed_private_score, @duration_ms, @image_digest, @zip_sha256)
+                 @sealed_private_score, @duration_ms, @image_digest, @zip_sha256, @runtime)
          ON CONFLICT (submission_id) DO UPDATE SET
            participant = excluded.participant, submitted_at = excluded.submitted_at,
            submitted_at_ms = excluded.submitted_at_ms, status = excluded.status,
            public_score = excluded.public_score, sealed_private_score = excluded.sealed_private_score,
            duration_ms = excluded.duration_ms, image_digest = excluded.image_digest,
-           zip_sha256 = excluded.zip_sha256`,
+           zip_sha256 = excluded.zip_sha256, runtime = excluded.runtime`,
       );
       this.#get = this.#db.prepare<[string], Row>("SELECT * FROM entries WHERE submission_id = ?");
     } catch (error) {
@@ -144,6 +147,7 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
         duration_ms: e.durationMs,
         image_digest: e.imageDigest,
         zip_sha256: e.zipSha256,
+        runtime: e.runtime ?? null,
       };
     });
     const write = this.#db.transaction(() => {

@@ -120,6 +120,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       durationMs: run.durationMs,
       imageDigest: run.image?.digest ?? run.image?.id ?? "",
       zipSha256: run.submissionSha256 ?? "",
+      ...(run.image && { runtime: run.runtime }),
     };
     await store.record(entry);
     return {

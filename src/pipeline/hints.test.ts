@@ -22,6 +22,8 @@ function run(stderr: string, files: string[] = []): SubmissionRunResult {
     stdout: log(""),
     stderr: log(stderr),
     output: { files: files.map((path) => ({ path, bytes: 1 })), skipped: [] } as never,
+    runtime: "runc",
+    metrics: null,
     submissionSha256: null,
   };
 }

@@ -3,12 +3,27 @@ import { engine } from "./engine.js";
 
 /**
  * Every container and volume a run creates is registered here until it is removed, so an interrupted
- * proctor (SIGINT, SIGTERM) removes them before it exits, and a proctor that was killed outright has its
- * leftovers swept by the next run on the same host (they carry the owner's host and pid as a label).
+ * proctor (SIGINT, SIGTERM) removes them before it exits. Each also carries a lease: a deadline past which
+ * no live run can still need it (start + time limit + grace + margin). A proctor killed outright has its
+ * leftovers swept by any later run once their lease is over, whatever PID or mount namespace, or host,
+ * either was started from; nothing still within its lease is ever touched.
  */
 
+/** Who created it (host:pid), for people reading `docker ps`; never used to decide anything. */
 export const OWNER_LABEL = "org.proctor.owner";
 export const ownerId = `${os.hostname()}:${process.pid}`;
+/** The lease: milliseconds since the epoch after which the resource may be swept. */
+export const LEASE_LABEL = "org.proctor.lease";
+/** Room after the grace period for copying the output out and removing everything. */
+export const LEASE_MARGIN_MS = 15 * 60_000;
+
+/** The labels every container and volume of a run carries: its owner and its lease. */
+export function leaseLabels(limits: { timeLimitMs: number; graceMs: number }, now = Date.now()) {
+  return {
+    [OWNER_LABEL]: ownerId,
+    [LEASE_LABEL]: String(now + limits.timeLimitMs + limits.graceMs + LEASE_MARGIN_MS),
+  };
+}
 
 type Kind = "container" | "volume";
 const pending = { container: new Set<() => Promise<void>>(), volume: new Set<() => Promise<void>>() };
@@ -50,33 +65,24 @@ function installInterruptHandlers(): void {
   }
 }
 
-/** Removes containers and volumes left by proctor processes of this host that no longer exist. */
-export async function sweepOrphans(): Promise<number> {
+/**
+ * Removes the containers and volumes whose lease is over. Resources without a lease (made by an older
+ * proctor) are left alone: nothing proves they are dead.
+ */
+export async function sweepExpired(now = Date.now()): Promise<number> {
   const docker = engine();
-  const host = os.hostname();
-  const isOrphan = (owner: string | undefined) => {
-    if (!owner) return false;
-    const [ownerHost, pid] = owner.split(":");
-    return ownerHost === host && Number(pid) !== process.pid && !processExists(Number(pid));
+  const expired = (labels: Record<string, string> | null | undefined) => {
+    const deadline = Number(labels?.[LEASE_LABEL]);
+    return Number.isFinite(deadline) && deadline < now;
   };
-  const filters = JSON.stringify({ label: [OWNER_LABEL] });
+  const filters = JSON.stringify({ label: [LEASE_LABEL] });
   const [containers, volumes] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listVolumes({ filters }),
   ]);
-  const doomedContainers = containers.filter((c) => isOrphan(c.Labels?.[OWNER_LABEL]));
+  const doomedContainers = containers.filter((c) => expired(c.Labels));
   await Promise.allSettled(doomedContainers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-  const doomedVolumes = (volumes.Volumes ?? []).filter((v) => isOrphan(v.Labels?.[OWNER_LABEL]));
+  const doomedVolumes = (volumes.Volumes ?? []).filter((v) => expired(v.Labels));
   await Promise.allSettled(doomedVolumes.map((v) => docker.getVolume(v.Name).remove({ force: true })));
   return doomedContainers.length + doomedVolumes.length;
-}
-
-function processExists(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

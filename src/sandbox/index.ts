@@ -21,3 +21,7 @@ export {
   type RegistryAuth,
   type ProgressLine,
 } from "./registry.js";
+export { checkRuntime, engineRuntimes, RuntimeUnavailableError } from "./runtimes.js";
+export { DERIVED_CAPS_RULE, capsProblem, derivedCaps } from "./limits.js";
+export type { RunMetrics, MetricSample, GpuMetrics } from "./metrics.js";
+export { renderSparklineSvg } from "./sparkline.js";

@@ -1,4 +1,5 @@
 import { constants, createReadStream, createWriteStream } from "node:fs";
+import { isUtf8 } from "node:buffer";
 import { mkdir, open, readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -38,8 +39,9 @@ class OutputCopy {
   /** Counts the entry; false when it must not be copied (unsafe name, or past the caps). */
   private admit(relative: string, bytes: number): boolean {
     this.result.entries++;
-    if (!isSafeRelative(relative)) {
-      this.result.skipped.push({ path: relative, type: "unsafe name" });
+    const unsafe = nameProblem(relative);
+    if (unsafe) {
+      this.result.skipped.push({ path: relative, type: unsafe });
       return false;
     }
     if (this.result.entries > this.caps.maxFiles || this.result.totalBytes + bytes > this.caps.maxBytes) {
@@ -96,7 +98,10 @@ export async function collectOutputFromArchive(
       if (header.type === "file" || header.type === "contiguous-file") {
         return copy.file(relative, header.size ?? 0, () => body as unknown as Readable);
       }
-      copy.other(relative, header.type ?? "unknown");
+      copy.other(
+        relative,
+        header.type === "symlink" ? "a symlink" : `a special file (${header.type ?? "unknown"})`,
+      );
       return false;
     };
     handle().then(
@@ -124,20 +129,39 @@ export async function collectOutputFromFolder(
   await mkdir(destDir, { recursive: true });
   const copy = new OutputCopy(destDir, caps);
   const walk = async (relativeDir: string): Promise<void> => {
-    const entries = await readdir(path.join(sourceDir, relativeDir), { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    const entries = await readdir(path.join(sourceDir, relativeDir), {
+      withFileTypes: true,
+      encoding: "buffer",
+    });
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
     for (const entry of entries) {
-      const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) {
-        await copy.directory(relative);
-        await walk(relative);
-      } else if (entry.isFile()) {
-        const handle = await open(path.join(sourceDir, relative), constants.O_RDONLY | constants.O_NOFOLLOW);
-        const { size } = await handle.stat();
-        const copied = await copy.file(relative, size, () => createReadStream("", { fd: handle }));
-        if (!copied) await handle.close();
-      } else {
-        copy.other(relative, entry.isSymbolicLink() ? "symlink" : "special file");
+      // A name that is not UTF-8 cannot be named safely anywhere downstream: counted and reported only.
+      const name = entry.name.toString("utf8");
+      const relative = relativeDir ? `${relativeDir}/${name}` : name;
+      if (!isUtf8(entry.name)) {
+        copy.other(relative, NOT_UTF8);
+        continue;
+      }
+      try {
+        if (entry.isDirectory()) {
+          await copy.directory(relative);
+          await walk(relative);
+        } else if (entry.isFile()) {
+          const handle = await open(
+            path.join(sourceDir, relative),
+            constants.O_RDONLY | constants.O_NOFOLLOW,
+          );
+          const { size } = await handle.stat();
+          const copied = await copy.file(relative, size, () => createReadStream("", { fd: handle }));
+          if (!copied) await handle.close();
+        } else {
+          copy.other(relative, entry.isSymbolicLink() ? "a symlink" : "a special file");
+        }
+      } catch (error) {
+        // What the program made unreadable or unnameable here is its own doing, never the platform's.
+        const code = (error as NodeJS.ErrnoException).code ?? "";
+        if (!PROGRAM_CAUSED.has(code)) throw error;
+        copy.other(relative, `unreadable (${code})`);
       }
     }
   };
@@ -145,7 +169,24 @@ export async function collectOutputFromFolder(
   return copy.result;
 }
 
-function isSafeRelative(name: string): boolean {
-  if (name.includes("\0") || name.includes("\\") || path.posix.isAbsolute(name)) return false;
-  return name.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+const NOT_UTF8 = "a name that is not valid UTF-8";
+
+/** Errors on one entry that only the program's own files can cause (modes, names, link games). */
+const PROGRAM_CAUSED = new Set([
+  "EACCES",
+  "EPERM",
+  "ELOOP",
+  "ENAMETOOLONG",
+  "ENOENT",
+  "ENOTDIR",
+  "EISDIR",
+  "EILSEQ",
+]);
+
+/** Why a name must not be copied, or null. U+FFFD is how a decoder marks bytes that were not UTF-8. */
+function nameProblem(name: string): string | null {
+  if (name.includes("\uFFFD")) return NOT_UTF8;
+  if (name.includes("\0") || name.includes("\\") || path.posix.isAbsolute(name)) return "an unsafe name";
+  if (!name.split("/").every((part) => part !== "" && part !== "." && part !== "..")) return "an unsafe name";
+  return null;
 }

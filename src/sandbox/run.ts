@@ -1,13 +1,15 @@
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+import { access, statfs } from "node:fs/promises";
 import type { RunStatus } from "../status/index.js";
 import { CappedCapture } from "./capture.js";
-import { registerRemoval, sweepOrphans } from "./cleanup.js";
+import { registerRemoval, sweepExpired } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
 import { resolveImage, type ResolvedImage } from "./image.js";
+import { runtimeAware } from "./runtimes.js";
 import type { SandboxLimits } from "./limits.js";
+import { MetricsSeries, sampleGpu, sampleStats, type RunMetrics } from "./metrics.js";
 import { collectOutputFromArchive, collectOutputFromFolder, type CollectedOutput } from "./output.js";
 import {
   HOLDER_MOUNT,
@@ -24,6 +26,7 @@ export type SandboxStatus = Extract<
   | "timed_out"
   | "oom_killed"
   | "output_missing"
+  | "output_invalid"
   | "output_too_large"
   | "infrastructure_error"
 >;
@@ -42,7 +45,11 @@ export interface SandboxResult {
   exitCode: number | null;
   durationMs: number;
   image: ResolvedImage | null;
+  /** The OCI runtime the program ran under (runc, runsc). */
+  runtime: string;
   limits: SandboxLimits;
+  /** What the run used, as the engine measured it; null when no container ran. */
+  metrics: RunMetrics | null;
   stdout: CapturedLog;
   stderr: CapturedLog;
   output: CollectedOutput | null;
@@ -74,13 +81,18 @@ const START_LOST = /cannot start a stopped process|cgroup deleted/;
 async function attemptRun(request: SandboxRequest, runId: string, mayRetry: boolean): Promise<SandboxResult> {
   const stdout = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const stderr = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
-  const base = { limits: request.limits, exitCode: null, durationMs: 0, output: null };
-  const created: Created = { containers: [] };
+  const base = { limits: request.limits, runtime: request.limits.runtime, exitCode: null, durationMs: 0 };
+  const resources = new RunResources();
   let image: ResolvedImage | null = null;
+  const run = { ...request, runId };
+  // The output volume and its holder come first, while the image is looked up: they exist before the
+  // sandbox can be refused, and the holder's start is off the critical path.
+  const holder = resources.track(startHolder(run, resources));
+  holder.catch(() => undefined);
   try {
-    [image] = await Promise.all([resolveImage(request.image), sweepOrphans().catch(() => 0)]);
-    const ended = await execute({ ...request, runId }, image, stdout, stderr, created);
-    return { ...ended, image, limits: request.limits, stdout: logOf(stdout), stderr: logOf(stderr) };
+    [image] = await Promise.all([resolveImage(request.image), sweepExpired().catch(() => 0)]);
+    const ended = await execute(run, image, holder, stdout, stderr, resources);
+    return { ...base, ...ended, image, stdout: logOf(stdout), stderr: logOf(stderr) };
   } catch (error) {
     if (mayRetry && error instanceof EngineError && START_LOST.test(error.message))
       throw new StartLostError(error.message);
@@ -91,69 +103,94 @@ async function attemptRun(request: SandboxRequest, runId: string, mayRetry: bool
       status: "infrastructure_error",
       reason,
       image,
+      output: null,
+      metrics: null,
       stdout: logOf(stdout),
       stderr: logOf(stderr),
     };
   } finally {
-    // Containers first (together), then the volume: a volume in use cannot be removed.
-    await removeAll(created);
+    await resources.removeAll();
   }
 }
 
-/** Removals of what a run created, registered as soon as each thing exists. */
-interface Created {
-  containers: (() => Promise<void>)[];
-  volume?: () => Promise<void>;
+/**
+ * What a run created, each registered for removal as soon as the engine made it. Removal first waits for
+ * every creation still in flight (so nothing is made after cleanup ran, and no container can make the
+ * engine re-create a removed volume), then removes the containers together, then the volume.
+ */
+class RunResources {
+  private readonly inFlight: Promise<unknown>[] = [];
+  private readonly containers: (() => Promise<void>)[] = [];
+  private volume?: () => Promise<void>;
+
+  async createVolume(name: string, options: Parameters<Docker["createVolume"]>[0]): Promise<void> {
+    const docker = engine();
+    await this.track(onEngine("creating the output volume", () => docker.createVolume(options)));
+    this.volume = registerRemoval("volume", async () => {
+      await onEngine("removing the output volume", () => docker.getVolume(name).remove({ force: true }));
+    });
+  }
+
+  async createContainer(what: string, spec: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+    const container = await this.track(
+      onEngine(`creating the ${what} container`, () => engine().createContainer(spec)),
+    );
+    this.containers.push(
+      registerRemoval("container", async () => {
+        await onEngine(`removing the ${what} container`, () => container.remove({ force: true, v: true }));
+      }),
+    );
+    return container;
+  }
+
+  /** Something that must have settled before anything is removed (e.g. a start that may still run). */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.push(work.catch(() => undefined));
+    return work;
+  }
+
+  async removeAll(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    await Promise.allSettled(this.containers.map((remove) => remove()));
+    await this.volume?.().catch(() => undefined);
+  }
 }
 
-/** Containers first (together), then the volume: a volume in use cannot be removed. */
-async function removeAll(created: Created): Promise<void> {
-  await Promise.allSettled(created.containers.map((remove) => remove()));
-  await created.volume?.().catch(() => undefined);
-}
+type Ended = Pick<SandboxResult, "status" | "reason" | "exitCode" | "durationMs" | "output" | "metrics">;
 
-type Ended = Pick<SandboxResult, "status" | "reason" | "exitCode" | "durationMs" | "output">;
+const outputVolumeName = (request: SandboxRequest) =>
+  request.output ? `proctor-${request.runId}-output` : null;
+
+/**
+ * Creates the output volume and starts the do-nothing container that keeps it mounted after the program
+ * exits (a tmpfs volume is emptied when no running container uses it); null when the run has no output.
+ */
+async function startHolder(
+  request: SandboxRequest,
+  resources: RunResources,
+): Promise<Docker.Container | null> {
+  const volumeName = outputVolumeName(request);
+  if (!volumeName) return null;
+  await resources.createVolume(volumeName, outputVolumeOptions(request, volumeName));
+  const holder = await resources.createContainer("output holder", holderContainerSpec(request, volumeName));
+  await onEngine("starting the output holder", () => holder.start());
+  return holder;
+}
 
 async function execute(
   request: SandboxRequest,
   image: ResolvedImage,
+  holderStarted: Promise<Docker.Container | null>,
   stdout: CappedCapture,
   stderr: CappedCapture,
-  created: Created,
+  resources: RunResources,
 ): Promise<Ended> {
   const docker = engine();
-  const volumeName = request.output ? `proctor-${request.runId}-output` : null;
-
-  if (volumeName) {
-    await onEngine("creating the output volume", () =>
-      docker.createVolume(outputVolumeOptions(request, volumeName)),
-    );
-    created.volume = registerRemoval("volume", async () => {
-      await docker.getVolume(volumeName).remove({ force: true });
-    });
-  }
-
-  const createContainer = async (what: string, spec: Docker.ContainerCreateOptions) => {
-    const container = await onEngine(`creating the ${what} container`, () => docker.createContainer(spec));
-    created.containers.push(
-      registerRemoval("container", async () => {
-        await container.remove({ force: true, v: true });
-      }),
-    );
-    return container;
-  };
-
-  // The holder keeps the output volume mounted; it starts while the untrusted container is being set up.
-  const holderReady = volumeName
-    ? createContainer("output holder", holderContainerSpec(request, volumeName)).then(async (holder) => {
-        await onEngine("starting the output holder", () => holder.start());
-        return holder;
-      })
-    : Promise.resolve(null);
-
+  const volumeName = outputVolumeName(request);
   const spec = untrustedContainerSpec(request, image, volumeName);
-  const [holder, container] = await Promise.all([holderReady, createContainer("sandbox", spec)]);
-
+  const container = await resources.createContainer("sandbox", spec).catch(async (error: unknown) => {
+    throw await runtimeAware(error, request.limits.runtime);
+  });
   const attached = await onEngine("attaching to the sandbox", () =>
     container.attach({ stream: true, stdout: true, stderr: true, logs: false }),
   );
@@ -166,22 +203,27 @@ async function execute(
   // Register the wait before starting, so a program that exits at once is not missed.
   const exited = container.wait({ condition: "next-exit" }) as Promise<{ StatusCode: number }>;
   exited.catch(() => undefined);
+  // The holder must hold the volume before the program can exit.
+  const holder = await holderStarted;
 
-  let timedOut = false;
+  const stop = { sigterm: false, sigkill: false };
   let killTimer: NodeJS.Timeout | undefined;
   const started = performance.now();
+  const series = new MetricsSeries(Date.now());
   try {
     await onEngine("starting the sandbox", () => container.start());
   } catch (error) {
     throw gpuAware(error, request);
   }
+  const stats = sampleStats(container, series);
+  const gpu = request.gpu ? sampleGpu() : null;
   const timer = setTimeout(() => {
-    timedOut = true;
+    stop.sigterm = true;
     container.kill({ signal: "SIGTERM" }).catch(() => undefined);
-    killTimer = setTimeout(
-      () => container.kill({ signal: "SIGKILL" }).catch(() => undefined),
-      request.limits.graceMs,
-    );
+    killTimer = setTimeout(() => {
+      stop.sigkill = true;
+      container.kill({ signal: "SIGKILL" }).catch(() => undefined);
+    }, request.limits.graceMs);
   }, request.limits.timeLimitMs);
 
   let waited: { StatusCode: number };
@@ -190,6 +232,7 @@ async function execute(
   } finally {
     clearTimeout(timer);
     clearTimeout(killTimer);
+    void stats.then((s) => s.stop());
   }
   const durationMs = Math.round(performance.now() - started);
   await Promise.race([streamEnded, delay(5000)]);
@@ -199,64 +242,139 @@ async function execute(
 
   const output =
     holder && volumeName && request.output ? await readOutput(request, volumeName, holder) : null;
+  const metrics = series.finish({
+    endedAtMs: parseEngineTime(state.FinishedAt),
+    durationMs,
+    cpus: request.limits.cpus,
+    outputBytes: output?.totalBytes ?? null,
+  });
+  metrics.gpu = gpu?.stop() ?? null;
 
-  const ended = { exitCode, durationMs, output };
-  const limits = request.limits;
-  if (timedOut) {
-    return {
+  const ended = { exitCode, durationMs, output, metrics };
+  return {
+    ...ended,
+    ...verdict(request, {
       ...ended,
+      oomKilled: state.OOMKilled,
+      peakMemoryBytes: metrics.peakMemoryBytes,
+      stop,
+      last: { files: series.lastFiles, memory: series.lastMemory },
+    }),
+  };
+}
+
+/** Why the run ended, from what the engine and the output folder say, most telling first. */
+function verdict(
+  request: SandboxRequest,
+  run: {
+    exitCode: number;
+    output: CollectedOutput | null;
+    oomKilled: boolean;
+    stop: { sigterm: boolean; sigkill: boolean };
+    last: { files: number; memory: number };
+    peakMemoryBytes: number | null;
+  },
+): Pick<SandboxResult, "status" | "reason"> {
+  const { limits } = request;
+  const { exitCode, output } = run;
+  if (run.stop.sigterm) {
+    const how = run.stop.sigkill
+      ? `it was still running ${seconds(limits.graceMs)} after SIGTERM, so it was killed with SIGKILL`
+      : `stopped with SIGTERM, it exited within the ${seconds(limits.graceMs)} grace period (no SIGKILL needed)`;
+    return {
       status: "timed_out",
-      reason: `ran past the time limit of ${seconds(limits.timeLimitMs)}; stopped with SIGTERM, then SIGKILL after ${seconds(limits.graceMs)}`,
+      reason: `ran past the time limit of ${seconds(limits.timeLimitMs)}; ${how}`,
     };
   }
-  if (state.OOMKilled) {
+  if (run.oomKilled) return oomVerdict(request, output?.totalBytes ?? 0, run.last);
+  const gvisorOutOfMemory =
+    limits.runtime === "runsc" && exitCode !== 0 && (run.peakMemoryBytes ?? 0) >= 0.95 * limits.memoryBytes;
+  if (exitCode !== 0 && output && output.totalBytes * 2 >= limits.memoryBytes) {
+    // Out of memory without the engine's flag (gVisor can fail the write, or kill without it).
     return {
-      ...ended,
+      status: "output_too_large",
+      reason: `the program ended with code ${exitCode}${signalName(exitCode)} while the output folder held ${mib(output.totalBytes)}, at least half the memory limit of ${mib(limits.memoryBytes)}; files written there are kept in memory and count against it: write less`,
+    };
+  }
+  if (gvisorOutOfMemory) {
+    // gVisor may refuse the memory (the program dies of it) or kill the sandbox without the engine's flag.
+    return {
       status: "oom_killed",
-      reason: `killed by the kernel for using more than the memory limit of ${mib(limits.memoryBytes)}`,
+      reason: `the program ended with code ${exitCode}${signalName(exitCode)} after using all of the memory limit of ${mib(limits.memoryBytes)} (gVisor; as the engine measured it)`,
     };
   }
   if (output && outputFull(output, limits)) {
     return {
-      ...ended,
       status: "output_too_large",
       reason: `the output folder reached its cap of ${mib(limits.outputBytes)} or ${limits.outputFiles} files`,
     };
   }
   if (exitCode !== 0) {
+    return { status: "failed", reason: `the program exited with code ${exitCode}${signalName(exitCode)}` };
+  }
+  if (!request.output || !output) return { status: "succeeded", reason: "the program exited 0" };
+  const target = request.output.target;
+  const expected = request.output.expectedFile;
+  const unusable = expected ? output.skipped.find((s) => s.path === expected) : undefined;
+  if (unusable) {
     return {
-      ...ended,
-      status: "failed",
-      reason: `the program exited with code ${exitCode}${signalName(exitCode)}`,
+      status: "output_invalid",
+      reason: `${expected} in ${target} is ${unusable.type}, not a regular file; write the predictions to a regular file`,
     };
   }
-  const expected = request.output?.expectedFile;
-  if (
-    request.output &&
-    output &&
-    (expected ? !output.files.some((f) => f.path === expected) : output.files.length === 0)
-  ) {
+  if (expected ? !output.files.some((f) => f.path === expected) : output.files.length === 0) {
+    const skipped = output.skipped.length > 0 ? ` (not copied: ${describeSkipped(output)})` : "";
     return {
-      ...ended,
       status: "output_missing",
-      reason: expected
-        ? `the program exited 0 but wrote no ${expected} in ${request.output.target}`
-        : `the program exited 0 but wrote nothing in ${request.output.target}`,
+      reason: `the program exited 0 but wrote ${expected ? `no ${expected}` : "nothing"} in ${target}${skipped}`,
     };
   }
-  return { ...ended, status: "succeeded", reason: "the program exited 0" };
+  return { status: "succeeded", reason: "the program exited 0" };
 }
 
 /**
- * Copies the output volume out. Beside a local engine whose volume folder this process may read, straight
- * from that folder; otherwise (a remote engine, no permission) through the engine's archive API.
+ * The output folder, /tmp and /dev/shm are memory: a run killed while its output folder held half the
+ * memory limit is output_too_large, and one whose memory was mostly files (at the last sample) is told so.
+ */
+function oomVerdict(request: SandboxRequest, outputBytes: number, last: { files: number; memory: number }) {
+  const memory = request.limits.memoryBytes;
+  const limit = `the memory limit of ${mib(memory)}`;
+  if (outputBytes * 2 >= memory) {
+    return {
+      status: "output_too_large" as const,
+      reason: `killed by the kernel for using more than ${limit} while the output folder held ${mib(outputBytes)}; files written there are kept in memory and count against it: write less`,
+    };
+  }
+  // Under gVisor the program's own memory is file-backed too: no attribution there.
+  const files = request.limits.runtime === "runsc" ? 0 : last.files - outputBytes;
+  const why =
+    files * 2 >= last.memory && files > 0
+      ? `; most of it was files in /tmp (or /dev/shm), about ${mib(files)} when last measured: they are kept in memory and count against it`
+      : "";
+  return { status: "oom_killed" as const, reason: `killed by the kernel for using more than ${limit}${why}` };
+}
+
+function describeSkipped(output: CollectedOutput): string {
+  const shown = output.skipped.slice(0, 3).map((s) => `${JSON.stringify(s.path)} (${s.type})`);
+  return shown.join(", ") + (output.skipped.length > 3 ? ` and ${output.skipped.length - 3} more` : "");
+}
+
+function parseEngineTime(text: string | undefined): number | null {
+  const at = text ? Date.parse(text) : NaN;
+  return Number.isFinite(at) && at > 0 ? at : null;
+}
+
+/**
+ * Copies the output volume out: straight from the volume's folder when this process provably sees the live
+ * mount (a readable tmpfs of exactly the output caps at that path: not so from another mount namespace, or
+ * beside a remote engine), otherwise through the engine's archive API.
  */
 async function readOutput(request: SandboxRequest, volumeName: string, holder: Docker.Container) {
   const output = request.output!;
   const caps = { maxBytes: request.limits.outputBytes, maxFiles: request.limits.outputFiles };
   if (request.outputCopy !== "archive") {
     const volume = await onEngine("locating the output", () => engine().getVolume(volumeName).inspect());
-    if (await isReadableFolder(volume.Mountpoint)) {
+    if (await isLiveOutputMount(volume.Mountpoint, request.limits)) {
       return collectOutputFromFolder(volume.Mountpoint, output.hostDir, caps);
     }
   }
@@ -264,11 +382,22 @@ async function readOutput(request: SandboxRequest, volumeName: string, holder: D
   return collectOutputFromArchive(archive, HOLDER_MOUNT.slice(1), output.hostDir, caps);
 }
 
-async function isReadableFolder(folder: string | undefined): Promise<boolean> {
+const TMPFS_MAGIC = 0x01021994;
+
+/** The folder is this run's mounted output tmpfs as this process sees it: type, size and inodes match. */
+export async function isLiveOutputMount(
+  folder: string | undefined,
+  limits: Pick<SandboxLimits, "outputBytes" | "outputFiles">,
+): Promise<boolean> {
   if (!folder) return false;
   try {
     await access(folder, constants.R_OK | constants.X_OK);
-    return (await stat(folder)).isDirectory();
+    const fs = await statfs(folder);
+    return (
+      fs.type === TMPFS_MAGIC &&
+      fs.blocks === Math.ceil(limits.outputBytes / fs.bsize) &&
+      fs.files === limits.outputFiles + 1
+    );
   } catch {
     return false;
   }

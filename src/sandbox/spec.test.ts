@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { interactiveRunArgs, untrustedContainerSpec } from "./spec.js";
+import { LEASE_LABEL, LEASE_MARGIN_MS } from "./cleanup.js";
+import {
+  holderContainerSpec,
+  interactiveRunArgs,
+  outputVolumeOptions,
+  RUNSC_THREADS,
+  untrustedContainerSpec,
+} from "./spec.js";
 import { TEST_LIMITS } from "./test-support/fixtures.js";
 
 const image = { ref: "img", id: "sha256:1", digest: null, user: null, hasEntrypoint: true, sizeBytes: 1 };
@@ -81,5 +88,30 @@ describe("container spec", () => {
   it("keeps the output volume's own mode: not copied from the image's folder", () => {
     const mounts = untrustedContainerSpec(request, image, "vol").HostConfig!.Mounts!;
     expect(mounts.find((m) => m.Type === "volume")).toMatchObject({ VolumeOptions: { NoCopy: true } });
+  });
+
+  it("names the runtime, and under runsc leaves gVisor's own threads room in the pids cgroup", () => {
+    const runc = untrustedContainerSpec(request, image, "vol").HostConfig!;
+    expect(runc).toMatchObject({ Runtime: "runc", PidsLimit: TEST_LIMITS.pids });
+    const gvisor = { ...request, limits: { ...TEST_LIMITS, runtime: "runsc" } };
+    expect(untrustedContainerSpec(gvisor, image, "vol").HostConfig).toMatchObject({
+      Runtime: "runsc",
+      PidsLimit: TEST_LIMITS.pids + RUNSC_THREADS,
+    });
+    expect(interactiveRunArgs(gvisor, image, false).join(" ")).toContain("--runtime runsc");
+  });
+
+  it("leases every container and volume until past the time limit, the grace and a margin", () => {
+    const before = Date.now();
+    const deadline = before + TEST_LIMITS.timeLimitMs + TEST_LIMITS.graceMs + LEASE_MARGIN_MS;
+    for (const labels of [
+      untrustedContainerSpec(request, image, "vol").Labels,
+      holderContainerSpec(request, "vol").Labels,
+      outputVolumeOptions(request, "vol").Labels,
+    ]) {
+      expect(Number(labels?.[LEASE_LABEL])).toBeGreaterThanOrEqual(deadline);
+      expect(Number(labels?.[LEASE_LABEL])).toBeLessThan(deadline + 60_000);
+      expect(labels?.["org.proctor.run"]).toBe("r");
+    }
   });
 });

@@ -1,5 +1,5 @@
 import type { ContainerCreateOptions } from "dockerode";
-import { OWNER_LABEL, ownerId } from "./cleanup.js";
+import { leaseLabels } from "./cleanup.js";
 import type { ResolvedImage } from "./image.js";
 import type { SandboxLimits } from "./limits.js";
 
@@ -53,7 +53,7 @@ export function outputVolumeOptions(request: SandboxRequest, name: string) {
 }
 
 function labels(request: SandboxRequest): Record<string, string> {
-  return { [OWNER_LABEL]: ownerId, [OUTPUT_VOLUME_LABEL]: request.runId };
+  return { ...leaseLabels(request.limits), [OUTPUT_VOLUME_LABEL]: request.runId };
 }
 
 /** The container that runs untrusted code, with every isolation and limit of the container contract. */
@@ -100,6 +100,7 @@ export function untrustedContainerSpec(
     NetworkDisabled: true,
     StopTimeout: Math.ceil(limits.graceMs / 1000),
     HostConfig: {
+      Runtime: limits.runtime,
       NetworkMode: "none",
       ReadonlyRootfs: true,
       Mounts: mounts,
@@ -113,7 +114,7 @@ export function untrustedContainerSpec(
       // with it, detached children included.
       Init: true,
       IpcMode: "private",
-      PidsLimit: limits.pids,
+      PidsLimit: pidsLimit(limits),
       Memory: limits.memoryBytes,
       MemorySwap: limits.memoryBytes,
       NanoCpus: Math.round(limits.cpus * 1e9),
@@ -134,6 +135,13 @@ export function untrustedContainerSpec(
 export function tmpOptions(limits: SandboxLimits): string {
   return `rw,exec,nosuid,nodev,size=${limits.tmpBytes},mode=1777`;
 }
+
+/**
+ * gVisor's own threads (its kernel, the file proxy) live in the run's pids cgroup beside the program's:
+ * under runsc the cgroup's limit leaves room for them, so the program still gets `pids` of its own.
+ */
+export const RUNSC_THREADS = 128;
+const pidsLimit = (limits: SandboxLimits) => limits.pids + (limits.runtime === "runsc" ? RUNSC_THREADS : 0);
 
 export function gpuDeviceRequest() {
   return { Driver: "", Count: -1, DeviceIDs: [], Capabilities: [["gpu"]], Options: {} };
@@ -189,7 +197,7 @@ export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage
     "ALL",
   ];
   args.push("--security-opt", "no-new-privileges", "--ipc", "private", "--hostname", spec.Hostname!);
-  args.push("--user", spec.User!, "--workdir", spec.WorkingDir!);
+  args.push("--user", spec.User!, "--workdir", spec.WorkingDir!, "--runtime", request.limits.runtime);
   args.push("--memory", String(host.Memory), "--memory-swap", String(host.MemorySwap));
   args.push(
     "--cpus",
