@@ -10,7 +10,7 @@
  * and zlib's buffers; never a layer.
  */
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import { basename } from "node:path";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -148,7 +148,7 @@ export async function inspectImageArchive(
     };
     const fileHash = createHash("sha256");
     // The descriptor's own stream (autoClose off): the file checked is the file read.
-    const input = createReadStream("", { fd: handle.fd, autoClose: false, start: 0, highWaterMark: 1 << 20 });
+    const input = handle.createReadStream({ autoClose: false, start: 0, highWaterMark: 1 << 20 });
     try {
       await readOuter(input, gzipped, pass, archiveBytes, fileHash);
     } finally {
@@ -753,7 +753,7 @@ function resolveImage(
   return {
     layout: docker && oci ? "docker+oci" : docker ? "docker" : "oci",
     configDigest: `sha256:${configEntry.sha256}`,
-    repoTags: [...new Set([...(docker?.tags ?? []), ...(oci?.tags ?? [])])],
+    repoTags: docker?.tags ?? oci?.tags ?? [],
     platform:
       variant === undefined
         ? { os: config.os, architecture: config.architecture }
