@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidSubmissionError } from "./errors.js";
@@ -18,6 +20,7 @@ import {
   tarBytes,
 } from "./test-support/image-tar.js";
 
+const exec = promisify(execFile);
 let root: string;
 let counter = 0;
 beforeAll(async () => {
@@ -460,5 +463,47 @@ describe("tar names and links", () => {
     expect(symlinkEscapes(["usr", "lib", "x"], "../../../etc/x")).toBe(true);
     expect(symlinkEscapes(["x"], "..")).toBe(true);
     expect(symlinkEscapes(["a", "x"], "./b/../../c")).toBe(false);
+  });
+});
+
+describe("a real `docker save`", () => {
+  const tag = `proctor-test/image-archive-${process.pid}:latest`;
+  let archive: string;
+
+  beforeAll(async () => {
+    const context = join(root, "context");
+    await fsp.mkdir(context);
+    await fsp.writeFile(join(context, "run.sh"), "#!/bin/sh\necho hello > /output/results.json\n", { mode: 0o755 });
+    await fsp.writeFile(
+      join(context, "Dockerfile"),
+      'FROM scratch\nCOPY run.sh /run.sh\nUSER 1000\nWORKDIR /work\nENTRYPOINT ["/run.sh"]\n',
+    );
+    await exec("docker", ["build", "--quiet", "--label", "org.proctor.test=image-archive", "-t", tag, context]);
+    archive = join(root, "algorithm.tar");
+    await exec("docker", ["save", "-o", archive, tag]);
+  });
+  afterAll(async () => {
+    await exec("docker", ["image", "rm", "--force", tag]).catch(() => undefined);
+  });
+
+  it("is accepted, with the engine's own image id, tag, config and layer", async () => {
+    const image = await inspectImageArchive(archive);
+    const { stdout } = await exec("docker", ["image", "inspect", "--format", "{{json .}}", tag]);
+    const inspected = JSON.parse(stdout) as { Id: string; RootFS: { Layers: string[] } };
+    expect(image.configDigest).toBe(inspected.Id);
+    expect(image.repoTags).toEqual([tag]);
+    expect(image.config).toMatchObject({ entrypoint: ["/run.sh"], user: "1000", workingDir: "/work" });
+    expect(image.layers.map((layer) => layer.diffId)).toEqual(inspected.RootFS.Layers);
+    expect(image.platform).toMatchObject({ os: "linux", architecture: "amd64" });
+  });
+
+  it("gzipped (docker save | gzip) too", async () => {
+    const gz = join(root, "algorithm.tar.gz");
+    await fsp.writeFile(gz, gzipSync(await fsp.readFile(archive)));
+    const image = await inspectImageArchive(gz);
+    expect(image.gzipped).toBe(true);
+    const plain = await inspectImageArchive(archive);
+    expect(image.configDigest).toBe(plain.configDigest);
+    expect(image.layers.map((layer) => layer.diffId)).toEqual(plain.layers.map((layer) => layer.diffId));
   });
 });
