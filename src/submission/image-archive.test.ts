@@ -473,12 +473,22 @@ describe("a real `docker save`", () => {
   beforeAll(async () => {
     const context = join(root, "context");
     await fsp.mkdir(context);
-    await fsp.writeFile(join(context, "run.sh"), "#!/bin/sh\necho hello > /output/results.json\n", { mode: 0o755 });
+    await fsp.writeFile(join(context, "run.sh"), "#!/bin/sh\necho hello > /output/results.json\n", {
+      mode: 0o755,
+    });
     await fsp.writeFile(
       join(context, "Dockerfile"),
       'FROM scratch\nCOPY run.sh /run.sh\nUSER 1000\nWORKDIR /work\nENTRYPOINT ["/run.sh"]\n',
     );
-    await exec("docker", ["build", "--quiet", "--label", "org.proctor.test=image-archive", "-t", tag, context]);
+    await exec("docker", [
+      "build",
+      "--quiet",
+      "--label",
+      "org.proctor.test=image-archive",
+      "-t",
+      tag,
+      context,
+    ]);
     archive = join(root, "algorithm.tar");
     await exec("docker", ["save", "-o", archive, tag]);
   });

@@ -4,10 +4,10 @@
  */
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { pack, type Headers } from "tar-stream";
+import { pack, type Header } from "tar-stream";
 
 export interface TarItem {
-  header: Headers;
+  header: Partial<Header> & Pick<Header, "name">;
   data?: Buffer;
 }
 
@@ -16,7 +16,7 @@ export async function tarBytes(items: TarItem[]): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
-    tar.on("data", (chunk: Buffer) => chunks.push(chunk));
+    tar.on("data", (chunk) => chunks.push(chunk as Buffer));
     tar.on("end", () => resolve(Buffer.concat(chunks)));
     tar.on("error", reject);
   });
