@@ -131,6 +131,7 @@ export async function readJsonLines(
   return { records, stopped: false, bytes, nonEmpty };
 }
 
+const BOM = [0xef, 0xbb, 0xbf];
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
 
@@ -156,13 +157,13 @@ export async function readJsonArray(
   let escaped = false;
   /** A bare scalar (number, true, null...) ends at white space, "," or "]". */
   let scalar = false;
+  let bomAt = 0;
   const syntax = (message: string): JsonReadError => new JsonReadError("syntax", message, line);
   const describe = (byte: number): string =>
     byte >= 0x20 && byte < 0x7f ? JSON.stringify(String.fromCharCode(byte)) : `byte 0x${byte.toString(16)}`;
 
   for await (const chunk of chunksOf(path, options.chunkBytes ?? 1 << 20)) {
     let i = 0;
-    if (bytes === 0 && isBom(chunk, 0)) i = 3;
     bytes += chunk.length;
     let valueFrom = state === "value" ? i : -1;
     const take = (end: number): void => {
@@ -212,6 +213,11 @@ export async function readJsonArray(
       }
       if (c === 0x0a) line++;
       if (WS[c] === 1) continue;
+      // A byte-order mark, possibly split across chunks.
+      if (state === "start" && bomAt < 3 && c === BOM[bomAt]) {
+        bomAt++;
+        continue;
+      }
       nonEmpty = true;
       switch (state as State) {
         case "start":
