@@ -137,6 +137,33 @@ describe("inspectImageArchive accepts", () => {
     ]);
   });
 
+  it("a layer saved twice, the second a symbolic link to the first (docker save before Docker 25)", async () => {
+    const layer = await tarBytes([file("same", "1")]);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [`sha256:${sha256(layer)}`, `sha256:${sha256(layer)}`] },
+      }),
+    );
+    const bytes = await tarBytes([
+      dir("aaa/"),
+      { header: { name: "aaa/layer.tar", type: "file" }, data: layer },
+      dir("bbb/"),
+      symlink("bbb/layer.tar", "../aaa/layer.tar"),
+      { header: { name: "c.json", type: "file" }, data: config },
+      file(
+        "manifest.json",
+        JSON.stringify([{ Config: "c.json", Layers: ["aaa/layer.tar", "bbb/layer.tar"] }]),
+      ),
+    ]);
+    const image = await inspectImageArchive(await write(bytes));
+    expect(image.layers.map((l) => [l.path, l.diffId])).toEqual([
+      ["aaa/layer.tar", `sha256:${sha256(layer)}`],
+      ["bbb/layer.tar", `sha256:${sha256(layer)}`],
+    ]);
+  });
+
   it("another platform when the runner is configured for it", async () => {
     const bytes = await imageArchive({ config: { architecture: "arm64", variant: "v8" } });
     const image = await inspectImageArchive(await write(bytes), {
@@ -333,10 +360,28 @@ const cases: Case[] = [
     archive: () => imageArchive({ layers: [[hardlink("app/shadow", "/etc/shadow")]] }),
   },
   {
-    title: "a symlink in the outer tar",
+    title: "a symlink in the outer tar pointing out of the archive",
+    rule: "link_escape",
+    entry: "bbb/layer.tar",
+    archive: async () => tarBytes([...(await imageItems()), symlink("bbb/layer.tar", "../../layer.tar")]),
+  },
+  {
+    title: "a hard link in the outer tar",
     rule: "special_entry",
     entry: "bbb/layer.tar",
-    archive: async () => tarBytes([...(await imageItems()), symlink("bbb/layer.tar", "../aaa/layer.tar")]),
+    archive: async () => tarBytes([...(await imageItems()), hardlink("bbb/layer.tar", "aaa/layer.tar")]),
+  },
+  {
+    title: "a FIFO in the outer tar",
+    rule: "special_entry",
+    entry: "fifo",
+    archive: async () => tarBytes([...(await imageItems()), { header: { name: "fifo", type: "fifo" } }]),
+  },
+  {
+    title: "a symlink and a file of the same path in the outer tar",
+    rule: "duplicate_entry",
+    entry: "manifest.json",
+    archive: async () => tarBytes([symlink("manifest.json", "x.json"), ...(await imageItems())]),
   },
   {
     title: "an absolute path in the outer tar",

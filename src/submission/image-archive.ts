@@ -97,6 +97,8 @@ interface Pass {
   archiveName: string;
   limits: ImageLimits;
   entries: Map<string, OuterEntry>;
+  /** Symbolic links of the outer tar: path → the path they point to, inside the archive. */
+  links: Map<string, string>;
   keptJsonBytes: number;
   layerBytes: number;
   layerEntries: number;
@@ -141,6 +143,7 @@ export async function inspectImageArchive(
       archiveName,
       limits,
       entries: new Map(),
+      links: new Map(),
       keptJsonBytes: 0,
       layerBytes: 0,
       layerEntries: 0,
@@ -251,26 +254,37 @@ async function readOuter(
         entry.resume();
         continue;
       }
+      const path = checked.segments.join("/");
+      if (type === "symlink") {
+        // Docker before 25 links a layer saved twice to its first copy: <id>/layer.tar -> ../<id>/layer.tar.
+        entry.resume();
+        const target = outerLinkTarget(checked.segments, entry.header.linkname ?? "");
+        if (target === undefined) {
+          throw refuseArchive(
+            "link_escape",
+            archiveName,
+            name,
+            `the archive's symbolic link points to ${q(entry.header.linkname ?? "")}, outside the archive`,
+            RESAVE,
+          );
+        }
+        if (pass.entries.has(path) || pass.links.has(path)) throw duplicateEntry(archiveName, name);
+        pass.links.set(path, target);
+        continue;
+      }
       if (type !== "file" && type !== "contiguous-file") {
         entry.resume();
         throw refuseArchive(
           "special_entry",
           archiveName,
           name,
-          `the archive holds a ${type ?? "special entry"}, not a regular file or folder (links are refused: what is inspected must be what loads)`,
-          `${RESAVE} with Docker 25 or later`,
-        );
-      }
-      const path = checked.segments.join("/");
-      if (pass.entries.has(path)) {
-        entry.resume();
-        throw refuseArchive(
-          "duplicate_entry",
-          archiveName,
-          name,
-          "the archive holds this path twice (a loader would read only one of them)",
+          `the archive holds a ${type ?? "special entry"}, not a regular file, folder or symbolic link`,
           RESAVE,
         );
+      }
+      if (pass.entries.has(path) || pass.links.has(path)) {
+        entry.resume();
+        throw duplicateEntry(archiveName, name);
       }
       pass.entries.set(path, await readOuterEntry(entry as unknown as Readable, path, pass));
     }
@@ -290,6 +304,28 @@ async function readOuter(
       RESAVE,
     );
   }
+}
+
+/** Where a symbolic link of the outer tar points, as an archive path; undefined when it leaves the archive. */
+function outerLinkTarget(segments: string[], linkname: string): string | undefined {
+  if (linkname.startsWith("/")) return undefined;
+  const out = segments.slice(0, -1);
+  for (const segment of linkname.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment !== "..") out.push(segment);
+    else if (out.pop() === undefined) return undefined;
+  }
+  return out.length === 0 ? undefined : out.join("/");
+}
+
+function duplicateEntry(archiveName: string, name: string): InvalidImageError {
+  return refuseArchive(
+    "duplicate_entry",
+    archiveName,
+    name,
+    "the archive holds this path twice (a loader would read only one of them)",
+    RESAVE,
+  );
 }
 
 /** Turns a tar or zlib failure into a refusal; leaves refusals and the platform's own errors alone. */
@@ -783,7 +819,8 @@ function isStringList(value: unknown): value is string[] {
 
 /** The entry a manifest names; refuses a name that is not in the archive. */
 function entryOf(pass: Pass, path: string, by: string): OuterEntry {
-  const entry = pass.entries.get(path);
+  // A link to a link is not followed: Docker's links point at the first copy.
+  const entry = pass.entries.get(pass.links.get(path) ?? path);
   if (entry === undefined) {
     throw refuseArchive(
       "missing_blob",
