@@ -151,7 +151,7 @@ export async function inspectImageArchive(
     };
     const fileHash = createHash("sha256");
     // The descriptor's own stream (autoClose off): the file checked is the file read.
-    const input = handle.createReadStream({ autoClose: false, start: 0, highWaterMark: 1 << 20 });
+    const input = handle.createReadStream({ autoClose: false, start: 0, highWaterMark: 256 * 1024 });
     try {
       await readOuter(input, gzipped, pass, archiveBytes, fileHash);
     } finally {
