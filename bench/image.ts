@@ -9,7 +9,6 @@
  *
  *   npm run bench image
  */
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { createGzip } from "node:zlib";
 import { build } from "esbuild";
 import { pack } from "tar-stream";
-import { median, verdict } from "./support.js";
+import { median, run, textLike, verdict } from "./support.js";
 
 const TAR = join(tmpdir(), "proctor-bench-image-v1.tar");
 const TGZ = `${TAR}.gz`;
@@ -29,17 +28,6 @@ const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3);
 const TIME_TARGET = 3;
 const RSS_TARGET_MB = 100;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-function textLike(bytes: number, seed: number): Buffer {
-  const lines: string[] = [];
-  let length = 0;
-  for (let i = 0; length < bytes; i++) {
-    const line = `${seed + i},${((seed * 31 + i * 17) % 9973) / 7},label_${(seed + i) % 13}\n`;
-    lines.push(line);
-    length += line.length;
-  }
-  return Buffer.from(lines.join("")).subarray(0, bytes);
-}
 
 async function tarOf(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
   const tar = pack();
@@ -106,23 +94,15 @@ interface Sample {
   maxRssMb?: number;
 }
 
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}: ${stderr}`)),
-    );
-  });
+async function output(command: string, args: string[]): Promise<string> {
+  const result = await run(command, args);
+  if (result.code !== 0) throw new Error(`${command} exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
 }
 
 async function timeTool(command: string, args: string[]): Promise<Sample> {
   const start = process.hrtime.bigint();
-  await run(command, args);
+  await output(command, args);
   return { ms: Number(process.hrtime.bigint() - start) / 1e6 };
 }
 
@@ -161,7 +141,7 @@ export async function benchImage(): Promise<void> {
   await ensureArchives();
   const child = await childScript();
   const proctor = async (archive: string): Promise<Sample> =>
-    JSON.parse(await run(process.execPath, [child, archive])) as Sample;
+    JSON.parse(await output(process.execPath, [child, archive])) as Sample;
   const pairs: [string, string, () => Promise<Sample>, () => Promise<Sample>][] = [
     ["algorithm.tar", "sha256sum", () => timeTool("sha256sum", [TAR]), () => proctor(TAR)],
     ["algorithm.tar.gz", "gzip -t", () => timeTool("gzip", ["-t", TGZ]), () => proctor(TGZ)],

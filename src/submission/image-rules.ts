@@ -5,6 +5,7 @@
  */
 import { formatBytes } from "../units/index.js";
 import { InvalidSubmissionError } from "./errors.js";
+import { resolveCaps } from "./limits.js";
 
 /** Caps on an image archive, all checked while it streams. */
 export interface ImageLimits {
@@ -43,18 +44,8 @@ export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({
 /** The compression-ratio cap applies once a gzip stream has produced this many bytes. */
 export const IMAGE_RATIO_FLOOR_BYTES = 1 * MiB;
 
-/** Merges overrides onto the defaults; a limit that is not a positive number is a programming error. */
 export function resolveImageLimits(overrides: Partial<ImageLimits> = {}): ImageLimits {
-  const limits: ImageLimits = { ...DEFAULT_IMAGE_LIMITS };
-  for (const key of Object.keys(DEFAULT_IMAGE_LIMITS) as (keyof ImageLimits)[]) {
-    const value = overrides[key];
-    if (value === undefined) continue;
-    if (typeof value !== "number" || !(value > 0)) {
-      throw new RangeError(`image limit ${key} must be a positive number, got ${String(value)}`);
-    }
-    limits[key] = value;
-  }
-  return limits;
+  return resolveCaps(DEFAULT_IMAGE_LIMITS, overrides, "image limit");
 }
 
 /** The platform the runner runs images on. */
