@@ -8,6 +8,7 @@ import {
   OutputInvalidError,
   readGroundTruth,
   runCustomScorer,
+  scorerPredictionsPath,
   validatePredictions,
   scorePredictions,
   ScoringError,
@@ -175,6 +176,7 @@ async function score(
     },
     predictions,
     groundTruth,
+    scorerPredictionsPath(format),
   );
   return { public: result.public, private: result.private };
 }

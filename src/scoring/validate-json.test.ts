@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { scorerPredictionsPath } from "./custom.js";
 import { OutputInvalidError } from "./errors.js";
 import { parseSubmissionFormat, predictionsEncoding, type SubmissionFormat } from "./format.js";
 import { formatProblem, type ValidationFailure, type ValidationResult } from "./problems.js";
@@ -50,6 +51,12 @@ describe("predictionsEncoding", () => {
     expect(predictionsEncoding({ file: "results.json" })).toBe("json");
     expect(predictionsEncoding({ file: "submission.csv" })).toBe("csv");
     expect(predictionsEncoding({ file: "predictions.txt" })).toBe("csv");
+  });
+
+  it("gives a custom scorer the predictions under the matching name", () => {
+    expect(scorerPredictionsPath({ file: "submission.csv" })).toBe("/scoring/predictions.csv");
+    expect(scorerPredictionsPath({ file: "submission.jsonl" })).toBe("/scoring/predictions.jsonl");
+    expect(scorerPredictionsPath({ file: "results.json" })).toBe("/scoring/predictions.json");
   });
 });
 
