@@ -461,6 +461,30 @@ const cases: Case[] = [
     archive: async () => tarBytes([file("manifest.json", `[${" ".repeat(70_000)}]`)]),
     options: { limits: { maxMetadataBytes: 65_536 } },
   },
+  {
+    title: "many JSON files past the budget of kept metadata",
+    rule: "metadata_too_large",
+    says: "JSON files together",
+    archive: async () =>
+      tarBytes([
+        // Four files just under the cap fill the budget (4 × the cap) to within 24 bytes.
+        ...Array.from({ length: 4 }, (_, i) => file(`pad${i}.json`, `[${" ".repeat(65_528)}]`)),
+        ...(await imageItems()),
+      ]),
+    options: { limits: { maxMetadataBytes: 65_536 } },
+  },
+  {
+    title: "a config that is not JSON",
+    rule: "bad_manifest",
+    archive: async () => {
+      const items = await imageItems({ layout: "docker" });
+      const manifest = JSON.parse(items.at(-1)!.data!.toString()) as { Config: string }[];
+      return tarBytes([
+        ...items.filter((item) => item.header.name !== manifest[0]!.Config),
+        file(manifest[0]!.Config, "not json"),
+      ]);
+    },
+  },
 ];
 
 describe("inspectImageArchive refuses, before loading,", () => {

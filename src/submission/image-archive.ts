@@ -89,6 +89,8 @@ interface OuterEntry {
   bytes: number;
   /** Kept bytes of a JSON-looking file within the metadata cap. */
   json?: Buffer;
+  /** A JSON-looking file left out: over the metadata cap, or past the budget of all kept files (4 × it). */
+  jsonDropped?: true;
   /** Set when the entry was scanned as a layer. */
   layer?: Omit<ImageLayer, "path" | "digest">;
 }
@@ -426,6 +428,7 @@ async function readOuterEntry(entry: Readable, path: string, pass: Pass): Promis
     kept.push(chunk);
   }
   const result: OuterEntry = { sha256: hash.digest("hex"), bytes };
+  if (!keep && (first[0] === 0x7b || first[0] === 0x5b)) result.jsonDropped = true;
   if (keep) {
     result.json = Buffer.concat(kept);
     pass.keptJsonBytes += result.json.length;
@@ -876,13 +879,16 @@ function flattenIndex(pass: Pass, descriptors: Descriptor[], by: string, depth: 
 function readJson(pass: Pass, path: string): unknown {
   const entry = entryOf(pass, path, "manifest");
   if (entry.json === undefined) {
-    if (entry.bytes > pass.limits.maxMetadataBytes) {
+    if (entry.jsonDropped) {
+      const limit = pass.limits.maxMetadataBytes;
       throw refuseArchive(
         "metadata_too_large",
         pass.archiveName,
         path,
-        `the file is ${formatBytes(entry.bytes)}, over the ${formatBytes(pass.limits.maxMetadataBytes)} limit for a manifest or config`,
-        "keep the image's labels and history small",
+        entry.bytes > limit
+          ? `the file is ${formatBytes(entry.bytes)}, over the ${formatBytes(limit)} limit for a manifest or config`
+          : `the archive's JSON files together are over ${formatBytes(4 * limit)}`,
+        "keep the image's labels and history small, and save one image",
       );
     }
     throw badManifest(pass, path, "it is not JSON");
