@@ -6,7 +6,13 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidSubmissionError } from "./errors.js";
 import { inspectImageArchive, type InspectImageOptions } from "./image-archive.js";
-import { InvalidImageError, checkTarName, symlinkEscapes, type ImageRule } from "./image-rules.js";
+import {
+  InvalidImageError,
+  checkBaseImage,
+  checkTarName,
+  symlinkEscapes,
+  type ImageRule,
+} from "./image-rules.js";
 import { tempDir } from "./test-support/fixtures.js";
 import {
   device,
@@ -513,6 +519,32 @@ describe("inspectImageArchive refuses, before loading,", () => {
   it("a folder in place of the archive", async () => {
     const error = await inspectImageArchive(root).catch((e: unknown) => e);
     expect(error).toMatchObject({ rule: "not_an_archive" });
+  });
+});
+
+describe("checkBaseImage", () => {
+  const base = { reference: "python:3.11-slim", diffIds: ["sha256:a", "sha256:b"] };
+  const cuda = { reference: "nvidia/cuda:12", diffIds: ["sha256:c"] };
+
+  it("finds the allowed base the image's layers begin with; an empty list allows any", () => {
+    expect(checkBaseImage("a.tar", ["sha256:a", "sha256:b", "sha256:mine"], [cuda, base])).toBe(base);
+    expect(checkBaseImage("a.tar", ["sha256:a", "sha256:b"], [base])).toBe(base);
+    expect(checkBaseImage("a.tar", ["sha256:x"], [])).toBeUndefined();
+  });
+
+  it("refuses an image on another base, or on a part of an allowed one, naming the allowed ones", () => {
+    for (const layers of [["sha256:c2", "sha256:mine"], ["sha256:a", "sha256:mine"], ["sha256:a"]]) {
+      const error = (() => {
+        try {
+          checkBaseImage("a.tar", layers, [base, cuda]);
+        } catch (e) {
+          return e;
+        }
+      })() as InvalidImageError;
+      expect(error).toBeInstanceOf(InvalidImageError);
+      expect(error.rule).toBe("base_image");
+      expect(error.message).toContain("python:3.11-slim, nvidia/cuda:12");
+    }
   });
 });
 

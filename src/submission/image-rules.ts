@@ -88,6 +88,7 @@ export const IMAGE_RULES = [
   "too_many_layer_entries",
   "device_file",
   "link_escape",
+  "base_image",
 ] as const;
 export type ImageRule = (typeof IMAGE_RULES)[number];
 
@@ -181,4 +182,37 @@ export function symlinkEscapes(segments: string[], target: string): boolean {
     } else depth++;
   }
   return false;
+}
+
+/** An allowed base image as the engine knows it: its reference and its layers' diff_ids, base first. */
+export interface AllowedBase {
+  reference: string;
+  diffIds: string[];
+}
+
+/**
+ * The allowed base image the image is built on (the one whose layers begin the image's, the longest when
+ * several do); refuses an image built on none of them. An empty allow-list allows any base.
+ */
+export function checkBaseImage(
+  archiveName: string,
+  diffIds: string[],
+  allowed: AllowedBase[],
+): AllowedBase | undefined {
+  if (allowed.length === 0) return undefined;
+  const matches = allowed.filter(
+    (base) =>
+      base.diffIds.length > 0 &&
+      base.diffIds.length <= diffIds.length &&
+      base.diffIds.every((diffId, i) => diffIds[i] === diffId),
+  );
+  const best = matches.sort((a, b) => b.diffIds.length - a.diffIds.length)[0];
+  if (best !== undefined) return best;
+  throw new InvalidImageError(
+    "base_image",
+    undefined,
+    undefined,
+    `${q(archiveName)}: the image is not built on an allowed base image (${allowed.map((base) => base.reference).join(", ")}): ` +
+      `start your Dockerfile FROM one of them, exactly that version, and build again`,
+  );
 }

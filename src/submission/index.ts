@@ -23,6 +23,8 @@ export {
   DEFAULT_PLATFORM,
   IMAGE_RULES,
   InvalidImageError,
+  checkBaseImage,
+  type AllowedBase,
   type ImageLimits,
   type ImageRule,
   type Platform,
