@@ -131,6 +131,24 @@ describe("JSON Lines predictions", () => {
   });
 });
 
+describe("JSON ids and labels", () => {
+  const numeric = parseSubmissionFormat(
+    "file: submission.jsonl\nid_column: case\ncolumns:\n  - {name: case, type: integer}\n  - {name: label, type: category, categories: [0, 1]}\n",
+    "format.yml",
+  );
+
+  it("integer ids and whole-number categories are JSON numbers (or, for categories, their text)", async () => {
+    const path = tempFile(lines({ case: 1, label: 0 }, { case: 2, label: "1" }), numeric.file);
+    expect(await validatePredictions(path, numeric, ["1", "2"])).toEqual({ ok: true, rows: 2 });
+  });
+
+  it("an integer id written as text is the wrong JSON type; an id of another type is named", async () => {
+    const path = tempFile(lines({ case: "1", label: 0 }, { case: 2.5, label: 1 }), numeric.file);
+    const result = await validatePredictions(path, numeric, ["1", "2"]);
+    expect(result).toMatchObject({ ok: false, counts: { json_type: 1, integer: 1, missing_id: 2 } });
+  });
+});
+
 describe("a JSON array of predictions (results.json)", () => {
   it("accepts an array of objects, pretty-printed or not", async () => {
     expect(await check(JSON_ARRAY, JSON.stringify(GOOD, null, 2))).toEqual({ ok: true, rows: 3 });
