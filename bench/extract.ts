@@ -14,7 +14,7 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import yazl from "yazl";
-import { median, verdict } from "./support.js";
+import { median, textLike, verdict } from "./support.js";
 
 const ZIP_PATH = join(tmpdir(), "proctor-bench-extract-v1.zip");
 const FILES = 10_000;
@@ -23,18 +23,6 @@ const GNU_TIME = "/usr/bin/time";
 const TIME_TARGET = 1.5;
 const RSS_TARGET_MB = 100;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** Text that deflates about 4×, like code, CSV and JSON do. */
-function textLike(bytes: number, seed: number): Buffer {
-  const lines: string[] = [];
-  let length = 0;
-  for (let i = 0; length < bytes; i++) {
-    const line = `${seed + i},${((seed * 31 + i * 17) % 9973) / 7},label_${(seed + i) % 13},${(i * 7919) % 104729}\n`;
-    lines.push(line);
-    length += line.length;
-  }
-  return Buffer.from(lines.join("")).subarray(0, bytes);
-}
 
 /** Builds (once, cached in the temp folder) ~200 MB in 10k files: half random bytes, half text. */
 async function ensureZip(): Promise<void> {

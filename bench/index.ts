@@ -4,6 +4,7 @@
  */
 import { benchExtract } from "./extract.js";
 import { benchGateway } from "./gateway.js";
+import { benchImage } from "./image.js";
 import { benchLeaderboard } from "./leaderboard.js";
 import { missingPrerequisites } from "./prerequisites.js";
 import { benchRun } from "./run.js";
@@ -12,6 +13,7 @@ import { benchScoring } from "./scoring.js";
 const benches: Record<string, () => Promise<void>> = {
   run: benchRun,
   extract: benchExtract,
+  image: benchImage,
   scoring: benchScoring,
   leaderboard: benchLeaderboard,
   gateway: benchGateway,

@@ -39,6 +39,7 @@ const PANDAS: Need = {
 export const PREREQUISITES: Record<string, Need[]> = {
   run: [DOCKER, DEBOOTSTRAP_OR_BASE],
   extract: [],
+  image: [],
   scoring: [PANDAS],
   leaderboard: [],
   gateway: [],

@@ -61,3 +61,15 @@ export function verdict(ok: boolean): string {
 
 export const ms = (n: number) => `${n.toFixed(0)} ms`;
 export const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+
+/** Text that deflates about 4×, like code, CSV and JSON do. */
+export function textLike(bytes: number, seed: number): Buffer {
+  const lines: string[] = [];
+  let length = 0;
+  for (let i = 0; length < bytes; i++) {
+    const line = `${seed + i},${((seed * 31 + i * 17) % 9973) / 7},label_${(seed + i) % 13},${(i * 7919) % 104729}\n`;
+    lines.push(line);
+    length += line.length;
+  }
+  return Buffer.from(lines.join("")).subarray(0, bytes);
+}

@@ -5,6 +5,7 @@ import { capsProblem, DEFAULT_LIMITS, derivedCaps, type SandboxLimits } from "..
 import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
 import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
+import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
 import { loadYamlFile, suggestion } from "../yaml/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
@@ -123,6 +124,8 @@ export const competitionSchema = z
       .object({ data_dir: z.string().min(1), ground_truth: z.string().min(1) })
       .strict()
       .optional(),
+    /** What participants submit: a zip for the shared runtime, or their own image (see submission.ts). */
+    submission: submissionSchema,
     scoring: z
       .object({
         metric: z.union([z.string(), z.object({ custom: customScorerSchema }).strict()]),
@@ -193,6 +196,7 @@ export interface Competition {
   paths: { dataDir: string; groundTruth: string; submissionFormat: string };
   runners: ("cpu" | "gpu")[];
   runnerPaths?: { dataDir: string; groundTruth: string };
+  submission: SubmissionKind;
   scoring: CompetitionFile["scoring"];
   leaderboard: LeaderboardRules & { store: string; sealingPublicKey?: string };
   logs: CompetitionFile["logs"];
@@ -255,6 +259,7 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
     ...(parsed.runner_paths && {
       runnerPaths: { dataDir: parsed.runner_paths.data_dir, groundTruth: parsed.runner_paths.ground_truth },
     }),
+    submission: resolveSubmission(parsed.submission),
     scoring: {
       ...parsed.scoring,
       metric:

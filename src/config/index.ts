@@ -6,4 +6,5 @@ export {
   type Competition,
   type Phase,
 } from "./competition.js";
+export { submissionSchema, type ImageSubmission, type SubmissionKind } from "./submission.js";
 export { YamlConfigError, loadYamlFile, parseYaml, formatIssue, type YamlIssue } from "../yaml/index.js";

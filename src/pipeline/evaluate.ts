@@ -8,6 +8,7 @@ import {
   OutputInvalidError,
   readGroundTruth,
   runCustomScorer,
+  scorerPredictionsPath,
   validatePredictions,
   scorePredictions,
   ScoringError,
@@ -176,6 +177,7 @@ async function score(
     },
     predictions,
     groundTruth,
+    scorerPredictionsPath(format),
   );
   return { public: result.public, private: result.private };
 }

@@ -2,13 +2,23 @@ import path from "node:path";
 import { z } from "zod";
 import { newRunId, runSandboxed, type SandboxLimits } from "../sandbox/index.js";
 import { ScoringError } from "./errors.js";
+import { predictionsEncoding, type SubmissionFormat } from "./format.js";
 
-/** Where a custom scorer finds its inputs, read-only, in its own container. */
+/**
+ * Where a custom scorer finds its inputs, read-only, in its own container. Predictions in JSON come as
+ * /scoring/predictions.jsonl or /scoring/predictions.json instead (see scorerPredictionsPath).
+ */
 export const SCORER_PATHS = {
   predictions: "/scoring/predictions.csv",
   groundTruth: "/scoring/ground_truth.csv",
   scorer: "/scoring/scorer",
 } as const;
+
+/** Where the scorer finds the predictions: /scoring/predictions.csv, .jsonl or .json, as the format writes them. */
+export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file">): string {
+  const encoding = predictionsEncoding(format);
+  return encoding === "csv" ? SCORER_PATHS.predictions : `/scoring/predictions.${encoding}`;
+}
 
 export interface CustomScorer {
   command: string[];
@@ -36,9 +46,11 @@ export async function runCustomScorer(
   scorer: CustomScorer,
   predictionsPath: string,
   groundTruthPath: string,
+  /** Where the scorer sees the predictions: scorerPredictionsPath(format). */
+  predictionsTarget: string = SCORER_PATHS.predictions,
 ): Promise<CustomScores> {
   const mounts = [
-    { source: path.resolve(predictionsPath), target: SCORER_PATHS.predictions },
+    { source: path.resolve(predictionsPath), target: predictionsTarget },
     { source: path.resolve(groundTruthPath), target: SCORER_PATHS.groundTruth },
     ...(scorer.scriptDir ? [{ source: path.resolve(scorer.scriptDir), target: SCORER_PATHS.scorer }] : []),
   ];

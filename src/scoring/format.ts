@@ -1,9 +1,13 @@
 /**
- * The submission format: which CSV file a submission writes, its columns in order, and each column's type.
- * Organizers keep it in `submission_format/format.yml`:
+ * The submission format: which file a submission writes, its columns in order, and each column's type.
+ * Organizers keep it in `submission_format/format.yml`. The file's name says how it is written:
+ * `*.csv` (and any other name) a CSV with the columns as its header; `*.jsonl` (or `*.ndjson`) JSON Lines,
+ * one object per line with the columns as keys; `*.json` one JSON array of such objects (Grand Challenge's
+ * `results.json`). In JSON, numeric columns take JSON numbers and the others JSON strings.
  *
  * ```yaml
- * file: submission.csv          # optional; the file the submission writes (default submission.csv)
+ * file: submission.csv          # optional; the file the submission writes (default submission.csv;
+ *                               # submission.jsonl or results.json for JSON Lines or a JSON array)
  * id_column: id                 # must be one of the columns, of type string or integer
  * columns:                      # in the order the CSV header must have
  *   - name: id
@@ -270,6 +274,16 @@ export async function loadSubmissionFormat(path: string): Promise<SubmissionForm
     ]);
   }
   return parseSubmissionFormat(text, path);
+}
+
+/** How a predictions file is written, told by its name: JSON Lines, one JSON array, or CSV (any other name). */
+export type PredictionsEncoding = "csv" | "json" | "jsonl";
+
+export function predictionsEncoding(format: Pick<SubmissionFormat, "file">): PredictionsEncoding {
+  const name = format.file.toLowerCase();
+  if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) return "jsonl";
+  if (name.endsWith(".json")) return "json";
+  return "csv";
 }
 
 /** The CSV header a submission must write, e.g. "id,species". */

@@ -1,5 +1,6 @@
 /**
- * The scoring room: submission-format validation, built-in metrics and the public/private split.
+ * The scoring room: submission-format validation (CSV, JSON Lines, a JSON array), built-in metrics and the
+ * public/private split.
  */
 export { ScoringError, OutputInvalidError, SubmissionFormatError, type FormatIssue } from "./errors.js";
 export {
@@ -7,7 +8,9 @@ export {
   expectedHeader,
   loadSubmissionFormat,
   parseSubmissionFormat,
+  predictionsEncoding,
   type ColumnType,
+  type PredictionsEncoding,
   type FormatColumn,
   type SubmissionFormat,
 } from "./format.js";
@@ -21,6 +24,13 @@ export {
   type ValidationSuccess,
 } from "./problems.js";
 export { CsvReadError, readCsvRecords, type CsvReadOptions, type CsvRecordHandler } from "./csv.js";
+export {
+  JsonReadError,
+  readJsonArray,
+  readJsonLines,
+  type JsonReadOptions,
+  type JsonRecordHandler,
+} from "./json.js";
 export { IdIndex, canonicalId, validatePredictions, type IdType, type ScanOptions } from "./validate.js";
 export {
   readGroundTruth,
@@ -56,6 +66,7 @@ export { scorePredictions, scoringTarget, type ScoreOptions, type ScoreResult } 
 export {
   runCustomScorer,
   parseScorerOutput,
+  scorerPredictionsPath,
   SCORER_PATHS,
   type CustomScorer,
   type CustomScores,

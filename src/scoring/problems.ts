@@ -8,10 +8,16 @@ export const PROBLEM_RULES = [
   "encoding",
   "empty_file",
   "csv_syntax",
+  "json_syntax",
+  "record_too_large",
   "header",
+  "not_an_object",
+  "missing_key",
+  "unexpected_key",
   "no_rows",
   "ragged_row",
   "empty_cell",
+  "json_type",
   "nan",
   "infinite",
   "integer",
@@ -30,7 +36,10 @@ export interface Problem {
   file: string;
   /** 1-based physical line, or null when the problem has no line (e.g. a missing id). */
   line: number | null;
+  /** The column (CSV) or key (JSON) the problem is in, when it is in one. */
   column: string | null;
+  /** True in a JSON file, where `column` is a key. */
+  keyed?: true;
   rule: ProblemRule;
   /** What is wrong, e.g. `"0.7x" is not a number`. */
   message: string;
@@ -59,7 +68,7 @@ export type ValidationResult = ValidationSuccess | ValidationFailure;
 
 export function formatProblem(problem: Problem): string {
   const where = problem.line === null ? problem.file : `${problem.file}:${problem.line}`;
-  const column = problem.column === null ? "" : ` column "${problem.column}":`;
+  const column = problem.column === null ? "" : ` ${problem.keyed ? "key" : "column"} "${problem.column}":`;
   return `${where}:${column} ${problem.message} [${problem.rule}]. Fix: ${problem.fix}`;
 }
 
@@ -67,6 +76,12 @@ const RULE_NOUNS: Record<ProblemRule, [string, string]> = {
   encoding: ["encoding problem", "encoding problems"],
   empty_file: ["empty file", "empty files"],
   csv_syntax: ["CSV syntax error", "CSV syntax errors"],
+  json_syntax: ["JSON syntax error", "JSON syntax errors"],
+  record_too_large: ["record that is too large", "records that are too large"],
+  not_an_object: ["record that is not an object", "records that are not objects"],
+  missing_key: ["missing key", "missing keys"],
+  unexpected_key: ["unexpected key", "unexpected keys"],
+  json_type: ["value of the wrong JSON type", "values of the wrong JSON type"],
   header: ["header problem", "header problems"],
   no_rows: ["file without rows", "files without rows"],
   ragged_row: ["row with the wrong number of fields", "rows with the wrong number of fields"],
@@ -90,6 +105,8 @@ export class ProblemCollector {
   constructor(
     readonly file: string,
     readonly maxShownPerRule = 5,
+    /** The file is JSON: problems name keys, not columns. */
+    readonly keyed = false,
   ) {}
 
   /** Records a problem; cheap when the rule already has its quota shown (the thunk is not called). */
@@ -100,7 +117,9 @@ export class ProblemCollector {
     if (count > this.maxShownPerRule) return;
     let list = this.shown.get(rule);
     if (!list) this.shown.set(rule, (list = []));
-    list.push({ file: this.file, rule, ...make() });
+    list.push(
+      this.keyed ? { file: this.file, rule, keyed: true, ...make() } : { file: this.file, rule, ...make() },
+    );
   }
 
   /** Counts `extra` more breaks of a rule without describing them (e.g. ids still missing at the end). */

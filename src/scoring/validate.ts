@@ -8,8 +8,9 @@
  */
 import { basename } from "node:path";
 import { CsvReadError, readCsvRecords, type CsvReadOptions } from "./csv.js";
+import { JsonReadError, readJsonArray, readJsonLines, type JsonReadOptions } from "./json.js";
 import { ScoringError } from "./errors.js";
-import { expectedHeader, type FormatColumn, type SubmissionFormat } from "./format.js";
+import { expectedHeader, predictionsEncoding, type FormatColumn, type SubmissionFormat } from "./format.js";
 import { IdIndex, type IdType } from "./id-index.js";
 import { ProblemCollector, type ValidationResult } from "./problems.js";
 
@@ -28,7 +29,7 @@ export interface Capture {
   offset?: number;
 }
 
-export interface ScanOptions extends CsvReadOptions {
+export interface ScanOptions extends CsvReadOptions, JsonReadOptions {
   /** How the file is named in problems; default its base name. */
   displayName?: string;
   /** Problems shown per rule (the rest are counted); default 5. */
@@ -74,7 +75,8 @@ export async function scanPredictions(
   options: ScanOptions = {},
 ): Promise<ScanResult> {
   const file = options.displayName ?? basename(predictionsPath);
-  const problems = new ProblemCollector(file, options.maxShownPerRule ?? 5);
+  const encoding = predictionsEncoding(format);
+  const problems = new ProblemCollector(file, options.maxShownPerRule ?? 5, encoding !== "csv");
   const columns = format.columns;
   const width = columns.length;
   const idIndex = columns.findIndex((column) => column.name === format.idColumn);
@@ -239,11 +241,11 @@ export async function scanPredictions(
     }));
   };
 
-  const onRecord = (fields: string[], line: number): boolean => {
-    if (!headerDone) {
-      headerDone = true;
-      return checkHeader(fields, line);
-    }
+  /**
+   * Checks one data row (a CSV row, or a JSON record's values in column order). A field that is undefined
+   * in a JSON record was already reported (missing key, wrong JSON type) and is skipped.
+   */
+  const checkRow = (fields: (string | undefined)[], line: number, checkWidth: boolean): void => {
     rows++;
     let row = -1;
     const idCell = fields[idIndex];
@@ -274,18 +276,19 @@ export async function scanPredictions(
         row = found;
       }
     }
-    if (fields.length !== width) {
+    if (checkWidth && fields.length !== width) {
       problems.add("ragged_row", () => ({
         line,
         column: null,
         message: `the row has ${fields.length} field${fields.length === 1 ? "" : "s"}, the header has ${width}`,
         fix: `write exactly ${width} comma-separated fields per row (${header}); quote values that contain commas`,
       }));
-      return true;
+      return;
     }
     for (let c = 0; c < width; c++) {
       if (c === idIndex) continue;
-      const cell = fields[c]!;
+      const cell = fields[c];
+      if (cell === undefined) continue;
       const type = types[c]!;
       let value: number;
       switch (type) {
@@ -327,8 +330,88 @@ export async function scanPredictions(
         }
       }
     }
+  };
+
+  const onRecord = (fields: string[], line: number): boolean => {
+    if (!headerDone) {
+      headerDone = true;
+      return checkHeader(fields, line);
+    }
+    checkRow(fields, line, true);
     return true;
   };
+
+  /** The checks after the last row: rows at all, then every expected id present. */
+  const finish = (noRows: string, noRowsFix: string): ScanResult => {
+    if (rows === 0 && ids.size > 0) {
+      problems.add("no_rows", () => ({
+        line: null,
+        column: null,
+        message: `${noRows}; ${ids.size} ids are expected`,
+        fix: noRowsFix,
+      }));
+      return { problems, rows };
+    }
+    let missing = 0;
+    const shownMissing: number[] = [];
+    for (let row = 0; row < seen.length; row++) {
+      if (seen[row] === 1) continue;
+      missing++;
+      if (missing <= problems.maxShownPerRule) shownMissing.push(row);
+    }
+    for (const id of ids.idsOf(shownMissing)) {
+      problems.add("missing_id", () => ({
+        line: null,
+        column: format.idColumn,
+        message: `id ${JSON.stringify(id)} has no ${encoding === "csv" ? "row" : "record"}`,
+        fix: `write one ${encoding === "csv" ? "row" : "record"} per id of the test data`,
+      }));
+    }
+    problems.addUnshown("missing_id", missing - problems.maxShownPerRule);
+    return { problems, rows };
+  };
+
+  if (encoding !== "csv") {
+    const toCells = jsonRecordCells(format, problems);
+    const onJson = (value: unknown, line: number): boolean => {
+      const cells = toCells(value, line);
+      if (cells !== undefined) checkRow(cells, line, false);
+      else rows++;
+      return true;
+    };
+    const example = jsonExample(format, encoding);
+    try {
+      const read = encoding === "jsonl" ? readJsonLines : readJsonArray;
+      const summary = await read(predictionsPath, onJson, options);
+      if (!summary.nonEmpty) {
+        problems.add("empty_file", () => ({
+          line: null,
+          column: null,
+          message: "the file is empty",
+          fix: `write one record per id, like ${example}`,
+        }));
+        return { problems, rows };
+      }
+    } catch (error) {
+      if (!(error instanceof JsonReadError) || error.kind === "io") throw error;
+      problems.add(JSON_ERROR_RULES[error.kind], () => ({
+        line: error.line,
+        column: null,
+        message: error.kind === "syntax" ? `the JSON cannot be parsed: ${error.message}` : error.message,
+        fix:
+          error.kind === "encoding"
+            ? "save the file as UTF-8 (json.dump(..., ensure_ascii=True) or open(..., 'w', encoding='utf-8'))"
+            : error.kind === "too_large"
+              ? "write one small record per id; no record may carry large data"
+              : `write ${encoding === "jsonl" ? "one JSON object per line" : "one JSON array of objects"}, like ${example}`,
+      }));
+      return { problems, rows };
+    }
+    return finish(
+      encoding === "jsonl" ? "the file has no records" : "the array is empty",
+      `write one record per id of the test data, like ${example}`,
+    );
+  }
 
   try {
     const summary = await readCsvRecords(predictionsPath, onRecord, options);
@@ -361,33 +444,118 @@ export async function scanPredictions(
     return { problems, rows };
   }
   if (problems.has("header")) return { problems, rows };
+  return finish(
+    "the file has a header but no rows",
+    "write one row per id of the test data under the header",
+  );
+}
 
-  if (rows === 0 && ids.size > 0) {
-    problems.add("no_rows", () => ({
-      line: null,
-      column: null,
-      message: `the file has a header but no rows; ${ids.size} ids are expected`,
-      fix: "write one row per id of the test data under the header",
-    }));
-    return { problems, rows };
+const JSON_ERROR_RULES = {
+  encoding: "encoding",
+  syntax: "json_syntax",
+  too_large: "record_too_large",
+} as const;
+
+/**
+ * Turns a JSON record into cells in column order, reporting what cannot be a cell: a record that is not
+ * an object, a missing or unknown key, a value of the wrong JSON type (a number written as text, null).
+ * Returns undefined when the record is not an object.
+ */
+function jsonRecordCells(
+  format: SubmissionFormat,
+  problems: ProblemCollector,
+): (value: unknown, line: number) => (string | undefined)[] | undefined {
+  const columns = format.columns;
+  const known = new Set(columns.map((column) => column.name));
+  const keys = columns.map((column) => column.name).join(", ");
+  const numeric = (type: FormatColumn["type"]): boolean =>
+    type === "integer" || type === "float" || type === "probability";
+  return (value, line) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      problems.add("not_an_object", () => ({
+        line,
+        column: null,
+        message: `the record is ${describeJson(value)}, not an object`,
+        fix: `write each record as an object with the keys ${keys}`,
+      }));
+      return undefined;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (known.has(key)) continue;
+      const near = columns.find((column) => column.name.toLowerCase() === key.trim().toLowerCase());
+      problems.add("unexpected_key", () => ({
+        line,
+        column: key,
+        message:
+          `unexpected key ${JSON.stringify(key)}` +
+          (near
+            ? ` (did you mean "${near.name}"? spelling, case and spaces matter)`
+            : "; the format has no such key"),
+        fix: `write exactly the keys ${keys}`,
+      }));
+    }
+    return columns.map((column) => {
+      const cell = record[column.name];
+      if (cell === undefined) {
+        problems.add("missing_key", () => ({
+          line,
+          column: column.name,
+          message: `key "${column.name}" is missing`,
+          fix: `write exactly the keys ${keys}`,
+        }));
+        return undefined;
+      }
+      if (cell === null) {
+        problems.add("nan", () => ({
+          line,
+          column: column.name,
+          message: "null is a missing value",
+          fix: "fill missing predictions before writing the file",
+        }));
+        return undefined;
+      }
+      if (typeof cell === "number" && (numeric(column.type) || column.type === "category"))
+        return String(cell);
+      if (typeof cell === "string" && !numeric(column.type)) return cell;
+      const wanted = numeric(column.type) ? "a JSON number" : "a JSON string";
+      problems.add("json_type", () => ({
+        line,
+        column: column.name,
+        message: `${describeJson(cell)} is not ${wanted}`,
+        fix:
+          typeof cell === "string"
+            ? `write the number without quotes, e.g. 0.25 not "0.25"`
+            : `write ${wanted} for key "${column.name}"${numeric(column.type) ? "" : ", in double quotes"}`,
+      }));
+      return undefined;
+    });
+  };
+}
+
+function describeJson(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/** A one-record example of the format, for fixes. */
+function jsonExample(format: SubmissionFormat, encoding: "json" | "jsonl"): string {
+  const sample: Record<string, unknown> = {};
+  for (const column of format.columns) {
+    sample[column.name] =
+      column.type === "category"
+        ? (column.categories?.[0] ?? "a")
+        : column.type === "string"
+          ? "..."
+          : column.type === "integer"
+            ? 1
+            : 0.5;
   }
-  let missing = 0;
-  const shownMissing: number[] = [];
-  for (let row = 0; row < seen.length; row++) {
-    if (seen[row] === 1) continue;
-    missing++;
-    if (missing <= problems.maxShownPerRule) shownMissing.push(row);
-  }
-  for (const id of ids.idsOf(shownMissing)) {
-    problems.add("missing_id", () => ({
-      line: null,
-      column: format.idColumn,
-      message: `id ${JSON.stringify(id)} has no row`,
-      fix: "write one row per id of the test data",
-    }));
-  }
-  problems.addUnshown("missing_id", missing - problems.maxShownPerRule);
-  return { problems, rows };
+  const record = JSON.stringify(sample);
+  return encoding === "jsonl" ? record : `[${record}, ...]`;
 }
 
 /**

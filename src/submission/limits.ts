@@ -30,12 +30,21 @@ export const RATIO_FLOOR_BYTES = 1024 * 1024;
 
 /** Merges overrides onto the defaults; a limit that is not a positive number is a programming error. */
 export function resolveLimits(overrides: Partial<ZipLimits> = {}): ZipLimits {
-  const limits: ZipLimits = { ...DEFAULT_ZIP_LIMITS };
-  for (const key of Object.keys(DEFAULT_ZIP_LIMITS) as (keyof ZipLimits)[]) {
+  return resolveCaps(DEFAULT_ZIP_LIMITS, overrides, "zip limit");
+}
+
+/** Merges overrides onto any set of numeric caps (`what` names them in the error, e.g. "zip limit"). */
+export function resolveCaps<T extends { [K in keyof T]: number }>(
+  defaults: Readonly<T>,
+  overrides: Partial<T>,
+  what: string,
+): T {
+  const limits = { ...defaults } as T;
+  for (const key of Object.keys(defaults) as (keyof T)[]) {
     const value = overrides[key];
     if (value === undefined) continue;
     if (typeof value !== "number" || !(value > 0)) {
-      throw new RangeError(`zip limit ${key} must be a positive number, got ${String(value)}`);
+      throw new RangeError(`${what} ${String(key)} must be a positive number, got ${String(value)}`);
     }
     limits[key] = value;
   }

@@ -1,0 +1,134 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { YamlConfigError } from "../yaml/index.js";
+import { loadCompetition } from "./competition.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-config-submission-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const MINIMAL = `name: Demo
+runtime:
+  image: org/runtime
+paths:
+  data_dir: data/x
+  ground_truth: truth.csv
+  submission_format: format.yml
+scoring:
+  metric: rmse
+  direction: lower
+`;
+
+let n = 0;
+async function load(text: string) {
+  const file = path.join(dir, `c${++n}.yml`);
+  await writeFile(file, MINIMAL + text);
+  return loadCompetition(file);
+}
+
+async function issuesOf(text: string) {
+  const error = await load(text).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(YamlConfigError);
+  return (error as YamlConfigError).issues;
+}
+
+describe("competition.yml submission:", () => {
+  it("defaults to zips in the shared runtime", async () => {
+    expect((await load("")).submission).toEqual({ kind: "zip" });
+    expect((await loadCompetition("competition.yml")).submission).toEqual({ kind: "zip" });
+  });
+
+  it("kind: image takes Grand Challenge's defaults", async () => {
+    expect((await load("submission:\n  kind: image\n")).submission).toEqual({
+      kind: "image",
+      image: {
+        limits: {},
+        inputDir: "/input",
+        outputDir: "/output",
+        platform: { os: "linux", architecture: "amd64" },
+        allowedBaseImages: [],
+      },
+    });
+  });
+
+  it("reads caps with units, paths, the platform and the allow-list", async () => {
+    const c = await load(
+      [
+        "submission:",
+        "  kind: image",
+        "  image:",
+        "    max_size: 1g",
+        "    max_uncompressed: 6g",
+        "    max_layer: 3g",
+        "    max_layers: 40",
+        "    max_ratio: 50",
+        "    input_dir: /data/in",
+        "    output_dir: /data/out",
+        "    platform: linux/arm64/v8",
+        "    allowed_base_images: [python:3.11-slim, 'nvidia/cuda@sha256:" + "a".repeat(64) + "']",
+        "",
+      ].join("\n"),
+    );
+    expect(c.submission).toEqual({
+      kind: "image",
+      image: {
+        limits: {
+          maxArchiveBytes: 1024 ** 3,
+          maxUncompressedBytes: 6 * 1024 ** 3,
+          maxLayerBytes: 3 * 1024 ** 3,
+          maxLayers: 40,
+          maxCompressionRatio: 50,
+        },
+        inputDir: "/data/in",
+        outputDir: "/data/out",
+        platform: { os: "linux", architecture: "arm64", variant: "v8" },
+        allowedBaseImages: ["python:3.11-slim", `nvidia/cuda@sha256:${"a".repeat(64)}`],
+      },
+    });
+  });
+
+  it.each([
+    ["submission:\n  kind: docker\n", "submission.kind", /"zip", "image"/],
+    ["submission:\n  image:\n    input_dir: /in\n", "submission.image", /only applies to kind: image/],
+    ["submission:\n  kind: image\n  image:\n    input_dir: in\n", "submission.image.input_dir", /absolute/],
+    [
+      "submission:\n  kind: image\n  image:\n    output_dir: /tmp\n",
+      "submission.image.output_dir",
+      /needs for itself/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    input_dir: /x\n    output_dir: /x/out\n",
+      "submission.image.output_dir",
+      /overlap/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    platform: amd64\n",
+      "submission.image.platform",
+      /linux\/amd64/,
+    ],
+    ["submission:\n  kind: image\n  image:\n    max_size: 2 gallons\n", "submission.image.max_size", /./],
+    [
+      "submission:\n  kind: image\n  image:\n    max_layer: 1g\n    max_layrs: 3\n",
+      "submission.image.max_layrs",
+      /not a known key/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    allowed_base_images: ['python 3']\n",
+      "submission.image.allowed_base_images[0]",
+      /image reference/,
+    ],
+  ])("refuses %j at %s", async (text, key, message) => {
+    const issues = await issuesOf(text);
+    const issue = issues.find((i) => i.key === key);
+    expect(issue, JSON.stringify(issues)).toBeDefined();
+    expect(issue!.message).toMatch(message);
+    expect(issue!.line).toBeGreaterThan(10);
+  });
+});

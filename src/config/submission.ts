@@ -1,0 +1,162 @@
+/**
+ * competition.yml's `submission:` section: what participants submit. `kind: zip` (the default) is a zip run
+ * inside the competition's shared runtime image (DrivenData's model); `kind: image` is the participant's
+ * own image, saved with `docker save` (Grand Challenge's model), with its caps, where the container reads
+ * its inputs and writes its outputs, the runner's platform and an optional allow-list of base images.
+ *
+ * ```yaml
+ * submission:
+ *   kind: image
+ *   image:
+ *     max_size: 2g              # the archive as uploaded (algorithm.tar or algorithm.tar.gz)
+ *     max_uncompressed: 10g     # its layers uncompressed, together
+ *     max_layer: 10g            # one layer uncompressed
+ *     max_layers: 127
+ *     max_ratio: 200            # gzip expansion, beyond which an archive or layer is a bomb
+ *     input_dir: /input         # test data, read-only
+ *     output_dir: /output       # where the predictions file goes
+ *     platform: linux/amd64     # what the runners run
+ *     allowed_base_images: []   # e.g. [python:3.11-slim]; empty: any base
+ * ```
+ */
+import path from "node:path";
+import { z } from "zod";
+import { DEFAULT_PLATFORM, type ImageLimits, type Platform } from "../submission/image-rules.js";
+import { parseSize, UnitError } from "../units/index.js";
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseSize(String(value));
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as UnitError).message });
+    return z.NEVER;
+  }
+});
+const positiveInt = z.number().int("must be a whole number").positive("must be at least 1");
+
+/** Folders the container needs for itself: inputs and outputs may not be mounted over them. */
+const RESERVED = [
+  "/",
+  "/bin",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib64",
+  "/proc",
+  "/sbin",
+  "/sys",
+  "/tmp",
+  "/usr",
+  "/var",
+];
+
+const containerDir = z.string().superRefine((dir, ctx) => {
+  if (!dir.startsWith("/") || path.posix.normalize(dir) !== dir || dir.endsWith("/")) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be an absolute, normalised folder in the container like /input, got ${JSON.stringify(dir)}`,
+    });
+  } else if (
+    RESERVED.includes(dir) ||
+    dir.startsWith("/proc/") ||
+    dir.startsWith("/sys/") ||
+    dir.startsWith("/dev/")
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must not be ${JSON.stringify(dir)}, which the container needs for itself; use a folder of its own like /input or /output`,
+    });
+  }
+});
+
+const PLATFORM = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/;
+
+const imageSchema = z
+  .object({
+    max_size: size.optional(),
+    max_uncompressed: size.optional(),
+    max_layer: size.optional(),
+    max_layers: positiveInt.optional(),
+    max_ratio: z.number().positive("must be more than 0").optional(),
+    input_dir: containerDir.default("/input"),
+    output_dir: containerDir.default("/output"),
+    platform: z
+      .string()
+      .regex(PLATFORM, "must be os/architecture[/variant], like linux/amd64 or linux/arm64/v8")
+      .default(`${DEFAULT_PLATFORM.os}/${DEFAULT_PLATFORM.architecture}`),
+    /** Image references (repository[:tag][@digest]); the image's first layers must be one of them. */
+    allowed_base_images: z
+      .array(
+        z
+          .string()
+          .regex(/^[^\s@]+(@sha256:[0-9a-f]{64})?$/, "must be an image reference like python:3.11-slim"),
+      )
+      .default([]),
+  })
+  .strict()
+  .superRefine((image, ctx) => {
+    const inside = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`);
+    if (inside(image.input_dir, image.output_dir) || inside(image.output_dir, image.input_dir)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["output_dir"],
+        message: `must not overlap input_dir (${image.input_dir}): the inputs are read-only, the outputs writable; use two separate folders`,
+      });
+    }
+  });
+
+export const submissionSchema = z
+  .object({
+    kind: z.enum(["zip", "image"]).default("zip"),
+    image: imageSchema.optional(),
+  })
+  .strict()
+  .superRefine((submission, ctx) => {
+    if (submission.kind === "zip" && submission.image !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["image"],
+        message: "only applies to kind: image; set kind: image, or remove the image section",
+      });
+    }
+  })
+  .prefault({});
+
+/** Where and how a participant's own image runs. */
+export interface ImageSubmission {
+  /** Caps for inspectImageArchive; unset ones take DEFAULT_IMAGE_LIMITS. */
+  limits: Partial<ImageLimits>;
+  inputDir: string;
+  outputDir: string;
+  platform: Platform;
+  /** Empty: any base image. */
+  allowedBaseImages: string[];
+}
+
+export type SubmissionKind = { kind: "zip" } | { kind: "image"; image: ImageSubmission };
+
+export function resolveSubmission(parsed: z.output<typeof submissionSchema>): SubmissionKind {
+  if (parsed.kind === "zip") return { kind: "zip" };
+  const image = imageSchema.parse({});
+  const i = parsed.image ?? image;
+  const [, os, architecture, variant] = PLATFORM.exec(i.platform)!;
+  return {
+    kind: "image",
+    image: {
+      limits: {
+        ...(i.max_size !== undefined && { maxArchiveBytes: i.max_size }),
+        ...(i.max_uncompressed !== undefined && { maxUncompressedBytes: i.max_uncompressed }),
+        ...(i.max_layer !== undefined && { maxLayerBytes: i.max_layer }),
+        ...(i.max_layers !== undefined && { maxLayers: i.max_layers }),
+        ...(i.max_ratio !== undefined && { maxCompressionRatio: i.max_ratio }),
+      },
+      inputDir: i.input_dir,
+      outputDir: i.output_dir,
+      platform:
+        variant === undefined
+          ? { os: os!, architecture: architecture! }
+          : { os: os!, architecture: architecture!, variant },
+      allowedBaseImages: i.allowed_base_images,
+    },
+  };
+}
