@@ -17,11 +17,19 @@ import {
 } from "../scoring/index.js";
 import type { RunStatus } from "../status/index.js";
 import { checkCompetitionSetup } from "./preflight.js";
+import { DEFAULT_IMAGE_SUBMISSION, runImageSubmission } from "./run-image.js";
 import { runSubmission, type SubmissionRunResult } from "./run-submission.js";
 
 export interface EvaluationRequest {
   competition: Competition;
+  /** The submitted file: a zip, or an image archive (`docker save`) when the kind is image. */
   zipPath: string;
+  /** What the file is; default the competition's submission.kind. */
+  kind?: "zip" | "image";
+  /**
+   * The runtime image: runs a zip; for an image archive, the trusted image that holds the output folder
+   * (and the custom scorer's default image).
+   */
   image: string;
   participant: string;
   /** Default: local-<the run's id>, so every local run is a row of its own. */
@@ -73,16 +81,30 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   const scratch = request.outputDir ? null : await mkdtemp(path.join(os.tmpdir(), "proctor-predictions-"));
   const outputDir = request.outputDir ?? path.join(scratch!, "out");
   try {
-    const run = await runSubmission({
-      zipPath: request.zipPath,
-      image: request.image,
-      dataDir,
-      outputDir,
-      limits: competition.limits,
-      zipLimits: competition.zipLimits,
-      expectedOutput: format.file,
-      gpu: request.gpu,
-    });
+    const kind = request.kind ?? competition.submission.kind;
+    const run =
+      kind === "image"
+        ? await runImageSubmission({
+            archivePath: request.zipPath,
+            helperImage: request.image,
+            dataDir,
+            outputDir,
+            limits: competition.limits,
+            image:
+              competition.submission.kind === "image" ? competition.submission.image : DEFAULT_IMAGE_SUBMISSION,
+            expectedOutput: format.file,
+            gpu: request.gpu,
+          })
+        : await runSubmission({
+            zipPath: request.zipPath,
+            image: request.image,
+            dataDir,
+            outputDir,
+            limits: competition.limits,
+            zipLimits: competition.zipLimits,
+            expectedOutput: format.file,
+            gpu: request.gpu,
+          });
     const submissionId = request.submissionId ?? `local-${run.runId}`;
     let status: RunStatus = run.status;
     let reason = run.reason;

@@ -33,7 +33,10 @@ export interface SubmissionRunRequest {
 export type SubmissionRunResult = Omit<SandboxResult, "status"> & {
   status: RunStatus;
   runId: string;
+  /** sha256 of the submitted file (the zip, or the image archive). */
   submissionSha256: string | null;
+  /** What the participant should know of how it ran (e.g. as which user), one sentence each. */
+  notes?: string[];
 };
 
 /**
@@ -51,7 +54,8 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
       extracted = await extractSubmission(request.zipPath, srcDir, request.zipLimits);
     } catch (error) {
       if (!(error instanceof InvalidSubmissionError)) throw error;
-      return refused(request, runId, error.message, await sha256File(request.zipPath).catch(() => null));
+      const sha256 = await sha256File(request.zipPath).catch(() => null);
+      return notRun(request.limits, runId, "invalid_submission", error.message, sha256);
     }
     // The sandbox user is not root: it must be able to read the code through the bind mount.
     await chmod(extracted.root, 0o755);
@@ -96,7 +100,7 @@ export function submissionSandboxRequest(
  * What the runtime entrypoint and numeric libraries read: the expected output's name, and thread counts
  * that match the CPU limit (else torch, BLAS and friends size their pools to every core of the host).
  */
-function submissionEnv(
+export function submissionEnv(
   request: Pick<SubmissionRunRequest, "limits" | "expectedOutput">,
 ): Record<string, string> {
   const threads = String(Math.max(1, Math.ceil(request.limits.cpus)));
@@ -126,22 +130,24 @@ function outputMissingFromEntrypoint(result: SandboxResult, request: SubmissionR
   return result;
 }
 
-function refused(
-  request: SubmissionRunRequest,
+/** The result of a submission that never reached a container (refused, or the engine failed first). */
+export function notRun(
+  limits: SandboxLimits,
   runId: string,
+  status: RunStatus,
   reason: string,
   sha256: string | null,
 ): SubmissionRunResult {
   const empty = { text: "", bytes: 0, lines: 0, truncated: false };
   return {
     runId,
-    status: "invalid_submission",
+    status,
     reason,
     exitCode: null,
     durationMs: 0,
     image: null,
-    runtime: request.limits.runtime,
-    limits: request.limits,
+    runtime: limits.runtime,
+    limits,
     metrics: null,
     stdout: empty,
     stderr: empty,

@@ -25,8 +25,12 @@ export function leaseLabels(limits: { timeLimitMs: number; graceMs: number }, no
   };
 }
 
-type Kind = "container" | "volume";
-const pending = { container: new Set<() => Promise<void>>(), volume: new Set<() => Promise<void>>() };
+type Kind = "container" | "volume" | "image";
+const pending = {
+  container: new Set<() => Promise<void>>(),
+  volume: new Set<() => Promise<void>>(),
+  image: new Set<() => Promise<void>>(),
+};
 let handlersInstalled = false;
 
 /** Registers a removal to run on interrupt; returns a function that runs it now, once. */
@@ -41,10 +45,10 @@ export function registerRemoval(kind: Kind, remove: () => Promise<void>): () => 
   return once;
 }
 
-/** Containers first, then volumes: a volume still in use cannot be removed. */
+/** Containers first, then volumes and loaded images: neither can be removed while a container uses it. */
 export async function removeAllPending(): Promise<void> {
   await Promise.allSettled([...pending.container].map((remove) => remove()));
-  await Promise.allSettled([...pending.volume].map((remove) => remove()));
+  await Promise.allSettled([...pending.volume, ...pending.image].map((remove) => remove()));
 }
 
 function installInterruptHandlers(): void {
@@ -52,7 +56,7 @@ function installInterruptHandlers(): void {
   handlersInstalled = true;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const onSignal = () => {
-      if (pending.container.size + pending.volume.size > 0) {
+      if (pending.container.size + pending.volume.size + pending.image.size > 0) {
         process.stderr.write(`proctor: ${signal} received, removing this run's containers before exiting\n`);
       }
       void removeAllPending().finally(() => {

@@ -16,6 +16,8 @@ export interface ResolvedImage {
   user: string | null;
   hasEntrypoint: boolean;
   sizeBytes: number;
+  /** Its layers' diff_ids, base first (what an allow-list of base images compares). */
+  layers: string[];
 }
 
 export interface EnsuredImage extends ResolvedImage {
@@ -62,6 +64,7 @@ function describe(ref: string, info: ImageInspectInfo): ResolvedImage {
     user: user === "" || user === "root" || user === "0" || user.startsWith("0:") ? null : user,
     hasEntrypoint: (info.Config?.Entrypoint?.length ?? 0) > 0,
     sizeBytes: info.Size,
+    layers: info.RootFS?.Layers ?? [],
   };
 }
 

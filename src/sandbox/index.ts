@@ -9,6 +9,7 @@ export {
   type ResolvedImage,
 } from "./image.js";
 export { EngineError } from "./engine.js";
+export { ImageLoadError, LOADED_REPOSITORY, loadImageArchive, type LoadedImage } from "./image-load.js";
 export { removeAllPending } from "./cleanup.js";
 export {
   buildImage,

@@ -32,6 +32,11 @@ export interface SandboxRequest {
   env?: Record<string, string>;
   /** Names the run in container names, labels and messages. */
   runId: string;
+  /**
+   * A trusted image (one with `sleep`) for the container that holds the output volume; default `image`.
+   * A participant's own image is never trusted with it: it runs outside the sandbox's runtime and limits.
+   */
+  holderImage?: string;
 }
 
 export const OUTPUT_VOLUME_LABEL = "org.proctor.run";
@@ -154,7 +159,7 @@ export function gpuDeviceRequest() {
 export function holderContainerSpec(request: SandboxRequest, outputVolume: string): ContainerCreateOptions {
   return {
     name: `proctor-${request.runId}-holder`,
-    Image: request.image,
+    Image: request.holderImage ?? request.image,
     Entrypoint: ["sleep"],
     Cmd: ["infinity"],
     User: FALLBACK_USER,

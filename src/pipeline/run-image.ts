@@ -1,0 +1,163 @@
+import path from "node:path";
+import type { ImageSubmission } from "../config/submission.js";
+import {
+  EngineError,
+  ensureImage,
+  ImageLoadError,
+  loadImageArchive,
+  newRunId,
+  runSandboxed,
+  type LoadedImage,
+  type SandboxLimits,
+  type SandboxResult,
+} from "../sandbox/index.js";
+import {
+  checkBaseImage,
+  DEFAULT_PLATFORM,
+  inspectImageArchive,
+  InvalidSubmissionError,
+  sha256File,
+  type InspectedImage,
+} from "../submission/index.js";
+import { notRun, submissionEnv, type SubmissionRunResult } from "./run-submission.js";
+
+/** Where and how a participant's image runs when competition.yml says nothing (Grand Challenge's paths). */
+export const DEFAULT_IMAGE_SUBMISSION: ImageSubmission = {
+  limits: {},
+  inputDir: "/input",
+  outputDir: "/output",
+  platform: DEFAULT_PLATFORM,
+  allowedBaseImages: [],
+};
+
+export interface ImageRunRequest {
+  /** The participant's `docker save` archive (algorithm.tar, or gzipped). */
+  archivePath: string;
+  /**
+   * A trusted image already on the engine (the competition's runtime): it holds the output folder while it
+   * is copied out. The participant's image runs the program only.
+   */
+  helperImage: string;
+  dataDir: string;
+  outputDir: string;
+  limits: SandboxLimits;
+  /** competition.yml's submission.image; default DEFAULT_IMAGE_SUBMISSION. */
+  image?: ImageSubmission;
+  /** The file the program must write in the output folder, e.g. results.json. */
+  expectedOutput?: string;
+  gpu?: boolean;
+}
+
+/**
+ * Runs a participant's own image (Grand Challenge's contract): the archive inspected before anything is
+ * loaded (a refusal is `invalid_submission`), checked against the allowed base images, loaded under this
+ * run's own tag (its id must be the config digest inspected), run sandboxed with its own ENTRYPOINT/CMD,
+ * the data read-only at the input folder and the output folder copied to `outputDir`, then removed from
+ * the engine. Never as root: an image whose USER is root or unset runs as 65534, and the result says so.
+ */
+export async function runImageSubmission(request: ImageRunRequest): Promise<SubmissionRunResult> {
+  const runId = newRunId();
+  const settings = request.image ?? DEFAULT_IMAGE_SUBMISSION;
+  const unrun = (status: SubmissionRunResult["status"], reason: string, sha256: string | null) =>
+    notRun(request.limits, runId, status, reason, sha256);
+  let inspected: InspectedImage;
+  try {
+    inspected = await inspectImageArchive(request.archivePath, {
+      limits: settings.limits,
+      platform: settings.platform,
+    });
+    await checkAllowedBase(inspected, settings.allowedBaseImages);
+  } catch (error) {
+    const sha256 = () => sha256File(request.archivePath).catch(() => null);
+    if (error instanceof InvalidSubmissionError) return unrun("invalid_submission", error.message, await sha256());
+    if (error instanceof EngineError) return unrun("infrastructure_error", error.message, await sha256());
+    throw error;
+  }
+
+  let loaded: LoadedImage;
+  try {
+    loaded = await loadImageArchive(request.archivePath, {
+      expectedId: inspected.configDigest,
+      runId,
+      gzipped: inspected.gzipped,
+    });
+  } catch (error) {
+    const name = JSON.stringify(inspected.archiveName);
+    if (error instanceof ImageLoadError)
+      return unrun("invalid_submission", `${name}: ${error.message}`, inspected.sha256);
+    if (error instanceof EngineError) return unrun("infrastructure_error", error.message, inspected.sha256);
+    throw error;
+  }
+  try {
+    const result = await runSandboxed({
+      runId,
+      image: loaded.ref,
+      holderImage: request.helperImage,
+      // The image's own ENTRYPOINT and CMD.
+      command: [],
+      workingDir: inspected.config.workingDir || "/",
+      mounts: [{ source: path.resolve(request.dataDir), target: settings.inputDir }],
+      output: {
+        target: settings.outputDir,
+        hostDir: path.resolve(request.outputDir),
+        expectedFile: request.expectedOutput,
+      },
+      limits: request.limits,
+      gpu: request.gpu,
+      env: submissionEnv(request),
+    });
+    return {
+      ...userFault(result, inspected),
+      // Named as the participant named it, pinned by the id the engine gave it.
+      image: result.image && { ...result.image, ref: inspected.repoTags[0] ?? inspected.archiveName },
+      runId,
+      submissionSha256: inspected.sha256,
+      notes: userNotes(result, inspected),
+    };
+  } finally {
+    await loaded.remove().catch(() => undefined);
+  }
+}
+
+/** Refuses an image not built on one of the allowed base images (pulled where the engine lacks them). */
+async function checkAllowedBase(inspected: InspectedImage, allowed: string[]): Promise<void> {
+  if (allowed.length === 0) return;
+  const bases = await Promise.all(
+    allowed.map(async (reference) => ({ reference, diffIds: (await ensureImage(reference)).layers })),
+  );
+  checkBaseImage(
+    inspected.archiveName,
+    inspected.layers.map((layer) => layer.diffId),
+    bases,
+  );
+}
+
+/** The engine could not start the program as the image's USER: the image's doing, not the platform's. */
+function userFault(
+  result: SandboxResult,
+  inspected: InspectedImage,
+): Omit<SandboxResult, "status"> & Pick<SubmissionRunResult, "status"> {
+  if (
+    result.status === "infrastructure_error" &&
+    /unable to find user|no matching entries in passwd|no users found/i.test(result.reason)
+  ) {
+    return {
+      ...result,
+      status: "invalid_submission",
+      reason:
+        `${JSON.stringify(inspected.archiveName)}: the image's USER ${JSON.stringify(inspected.config.user)} does not ` +
+        `exist in it, so it cannot start: use a numeric USER (e.g. USER 1000), or create the user in the image ` +
+        `(RUN useradd …)`,
+    };
+  }
+  return result;
+}
+
+function userNotes(result: SandboxResult, inspected: InspectedImage): string[] {
+  if (!result.image || result.image.user !== null) return [];
+  const asked = inspected.config.user === "" ? "is unset (root)" : `is ${JSON.stringify(inspected.config.user)}`;
+  return [
+    `the image's USER ${asked}: it ran as 65534:65534 (nobody) instead, since nothing runs as root; make what ` +
+      `the program reads world-readable, or set USER to a numeric non-root user`,
+  ];
+}
