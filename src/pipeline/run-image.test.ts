@@ -1,0 +1,217 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadCompetition, type Competition } from "../config/index.js";
+import { MemoryLeaderboardStore } from "../leaderboard/index.js";
+import { ImageLoadError, LOADED_REPOSITORY, loadImageArchive, newRunId } from "../sandbox/index.js";
+import {
+  engineHasImage,
+  saveAlgorithmImage,
+  tagsIn,
+  type AlgorithmArchive,
+} from "../sandbox/test-support/algorithm-image.js";
+import { TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
+import { inspectImageArchive } from "../submission/index.js";
+import {
+  device,
+  dir as tarDir,
+  file as tarFile,
+  imageArchive,
+} from "../submission/test-support/image-tar.js";
+import { evaluateSubmission } from "./evaluate.js";
+import { runImageSubmission } from "./run-image.js";
+
+const base = inject("baseImage");
+let work: string;
+let competition: Competition;
+let algorithm: AlgorithmArchive;
+let rootAlgorithm: AlgorithmArchive;
+
+/** The example competition as a Grand Challenge one: the participant's image writes /output/results.json. */
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), "proctor-run-image-"));
+  await cp("data", path.join(work, "data"), { recursive: true });
+  await writeFile(
+    path.join(work, "format.yml"),
+    `file: results.json
+id_column: id
+columns:
+  - { name: id, type: string }
+  - { name: species, type: category, categories: [adelie, chinstrap, gentoo] }
+`,
+  );
+  await writeFile(
+    path.join(work, "competition.yml"),
+    `name: Images
+runtime: { image: proctor/runtime }
+limits: { time: 60s, memory: 256m, cpus: 1 }
+submission: { kind: image }
+paths: { data_dir: data/test_features, ground_truth: data/ground_truth.csv, submission_format: format.yml }
+scoring: { metric: accuracy, direction: higher }
+logs: { local: full }
+`,
+  );
+  competition = await loadCompetition(path.join(work, "competition.yml"));
+  [algorithm, rootAlgorithm] = await Promise.all([
+    saveAlgorithmImage(base),
+    saveAlgorithmImage(base, { user: "", gzip: true }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([algorithm?.cleanup(), rootAlgorithm?.cleanup()]);
+  await rm(work, { recursive: true, force: true });
+});
+
+const request = async (archivePath: string) => ({
+  archivePath,
+  helperImage: base,
+  dataDir: path.join(work, "data/test_features"),
+  outputDir: await mkdtemp(path.join(work, "out-")),
+  limits: TEST_LIMITS,
+  expectedOutput: "results.json",
+});
+
+describe("an algorithm image, saved with docker save", () => {
+  it("is loaded, run with its own entrypoint, validated, scored and removed from the engine", async () => {
+    const evaluation = await evaluateSubmission({
+      competition,
+      zipPath: algorithm.path,
+      image: base,
+      participant: "grace",
+      phase: "local",
+      store: new MemoryLeaderboardStore(),
+    });
+    expect(evaluation.run.stderr.text).toContain("predicting as uid 1000");
+    expect(evaluation).toMatchObject({ status: "succeeded", reason: "scored", expectedOutput: "results.json" });
+    expect(evaluation.scores.public).toEqual(expect.any(Number));
+    // Pinned by the id the engine gave it, which is the config digest of the archive.
+    expect(evaluation.run.image?.id).toBe(algorithm.id);
+    expect(evaluation.entry.imageDigest).toBe(algorithm.id);
+    expect(evaluation.run.image?.ref).toBe(algorithm.tag);
+    expect(evaluation.run.notes).toEqual([]);
+    expect(evaluation.run.submissionSha256).toBe((await inspectImageArchive(algorithm.path)).sha256);
+    expect(await engineHasImage(algorithm.id)).toBe(false);
+    expect(await tagsIn(LOADED_REPOSITORY)).not.toContainEqual(expect.stringContaining(evaluation.run.runId));
+  });
+
+  it("runs an image whose USER is unset (root) as 65534, and says so; gzipped archives too", async () => {
+    const run = await runImageSubmission(await request(rootAlgorithm.path));
+    expect(run.status).toBe("succeeded");
+    expect(run.stderr.text).toContain("predicting as uid 65534");
+    expect(run.notes).toEqual([expect.stringContaining("it ran as 65534:65534 (nobody)")]);
+    expect(run.output?.files.map((f) => f.path)).toEqual(["results.json"]);
+    expect(await engineHasImage(rootAlgorithm.id)).toBe(false);
+  });
+
+  it("never applies the archive's own tags: an image of that name on the engine keeps it", async () => {
+    const victim = `proctor-test-victim/${newRunId()}:latest`;
+    const tagged = await saveAlgorithmImage(base, { tag: victim });
+    const [repo, tag] = victim.split(":");
+    const { execFile } = await import("node:child_process");
+    const docker = (...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile("docker", args, (error, stdout) => (error ? reject(error) : resolve(stdout.trim()))),
+      );
+    await docker("tag", base, `${repo}:${tag}`);
+    try {
+      const run = await runImageSubmission(await request(tagged.path));
+      expect(run.status).toBe("succeeded");
+      expect(await docker("image", "inspect", "--format", "{{.Id}}", victim)).toBe(
+        await docker("image", "inspect", "--format", "{{.Id}}", base),
+      );
+    } finally {
+      await docker("rmi", victim).catch(() => undefined);
+      await tagged.cleanup();
+    }
+  });
+
+  it("a program that fails is failed, and its image is removed all the same", async () => {
+    const failing = await saveAlgorithmImage(base, { script: "echo no model >&2\nexit 4\n" });
+    try {
+      const run = await runImageSubmission(await request(failing.path));
+      expect(run).toMatchObject({ status: "failed", exitCode: 4 });
+      expect(await engineHasImage(failing.id)).toBe(false);
+    } finally {
+      await failing.cleanup();
+    }
+  });
+});
+
+describe("archives refused before anything is loaded", () => {
+  const cases: { title: string; archive: () => Promise<Buffer>; says: RegExp }[] = [
+    { title: "a corrupt archive", archive: async () => Buffer.from("not a tar at all\n".repeat(64)), says: /tar/ },
+    { title: "two images", archive: () => imageArchive({ images: 2 }), says: /images?/ },
+    {
+      title: "a layer with a device file",
+      archive: () => imageArchive({ layers: [[tarDir("dev/"), device("dev/null")]] }),
+      says: /character device/,
+    },
+    {
+      title: "a layer with ../",
+      archive: () => imageArchive({ layers: [[tarFile("app/../../etc/passwd", "root::0:0::/:/bin/sh\n")]] }),
+      says: /\.\./,
+    },
+  ];
+  for (const { title, archive, says } of cases) {
+    it(`refuses ${title} as invalid_submission`, async () => {
+      const file = path.join(work, `${title.replace(/\W+/g, "-")}.tar`);
+      await writeFile(file, await archive());
+      const before = await tagsIn(LOADED_REPOSITORY);
+      const run = await runImageSubmission(await request(file));
+      expect(run).toMatchObject({ status: "invalid_submission", image: null, metrics: null });
+      expect(run.reason).toMatch(says);
+      expect(run.submissionSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(await tagsIn(LOADED_REPOSITORY)).toEqual(before);
+    });
+  }
+
+  it("refuses an image not built on an allowed base image", async () => {
+    const image = { ...competitionImage(), allowedBaseImages: [base] };
+    const file = path.join(work, "unrelated.tar");
+    await writeFile(file, await imageArchive());
+    const run = await runImageSubmission({ ...(await request(file)), image });
+    expect(run.status).toBe("invalid_submission");
+    expect(run.reason).toContain("not built on an allowed base image");
+  });
+});
+
+describe("loadImageArchive", () => {
+  it("refuses an archive whose image is not the one inspected, and leaves nothing", async () => {
+    const runId = newRunId();
+    const error = await loadImageArchive(algorithm.path, {
+      expectedId: `sha256:${"0".repeat(64)}`,
+      runId,
+      gzipped: false,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageLoadError);
+    expect((error as Error).message).toContain(algorithm.id);
+    expect(await engineHasImage(algorithm.id)).toBe(false);
+  });
+
+  it("says the engine refused an archive it cannot load (the participant's), and leaves nothing", async () => {
+    const file = path.join(work, "missing-layer.tar");
+    const items = await imageArchive({ layout: "docker" });
+    await writeFile(file, items);
+    const inspected = await inspectImageArchive(file);
+    // Corrupt the one layer after inspection: same size, other bytes.
+    const bytes = await readFile(file);
+    const layer = inspected.layers[0]!;
+    const at = bytes.indexOf(Buffer.from("echo hi"));
+    bytes.write("echo HI", at);
+    await writeFile(file, bytes);
+    const error = await loadImageArchive(file, {
+      expectedId: inspected.configDigest,
+      runId: newRunId(),
+      gzipped: false,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageLoadError);
+    expect(layer.diffId).toMatch(/^sha256:/);
+    expect(await engineHasImage(inspected.configDigest)).toBe(false);
+  });
+});
+
+function competitionImage() {
+  if (competition.submission.kind !== "image") throw new Error("the test competition takes images");
+  return competition.submission.image;
+}
