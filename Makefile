@@ -1,5 +1,6 @@
 # proctor — run a code-execution competition's submissions exactly as the platform does.
-# `make help` lists the targets. Variables: CPU_OR_GPU (detected), IMAGE (from competition.yml), FORCE=1.
+# `make help` lists the targets. Variables: CPU_OR_GPU (detected), IMAGE (from competition.yml), FORCE=1,
+# SUBMISSION (what test-submission runs: a zip, or an image saved with `docker save`; default submission.zip).
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -7,6 +8,7 @@ SHELL := /bin/bash
 CPU_OR_GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 PROCTOR := node build/proctor.mjs
 SUBMISSION_ZIP ?= submission.zip
+SUBMISSION ?= $(SUBMISSION_ZIP)
 SUBMISSION_SRC ?= submission_src
 # The image names live in competition.yml: proctor reads them (and says what is wrong with the file).
 IMAGE = $(shell $(PROCTOR) image-ref --flavour $(CPU_OR_GPU))
@@ -63,9 +65,10 @@ pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (F
 RUNTIME_IMAGE = image=$$(bash scripts/runtime-image.sh $(CPU_OR_GPU)) || exit 2
 
 .PHONY: test-submission
-test-submission: build/proctor.mjs engine ## run submission.zip (or the example) exactly as the platform: run, validate, score, rank
+test-submission: build/proctor.mjs engine ## run submission.zip, SUBMISSION=algorithm.tar (docker save), or the example exactly as the platform: run, validate, score, rank
 	@$(RUNTIME_IMAGE); \
-	if [ -f "$(SUBMISSION_ZIP)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION_ZIP)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); \
+	if [ -f "$(SUBMISSION)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); \
+	elif [ "$(SUBMISSION)" != "$(SUBMISSION_ZIP)" ]; then echo "no $(SUBMISSION): save your image first (docker save my-algorithm:latest | gzip -c > $(SUBMISSION))"; exit 2; \
 	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
 	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); fi
 

@@ -13,6 +13,7 @@ export function runResultJson(result: SubmissionRunResult) {
     image: result.image && { ref: result.image.ref, id: result.image.id, digest: result.image.digest },
     runtime: result.runtime,
     submission_sha256: result.submissionSha256,
+    notes: result.notes ?? [],
     limits: {
       time_limit_ms: result.limits.timeLimitMs,
       grace_ms: result.limits.graceMs,
@@ -94,7 +95,8 @@ export function runResultText(result: SubmissionRunResult, tailLines = 10): stri
   lines.push(`  runtime ${result.runtime}`);
   const usage = describeUsage(result.metrics);
   if (usage) lines.push(`  used    ${usage}`);
-  if (result.submissionSha256) lines.push(`  zip     sha256:${result.submissionSha256}`);
+  if (result.submissionSha256) lines.push(`  file    sha256:${result.submissionSha256}`);
+  for (const note of result.notes ?? []) lines.push(`  note    ${note}`);
   const limits = Object.entries(describeLimits(result.limits)).map(([k, v]) => `${k} ${v}`);
   lines.push(`  limits  ${limits.join(", ")}`);
   if (result.output) {

@@ -1,14 +1,16 @@
 import { Command } from "commander";
 import { mkdir, readdir, stat } from "node:fs/promises";
+import { runImageSubmission } from "../pipeline/run-image.js";
 import { runSubmission } from "../pipeline/run-submission.js";
 import { exitCodeFor } from "../status/index.js";
+import { submissionFileKind } from "../submission/index.js";
 import { ensureRuntime, limitOptions, limitsFrom, type LimitFlags } from "./options.js";
 import { runResultJson, runResultText } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
 interface RunFlags extends LimitFlags {
   submission: string;
-  image: string;
+  image?: string;
   data: string;
   output: string;
   expect?: string;
@@ -16,15 +18,31 @@ interface RunFlags extends LimitFlags {
   json: boolean;
 }
 
+/** The trusted image that holds an image run's output folder when --image is not given: the offline runtime. */
+const HELPER_IMAGE = "proctor/runtime:cpu-offline";
+
 export function runCommand(): Command {
   const command = new Command("run")
     .description(
-      "run a submission zip sandboxed in the runtime image, with every limit, and report what happened",
+      "run a submission sandboxed, with every limit, and report what happened: a zip in the runtime image, " +
+        "or an image saved with `docker save` (algorithm.tar[.gz]) with its own entrypoint",
     )
-    .requiredOption("--submission <zip>", "the submission zip (main.py or main.sh at its root)")
-    .requiredOption("--image <ref>", "the runtime image, e.g. proctor/runtime:cpu-latest")
-    .requiredOption("--data <dir>", "test features, mounted read-only at /code_execution/data")
-    .requiredOption("--output <dir>", "an empty or new folder that receives /code_execution/submission")
+    .requiredOption(
+      "--submission <file>",
+      "the submission zip (main.py or main.sh at its root), or an image archive (docker save -o algorithm.tar)",
+    )
+    .option(
+      "--image <ref>",
+      `the runtime image, e.g. proctor/runtime:cpu-latest (required for a zip); for an image archive, the trusted image that holds its output folder (default ${HELPER_IMAGE})`,
+    )
+    .requiredOption(
+      "--data <dir>",
+      "test features, mounted read-only at /code_execution/data (an image archive: at /input)",
+    )
+    .requiredOption(
+      "--output <dir>",
+      "an empty or new folder that receives /code_execution/submission (an image archive: /output)",
+    )
     .option("--expect <file>", "the file the program must write, e.g. submission.csv")
     .option("--gpu", "give the container the host's NVIDIA GPUs", false)
     .option("--json", "print exactly one JSON object", false);
@@ -32,16 +50,22 @@ export function runCommand(): Command {
   return command.action(async (flags: RunFlags) => {
     const limits = limitsFrom(flags);
     await checkPaths(flags);
+    const kind = await submissionFileKind(flags.submission);
+    if (kind !== "image" && !flags.image)
+      throw new UsageError(
+        `--image is required for a zip: pass the runtime image, e.g. --image proctor/runtime:cpu-latest`,
+      );
     await ensureRuntime(limits.runtime, `--runtime ${limits.runtime}`);
-    const result = await runSubmission({
-      zipPath: flags.submission,
-      image: flags.image,
-      dataDir: flags.data,
-      outputDir: flags.output,
-      expectedOutput: flags.expect,
-      limits,
-      gpu: flags.gpu,
-    });
+    const common = { dataDir: flags.data, outputDir: flags.output, expectedOutput: flags.expect, limits };
+    const result =
+      kind === "image"
+        ? await runImageSubmission({
+            ...common,
+            archivePath: flags.submission,
+            helperImage: flags.image ?? HELPER_IMAGE,
+            gpu: flags.gpu,
+          })
+        : await runSubmission({ ...common, zipPath: flags.submission, image: flags.image!, gpu: flags.gpu });
     process.stdout.write((flags.json ? JSON.stringify(runResultJson(result)) : runResultText(result)) + "\n");
     process.exitCode = exitCodeFor(result.status);
   });
@@ -51,7 +75,7 @@ async function checkPaths(flags: RunFlags): Promise<void> {
   const zip = await stat(flags.submission).catch(() => null);
   if (!zip?.isFile())
     throw new UsageError(
-      `--submission ${flags.submission}: no such file; pass the path of your submission zip (make pack-submission builds one)`,
+      `--submission ${flags.submission}: no such file; pass the path of your submission zip (make pack-submission builds one) or image archive (docker save -o algorithm.tar <image>)`,
     );
   const data = await stat(flags.data).catch(() => null);
   if (!data?.isDirectory())

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
@@ -9,7 +9,7 @@ import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { mergeLogs, programLines, writeRunLog, type LogLine } from "../pipeline/run-log.js";
 import { offlineGap, packageLabel, readEnvironment, type Environment } from "../runtime/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
-import { packSubmission } from "../submission/index.js";
+import { packSubmission, submissionFileKind } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { renderStandings } from "./leaderboard-command.js";
@@ -43,7 +43,11 @@ export function testSubmissionCommand(): Command {
       "run a submission exactly as the platform does: pack, run sandboxed, validate, score, record, rank",
     )
     .option(...CONFIG_OPTION)
-    .option("--submission <zip>", "the submission zip", "submission.zip")
+    .option(
+      "--submission <file>",
+      "the submission zip, or your image saved with `docker save` (algorithm.tar[.gz])",
+      "submission.zip",
+    )
     .option("--from <dir>", "pack this folder first (instead of an existing zip)")
     .option("--image <ref>", "runtime image (default: the competition's cpu or gpu image)")
     .option(
@@ -98,9 +102,11 @@ export function testSubmissionCommand(): Command {
             `${zipPath} does not exist; pack your submission first (make pack-submission), or pass --from <dir>`,
           );
         }
+        const kind = await submissionKind(competition, zipPath, flags.json);
         const evaluation = await evaluateSubmission({
           competition,
           zipPath,
+          kind,
           image,
           participant: flags.participant,
           phase: flags.phase,
@@ -111,12 +117,14 @@ export function testSubmissionCommand(): Command {
         const logFile = path.join(runDir, "log.txt");
         await writeRunLog(logFile, evaluation.run.stdout, evaluation.run.stderr);
         const advice = runHints(evaluation.run, { ...hints, expectedOutput: evaluation.expectedOutput });
+        const results = await resultsJson(path.join(runDir, "submission"), evaluation.expectedOutput);
         if (flags.json) {
           process.stdout.write(
-            `${JSON.stringify({ ...evaluationJson(evaluation), log_file: logFile, hints: advice })}\n`,
+            `${JSON.stringify({ ...evaluationJson(evaluation), log_file: logFile, hints: advice, results_json: results })}\n`,
           );
         } else {
           const text = evaluationText(evaluation, competition, path.relative(process.cwd(), logFile), advice);
+          if (results !== null) process.stdout.write(`${resultsText(evaluation.expectedOutput, results)}\n`);
           process.stdout.write(`${text}\n\n`);
           process.stdout.write(renderStandings(competition, await store.list(), "markdown"));
         }
@@ -131,6 +139,44 @@ export function testSubmissionCommand(): Command {
       }
     });
 }
+
+/**
+ * What the file is run as: the competition's kind; an image archive given to a competition that takes zips
+ * runs as an image with the default paths (/input, /output), and says the platform would not take it.
+ */
+async function submissionKind(competition: Competition, file: string, quiet: boolean): Promise<"zip" | "image"> {
+  if (competition.submission.kind === "image") return "image";
+  if ((await submissionFileKind(file)) !== "image") return "zip";
+  if (!quiet)
+    process.stderr.write(
+      `note: ${file} is an image archive, but ${path.basename(competition.file)} takes zips (submission.kind: zip): ` +
+        "running it as an image with /input and /output; the platform would refuse it\n",
+    );
+  return "image";
+}
+
+/** Grand Challenge's results contract: the JSON the program wrote, shown as is (at most 1 MiB is read). */
+async function resultsJson(outputDir: string, expectedOutput: string): Promise<unknown> {
+  if (path.extname(expectedOutput) !== ".json") return null;
+  const file = path.join(outputDir, expectedOutput);
+  const info = await stat(file).catch(() => null);
+  if (!info?.isFile() || info.size > 1024 ** 2) return null;
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function resultsText(name: string, results: unknown): string {
+  const lines = JSON.stringify(results, null, 2).split("\n");
+  const shown = lines.slice(0, 20).map((line) => `  ${stripControl(line)}`);
+  if (lines.length > 20) shown.push(`  … ${lines.length - 20} more lines`);
+  return [`${name} (what your program wrote):`, ...shown].join("\n");
+}
+
+// eslint-disable-next-line no-control-regex
+const stripControl = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
 /**
  * The production environment, and the offline flavour's where it stands in for the production image (the
@@ -199,6 +245,7 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
     `  duration    ${formatDuration(e.run.durationMs)}${e.run.exitCode === null ? "" : `, exit code ${e.run.exitCode}`}`,
     `  image       ${e.run.image ? `${e.run.image.ref} (${e.run.image.digest ?? e.run.image.id})` : "—"}`,
     `  runtime     ${e.run.runtime}`,
+    ...(e.run.notes ?? []).map((note) => `  note        ${note}`),
   ];
   const usage = describeUsage(e.run.metrics);
   if (usage) lines.push(`  used        ${usage}`);

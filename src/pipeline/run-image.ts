@@ -3,6 +3,7 @@ import type { ImageSubmission } from "../config/submission.js";
 import {
   EngineError,
   ensureImage,
+  resolveImage,
   ImageLoadError,
   loadImageArchive,
   newRunId,
@@ -67,6 +68,8 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
       platform: settings.platform,
     });
     await checkAllowedBase(inspected, settings.allowedBaseImages);
+    // The holder must be there before anything is loaded.
+    await resolveImage(request.helperImage);
   } catch (error) {
     const sha256 = () => sha256File(request.archivePath).catch(() => null);
     if (error instanceof InvalidSubmissionError) return unrun("invalid_submission", error.message, await sha256());

@@ -6,6 +6,7 @@ export { InvalidSubmissionError } from "./errors.js";
 export { DEFAULT_ZIP_LIMITS, RATIO_FLOOR_BYTES, type ZipLimits } from "./limits.js";
 export { RULES, ENTRYPOINTS, type Rule, type Entrypoint } from "./rules.js";
 export { sha256File } from "./hash.js";
+export { submissionFileKind } from "./kind.js";
 export { inspectSubmission, type InspectedSubmission, type SubmissionSummary } from "./inspect.js";
 export { extractSubmission, type ExtractedSubmission } from "./extract.js";
 export { packSubmission, PackError, type PackResult } from "./pack.js";
