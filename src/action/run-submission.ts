@@ -41,7 +41,7 @@ import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
-import { DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { githubContext } from "./github-context.js";
 import { InputError, oneOf, optional, required, size } from "./inputs.js";
@@ -141,7 +141,8 @@ export async function runSubmissionCommand(): Promise<void> {
 
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
   try {
-    const zipPath = path.join(work, "submission.zip");
+    // A zip, or the participant's image archive where the competition takes images (submission.kind).
+    const zipPath = path.join(work, competition.submission.kind === "image" ? "algorithm.tar" : "submission.zip");
     try {
       await core.group(`download submission ${submissionId} (attempt ${attempt})`, () =>
         downloadAttempt(gateway, submissionId, attempt, zipPath, {
@@ -155,7 +156,8 @@ export async function runSubmissionCommand(): Promise<void> {
     }
 
     try {
-      // A fresh runner has no runtime image yet: pull it (progress folded in a group), digest recorded.
+      // A fresh runner has no runtime image yet: pull it (progress folded in a group), digest recorded. An
+      // image submission needs it too: it holds the output folder while it is copied out.
       const auth = registryAuth();
       await core.group(`runtime image ${image}`, () =>
         ensureImage(image, { auth, onProgress: (line) => core.info(line) }),
@@ -246,9 +248,11 @@ function registryAuth(): RegistryAuth | null {
 }
 
 function maxZipBytes(competition: Competition): number {
-  return core.getInput("max-zip-size")
-    ? size("max-zip-size", "1g")
-    : (competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes);
+  if (core.getInput("max-zip-size")) return size("max-zip-size", "1g");
+  const submission = competition.submission;
+  if (submission.kind === "image")
+    return submission.image.limits.maxArchiveBytes ?? DEFAULT_IMAGE_LIMITS.maxArchiveBytes;
+  return competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
 }
 
 /** The sealing key, where given as PEM text (from a secret), replaces the file competition.yml names. */

@@ -5,6 +5,7 @@ import { describe, expect, inject, it } from "vitest";
 import { cliScratch, spawnCollected, type Ran } from "../../test/support/cli.js";
 import { writeZip } from "../../test/support/zips.js";
 import { engine } from "../sandbox/engine.js";
+import { engineHasImage, saveAlgorithmImage } from "../sandbox/test-support/algorithm-image.js";
 
 const image = inject("baseImage");
 const CLI = path.resolve("src/cli/main.ts");
@@ -158,4 +159,43 @@ describe("proctor run", () => {
       expect((await engine().listVolumes({ filters: allFilters })).Volumes ?? []).toEqual([]);
     },
   );
+
+  it("runs an image archive (docker save) with its own entrypoint, no --image needed beside a helper", async () => {
+    const algorithm = await saveAlgorithmImage(image, { user: "", gzip: true });
+    try {
+      const out = path.join(scratch.dir, "image-out");
+      const ran = await proctor([
+        "run",
+        "--submission",
+        algorithm.path,
+        "--image",
+        image,
+        "--data",
+        scratch.data,
+        "--output",
+        out,
+        "--expect",
+        "results.json",
+        "--json",
+      ]);
+      const json = JSON.parse(ran.stdout);
+      expect(json).toMatchObject({
+        status: "succeeded",
+        image: { id: algorithm.id, ref: algorithm.tag },
+        notes: [expect.stringContaining("65534")],
+        output_files: [{ path: "results.json" }],
+      });
+      expect(ran.code).toBe(0);
+      expect(await engineHasImage(algorithm.id)).toBe(false);
+    } finally {
+      await algorithm.cleanup();
+    }
+  });
+
+  it("asks for --image for a zip", async () => {
+    const zip = await writeZip(path.join(scratch.dir, "noimage.zip"), { "main.py": "print(1)\n" });
+    const ran = await proctor(["run", "--submission", zip, "--data", scratch.data, "--output", path.join(scratch.dir, "ni")]);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("--image is required for a zip");
+  });
 });

@@ -9,15 +9,16 @@ export abstract class IntakeError extends Error {
   abstract readonly code: string;
 }
 
-/** The upload passed the competition's zip size cap; it was cut off and nothing was kept. */
+/** The upload passed the competition's size cap (zip or image archive); it was cut off and nothing was kept. */
 export class UploadTooLargeError extends IntakeError {
   override name = "UploadTooLargeError";
   readonly code = "upload_too_large";
   constructor(readonly limitBytes: number) {
     super(
-      `the upload is larger than this competition's zip size limit of ${formatBytes(limitBytes)} ` +
-        `(limits.zip.max_size in competition.yml); it was cut off and nothing was kept. Make the zip ` +
-        `smaller (leave out training data and caches) and submit again`,
+      `the upload is larger than this competition's size limit of ${formatBytes(limitBytes)} ` +
+        `(limits.zip.max_size in competition.yml, or submission.image.max_size where it takes images); it ` +
+        `was cut off and nothing was kept. Make it smaller (leave out training data and caches; gzip an ` +
+        `image archive) and submit again`,
     );
   }
 }

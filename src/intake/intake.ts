@@ -39,7 +39,12 @@ import {
   type SubmissionView,
   type SubmittedView,
 } from "../gateway-api/index.js";
-import { DEFAULT_ZIP_LIMITS, inspectSubmission, type InspectedSubmission } from "../submission/index.js";
+import {
+  DEFAULT_IMAGE_LIMITS,
+  DEFAULT_ZIP_LIMITS,
+  inspectImageArchive,
+  inspectSubmission,
+} from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import type { FinalFields, IntakeDb, SubmissionRecord } from "./db.js";
 import {
@@ -196,8 +201,14 @@ export class Intake {
     this.#quotaStore = this.#readOnlyStore();
   }
 
-  /** The cap on an upload's size, from competition.yml (limits.zip.max_size). */
+  /**
+   * The cap on an upload's size, from competition.yml: limits.zip.max_size, or submission.image.max_size
+   * when participants submit their own images.
+   */
   get maxZipBytes(): number {
+    const submission = this.competition.submission;
+    if (submission.kind === "image")
+      return submission.image.limits.maxArchiveBytes ?? DEFAULT_IMAGE_LIMITS.maxArchiveBytes;
     return this.competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
   }
 
@@ -219,8 +230,9 @@ export class Intake {
 
   /**
    * Takes an upload: streams it to storage with the size cap enforced on the way (past the cap the stream
-   * fails with UploadTooLargeError and nothing is kept) and its sha256 computed; inspects the zip with the
-   * same checks as `proctor run` (InvalidSubmissionError); checks the limits and records it atomically per
+   * fails with UploadTooLargeError and nothing is kept) and its sha256 computed; inspects the zip (or the
+   * image archive, when the competition takes images) with the same checks as `proctor run`
+   * (InvalidSubmissionError); checks the limits and records it atomically per
    * participant (QuotaExceededError); then dispatches it (a failed dispatch is retried, not an error).
    */
   async accept(input: { participant: string; cpuOrGpu: CpuOrGpu; data: Readable }): Promise<SubmittedView> {
@@ -594,15 +606,21 @@ export class Intake {
     return { bytes, sha256: hash.digest("hex") };
   }
 
-  async #inspect(id: string): Promise<InspectedSubmission> {
+  /** The zip checks, or the image archive's (the base-image allow-list is checked on the runner). */
+  async #inspect(id: string): Promise<{ sha256: string }> {
+    const submission = this.competition.submission;
+    const inspect = (file: string) =>
+      submission.kind === "image"
+        ? inspectImageArchive(file, { limits: submission.image.limits, platform: submission.image.platform })
+        : inspectSubmission(file, this.competition.zipLimits);
     const local = this.#storage.localPath?.(id);
-    if (local !== undefined) return inspectSubmission(local, this.competition.zipLimits);
+    if (local !== undefined) return inspect(local);
     const dir = await fsp.mkdtemp(path.join(this.#tmpDir, "proctor-intake-"));
     try {
-      const file = path.join(dir, "submission.zip");
+      const file = path.join(dir, submission.kind === "image" ? "algorithm.tar" : "submission.zip");
       const { stream } = await this.#storage.open(id);
       await pipeline(stream, createWriteStream(file, { mode: 0o600 }));
-      return await inspectSubmission(file, this.competition.zipLimits);
+      return await inspect(file);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,48 @@
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { device, dir, imageArchive } from "../submission/test-support/image-tar.js";
+import { COMPETITION_YML, download, startHarness, upload, type Harness } from "./test-support/harness.js";
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** The harness's competition, taking participants' own images with a 64 KiB archive cap. */
+const IMAGE_YML = `${COMPETITION_YML}submission: { kind: image, image: { max_size: 64k } }\n`;
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({}, IMAGE_YML);
+});
+afterAll(() => h.close());
+
+describe("image submissions", () => {
+  it("takes a docker save archive, checked as an image, and serves it to the runner as it came", async () => {
+    const archive = gzipSync(await imageArchive());
+    const r = await upload(h, h.token("grace"), archive, { filename: "algorithm.tar.gz" });
+    expect(r.status, r.text).toBe(202);
+    const id = (r.json()["submission"] as { submission_id: string }).submission_id;
+    expect(h.dispatches().find((d) => d.submission_id === id)?.submission_sha256).toBe(sha256(archive));
+    const fetched = await download(h, id, 1, h.runner);
+    expect(fetched.status).toBe(200);
+    expect(fetched.bytes).toEqual(archive);
+  });
+
+  it("refuses a zip, and an archive refused by the image checks, naming the rule; keeps nothing", async () => {
+    const token = h.token("ada");
+    const before = await h.storedFiles();
+    const zip = await upload(h, token, Buffer.from("PK\x03\x04 not an image"));
+    expect(zip.status).toBe(422);
+    expect(zip.json()).toMatchObject({ error: "invalid_submission", rule: "not_an_archive" });
+    const withDevice = await upload(h, token, await imageArchive({ layers: [[dir("dev/"), device("dev/null")]] }));
+    expect(withDevice.status).toBe(422);
+    expect(withDevice.json()).toMatchObject({ error: "invalid_submission", rule: "device_file", entry: "dev/null" });
+    expect(await h.storedFiles()).toEqual(before);
+  });
+
+  it("enforces the archive cap of submission.image, not the zip's, while streaming", async () => {
+    const big = await imageArchive({ layers: [[{ header: { name: "blob.bin", type: "file" }, data: Buffer.alloc(100 * 1024, 7) }]] });
+    const r = await upload(h, h.token("bob"), big);
+    expect(r.status).toBe(413);
+    expect(r.json()).toMatchObject({ error: "upload_too_large", limit_bytes: 64 * 1024 });
+  });
+});
