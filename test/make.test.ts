@@ -3,7 +3,8 @@ import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { saveAlgorithmImage } from "../src/sandbox/test-support/algorithm-image.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -13,14 +14,14 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "proctor-make-"));
   for (const item of ["Makefile", "data", "example_submission", "submission_format"])
     await cp(item, path.join(dir, item), { recursive: true });
-  for (const item of ["build", "scripts", "node_modules"])
+  for (const item of ["build", "scripts", "node_modules", "runtime"])
     await symlink(path.resolve(item), path.join(dir, item));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function make(target: string) {
+async function make(target: string, ...variables: string[]) {
   // -o: the CLI is built already (the pretest build); make must not rebuild it here.
-  return run("make", ["-s", "-o", "build/proctor.mjs", target], { cwd: dir }).then(
+  return run("make", ["-s", "-o", "build/proctor.mjs", target, ...variables], { cwd: dir }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );
@@ -37,4 +38,36 @@ describe("make", () => {
     );
     expect(result.stderr).not.toMatch(/cannot be pulled/);
   });
+
+  it("test-submission SUBMISSION=algorithm.tar runs a saved image with its own entrypoint, and scores it", async () => {
+    await cp("competition.yml", path.join(dir, "competition.yml"));
+    const algorithm = await saveAlgorithmImage(inject("baseImage"), { script: WRITES_CSV });
+    try {
+      const result = await make("test-submission", `SUBMISSION=${algorithm.path}`);
+      expect(result.stdout).toContain("✔ succeeded: scored");
+      expect(result.stderr).toContain("is an image archive, but competition.yml takes zips");
+      expect(result.code).toBe(0);
+    } finally {
+      await algorithm.cleanup();
+    }
+  });
+
+  it("test-submission SUBMISSION=… says how to save the image when the archive is not there", async () => {
+    const result = await make("test-submission", "SUBMISSION=nowhere/algorithm.tar.gz");
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toContain("docker save my-algorithm:latest");
+  });
 });
+
+/** The example competition's predictions (/output/submission.csv), from the features in /input. */
+const WRITES_CSV = `set -e
+out=/output/submission.csv
+printf 'id,species\\n' > "$out"
+for f in /input/*.csv; do
+  first=1
+  while IFS=, read -r id rest; do
+    if [ "$first" = 1 ]; then first=0; continue; fi
+    printf '%s,adelie\\n' "$id" >> "$out"
+  done < "$f"
+done
+`;
