@@ -50,7 +50,8 @@ describe("make", () => {
     } finally {
       await algorithm.cleanup();
     }
-  });
+    // Where the offline runtime is not built yet, make builds it first (the holder of the output folder).
+  }, 900_000);
 
   it("test-submission SUBMISSION=… says how to save the image when the archive is not there", async () => {
     const result = await make("test-submission", "SUBMISSION=nowhere/algorithm.tar.gz");

@@ -142,7 +142,10 @@ export async function runSubmissionCommand(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
   try {
     // A zip, or the participant's image archive where the competition takes images (submission.kind).
-    const zipPath = path.join(work, competition.submission.kind === "image" ? "algorithm.tar" : "submission.zip");
+    const zipPath = path.join(
+      work,
+      competition.submission.kind === "image" ? "algorithm.tar" : "submission.zip",
+    );
     try {
       await core.group(`download submission ${submissionId} (attempt ${attempt})`, () =>
         downloadAttempt(gateway, submissionId, attempt, zipPath, {

@@ -194,7 +194,15 @@ describe("proctor run", () => {
 
   it("asks for --image for a zip", async () => {
     const zip = await writeZip(path.join(scratch.dir, "noimage.zip"), { "main.py": "print(1)\n" });
-    const ran = await proctor(["run", "--submission", zip, "--data", scratch.data, "--output", path.join(scratch.dir, "ni")]);
+    const ran = await proctor([
+      "run",
+      "--submission",
+      zip,
+      "--data",
+      scratch.data,
+      "--output",
+      path.join(scratch.dir, "ni"),
+    ]);
     expect(ran.code).toBe(2);
     expect(ran.stderr).toContain("--image is required for a zip");
   });

@@ -144,7 +144,11 @@ export function testSubmissionCommand(): Command {
  * What the file is run as: the competition's kind; an image archive given to a competition that takes zips
  * runs as an image with the default paths (/input, /output), and says the platform would not take it.
  */
-async function submissionKind(competition: Competition, file: string, quiet: boolean): Promise<"zip" | "image"> {
+async function submissionKind(
+  competition: Competition,
+  file: string,
+  quiet: boolean,
+): Promise<"zip" | "image"> {
   if (competition.submission.kind === "image") return "image";
   if ((await submissionFileKind(file)) !== "image") return "zip";
   if (!quiet)

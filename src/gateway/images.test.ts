@@ -33,14 +33,24 @@ describe("image submissions", () => {
     const zip = await upload(h, token, Buffer.from("PK\x03\x04 not an image"));
     expect(zip.status).toBe(422);
     expect(zip.json()).toMatchObject({ error: "invalid_submission", rule: "not_an_archive" });
-    const withDevice = await upload(h, token, await imageArchive({ layers: [[dir("dev/"), device("dev/null")]] }));
+    const withDevice = await upload(
+      h,
+      token,
+      await imageArchive({ layers: [[dir("dev/"), device("dev/null")]] }),
+    );
     expect(withDevice.status).toBe(422);
-    expect(withDevice.json()).toMatchObject({ error: "invalid_submission", rule: "device_file", entry: "dev/null" });
+    expect(withDevice.json()).toMatchObject({
+      error: "invalid_submission",
+      rule: "device_file",
+      entry: "dev/null",
+    });
     expect(await h.storedFiles()).toEqual(before);
   });
 
   it("enforces the archive cap of submission.image, not the zip's, while streaming", async () => {
-    const big = await imageArchive({ layers: [[{ header: { name: "blob.bin", type: "file" }, data: Buffer.alloc(100 * 1024, 7) }]] });
+    const big = await imageArchive({
+      layers: [[{ header: { name: "blob.bin", type: "file" }, data: Buffer.alloc(100 * 1024, 7) }]],
+    });
     const r = await upload(h, h.token("bob"), big);
     expect(r.status).toBe(413);
     expect(r.json()).toMatchObject({ error: "upload_too_large", limit_bytes: 64 * 1024 });

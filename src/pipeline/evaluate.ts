@@ -91,7 +91,9 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
             outputDir,
             limits: competition.limits,
             image:
-              competition.submission.kind === "image" ? competition.submission.image : DEFAULT_IMAGE_SUBMISSION,
+              competition.submission.kind === "image"
+                ? competition.submission.image
+                : DEFAULT_IMAGE_SUBMISSION,
             expectedOutput: format.file,
             gpu: request.gpu,
           })

@@ -83,7 +83,11 @@ describe("an algorithm image, saved with docker save", () => {
       store: new MemoryLeaderboardStore(),
     });
     expect(evaluation.run.stderr.text).toContain("predicting as uid 1000");
-    expect(evaluation).toMatchObject({ status: "succeeded", reason: "scored", expectedOutput: "results.json" });
+    expect(evaluation).toMatchObject({
+      status: "succeeded",
+      reason: "scored",
+      expectedOutput: "results.json",
+    });
     expect(evaluation.scores.public).toEqual(expect.any(Number));
     // Pinned by the id the engine gave it, which is the config digest of the archive.
     expect(evaluation.run.image?.id).toBe(algorithm.id);
@@ -140,7 +144,11 @@ describe("an algorithm image, saved with docker save", () => {
 
 describe("archives refused before anything is loaded", () => {
   const cases: { title: string; archive: () => Promise<Buffer>; says: RegExp }[] = [
-    { title: "a corrupt archive", archive: async () => Buffer.from("not a tar at all\n".repeat(64)), says: /tar/ },
+    {
+      title: "a corrupt archive",
+      archive: async () => Buffer.from("not a tar at all\n".repeat(64)),
+      says: /tar/,
+    },
     { title: "two images", archive: () => imageArchive({ images: 2 }), says: /images?/ },
     {
       title: "a layer with a device file",

@@ -72,7 +72,8 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
     await resolveImage(request.helperImage);
   } catch (error) {
     const sha256 = () => sha256File(request.archivePath).catch(() => null);
-    if (error instanceof InvalidSubmissionError) return unrun("invalid_submission", error.message, await sha256());
+    if (error instanceof InvalidSubmissionError)
+      return unrun("invalid_submission", error.message, await sha256());
     if (error instanceof EngineError) return unrun("infrastructure_error", error.message, await sha256());
     throw error;
   }
@@ -158,7 +159,8 @@ function userFault(
 
 function userNotes(result: SandboxResult, inspected: InspectedImage): string[] {
   if (!result.image || result.image.user !== null) return [];
-  const asked = inspected.config.user === "" ? "is unset (root)" : `is ${JSON.stringify(inspected.config.user)}`;
+  const asked =
+    inspected.config.user === "" ? "is unset (root)" : `is ${JSON.stringify(inspected.config.user)}`;
   return [
     `the image's USER ${asked}: it ran as 65534:65534 (nobody) instead, since nothing runs as root; make what ` +
       `the program reads world-readable, or set USER to a numeric non-root user`,

@@ -72,7 +72,8 @@ export async function loadImageArchive(
     );
     const said = await loadOutcome(response);
     const failed = await body.done;
-    if (failed) throw new ImageLoadError(`the archive could not be read while loading it (${failed.message})`);
+    if (failed)
+      throw new ImageLoadError(`the archive could not be read while loading it (${failed.message})`);
     if (said.error) {
       if (ENGINE_FAULT.test(said.error))
         throw new EngineError(`Docker engine error while loading the image archive: ${said.error}`);
@@ -111,7 +112,11 @@ async function loadOutcome(response: NodeJS.ReadableStream): Promise<{ loaded: s
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     try {
-      const event = JSON.parse(line) as { stream?: string; error?: string; errorDetail?: { message?: string } };
+      const event = JSON.parse(line) as {
+        stream?: string;
+        error?: string;
+        errorDetail?: { message?: string };
+      };
       if (event.errorDetail?.message ?? event.error) error ??= event.errorDetail?.message ?? event.error;
       else if (event.stream?.trim()) loaded.push(event.stream.trim());
     } catch {
@@ -126,7 +131,11 @@ async function loadOutcome(response: NodeJS.ReadableStream): Promise<{ loaded: s
  * name annotations dropped, the legacy `repositories` file left out. `done` resolves with the read error,
  * if any (never rejects).
  */
-function renamed(archivePath: string, gzipped: boolean, ref: string): { stream: Readable; done: Promise<Error | undefined> } {
+function renamed(
+  archivePath: string,
+  gzipped: boolean,
+  ref: string,
+): { stream: Readable; done: Promise<Error | undefined> } {
   const extract = tarExtract();
   const pack = tarPack();
   const out = new PassThrough();

@@ -505,7 +505,15 @@ describe("infrastructure", () => {
   });
 
   it("requests a GPU only when asked", () => {
-    const image = { ref: "x", id: "sha256:1", digest: null, user: null, hasEntrypoint: false, sizeBytes: 1, layers: [] };
+    const image = {
+      ref: "x",
+      id: "sha256:1",
+      digest: null,
+      user: null,
+      hasEntrypoint: false,
+      sizeBytes: 1,
+      layers: [],
+    };
     const base = { runId: "r", image: "x", command: [], workingDir: "/", mounts: [], limits: TEST_LIMITS };
     expect(untrustedContainerSpec(base, image, null).HostConfig?.DeviceRequests).toBeUndefined();
     expect(untrustedContainerSpec({ ...base, gpu: true }, image, null).HostConfig?.DeviceRequests).toEqual([

@@ -9,7 +9,15 @@ import {
 } from "./spec.js";
 import { TEST_LIMITS } from "./test-support/fixtures.js";
 
-const image = { ref: "img", id: "sha256:1", digest: null, user: null, hasEntrypoint: true, sizeBytes: 1, layers: [] };
+const image = {
+  ref: "img",
+  id: "sha256:1",
+  digest: null,
+  user: null,
+  hasEntrypoint: true,
+  sizeBytes: 1,
+  layers: [],
+};
 const request = {
   runId: "r",
   image: "img",
