@@ -129,7 +129,10 @@ export function submitCommand(): Command {
   return gatewayOptions(
     new Command("submit")
       .description("upload a submission zip to the competition's gateway, then wait for its result")
-      .argument("<zip>", "the submission zip (`proctor pack` makes one)"),
+      .argument(
+        "<zip>",
+        "the submission zip (`proctor pack` makes one), or your image saved with `docker save` where the competition takes images",
+      ),
   )
     .addOption(
       new Option("--cpu-or-gpu <kind>", "which runners run it").choices(["cpu", "gpu"]).default("cpu"),
