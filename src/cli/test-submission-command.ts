@@ -116,7 +116,14 @@ export function testSubmissionCommand(): Command {
         });
         const logFile = path.join(runDir, "log.txt");
         await writeRunLog(logFile, evaluation.run.stdout, evaluation.run.stderr);
-        const advice = runHints(evaluation.run, { ...hints, expectedOutput: evaluation.expectedOutput });
+        const advice = runHints(evaluation.run, {
+          ...hints,
+          expectedOutput: evaluation.expectedOutput,
+          ...(kind === "image" && {
+            imageOutputDir:
+              competition.submission.kind === "image" ? competition.submission.image.outputDir : "/output",
+          }),
+        });
         const results = await resultsJson(path.join(runDir, "submission"), evaluation.expectedOutput);
         if (flags.json) {
           process.stdout.write(

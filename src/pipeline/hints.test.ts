@@ -62,4 +62,13 @@ describe("runHints", () => {
       expect.stringMatching(/catboost is not in the runtime: ship it in your zip .* or open a pull request/),
     ]);
   });
+
+  it("speaks of the participant's image, and its output folder, for image submissions", () => {
+    const context = { expectedOutput: "results.json", production, imageOutputDir: "/output" };
+    const missing = run("ModuleNotFoundError: No module named 'torch.nn'\nurlopen error [Errno -3]");
+    expect(runHints(missing, context)).toEqual([
+      expect.stringMatching(/every other file your code downloads in your image/),
+      "torch is not in your image: install it there and build again",
+    ]);
+  });
 });

@@ -9,6 +9,8 @@ export interface HintContext {
   production?: Environment;
   /** Set when the offline flavour stood in for the production image: its environment. */
   offline?: Environment;
+  /** Set for a participant's own image: where it writes its outputs (the runtime's packages don't apply). */
+  imageOutputDir?: string;
 }
 
 /** Messages that say a network is needed: DNS, refused or unreachable connections, from Python's stacks. */
@@ -23,9 +25,10 @@ const NO_MODULE = /ModuleNotFoundError: No module named '([\w.]+)'/;
 export function runHints(run: SubmissionRunResult, context: HintContext): string[] {
   const hints: string[] = [];
   const logs = `${run.stdout.text}\n${run.stderr.text}`;
+  const image = context.imageOutputDir !== undefined;
   if (NETWORK.test(logs)) {
     hints.push(
-      "the network is off during a run: ship the model weights and every other file your code downloads in your zip, and load them from there",
+      `the network is off during a run: ship the model weights and every other file your code downloads in your ${image ? "image" : "zip"}, and load them from there`,
     );
   }
   const files = run.output?.files ?? [];
@@ -36,11 +39,13 @@ export function runHints(run: SubmissionRunResult, context: HintContext): string
       .map((f) => f.path)
       .join(", ");
     hints.push(
-      `found ${found}${files.length > 3 ? ", ..." : ""} in ${CONTAINER.submission}; the competition expects ${expected} there`,
+      `found ${found}${files.length > 3 ? ", ..." : ""} in ${context.imageOutputDir ?? CONTAINER.submission}; the competition expects ${expected} there`,
     );
   }
   const module = NO_MODULE.exec(logs)?.[1];
-  if (module) hints.push(moduleHint(module, context));
+  if (module && image)
+    hints.push(`${module.split(".")[0]} is not in your image: install it there and build again`);
+  else if (module) hints.push(moduleHint(module, context));
   return hints;
 }
 
