@@ -108,6 +108,16 @@ describe("an algorithm image, saved with docker save", () => {
     expect(await engineHasImage(rootAlgorithm.id)).toBe(false);
   });
 
+  it("runs under gVisor where the competition says runsc", async () => {
+    const run = await runImageSubmission({
+      ...(await request(algorithm.path)),
+      limits: { ...TEST_LIMITS, runtime: "runsc" },
+    });
+    expect(run).toMatchObject({ status: "succeeded", runtime: "runsc" });
+    expect(run.output?.files.map((f) => f.path)).toEqual(["results.json"]);
+    expect(await engineHasImage(algorithm.id)).toBe(false);
+  });
+
   it("never applies the archive's own tags: an image of that name on the engine keeps it", async () => {
     const victim = `proctor-test-victim/${newRunId()}:latest`;
     const tagged = await saveAlgorithmImage(base, { tag: victim });
@@ -191,6 +201,7 @@ describe("loadImageArchive", () => {
       expectedId: `sha256:${"0".repeat(64)}`,
       runId,
       gzipped: false,
+      limits: TEST_LIMITS,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageLoadError);
     expect((error as Error).message).toContain(algorithm.id);
@@ -212,6 +223,7 @@ describe("loadImageArchive", () => {
       expectedId: inspected.configDigest,
       runId: newRunId(),
       gzipped: false,
+      limits: TEST_LIMITS,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageLoadError);
     expect(layer.diffId).toMatch(/^sha256:/);

@@ -84,6 +84,7 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
       expectedId: inspected.configDigest,
       runId,
       gzipped: inspected.gzipped,
+      limits: request.limits,
     });
   } catch (error) {
     const name = JSON.stringify(inspected.archiveName);

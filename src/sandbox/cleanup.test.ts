@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { LEASE_LABEL, OWNER_LABEL, sweepExpired } from "./cleanup.js";
+import { LEASE_LABEL, loadedImageTag, OWNER_LABEL, sweepExpired } from "./cleanup.js";
 import { engine } from "./engine.js";
 import { runSandboxed } from "./run.js";
 import { leftoversOf, TEST_LIMITS, workspace, type Workspace } from "./test-support/fixtures.js";
@@ -89,6 +89,32 @@ describe("leases", () => {
     expect(leases).toHaveLength(3); // sandbox, holder, output volume
     for (const lease of leases)
       expect(lease).toBeGreaterThan(before + TEST_LIMITS.timeLimitMs + TEST_LIMITS.graceMs);
+  });
+});
+
+describe("loaded images", () => {
+  it("the sweeper untags a loaded image past its lease, and leaves one within it", async () => {
+    const id = randomBytes(4).toString("hex");
+    const limits = { timeLimitMs: 1000, graceMs: 1000 };
+    const past = loadedImageTag(`past-${id}`, limits, Date.now() - 1000 * 3600_000);
+    const live = loadedImageTag(`live-${id}`, limits);
+    const base = engine().getImage(image);
+    for (const tag of [past, live]) {
+      const [repo, version] = tag.split(":") as [string, string];
+      await base.tag({ repo, tag: version });
+    }
+    try {
+      await sweepExpired();
+      const tags = (await base.inspect()).RepoTags;
+      expect(tags).toContain(live);
+      expect(tags).not.toContain(past);
+    } finally {
+      for (const tag of [past, live])
+        await engine()
+          .getImage(tag)
+          .remove()
+          .catch(() => undefined);
+    }
   });
 });
 

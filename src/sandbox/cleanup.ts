@@ -25,6 +25,25 @@ export function leaseLabels(limits: { timeLimitMs: number; graceMs: number }, no
   };
 }
 
+/**
+ * Images loaded from participants' archives are tagged in this repository, one tag per run, the tag holding
+ * the lease (an image's labels are the participant's): `proctor-loaded/<run id>:lease-<deadline>`.
+ */
+export const LOADED_REPOSITORY = "proctor-loaded";
+/** Room for loading the archive (up to its uncompressed cap) before the run's own lease starts counting. */
+export const LOAD_MARGIN_MS = 60 * 60_000;
+
+export function loadedImageTag(
+  runId: string,
+  limits: { timeLimitMs: number; graceMs: number },
+  now = Date.now(),
+): string {
+  const deadline = now + LOAD_MARGIN_MS + limits.timeLimitMs + limits.graceMs + LEASE_MARGIN_MS;
+  return `${LOADED_REPOSITORY}/${runId.toLowerCase()}:lease-${deadline}`;
+}
+
+const LOADED_TAG = new RegExp(`^${LOADED_REPOSITORY}/[a-z0-9-]+:lease-(\\d+)$`);
+
 type Kind = "container" | "volume" | "image";
 const pending = {
   container: new Set<() => Promise<void>>(),
@@ -70,8 +89,9 @@ function installInterruptHandlers(): void {
 }
 
 /**
- * Removes the containers and volumes whose lease is over. Resources without a lease (made by an older
- * proctor) are left alone: nothing proves they are dead.
+ * Removes the containers and volumes whose lease is over, and this repository's loaded-image tags whose
+ * lease is over (the image goes with its last tag). Resources without a lease (made by an older proctor)
+ * are left alone: nothing proves they are dead.
  */
 export async function sweepExpired(now = Date.now()): Promise<number> {
   const docker = engine();
@@ -88,5 +108,13 @@ export async function sweepExpired(now = Date.now()): Promise<number> {
   await Promise.allSettled(doomedContainers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
   const doomedVolumes = (volumes.Volumes ?? []).filter((v) => expired(v.Labels));
   await Promise.allSettled(doomedVolumes.map((v) => docker.getVolume(v.Name).remove({ force: true })));
-  return doomedContainers.length + doomedVolumes.length;
+  const loaded = await docker.listImages({
+    filters: JSON.stringify({ reference: [`${LOADED_REPOSITORY}/*`] }),
+  });
+  const doomedTags = loaded
+    .flatMap((image) => image.RepoTags ?? [])
+    .filter((tag) => Number(LOADED_TAG.exec(tag)?.[1] ?? Infinity) < now);
+  // Untagged only: never forced, so an image another container still uses stays.
+  await Promise.allSettled(doomedTags.map((tag) => docker.getImage(tag).remove()));
+  return doomedContainers.length + doomedVolumes.length + doomedTags.length;
 }

@@ -5,19 +5,17 @@
  * The archive streams from its file to the engine (gunzipped on the way when it is .tar.gz), with its names
  * rewritten: the tags the archive carries are never applied (an archive tagged `python:3.11-slim`, or with
  * the runtime's own name, would otherwise take that name on a shared engine); the image gets one tag of
- * this run's instead, applied by the load itself, and removing that tag afterwards removes the image
- * unless something else on the engine also names it (another run, or an image that was there before).
+ * this run's instead (loadedImageTag, with its lease), applied by the load itself, and removing that tag
+ * afterwards removes the image unless something else on the engine also names it (another run, or an
+ * image that was there before). A proctor killed outright leaves the tag to a later run's sweep.
  */
 import { createReadStream } from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extract as tarExtract, pack as tarPack, type Header } from "tar-stream";
-import { registerRemoval } from "./cleanup.js";
+import { loadedImageTag, registerRemoval } from "./cleanup.js";
 import { engine, EngineError, onEngine } from "./engine.js";
-
-/** The repository every loaded image is tagged in, one tag per run: `proctor-loaded/<run id>:image`. */
-export const LOADED_REPOSITORY = "proctor-loaded";
 
 export interface LoadedImage {
   /** This run's tag of the image: what the run and the removal use. */
@@ -51,9 +49,15 @@ const MAX_NAME_FILE_BYTES = 16 * 1024 ** 2;
  */
 export async function loadImageArchive(
   archivePath: string,
-  options: { expectedId: string; runId: string; gzipped: boolean },
+  options: {
+    expectedId: string;
+    runId: string;
+    gzipped: boolean;
+    /** The run's limits: the tag's lease, past which any later run's sweep removes it. */
+    limits: { timeLimitMs: number; graceMs: number };
+  },
 ): Promise<LoadedImage> {
-  const ref = `${LOADED_REPOSITORY}/${options.runId.toLowerCase()}:image`;
+  const ref = loadedImageTag(options.runId, options.limits);
   const docker = engine();
   const removal = registerRemoval("image", async () => {
     try {

@@ -9,7 +9,8 @@ export {
   type ResolvedImage,
 } from "./image.js";
 export { EngineError } from "./engine.js";
-export { ImageLoadError, LOADED_REPOSITORY, loadImageArchive, type LoadedImage } from "./image-load.js";
+export { ImageLoadError, loadImageArchive, type LoadedImage } from "./image-load.js";
+export { LOADED_REPOSITORY } from "./cleanup.js";
 export { removeAllPending } from "./cleanup.js";
 export {
   buildImage,
