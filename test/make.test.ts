@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { saveAlgorithmImage } from "../src/sandbox/test-support/algorithm-image.js";
+import { PREDICT_CSV_SH, saveAlgorithmImage } from "../src/sandbox/test-support/algorithm-image.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -41,7 +41,7 @@ describe("make", () => {
 
   it("test-submission SUBMISSION=algorithm.tar runs a saved image with its own entrypoint, and scores it", async () => {
     await cp("competition.yml", path.join(dir, "competition.yml"));
-    const algorithm = await saveAlgorithmImage(inject("baseImage"), { script: WRITES_CSV });
+    const algorithm = await saveAlgorithmImage(inject("baseImage"), { script: PREDICT_CSV_SH });
     try {
       const result = await make("test-submission", `SUBMISSION=${algorithm.path}`);
       expect(result.stdout).toContain("✔ succeeded: scored");
@@ -59,16 +59,3 @@ describe("make", () => {
     expect(result.stdout).toContain("docker save my-algorithm:latest");
   });
 });
-
-/** The example competition's predictions (/output/submission.csv), from the features in /input. */
-const WRITES_CSV = `set -e
-out=/output/submission.csv
-printf 'id,species\\n' > "$out"
-for f in /input/*.csv; do
-  first=1
-  while IFS=, read -r id rest; do
-    if [ "$first" = 1 ]; then first=0; continue; fi
-    printf '%s,adelie\\n' "$id" >> "$out"
-  done < "$f"
-done
-`;

@@ -37,6 +37,20 @@ printf ']\\n' >> "$out"
 echo done
 `;
 
+/** The example competition's predictions (/output/submission.csv), from the features in /input. */
+export const PREDICT_CSV_SH = `#!/bin/sh
+set -e
+out=/output/submission.csv
+printf 'id,species\\n' > "$out"
+for f in /input/*.csv; do
+  first=1
+  while IFS=, read -r id rest; do
+    if [ "$first" = 1 ]; then first=0; continue; fi
+    printf '%s,adelie\\n' "$id" >> "$out"
+  done < "$f"
+done
+`;
+
 export interface AlgorithmArchive {
   /** The archive file (algorithm.tar or algorithm.tar.gz). */
   path: string;

@@ -1,0 +1,94 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAction } from "../../test/support/action-runner.js";
+import { startHarness, upload, type Harness } from "../gateway/test-support/harness.js";
+import { offlineImage } from "../runtime/test-support/offline-image.js";
+import {
+  engineHasImage,
+  PREDICT_CSV_SH,
+  saveAlgorithmImage,
+  type AlgorithmArchive,
+} from "../sandbox/test-support/algorithm-image.js";
+
+/**
+ * run-submission for a competition that takes participants' own images (submission.kind: image): the
+ * archive uploaded to a real gateway, downloaded by the runner with its credential, loaded, run with its
+ * own entrypoint on the runner's hidden data, scored, reported, posted, and removed from the engine.
+ */
+let h: Harness;
+let dir: string;
+let image: string;
+let algorithm: AlgorithmArchive;
+/** What the algorithm prints on stderr: it must never reach a public log. */
+const PRINTED = "PRINTED-BY-THE-ALGORITHM";
+
+beforeAll(async () => {
+  image = await offlineImage();
+  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-image-runner-"));
+  await cp("data", path.join(dir, "hidden"), { recursive: true });
+  await cp("submission_format", path.join(dir, "submission_format"), { recursive: true });
+  const yml = `name: Image runner test
+runtime: { image: proctor/runtime, cpu_tag: cpu-offline }
+limits: { time: 2m, memory: 512m, cpus: 1 }
+submission: { kind: image, image: { max_size: 20m } }
+paths: { data_dir: hidden/test_features, ground_truth: hidden/ground_truth.csv, submission_format: submission_format/format.yml }
+runner_paths: { data_dir: ${dir}/hidden/test_features, ground_truth: ${dir}/hidden/ground_truth.csv }
+scoring: { metric: accuracy, direction: higher, precision: 3 }
+logs: { evaluation: tail, tail_lines: 5 }
+`;
+  await writeFile(path.join(dir, "competition.yml"), yml);
+  h = await startHarness({}, yml);
+  algorithm = await saveAlgorithmImage(image, {
+    user: "",
+    gzip: true,
+    script: `echo ${PRINTED} >&2\n${PREDICT_CSV_SH}`,
+  });
+});
+afterAll(async () => {
+  await h?.close();
+  await algorithm?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("action run-submission, image submissions", () => {
+  it("downloads the archive with the runner credential, runs the image, scores, reports, removes it", async () => {
+    const token = h.token("grace");
+    const r = await upload(h, token, await readFile(algorithm.path));
+    expect(r.status, r.text).toBe(202);
+    const id = (r.json()["submission"] as { submission_id: string }).submission_id;
+    const run = await runAction(
+      {
+        command: "run-submission",
+        config: path.join(dir, "competition.yml"),
+        "cpu-or-gpu": "cpu",
+        "submission-id": id,
+        attempt: "1",
+        "gateway-url": h.url,
+        "runner-credential": h.runner,
+        "github-token": h.fake.token,
+        "leaderboard-branch": "leaderboard",
+        image,
+      },
+      {
+        eventName: "repository_dispatch",
+        env: { GITHUB_API_URL: h.fake.url, GITHUB_REPOSITORY: "org/comp" },
+        secretInputs: ["runner-credential", "gateway-url", "github-token"],
+      },
+    );
+    expect(run.stdout).not.toContain("::error::");
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ status: "succeeded", "image-digest": algorithm.id });
+    const view = h.gateway.intake.get("grace", id);
+    expect(view).toMatchObject({ state: "final", status: "succeeded" });
+    expect(view.public_score).toBe(Number(run.outputs["public-score"]));
+    expect(view.logs.stderr).toContain(PRINTED);
+    for (const text of [run.log, run.summary]) {
+      expect(text).not.toContain(PRINTED);
+      expect(text).not.toContain(h.runner);
+      expect(text).not.toContain(token);
+    }
+    expect(await engineHasImage(algorithm.id)).toBe(false);
+  });
+});
