@@ -39,6 +39,7 @@ describe("image submissions", () => {
       await imageArchive({ layers: [[dir("dev/"), device("dev/null")]] }),
     );
     expect(withDevice.status).toBe(422);
+    expect(String(withDevice.json()["message"])).toMatch(/^"the uploaded archive", layer /);
     expect(withDevice.json()).toMatchObject({
       error: "invalid_submission",
       rule: "device_file",

@@ -611,7 +611,11 @@ export class Intake {
     const submission = this.competition.submission;
     const inspect = (file: string) =>
       submission.kind === "image"
-        ? inspectImageArchive(file, { limits: submission.image.limits, platform: submission.image.platform })
+        ? inspectImageArchive(file, {
+            limits: submission.image.limits,
+            platform: submission.image.platform,
+            name: "the uploaded archive",
+          })
         : inspectSubmission(file, this.competition.zipLimits);
     const local = this.#storage.localPath?.(id);
     if (local !== undefined) return inspect(local);

@@ -82,6 +82,8 @@ export interface InspectImageOptions {
   limits?: Partial<ImageLimits>;
   /** The runner's platform; default linux/amd64. */
   platform?: Platform;
+  /** How messages name the archive; default its file name. */
+  name?: string;
 }
 
 /** What the pass records of each regular file of the outer tar. */
@@ -118,7 +120,7 @@ export async function inspectImageArchive(
 ): Promise<InspectedImage> {
   const limits = resolveImageLimits(options.limits);
   const platform = options.platform ?? DEFAULT_PLATFORM;
-  const archiveName = basename(archivePath);
+  const archiveName = options.name ?? basename(archivePath);
   const handle = await fsp.open(archivePath, "r").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT")
       throw new Error(`image archive ${JSON.stringify(archivePath)} does not exist`);
