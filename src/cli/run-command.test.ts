@@ -114,7 +114,7 @@ describe("proctor run", () => {
     expect(noZip.stderr).toMatch(/--submission nope.zip: no such file/);
     const missing = await proctor(["run", "--image", image]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/required option '--submission <zip>'/);
+    expect(missing.stderr).toMatch(/required option '--submission <file>'/);
   });
 
   it("refuses a non-zip as invalid_submission, exit 1, with no container started", async () => {

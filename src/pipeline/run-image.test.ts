@@ -231,6 +231,25 @@ describe("loadImageArchive", () => {
   });
 });
 
+describe("loadImageArchive, an archive cut short after its inspection", () => {
+  it("is the archive's fault (ImageLoadError), and leaves nothing", async () => {
+    const file = path.join(work, "cut.tar.gz");
+    await writeFile(file, await readFile(rootAlgorithm.path));
+    const inspected = await inspectImageArchive(file);
+    const bytes = await readFile(file);
+    await writeFile(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const error = await loadImageArchive(file, {
+      expectedId: inspected.configDigest,
+      runId: newRunId(),
+      gzipped: true,
+      limits: TEST_LIMITS,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageLoadError);
+    expect((error as Error).message).toMatch(/could not be read while loading it|refused to load/);
+    expect(await engineHasImage(inspected.configDigest)).toBe(false);
+  });
+});
+
 function competitionImage() {
   if (competition.submission.kind !== "image") throw new Error("the test competition takes images");
   return competition.submission.image;

@@ -15,7 +15,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extract as tarExtract, pack as tarPack, type Header } from "tar-stream";
 import { loadedImageTag, registerRemoval } from "./cleanup.js";
-import { engine, EngineError, onEngine } from "./engine.js";
+import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
 
 export interface LoadedImage {
   /** This run's tag of the image: what the run and the removal use. */
@@ -71,13 +71,26 @@ export async function loadImageArchive(
   });
   const body = renamed(archivePath, options.gzipped, ref);
   try {
-    const response = await onEngine("loading the image archive", () =>
-      docker.loadImage(body.stream, { quiet: true }),
-    );
-    const said = await loadOutcome(response);
-    const failed = await body.done;
-    if (failed)
-      throw new ImageLoadError(`the archive could not be read while loading it (${failed.message})`);
+    let said: Awaited<ReturnType<typeof loadOutcome>>;
+    try {
+      const response = await onEngine("loading the image archive", () =>
+        docker.loadImage(body.stream, { quiet: true }),
+      );
+      said = await loadOutcome(response);
+    } catch (error) {
+      // The engine cut the load short: because the archive could not be read (ours to say), or on its own.
+      const failed = await body.finish();
+      if (failed) throw unreadable(failed);
+      if (error instanceof EngineError) throw error;
+      throw new EngineError(
+        `Docker engine error while loading the image archive: ${describeEngineError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const failed = await body.finish();
+    if (failed) throw unreadable(failed);
     if (said.error) {
       if (ENGINE_FAULT.test(said.error))
         throw new EngineError(`Docker engine error while loading the image archive: ${said.error}`);
@@ -98,12 +111,14 @@ export async function loadImageArchive(
     }
     return { ref, id: info.Id, remove: removal };
   } catch (error) {
-    body.stream.destroy();
-    await body.done;
+    await body.finish();
     await removal().catch(() => undefined);
     throw error;
   }
 }
+
+const unreadable = (error: Error) =>
+  new ImageLoadError(`the archive could not be read while loading it (${error.message})`);
 
 /** What the engine's load answer says: the images it loaded, or its error. */
 async function loadOutcome(response: NodeJS.ReadableStream): Promise<{ loaded: string[]; error?: string }> {
@@ -130,21 +145,28 @@ async function loadOutcome(response: NodeJS.ReadableStream): Promise<{ loaded: s
   return { loaded, ...(error !== undefined && { error }) };
 }
 
+interface RenamedArchive {
+  stream: Readable;
+  /**
+   * Ends the stream where the engine stopped reading it, and resolves (never rejects) with the error that
+   * reading the archive met, if any: never one of the ending's own making.
+   */
+  finish(): Promise<Error | undefined>;
+}
+
 /**
  * The archive as a tar stream whose manifests name only `ref`: manifest.json's RepoTags replaced, index.json's
- * name annotations dropped, the legacy `repositories` file left out. `done` resolves with the read error,
- * if any (never rejects).
+ * name annotations dropped, the legacy `repositories` file left out.
  */
-function renamed(
-  archivePath: string,
-  gzipped: boolean,
-  ref: string,
-): { stream: Readable; done: Promise<Error | undefined> } {
+function renamed(archivePath: string, gzipped: boolean, ref: string): RenamedArchive {
   const extract = tarExtract();
   const pack = tarPack();
   const out = new PassThrough();
+  let cancelled = false;
   extract.on("entry", (header: Header, source: unknown, next: (error?: Error | null) => void) => {
     const body = source as Readable;
+    // A read error reaches the entry streams too; the pipeline reports it once.
+    body.on("error", () => undefined);
     const name = header.name.replace(/^(\.\/)+/, "");
     if (name === "repositories") {
       body.on("end", () => next()).resume();
@@ -167,6 +189,7 @@ function renamed(
     }
     if (header.type === "file" || header.type === "contiguous-file") {
       const entry = pack.entry(header, (error) => next(error ?? undefined));
+      entry.on("error", () => undefined);
       body.pipe(entry);
       return;
     }
@@ -174,23 +197,29 @@ function renamed(
   });
   extract.on("finish", () => pack.finalize());
   const source = createReadStream(archivePath, { highWaterMark: 256 * 1024 });
-  const reading = pipeline([source, ...(gzipped ? [createGunzip()] : []), extract]).then(
+  const stages: NodeJS.ReadWriteStream[] = gzipped ? [createGunzip()] : [];
+  const reading = pipeline([source, ...stages, extract]).then(
     () => undefined,
     (error: unknown) => {
       pack.destroy(error as Error);
-      return error as Error;
+      return cancelled ? undefined : (error as Error);
     },
   );
-  const writing = pipeline(pack, out).then(
-    () => undefined,
-    (error: unknown) => error as Error,
-  );
+  pipeline(pack, out).catch(() => undefined);
   out.on("close", () => {
     source.destroy();
     extract.destroy();
   });
-  const done = Promise.all([reading, writing]).then(([read, written]) => read ?? written);
-  return { stream: out, done };
+  return {
+    stream: out,
+    finish: () => {
+      if (!out.readableEnded) {
+        cancelled = true;
+        out.destroy();
+      }
+      return reading;
+    },
+  };
 }
 
 /** manifest.json with RepoTags [ref]; index.json without the annotations that name images. */
