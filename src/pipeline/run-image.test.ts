@@ -7,6 +7,7 @@ import { MemoryLeaderboardStore } from "../leaderboard/index.js";
 import { ImageLoadError, LOADED_REPOSITORY, loadImageArchive, newRunId } from "../sandbox/index.js";
 import {
   engineHasImage,
+  PREDICT_SH,
   saveAlgorithmImage,
   tagsIn,
   type AlgorithmArchive,
@@ -55,13 +56,19 @@ logs: { local: full }
   competition = await loadCompetition(path.join(work, "competition.yml"));
   [algorithm, rootAlgorithm] = await Promise.all([
     saveAlgorithmImage(base),
-    saveAlgorithmImage(base, { user: "", gzip: true }),
+    saveAlgorithmImage(base, { user: "", gzip: true, volume: "/scratch", script: ROOT_SCRIPT }),
   ]);
 });
 afterAll(async () => {
   await Promise.all([algorithm?.cleanup(), rootAlgorithm?.cleanup()]);
   await rm(work, { recursive: true, force: true });
 });
+
+/** Writes into the image's VOLUME folder (a capped tmpfs: the root filesystem stays read-only), then predicts. */
+const ROOT_SCRIPT = `echo from-scratch > /scratch/note && read -r note < /scratch/note && echo "$note" >&2
+while read -r dev mnt type rest; do if [ "$mnt" = /scratch ]; then echo "/scratch is $type" >&2; fi; done < /proc/mounts
+if echo x > /opt/algorithm/x 2>/dev/null; then echo "root filesystem writable" >&2; exit 9; fi
+${PREDICT_SH}`;
 
 const request = async (archivePath: string) => ({
   archivePath,
@@ -103,6 +110,8 @@ describe("an algorithm image, saved with docker save", () => {
     const run = await runImageSubmission(await request(rootAlgorithm.path));
     expect(run.status).toBe("succeeded");
     expect(run.stderr.text).toContain("predicting as uid 65534");
+    expect(run.stderr.text).toContain("from-scratch");
+    expect(run.stderr.text).toContain("/scratch is tmpfs");
     expect(run.notes).toEqual([expect.stringContaining("it ran as 65534:65534 (nobody)")]);
     expect(run.output?.files.map((f) => f.path)).toEqual(["results.json"]);
     expect(await engineHasImage(rootAlgorithm.id)).toBe(false);

@@ -18,6 +18,8 @@ export interface ResolvedImage {
   sizeBytes: number;
   /** Its layers' diff_ids, base first (what an allow-list of base images compares). */
   layers: string[];
+  /** Folders its VOLUME instructions declare (the sandbox mounts a capped tmpfs on each). */
+  volumes: string[];
 }
 
 export interface EnsuredImage extends ResolvedImage {
@@ -65,6 +67,7 @@ function describe(ref: string, info: ImageInspectInfo): ResolvedImage {
     hasEntrypoint: (info.Config?.Entrypoint?.length ?? 0) > 0,
     sizeBytes: info.Size,
     layers: info.RootFS?.Layers ?? [],
+    volumes: Object.keys(info.Config?.Volumes ?? {}),
   };
 }
 

@@ -513,6 +513,7 @@ describe("infrastructure", () => {
       hasEntrypoint: false,
       sizeBytes: 1,
       layers: [],
+      volumes: [],
     };
     const base = { runId: "r", image: "x", command: [], workingDir: "/", mounts: [], limits: TEST_LIMITS };
     expect(untrustedContainerSpec(base, image, null).HostConfig?.DeviceRequests).toBeUndefined();
@@ -530,6 +531,7 @@ describe("infrastructure", () => {
       hasEntrypoint: true,
       sizeBytes: 1,
       layers: [],
+      volumes: [],
     };
     const spec = untrustedContainerSpec(
       {

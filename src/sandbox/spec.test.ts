@@ -5,6 +5,7 @@ import {
   interactiveRunArgs,
   outputVolumeOptions,
   RUNSC_THREADS,
+  tmpOptions,
   untrustedContainerSpec,
 } from "./spec.js";
 import { TEST_LIMITS } from "./test-support/fixtures.js";
@@ -17,6 +18,7 @@ const image = {
   hasEntrypoint: true,
   sizeBytes: 1,
   layers: [],
+  volumes: [],
 };
 const request = {
   runId: "r",
@@ -91,6 +93,16 @@ describe("container spec", () => {
     const tmp = untrustedContainerSpec(request, image, "vol").HostConfig!.Tmpfs!["/tmp"]!;
     expect(tmp.split(",")).toEqual(expect.arrayContaining(["exec", "nosuid", "nodev"]));
     expect(tmp).not.toMatch(/noexec/);
+  });
+
+  it("puts a capped tmpfs on the image's VOLUME folders, never an uncapped anonymous volume", () => {
+    const declaring = { ...image, volumes: ["/scratch", "/cache/", "/code_execution/submission", "/tmp"] };
+    const tmpfs = untrustedContainerSpec(request, declaring, "vol").HostConfig!.Tmpfs!;
+    expect(tmpfs).toEqual({
+      "/tmp": tmpOptions(TEST_LIMITS),
+      "/scratch": tmpOptions(TEST_LIMITS),
+      "/cache": tmpOptions(TEST_LIMITS),
+    });
   });
 
   it("keeps the output volume's own mode: not copied from the image's folder", () => {

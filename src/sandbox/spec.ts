@@ -111,7 +111,7 @@ export function untrustedContainerSpec(
       Mounts: mounts,
       // exec: JIT compilers (torch.compile, numba, Triton) load what they build in caches under HOME=/tmp.
       // Docker's default for a tmpfs is noexec, so it is said here.
-      Tmpfs: { "/tmp": tmpOptions(limits) },
+      Tmpfs: { "/tmp": tmpOptions(limits), ...volumeTmpfs(request, image) },
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       Privileged: false,
@@ -134,6 +134,17 @@ export function untrustedContainerSpec(
       LogConfig: { Type: "none", Config: {} },
     },
   };
+}
+
+/**
+ * A tmpfs like /tmp on each folder the image declares a VOLUME for: else the engine would make each an
+ * anonymous volume on its disk, writable and uncapped despite the read-only root (an image's own VOLUME is
+ * the participant's choice). In memory, they count against the memory limit.
+ */
+function volumeTmpfs(request: SandboxRequest, image: ResolvedImage): Record<string, string> {
+  const taken = new Set(["/tmp", ...request.mounts.map((m) => m.target), request.output?.target]);
+  const folders = image.volumes.map((v) => v.replace(/\/+$/, "") || "/").filter((v) => !taken.has(v));
+  return Object.fromEntries(folders.map((folder) => [folder, tmpOptions(request.limits)]));
 }
 
 /** The /tmp tmpfs: writable, exec allowed (JIT caches), never setuid or device files. */

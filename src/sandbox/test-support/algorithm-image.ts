@@ -62,12 +62,12 @@ export interface AlgorithmArchive {
 }
 
 /**
- * Builds the algorithm from `baseImage` with `USER user` ("" leaves USER unset: root) and the given script
- * as its entrypoint, saves it, and removes the built image.
+ * Builds the algorithm from `baseImage` with `USER user` ("" leaves USER unset: root), the given script as
+ * its entrypoint and optionally a VOLUME, saves it, and removes the built image.
  */
 export async function saveAlgorithmImage(
   baseImage: string,
-  options: { user?: string; script?: string; gzip?: boolean; tag?: string } = {},
+  options: { user?: string; script?: string; gzip?: boolean; tag?: string; volume?: string } = {},
 ): Promise<AlgorithmArchive> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-algorithm-"));
   const tag = options.tag ?? `proctor-test-algorithm/${path.basename(dir).toLowerCase()}:latest`;
@@ -83,6 +83,7 @@ export async function saveAlgorithmImage(
       "COPY --from=base /lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2",
       "COPY predict.sh /opt/algorithm/predict.sh",
       "WORKDIR /opt/algorithm",
+      ...(options.volume ? [`VOLUME ${options.volume}`] : []),
       ...(user ? [`USER ${user}`] : []),
       'ENTRYPOINT ["/bin/sh", "/opt/algorithm/predict.sh"]',
       "",
