@@ -94,7 +94,7 @@ export async function loadImageArchive(
     if (said.error) {
       if (ENGINE_FAULT.test(said.error))
         throw new EngineError(`Docker engine error while loading the image archive: ${said.error}`);
-      throw new ImageLoadError(`the engine refused to load the image (${said.error})`);
+      throw new ImageLoadError(`the engine refused to load the image (${said.error}): ${RESAVE}`);
     }
     const info = await onEngine("inspecting the loaded image", () => docker.getImage(ref).inspect()).catch(
       (error: unknown) => {
@@ -106,7 +106,7 @@ export async function loadImageArchive(
     if (info.Id !== options.expectedId) {
       throw new ImageLoadError(
         `the engine loaded image ${info.Id}, not ${options.expectedId} that the archive's manifest names and ` +
-          "that was checked; save the image again with `docker save -o algorithm.tar <image>`",
+          `that was checked: ${RESAVE}`,
       );
     }
     return { ref, id: info.Id, remove: removal };
@@ -118,7 +118,9 @@ export async function loadImageArchive(
 }
 
 const unreadable = (error: Error) =>
-  new ImageLoadError(`the archive could not be read while loading it (${error.message})`);
+  new ImageLoadError(`the archive could not be read while loading it (${error.message}): ${RESAVE}`);
+
+const RESAVE = "build the image again and save it with `docker save -o algorithm.tar <image>`";
 
 /** What the engine's load answer says: the images it loaded, or its error. */
 async function loadOutcome(response: NodeJS.ReadableStream): Promise<{ loaded: string[]; error?: string }> {
