@@ -20,6 +20,8 @@ import {
   sendResultReport,
   type GatewayCredentials,
   type RunnerSubmissionView,
+  type Usage,
+  usageReport,
 } from "../gateway-api/index.js";
 import {
   commentOnIssue,
@@ -42,7 +44,7 @@ import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
-import { formatDuration } from "../units/index.js";
+import { formatBytes, formatDuration } from "../units/index.js";
 import { githubContext } from "./github-context.js";
 import { InputError, oneOf, optional, required, size } from "./inputs.js";
 
@@ -73,6 +75,8 @@ interface Outcome {
   publicScore: number | null;
   durationMs: number;
   imageDigest: string;
+  /** Coarse (usageReport): what the run used, shown with the status. */
+  usage?: Usage;
 }
 
 export async function runSubmissionCommand(): Promise<void> {
@@ -202,6 +206,13 @@ export async function runSubmissionCommand(): Promise<void> {
       publicScore: roundScore(evaluation.scores.public, competition.leaderboard.precision),
       durationMs: evaluation.run.durationMs,
       imageDigest: evaluation.entry.imageDigest,
+      ...(evaluation.run.metrics && {
+        usage: usageReport(evaluation.run.metrics, {
+          runtime: evaluation.run.runtime,
+          memoryLimitBytes: evaluation.run.limits.memoryBytes,
+          cpus: evaluation.run.limits.cpus,
+        }),
+      }),
     };
     const reported = await reportToGateway(gateway, outcome, {
       reason: evaluation.reason,
@@ -320,6 +331,7 @@ async function reportToGateway(
     sealedPrivateScore: details.sealedPrivateScore ?? null,
     durationMs: outcome.durationMs,
     imageDigest: outcome.imageDigest,
+    ...(outcome.usage && { usage: outcome.usage }),
     ...(details.stdout !== undefined && { stdout: details.stdout }),
     ...(details.stderr !== undefined && { stderr: details.stderr }),
     ...(details.problems !== undefined && { problems: details.problems }),
@@ -358,6 +370,16 @@ async function writeBranch(branch: GitHubLeaderboardStore, entry: LeaderboardEnt
   }
 }
 
+/** Runtime, peak memory and CPU time (already coarse) for the job summary. */
+function usageRows(usage: Usage | undefined): string[][] {
+  if (!usage) return [];
+  return [
+    ["runtime", escapeHtml(usage.runtime)],
+    ["peak memory", usage.peak_memory_bytes === null ? "—" : formatBytes(usage.peak_memory_bytes)],
+    ["CPU time", usage.cpu_seconds === null ? "—" : `${usage.cpu_seconds} s`],
+  ];
+}
+
 interface Posting {
   branch: GitHubLeaderboardStore;
   client: ReturnType<typeof createGitHubClient>;
@@ -392,6 +414,7 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
       ["attempt", String(outcome.attempt)],
       ["public score", score || "—"],
       ["duration", formatDuration(outcome.durationMs)],
+      ...usageRows(outcome.usage),
       ["image", cell(outcome.imageDigest || "—")],
     ])
     .addRaw(
