@@ -5,6 +5,12 @@ import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/limits.js";
 import { METRIC_NAMES } from "../scoring/metrics.js";
 import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
+import {
+  finalSelectionSchema,
+  resolveLifecycle,
+  timelineSchema,
+  type Lifecycle,
+} from "../lifecycle/index.js";
 import { loadYamlFile } from "../yaml/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
@@ -67,6 +73,14 @@ const customScorerSchema = z
 export const competitionSchema = z
   .object({
     name: z.string().min(1),
+    /** Shown on the gateway's landing page (plain text; blank lines separate paragraphs). */
+    description: z.string().optional(),
+    /** Dates and phases (src/lifecycle). */
+    timeline: timelineSchema.optional(),
+    /** Which entries the private leaderboard uses at reveal (src/lifecycle). */
+    final_selection: finalSelectionSchema.optional(),
+    /** Submissions queued or running at once per participant (null: no cap). */
+    max_active_runs: positiveInt.nullable().optional(),
     runtime: z
       .object({
         image: z.string().min(1),
@@ -152,6 +166,7 @@ export interface Competition {
   scoring: CompetitionFile["scoring"];
   leaderboard: LeaderboardRules & { store: string; sealingPublicKey?: string };
   logs: CompetitionFile["logs"];
+  lifecycle: Lifecycle;
 }
 
 export async function loadCompetition(file = "competition.yml"): Promise<Competition> {
@@ -230,6 +245,7 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
       ...(lb.sealing_public_key && { sealingPublicKey: at(lb.sealing_public_key) }),
     },
     logs: parsed.logs,
+    lifecycle: resolveLifecycle(parsed),
   };
 }
 

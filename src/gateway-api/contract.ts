@@ -7,6 +7,8 @@
  *   POST /v1/submissions            -> 202 SubmittedView
  *   GET  /v1/submissions/:id        -> 200 SubmissionView     (only to its owner; others get 404)
  *   GET  /v1/submissions            -> 200 SubmissionListView (the caller's own, newest first, + quota)
+ *   POST /v1/submissions/:id/cancel -> 200 SubmittedView      (not started yet: cancelled, not counted;
+ *                                      409 not_cancellable once a runner has it)
  *
  * Runners (Authorization: Bearer prc_…, the runner credential: a repository secret, valid only here):
  *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView
@@ -19,7 +21,7 @@
 import type { RunStatus } from "../status/index.js";
 
 export type CpuOrGpu = "cpu" | "gpu";
-export type SubmissionState = "queued" | "running" | "final";
+export type SubmissionState = "queued" | "running" | "final" | "cancelled";
 export type DispatchState = "pending" | "sent";
 
 /** An earlier attempt the intake gave up on (and re-dispatched). */
@@ -100,8 +102,17 @@ export interface SubmissionView {
   submitted_at: string;
   zip_sha256: string;
   zip_bytes: number;
-  /** queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome). */
+  /**
+   * queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome); or
+   * cancelled (before a runner started it; it does not count against the limits).
+   */
   state: SubmissionState;
+  /** The lifecycle phase it was submitted in (smoke_test, evaluation), or null. */
+  phase: string | null;
+  /** The participant's note, as given at upload. */
+  note: string | null;
+  /** Set when the organizers took it off the leaderboards: why. */
+  disqualified: string | null;
   /** The outcome once final; null before. */
   status: RunStatus | null;
   reason: string | null;

@@ -22,6 +22,7 @@ export {
 } from "./result-report.js";
 export { GatewayApiError, type GatewayCredentials } from "./http.js";
 export {
+  cancelSubmission,
   getSubmission,
   listSubmissions,
   uploadSubmission,
