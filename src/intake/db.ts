@@ -515,6 +515,17 @@ export class IntakeDb {
     );
   }
 
+  /** Submissions queued or running, everyone's. */
+  countAllActive(): number {
+    return (
+      this.#db
+        .prepare<[], { n: number }>(
+          "SELECT COUNT(*) AS n FROM submissions WHERE state IN ('queued', 'running')",
+        )
+        .get()?.n ?? 0
+    );
+  }
+
   /** Every submission, newest first (the organizer's queue); `active` keeps queued and running ones. */
   listAll(options: { active?: boolean; limit?: number } = {}): SubmissionRecord[] {
     const where = options.active ? "WHERE state IN ('queued', 'running')" : "";

@@ -384,7 +384,7 @@ export class Intake {
 
   /** How many submissions wait for a runner or are running (the leaderboard says so). */
   activeCount(): number {
-    return this.#db.listAll({ active: true }).length;
+    return this.#db.countAllActive();
   }
 
   /** Public standings from the intake's records. */
