@@ -176,7 +176,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
 
     web.post<{ Body: { token?: unknown } }>(
       "/signin",
-      { onRequest: web.csrfProtection },
+      { preHandler: web.csrfProtection },
       async (request, reply) => {
         const token = typeof request.body?.token === "string" ? request.body.token : "";
         const opened = intake.sessions.open(token);
@@ -202,7 +202,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       },
     );
 
-    web.post("/signout", { onRequest: web.csrfProtection }, async (request, reply) => {
+    web.post("/signout", { preHandler: web.csrfProtection }, async (request, reply) => {
       intake.sessions.close(request.cookies[SESSION_COOKIE]);
       reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "lax", secure });
       return seeOther(reply, "/");
@@ -233,7 +233,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     web.post(
       "/submit",
       {
-        onRequest: web.csrfProtection,
+        preHandler: web.csrfProtection,
         ...(options.uploadRateLimit && { config: { rateLimit: options.uploadRateLimit } }),
       },
       async (request, reply) => {
@@ -287,7 +287,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
 
     web.post<{ Params: { id: string } }>(
       "/submissions/:id/cancel",
-      { onRequest: web.csrfProtection },
+      { preHandler: web.csrfProtection },
       async (request, reply) => {
         const who = requireParticipant(request, reply);
         if (!who) return reply;
@@ -359,7 +359,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
 
     web.post<{ Params: { id: string } }>(
       "/admin/submissions/:id/cancel",
-      { onRequest: web.csrfProtection },
+      { preHandler: web.csrfProtection },
       async (request, reply) =>
         adminAction(request, reply, () => {
           intake.organizer.cancel(request.params.id);
@@ -368,7 +368,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     );
     web.post<{ Params: { id: string } }>(
       "/admin/submissions/:id/rerun",
-      { onRequest: web.csrfProtection },
+      { preHandler: web.csrfProtection },
       async (request, reply) =>
         adminAction(request, reply, () => {
           const record = intake.organizer.rerun(request.params.id);
@@ -377,14 +377,14 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     );
     web.post<{ Params: { id: string } }>(
       "/admin/submissions/:id/disqualify",
-      { onRequest: web.csrfProtection },
+      { preHandler: web.csrfProtection },
       async (request, reply) =>
         adminAction(request, reply, () => {
           intake.organizer.disqualify(request.params.id, reason(request));
           return `Disqualified ${request.params.id}.`;
         }),
     );
-    web.post("/admin/participants/disqualify", { onRequest: web.csrfProtection }, async (request, reply) =>
+    web.post("/admin/participants/disqualify", { preHandler: web.csrfProtection }, async (request, reply) =>
       adminAction(request, reply, () => {
         const participant = (request.body as Record<string, unknown> | undefined)?.["participant"];
         if (typeof participant !== "string" || !participant.trim())
@@ -393,7 +393,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
         return `Disqualified participant ${participant.trim()}.`;
       }),
     );
-    web.post("/admin/rescore", { onRequest: web.csrfProtection }, async (request, reply) =>
+    web.post("/admin/rescore", { preHandler: web.csrfProtection }, async (request, reply) =>
       adminAction(request, reply, () => {
         const ids = intake.organizer.rescore();
         return `Queued ${ids.length} submission${ids.length === 1 ? "" : "s"} again for scoring.`;
