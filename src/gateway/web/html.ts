@@ -1,5 +1,5 @@
 /**
- * HTML built by a tagged template that escapes every interpolated value (text and attribute contexts
+ * HTML built by a tagged template (`markup`, not `html`, so that formatters leave its text alone) that escapes every interpolated value (text and attribute contexts
  * alike: & < > " ' all become entities), unless the value is already `Html` made here. Participant-controlled
  * text (names, notes, logs, reasons) can therefore only ever reach a page as text.
  */
@@ -21,7 +21,7 @@ function render(value: Value): string {
   return escapeHtml(String(value));
 }
 
-export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
+export function markup(strings: TemplateStringsArray, ...values: Value[]): Html {
   let out = strings[0]!;
   values.forEach((value, i) => (out += render(value) + strings[i + 1]!));
   return new Html(out);

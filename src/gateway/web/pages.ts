@@ -1,7 +1,7 @@
 /**
  * The gateway's pages, rendered on the server: landing (rules and timeline), sign-in, submit, my
  * submissions (a live region), the leaderboard and the organizer's queue. Every value reaches the page
- * through `html`, which escapes it. Pure functions of what the routes pass in.
+ * through `markup`, which escapes it. Pure functions of what the routes pass in.
  */
 import type { Competition } from "../../config/index.js";
 import type { QuotaView, SubmissionView } from "../../gateway-api/index.js";
@@ -9,7 +9,7 @@ import type { QueueRow } from "../../intake/index.js";
 import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
-import { html, type Html } from "./html.js";
+import { markup, type Html } from "./html.js";
 
 export interface Viewer {
   kind: "participant" | "admin";
@@ -44,9 +44,9 @@ function direction(c: Competition): string {
 
 export function layout(ctx: PageContext, title: string, body: Html): Html {
   const nav = (href: string, key: PageContext["current"], label: string) =>
-    html`<li><a href="${href}" ${ctx.current === key ? html` aria-current="page"` : ""}>${label}</a></li>`;
+    markup`<li><a href="${href}" ${ctx.current === key ? markup` aria-current="page"` : ""}>${label}</a></li>`;
   const who = ctx.viewer;
-  return html`<!doctype html>
+  return markup`<!doctype html>
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -69,7 +69,7 @@ export function layout(ctx: PageContext, title: string, body: Html): Html {
           </nav>
           ${
             who
-              ? html`<form method="post" action="/signout">
+              ? markup`<form method="post" action="/signout">
                   <input type="hidden" name="_csrf" value="${ctx.csrf}" />
                   <span class="muted"
                     >Signed in as
@@ -96,23 +96,23 @@ function timeline(c: Competition, now: Date): Html {
   const l = c.lifecycle;
   const window = uploadWindow(l, now);
   const current = phaseAt(l, now);
-  return html`<dl class="timeline">
+  return markup`<dl class="timeline">
       <dt>Opens</dt>
       <dd>${l.start ? when(l.start) : "open now"}</dd>
       <dt>Closes</dt>
       <dd>${l.end ? when(l.end) : "no end date set"}</dd>
       <dt>Now</dt>
       <dd>
-        ${window.open ? (current ? html`open: <strong>${current.title}</strong>` : "open") : window.reason}
+        ${window.open ? (current ? markup`open: <strong>${current.title}</strong>` : "open") : window.reason}
       </dd>
     </dl>
     ${
       l.phases.length > 0
-        ? html`<h3>Phases</h3>
+        ? markup`<h3>Phases</h3>
             <ol class="phases">
               ${l.phases.map(
                 (p) =>
-                  html`<li${p === current ? html` aria-current="step"` : ""}>${p.title}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; logs shown: ${p.logs ?? c.logs[p.name]}</li>`,
+                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; logs shown: ${p.logs ?? c.logs[p.name]}</li>`,
               )}
             </ol>`
         : ""
@@ -128,7 +128,7 @@ export function landingPage(ctx: PageContext): Html {
   return layout(
     ctx,
     c.name,
-    html`${paragraphs.map((p) => html`<p>${p.trim()}</p>`)}
+    markup`${paragraphs.map((p) => markup`<p>${p.trim()}</p>`)}
       <p>
         <a class="button" href="${ctx.viewer?.kind === "participant" ? "/submit" : "/signin"}">Submit</a>
         <a href="/leaderboard">See the leaderboard</a>
@@ -174,7 +174,7 @@ export function signInPage(ctx: PageContext, error?: string): Html {
   return layout(
     ctx,
     "Sign in",
-    html`<p>
+    markup`<p>
         Sign in with the token the organizers gave you (it starts with <code>pct_</code>; organizers:
         <code>pad_</code>). It is kept only as a session cookie on this browser; sign out to end the session.
       </p>
@@ -189,7 +189,7 @@ export function signInPage(ctx: PageContext, error?: string): Html {
           autocomplete="current-password"
           required
           spellcheck="false"
-          ${error ? html` aria-invalid="true" aria-describedby="signin-error"` : ""}
+          ${error ? markup` aria-invalid="true" aria-describedby="signin-error"` : ""}
         />
         <p><button type="submit">Sign in</button></p>
       </form>`,
@@ -218,8 +218,8 @@ export function submitPage(
   return layout(
     ctx,
     "Submit",
-    html`<p class="notice" id="quota">${quotaText(quota)}</p>
-      ${closed ? html`<p class="alert" role="status">${closed}</p>` : ""}
+    markup`<p class="notice" id="quota">${quotaText(quota)}</p>
+      ${closed ? markup`<p class="alert" role="status">${closed}</p>` : ""}
       <form
         method="post"
         action="${action}"
@@ -231,17 +231,17 @@ export function submitPage(
         <div class="alert" role="alert" tabindex="-1" id="upload-error">${error ?? ""}</div>
         ${
           c.runners.length > 1
-            ? html`<fieldset>
+            ? markup`<fieldset>
                 <legend>Run on</legend>
                 ${c.runners.map(
                   (k, i) =>
-                    html`<label
-                      ><input type="radio" name="cpu_or_gpu" value="${k}" ${i === 0 ? html` checked` : ""} />
+                    markup`<label
+                      ><input type="radio" name="cpu_or_gpu" value="${k}" ${i === 0 ? markup` checked` : ""} />
                       ${k.toUpperCase()}</label
                     >`,
                 )}
               </fieldset>`
-            : html`<input type="hidden" name="cpu_or_gpu" value="${c.runners[0] ?? "cpu"}" />`
+            : markup`<input type="hidden" name="cpu_or_gpu" value="${c.runners[0] ?? "cpu"}" />`
         }
         <label for="note">Note (optional, only you see it)</label>
         <textarea id="note" name="note" rows="2" maxlength="500"></textarea>
@@ -260,42 +260,42 @@ export function submitPage(
         </p>
         <progress max="100" value="0" hidden aria-label="Upload progress"></progress>
         <p data-progress-text aria-live="polite" class="muted"></p>
-        <p><button type="submit" ${closed ? html` disabled` : ""}>Upload</button></p>
+        <p><button type="submit" ${closed ? markup` disabled` : ""}>Upload</button></p>
       </form>`,
   );
 }
 
 function outcome(v: SubmissionView): Html {
-  if (v.state === "cancelled") return html`cancelled`;
-  if (v.state !== "final") return html`<strong>${v.state}</strong>`;
+  if (v.state === "cancelled") return markup`cancelled`;
+  if (v.state !== "final") return markup`<strong>${v.state}</strong>`;
   const good = v.status === "succeeded";
-  return html`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
+  return markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
 }
 
 function submissionRow(v: SubmissionView, precision: number, csrf: string): Html {
   const logs =
     v.logs.visibility === "none"
-      ? html`<p class="muted">Logs are not shown in this phase.</p>`
-      : html`${
+      ? markup`<p class="muted">Logs are not shown in this phase.</p>`
+      : markup`${
           v.logs.stdout
-            ? html`<h4>stdout</h4>
+            ? markup`<h4>stdout</h4>
                 <pre>${v.logs.stdout}</pre>`
             : ""
         }${
           v.logs.stderr
-            ? html`<h4>stderr</h4>
+            ? markup`<h4>stderr</h4>
                 <pre>${v.logs.stderr}</pre>`
             : ""
-        }${!v.logs.stdout && !v.logs.stderr ? html`<p class="muted">No output.</p>` : ""}`;
+        }${!v.logs.stdout && !v.logs.stderr ? markup`<p class="muted">No output.</p>` : ""}`;
   const detailsId = `details-${v.submission_id}`;
-  return html`<tr id="${v.submission_id}" data-state="${v.state}">
+  return markup`<tr id="${v.submission_id}" data-state="${v.state}">
     <td>
       <span class="id">${v.submission_id}</span
-      >${v.note ? html`<br /><span class="muted">${v.note}</span>` : ""}
+      >${v.note ? markup`<br /><span class="muted">${v.note}</span>` : ""}
     </td>
     <td>${when(v.submitted_at)}</td>
     <td data-cell="status">
-      ${outcome(v)}${v.disqualified ? html`<br />disqualified: ${v.disqualified}` : ""}
+      ${outcome(v)}${v.disqualified ? markup`<br />disqualified: ${v.disqualified}` : ""}
     </td>
     <td class="num" data-cell="score">
       ${v.public_score === null ? "—" : formatScore(v.public_score, precision)}
@@ -304,7 +304,7 @@ function submissionRow(v: SubmissionView, precision: number, csrf: string): Html
     <td>
       ${
         v.state === "queued"
-          ? html`<form method="post" action="/submissions/${v.submission_id}/cancel">
+          ? markup`<form method="post" action="/submissions/${v.submission_id}/cancel">
               <input type="hidden" name="_csrf" value="${csrf}" /><button
                 type="submit"
                 class="secondary"
@@ -324,8 +324,8 @@ function submissionRow(v: SubmissionView, precision: number, csrf: string): Html
         </p>
         ${
           v.problems.length > 0
-            ? html`<ul>
-                ${v.problems.map((p) => html`<li>${p}</li>`)}
+            ? markup`<ul>
+                ${v.problems.map((p) => markup`<li>${p}</li>`)}
               </ul>`
             : ""
         }
@@ -343,7 +343,7 @@ export function submissionsRegion(
   csrf: string,
 ): Html {
   const active = submissions.filter((s) => s.state === "queued" || s.state === "running").length;
-  return html`<div id="live" data-live="/submissions/live" data-active="${active > 0 ? "true" : "false"}">
+  return markup`<div id="live" data-live="/submissions/live" data-active="${active > 0 ? "true" : "false"}">
     <p class="notice" id="quota">${quotaText(quota)}</p>
     <p id="live-status" role="status" aria-live="polite">
       ${active > 0 ? `${active} submission${active === 1 ? "" : "s"} waiting or running; this page updates by itself.` : "Nothing waiting or running."}
@@ -366,7 +366,7 @@ export function submissionsRegion(
         <tbody>
           ${
             submissions.length === 0
-              ? html`<tr>
+              ? markup`<tr>
                   <td colspan="6">No submissions yet: <a href="/submit">submit one</a>.</td>
                 </tr>`
               : submissions.map((s) => submissionRow(s, precision, csrf))
@@ -381,7 +381,7 @@ export function submissionsPage(ctx: PageContext, region: Html, flash?: string):
   return layout(
     ctx,
     "My submissions",
-    html`${flash ? html`<p class="notice" role="status">${flash}</p>` : ""}${region}`,
+    markup`${flash ? markup`<p class="notice" role="status">${flash}</p>` : ""}${region}`,
   );
 }
 
@@ -392,7 +392,7 @@ export function leaderboardPage(ctx: PageContext, standings: Standings, active: 
   return layout(
     ctx,
     "Leaderboard",
-    html`<p>
+    markup`<p>
         Metric: <strong>${metricName(c)}</strong> (${direction(c)}). Public scores, on part of the test set;
         the final ranking uses the private part and is revealed at the end.
       </p>
@@ -416,7 +416,7 @@ export function leaderboardPage(ctx: PageContext, standings: Standings, active: 
           <tbody>
             ${standings.rows.map(
               (r) =>
-                html`<tr${r.participant === me ? html` class="mine" aria-current="true"` : ""}><td class="num">${r.rank ?? "—"}</td><th scope="row">${r.participant}${r.participant === me ? " (you)" : ""}</th><td class="num">${r.score === null ? "no score" : r.scoreText}</td><td class="num wide">${r.entries}</td><td class="wide">${when(r.lastSubmittedAt)}</td></tr>`,
+                markup`<tr${r.participant === me ? markup` class="mine" aria-current="true"` : ""}><td class="num">${r.rank ?? "—"}</td><th scope="row">${r.participant}${r.participant === me ? " (you)" : ""}</th><td class="num">${r.score === null ? "no score" : r.scoreText}</td><td class="num wide">${r.entries}</td><td class="wide">${when(r.lastSubmittedAt)}</td></tr>`,
             )}
           </tbody>
         </table>
@@ -426,7 +426,7 @@ export function leaderboardPage(ctx: PageContext, standings: Standings, active: 
 
 export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flash?: string): Html {
   const form = (action: string, label: string, extra: Html | string = "") =>
-    html`<form method="post" action="${action}">
+    markup`<form method="post" action="${action}">
       <input type="hidden" name="_csrf" value="${ctx.csrf}" />${extra}<button type="submit" class="secondary">
         ${label}
       </button>
@@ -434,9 +434,9 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
   return layout(
     ctx,
     "Queue (organizer)",
-    html`${flash ? html`<p class="notice" role="status">${flash}</p>` : ""}
+    markup`${flash ? markup`<p class="notice" role="status">${flash}</p>` : ""}
       <p>
-        ${all ? html`Every submission, newest first. <a href="/admin">Only queued and running</a>` : html`Queued and running submissions. <a href="/admin?all=1">Every submission</a>`}
+        ${all ? markup`Every submission, newest first. <a href="/admin">Only queued and running</a>` : markup`Queued and running submissions. <a href="/admin?all=1">Every submission</a>`}
       </p>
       <div class="table-wrap">
         <table id="queue">
@@ -455,7 +455,7 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
           <tbody>
             ${rows.map(
               (r) =>
-                html`<tr id="${r.submission_id}">
+                markup`<tr id="${r.submission_id}">
                   <td>
                     <span class="id">${r.submission_id}</span><br /><span class="muted"
                       >${r.cpu_or_gpu}${r.phase ? `, ${r.phase}` : ""}, attempt ${r.attempt}</span
@@ -463,17 +463,17 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
                   </td>
                   <td>${r.participant}</td>
                   <td>
-                    ${r.state}${r.status ? html`: ${r.status}` : ""}${r.public_score === null ? "" : ` (${r.public_score})`}${r.disqualified ? html`<br />disqualified: ${r.disqualified}` : ""}
+                    ${r.state}${r.status ? markup`: ${r.status}` : ""}${r.public_score === null ? "" : ` (${r.public_score})`}${r.disqualified ? markup`<br />disqualified: ${r.disqualified}` : ""}
                   </td>
                   <td>
-                    ${formatDuration(r.age_ms)}${r.running_ms === null ? "" : html`<br />running ${formatDuration(r.running_ms)}`}
+                    ${formatDuration(r.age_ms)}${r.running_ms === null ? "" : markup`<br />running ${formatDuration(r.running_ms)}`}
                   </td>
                   <td>
                     ${r.state === "queued" || r.state === "running" ? form(`/admin/submissions/${r.submission_id}/cancel`, "Cancel") : form(`/admin/submissions/${r.submission_id}/rerun`, "Re-run")}
                     ${form(
                       `/admin/submissions/${r.submission_id}/disqualify`,
                       "Disqualify",
-                      html`<label for="reason-${r.submission_id}">Reason</label
+                      markup`<label for="reason-${r.submission_id}">Reason</label
                         ><input
                           type="text"
                           id="reason-${r.submission_id}"
@@ -490,7 +490,7 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
       </div>
       <section aria-labelledby="participant-dq" class="card">
         <h2 id="participant-dq">Disqualify a participant</h2>
-        ${form("/admin/participants/disqualify", "Disqualify participant", html`<label for="dq-participant">Participant</label><input type="text" id="dq-participant" name="participant" required /><label for="dq-reason">Reason</label><input type="text" id="dq-reason" name="reason" required maxlength="500" />`)}
+        ${form("/admin/participants/disqualify", "Disqualify participant", markup`<label for="dq-participant">Participant</label><input type="text" id="dq-participant" name="participant" required /><label for="dq-reason">Reason</label><input type="text" id="dq-reason" name="reason" required maxlength="500" />`)}
       </section>
       <section aria-labelledby="rescore" class="card">
         <h2 id="rescore">Re-score after a scoring fix</h2>
@@ -507,7 +507,7 @@ export function errorPage(ctx: PageContext, title: string, message: string, hint
   return layout(
     ctx,
     title,
-    html`<p class="alert" role="alert">${message}</p>
+    markup`<p class="alert" role="alert">${message}</p>
       ${hint ?? ""}
       <p><a href="/">Back to the rules</a></p>`,
   );

@@ -144,6 +144,10 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       .header("cache-control", "public, max-age=300")
       .send(APP_CSS),
   );
+  // Browsers ask for it on every page; no icon, and no 404 in their console.
+  app.get("/favicon.ico", async (_request, reply) =>
+    reply.code(204).header("cache-control", "public, max-age=86400").send(),
+  );
   app.get("/assets/app.js", async (_request, reply) =>
     reply
       .header("content-type", "text/javascript; charset=utf-8")
