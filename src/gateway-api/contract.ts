@@ -9,6 +9,8 @@
  *   GET  /v1/submissions            -> 200 SubmissionListView (the caller's own, newest first, + quota)
  *   POST /v1/submissions/:id/cancel -> 200 SubmittedView      (not started yet: cancelled, not counted;
  *                                      409 not_cancellable once a runner has it)
+ *   POST /v1/submissions/:id/choice -> 200 SubmissionView     ({"chosen": true|false}: for the final
+ *                                      leaderboard, where final_selection is `chosen`)
  *
  * Runners (Authorization: Bearer prc_…, the runner credential: a repository secret, valid only here):
  *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView
@@ -113,6 +115,8 @@ export interface SubmissionView {
   note: string | null;
   /** Set when the organizers took it off the leaderboards: why. */
   disqualified: string | null;
+  /** Chosen by its participant for the final (private) leaderboard (final_selection mode `chosen`). */
+  chosen: boolean;
   /** The outcome once final; null before. */
   status: RunStatus | null;
   reason: string | null;

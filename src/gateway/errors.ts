@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { ResultReportError, type ErrorBody } from "../gateway-api/index.js";
 import {
   ActiveRunsError,
+  ChoiceError,
   DisqualifiedError,
   NotCancellableError,
   SubmissionsClosedError,
@@ -120,7 +121,7 @@ export function mapError(error: unknown): Mapped {
     return { status: 403, body: { error: error.code, message: error.message } };
   if (error instanceof ActiveRunsError)
     return { status: 429, body: { error: error.code, message: error.message } };
-  if (error instanceof NotCancellableError)
+  if (error instanceof NotCancellableError || error instanceof ChoiceError)
     return { status: 409, body: { error: error.code, message: error.message } };
   if (error instanceof IntakeError)
     return { status: 400, body: { error: error.code, message: error.message } };

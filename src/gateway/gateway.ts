@@ -8,6 +8,7 @@
  *     GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404)
  *     GET  /v1/submissions                  -> the caller's submissions + remaining quota
  *     POST /v1/submissions/:id/cancel       -> cancels one no runner has started (409 once one has)
+ *     POST /v1/submissions/:id/choice       -> {"chosen": bool}: picks it for the final leaderboard
  *   runners (Authorization: Bearer <runner credential, prc_…>; see gateway-api/result-report.ts)
  *     GET  /v1/runner/submissions/:id       -> RunnerSubmissionView
  *     GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip
@@ -244,6 +245,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     routes.post<{ Params: { id: string } }>("/v1/submissions/:id/cancel", async (request) =>
       intake.cancel(participant(request).holder, request.params.id),
+    );
+
+    routes.post<{ Params: { id: string }; Body: { chosen?: unknown } }>(
+      "/v1/submissions/:id/choice",
+      async (request) => {
+        const who = participant(request);
+        const chosen = request.body?.chosen;
+        if (typeof chosen !== "boolean")
+          throw new HttpError(400, "bad_request", 'send {"chosen": true} or {"chosen": false} as JSON');
+        return intake.choose(who.holder, request.params.id, chosen);
+      },
     );
 
     routes.get("/v1/submissions", async (request) => intake.list(participant(request).holder));

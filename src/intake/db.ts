@@ -608,13 +608,34 @@ export class IntakeDb {
     return new Map(rows.map((r) => [r.participant, r.reason]));
   }
 
-  /** Sets which of a participant's submissions are chosen for the final leaderboard (the rest unchosen). */
-  setChosen(participant: string, ids: readonly string[]): void {
-    this.#db.transaction(() => {
-      this.#db.prepare("UPDATE submissions SET chosen = 0 WHERE participant = ?").run(participant);
-      const choose = this.#db.prepare("UPDATE submissions SET chosen = 1 WHERE participant = ? AND id = ?");
-      for (const id of ids) choose.run(participant, id);
-    })();
+  /**
+   * Marks one of a participant's scored submissions chosen for the final leaderboard (or not); choosing
+   * fails (false) when `max` are chosen already. One transaction, so two tabs cannot pass the cap.
+   */
+  setChosen(participant: string, id: string, chosen: boolean, max: number): boolean {
+    return this.#db
+      .transaction(() => {
+        if (chosen) {
+          const n =
+            this.#db
+              .prepare<[string, string], { n: number }>(
+                "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND chosen = 1 AND id <> ?",
+              )
+              .get(participant, id)?.n ?? 0;
+          if (n >= max) return false;
+        }
+        this.#db
+          .prepare("UPDATE submissions SET chosen = ? WHERE participant = ? AND id = ?")
+          .run(chosen ? 1 : 0, participant, id);
+        return true;
+      })
+      .immediate();
+  }
+
+  /** The ids of submissions their participants chose for the final leaderboard. */
+  chosenIds(): Set<string> {
+    const rows = this.#db.prepare<[], { id: string }>("SELECT id FROM submissions WHERE chosen = 1").all();
+    return new Set(rows.map((r) => r.id));
   }
 
   // ---- what changes the leaderboard, and settings -------------------------------------------------

@@ -118,3 +118,9 @@ export class NotCancellableError extends IntakeError {
     super(`submission ${id} is ${state}: only a submission no runner has started (queued) can be cancelled`);
   }
 }
+
+/** A final-selection choice that breaks the rule (not scored, or more than the competition allows). */
+export class ChoiceError extends IntakeError {
+  override name = "ChoiceError";
+  readonly code = "choice_refused";
+}

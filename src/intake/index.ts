@@ -39,6 +39,7 @@ export {
   type SubmissionStorage,
 } from "./storage.js";
 export {
+  ChoiceError,
   ActiveRunsError,
   DisqualifiedError,
   NotCancellableError,

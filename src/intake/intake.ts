@@ -45,6 +45,7 @@ import { formatDuration } from "../units/index.js";
 import type { FinalFields, IntakeDb, SubmissionRecord } from "./db.js";
 import {
   ActiveRunsError,
+  ChoiceError,
   DisqualifiedError,
   NoRunnersError,
   NotCancellableError,
@@ -368,6 +369,40 @@ export class Intake {
       submission: this.#view(this.#db.getSubmission(id)!),
       quota: quotaView(await this.quota(participant)),
     };
+  }
+
+  /**
+   * Chooses (or unchooses) one of the participant's scored submissions for the final (private)
+   * leaderboard, where competition.yml's final_selection is `chosen`: at most `count` at once (ChoiceError).
+   */
+  async choose(participant: string, id: string, chosen: boolean): Promise<SubmissionView> {
+    const record = this.#record(id);
+    if (record.participant !== participant) throw new SubmissionNotFoundError(id);
+    const rule = this.competition.lifecycle.finalSelection;
+    if (rule.mode !== "chosen") {
+      throw new ChoiceError(
+        `this competition picks final entries by itself (final_selection: best ${rule.count} in ` +
+          `competition.yml): there is nothing to choose`,
+      );
+    }
+    if (chosen && (record.status !== "succeeded" || record.disqualified !== null)) {
+      throw new ChoiceError(
+        `submission ${id} has no score to count (${record.state}${record.status ? `, ${record.status}` : ""}` +
+          `${record.disqualified ? ", disqualified" : ""}): choose a scored submission`,
+      );
+    }
+    if (!this.#db.setChosen(participant, id, chosen, rule.count)) {
+      throw new ChoiceError(
+        `you have chosen ${rule.count} submission${rule.count === 1 ? "" : "s"} already, the most this ` +
+          `competition counts (final_selection.count): unchoose one first`,
+      );
+    }
+    return this.#view(this.#db.getSubmission(id)!);
+  }
+
+  /** The ids participants chose for the final leaderboard (final_selection mode `chosen`). */
+  chosenIds(): Set<string> {
+    return this.#db.chosenIds();
   }
 
   /**

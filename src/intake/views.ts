@@ -67,6 +67,7 @@ export function submissionView(
     phase: record.phase,
     note: record.note,
     disqualified: record.disqualified,
+    chosen: record.chosen,
     status: record.status,
     reason: record.reason,
     public_score: roundScore(record.publicScore, competition.leaderboard.precision),

@@ -1,5 +1,6 @@
 /** The competition's lifecycle: dates, phases, the final selection, the cap on runs under way. */
 export {
+  finalEntries,
   finalSelectionSchema,
   phaseAt,
   resolveLifecycle,

@@ -20,6 +20,7 @@
  *   max_active_runs: 1                          # queued or running at once per participant (null: any)
  */
 import { z } from "zod";
+import type { LeaderboardEntry } from "../leaderboard/index.js";
 
 const LOG_VISIBILITY = ["full", "tail", "none"] as const;
 export type PhaseName = "smoke_test" | "evaluation";
@@ -216,4 +217,27 @@ export function selectFinal<T extends SelectableEntry>(
     selected.push(...[...pool].sort(better).slice(0, rule.count));
   }
   return selected;
+}
+
+/**
+ * The entries the private leaderboard ranks at reveal: each participant's final selection (selectFinal,
+ * by public score, or their choices), each carrying its revealed private score as the score to pick by, so
+ * that ranking them with selection `best` ranks each participant by the best private score among their
+ * selected entries. Entries without a public score stay (unranked rows keep their participants).
+ */
+export function finalEntries(
+  revealed: readonly LeaderboardEntry[],
+  rule: Lifecycle["finalSelection"],
+  direction: "higher" | "lower",
+  chosen: ReadonlySet<string> = new Set(),
+): LeaderboardEntry[] {
+  const selected = selectFinal(
+    revealed.map((e) => ({ ...e, score: e.publicScore, chosen: chosen.has(e.submissionId) })),
+    rule,
+    direction,
+  );
+  const keep = new Set(selected.map((e) => e.submissionId));
+  return revealed
+    .filter((e) => keep.has(e.submissionId) || e.publicScore === null)
+    .map((e) => (keep.has(e.submissionId) ? { ...e, publicScore: e.privateScore } : e));
 }

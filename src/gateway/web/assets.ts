@@ -35,6 +35,7 @@ input[type=text], input[type=password], textarea, input[type=file] { width: 100%
   padding: .5rem; border: 1px solid var(--muted); border-radius: 6px; background: var(--bg); color: var(--fg); }
 fieldset { border: 1px solid var(--line); border-radius: 6px; max-width: 36rem; }
 fieldset label { display: inline; font-weight: 400; margin-right: 1rem; }
+a.button { display: inline-block; text-decoration: none; margin-right: 1rem; }
 button, .button { font: inherit; padding: .5rem 1rem; border-radius: 6px; border: 1px solid var(--accent);
   background: var(--accent); color: #fff; cursor: pointer; min-height: 44px; }
 @media (prefers-color-scheme: dark) { button, .button { color: #0d1117; } }

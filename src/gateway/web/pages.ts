@@ -272,7 +272,16 @@ function outcome(v: SubmissionView): Html {
   return markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
 }
 
-function submissionRow(v: SubmissionView, precision: number, csrf: string): Html {
+function submissionRow(v: SubmissionView, competition: Competition, csrf: string): Html {
+  const precision = competition.scoring.precision;
+  const choosing = competition.lifecycle.finalSelection.mode === "chosen";
+  const choice =
+    choosing && v.status === "succeeded" && !v.disqualified
+      ? markup`<form method="post" action="/submissions/${v.submission_id}/choice">
+          <input type="hidden" name="_csrf" value="${csrf}" /><input type="hidden" name="chosen" value="${v.chosen ? "false" : "true"}" />
+          <button type="submit" class="secondary" aria-pressed="${v.chosen ? "true" : "false"}" aria-label="Count submission ${v.submission_id} for the final leaderboard">${v.chosen ? "Counted for the final ✓" : "Count for the final"}</button>
+        </form>`
+      : "";
   const logs =
     v.logs.visibility === "none"
       ? markup`<p class="muted">Logs are not shown in this phase.</p>`
@@ -314,7 +323,7 @@ function submissionRow(v: SubmissionView, precision: number, csrf: string): Html
               </button>
             </form>`
           : ""
-      }
+      }${choice}
       <details id="${detailsId}">
         <summary>Details</summary>
         <p>${v.reason ?? "Waiting for a runner."}</p>
@@ -339,7 +348,7 @@ function submissionRow(v: SubmissionView, precision: number, csrf: string): Html
 export function submissionsRegion(
   submissions: SubmissionView[],
   quota: QuotaView,
-  precision: number,
+  competition: Competition,
   csrf: string,
 ): Html {
   const active = submissions.filter((s) => s.state === "queued" || s.state === "running").length;
@@ -369,7 +378,7 @@ export function submissionsRegion(
               ? markup`<tr>
                   <td colspan="6">No submissions yet: <a href="/submit">submit one</a>.</td>
                 </tr>`
-              : submissions.map((s) => submissionRow(s, precision, csrf))
+              : submissions.map((s) => submissionRow(s, competition, csrf))
           }
         </tbody>
       </table>

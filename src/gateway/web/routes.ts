@@ -270,7 +270,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     const region = async (request: FastifyRequest, reply: FastifyReply, who: SessionHolder) => {
       const list = await intake.list(who.holder);
       const csrfToken = reply.generateCsrf({ userInfo: sessionKey(request) });
-      return submissionsRegion(list.submissions, list.quota, competition.leaderboard.precision, csrfToken);
+      return submissionsRegion(list.submissions, list.quota, competition, csrfToken);
     };
 
     web.get("/submissions", async (request, reply) => {
@@ -303,6 +303,17 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     // Rendered once per change for visitors without a session (most of the traffic), with an ETag; a
     // signed-in participant's copy highlights their row, so it is rendered for them.
     let anonymous: { key: string; html: string; etag: string } | undefined;
+    web.post<{ Params: { id: string }; Body: { chosen?: unknown } }>(
+      "/submissions/:id/choice",
+      { preHandler: web.csrfProtection },
+      async (request, reply) => {
+        const who = requireParticipant(request, reply);
+        if (!who) return reply;
+        await intake.choose(who.holder, request.params.id, request.body?.chosen === "true");
+        return seeOther(reply, `/submissions#${request.params.id}`);
+      },
+    );
+
     web.get("/leaderboard", async (request, reply) => {
       const { version, standings } = options.standings();
       const active = intake.activeCount();

@@ -183,6 +183,16 @@ describe("the participant's pages", () => {
     expect(await row.locator("pre").first().textContent()).toBe("line 3\nline 4"); // evaluation: tail 2
     await page.screenshot({ path: join(shots, "submissions.png"), fullPage: true });
 
+    // final_selection: chosen — the participant counts it for the final leaderboard.
+    await page.getByRole("button", { name: `Count submission ${id} for the final leaderboard` }).click();
+    await page.waitForLoadState();
+    expect(
+      await page
+        .getByRole("button", { name: `Count submission ${id} for the final leaderboard` })
+        .getAttribute("aria-pressed"),
+    ).toBe("true");
+    expect(h.gateway.intake.chosenIds().has(id)).toBe(true);
+
     // The leaderboard on a phone: the score column is on screen, the participant's row highlighted.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("link", { name: "Leaderboard" }).click();
