@@ -13,7 +13,7 @@
  *                                      leaderboard, where final_selection is `chosen`)
  *
  * Runners (Authorization: Bearer prc_…, the runner credential: a repository secret, valid only here):
- *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView
+ *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView (409 once cancelled: run nothing)
  *   GET  /v1/runner/submissions/:id/zip?attempt=N -> the zip (marks attempt N running)
  *   POST /v1/runner/submissions/:id/result     -> ResultReport for one attempt (result-report.ts)
  *
@@ -75,6 +75,11 @@ export interface RunnerSubmissionView {
   /** The attempt the gateway is waiting for; a runner holding an older one must not run it. */
   attempt: number;
   state: SubmissionState;
+  /**
+   * The lifecycle phase it was submitted in (its data paths and log visibility), or null where
+   * competition.yml has no phases (the runner's `phase` input decides).
+   */
+  phase: "smoke_test" | "evaluation" | null;
   /** The recorded result once final (what the leaderboard branch needs), else null. */
   result: {
     status: RunStatus;

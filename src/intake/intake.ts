@@ -449,6 +449,7 @@ export class Intake {
       submitted_at: record.submittedAt,
       attempt: record.attempt,
       state: record.state,
+      phase: (record.phase as RunnerSubmissionView["phase"]) ?? null,
       result: final
         ? {
             status: record.status!,
