@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadCompetition } from "../config/index.js";
 import { makeEntry, makeFailed } from "../leaderboard/test-support/entries.js";
 import {
   finalEntries,
@@ -146,5 +150,49 @@ describe("final selection", () => {
     ]);
     const picked = finalEntries(revealed, { mode: "chosen", count: 2 }, "higher", new Set(["a3"]));
     expect(picked.map((x) => x.submissionId)).toEqual(["a3", "c1"]);
+  });
+});
+
+describe("in competition.yml", () => {
+  const BASE = `name: T
+runtime: { image: proctor/runtime }
+paths: { data_dir: data, ground_truth: gt.csv, submission_format: format.yml }
+scoring: { metric: accuracy, direction: higher }
+`;
+  async function load(extra: string) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-lifecycle-"));
+    try {
+      await writeFile(path.join(dir, "competition.yml"), BASE + extra);
+      return await loadCompetition(path.join(dir, "competition.yml"));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("loads the lifecycle keys", async () => {
+    const c = await load(
+      "description: Hello\ntimeline: { start: 2025-03-01T00:00:00Z, phases: [{ name: evaluation, start: 2025-03-01T00:00:00Z }] }\n" +
+        "final_selection: { mode: chosen, count: 3 }\nmax_active_runs: 2\n",
+    );
+    expect(c.lifecycle).toMatchObject({
+      description: "Hello",
+      start: new Date("2025-03-01T00:00:00Z"),
+      phases: [{ name: "evaluation", end: null }],
+      finalSelection: { mode: "chosen", count: 3 },
+      maxActiveRuns: 2,
+    });
+  });
+
+  it("names the line, the key and the rule of a mistake", async () => {
+    const error = await load(
+      "timeline:\n  start: 2025-03-01\nfinal_selection: { mode: all }\nmax_active_runs: 0\n",
+    ).catch((e: unknown) => e as Error);
+    expect(String(error)).toMatch(
+      /competition\.yml:6:3: timeline\.start "2025-03-01" is not a date with a time zone/,
+    );
+    expect(String(error)).toMatch(
+      /competition\.yml:7:\d+: final_selection\.mode must be one of "best", "chosen"/,
+    );
+    expect(String(error)).toMatch(/competition\.yml:8:\d+: max_active_runs must be/);
   });
 });

@@ -8,6 +8,7 @@ import type { QuotaView, SubmissionView } from "../../gateway-api/index.js";
 import type { QueueRow } from "../../intake/index.js";
 import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
+import { DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
 import { markup, type Html } from "./html.js";
 
@@ -51,7 +52,7 @@ export function layout(ctx: PageContext, title: string, body: Html): Html {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} — ${ctx.competition.name}</title>
+        <title>${title === ctx.competition.name ? title : `${title} — ${ctx.competition.name}`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
         <script src="/assets/app.js" defer></script>
       </head>
@@ -162,7 +163,7 @@ export function landingPage(ctx: PageContext): Html {
           <li>
             Each run: ${formatDuration(limits.timeLimitMs)} wall clock, ${formatBytes(limits.memoryBytes)}
             memory, ${limits.cpus} CPUs, no network; zips up to
-            ${formatBytes(c.zipLimits.maxZipBytes ?? 0) === "0 B" ? "the default size" : formatBytes(c.zipLimits.maxZipBytes!)}.
+            ${formatBytes(c.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes)}.
           </li>
           <li>Runners: ${c.runners.join(" and ")}.</li>
         </ul>
@@ -279,7 +280,7 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
     choosing && v.status === "succeeded" && !v.disqualified
       ? markup`<form method="post" action="/submissions/${v.submission_id}/choice">
           <input type="hidden" name="_csrf" value="${csrf}" /><input type="hidden" name="chosen" value="${v.chosen ? "false" : "true"}" />
-          <button type="submit" class="secondary" aria-pressed="${v.chosen ? "true" : "false"}" aria-label="Count submission ${v.submission_id} for the final leaderboard">${v.chosen ? "Counted for the final ✓" : "Count for the final"}</button>
+          <button type="submit" class="secondary" aria-pressed="${v.chosen ? "true" : "false"}" aria-label="Count for the final: submission ${v.submission_id}">${v.chosen ? "Counted for the final ✓" : "Count for the final"}</button>
         </form>`
       : "";
   const logs =

@@ -121,7 +121,7 @@ describe("the participant's pages", () => {
   it("lands on the rules: name, description, timeline with the current phase, metric and limits", async () => {
     const { context, page } = await newPage();
     await page.goto(`${h.url}/`);
-    expect(await page.title()).toBe("Test <Competition> — Test <Competition>");
+    expect(await page.title()).toBe("Test <Competition>");
     expect((await page.getByRole("heading", { level: 1 }).textContent())?.trim()).toBe("Test <Competition>");
     const main = await page.locator("main").innerText();
     expect(main).toContain("Predict the penguin species");
@@ -184,11 +184,11 @@ describe("the participant's pages", () => {
     await page.screenshot({ path: join(shots, "submissions.png"), fullPage: true });
 
     // final_selection: chosen — the participant counts it for the final leaderboard.
-    await page.getByRole("button", { name: `Count submission ${id} for the final leaderboard` }).click();
+    await page.getByRole("button", { name: `Count for the final: submission ${id}` }).click();
     await page.waitForLoadState();
     expect(
       await page
-        .getByRole("button", { name: `Count submission ${id} for the final leaderboard` })
+        .getByRole("button", { name: `Count for the final: submission ${id}` })
         .getAttribute("aria-pressed"),
     ).toBe("true");
     expect(h.gateway.intake.chosenIds().has(id)).toBe(true);
