@@ -184,6 +184,8 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       async (request, reply) => {
         const token = typeof request.body?.token === "string" ? request.body.token : "";
         const opened = intake.sessions.open(token);
+        // A sign-in replaces the session this browser had: never two at once, never a fixed one.
+        if (opened) intake.sessions.close(request.cookies[SESSION_COOKIE]);
         if (!opened) {
           return page(
             reply,
