@@ -355,6 +355,7 @@ describe("runner side", () => {
       submitted_at: "2025-03-01T10:00:00.000Z",
       attempt: 1,
       state: "queued",
+      phase: null, // competition.yml has no phases
       result: null,
     });
     for (const attempt of [2, 0, "x", ""]) {
