@@ -8,9 +8,9 @@ CPU_OR_GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 PROCTOR := node build/proctor.mjs
 SUBMISSION_ZIP ?= submission.zip
 SUBMISSION_SRC ?= submission_src
-# The image names live in competition.yml; ask proctor for them once it is built.
-IMAGE = $(shell $(PROCTOR) image-ref --flavour $(CPU_OR_GPU) 2>/dev/null)
-OFFLINE_IMAGE = $(shell $(PROCTOR) image-ref --flavour offline 2>/dev/null)
+# The image names live in competition.yml: proctor reads them (and says what is wrong with the file).
+IMAGE = $(shell $(PROCTOR) image-ref --flavour $(CPU_OR_GPU))
+OFFLINE_IMAGE = $(shell $(PROCTOR) image-ref --flavour offline)
 
 build/proctor.mjs: package.json package-lock.json $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 	@[ -d node_modules ] || npm ci --no-audit --no-fund
@@ -23,6 +23,15 @@ help: ## list the targets
 
 .PHONY: install
 install: build/proctor.mjs ## install the node packages and build the proctor CLI
+
+.PHONY: setup
+setup: ## set this machine up for the tests (Debian packages, Docker engine, base image, npm ci, build)
+	bash scripts/setup-machine.sh
+
+.PHONY: test
+test: setup ## the tests, from a fresh clone: set-up as above, then lint, then every test (as CI does)
+	npm run lint
+	npx vitest run
 
 .PHONY: engine
 engine: ## make sure a Docker engine runs (installs and starts Debian's docker.io as root)
@@ -38,7 +47,7 @@ build: build/proctor.mjs ## build the production runtime image (needs internet: 
 
 .PHONY: build-offline
 build-offline: build/proctor.mjs engine ## build the offline runtime flavour from Debian's packages (no internet needed)
-	IMAGE=$(OFFLINE_IMAGE) bash scripts/build-offline-image.sh
+	@image="$(OFFLINE_IMAGE)"; [ -n "$$image" ] || exit 2; IMAGE=$$image bash scripts/build-offline-image.sh
 
 .PHONY: pack-example
 pack-example: build/proctor.mjs ## zip example_submission/ into submission.zip (FORCE=1 replaces it)
@@ -49,24 +58,26 @@ pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (F
 	@[ -d $(SUBMISSION_SRC) ] || { echo "no $(SUBMISSION_SRC)/ folder: put your main.py and model files there (see example_submission/)"; exit 2; }
 	$(PROCTOR) pack $(SUBMISSION_SRC) -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)
 
-RUNTIME_IMAGE = $(shell bash scripts/runtime-image.sh "$(IMAGE)" "$(OFFLINE_IMAGE)")
+# The image a local run uses: the competition's, else the offline flavour. When competition.yml is wrong,
+# proctor says what and where, and the target stops.
+RUNTIME_IMAGE = image=$$(bash scripts/runtime-image.sh $(CPU_OR_GPU)) || exit 2
 
 .PHONY: test-submission
 test-submission: build/proctor.mjs engine ## run submission.zip (or the example) exactly as the platform: run, validate, score, rank
-	@image="$(RUNTIME_IMAGE)"; [ -n "$$image" ] || exit 1; \
+	@$(RUNTIME_IMAGE); \
 	if [ -f "$(SUBMISSION_ZIP)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION_ZIP)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); \
 	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
 	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); fi
 
 .PHONY: test-container
 test-container: build/proctor.mjs engine ## check that every package of the image's environment file imports inside it
-	@image="$(RUNTIME_IMAGE)"; [ -n "$$image" ] || exit 1; \
+	@$(RUNTIME_IMAGE); \
 	if [ "$$image" = "$(OFFLINE_IMAGE)" ]; then env=runtime/environment-offline.yml; else env=environment-$(CPU_OR_GPU).yml; fi; \
 	$(PROCTOR) test-image --image "$$image" --environment "$$env" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
 
 .PHONY: interact-container
-interact-container: build/proctor.mjs engine ## open a shell in the runtime with the same mounts and limits as a run
-	@image="$(RUNTIME_IMAGE)"; [ -n "$$image" ] || exit 1; \
+interact-container: build/proctor.mjs engine ## a shell in the run's own container (mounts, limits, working folder, environment)
+	@$(RUNTIME_IMAGE); \
 	$(PROCTOR) interact --image "$$image" --from $$([ -d $(SUBMISSION_SRC) ] && echo $(SUBMISSION_SRC) || echo example_submission) $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
 
 .PHONY: leaderboard

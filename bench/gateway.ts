@@ -126,7 +126,7 @@ function startGateway(
       "--log-level",
       "warn",
     ],
-    { GITHUB_TOKEN: token, PROCTOR_GATEWAY_SECRET: randomBytes(32).toString("hex") },
+    { GITHUB_TOKEN: token },
   );
 }
 

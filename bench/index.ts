@@ -5,6 +5,7 @@
 import { benchExtract } from "./extract.js";
 import { benchGateway } from "./gateway.js";
 import { benchLeaderboard } from "./leaderboard.js";
+import { missingPrerequisites } from "./prerequisites.js";
 import { benchRun } from "./run.js";
 import { benchScoring } from "./scoring.js";
 
@@ -19,6 +20,12 @@ const benches: Record<string, () => Promise<void>> = {
 const only = process.argv[2];
 if (only && !benches[only]) {
   console.error(`no benchmark "${only}"; choose one of ${Object.keys(benches).join(", ")}`);
+  process.exit(2);
+}
+const missing = missingPrerequisites(only ? [only] : Object.keys(benches));
+if (missing.length > 0) {
+  console.error(`npm run bench${only ? ` ${only}` : ""} needs what this machine lacks:`);
+  for (const line of missing) console.error(`  - ${line}`);
   process.exit(2);
 }
 for (const [name, bench] of Object.entries(benches)) {

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # proctor runtime entrypoint: runs the participant's main.sh or main.py from /code_execution/src.
 #
-# - The code folder is mounted read-only, so the program runs in a scratch working folder under /tmp (a
-#   tmpfs; HOME=/tmp) in which every top-level entry of /code_execution/src is symlinked: code that reads
-#   its model files relatively, or writes files of its own next to them, both work.
+# - The code folder is mounted read-only, so the program runs in a writable working folder, /tmp/work (on
+#   the /tmp tmpfs; HOME=/tmp), in which every top-level entry of /code_execution/src is symlinked, and
+#   data -> /code_execution/data and submission -> /code_execution/submission, as in DrivenData's runtimes:
+#   code that reads its model files or data/ relatively, writes submission/submission.csv, or writes files
+#   of its own next to them, all work. Absolute /code_execution/... paths work as well.
+# - With PROCTOR_INTERACTIVE=1 (make interact-container), it sets up the same working folder, then starts
+#   an interactive bash there instead of the program.
 # - Every line this script logs, and every line the program prints, is prefixed with a UTC timestamp;
 #   stdout stays stdout and stderr stays stderr.
 # - The exit status is the program's own when it fails (128+N when killed by signal N). When it exits 0
@@ -81,21 +85,48 @@ else
   exit "$EXIT_NO_MAIN"
 fi
 
-# The scratch working folder, with the submission's files linked in.
+# The working folder: the submission's files linked in, and data/ and submission/ as DrivenData's are.
 scratch_root=${TMPDIR:-/tmp}
-if ! workdir=$(mktemp -d "$scratch_root/code.XXXXXX") || ! pipes=$(mktemp -d "$scratch_root/.proctor.XXXXXX"); then
+workdir=$scratch_root/work
+if ! mkdir "$workdir" 2>/dev/null && ! workdir=$(mktemp -d "$scratch_root/work.XXXXXX"); then
   log "error: cannot create a working folder in $scratch_root: it must be writable (a tmpfs in the sandbox)"
   exit "$EXIT_SETUP_FAILED"
 fi
+declare -A contract=([data]=/code_execution/data [submission]=$SUBMISSION_DIR)
 shopt -s nullglob dotglob
 for entry in "$SRC_DIR"/*; do
-  if ! ln -s "$entry" "$workdir/${entry##*/}"; then
+  name=${entry##*/}
+  if [ -n "${contract[$name]:-}" ]; then
+    log "warning: your zip's $name is hidden in the working folder: $name/ there is ${contract[$name]} (rename yours; it stays at $entry)"
+    continue
+  fi
+  if ! ln -s "$entry" "$workdir/$name"; then
     log "error: cannot link $entry into the working folder $workdir"
     exit "$EXIT_SETUP_FAILED"
   fi
 done
 shopt -u nullglob dotglob
+for name in "${!contract[@]}"; do
+  if ! ln -s "${contract[$name]}" "$workdir/$name"; then
+    log "error: cannot link ${contract[$name]} into the working folder $workdir"
+    exit "$EXIT_SETUP_FAILED"
+  fi
+done
 cd "$workdir" || exit "$EXIT_SETUP_FAILED"
+
+if [ "${PROCTOR_INTERACTIVE:-}" = 1 ]; then
+  log "working folder $workdir: your files, data/ (= /code_execution/data, read-only), submission/ (= $SUBMISSION_DIR)"
+  log "a run starts: ${program[*]}   (expected output: $SUBMISSION_DIR/$EXPECTED_OUTPUT); exit leaves the shell"
+  if [ -t 0 ]; then
+    exec bash -i
+  fi
+  exec bash # commands piped in (make interact-container < script), without prompts
+fi
+
+if ! pipes=$(mktemp -d "$scratch_root/.proctor.XXXXXX"); then
+  log "error: cannot create a working folder in $scratch_root: it must be writable (a tmpfs in the sandbox)"
+  exit "$EXIT_SETUP_FAILED"
+fi
 # Output lines are stamped when they arrive: let Python send them as they are printed.
 export PYTHONUNBUFFERED=${PYTHONUNBUFFERED:-1}
 
@@ -157,7 +188,7 @@ if [ "$status" -ne 0 ]; then
 fi
 
 if [ ! -f "$SUBMISSION_DIR/$EXPECTED_OUTPUT" ]; then
-  log "error: $main exited 0 after ${elapsed}s but wrote no $SUBMISSION_DIR/$EXPECTED_OUTPUT: write your predictions there (an absolute path; the working folder is scratch)"
+  log "error: $main exited 0 after ${elapsed}s but wrote no $SUBMISSION_DIR/$EXPECTED_OUTPUT: write your predictions there (or to submission/$EXPECTED_OUTPUT from the working folder)"
   exit "$EXIT_OUTPUT_MISSING"
 fi
 log "$main finished after ${elapsed}s and wrote $SUBMISSION_DIR/$EXPECTED_OUTPUT"

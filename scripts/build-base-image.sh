@@ -1,14 +1,44 @@
 #!/usr/bin/env bash
-# Build the offline base image: Debian bookworm (debootstrap --variant=minbase) with Debian's python3, numpy,
-# pandas and scikit-learn, imported with `docker import`. No registry is needed, only Debian's mirror.
-# The tag carries a hash of this recipe, so a rebuild happens only when the recipe changes.
+# Build the offline base image: Debian bookworm (debootstrap --variant=minbase) with the Debian packages of
+# the Python stack listed in runtime/environment-offline.yml (the one list of the offline flavour's
+# packages), imported with `docker import`. No registry is needed, only Debian's mirror.
+# The tag carries a hash of this recipe and of the package list, so a rebuild happens only when they change.
 # Prints the image tag as the last line on stdout; progress goes to stderr.
 set -euo pipefail
 
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=(python3 python3-numpy python3-pandas python3-sklearn ca-certificates tzdata)
+environment=$repo_root/runtime/environment-offline.yml
 repo=${BASE_IMAGE_REPO:-proctor/base}
+
+# The Debian package of a conda package name: python -> python3, scikit-learn -> python3-sklearn, pytz ->
+# python3-tz, python-dateutil -> python3-dateutil, anything else -> python3-<name>.
+debian_package() {
+  case $1 in
+    python) echo python3 ;;
+    scikit-learn) echo python3-sklearn ;;
+    pytz) echo python3-tz ;;
+    python-*) echo "python3-${1#python-}" ;;
+    *) echo "python3-$1" ;;
+  esac
+}
+
+# The names under `dependencies:` (versions and comments dropped); the file is a flat conda list.
+mapfile -t names < <(awk '
+  /^dependencies:/ { inside = 1; next }
+  /^[^[:space:]#]/ { inside = 0 }
+  inside && /^[[:space:]]*-[[:space:]]*[A-Za-z0-9]/ {
+    sub(/#.*/, ""); sub(/^[[:space:]]*-[[:space:]]*/, ""); sub(/[=<>!~ ].*/, ""); print
+  }' "$environment")
+if [ ${#names[@]} -eq 0 ]; then
+  echo "build-base-image: $environment lists no dependencies; list the offline flavour's packages there" >&2
+  exit 1
+fi
+packages=(ca-certificates tzdata)
+for name in "${names[@]}"; do
+  packages+=("$(debian_package "$name")")
+done
 
 recipe_hash=$( { cat "$0"; echo "$suite ${packages[*]}"; } | sha256sum | cut -c1-12)
 tag="$repo:$suite-$recipe_hash"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Picks the runtime image for a local run and prints it on stdout (what it did goes to stderr):
-# the competition's image if this engine has it, else a pull of it, else the offline flavour, built here
-# from Debian's packages when missing. Usage: scripts/runtime-image.sh <image> <offline-image>
+# Picks the runtime image for a local run and prints it on stdout (what it did goes to stderr): the
+# competition's image for the flavour if this engine has it, else a pull of it, else the offline flavour,
+# built here from Debian's packages when missing. Usage: scripts/runtime-image.sh <cpu|gpu>
+# The names come from competition.yml through proctor; when the file is wrong, proctor's errors are shown
+# and this exits non-zero, printing nothing.
 set -euo pipefail
-image=$1
-offline=$2
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+flavour=${1:?usage: scripts/runtime-image.sh <cpu|gpu>}
+proctor=(node "$repo_root/build/proctor.mjs")
+image=$("${proctor[@]}" image-ref --flavour "$flavour")
+offline=$("${proctor[@]}" image-ref --flavour offline)
 if docker image inspect "$image" >/dev/null 2>&1; then
   echo "using the local image $image" >&2
   echo "$image"
@@ -12,7 +17,7 @@ elif docker pull "$image" >/dev/null 2>&1; then
   echo "pulled $image" >&2
   echo "$image"
 else
-  echo "$image is not here and cannot be pulled; using the offline flavour $offline" >&2
-  IMAGE="$offline" bash "$(dirname "$0")/build-offline-image.sh" >/dev/null
+  echo "$image is not on this machine and cannot be pulled: standing in with the offline flavour $offline (see the note below)" >&2
+  IMAGE="$offline" bash "$repo_root/scripts/build-offline-image.sh" >/dev/null
   echo "$offline"
 fi

@@ -361,6 +361,67 @@ describe("runtime.yml", () => {
     expect(job("publish").if).toBe("github.event_name != 'pull_request' && github.ref == 'refs/heads/main'");
   });
 
+  describe("publishing only with registry credentials (an organizer's first run)", () => {
+    const publishSteps = steps(job("publish"));
+    const check = publishSteps.find((s) => s.id === "registry")!;
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "proctor-runtime-check-"));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    function run(env: { HAS_CREDENTIALS: string }) {
+      const output = join(dir, `output-${env.HAS_CREDENTIALS}`);
+      const summary = `${output}.summary`;
+      writeFileSync(output, "");
+      writeFileSync(summary, "");
+      const r = spawnSync("bash", ["-e", "-c", String(check.run)], {
+        env: { ...process.env, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, ...env },
+        encoding: "utf8",
+      });
+      return {
+        status: r.status,
+        stdout: r.stdout,
+        output: readFileSync(output, "utf8"),
+        summary: readFileSync(summary, "utf8"),
+      };
+    }
+
+    it("checks first, seeing only whether the secrets are set, never their values", () => {
+      expect(publishSteps[0]).toBe(check);
+      expect(obj(check.env, "env")).toEqual({
+        HAS_CREDENTIALS: "${{ secrets.DOCKERHUB_USERNAME != '' && secrets.DOCKERHUB_TOKEN != '' }}",
+      });
+      expect(String(check.run)).not.toContain("${{");
+    });
+
+    it("publishes, and summarises the push, only when the check says so; builds and tests either way", () => {
+      const gated = (command: string) =>
+        publishSteps.find((s) => s.name === command || stepWith(s).command === command)!;
+      for (const name of ["publish-runtime", "Summary"]) {
+        expect(gated(name).if).toBe("steps.registry.outputs.publish == 'true'");
+      }
+      for (const name of ["build-runtime", "test-runtime"]) expect(gated(name).if).toBeUndefined();
+    });
+
+    it("publishes with both secrets set, and says nothing", () => {
+      const r = run({ HAS_CREDENTIALS: "true" });
+      expect(r).toMatchObject({ status: 0, output: "publish=true\n", stdout: "", summary: "" });
+    });
+
+    it("without the secrets: does not publish, succeeds, and tells the organizer how to turn it on", () => {
+      const r = run({ HAS_CREDENTIALS: "false" });
+      expect(r.status).toBe(0);
+      expect(r.output).toBe("publish=false\n");
+      expect(r.stdout).toMatch(
+        /^::notice title=runtime image not published::The image is built and tested but not published: the repository secrets DOCKERHUB_USERNAME and DOCKERHUB_TOKEN are not both set\. To publish, set both \(Settings, Secrets and variables, Actions\) .*runtime\.image of competition\.yml.*docs\/github\.md\.\n$/,
+      );
+      expect(r.summary).toMatch(
+        /^### Runtime image built and tested, not published\n\nNot published: the repository secrets/,
+      );
+    });
+  });
+
   it("asks for the least permissions", () => {
     expect(doc.permissions).toEqual({});
     expect(job("test").permissions).toEqual({ contents: "read", "pull-requests": "write" });

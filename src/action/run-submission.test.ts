@@ -206,6 +206,36 @@ describe("action run-submission", () => {
     expect(h.gateway.intake.get("dave", id).state).toBe("queued");
   });
 
+  it("a runner that cannot get the runtime image reports an infrastructure_error: run again, never counted", async () => {
+    const { id, token } = await submitted("example", "erin");
+    // Nothing listens on port 1 of the loopback: the engine cannot pull from there.
+    const run = await runner(id, { image: "127.0.0.1:1/proctor/runtime:cpu-missing" });
+    expect(run.code).toBe(1);
+    expect(run.outputs.status).toBe("infrastructure_error");
+    expect(run.stdout).toMatch(/::error::.*127\.0\.0\.1:1\/proctor\/runtime:cpu-missing/);
+    const view = h.gateway.intake.get("erin", id);
+    // The gateway took it as the platform's fault: attempt 2 is dispatched, nothing counted, no logs.
+    expect(view).toMatchObject({ state: "queued", attempt: 2 });
+    expect(view.earlier_attempts[0]).toMatchObject({ attempt: 1, status: "infrastructure_error" });
+    expect(board().entries.some((e) => e["submissionId"] === id)).toBe(false);
+    expectNothingLeaked(run, token);
+  });
+
+  it("an organizer's mistake on the runner (no ground truth) runs nothing and is never the participant's", async () => {
+    const broken = (await readFile(path.join(dir, "competition.yml"), "utf8")).replace(
+      "hidden/ground_truth.csv }",
+      "hidden/missing.csv }",
+    );
+    await writeFile(path.join(dir, "broken.yml"), broken);
+    const { id, token } = await submitted("example", "frank");
+    const run = await runner(id, { config: path.join(dir, "broken.yml") });
+    expect(run.code).toBe(1);
+    expect(run.outputs.status).toBe("infrastructure_error");
+    expect(run.stdout).toMatch(/::error::.*missing\.csv/);
+    expect(h.gateway.intake.get("frank", id)).toMatchObject({ state: "queued", attempt: 2 });
+    expectNothingLeaked(run, token);
+  });
+
   it("refuses a submission id that could be a path or a command", async () => {
     const run = await runner("../../etc;rm");
     expect(run.code).toBe(1);

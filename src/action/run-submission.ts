@@ -29,6 +29,7 @@ import {
   setCommitStatus,
 } from "../github/index.js";
 import {
+  escapeHtml,
   escapeMarkdown,
   MemoryLeaderboardStore,
   rankEntries,
@@ -38,6 +39,8 @@ import {
   type LeaderboardEntry,
 } from "../leaderboard/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
+import { CompetitionSetupError } from "../pipeline/preflight.js";
+import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
@@ -115,9 +118,12 @@ export async function runSubmissionCommand(): Promise<void> {
   if (!submission) return;
   // The phase it was submitted in (the gateway's record) decides its data and log visibility.
   const phase = submission.phase ?? phaseInput;
-  const runner =
-    competition.lifecycle.phases.find((p) => p.name === phase)?.runnerPaths ?? competition.runnerPaths;
-  if (!runner)
+  // A phase's own runner_paths (timeline.phases) first; else the smoke test runs on the public sample in the
+  // repository (its full logs show nothing hidden), the evaluation on the hidden set on this runner's disk.
+  const paths =
+    competition.lifecycle.phases.find((p) => p.name === phase)?.runnerPaths ??
+    (phase === "smoke_test" ? competition.paths : competition.runnerPaths);
+  if (!paths)
     throw new InputError(
       `${competition.file} has no runner_paths for phase ${phase}: set where this runner keeps the test ` +
         `data and ground truth (runner_paths, or timeline.phases[].runner_paths)`,
@@ -139,6 +145,13 @@ export async function runSubmissionCommand(): Promise<void> {
     return;
   }
   const attempt = submission.attempt;
+  const posting: Posting = { branch, client, context, flavour };
+  /** Ends this attempt before the program ran: reported to the gateway, then published. */
+  const endUnrun = async (status: RunStatus, reason: string) => {
+    const outcome = { ...unrun(submissionId, attempt), status };
+    const reported = await reportToGateway(gateway, outcome, { reason });
+    return publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
+  };
 
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
   try {
@@ -152,38 +165,50 @@ export async function runSubmissionCommand(): Promise<void> {
       );
     } catch (error) {
       if (!(error instanceof SubmissionFetchError)) throw error;
-      const outcome = {
-        submissionId,
-        attempt,
-        status: error.status,
-        publicScore: null,
-        durationMs: 0,
-        imageDigest: "",
-      };
-      const reported = await reportToGateway(gateway, outcome, { reason: error.message });
-      const entry = entryOf(outcome, submission, null);
-      return await publish(outcome, reported ? entry : null, { branch, client, context, flavour });
+      return await endUnrun(error.status, error.message);
+    }
+
+    try {
+      // A fresh runner has no runtime image yet: pull it (progress folded in a group), digest recorded.
+      const auth = registryAuth();
+      await core.group(`runtime image ${image}`, () =>
+        ensureImage(image, { auth, onProgress: (line) => core.info(line) }),
+      );
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      core.error(error.message);
+      return await endUnrun(error.status, error.message);
     }
 
     const sealed = await withSealingKey(competition, work, optional("sealing-public-key"));
-    const evaluation = await core.group("run, validate and score", () =>
-      evaluateSubmission({
-        competition: sealed,
-        zipPath,
-        image,
-        participant: submission.participant,
-        submissionId,
-        submittedAt: new Date(submission.submitted_at),
-        phase,
-        dataDir: runner.dataDir,
-        groundTruth: runner.groundTruth,
-        // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
-        store: new MemoryLeaderboardStore(),
-        gpu: flavour === "gpu",
-        // The gateway checked the participant's limits when it accepted the submission.
-        enforceQuota: false,
-      }),
-    );
+    const evaluation = await core
+      .group("run, validate and score", () =>
+        evaluateSubmission({
+          competition: sealed,
+          zipPath,
+          image,
+          participant: submission.participant,
+          submissionId,
+          submittedAt: new Date(submission.submitted_at),
+          phase,
+          dataDir: paths.dataDir,
+          groundTruth: paths.groundTruth,
+          // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
+          store: new MemoryLeaderboardStore(),
+          gpu: flavour === "gpu",
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof CompetitionSetupError)) throw error;
+        // The organizer's mistake, found before anything ran: never the participant's, never counted.
+        core.error(error.message);
+        return null;
+      });
+    if (!evaluation)
+      return await endUnrun(
+        "infrastructure_error",
+        "the competition's setup on the runner is incomplete (the organizers are told)",
+      );
     const outcome: Outcome = {
       submissionId,
       attempt,
@@ -200,7 +225,7 @@ export async function runSubmissionCommand(): Promise<void> {
       problems: evaluation.problems,
     });
     const entry = entryOf(outcome, submission, evaluation.entry.sealedPrivateScore);
-    await publish(outcome, reported ? entry : null, { branch, client, context, flavour });
+    await publish(outcome, reported ? entry : null, posting);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -213,6 +238,25 @@ function gatewayUrl(): string {
       `input "gateway-url" must be the gateway's http(s) base URL (the repository secret PROCTOR_GATEWAY_URL)`,
     );
   return url;
+}
+
+/** An outcome before anything ran. */
+const unrun = (submissionId: string, attempt: number) => ({
+  submissionId,
+  attempt,
+  publicScore: null,
+  durationMs: 0,
+  imageDigest: "",
+});
+
+/** Registry credentials for pulling the runtime image, when the workflow passes them (from secrets). */
+function registryAuth(): RegistryAuth | null {
+  const username = optional("username");
+  if (!username) return null;
+  const password = required("password", COMMAND);
+  core.setSecret(password);
+  const registry = optional("registry");
+  return { username, password, ...(registry && { serveraddress: registry }) };
 }
 
 function maxZipBytes(competition: Competition): number {
@@ -349,7 +393,8 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
   core.setOutput("duration-ms", outcome.durationMs);
   core.setOutput("image-digest", outcome.imageDigest);
 
-  const cell = (text: string) => escapeMarkdown(text);
+  // The job summary is HTML (core.summary); the comment below is Markdown.
+  const cell = (text: string) => escapeHtml(text);
   await core.summary
     .addHeading(`Submission ${cell(outcome.submissionId)}`, 3)
     .addTable([
@@ -392,7 +437,7 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
       owner: p.context.owner,
       repo: p.context.repo,
       issueNumber: Number(issueNumber),
-      body: `Submission \`${outcome.submissionId}\`: **${cell(description)}**${p.context.runUrl ? ` ([run](${p.context.runUrl}))` : ""}`,
+      body: `Submission \`${outcome.submissionId}\`: **${escapeMarkdown(description)}**${p.context.runUrl ? ` ([run](${p.context.runUrl}))` : ""}`,
     }).catch(warnIfFails(`comment on #${issueNumber}`));
   }
   if (infrastructure)

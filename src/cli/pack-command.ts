@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { stat } from "node:fs/promises";
-import { packSubmission, PackError } from "../submission/index.js";
+import { packSubmission, PackError, pythonSyntaxErrors } from "../submission/index.js";
 import { UsageError } from "./usage-error.js";
 
 export function packCommand(): Command {
@@ -19,9 +19,16 @@ export function packCommand(): Command {
         const packed = await packSubmission(dir, flags.output);
         process.stdout.write(`packed ${packed.files.length} files into ${packed.zipPath}\n`);
         if (packed.skipped.length > 0) process.stdout.write(`left out: ${packed.skipped.join(", ")}\n`);
+        await warnSyntaxErrors(dir, packed.files);
       } catch (error) {
         if (error instanceof PackError) throw new UsageError(error.message);
         throw error;
       }
     });
+}
+
+/** Says which packed Python files do not parse: the run would fail on them at once. */
+export async function warnSyntaxErrors(dir: string, files: string[]): Promise<void> {
+  for (const problem of await pythonSyntaxErrors(dir, files))
+    process.stderr.write(`warning: syntax error in ${problem} (checked with this machine's python3)\n`);
 }

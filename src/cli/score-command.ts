@@ -15,7 +15,10 @@ export function scoreCommand(): Command {
     .description(
       "validate a predictions file against the submission format and score it against ground truth",
     )
-    .requiredOption("--predictions <csv>", "the predictions file (e.g. .proctor/last-run/submission.csv)")
+    .requiredOption(
+      "--predictions <csv>",
+      "the predictions file (e.g. .proctor/last-run/submission/submission.csv)",
+    )
     .option("--ground-truth <csv>", "ground truth with a usage column (default: from competition.yml)")
     .option(...CONFIG_OPTION)
     .option("--json", "print exactly one JSON object", false)

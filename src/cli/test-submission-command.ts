@@ -2,13 +2,18 @@ import { Command, Option } from "commander";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { imageRef, type Phase } from "../config/index.js";
-import { evaluateSubmission, QuotaExceededError, type Evaluation } from "../pipeline/evaluate.js";
+import { imageRef, type Competition, type Phase } from "../config/index.js";
+import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
+import { runHints, type HintContext } from "../pipeline/hints.js";
+import { CompetitionSetupError } from "../pipeline/preflight.js";
+import { mergeLogs, programLines, writeRunLog, type LogLine } from "../pipeline/run-log.js";
+import { offlineGap, packageLabel, readEnvironment, type Environment } from "../runtime/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { packSubmission } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { renderStandings } from "./leaderboard-command.js";
+import { warnSyntaxErrors } from "./pack-command.js";
 import { runResultJson } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
@@ -24,6 +29,12 @@ interface Flags {
   phase: Phase;
 }
 
+/**
+ * A local run keeps this much of the head and of the tail of each stream (allocated up front): in practice
+ * all of it; the log file says where a stream past 8 MiB was cut.
+ */
+const LOCAL_LOG_BYTES = 4 * 1024 ** 2;
+
 export function testSubmissionCommand(): Command {
   return new Command("test-submission")
     .description(
@@ -38,7 +49,11 @@ export function testSubmissionCommand(): Command {
       "who is submitting",
       process.env.PROCTOR_PARTICIPANT ?? os.userInfo().username,
     )
-    .option("--output <dir>", "where the predictions are left", ".proctor/last-run")
+    .option(
+      "--output <dir>",
+      "where the run's files are left: log.txt (the whole log) and submission/ (the predictions)",
+      ".proctor/last-run",
+    )
     .option("--gpu", "run with the host's NVIDIA GPUs", false)
     .addOption(
       new Option("--phase <phase>", "whose log rules apply")
@@ -47,12 +62,20 @@ export function testSubmissionCommand(): Command {
     )
     .option("--json", "print exactly one JSON object", false)
     .action(async (flags: Flags) => {
-      const competition = await competitionFrom(flags.config);
-      const image = flags.image ?? imageRef(competition, flags.gpu ? "gpu" : "cpu");
+      const loaded = await competitionFrom(flags.config);
+      // Local runs keep their whole log (the platform keeps a head and a tail).
+      const competition: Competition = {
+        ...loaded,
+        limits: { ...loaded.limits, logHeadBytes: LOCAL_LOG_BYTES, logTailBytes: LOCAL_LOG_BYTES },
+      };
+      const flavour = flags.gpu ? "gpu" : "cpu";
+      const image = flags.image ?? imageRef(competition, flavour);
+      const hints = await hintContext(competition, image, flavour);
+      if (hints.offline && hints.production) process.stderr.write(offlineBanner(competition, flavour, hints));
       const packDir = flags.from ? await mkdtemp(path.join(os.tmpdir(), "proctor-pack-")) : null;
-      const outputDir = path.resolve(flags.output);
-      // The predictions folder belongs to proctor: it holds the last run's output only.
-      await rm(outputDir, { recursive: true, force: true });
+      const runDir = path.resolve(flags.output);
+      // The run folder belongs to proctor: it holds the last run's log and predictions only.
+      await rm(runDir, { recursive: true, force: true });
       const store = await localStore(competition);
       try {
         let zipPath = flags.submission;
@@ -60,6 +83,7 @@ export function testSubmissionCommand(): Command {
           zipPath = path.join(packDir!, "submission.zip");
           const packed = await packSubmission(flags.from, zipPath);
           if (!flags.json) process.stdout.write(`packed ${flags.from} (${packed.files.length} files)\n`);
+          await warnSyntaxErrors(flags.from, packed.files);
         } else if (!(await stat(zipPath).catch(() => null))?.isFile()) {
           throw new UsageError(
             `${zipPath} does not exist; pack your submission first (make pack-submission), or pass --from <dir>`,
@@ -71,26 +95,73 @@ export function testSubmissionCommand(): Command {
           image,
           participant: flags.participant,
           phase: flags.phase,
-          outputDir,
+          outputDir: path.join(runDir, "submission"),
           store,
           gpu: flags.gpu,
         });
+        const logFile = path.join(runDir, "log.txt");
+        await writeRunLog(logFile, evaluation.run.stdout, evaluation.run.stderr);
+        const advice = runHints(evaluation.run, { ...hints, expectedOutput: evaluation.expectedOutput });
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify(evaluationJson(evaluation))}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ ...evaluationJson(evaluation), log_file: logFile, hints: advice })}\n`,
+          );
         } else {
-          process.stdout.write(`${evaluationText(evaluation, competition.scoring.precision)}\n\n`);
+          const text = evaluationText(evaluation, competition, path.relative(process.cwd(), logFile), advice);
+          process.stdout.write(`${text}\n\n`);
           process.stdout.write(renderStandings(competition, await store.list(), "markdown"));
         }
         process.exitCode = exitCodeFor(evaluation.status);
       } catch (error) {
-        if (!(error instanceof QuotaExceededError)) throw error;
+        if (!(error instanceof CompetitionSetupError)) throw error;
         process.stderr.write(`proctor: not run: ${error.message}\n`);
-        process.exitCode = EXIT_CODES.participantFailure;
+        process.exitCode = EXIT_CODES.infrastructureError;
       } finally {
         await store.close();
         if (packDir) await rm(packDir, { recursive: true, force: true });
       }
     });
+}
+
+/**
+ * The production environment, and the offline flavour's where it stands in for the production image (the
+ * image is the competition's offline tag): what the hints and the banner compare. Unreadable files are
+ * left out (the hints then say less).
+ */
+async function hintContext(
+  competition: Competition,
+  image: string,
+  flavour: "cpu" | "gpu",
+): Promise<Omit<HintContext, "expectedOutput">> {
+  const root = path.relative(process.cwd(), path.dirname(competition.file));
+  const read = (file: string) =>
+    readEnvironment(path.join(root, file)).catch((): Environment | undefined => undefined);
+  const production = await read(`environment-${flavour}.yml`);
+  const offline =
+    image === imageRef(competition, "offline") ? await read("runtime/environment-offline.yml") : undefined;
+  return { ...(production && { production }), ...(offline && { offline }) };
+}
+
+/** Says, before the run, that the offline flavour stands in for the production image and what differs. */
+function offlineBanner(
+  competition: Competition,
+  flavour: "cpu" | "gpu",
+  hints: Omit<HintContext, "expectedOutput">,
+): string {
+  const gap = offlineGap(hints.production!, hints.offline!);
+  const lines = [
+    `┌ NOTE: this run uses the offline flavour ${imageRef(competition, "offline")}, not the production image ${imageRef(competition, flavour)}`,
+    `│ (not on this machine and not pullable). It has Debian's Python stack, so it differs from what the platform runs:`,
+  ];
+  if (gap.missing.length > 0) lines.push(`│   missing here: ${gap.missing.map(packageLabel).join(", ")}`);
+  if (gap.shared.length > 0)
+    lines.push(
+      `│   other versions here (Debian's, see ${path.relative(process.cwd(), hints.offline!.file)}): ${gap.shared.map((p) => `${p.name} (production ${p.version ?? "unpinned"})`).join(", ")}`,
+    );
+  lines.push(
+    `└ A score here can differ from the platform's; make pull or make build gets the production image.`,
+  );
+  return `${lines.join("\n")}\n`;
 }
 
 export function evaluationJson(e: Evaluation) {
@@ -108,12 +179,11 @@ export function evaluationJson(e: Evaluation) {
     problems: e.problems,
     public_score: e.scores.public,
     private_score: e.scores.private,
-    quota: e.quota,
   };
 }
 
-function evaluationText(e: Evaluation, precision: number): string {
-  const score = (s: number | null) => (s === null ? "—" : s.toFixed(precision));
+function evaluationText(e: Evaluation, competition: Competition, logFile: string, hints: string[]): string {
+  const score = (s: number | null) => (s === null ? "—" : s.toFixed(competition.scoring.precision));
   const lines = [
     `${e.status === "succeeded" ? "✔" : "✘"} ${e.status}: ${e.reason}`,
     `  submission  ${e.submissionId} by ${e.participant}`,
@@ -123,21 +193,39 @@ function evaluationText(e: Evaluation, precision: number): string {
   if (e.status === "succeeded")
     lines.push(`  score       public ${score(e.scores.public)}, private ${score(e.scores.private)}`);
   for (const problem of e.problems) lines.push(`  problem     ${problem}`);
-  const q = e.quota;
-  const left = [
-    q.remainingToday === null ? "no daily limit" : `${q.remainingToday} of ${q.dailyLimit} left today`,
-    q.remainingTotal === null ? "no total limit" : `${q.remainingTotal} of ${q.totalLimit} left in total`,
-  ];
-  lines.push(`  quota       ${left.join(", ")}`);
-  if (e.logs.stderr) lines.push("stderr:", ...indent(e.logs.stderr, "  warning: "));
-  if (e.logs.stdout) lines.push("stdout:", ...indent(e.logs.stdout, "  "));
+  lines.push(`  quota       none on local runs; ${platformLimits(competition)}`);
+  const all = mergeLogs(e.run.stdout, e.run.stderr);
+  const own = all.filter((line) => line.source === "proctor");
+  if (own.length > 0) lines.push("runtime:", ...own.map((line) => `  ${line.text}`));
+  lines.push(...programLog(programLines(all), e.logs.visibility, competition.logs.tail_lines, logFile));
+  for (const hint of hints) lines.push(`hint: ${hint}`);
   return lines.join("\n");
 }
 
-function indent(text: string, prefix: string): string[] {
-  return text
-    .replace(/\n$/, "")
-    .split("\n")
-    .slice(-20)
-    .map((line) => prefix + line);
+function platformLimits(competition: Competition): string {
+  const { dailyLimit, totalLimit } = competition.leaderboard;
+  if (dailyLimit === null && totalLimit === null) return "the platform has no submission limits either";
+  const limits = [
+    ...(dailyLimit === null ? [] : [`${dailyLimit} a day`]),
+    ...(totalLimit === null ? [] : [`${totalLimit} in total`]),
+  ];
+  return `the platform allows ${limits.join(" and ")} where you submit`;
+}
+
+const lineCount = (n: number) => `${n} line${n === 1 ? "" : "s"}`;
+
+/**
+ * The program's log as this phase shows it: stderr lines marked as warnings, stdout as is; the count of
+ * lines, how many are shown, and where the whole log is.
+ */
+function programLog(lines: LogLine[], visibility: string, tailLines: number, logFile: string): string[] {
+  if (visibility === "none")
+    return [`log: ${lineCount(lines.length)}, not shown in this phase; full log at ${logFile}`];
+  if (lines.length === 0) return [`log: the program printed nothing; full log at ${logFile}`];
+  const shown = visibility === "full" ? lines : lines.slice(-tailLines);
+  const count = shown.length === lines.length ? "all shown" : `last ${shown.length} shown`;
+  return [
+    `log: ${lineCount(lines.length)}, ${count}, full log at ${logFile}`,
+    ...shown.map((line) => (line.source === "stderr" ? `  warning: ${line.text}` : `  ${line.text}`)),
+  ];
 }

@@ -104,6 +104,35 @@ describe("competition.yml", () => {
     expect(byKey["scoring.metric"]).toMatchObject({ line: 9 });
   });
 
+  it("says which key a misspelt one probably is, and which keys the mapping has", async () => {
+    const issues = await issuesOf(MINIMAL + "limits:\n  memroy: 4g\nleaderbord:\n  daily_limit: 3\n");
+    const byKey = Object.fromEntries(issues.map((i) => [i.key, i.message]));
+    expect(byKey["limits.memroy"]).toMatch(
+      /not a known key \(did you mean "memory"\?\).*known keys here: time, grace, memory/,
+    );
+    expect(byKey["leaderbord"]).toMatch(/did you mean "leaderboard"/);
+  });
+
+  it("lists the built-in metrics for an unknown one, with the closest", async () => {
+    const issues = await issuesOf(MINIMAL.replace("metric: rmse", "metric: f1-macro"));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ key: "scoring.metric", line: 9 });
+    expect(issues[0]!.message).toMatch(/did you mean "f1_macro"/);
+    expect(issues[0]!.message).toMatch(/accuracy, balanced_accuracy, f1_macro, .*mape/);
+  });
+
+  it("refuses a direction that contradicts the metric", async () => {
+    const issues = await issuesOf(MINIMAL.replace("direction: lower", "direction: higher"));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ key: "scoring.direction", line: 10 });
+    expect(issues[0]!.message).toMatch(/must be "lower" for rmse/);
+  });
+
+  it("takes usage_column: null for a ground truth without a public/private split", async () => {
+    const { load: go } = await load(MINIMAL + "  usage_column: null\n");
+    expect((await go()).scoring.usage_column).toBeNull();
+  });
+
   it("refuses invalid YAML with its line, and a missing file with the fix", async () => {
     const issues = await issuesOf("name: [unclosed\n");
     expect(issues[0]!.message).toMatch(/not valid YAML/);

@@ -2,7 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
 import { DEFAULT_LIMITS, type SandboxLimits } from "../sandbox/limits.js";
-import { METRIC_NAMES } from "../scoring/metrics.js";
+import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
 import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
 import {
@@ -11,7 +11,7 @@ import {
   timelineSchema,
   type Lifecycle,
 } from "../lifecycle/index.js";
-import { loadYamlFile } from "../yaml/index.js";
+import { loadYamlFile, suggestion } from "../yaml/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
 const duration = z
@@ -112,15 +112,32 @@ export const competitionSchema = z
       .optional(),
     scoring: z
       .object({
-        metric: z.union([
-          z.enum(METRIC_NAMES as unknown as [string, ...string[]]),
-          z.object({ custom: customScorerSchema }).strict(),
-        ]),
+        metric: z.union([z.string(), z.object({ custom: customScorerSchema }).strict()]),
         direction: z.enum(["higher", "lower"]),
         precision: z.number().int().min(0).max(12).default(4),
-        usage_column: z.string().min(1).default("usage"),
+        /** null: the ground truth has no public/private split; every row is public. */
+        usage_column: z.string().min(1).nullable().default("usage"),
       })
-      .strict(),
+      .strict()
+      .superRefine((scoring, ctx) => {
+        if (typeof scoring.metric !== "string") return;
+        if (!isMetricName(scoring.metric)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["metric"],
+            message: `is not a built-in metric${suggestion(scoring.metric, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { command: [...] } })`,
+          });
+          return;
+        }
+        const direction = METRICS[scoring.metric].direction;
+        if (scoring.direction !== direction) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["direction"],
+            message: `must be "${direction}" for ${scoring.metric} (a ${direction === "higher" ? "higher" : "lower"} ${scoring.metric} is better), got "${scoring.direction}"; fix direction or the metric`,
+          });
+        }
+      }),
     leaderboard: z
       .object({
         selection: z.enum(["best", "latest"]).default("best"),

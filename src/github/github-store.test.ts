@@ -208,8 +208,8 @@ describe("GitHubLeaderboardStore", () => {
     const repo = freshRepo();
     fake.latencyMs = [2, 25];
     const ids = Array.from({ length: 8 }, (_, i) => `run-${i}`);
-    // 8 stores with 8 clients, as 8 runner jobs would have; default maxAttempts (8), backoff scaled to the
-    // fake's latency as the default is to GitHub's.
+    // 8 stores with 8 clients, as 8 runner jobs would have; backoff scaled to the fake's latency as the
+    // default is to GitHub's.
     const outcomes = await Promise.all(
       ids.map((id, i) =>
         store(repo, { backoff: { baseMs: 100, maxMs: 2000 } }).upsert(
@@ -244,28 +244,134 @@ describe("GitHubLeaderboardStore", () => {
     expect(fake.file("org", repo, "README.md", "leaderboard")).toBe(render(json(repo)!.entries)["README.md"]);
   });
 
-  it("gives up after maxAttempts when the file always conflicts, naming the file and the branch", async () => {
+  it("records every one of 30 results posted at once by 30 runners", async () => {
+    const repo = freshRepo();
+    fake.latencyMs = [2, 25];
+    // 30 stores and clients, as 30 runner jobs would have; the default time bound, backoff scaled to the
+    // fake's latency as the default is to GitHub's. (With the old bound of 8 attempts, about 1 run in 2
+    // lost an entry or a page here.)
+    const ids = Array.from({ length: 30 }, (_, i) => `run-${String(i).padStart(2, "0")}`);
+    const outcomes = await Promise.all(
+      ids.map((id, i) =>
+        store(repo, { backoff: { baseMs: 100, maxMs: 2000 } }).upsert(
+          entry(id, {
+            participant: `p${i}`,
+            submittedAt: new Date(Date.UTC(2025, 2, 1, 12, 0, i)).toISOString(),
+          }),
+        ),
+      ),
+    );
+    fake.latencyMs = 0;
+    expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(ids);
+    expect(outcomes.every((o) => o.committed)).toBe(true);
+    const puts = fake.received("PUT", /\/contents\//);
+    const conflicts = puts.filter((p) => p.status === 409 || p.status === 422);
+    expect(conflicts.length).toBeGreaterThan(0);
+    // Writers lost races (409 stale sha, 422 "sha" missing or "is at … but expected …") and retried;
+    // each entry got exactly one JSON commit, and the pages show the final JSON.
+    expect(puts.filter((p) => p.path.endsWith("/leaderboard.json") && p.status < 300)).toHaveLength(30);
+    for (const page of ["README.md", "index.html"]) {
+      expect(fake.file("org", repo, page, "leaderboard")).toBe(render(json(repo)!.entries)[page]);
+    }
+  });
+
+  it("retries a conflict with a fresh sha each time until the write lands", async () => {
+    const repo = freshRepo();
+    await store(repo).record(entry("s-0"));
+    fake.requests.length = 0;
+    fake.inject({ kind: "conflict" }, { times: 12, path: /leaderboard\.json$/ });
+    const outcome = await store(repo).upsert(entry("s-1"));
+    expect(outcome).toMatchObject({ committed: true, attempts: 13 }); // more than any fixed count of old
+    const puts = fake.received("PUT", /leaderboard\.json$/);
+    expect(puts.map((p) => p.status)).toEqual([...Array<number>(12).fill(409), 200]);
+    expect(new Set(puts.map((p) => (p.body as { sha: string }).sha)).size).toBe(1); // the sha was right
+    expect(fake.received("GET", /contents\/leaderboard\.json$/).length).toBeGreaterThanOrEqual(13);
+    expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-0", "s-1"]);
+  });
+
+  it('treats 422 "is at … but expected …" (the branch moved while the write was in flight) as a conflict', async () => {
+    const repo = freshRepo();
+    await store(repo).record(entry("s-0"));
+    fake.requests.length = 0;
+    fake.inject({ kind: "branch-moved" }, { path: /leaderboard\.json$/ });
+    const outcome = await store(repo, { render: undefined }).upsert(entry("s-1"));
+    const puts = fake.received("PUT", /leaderboard\.json$/);
+    expect(puts.map((p) => p.status)).toEqual([422, 200]);
+    expect(puts[0]!.message).toMatch(/^is at [0-9a-f]{40} but expected [0-9a-f]{40}$/);
+    expect(outcome).toMatchObject({ committed: true, attempts: 2 });
+    expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-0", "s-1"]);
+  });
+
+  it("gives up at the time bound when the file always conflicts, naming the file, the branch and the fix", async () => {
     const repo = freshRepo();
     fake.writeFile("org", repo, "seed.txt", "x");
     await store(repo).record(entry("s-0"));
     fake.requests.length = 0;
     fake.inject({ kind: "conflict" }, { times: Infinity, path: /leaderboard\.json$/ });
-    const error = await store(repo, { maxAttempts: 4 })
+    const error = await store(repo, { retryForMs: 50 })
       .record(entry("s-1"))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as Error).message).toMatch(
-      /^recording submission "s-1" failed: leaderboard\.json on branch leaderboard of org\/comp-\d+ kept changing under us \(GitHub answered 409: leaderboard\.json does not match [0-9a-f]{40}\); gave up after 4 attempts\. .*record it again \(it is idempotent\), or raise maxAttempts$/,
+      /^recording submission "s-1" failed: leaderboard\.json on branch leaderboard of org\/comp-\d+ kept changing under us \(GitHub answered 409: leaderboard\.json does not match [0-9a-f]{40}\); gave up after \d+ attempts? in 50 ms\. .*record it again \(it is idempotent\), or raise retryForMs$/,
     );
-    expect(fake.received("PUT", /leaderboard\.json$/)).toHaveLength(4);
-    expect(fake.received("GET", /contents\/leaderboard\.json$/)).toHaveLength(4); // a fresh sha each time
+    const attempts = Number(/after (\d+) attempts?/.exec((error as Error).message)![1]);
+    expect(fake.received("PUT", /leaderboard\.json$/)).toHaveLength(attempts);
+    expect(fake.received("GET", /contents\/leaderboard\.json$/)).toHaveLength(attempts); // a fresh sha each time
   });
 
-  it("uses the default of 8 attempts", async () => {
+  it("says the submission was recorded when only a page keeps conflicting until the time bound", async () => {
+    const repo = freshRepo();
+    fake.inject({ kind: "conflict" }, { times: Infinity, path: /README\.md$/ });
+    const error = await store(repo, { retryForMs: 50 })
+      .record(entry("s-1"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as Error).message).toMatch(
+      /^submission "s-1" was recorded, but writing README\.md on branch leaderboard of org\/comp-\d+ kept conflicting \(GitHub answered 409: README\.md does not match [0-9a-f]{40}\); gave up after \d+ attempts? within 50 ms\. Recording the submission again is safe and regenerates the page$/,
+    );
+    expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-1"]);
+  });
+
+  it("makes exactly one attempt with retryForMs 0, and refuses a negative bound", async () => {
     const repo = freshRepo();
     fake.inject({ kind: "conflict" }, { times: Infinity });
-    await expect(store(repo).record(entry("s-1"))).rejects.toThrow(/gave up after 8 attempts/);
-    expect(fake.received("PUT", /leaderboard\.json$/)).toHaveLength(8);
+    await expect(store(repo, { retryForMs: 0 }).record(entry("s-1"))).rejects.toThrow(
+      /gave up after 1 attempt in 0 ms/,
+    );
+    expect(fake.received("PUT", /leaderboard\.json$/)).toHaveLength(1);
+    expect(() => store(repo, { retryForMs: -1 })).toThrow(
+      /retryForMs must be a non-negative number of milliseconds, got -1/,
+    );
+  });
+
+  it("never retries a write a repository ruleset refuses, and says what the organizer must change", async () => {
+    const repo = freshRepo();
+    await store(repo).record(entry("s-0"));
+    fake.protectBranch("org", repo, "leaderboard", "Changes must be made through a pull request.");
+    fake.requests.length = 0;
+    const error = await store(repo)
+      .record(entry("s-1"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitHubError);
+    expect(error).toMatchObject({ status: 409 });
+    expect((error as Error).message).toMatch(
+      /^writing leaderboard\.json on branch leaderboard of org\/comp-\d+ failed: GitHub refused it under a rule on branch leaderboard of org\/comp-\d+ \(409 Repository rule violations found Changes must be made through a pull request\.\)\. .*exclude branch leaderboard from the ruleset .*leaderboard-branch input\)$/,
+    );
+    expect(fake.received("PUT", /contents\//)).toHaveLength(1);
+  });
+
+  it("explains a ruleset that forbids creating the leaderboard branch", async () => {
+    const repo = freshRepo();
+    fake.protectBranch("org", repo, "leaderboard", "Cannot create ref due to creations being restricted.");
+    const error = await store(repo)
+      .record(entry("s-1"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitHubError);
+    expect((error as Error).message).toMatch(
+      /^creating branch leaderboard of org\/comp-\d+ from main failed: GitHub refused it under a rule on branch leaderboard .*\(422 Repository rule violations found Cannot create ref due to creations being restricted\.\)/,
+    );
+    expect(fake.received("POST", /\/git\/refs$/)).toHaveLength(1);
   });
 
   it("retries 5xx answers along the way and still records once", async () => {

@@ -6,16 +6,21 @@
  *
  * sorted by submission time then id, private scores only ever sealed. It is read and written through the
  * contents API with optimistic concurrency: read it (fresh sha), upsert the entry by submission id, write
- * it back naming that sha; when another runner wrote in between, GitHub answers 409 (stale sha) or 422
- * (no sha, the file appeared meanwhile) or 409 (another commit moved the branch while ours was in
- * flight), and we read again and retry, with jittered exponential backoff, at most `maxAttempts` times.
- * Recording an identical entry again makes no commit.
+ * it back naming that sha; when another runner wrote in between, GitHub answers 409 `… does not match …`
+ * (stale sha), 422 `"sha" wasn't supplied` (the file appeared meanwhile) or 422 `is at … but expected …`
+ * (another commit moved the branch while ours was in flight), and we read again and retry with jittered
+ * exponential backoff. Every commit on the branch conflicts with every write in flight, so the retries
+ * needed grow with the number of runners writing at once: the bound is time (`retryForMs`), not a count.
+ * A write a repository ruleset or branch protection refuses is never retried: that is the organizer's to
+ * change. Recording an identical entry again makes no commit.
  *
  * After the JSON, the pages (`render(entries)`, e.g. README.md and index.html) are regenerated on the same
- * branch the same way, skipping files whose content is already right. Pages written by concurrent runners
- * could otherwise end on an older state, so after writing them a runner reads the JSON again and, if it
- * moved meanwhile, renders and writes again from the newer entries: whichever runner writes a page last
- * has checked it matched the JSON afterwards, so the pages converge to the full leaderboard.
+ * branch the same way, skipping files whose content is already right. Every runner that moves the JSON
+ * renders after it, so a runner whose page write lost a race and that then finds the JSON moved past what
+ * it renders leaves the page to that newer runner. Pages written by concurrent runners could otherwise end
+ * on an older state, so after writing one a runner reads the JSON again and, if it moved meanwhile,
+ * renders and writes again from the newer entries: whichever runner writes a page last has checked it
+ * matched the JSON afterwards, so the pages converge to the full leaderboard.
  */
 import {
   MemoryLeaderboardStore,
@@ -26,7 +31,7 @@ import {
 import type { LeaderboardEntry } from "../leaderboard/index.js";
 import { compareBySubmission, entryForStorage } from "../leaderboard/store.js";
 import type { GitHubClient } from "./client.js";
-import { gitHubMessage, statusOf, toGitHubError, type ErrorContext } from "./errors.js";
+import { GitHubError, gitHubMessage, statusOf, toGitHubError, type ErrorContext } from "./errors.js";
 
 export const LEADERBOARD_ENTRIES_FORMAT = "proctor.leaderboard-entries/v1";
 
@@ -53,8 +58,12 @@ export interface GitHubStoreOptions {
   path?: string;
   /** Regenerates the pages after each write; none when absent. */
   render?: RenderPages;
-  /** Writes tried per file before giving up on conflicts (default 8). */
-  maxAttempts?: number;
+  /**
+   * How long one record keeps retrying writes that lost a race to other runners before it gives up
+   * (default 600 000 ms: ten minutes). Time, not a count: the attempts a write needs grow with the number
+   * of runners writing at once. At least one attempt is always made.
+   */
+  retryForMs?: number;
   /**
    * Backoff between conflicting attempts: attempt n waits random(0, min(maxMs, baseMs·2^(n-1))) ("full
    * jitter"; default baseMs 500, maxMs 10 000). baseMs should be about one read-and-write round trip.
@@ -79,6 +88,30 @@ interface RemoteFile {
 }
 
 type PutResult = { ok: true; sha: string } | { ok: false; reason: string };
+
+/** A write lost a race: stale sha, a file that appeared meanwhile, or a branch that moved in flight. */
+function isConflict(status: number | undefined, message: string): boolean {
+  if (status === 409) return true;
+  return (
+    status === 422 &&
+    (/"sha" wasn't supplied/i.test(message) ||
+      /\bis at [0-9a-f]{7,40} but expected [0-9a-f]{7,40}\b/i.test(message))
+  );
+}
+
+/**
+ * A write refused by a repository ruleset or (classic) branch protection: GitHub answers 409 or 422 with
+ * e.g. `Repository rule violations found\n\nChanges must be made through a pull request.` Retrying
+ * cannot help.
+ */
+function isRuleViolation(status: number | undefined, message: string): boolean {
+  return (
+    (status === 409 || status === 422) &&
+    /repository rule violations? found|protected branch|cannot (update|create|delete) this protected ref|changes must be made through a pull request|creations being restricted/i.test(
+      message,
+    )
+  );
+}
 
 const ENTRY_KEYS = [
   "submissionId",
@@ -109,6 +142,8 @@ export function serializeEntries(entries: readonly LeaderboardEntry[]): string {
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class GitHubLeaderboardStore implements LeaderboardStore {
@@ -116,7 +151,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
   readonly repo: string;
   readonly branch: string;
   readonly path: string;
-  readonly maxAttempts: number;
+  readonly retryForMs: number;
   readonly #client: GitHubClient;
   readonly #render: RenderPages | undefined;
   readonly #baseMs: number;
@@ -140,10 +175,10 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
     if (this.branch.trim() === "" || this.path === "") {
       throw new StoreError("GitHubLeaderboardStore: branch and path must be non-empty");
     }
-    this.maxAttempts = options.maxAttempts ?? 8;
-    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
+    this.retryForMs = options.retryForMs ?? 600_000;
+    if (!Number.isFinite(this.retryForMs) || this.retryForMs < 0) {
       throw new StoreError(
-        `GitHubLeaderboardStore: maxAttempts must be a positive integer, got ${options.maxAttempts}`,
+        `GitHubLeaderboardStore: retryForMs must be a non-negative number of milliseconds, got ${options.retryForMs}`,
       );
     }
     this.#render = options.render;
@@ -168,6 +203,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
     await this.#ensureBranch();
     const id = JSON.stringify(valid.submissionId);
     const message = `leaderboard: record submission ${id} (${valid.status})`;
+    const deadline = Date.now() + this.retryForMs;
 
     let attempts = 0;
     let written: { entries: LeaderboardEntry[]; sha: string | undefined };
@@ -188,16 +224,15 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
         committed = true;
         break;
       }
-      if (attempts >= this.maxAttempts) {
+      if (!(await this.#backoff(attempts, deadline))) {
         throw new StoreError(
           `recording submission ${id} failed: ${this.#where()} kept changing under us (${put.reason}); ` +
-            `gave up after ${attempts} attempts. Other runners are writing at the same time: record it ` +
-            `again (it is idempotent), or raise maxAttempts`,
+            `gave up after ${plural(attempts, "attempt")} in ${this.#retried()}. Other runners are writing at the ` +
+            `same time: record it again (it is idempotent), or raise retryForMs`,
         );
       }
-      await this.#backoff(attempts);
     }
-    const pagesWritten = await this.#syncPages(written.entries, written.sha, valid.submissionId);
+    const pagesWritten = await this.#syncPages(written.entries, written.sha, valid.submissionId, deadline);
     return { committed, attempts, pagesWritten };
   }
 
@@ -324,7 +359,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
     return { sha: file.sha, text: Buffer.from(base64, "base64").toString("utf8") };
   }
 
-  /** One optimistic write: ok with the new blob sha, or a conflict (stale or missing sha). */
+  /** One optimistic write: ok with the new blob sha, or a conflict (stale or missing sha, branch moved). */
   async #put(path: string, text: string, sha: string | undefined, message: string): Promise<PutResult> {
     try {
       const { data } = await this.#client.rest.repos.createOrUpdateFileContents({
@@ -340,12 +375,10 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
       return { ok: true, sha: data.content?.sha ?? "" };
     } catch (error) {
       const status = statusOf(error);
-      // 409: our sha is stale. 422 about "sha": the file appeared since we read it (we sent none).
-      if (status === 409 || (status === 422 && /\bsha\b/i.test(gitHubMessage(error)))) {
-        return {
-          ok: false,
-          reason: `GitHub answered ${status}: ${gitHubMessage(error).replace(/\s+/g, " ")}`,
-        };
+      const said = gitHubMessage(error);
+      if (isRuleViolation(status, said)) throw this.#ruleViolation(error, `writing ${this.#where(path)}`);
+      if (isConflict(status, said)) {
+        return { ok: false, reason: `GitHub answered ${status}: ${said.replace(/\s+/g, " ").trim()}` };
       }
       throw toGitHubError(
         error,
@@ -357,9 +390,43 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
     }
   }
 
-  async #backoff(attempt: number): Promise<void> {
+  /**
+   * Waits before attempt `attempt + 1`: random(0, min(maxMs, baseMs·2^(attempt-1))), cut short at the
+   * deadline. False when the deadline has passed: give up.
+   */
+  async #backoff(attempt: number, deadline: number): Promise<boolean> {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
     const window = Math.min(this.#maxMs, this.#baseMs * 2 ** (attempt - 1));
-    await sleep(Math.random() * window);
+    await sleep(Math.min(left, Math.random() * window));
+    return true;
+  }
+
+  /** "10 minutes" / "250 ms": the retry budget, for messages. */
+  #retried(): string {
+    const ms = this.retryForMs;
+    return ms >= 60_000 && ms % 60_000 === 0
+      ? plural(ms / 60_000, "minute")
+      : ms >= 1000
+        ? `${ms / 1000} s`
+        : `${ms} ms`;
+  }
+
+  /** The organizer protected the branch: say which and what to change. Never retried. */
+  #ruleViolation(error: unknown, operation: string): GitHubError {
+    const said = gitHubMessage(error).replace(/\s+/g, " ").trim();
+    return new GitHubError(
+      `${operation} failed: GitHub refused it under a rule on branch ${this.branch} of ` +
+        `${this.owner}/${this.repo} (${statusOf(error)} ${said}). proctor commits the leaderboard to this ` +
+        `branch directly, so no ruleset or branch protection rule may require pull requests, status checks ` +
+        `or signed commits on it, nor restrict creating or updating it: exclude branch ${this.branch} from ` +
+        `the ruleset (Settings → Rules → Rulesets → target branches) or remove its branch protection rule ` +
+        `(Settings → Branches), or add GitHub Actions to the ruleset's bypass list; or keep the leaderboard ` +
+        `on a branch no rule covers (the action's leaderboard-branch input)`,
+      statusOf(error),
+      operation,
+      { cause: error },
+    );
   }
 
   /** Creates the branch from the default branch's head when it does not exist (once per store). */
@@ -396,9 +463,11 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
     try {
       await git.createRef({ owner, repo, ref: `refs/heads/${branch}`, sha: head });
     } catch (error) {
+      const operation = `creating branch ${branch} of ${target} from ${base}`;
+      if (isRuleViolation(statusOf(error), gitHubMessage(error))) throw this.#ruleViolation(error, operation);
       // Another runner created it first: just as good.
       if (!(statusOf(error) === 422 && /already exists/i.test(gitHubMessage(error)))) {
-        throw toGitHubError(error, this.#context(`creating branch ${branch} of ${target} from ${base}`));
+        throw toGitHubError(error, this.#context(operation));
       }
     }
     this.#branchReady = true;
@@ -430,19 +499,23 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
   }
 
   /**
-   * Writes the pages rendered from `entries` (the JSON at `jsonSha`), then re-reads the JSON: when it
-   * moved meanwhile, renders from the newer entries and writes again (bounded by maxAttempts rounds;
-   * past that, the runner that moved it renders after us anyway).
+   * Writes the pages rendered from `entries` (the JSON at `jsonSha`), then re-reads the JSON: when it moved
+   * while we wrote, renders from the newer entries and writes again. Every runner that moves the JSON
+   * renders after it, so a page write that conflicts and finds the JSON moved past what it renders leaves
+   * the page to that newer runner (this is what keeps many runners at once from rewriting every page
+   * after every record). Stops when a round wrote nothing (nothing of ours can be stale on the branch) or
+   * at the deadline (the runner that moved the JSON renders after it).
    */
   async #syncPages(
     entries: LeaderboardEntry[],
     jsonSha: string | undefined,
     submissionId: string,
+    deadline: number,
   ): Promise<string[]> {
     if (this.#render === undefined) return [];
     const written = new Set<string>();
     let current = { entries, sha: jsonSha };
-    for (let round = 1; ; round += 1) {
+    for (;;) {
       let pages: Readonly<Record<string, string>>;
       try {
         pages = this.#render(current.entries.map((e) => ({ ...e })));
@@ -452,6 +525,7 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
             `failed: ${(error as Error).message}`,
         );
       }
+      let wrote = false;
       for (const [path, text] of Object.entries(pages)) {
         if (path === this.path || path.trim() === "" || typeof text !== "string") {
           throw new StoreError(
@@ -459,32 +533,50 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
               `${this.path}, and map to strings`,
           );
         }
-        if (await this.#putIfChanged(path, text, submissionId)) written.add(path);
+        const outcome = await this.#putIfChanged(path, text, current.sha, submissionId, deadline);
+        if (outcome === "superseded") break;
+        if (outcome === "written") {
+          written.add(path);
+          wrote = true;
+        }
       }
-      if (round >= this.maxAttempts) break;
+      if (!wrote) break; // nothing of ours can be stale on the branch
       const latest = await this.#read(this.path, `reading ${this.#where()}`);
-      if (latest === undefined || latest.sha === current.sha) break;
+      if (latest === undefined || latest.sha === current.sha || Date.now() >= deadline) break;
       current = { entries: this.#parse(latest.text), sha: latest.sha };
     }
     return [...written];
   }
 
-  /** Writes `text` to `path` unless it is already there; true when it committed. */
-  async #putIfChanged(path: string, text: string, submissionId: string): Promise<boolean> {
+  /**
+   * Writes `text` (rendered from the JSON at `jsonSha`) to `path` unless it is already there. After a
+   * conflict, first checks the JSON: when it moved past `jsonSha`, the runner that moved it renders this
+   * page after us ("superseded"), so we leave it.
+   */
+  async #putIfChanged(
+    path: string,
+    text: string,
+    jsonSha: string | undefined,
+    submissionId: string,
+    deadline: number,
+  ): Promise<"written" | "unchanged" | "superseded"> {
     const message = `leaderboard: render ${path} (submission ${JSON.stringify(submissionId)})`;
     for (let attempt = 1; ; attempt += 1) {
       const file = await this.#read(path, `reading ${this.#where(path)}`);
-      if (file !== undefined && file.text === text) return false;
+      if (file !== undefined && file.text === text) return "unchanged";
+      if (attempt > 1) {
+        const json = await this.#read(this.path, `reading ${this.#where()}`);
+        if (json !== undefined && json.sha !== jsonSha) return "superseded";
+      }
       const put = await this.#put(path, text, file?.sha, message);
-      if (put.ok) return true;
-      if (attempt >= this.maxAttempts) {
+      if (put.ok) return "written";
+      if (!(await this.#backoff(attempt, deadline))) {
         throw new StoreError(
           `submission ${JSON.stringify(submissionId)} was recorded, but writing ${this.#where(path)} kept ` +
-            `conflicting (${put.reason}); gave up after ${attempt} attempts. Recording the submission again ` +
-            `is safe and regenerates the page`,
+            `conflicting (${put.reason}); gave up after ${plural(attempt, "attempt")} within ${this.#retried()}. ` +
+            `Recording the submission again is safe and regenerates the page`,
         );
       }
-      await this.#backoff(attempt);
     }
   }
 }

@@ -46,9 +46,10 @@ describe("rankEntries", () => {
       makeEntry({ participant: "same-a", publicScore: 0.5, submittedAt: at(1) }),
       makeEntry({ participant: "last", publicScore: 0.1, submittedAt: at(1) }),
     ];
+    // Public standings show scores at the shown precision only.
     expect(order(entries, rules({ precision: 4 }))).toEqual([
-      [1, "early", 0.95001],
-      [2, "late", 0.95004],
+      [1, "early", 0.95],
+      [2, "late", 0.95],
       [3, "same-a", 0.5],
       [3, "same-b", 0.5],
       [5, "last", 0.1],

@@ -79,9 +79,10 @@ describe("renderJson", () => {
         {
           rank: 1,
           participant: "alice",
-          score: 0.91234,
+          // Rounded to the shown precision in public mode: more digits would help probe the test set.
+          score: 0.912,
           scoreText: "0.912",
-          publicScore: 0.91234,
+          publicScore: 0.912,
           submissionId: "a1",
           submittedAt: "2025-03-01T10:00:00.000Z",
           entries: 2,

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { writeZip } from "../../test/support/zips.js";
 import { loadCompetition, type Competition } from "../config/index.js";
 import { MemoryLeaderboardStore, openSealedScore, generateSealingKeys } from "../leaderboard/index.js";
-import { evaluateSubmission, QuotaExceededError } from "./evaluate.js";
+import { evaluateSubmission } from "./evaluate.js";
+import { CompetitionSetupError } from "./preflight.js";
 
 const image = inject("baseImage");
 let dir: string;
@@ -57,7 +58,7 @@ const exampleModel = () =>
   import("node:fs/promises").then((fs) => fs.readFile("example_submission/model.json", "utf8"));
 
 describe("evaluateSubmission", () => {
-  it("runs the example end to end: scored, recorded once per submission, private score sealed", async () => {
+  it("runs the example end to end: scored, one row per run, private score sealed", async () => {
     const store = new MemoryLeaderboardStore();
     const zip = await writeZip(path.join(dir, "example.zip"), {
       "main.py": await exampleMain(),
@@ -72,11 +73,10 @@ describe("evaluateSubmission", () => {
     expect(openSealedScore(first.entry.sealedPrivateScore!, first.submissionId, keys.privateKeyPem)).toBe(
       first.scores.private,
     );
-    expect(first.quota).toMatchObject({ usedToday: 1, remainingToday: 2 });
-    // The same zip again is the same submission: one entry.
+    // The same zip again is another run: a row of its own.
     const again = await evaluate(zip, store);
-    expect(again.submissionId).toBe(first.submissionId);
-    expect(await store.list()).toHaveLength(1);
+    expect(again.submissionId).not.toBe(first.submissionId);
+    expect(await store.list()).toHaveLength(2);
   });
 
   it("wrong predictions are output_invalid with the problems named, and not scored", async () => {
@@ -94,7 +94,7 @@ out.to_csv("/code_execution/submission/submission.csv", index=False)
     expect(result.entry.status).toBe("output_invalid");
   });
 
-  it("refuses to run past the daily limit, saying when it resets", async () => {
+  it("never limits local runs: past the daily limit, every run still runs and is recorded", async () => {
     const store = new MemoryLeaderboardStore();
     const now = new Date();
     for (let i = 0; i < 3; i++) {
@@ -111,9 +111,28 @@ out.to_csv("/code_execution/submission/submission.csv", index=False)
         zipSha256: "",
       });
     }
-    const error = await evaluate({ "main.py": "pass" }, store).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(QuotaExceededError);
-    expect((error as Error).message).toMatch(/daily/i);
+    const result = await evaluate({ "main.py": "pass" }, store);
+    expect(result.status).toBe("output_missing");
+    expect(await store.list()).toHaveLength(4);
+  });
+
+  it("refuses, before running anything, a competition the organizer set up wrong; records nothing", async () => {
+    const store = new MemoryLeaderboardStore();
+    const broken = {
+      ...competition,
+      paths: { ...competition.paths, groundTruth: path.join(dir, "nope.csv") },
+    };
+    const error = await evaluateSubmission({
+      competition: broken,
+      zipPath: await writeZip(path.join(dir, "never-run.zip"), { "main.py": "raise SystemExit(1)" }),
+      image,
+      participant: "ada",
+      phase: "local",
+      store,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CompetitionSetupError);
+    expect((error as Error).message).toMatch(/paths\.ground_truth: .*nope\.csv does not exist/);
+    expect(await store.list()).toEqual([]);
   });
 
   it("hides logs in the evaluation phase as competition.yml says", async () => {

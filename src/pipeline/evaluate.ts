@@ -2,16 +2,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Competition, Phase } from "../config/index.js";
-import {
-  checkQuota,
-  sealScore,
-  type LeaderboardEntry,
-  type LeaderboardStore,
-  type QuotaStatus,
-} from "../leaderboard/index.js";
+import { sealScore, type LeaderboardEntry, type LeaderboardStore } from "../leaderboard/index.js";
 import {
   formatProblem,
-  loadSubmissionFormat,
   OutputInvalidError,
   readGroundTruth,
   runCustomScorer,
@@ -19,8 +12,10 @@ import {
   scorePredictions,
   ScoringError,
   type MetricName,
+  type SubmissionFormat,
 } from "../scoring/index.js";
 import type { RunStatus } from "../status/index.js";
+import { checkCompetitionSetup } from "./preflight.js";
 import { runSubmission, type SubmissionRunResult } from "./run-submission.js";
 
 export interface EvaluationRequest {
@@ -28,7 +23,7 @@ export interface EvaluationRequest {
   zipPath: string;
   image: string;
   participant: string;
-  /** Default: local-<first 12 hex of the zip's sha256>, so the same zip recorded twice is one entry. */
+  /** Default: local-<the run's id>, so every local run is a row of its own. */
   submissionId?: string;
   submittedAt?: Date;
   phase: Phase;
@@ -39,8 +34,6 @@ export interface EvaluationRequest {
   outputDir?: string;
   store: LeaderboardStore;
   gpu?: boolean;
-  /** Default true; false where an intake (the gateway) already checked the limits when it accepted it. */
-  enforceQuota?: boolean;
 }
 
 export interface Evaluation {
@@ -50,6 +43,8 @@ export interface Evaluation {
   phase: Phase;
   status: RunStatus;
   reason: string;
+  /** The file the competition expects in the submission folder (the submission format's `file`). */
+  expectedOutput: string;
   /** Format problems, one line each, when the predictions were output_invalid. */
   problems: string[];
   scores: { public: number | null; private: number | null };
@@ -57,51 +52,42 @@ export interface Evaluation {
   /** The program's logs as this phase lets the participant see them. */
   logs: { stdout: string; stderr: string; visibility: string };
   entry: LeaderboardEntry;
-  /** The participant's quota after this submission. */
-  quota: QuotaStatus;
-}
-
-export class QuotaExceededError extends Error {
-  override name = "QuotaExceededError";
-  constructor(readonly quota: QuotaStatus) {
-    super(quota.reason ?? "submission limit reached");
-  }
 }
 
 /**
- * The one path every submission takes, locally and on runners: quota → run sandboxed → validate → score →
- * record on the leaderboard. Nothing here depends on where it runs; the edges pass the paths and the store.
+ * The one path every submission takes, locally and on runners: check the competition's set-up → run
+ * sandboxed → validate → score → record on the leaderboard. Nothing here depends on where it runs; the
+ * edges pass the paths and the store. Submission limits are not checked here: they apply where
+ * submissions are accepted (the gateway), never to a participant's own machine.
+ *
+ * Throws CompetitionSetupError (the organizer's mistake) before anything runs or is recorded.
  */
 export async function evaluateSubmission(request: EvaluationRequest): Promise<Evaluation> {
   const { competition, store } = request;
   const rules = competition.leaderboard;
   const submittedAt = request.submittedAt ?? new Date();
-  if (request.enforceQuota !== false) {
-    const before = await checkQuota(store, request.participant, rules, submittedAt);
-    if (!before.allowed) throw new QuotaExceededError(before);
-  }
-
-  const format = await loadSubmissionFormat(competition.paths.submissionFormat);
+  const dataDir = request.dataDir ?? competition.paths.dataDir;
+  const groundTruth = request.groundTruth ?? competition.paths.groundTruth;
+  const format = await checkCompetitionSetup(competition, { dataDir, groundTruth });
   const scratch = request.outputDir ? null : await mkdtemp(path.join(os.tmpdir(), "proctor-predictions-"));
   const outputDir = request.outputDir ?? path.join(scratch!, "out");
   try {
     const run = await runSubmission({
       zipPath: request.zipPath,
       image: request.image,
-      dataDir: request.dataDir ?? competition.paths.dataDir,
+      dataDir,
       outputDir,
       limits: competition.limits,
       zipLimits: competition.zipLimits,
       expectedOutput: format.file,
       gpu: request.gpu,
     });
-    const submissionId = request.submissionId ?? `local-${(run.submissionSha256 ?? "unknown").slice(0, 12)}`;
+    const submissionId = request.submissionId ?? `local-${run.runId}`;
     let status: RunStatus = run.status;
     let reason = run.reason;
     let problems: string[] = [];
     let scores: Evaluation["scores"] = { public: null, private: null };
     if (run.status === "succeeded") {
-      const groundTruth = request.groundTruth ?? competition.paths.groundTruth;
       const predictions = path.join(outputDir, format.file);
       try {
         scores = await score(competition, request.image, predictions, groundTruth, format);
@@ -136,7 +122,6 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       zipSha256: run.submissionSha256 ?? "",
     };
     await store.record(entry);
-    const quota = await checkQuota(store, request.participant, rules, submittedAt);
     return {
       submissionId,
       participant: request.participant,
@@ -144,12 +129,12 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       phase: request.phase,
       status,
       reason,
+      expectedOutput: format.file,
       problems,
       scores,
       run,
       logs: visibleLogs(run, competition.logs[request.phase], competition.logs.tail_lines),
       entry,
-      quota,
     };
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -161,7 +146,7 @@ async function score(
   image: string,
   predictions: string,
   groundTruth: string,
-  format: Awaited<ReturnType<typeof loadSubmissionFormat>>,
+  format: SubmissionFormat,
 ): Promise<Evaluation["scores"]> {
   const metric = competition.scoring.metric;
   if (typeof metric === "string") {

@@ -1,7 +1,13 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { newRunId, runSandboxed, type SandboxLimits, type SandboxResult } from "../sandbox/index.js";
+import {
+  newRunId,
+  runSandboxed,
+  type SandboxLimits,
+  type SandboxRequest,
+  type SandboxResult,
+} from "../sandbox/index.js";
 import type { RunStatus } from "../status/index.js";
 import {
   extractSubmission,
@@ -49,24 +55,7 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     }
     // The sandbox user is not root: it must be able to read the code through the bind mount.
     await chmod(extracted.root, 0o755);
-    const result = await runSandboxed({
-      runId,
-      image: request.image,
-      command: (image) => submissionCommand(extracted.entrypoint, image.hasEntrypoint),
-      workingDir: CONTAINER.src,
-      mounts: [
-        { source: extracted.root, target: CONTAINER.src },
-        { source: path.resolve(request.dataDir), target: CONTAINER.data },
-      ],
-      output: {
-        target: CONTAINER.submission,
-        hostDir: path.resolve(request.outputDir),
-        expectedFile: request.expectedOutput,
-      },
-      limits: request.limits,
-      gpu: request.gpu,
-      env: submissionEnv(request),
-    });
+    const result = await runSandboxed(submissionSandboxRequest(request, runId, extracted));
     return { ...outputMissingFromEntrypoint(result, request), runId, submissionSha256: extracted.sha256 };
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -74,10 +63,42 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
 }
 
 /**
+ * The sandboxed run of an extracted submission per the container contract: one definition for the real
+ * run and for the interactive shell (`proctor interact`), so both see the same mounts, limits and
+ * environment.
+ */
+export function submissionSandboxRequest(
+  request: Omit<SubmissionRunRequest, "zipPath" | "zipLimits">,
+  runId: string,
+  extracted: { root: string; entrypoint: "main.py" | "main.sh" },
+): SandboxRequest {
+  return {
+    runId,
+    image: request.image,
+    command: (image) => submissionCommand(extracted.entrypoint, image.hasEntrypoint),
+    workingDir: CONTAINER.src,
+    mounts: [
+      { source: extracted.root, target: CONTAINER.src },
+      { source: path.resolve(request.dataDir), target: CONTAINER.data },
+    ],
+    output: {
+      target: CONTAINER.submission,
+      hostDir: path.resolve(request.outputDir),
+      expectedFile: request.expectedOutput,
+    },
+    limits: request.limits,
+    gpu: request.gpu,
+    env: submissionEnv(request),
+  };
+}
+
+/**
  * What the runtime entrypoint and numeric libraries read: the expected output's name, and thread counts
  * that match the CPU limit (else torch, BLAS and friends size their pools to every core of the host).
  */
-function submissionEnv(request: SubmissionRunRequest): Record<string, string> {
+function submissionEnv(
+  request: Pick<SubmissionRunRequest, "limits" | "expectedOutput">,
+): Record<string, string> {
   const threads = String(Math.max(1, Math.ceil(request.limits.cpus)));
   return {
     ...(request.expectedOutput && { PROCTOR_EXPECTED_OUTPUT: request.expectedOutput }),

@@ -101,11 +101,58 @@ ${WRITE_CSV}`,
     ]);
     const err = unstamped(stderr);
     expect(err).toContain("to stderr");
-    expect(err[0]).toMatch(/^\[proctor\] running main\.py from \/code_execution\/src in \/tmp\/code\.\w+/);
+    expect(err[0]).toMatch(/^\[proctor\] running main\.py from \/code_execution\/src in \/tmp\/work /);
     expect(err.at(-1)).toMatch(
       /^\[proctor\] main\.py finished after \d+s and wrote \/code_execution\/submission\/submission\.csv$/,
     );
     expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+  });
+
+  it("runs DrivenData-style code unchanged: relative data/ and submission/ from the working folder", async () => {
+    const { result, out, stderr } = await run({
+      "main.py": `
+import os
+from pathlib import Path
+rows = Path("data/features.csv").read_text().splitlines()
+Path("submission").mkdir(exist_ok=True)
+Path("submission/submission.csv").write_text("id,y\\n" + rows[1].split(",")[0] + ",1\\n")
+print(os.getcwd(), os.path.realpath("data"), os.path.realpath("submission"))
+`,
+    });
+    expect(result.status, stderr.join("\n")).toBe("succeeded");
+    expect(unstamped(result.stdout.text.trim().split("\n"))).toEqual([
+      "/tmp/work /code_execution/data /code_execution/submission",
+    ]);
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,1\n");
+  });
+
+  it("keeps data/ and submission/ the contract's when the zip has its own, and says so", async () => {
+    const { result, stderr } = await run({
+      "main.py": `print(open("data/features.csv").read().splitlines()[0])\n${WRITE_CSV}`,
+      "data/features.csv": "not,the,test,data\n",
+    });
+    expect(result.status).toBe("succeeded");
+    expect(unstamped(result.stdout.text.trim().split("\n"))).toEqual(["id,x"]);
+    expect(unstamped(stderr).join("\n")).toMatch(/your zip's data is hidden in the working folder/);
+  });
+
+  it("lets a program run what it builds in /tmp (JIT caches); /tmp stays nosuid and nodev", async () => {
+    const { result, stdout } = await run({
+      "main.py": `
+import os, subprocess
+path = os.path.join(os.environ["HOME"], "cache", "kernel.sh")
+os.makedirs(os.path.dirname(path))
+open(path, "w").write("#!/bin/sh\\necho built and ran\\n")
+os.chmod(path, 0o755)
+print(subprocess.run([path], capture_output=True, text=True).stdout.strip())
+print([line.split()[3] for line in open("/proc/mounts") if line.split()[1] == "/tmp"][0])
+${WRITE_CSV}`,
+    });
+    expect(result.status, result.stderr.text).toBe("succeeded");
+    const [ran, options] = unstamped(stdout);
+    expect(ran).toBe("built and ran");
+    expect(options!.split(",")).toEqual(expect.arrayContaining(["nosuid", "nodev"]));
+    expect(options!.split(",")).not.toContain("noexec");
   });
 
   it("keeps stdout and stderr apart, each line stamped when it is printed", async () => {

@@ -44,3 +44,4 @@ export {
   type Published,
   type RuntimeBuild,
 } from "./publish.js";
+export { offlineGap, packageLabel, providerOf, type OfflineGap } from "./offline.js";

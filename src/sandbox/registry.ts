@@ -19,7 +19,7 @@ interface StreamEvent {
  * The engine reports build and push failures only inside its progress stream (the HTTP status is 200), so
  * every event is checked: the first error fails the whole operation, loudly, with the engine's words.
  */
-async function followStream(
+export async function followStream(
   stream: NodeJS.ReadableStream,
   what: string,
   onLine: ProgressLine,
@@ -143,6 +143,17 @@ export interface RegistryAuth {
   serveraddress?: string;
 }
 
+/** The engine's X-Registry-Auth for `auth` (Docker Hub when no server is named). */
+export function authconfigOf(auth: RegistryAuth | null | undefined) {
+  return auth
+    ? {
+        username: auth.username,
+        password: auth.password,
+        serveraddress: auth.serveraddress || "https://index.docker.io/v1/",
+      }
+    : undefined;
+}
+
 /** Gives `source` another name (repo:tag). */
 export async function tagImage(source: string, repo: string, tag: string): Promise<string> {
   await onEngine(`tagging ${source} as ${repo}:${tag}`, () => engine().getImage(source).tag({ repo, tag }));
@@ -155,13 +166,7 @@ export async function pushImage(
   auth: RegistryAuth | null,
   onLine: ProgressLine = () => undefined,
 ): Promise<string> {
-  const authconfig = auth
-    ? {
-        username: auth.username,
-        password: auth.password,
-        serveraddress: auth.serveraddress || "https://index.docker.io/v1/",
-      }
-    : undefined;
+  const authconfig = authconfigOf(auth);
   const stream = await onEngine(`pushing ${ref}`, () => engine().getImage(ref).push({ authconfig }));
   const events = await followStream(stream as NodeJS.ReadableStream, `pushing ${ref}`, onLine);
   const digest =

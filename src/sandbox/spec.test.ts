@@ -51,12 +51,35 @@ describe("container spec", () => {
       `--memory-swap ${TEST_LIMITS.memoryBytes}`,
       `--pids-limit ${TEST_LIMITS.pids}`,
       "--mount type=bind,source=/host/src,target=/code_execution/src,readonly",
-      `--tmpfs /code_execution/submission:rw,nosuid,nodev,size=${TEST_LIMITS.outputBytes},nr_inodes=${TEST_LIMITS.outputFiles + 1},mode=1777`,
+      `--tmpfs /tmp:rw,exec,nosuid,nodev,size=${TEST_LIMITS.tmpBytes},mode=1777`,
+      `--mount type=volume,target=/code_execution/submission,volume-nocopy,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=${TEST_LIMITS.outputBytes},nr_inodes=${TEST_LIMITS.outputFiles + 1},mode=1777,nosuid,nodev"`,
       "--gpus all",
     ]) {
       expect(joined).toContain(flag);
     }
+    // The image's own entrypoint and command, as a run has them.
+    expect(args).not.toContain("--entrypoint");
     expect(args.at(-1)).toBe("img");
     expect(interactiveRunArgs(request, image, true)).toContain("-it");
+  });
+
+  it("gives the interactive session the run's entrypoint and command when it replaces the image's", () => {
+    const args = interactiveRunArgs(
+      { ...request, entrypoint: ["python3", "-u"], command: ["main.py"] },
+      image,
+      false,
+    );
+    expect(args.slice(-5)).toEqual(["--entrypoint", "python3", "img", "-u", "main.py"]);
+  });
+
+  it("lets programs run what they build in /tmp (JIT caches), never setuid or device files", () => {
+    const tmp = untrustedContainerSpec(request, image, "vol").HostConfig!.Tmpfs!["/tmp"]!;
+    expect(tmp.split(",")).toEqual(expect.arrayContaining(["exec", "nosuid", "nodev"]));
+    expect(tmp).not.toMatch(/noexec/);
+  });
+
+  it("keeps the output volume's own mode: not copied from the image's folder", () => {
+    const mounts = untrustedContainerSpec(request, image, "vol").HostConfig!.Mounts!;
+    expect(mounts.find((m) => m.Type === "volume")).toMatchObject({ VolumeOptions: { NoCopy: true } });
   });
 });

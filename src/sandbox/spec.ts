@@ -77,6 +77,9 @@ export function untrustedContainerSpec(
       Source: outputVolume,
       Target: request.output.target,
       ReadOnly: false,
+      // Not filled from (nor given the owner and mode of) the image's folder there: the volume's root
+      // stays the mode=1777 of its tmpfs, writable by the run's user whatever the image's folder is.
+      VolumeOptions: { NoCopy: true },
     } as never);
   }
   const env = { HOME: "/tmp", TMPDIR: "/tmp", PYTHONDONTWRITEBYTECODE: "1", ...request.env };
@@ -100,7 +103,9 @@ export function untrustedContainerSpec(
       NetworkMode: "none",
       ReadonlyRootfs: true,
       Mounts: mounts,
-      Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${limits.tmpBytes},mode=1777` },
+      // exec: JIT compilers (torch.compile, numba, Triton) load what they build in caches under HOME=/tmp.
+      // Docker's default for a tmpfs is noexec, so it is said here.
+      Tmpfs: { "/tmp": tmpOptions(limits) },
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       Privileged: false,
@@ -123,6 +128,11 @@ export function untrustedContainerSpec(
       LogConfig: { Type: "none", Config: {} },
     },
   };
+}
+
+/** The /tmp tmpfs: writable, exec allowed (JIT caches), never setuid or device files. */
+export function tmpOptions(limits: SandboxLimits): string {
+  return `rw,exec,nosuid,nodev,size=${limits.tmpBytes},mode=1777`;
 }
 
 export function gpuDeviceRequest() {
@@ -160,8 +170,9 @@ export function holderContainerSpec(request: SandboxRequest, outputVolume: strin
 export const HOLDER_MOUNT = "/proctor-output";
 
 /**
- * The same container as `untrustedContainerSpec`, as `docker run` flags for an interactive shell: every
- * limit and mount alike, the output folder a tmpfs of the same caps (nothing is copied out of a shell).
+ * The same container as `untrustedContainerSpec`, as `docker run` flags for an interactive session: every
+ * limit, mount, variable, user, working folder, entrypoint and command alike; the output folder a tmpfs
+ * volume of the same caps, made the same way (nothing is copied out of a shell).
  */
 export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage, tty: boolean): string[] {
   const spec = untrustedContainerSpec(request, image, null);
@@ -194,14 +205,22 @@ export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage
   for (const m of request.mounts)
     args.push("--mount", `type=bind,source=${m.source},target=${m.target},readonly`);
   if (request.output) {
-    const { outputBytes, outputFiles } = request.limits;
-    args.push(
-      "--tmpfs",
-      `${request.output.target}:rw,nosuid,nodev,size=${outputBytes},nr_inodes=${outputFiles + 1},mode=1777`,
-    );
+    const volume = outputVolumeOptions(request, "").DriverOpts;
+    // One --mount value is CSV: the tmpfs options (which hold commas) are quoted as one field.
+    const fields = [
+      "type=volume",
+      `target=${request.output.target}`,
+      "volume-nocopy",
+      `volume-opt=type=${volume.type}`,
+      `volume-opt=device=${volume.device}`,
+      `"volume-opt=o=${volume.o}"`,
+    ];
+    args.push("--mount", fields.join(","));
   }
   for (const env of spec.Env ?? []) args.push("--env", env);
   if (request.gpu) args.push("--gpus", "all");
-  args.push("--entrypoint", "bash", request.image);
+  const [entrypoint, ...entrypointArgs] = (spec.Entrypoint as string[] | undefined) ?? [];
+  if (entrypoint) args.push("--entrypoint", entrypoint);
+  args.push(request.image, ...entrypointArgs, ...((spec.Cmd as string[] | undefined) ?? []));
   return args;
 }

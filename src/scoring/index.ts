@@ -52,7 +52,7 @@ export {
   type MetricName,
   type MetricSpec,
 } from "./metrics.js";
-export { scorePredictions, type ScoreOptions, type ScoreResult } from "./score.js";
+export { scorePredictions, scoringTarget, type ScoreOptions, type ScoreResult } from "./score.js";
 export {
   runCustomScorer,
   parseScorerOutput,

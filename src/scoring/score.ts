@@ -213,6 +213,17 @@ async function plan(options: ScoreOptions): Promise<Plan> {
   return { targetColumn, targetKind: "label", probability: { classes, columns, explicit } };
 }
 
+/**
+ * The ground-truth column a built-in metric scores against, once the format's columns are checked to fit
+ * the metric (ScoringError otherwise): what a competition's set-up is checked with before anything runs.
+ */
+export async function scoringTarget(
+  options: ScoreOptions,
+): Promise<{ column: string; kind: "label" | "number" }> {
+  const chosen = await plan(options);
+  return { column: chosen.targetColumn, kind: chosen.targetKind };
+}
+
 /** Row indices of each group: overall (all but Ignored), public, private. */
 function groups(truth: GroundTruth): {
   overall: Int32Array;

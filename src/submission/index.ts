@@ -9,3 +9,4 @@ export { inspectSubmission, type InspectedSubmission, type SubmissionSummary } f
 export { extractSubmission, type ExtractedSubmission } from "./extract.js";
 export { packSubmission, PackError, type PackResult } from "./pack.js";
 export { downloadSubmission, redactUrl, SubmissionFetchError, type FetchOptions } from "./fetch.js";
+export { pythonSyntaxErrors } from "./syntax.js";

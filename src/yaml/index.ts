@@ -71,7 +71,9 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
   if (result.success) return result.data;
   throw new YamlConfigError(
     file,
-    result.error.issues.flatMap((issue) => describeIssue(issue, raw)).map((i) => locate(i, doc, lines, file)),
+    result.error.issues
+      .flatMap((issue) => describeIssue(issue, raw, schema))
+      .map((i) => locate(i, doc, lines, file)),
   );
 }
 
@@ -136,7 +138,7 @@ const EXPECTED: Record<string, string> = {
 };
 
 /** Zod's issue, in words that say the rule and the fix, against the raw YAML value. */
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): PathIssue[] {
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, schema: z.ZodType): PathIssue[] {
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
   const got = valueAt(raw, issue.path);
   switch (issue.code) {
@@ -153,10 +155,13 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): PathIssue[] {
         },
       ];
     case "unrecognized_keys":
-      return issue.keys.map((key) => ({
-        path: [...path, key],
-        message: "is not a known key; remove it or fix its spelling",
-      }));
+      return issue.keys.map((key) => {
+        const known = knownKeys(schema, path);
+        return {
+          path: [...path, key],
+          message: `is not a known key${suggestion(key, known)}; remove it or fix its spelling${known.length > 0 ? ` (known keys here: ${known.join(", ")})` : ""}`,
+        };
+      });
     case "too_small":
       return [
         {
@@ -172,4 +177,67 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): PathIssue[] {
     default:
       return [{ path, message: `${issue.message}${got === undefined ? "" : `, got ${describeValue(got)}`}` }];
   }
+}
+
+/** The keys a mapping at `path` of `schema` may have ([] where the schema is not a mapping there). */
+export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let nodes: z.core.$ZodType[] = [schema];
+  for (const part of [...path, null]) {
+    const next: z.core.$ZodType[] = [];
+    for (const node of nodes.flatMap(unwrap)) {
+      const def = node._zod.def;
+      if (part === null) {
+        if (def.type === "object") return Object.keys((def as z.core.$ZodObjectDef).shape);
+      } else if (def.type === "object" && typeof part === "string") {
+        const child = (def as z.core.$ZodObjectDef).shape[part];
+        if (child) next.push(child);
+      } else if (def.type === "array" && typeof part === "number") {
+        next.push((def as z.core.$ZodArrayDef).element);
+      }
+    }
+    nodes = next;
+  }
+  return [];
+}
+
+/** The schema under its wrappers (defaults, optional, pipes), and each option of a union. */
+function unwrap(node: z.core.$ZodType): z.core.$ZodType[] {
+  const def = node._zod.def as z.core.$ZodTypeDef & {
+    innerType?: z.core.$ZodType;
+    in?: z.core.$ZodType;
+    options?: z.core.$ZodType[];
+  };
+  if (def.type === "union") return (def.options ?? []).flatMap(unwrap);
+  if (def.type === "pipe" && def.in) return unwrap(def.in);
+  if (def.innerType) return unwrap(def.innerType);
+  return [node];
+}
+
+/** ' (did you mean "x"?)' for the candidate closest to `word` when it is close enough, else "". */
+export function suggestion(word: string, candidates: readonly string[]): string {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  const close =
+    best !== null && bestDistance <= Math.max(1, Math.floor(Math.max(word.length, best.length) / 3));
+  return close ? ` (did you mean "${best}"?)` : "";
+}
+
+/** Levenshtein distance, with a transposition counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }

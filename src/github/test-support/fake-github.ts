@@ -9,7 +9,8 @@
  *   PUT  /repos/{o}/{r}/contents/{path}                  create/update with optimistic concurrency:
  *        existing file without sha -> 422 `Invalid request.\n\n"sha" wasn't supplied.`,
  *        stale sha -> 409 `{path} does not match {sha}`, missing branch -> 404, new file: sha ignored,
- *        another commit landed on the branch while the request was in flight -> 409 `is at X but expected Y`
+ *        another commit landed on the branch while the request was in flight -> 422 `is at X but expected Y`,
+ *        a branch under a ruleset (`protectBranch`) -> 409 `Repository rule violations found\n\n{rule}\n\n`
  *   POST /repos/{o}/{r}/statuses/{sha}                   commit status (description <= 140 characters)
  *   GET/POST /repos/{o}/{r}/issues, GET/PATCH .../issues/{n}, GET/POST .../issues/{n}/comments
  *   POST /repos/{o}/{r}/dispatches                       repository_dispatch (204; 422 over 10 properties)
@@ -44,6 +45,13 @@ export interface FakeWorkflow {
   inputs?: Record<string, FakeWorkflowInput>;
 }
 
+/** A branch ruleset the organizer set up: every write to the branch is refused with `rule`. */
+export interface FakeRuleset {
+  branch: string;
+  /** GitHub's line for the rule, e.g. "Changes must be made through a pull request." */
+  rule: string;
+}
+
 export interface FakeRepoInit {
   defaultBranch?: string;
   /** Files of the first commit on the default branch (path -> UTF-8 text). */
@@ -61,7 +69,9 @@ export type FakeFault =
   | { kind: "secondary-rate-limit"; status?: 403 | 429; retryAfterS?: number }
   | { kind: "primary-rate-limit"; resetInS?: number }
   /** Answers a contents PUT with 409 `{path} does not match {sha}` whatever sha it carried. */
-  | { kind: "conflict" };
+  | { kind: "conflict" }
+  /** Another commit lands on the branch while a contents PUT is in flight (GitHub: 422 `is at … but expected …`). */
+  | { kind: "branch-moved" };
 
 export interface FaultOptions {
   /** How many matching requests get the fault (default 1; Infinity for all). */
@@ -78,6 +88,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   body: unknown;
   status: number;
+  /** GitHub's `message` in the answer, when it has one (errors). */
+  message?: string;
 }
 
 export interface FakeCommit {
@@ -146,6 +158,7 @@ interface Repo {
   dispatches: FakeDispatch[];
   workflowDispatches: FakeWorkflowDispatch[];
   workflows: Map<string, FakeWorkflow & { id: number; file: string }>;
+  rulesets: FakeRuleset[];
 }
 
 export interface FakeGitHubOptions {
@@ -181,6 +194,11 @@ const invalid = (detail: string, docs = DOCS) => answer(422, `Invalid request.\n
 
 function validationFailed(resource: string, field: string, message: string, docs = DOCS): HttpAnswer {
   return answer(422, "Validation Failed", docs, { errors: [{ resource, code: "custom", field, message }] });
+}
+
+/** GitHub's answer to a write a repository ruleset refuses. */
+function ruleViolation(status: 409 | 422, ruleset: FakeRuleset, docs: string): HttpAnswer {
+  return answer(status, `Repository rule violations found\n\n${ruleset.rule}\n\n`, docs);
 }
 
 function base64Lines(bytes: Buffer): string {
@@ -253,6 +271,7 @@ export class FakeGitHub {
       dispatches: [],
       workflowDispatches: [],
       workflows: new Map(),
+      rulesets: [],
     };
     if (!init.empty) {
       const files = init.files ?? { "README.md": `# ${name}\n` };
@@ -289,6 +308,14 @@ export class FakeGitHub {
     const tree = new Map(repo.commits.get(head)!.tree);
     tree.set(path, bytes);
     repo.branches.set(ref, this.#commit(repo, head, tree, `seed ${path}`, [path]).sha);
+  }
+
+  /**
+   * Puts `branch` under a ruleset, as an organizer might (Settings -> Rules -> Rulesets): contents writes
+   * to it answer 409 and creating it answers 422, both `Repository rule violations found\n\n{rule}\n\n`.
+   */
+  protectBranch(owner: string, name: string, branch: string, rule: string): void {
+    this.#repo(owner, name).rulesets.push({ branch, rule });
   }
 
   branchHead(owner: string, name: string, branch: string): string | undefined {
@@ -419,7 +446,7 @@ export class FakeGitHub {
     this.requests.push(record);
 
     // GitHub builds a contents commit on the branch head it saw when the request arrived and moves the
-    // branch only if it is still there: a commit landing meanwhile (any file) makes it answer 409.
+    // branch only if it is still there: a commit landing meanwhile (any file) makes it answer 422.
     const repoMatch = /^\/repos\/([^/]+)\/([^/]+)\//.exec(url.pathname);
     const arrivalHeads = new Map(
       this.#repos.get(
@@ -432,6 +459,17 @@ export class FakeGitHub {
     let result: HttpAnswer;
     try {
       record.body = raw.length > 0 ? JSON.parse(raw) : undefined;
+      if (repoMatch !== null && this.#takeContentsFault("branch-moved", method, path)) {
+        const branch = (record.body as { branch?: unknown } | undefined)?.branch;
+        const repo = this.#repo(decodeURIComponent(repoMatch[1]!), decodeURIComponent(repoMatch[2]!));
+        this.writeFile(
+          repo.owner,
+          repo.name,
+          "moved-meanwhile.txt",
+          `${this.#commitCounter}\n`,
+          typeof branch === "string" ? branch : undefined,
+        );
+      }
       result = this.#route(req, method, url, record, arrivalHeads);
     } catch (error) {
       result =
@@ -442,6 +480,8 @@ export class FakeGitHub {
             : answer(500, `fake-github bug: ${(error as Error).message}`);
     }
     record.status = result.status;
+    const said = (result.body as { message?: unknown } | undefined)?.message;
+    if (typeof said === "string") record.message = said;
     await this.#delay();
 
     const headers: Record<string, string> = {
@@ -468,7 +508,8 @@ export class FakeGitHub {
         f.remaining > 0 &&
         (f.method === undefined || f.method === method) &&
         (f.path === undefined || f.path.test(path)) &&
-        f.fault.kind !== "conflict",
+        f.fault.kind !== "conflict" &&
+        f.fault.kind !== "branch-moved",
     );
     if (index < 0) return undefined;
     const rule = this.#faults[index]!;
@@ -510,7 +551,8 @@ export class FakeGitHub {
           },
         );
       case "conflict":
-        return undefined; // never picked here: #takeConflict hands it to the contents PUT
+      case "branch-moved":
+        return undefined; // never picked here: #takeContentsFault hands them to the contents PUT
     }
   }
 
@@ -528,7 +570,7 @@ export class FakeGitHub {
 
     const fault = this.#fault(method, record.path);
     if (fault !== undefined) return fault;
-    const forcedConflict = this.#takeConflict(method, record.path);
+    const forcedConflict = this.#takeContentsFault("conflict", method, record.path);
 
     const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (m === null) return notFound();
@@ -571,10 +613,10 @@ export class FakeGitHub {
     return notFound();
   }
 
-  #takeConflict(method: string, path: string): boolean {
+  #takeContentsFault(kind: "conflict" | "branch-moved", method: string, path: string): boolean {
     if (method !== "PUT" || !path.includes("/contents/")) return false;
     const index = this.#faults.findIndex(
-      (f) => f.remaining > 0 && f.fault.kind === "conflict" && (f.path === undefined || f.path.test(path)),
+      (f) => f.remaining > 0 && f.fault.kind === kind && (f.path === undefined || f.path.test(path)),
     );
     if (index < 0) return false;
     const rule = this.#faults[index]!;
@@ -631,6 +673,8 @@ export class FakeGitHub {
       return answer(422, "fake-github: only branches are supported", docs);
     const branch = body.ref.slice("refs/heads/".length);
     if (repo.branches.has(branch)) return answer(422, "Reference already exists", docs);
+    const ruleset = repo.rulesets.find((r) => r.branch === branch);
+    if (ruleset !== undefined) return ruleViolation(422, ruleset, docs);
     repo.branches.set(branch, body.sha);
     return new HttpAnswer(201, this.#refBody(repo, branch, body.sha));
   }
@@ -712,6 +756,8 @@ export class FakeGitHub {
     const branch = typeof body.branch === "string" ? body.branch : repo.defaultBranch;
     const head = repo.branches.get(branch);
     if (head === undefined) return answer(404, `Branch ${branch} not found`, docs);
+    const ruleset = repo.rulesets.find((r) => r.branch === branch);
+    if (ruleset !== undefined) return ruleViolation(409, ruleset, docs);
     const tree = repo.commits.get(head)!.tree;
     const existing = tree.get(path);
     const given = typeof body.sha === "string" ? body.sha : undefined;
@@ -722,7 +768,7 @@ export class FakeGitHub {
       }
     }
     const seen = arrivalHeads.get(branch);
-    if (seen !== undefined && seen !== head) return answer(409, `is at ${head} but expected ${seen}`, docs);
+    if (seen !== undefined && seen !== head) return answer(422, `is at ${head} but expected ${seen}`, docs);
     const bytes = Buffer.from(body.content, "base64");
     repo.blobs.set(gitBlobSha(bytes), bytes);
     const next = new Map(tree);

@@ -3,7 +3,8 @@ import { promisify } from "node:util";
 import { inject } from "vitest";
 
 const run = promisify(execFile);
-export const OFFLINE_IMAGE = "proctor/runtime:cpu-offline";
+/** PROCTOR_OFFLINE_IMAGE names another tag, so checkouts that share an engine don't rebuild each other's. */
+export const OFFLINE_IMAGE = process.env.PROCTOR_OFFLINE_IMAGE ?? "proctor/runtime:cpu-offline";
 let built: Promise<string> | undefined;
 
 /**

@@ -1,0 +1,57 @@
+import { packageLabel, providerOf, type Environment } from "../runtime/index.js";
+import { CONTAINER } from "./contract.js";
+import type { SubmissionRunResult } from "./run-submission.js";
+
+export interface HintContext {
+  /** The file the competition expects in the submission folder, e.g. submission.csv. */
+  expectedOutput: string;
+  /** The production environment (environment-cpu.yml or -gpu.yml), to tell what a run could import there. */
+  production?: Environment;
+  /** Set when the offline flavour stood in for the production image: its environment. */
+  offline?: Environment;
+}
+
+/** Messages that say a network is needed: DNS, refused or unreachable connections, from Python's stacks. */
+const NETWORK =
+  /Temporary failure in name resolution|Name or service not known|Network is unreachable|getaddrinfo failed|Failed to establish a new connection|urlopen error|Max retries exceeded with url|nodename nor servname/;
+const NO_MODULE = /ModuleNotFoundError: No module named '([\w.]+)'/;
+
+/**
+ * What a participant most likely has to do, read from a run's status, output and logs: one sentence each,
+ * for the mistakes that send people to the forum.
+ */
+export function runHints(run: SubmissionRunResult, context: HintContext): string[] {
+  const hints: string[] = [];
+  const logs = `${run.stdout.text}\n${run.stderr.text}`;
+  if (NETWORK.test(logs)) {
+    hints.push(
+      "the network is off during a run: ship the model weights and every other file your code downloads in your zip, and load them from there",
+    );
+  }
+  const files = run.output?.files ?? [];
+  const expected = context.expectedOutput;
+  if (!files.some((f) => f.path === expected) && files.length > 0) {
+    const found = files
+      .slice(0, 3)
+      .map((f) => f.path)
+      .join(", ");
+    hints.push(
+      `found ${found}${files.length > 3 ? ", ..." : ""} in ${CONTAINER.submission}; the competition expects ${expected} there`,
+    );
+  }
+  const module = NO_MODULE.exec(logs)?.[1];
+  if (module) hints.push(moduleHint(module, context));
+  return hints;
+}
+
+function moduleHint(module: string, context: HintContext): string {
+  const top = module.split(".")[0]!;
+  const inProduction = context.production && providerOf(context.production, top);
+  if (inProduction && context.offline && !providerOf(context.offline, top)) {
+    return `${top} is in the production image (${packageLabel(inProduction)} in ${context.production!.file}) but not in the offline flavour this run used; pull or build the production image (make pull, make build) to test code that imports it`;
+  }
+  if (inProduction) {
+    return `${top} is in the runtime (${packageLabel(inProduction)}); check that the name is spelled as the package installs it`;
+  }
+  return `${top} is not in the runtime: ship it in your zip if it is pure Python, or open a pull request adding it to environment-cpu.yml and environment-gpu.yml`;
+}

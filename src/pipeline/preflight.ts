@@ -1,0 +1,116 @@
+import { stat } from "node:fs/promises";
+import type { Competition } from "../config/index.js";
+import {
+  loadSubmissionFormat,
+  readGroundTruth,
+  ScoringError,
+  scoringTarget,
+  SubmissionFormatError,
+  type MetricName,
+  type SubmissionFormat,
+} from "../scoring/index.js";
+
+/**
+ * The competition's own set-up is wrong (the organizer's mistake): found before any participant code runs,
+ * so it is never run, never counted and never recorded; proctor exits with the infrastructure code.
+ */
+export class CompetitionSetupError extends Error {
+  override name = "CompetitionSetupError";
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `the competition set up in ${file} cannot score any submission (the organizer's mistake; nothing was run or counted):\n` +
+        problems.map((problem) => `  - ${problem}`).join("\n"),
+    );
+  }
+}
+
+export interface SetupPaths {
+  /** Where the test features are; default the competition's local data_dir. */
+  dataDir?: string;
+  /** Where the ground truth is; default the competition's local ground_truth. */
+  groundTruth?: string;
+}
+
+/**
+ * Checks everything a run needs from the organizer before the participant's code runs: the data folder,
+ * the submission format, the metric against the format, and the ground truth (readable, ids unique, the
+ * id, target and usage columns present). Returns the submission format; throws CompetitionSetupError
+ * listing every problem found.
+ */
+export async function checkCompetitionSetup(
+  competition: Competition,
+  paths: SetupPaths = {},
+): Promise<SubmissionFormat> {
+  const dataDir = paths.dataDir ?? competition.paths.dataDir;
+  const groundTruth = paths.groundTruth ?? competition.paths.groundTruth;
+  const problems: string[] = [];
+
+  if (!(await stat(dataDir).catch(() => null))?.isDirectory())
+    problems.push(`paths.data_dir: ${dataDir} is not a folder; put the test features there`);
+
+  let format: SubmissionFormat | null = null;
+  try {
+    format = await loadSubmissionFormat(competition.paths.submissionFormat);
+  } catch (error) {
+    if (!(error instanceof SubmissionFormatError)) throw error;
+    const issues = error.issues.map((issue) => `${issue.key ? `${issue.key}: ` : ""}${issue.message}`);
+    problems.push(`paths.submission_format: ${error.source} ${issues.join("; ")}`);
+  }
+
+  if (!(await stat(groundTruth).catch(() => null))?.isFile()) {
+    problems.push(`paths.ground_truth: ${groundTruth} does not exist; put the ground truth CSV there`);
+  } else if (format) {
+    problems.push(...(await groundTruthProblems(competition, format, groundTruth)));
+  }
+
+  if (problems.length > 0 || !format) throw new CompetitionSetupError(competition.file, problems);
+  return format;
+}
+
+async function groundTruthProblems(
+  competition: Competition,
+  format: SubmissionFormat,
+  groundTruth: string,
+): Promise<string[]> {
+  const { metric, usage_column: usageColumn } = competition.scoring;
+  const idType =
+    format.columns.find((c) => c.name === format.idColumn)?.type === "integer" ? "integer" : "string";
+  let target: Awaited<ReturnType<typeof scoringTarget>> | null = null;
+  if (typeof metric === "string") {
+    try {
+      target = await scoringTarget({
+        predictionsPath: "",
+        groundTruthPath: groundTruth,
+        format,
+        metric: metric as MetricName,
+        usageColumn,
+      });
+    } catch (error) {
+      if (!(error instanceof ScoringError)) throw error;
+      return [
+        `scoring.metric: ${metric} cannot score the submission format ${format.source}: ${error.message}; choose a metric that fits its columns, or a custom scorer`,
+      ];
+    }
+  }
+  try {
+    const truth = await readGroundTruth(groundTruth, {
+      idColumn: format.idColumn,
+      idType,
+      usageColumn,
+      ...(target && { targetColumn: target.column, targetKind: target.kind }),
+    });
+    if (truth.ids.size === 0) return [`paths.ground_truth: ${groundTruth} has no rows`];
+    if (usageColumn !== null && !truth.usage) {
+      return [
+        `paths.ground_truth: ${groundTruth} has no "${usageColumn}" column (scoring.usage_column), so there is no public/private split; add the column (Public or Private per row), or set scoring.usage_column: null to score every row as public`,
+      ];
+    }
+  } catch (error) {
+    if (!(error instanceof ScoringError)) throw error;
+    return [`paths.ground_truth: ${error.message}`];
+  }
+  return [];
+}
