@@ -475,8 +475,17 @@ export class Intake {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
     });
-    if (record.state === "queued" && this.#db.markRunning(id, record.attempt, this.#clock().getTime())) {
-      this.#log.info(`submission ${id}: attempt ${record.attempt} running (zip downloaded)`);
+    if (record.state === "queued") {
+      if (this.#db.markRunning(id, record.attempt, this.#clock().getTime())) {
+        this.#log.info(`submission ${id}: attempt ${record.attempt} running (zip downloaded)`);
+      } else {
+        // Cancelled (or given up on) between the check and now: hand out nothing.
+        const now = this.#db.getSubmission(id)!;
+        if (now.state === "cancelled" || now.attempt !== record.attempt) {
+          zip.stream.destroy();
+          this.#checkAttempt(now, record.attempt);
+        }
+      }
     }
     return { ...zip, sha256: record.zipSha256 };
   }
