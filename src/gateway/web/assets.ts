@@ -62,6 +62,8 @@ ol.phases li[aria-current="step"] { font-weight: 700; }
 .id { font-family: ui-monospace, monospace; font-size: .85em; word-break: break-all; }
 @media (max-width: 600px) {
   main { padding: .75rem; }
+  .id { font-size: .75em; }
+  button, .button { padding: .4rem .6rem; }
   .wide { display: none; }
   th, td { padding: .35rem .4rem; }
 }

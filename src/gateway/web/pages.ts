@@ -303,7 +303,7 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
       <span class="id">${v.submission_id}</span
       >${v.note ? markup`<br /><span class="muted">${v.note}</span>` : ""}
     </td>
-    <td>${when(v.submitted_at)}</td>
+    <td class="wide">${when(v.submitted_at)}</td>
     <td data-cell="status">
       ${outcome(v)}${v.disqualified ? markup`<br />disqualified: ${v.disqualified}` : ""}
     </td>
@@ -329,7 +329,7 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
         <summary>Details</summary>
         <p>${v.reason ?? "Waiting for a runner."}</p>
         <p class="muted">
-          ${v.cpu_or_gpu}${v.phase ? `, ${v.phase}` : ""}, attempt ${v.attempt}, started
+          Submitted ${when(v.submitted_at)}; ${v.cpu_or_gpu}${v.phase ? `, ${v.phase}` : ""}, attempt ${v.attempt}, started
           ${when(v.started_at)}, finished ${when(v.finished_at)}
         </p>
         ${
@@ -366,11 +366,11 @@ export function submissionsRegion(
         <thead>
           <tr>
             <th scope="col">Submission</th>
-            <th scope="col">Submitted</th>
+            <th scope="col" class="wide">Submitted</th>
             <th scope="col">Status</th>
             <th scope="col" class="num">Score</th>
             <th scope="col" class="wide">Duration</th>
-            <th scope="col">Actions and logs</th>
+            <th scope="col">More</th>
           </tr>
         </thead>
         <tbody>

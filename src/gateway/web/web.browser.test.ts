@@ -7,7 +7,8 @@
  *
  * Screenshots go to $PROCTOR_SCREENSHOTS (e.g. docs/screenshots), or a temporary folder.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -58,11 +59,41 @@ timeline:
 final_selection: { mode: chosen, count: 2 }
 `;
 
-async function newPage(width = 1000, height = 800): Promise<{ context: BrowserContext; page: Page }> {
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's WCAG 2.1 A/AA checks on the page as it is (injected: the test's context bypasses the CSP). */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: AXE });
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as { axe: { run: (o: unknown) => Promise<{ violations: unknown[] }> } }
+    ).axe;
+    const result = await axe.run({
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations as AxeViolation[];
+  });
+  return violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+  );
+}
+
+async function newPage(
+  width = 1000,
+  height = 800,
+  options: { bypassCSP?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
   dialogs.length = 0;
   outside.length = 0;
   problems.length = 0;
-  const context = await browser.newContext({ viewport: { width, height } });
+  const context = await browser.newContext({ viewport: { width, height }, ...options });
   // Pages load nothing but the gateway: refuse (and remember) anything else.
   await context.route("**/*", (route) => {
     const url = route.request().url();
@@ -285,6 +316,37 @@ describe("the participant's pages", () => {
     await context.addCookies([old]);
     await page.goto(`${h.url}/submissions`);
     expect(page.url()).toBe(`${h.url}/signin`);
+    await context.close();
+  });
+});
+
+describe("on a phone, for everyone", () => {
+  it("every page fits a 390 px screen and passes axe-core's WCAG 2.1 AA checks", async () => {
+    const token = h.token("phone-user");
+    const id = ((await upload(h, token, await GOOD_ZIP())).json()["submission"] as { submission_id: string })
+      .submission_id;
+    expect((await postResult(h, id, h.runner, SUCCEEDED)).status).toBe(200);
+    const { context, page } = await newPage(390, 844, { bypassCSP: true });
+    const check = async (route: string) => {
+      await page.goto(`${h.url}${route}`);
+      const width = await page.evaluate(
+        () => (globalThis as unknown as Dom).document.documentElement.scrollWidth,
+      );
+      expect(width, `${route} scrolls sideways`).toBeLessThanOrEqual(390);
+      expect(await accessibilityViolations(page), route).toEqual([]);
+    };
+    await check("/");
+    await check("/signin");
+    await check("/leaderboard");
+    await signIn(page, token);
+    await check("/submit");
+    await check("/submissions");
+    const score = await page.locator(`tr[id="${id}"] [data-cell=score]`).boundingBox();
+    expect(score && score.x + score.width <= 390).toBe(true); // the score is on screen, no sideways scroll
+    await page.screenshot({ path: join(shots, "submissions-390.png"), fullPage: true });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(page, h.gateway.intake.admins.add("phone-orga").token);
+    await check("/admin?all=1");
     await context.close();
   });
 });
