@@ -50,7 +50,7 @@ import {
 } from "../intake/index.js";
 import { HttpError, errorReply } from "./errors.js";
 import { receiveUpload } from "./upload.js";
-import { registerWeb } from "./web/routes.js";
+import { registerCookies, registerWeb, SESSION_COOKIE } from "./web/routes.js";
 
 export interface GatewayOptions {
   competition: Competition;
@@ -151,6 +151,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
   const sweeper = createSweeper(intake, { intervalMs: sweepIntervalMs, logger: log });
 
+  registerCookies(app, intake);
   const limits = options.rateLimit ?? { max: 120, uploadsMax: 10, timeWindowMs: 60_000 };
   if (limits !== false) {
     void app.register(rateLimit, {
@@ -165,7 +166,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         const who = intake.tokens.authenticate(token);
         if (who) return `participant:${who.holder}`;
         const runner = intake.runners.authenticate(token);
-        return runner ? `runner:${runner.tokenId}` : `ip:${request.ip}`;
+        if (runner) return `runner:${runner.tokenId}`;
+        // The pages: a signed-in browser counts against its holder, like their token would.
+        const session = intake.sessions.lookup(request.cookies[SESSION_COOKIE]);
+        return session ? `${session.kind}:${session.holder}` : `ip:${request.ip}`;
       },
     });
   }

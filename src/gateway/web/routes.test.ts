@@ -17,6 +17,7 @@ afterAll(() => h.close());
 /** A cookie jar over fetch, as a browser without JavaScript would send forms. */
 class Browser {
   readonly cookies = new Map<string, string>();
+  constructor(private readonly base: string = h.url) {}
 
   async request(
     route: string,
@@ -25,7 +26,7 @@ class Browser {
     const headers = new Headers(init.headers);
     if (this.cookies.size > 0)
       headers.set("cookie", [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; "));
-    const response = await fetch(`${h.url}${route}`, { ...init, headers, redirect: "manual" });
+    const response = await fetch(`${this.base}${route}`, { ...init, headers, redirect: "manual" });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(";");
       const [name, ...value] = pair!.split("=");
@@ -150,6 +151,28 @@ describe("pages without a browser's script", () => {
       expect(page.text).toMatch(/<button type="submit"\s+disabled>Upload/);
     } finally {
       h.clock.now = new Date("2025-03-01T10:00:00Z");
+    }
+  });
+});
+
+describe("rate limits on the pages", () => {
+  it("count a signed-in browser against its holder, and a made-up session cookie against its address", async () => {
+    const limited = await startHarness({ rateLimit: { max: 4, uploadsMax: 1, timeWindowMs: 60_000 } });
+    try {
+      const browser = new Browser(limited.url);
+      const signIn = await browser.csrf("/signin"); // 1 (address)
+      await browser.post("/signin", { _csrf: signIn, token: limited.token("busy") }); // 2 (address)
+      const own: number[] = [];
+      for (let i = 0; i < 5; i += 1) own.push((await browser.request("/leaderboard")).status);
+      expect(own).toEqual([200, 200, 200, 200, 429]); // the holder's own budget of 4
+
+      const forger = new Browser(limited.url);
+      forger.cookies.set("proctor_session", "A".repeat(43));
+      const forged: number[] = [];
+      for (let i = 0; i < 3; i += 1) forged.push((await forger.request("/leaderboard")).status);
+      expect(forged).toEqual([200, 200, 429]); // the address had spent 2 on signing in
+    } finally {
+      await limited.close();
     }
   });
 });

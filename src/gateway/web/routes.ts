@@ -42,6 +42,11 @@ import {
 } from "./pages.js";
 
 export const SESSION_COOKIE = "proctor_session";
+
+/** @fastify/cookie on the whole server: cookies parsed on request, signed with the intake's secret. */
+export function registerCookies(app: FastifyInstance, intake: Intake): void {
+  void app.register(cookie, { secret: intake.cookieSecret, hook: "onRequest" });
+}
 const CSRF_COOKIE = "proctor_csrf";
 
 const CSP =
@@ -58,11 +63,14 @@ export interface WebOptions {
   uploadRateLimit?: { max: number } | undefined;
 }
 
+/**
+ * Registers the pages. Expects @fastify/cookie registered (signed with `intake.cookieSecret`) on the
+ * server, before the rate limiter, which keys signed-in browsers on their session (see registerCookies).
+ */
 export async function registerWeb(app: FastifyInstance, options: WebOptions): Promise<void> {
   const { intake, secure } = options;
   const competition = intake.competition;
   const secret = intake.cookieSecret;
-  await app.register(cookie, { secret, hook: "onRequest" });
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   const sessionKey = (request: FastifyRequest): string => {
     const id = request.cookies[SESSION_COOKIE];
