@@ -25,11 +25,7 @@ export function renderStandings(
   format: RenderFormat,
   mode: "public" | "private" = "public",
 ): string {
-  // The private leaderboard ranks each participant's final selection by its best private score.
-  const standings =
-    mode === "private"
-      ? rankEntries(entries, { ...competition.leaderboard, selection: "best" }, { mode })
-      : rankEntries(entries, competition.leaderboard, { mode });
+  const standings = rankEntries(entries, competition.leaderboard, { mode });
   const options = { competition: competition.name, includePrivate: mode === "private" };
   if (format === "json") return renderJson(standings, options);
   if (format === "html") return renderHtml(standings, options);

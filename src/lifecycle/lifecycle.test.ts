@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadCompetition } from "../config/index.js";
+import { parseRules, rankEntries } from "../leaderboard/index.js";
 import { makeEntry, makeFailed } from "../leaderboard/test-support/entries.js";
 import {
   finalEntries,
@@ -135,21 +136,31 @@ describe("final selection", () => {
     ]);
   });
 
-  it("gives the private ranking each participant's selected entries, picked by their private scores", () => {
+  it("leaves the private ranking one entry per participant: the best private score of their selection", () => {
     const revealed = [
       { ...makeEntry({ participant: "a", publicScore: 0.9, submissionId: "a1" }), privateScore: 0.2 },
       { ...makeEntry({ participant: "a", publicScore: 0.8, submissionId: "a2" }), privateScore: 0.7 },
       { ...makeEntry({ participant: "a", publicScore: 0.1, submissionId: "a3" }), privateScore: 0.99 },
       makeFailed({ participant: "c", submissionId: "c1" }),
     ];
-    const final = finalEntries(revealed, { mode: "best", count: 2 }, "higher");
-    expect(final.map((x) => [x.submissionId, x.publicScore])).toEqual([
-      ["a1", 0.2],
-      ["a2", 0.7],
-      ["c1", null],
-    ]);
+    const scored = (entries: ReturnType<typeof finalEntries>) =>
+      entries
+        .filter((x) => x.publicScore !== null)
+        .map((x) => [x.submissionId, x.publicScore, x.privateScore]);
+    const best = finalEntries(revealed, { mode: "best", count: 2 }, "higher");
+    expect(best).toHaveLength(4); // every entry still counts
+    expect(scored(best)).toEqual([["a2", 0.8, 0.7]]); // a3's 0.99 was not among the 2 selected
     const picked = finalEntries(revealed, { mode: "chosen", count: 2 }, "higher", new Set(["a3"]));
-    expect(picked.map((x) => x.submissionId)).toEqual(["a3", "c1"]);
+    expect(scored(picked)).toEqual([["a3", 0.1, 0.99]]);
+    const ranked = rankEntries(best, parseRules({ direction: "higher", precision: 2, selection: "latest" }), {
+      mode: "private",
+    });
+    expect(ranked.rows[0]).toMatchObject({
+      participant: "a",
+      submissionId: "a2",
+      publicScore: 0.8,
+      score: 0.7,
+    });
   });
 });
 

@@ -220,10 +220,10 @@ export function selectFinal<T extends SelectableEntry>(
 }
 
 /**
- * The entries the private leaderboard ranks at reveal: each participant's final selection (selectFinal,
- * by public score, or their choices), each carrying its revealed private score as the score to pick by, so
- * that ranking them with selection `best` ranks each participant by the best private score among their
- * selected entries. Entries without a public score stay (unranked rows keep their participants).
+ * The entries the private leaderboard ranks at reveal: of each participant's final selection (selectFinal:
+ * by public score, or their choices), the one with the best revealed private score stays scored; every other
+ * entry of theirs keeps its place in the counts but loses its public score, so a ranking picks exactly that
+ * entry for them, whatever the live leaderboard's `selection` is.
  */
 export function finalEntries(
   revealed: readonly LeaderboardEntry[],
@@ -236,8 +236,16 @@ export function finalEntries(
     rule,
     direction,
   );
-  const keep = new Set(selected.map((e) => e.submissionId));
-  return revealed
-    .filter((e) => keep.has(e.submissionId) || e.publicScore === null)
-    .map((e) => (keep.has(e.submissionId) ? { ...e, publicScore: e.privateScore } : e));
+  const sign = direction === "higher" ? -1 : 1;
+  const better = (a: LeaderboardEntry, b: LeaderboardEntry) =>
+    a.privateScore !== null && (b.privateScore === null || sign * (a.privateScore - b.privateScore) < 0);
+  const final = new Map<string, LeaderboardEntry>();
+  for (const e of selected) {
+    const current = final.get(e.participant);
+    if (!current || better(e, current)) final.set(e.participant, e);
+  }
+  const keep = new Set([...final.values()].map((e) => e.submissionId));
+  return revealed.map((e) =>
+    keep.has(e.submissionId) || e.publicScore === null ? e : { ...e, publicScore: null },
+  );
 }
