@@ -16,6 +16,7 @@ import { imageRef, loadCompetition, type Competition } from "../config/index.js"
 import {
   downloadAttempt,
   finalReport,
+  GatewayApiError,
   runnerSubmission,
   sendResultReport,
   type GatewayCredentials,
@@ -95,14 +96,7 @@ export async function runSubmissionCommand(): Promise<void> {
     throw new InputError(`input "attempt" must be a positive whole number, or empty`);
   const gateway: GatewayCredentials = { server: gatewayUrl(), token: credential };
   const flavour = oneOf("cpu-or-gpu", ["cpu", "gpu"] as const, "cpu");
-  const phase = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
-  // The smoke test runs on the public sample in the repository (its full logs show nothing hidden); the
-  // evaluation on the hidden set on this runner's disk.
-  const paths = phase === "smoke_test" ? competition.paths : competition.runnerPaths;
-  if (!paths)
-    throw new InputError(
-      `${competition.file} has no runner_paths: set where this runner keeps the test data and ground truth`,
-    );
+  const phaseInput = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
   const image = optional("image") ?? imageRef(competition, flavour);
   const token = required("github-token", COMMAND);
   core.setSecret(token);
@@ -115,9 +109,29 @@ export async function runSubmissionCommand(): Promise<void> {
     render: leaderboardPages(competition),
   });
 
-  const submission = await core.group("read the submission from the gateway", () =>
-    runnerSubmission(gateway, submissionId),
-  );
+  const submission = await core
+    .group("read the submission from the gateway", () => runnerSubmission(gateway, submissionId))
+    .catch((error: unknown) => {
+      // 409: cancelled (by its participant or the organizers) before it started: run nothing.
+      if (error instanceof GatewayApiError && error.status === 409) {
+        core.notice(`submission ${submissionId}: the gateway says not to run it: ${error.message}`);
+        return undefined;
+      }
+      throw error;
+    });
+  if (!submission) return;
+  // The phase it was submitted in (the gateway's record) decides its data and log visibility.
+  const phase = submission.phase ?? phaseInput;
+  // A phase's own runner_paths (timeline.phases) first; else the smoke test runs on the public sample in the
+  // repository (its full logs show nothing hidden), the evaluation on the hidden set on this runner's disk.
+  const paths =
+    competition.lifecycle.phases.find((p) => p.name === phase)?.runnerPaths ??
+    (phase === "smoke_test" ? competition.paths : competition.runnerPaths);
+  if (!paths)
+    throw new InputError(
+      `${competition.file} has no runner_paths for phase ${phase}: set where this runner keeps the test ` +
+        `data and ground truth (runner_paths, or timeline.phases[].runner_paths)`,
+    );
   if (submission.state === "final" && submission.result) {
     // A re-run after the result reached the gateway: only the leaderboard branch may still miss it.
     core.notice(

@@ -26,6 +26,7 @@ export {
 } from "./result-report.js";
 export { GatewayApiError, type GatewayCredentials } from "./http.js";
 export {
+  cancelSubmission,
   getSubmission,
   listSubmissions,
   uploadSubmission,
