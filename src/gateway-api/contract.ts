@@ -21,6 +21,7 @@
  * participant can see is rounded to the competition's `precision`.
  */
 import type { RunStatus } from "../status/index.js";
+import type { Usage } from "./result-report.js";
 
 export type CpuOrGpu = "cpu" | "gpu";
 export type SubmissionState = "queued" | "running" | "final" | "cancelled";
@@ -147,6 +148,8 @@ export interface SubmissionView {
   logs: { visibility: "full" | "tail" | "none"; stdout: string; stderr: string };
   /** Format problems, when the predictions were output_invalid. */
   problems: string[];
+  /** What the run used (coarse: two significant digits, a quantized series), once final; else null. */
+  usage: Usage | null;
 }
 
 export interface SubmittedView {

@@ -9,11 +9,11 @@
  */
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
-import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState } from "../gateway-api/index.js";
+import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 
-export const INTAKE_SCHEMA_VERSION = 3;
+export const INTAKE_SCHEMA_VERSION = 4;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -83,6 +83,8 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT;
    INSERT INTO meta (key, value) VALUES ('results_version', '0');`,
+  // What a run used (the runner's coarse usage report, JSON), for the result views.
+  `ALTER TABLE submissions ADD COLUMN usage TEXT;`,
 ];
 
 export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
@@ -106,6 +108,8 @@ export interface SubmissionRecord {
   stdout: string | null;
   stderr: string | null;
   problems: string[];
+  /** What the run used, as the runner reported it (coarse); null before, or when no container ran. */
+  usage: Usage | null;
   attempt: number;
   dispatchState: DispatchState;
   dispatchAttempts: number;
@@ -156,6 +160,7 @@ interface SubmissionRow {
   stdout: string | null;
   stderr: string | null;
   problems: string;
+  usage: string | null;
   attempt: number;
   dispatch_state: string;
   dispatch_attempts: number;
@@ -202,6 +207,7 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     stdout: row.stdout,
     stderr: row.stderr,
     problems: JSON.parse(row.problems) as string[],
+    usage: row.usage === null ? null : (JSON.parse(row.usage) as Usage),
     attempt: row.attempt,
     dispatchState: row.dispatch_state as DispatchState,
     dispatchAttempts: row.dispatch_attempts,
@@ -255,6 +261,7 @@ export interface FinalFields {
   stdout: string | null;
   stderr: string | null;
   problems: string[];
+  usage: Usage | null;
   finishedAt: string;
 }
 
@@ -404,7 +411,7 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
              sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
-             problems = ?, finished_at = ?, next_dispatch_at_ms = NULL
+             problems = ?, usage = ?, finished_at = ?, next_dispatch_at_ms = NULL
            WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')`,
         )
         .run(
@@ -417,6 +424,7 @@ export class IntakeDb {
           f.stdout,
           f.stderr,
           JSON.stringify(f.problems),
+          f.usage === null ? null : JSON.stringify(f.usage),
           f.finishedAt,
           id,
           attempt,
@@ -564,7 +572,7 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'queued', attempt = attempt + 1, status = NULL, reason = NULL,
              public_score = NULL, sealed_private_score = NULL, duration_ms = NULL, image_digest = NULL,
-             stdout = NULL, stderr = NULL, problems = '[]', finished_at = NULL, started_at_ms = NULL,
+             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, finished_at = NULL, started_at_ms = NULL,
              cancelled_at = NULL, cancelled_by = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
              dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL,
              history = ?

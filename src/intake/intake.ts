@@ -523,6 +523,7 @@ export class Intake {
         stdout: report.stdout === undefined ? null : lastChars(report.stdout, MAX_STORED_LOG_CHARS),
         stderr: report.stderr === undefined ? null : lastChars(report.stderr, MAX_STORED_LOG_CHARS),
         problems: report.problems ?? [],
+        usage: report.usage ?? null,
         finishedAt: now.toISOString(),
       });
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
@@ -655,6 +656,7 @@ export class Intake {
         stdout: null,
         stderr: null,
         problems: [],
+        usage: null,
         finishedAt: now.toISOString(),
       });
     } catch (error) {

@@ -94,5 +94,6 @@ export function submissionView(
       stderr: visibleLog(record.stderr, logs),
     },
     problems: record.problems,
+    usage: record.status === "infrastructure_error" ? null : record.usage,
   };
 }

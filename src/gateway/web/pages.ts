@@ -10,7 +10,8 @@ import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
 import { DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
-import { markup, type Html } from "./html.js";
+import { renderSparklineSvg } from "../../sandbox/sparkline.js";
+import { markup, trusted, type Html } from "./html.js";
 
 export interface Viewer {
   kind: "participant" | "admin";
@@ -339,10 +340,33 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
               </ul>`
             : ""
         }
-        ${logs}
+        ${usageSection(v)}${logs}
       </details>
     </td>
   </tr>`;
+}
+
+/** What the run used: runtime, peaks and a chart of memory (blue) and CPU (red) over time. */
+function usageSection(v: SubmissionView): Html | string {
+  const usage = v.usage;
+  if (!usage) return "";
+  const samples = usage.samples.map((p) => ({
+    tMs: p.t_ms,
+    memoryBytes: p.memory_bytes,
+    cpu: p.cpu_cores,
+    pids: 0,
+  }));
+  // Only numbers reach the SVG (renderSparklineSvg), so it is markup of ours, not input.
+  const chart = trusted(
+    renderSparklineSvg(samples, { memoryLimitBytes: usage.memory_limit_bytes, cpus: usage.cpus }),
+  );
+  return markup`<h4>Resources</h4>
+    <p class="muted">
+      ${usage.runtime}; peak memory ${usage.peak_memory_bytes === null ? "—" : formatBytes(usage.peak_memory_bytes)}
+      of ${formatBytes(usage.memory_limit_bytes)}; CPU time
+      ${usage.cpu_seconds === null ? "—" : `${usage.cpu_seconds} s`}
+    </p>
+    <figure class="usage">${chart}</figure>`;
 }
 
 /** The live region of "My submissions": rendered whole on the page and alone for each refresh. */

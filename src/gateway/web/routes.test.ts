@@ -3,7 +3,15 @@
  * every page carries, and the refusals (no session, the wrong kind of session, no CSRF token, closed dates).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COMPETITION_YML, GOOD_ZIP, multipart, startHarness, type Harness } from "../test-support/harness.js";
+import {
+  COMPETITION_YML,
+  GOOD_ZIP,
+  multipart,
+  postResult,
+  startHarness,
+  SUCCEEDED,
+  type Harness,
+} from "../test-support/harness.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -96,6 +104,35 @@ describe("pages without a browser's script", () => {
     });
     expect(refused.status).toBe(422);
     expect(refused.text).toMatch(/id="upload-error"[^>]*>[^<]*Rule: /);
+  });
+
+  it("shows a finished run's resources: runtime, peaks and a chart drawn from numbers only", async () => {
+    const browser = new Browser();
+    await browser.signIn(h.token("charted"));
+    const csrf = await browser.csrf("/submit");
+    const { body, contentType } = multipart(await GOOD_ZIP(), { fields: { cpu_or_gpu: "cpu" } });
+    const answer = await browser.request(`/submit?_csrf=${encodeURIComponent(csrf)}`, {
+      method: "POST",
+      headers: { "content-type": contentType },
+      body,
+    });
+    const id = /#(sub-[A-Za-z0-9_-]+)/.exec(answer.headers.get("location")!)![1]!;
+    const usage = {
+      runtime: "runsc",
+      peak_memory_bytes: 320 * 1024 ** 2,
+      cpu_seconds: 2.8,
+      memory_limit_bytes: 1024 ** 3,
+      cpus: 2,
+      samples: [
+        { t_ms: 0, memory_bytes: 10 * 1024 ** 2, cpu_cores: 0.5 },
+        { t_ms: 1000, memory_bytes: 320 * 1024 ** 2, cpu_cores: 1 },
+      ],
+    };
+    expect((await postResult(h, id, h.runner, { ...SUCCEEDED, usage })).status).toBe(200);
+    const page = await browser.request("/submissions");
+    const row = page.text.slice(page.text.indexOf(`id="${id}"`));
+    expect(row).toMatch(/runsc; peak memory 320.0 MiB\s+of 1.0 GiB; CPU time\s+2.8 s/);
+    expect(row).toMatch(/<svg [^>]*role="img" aria-label="memory \(blue\) peak 320 MiB/);
   });
 
   it("refuses an upload without the CSRF token, before reading it", async () => {
