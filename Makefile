@@ -36,8 +36,8 @@ test: setup ## the tests, from a fresh clone: set-up as above, then lint, then e
 	npx vitest run
 
 .PHONY: engine
-engine: ## make sure a Docker engine runs (installs and starts Debian's docker.io as root)
-	@docker info >/dev/null 2>&1 || bash scripts/ensure-engine.sh
+engine: ## make sure a Docker engine runs, with gVisor registered (installs Debian's docker.io and runsc as root)
+	@bash scripts/ensure-engine.sh
 
 .PHONY: pull
 pull: build/proctor.mjs ## pull the published runtime image for CPU_OR_GPU

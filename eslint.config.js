@@ -32,6 +32,7 @@ export default tseslint.config(
       "src/gateway-api/**/*.ts",
       "src/cli/submit-command.ts",
       "src/cli/status-command.ts",
+      "src/cli/cancel-command.ts",
       "src/cli/pack-command.ts",
       "src/cli/run-command.ts",
     ],

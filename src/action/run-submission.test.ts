@@ -184,6 +184,17 @@ describe("action run-submission", () => {
     expect(h.gateway.intake.get("carol", id).state).toBe("queued");
   });
 
+  it("a dispatch for a submission cancelled before it started runs nothing", async () => {
+    const { id, token } = await submitted("example", "erin");
+    await h.gateway.intake.cancel("erin", id);
+    const run = await runner(id);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/the gateway says not to run it: .*was cancelled by the participant/);
+    expect(run.stdout).not.toMatch(/download submission/);
+    expect(h.gateway.intake.get("erin", id).state).toBe("cancelled");
+    expectNothingLeaked(run, token);
+  });
+
   it("without the runner credential (or with a wrong one) nothing is downloaded or reported", async () => {
     const { id } = await submitted("example", "dave");
     const wrong = await runner(id, { "runner-credential": `prc_000000000000_${"A".repeat(43)}` });

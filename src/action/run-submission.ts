@@ -16,10 +16,13 @@ import { imageRef, loadCompetition, type Competition } from "../config/index.js"
 import {
   downloadAttempt,
   finalReport,
+  GatewayApiError,
   runnerSubmission,
   sendResultReport,
   type GatewayCredentials,
   type RunnerSubmissionView,
+  type Usage,
+  usageReport,
 } from "../gateway-api/index.js";
 import {
   commentOnIssue,
@@ -42,7 +45,7 @@ import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
-import { formatDuration } from "../units/index.js";
+import { formatBytes, formatDuration } from "../units/index.js";
 import { githubContext } from "./github-context.js";
 import { InputError, oneOf, optional, required, size } from "./inputs.js";
 
@@ -73,6 +76,8 @@ interface Outcome {
   publicScore: number | null;
   durationMs: number;
   imageDigest: string;
+  /** Coarse (usageReport): what the run used, shown with the status. */
+  usage?: Usage;
 }
 
 export async function runSubmissionCommand(): Promise<void> {
@@ -91,14 +96,7 @@ export async function runSubmissionCommand(): Promise<void> {
     throw new InputError(`input "attempt" must be a positive whole number, or empty`);
   const gateway: GatewayCredentials = { server: gatewayUrl(), token: credential };
   const flavour = oneOf("cpu-or-gpu", ["cpu", "gpu"] as const, "cpu");
-  const phase = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
-  // The smoke test runs on the public sample in the repository (its full logs show nothing hidden); the
-  // evaluation on the hidden set on this runner's disk.
-  const paths = phase === "smoke_test" ? competition.paths : competition.runnerPaths;
-  if (!paths)
-    throw new InputError(
-      `${competition.file} has no runner_paths: set where this runner keeps the test data and ground truth`,
-    );
+  const phaseInput = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
   const image = optional("image") ?? imageRef(competition, flavour);
   const token = required("github-token", COMMAND);
   core.setSecret(token);
@@ -111,9 +109,29 @@ export async function runSubmissionCommand(): Promise<void> {
     render: leaderboardPages(competition),
   });
 
-  const submission = await core.group("read the submission from the gateway", () =>
-    runnerSubmission(gateway, submissionId),
-  );
+  const submission = await core
+    .group("read the submission from the gateway", () => runnerSubmission(gateway, submissionId))
+    .catch((error: unknown) => {
+      // 409: cancelled (by its participant or the organizers) before it started: run nothing.
+      if (error instanceof GatewayApiError && error.status === 409) {
+        core.notice(`submission ${submissionId}: the gateway says not to run it: ${error.message}`);
+        return undefined;
+      }
+      throw error;
+    });
+  if (!submission) return;
+  // The phase it was submitted in (the gateway's record) decides its data and log visibility.
+  const phase = submission.phase ?? phaseInput;
+  // A phase's own runner_paths (timeline.phases) first; else the smoke test runs on the public sample in the
+  // repository (its full logs show nothing hidden), the evaluation on the hidden set on this runner's disk.
+  const paths =
+    competition.lifecycle.phases.find((p) => p.name === phase)?.runnerPaths ??
+    (phase === "smoke_test" ? competition.paths : competition.runnerPaths);
+  if (!paths)
+    throw new InputError(
+      `${competition.file} has no runner_paths for phase ${phase}: set where this runner keeps the test ` +
+        `data and ground truth (runner_paths, or timeline.phases[].runner_paths)`,
+    );
   if (submission.state === "final" && submission.result) {
     // A re-run after the result reached the gateway: only the leaderboard branch may still miss it.
     core.notice(
@@ -207,6 +225,13 @@ export async function runSubmissionCommand(): Promise<void> {
       publicScore: roundScore(evaluation.scores.public, competition.leaderboard.precision),
       durationMs: evaluation.run.durationMs,
       imageDigest: evaluation.entry.imageDigest,
+      ...(evaluation.run.metrics && {
+        usage: usageReport(evaluation.run.metrics, {
+          runtime: evaluation.run.runtime,
+          memoryLimitBytes: evaluation.run.limits.memoryBytes,
+          cpus: evaluation.run.limits.cpus,
+        }),
+      }),
     };
     const reported = await reportToGateway(gateway, outcome, {
       reason: evaluation.reason,
@@ -327,6 +352,7 @@ async function reportToGateway(
     sealedPrivateScore: details.sealedPrivateScore ?? null,
     durationMs: outcome.durationMs,
     imageDigest: outcome.imageDigest,
+    ...(outcome.usage && { usage: outcome.usage }),
     ...(details.stdout !== undefined && { stdout: details.stdout }),
     ...(details.stderr !== undefined && { stderr: details.stderr }),
     ...(details.problems !== undefined && { problems: details.problems }),
@@ -365,6 +391,16 @@ async function writeBranch(branch: GitHubLeaderboardStore, entry: LeaderboardEnt
   }
 }
 
+/** Runtime, peak memory and CPU time (already coarse) for the job summary. */
+function usageRows(usage: Usage | undefined): string[][] {
+  if (!usage) return [];
+  return [
+    ["runtime", escapeHtml(usage.runtime)],
+    ["peak memory", usage.peak_memory_bytes === null ? "—" : formatBytes(usage.peak_memory_bytes)],
+    ["CPU time", usage.cpu_seconds === null ? "—" : `${usage.cpu_seconds} s`],
+  ];
+}
+
 interface Posting {
   branch: GitHubLeaderboardStore;
   client: ReturnType<typeof createGitHubClient>;
@@ -399,6 +435,7 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
       ["attempt", String(outcome.attempt)],
       ["public score", score || "—"],
       ["duration", formatDuration(outcome.durationMs)],
+      ...usageRows(outcome.usage),
       ["image", cell(outcome.imageDigest || "—")],
     ])
     .addRaw(

@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -11,6 +12,8 @@ import {
   type LeaderboardEntry,
 } from "../leaderboard/index.js";
 import type { Competition } from "../config/index.js";
+import { IntakeDb } from "../intake/index.js";
+import { finalEntries } from "../lifecycle/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { UsageError } from "./usage-error.js";
 
@@ -41,6 +44,22 @@ async function emit(text: string, out: string | undefined): Promise<void> {
   process.stderr.write(`wrote ${out}\n`);
 }
 
+/** The submissions participants chose on the gateway (final_selection mode `chosen`). */
+function readChoices(dataDir: string): Set<string> {
+  const file = path.join(path.resolve(dataDir), "intake.sqlite");
+  if (!existsSync(file)) {
+    throw new UsageError(
+      `--chosen-from ${dataDir}: no intake.sqlite there; pass the gateway's --data-dir (default .proctor/gateway)`,
+    );
+  }
+  const db = new IntakeDb(file);
+  try {
+    return db.chosenIds();
+  } finally {
+    db.close();
+  }
+}
+
 export function leaderboardCommand(): Command {
   const command = new Command("leaderboard").description("show, reveal or key the local leaderboard");
 
@@ -67,21 +86,41 @@ export function leaderboardCommand(): Command {
     .option(...CONFIG_OPTION)
     .addOption(formatOption())
     .option("--out <file>", "write to a file instead of stdout")
-    .action(async (flags: { config: string; key: string; format: RenderFormat; out?: string }) => {
-      const competition = await competitionFrom(flags.config);
-      const key = await readFile(flags.key, "utf8").catch(() => {
-        throw new UsageError(
-          `--key ${flags.key}: cannot read this file; pass the organizer's private key PEM`,
-        );
-      });
-      const store = await localStore(competition);
-      try {
-        const revealed = await reveal(store, key);
-        await emit(renderStandings(competition, revealed, flags.format, "private"), flags.out);
-      } finally {
-        await store.close();
-      }
-    });
+    .option(
+      "--chosen-from <gateway data dir>",
+      "the gateway's data dir, for participants' choices when final_selection.mode is chosen (without it, " +
+        "each participant's best entries by public score count)",
+    )
+    .action(
+      async (flags: {
+        config: string;
+        key: string;
+        format: RenderFormat;
+        out?: string;
+        chosenFrom?: string;
+      }) => {
+        const competition = await competitionFrom(flags.config);
+        const key = await readFile(flags.key, "utf8").catch(() => {
+          throw new UsageError(
+            `--key ${flags.key}: cannot read this file; pass the organizer's private key PEM`,
+          );
+        });
+        const store = await localStore(competition);
+        try {
+          const revealed = await reveal(store, key);
+          const chosen = flags.chosenFrom ? readChoices(flags.chosenFrom) : new Set<string>();
+          const final = finalEntries(
+            revealed,
+            competition.lifecycle.finalSelection,
+            competition.scoring.direction,
+            chosen,
+          );
+          await emit(renderStandings(competition, final, flags.format, "private"), flags.out);
+        } finally {
+          await store.close();
+        }
+      },
+    );
 
   command
     .command("keygen")

@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: () => import("./serve-command.js").then((m) => m.serveCommand()),
   tokens: () => import("./tokens-command.js").then((m) => m.tokensCommand("participant")),
   runners: () => import("./tokens-command.js").then((m) => m.tokensCommand("runner")),
+  admins: () => import("./tokens-command.js").then((m) => m.tokensCommand("admin")),
+  admin: () => import("./admin-command.js").then((m) => m.adminCommand()),
+  cancel: () => import("./cancel-command.js").then((m) => m.cancelCommand()),
   submit: () => import("./submit-command.js").then((m) => m.submitCommand()),
   status: () => import("./status-command.js").then((m) => m.statusCommand()),
 };

@@ -137,7 +137,9 @@ export function serveCommand(): Command {
         `proctor gateway for "${competition.name}" listening on ${address}; dispatching to ${flags.repo}; ` +
           `data in ${dataDir}\nrunners reach it at ${gateway.publicUrl()}: set the repository secrets ` +
           `PROCTOR_GATEWAY_URL to that URL and PROCTOR_RUNNER_CREDENTIAL to a credential from ` +
-          `\`proctor runners add <runner>\`\n`,
+          `\`proctor runners add <runner>\`\nparticipants sign in at ${gateway.publicUrl()}/signin with a token ` +
+          `from \`proctor tokens add <participant>\`; organizers see the queue at /admin with one from ` +
+          `\`proctor admins add <name>\`\n`,
       );
       if (!flags.publicUrl && !["127.0.0.1", "localhost", "::1"].includes(flags.host)) {
         process.stderr.write("warning: no --public-url; put the gateway behind TLS and pass its https URL\n");

@@ -3,7 +3,6 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeGitHub } from "../github/test-support/fake-github.js";
 import {
@@ -19,6 +18,7 @@ import {
 import { statusCommand } from "./status-command.js";
 import { submitCommand } from "./submit-command.js";
 import { tokensCommand } from "./tokens-command.js";
+import { cli } from "./test-support/cli.js";
 import { UsageError } from "./usage-error.js";
 
 let h: Harness;
@@ -38,33 +38,6 @@ afterAll(async () => {
   await h.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-interface Ran {
-  stdout: string;
-  stderr: string;
-  code: number | undefined;
-  error: unknown;
-}
-
-async function cli(command: Command, args: string[]): Promise<Ran> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (err.push(String(chunk)), true));
-  process.exitCode = undefined;
-  let error: unknown;
-  try {
-    await command.exitOverride().parseAsync(args, { from: "user" });
-  } catch (caught) {
-    error = caught;
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { stdout: out.join(""), stderr: err.join(""), code, error };
-}
 
 /** Plays the runner for the next dispatch: downloads the zip and reports `result`. */
 async function runnerFor(result: unknown) {

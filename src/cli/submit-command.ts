@@ -77,7 +77,9 @@ export function describeQuota(quota: QuotaView): string {
 /** A submission as text: one headline, then what the participant may see. */
 export function describeSubmission(view: SubmissionView): string {
   const lines: string[] = [];
-  if (view.state !== "final") {
+  if (view.state === "cancelled") {
+    lines.push(`${view.submission_id}: cancelled before it started (it does not count against your limits)`);
+  } else if (view.state !== "final") {
     const d = view.dispatch;
     const dispatch =
       d.state === "sent"
@@ -210,6 +212,8 @@ export function submitCommand(): Command {
       process.stdout.write(flags.json ? `${JSON.stringify(view)}\n` : `${describeSubmission(view)}\n`);
       if (view.state === "final" && view.status) {
         process.exitCode = exitCodeFor(view.status);
+      } else if (view.state === "cancelled") {
+        process.exitCode = EXIT_CODES.participantFailure;
       } else {
         process.stderr.write(
           `still ${view.state} after ${formatDuration(flags.wait)}; it goes on: \`proctor status ` +

@@ -24,7 +24,7 @@ async function withRegistry<T>(
 }
 
 interface Wording {
-  name: "tokens" | "runners";
+  name: "tokens" | "runners" | "admins";
   description: string;
   holder: string;
   holderHelp: string;
@@ -50,9 +50,20 @@ const WORDING: Record<TokenKind, Wording> = {
       "store it as the repository secret PROCTOR_RUNNER_CREDENTIAL (Settings → Secrets and variables → " +
       "Actions); it cannot be shown again. To rotate: add a new one, update the secret, revoke the old one",
   },
+  admin: {
+    name: "admins",
+    description:
+      "organizers' admin tokens: sign in to the gateway's organizer page /admin (add, list, revoke)",
+    holder: "organizer",
+    holderHelp: "the organizer's name",
+    handOver: "keep it to yourself and sign in at <gateway>/signin; it cannot be shown again",
+  },
 };
 
-/** `proctor tokens` (participants) and `proctor runners` (runner credentials): one registry, two kinds. */
+/**
+ * `proctor tokens` (participants), `proctor runners` (runner credentials) and `proctor admins` (organizers'
+ * tokens): one registry, three kinds.
+ */
 export function tokensCommand(kind: TokenKind = "participant"): Command {
   const words = WORDING[kind];
   const command = new Command(words.name).description(words.description);

@@ -5,6 +5,12 @@ import { capsProblem, DEFAULT_LIMITS, derivedCaps, type SandboxLimits } from "..
 import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
 import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
+import {
+  finalSelectionSchema,
+  resolveLifecycle,
+  timelineSchema,
+  type Lifecycle,
+} from "../lifecycle/index.js";
 import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
 import { loadYamlFile, suggestion } from "../yaml/index.js";
 
@@ -95,6 +101,14 @@ const customScorerSchema = z
 export const competitionSchema = z
   .object({
     name: z.string().min(1),
+    /** Shown on the gateway's landing page (plain text; blank lines separate paragraphs). */
+    description: z.string().optional(),
+    /** Dates and phases (src/lifecycle). */
+    timeline: timelineSchema.optional(),
+    /** Which entries the private leaderboard uses at reveal (src/lifecycle). */
+    final_selection: finalSelectionSchema.optional(),
+    /** Submissions queued or running at once per participant (null: no cap). */
+    max_active_runs: positiveInt.nullable().optional(),
     runtime: z
       .object({
         image: z.string().min(1),
@@ -200,6 +214,7 @@ export interface Competition {
   scoring: CompetitionFile["scoring"];
   leaderboard: LeaderboardRules & { store: string; sealingPublicKey?: string };
   logs: CompetitionFile["logs"];
+  lifecycle: Lifecycle;
 }
 
 export async function loadCompetition(file = "competition.yml"): Promise<Competition> {
@@ -280,6 +295,7 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
       ...(lb.sealing_public_key && { sealingPublicKey: at(lb.sealing_public_key) }),
     },
     logs: parsed.logs,
+    lifecycle: resolveLifecycle(parsed),
   };
 }
 

@@ -7,9 +7,13 @@
  *   POST /v1/submissions            -> 202 SubmittedView
  *   GET  /v1/submissions/:id        -> 200 SubmissionView     (only to its owner; others get 404)
  *   GET  /v1/submissions            -> 200 SubmissionListView (the caller's own, newest first, + quota)
+ *   POST /v1/submissions/:id/cancel -> 200 SubmittedView      (not started yet: cancelled, not counted;
+ *                                      409 not_cancellable once a runner has it)
+ *   POST /v1/submissions/:id/choice -> 200 SubmissionView     ({"chosen": true|false}: for the final
+ *                                      leaderboard, where final_selection is `chosen`)
  *
  * Runners (Authorization: Bearer prc_…, the runner credential: a repository secret, valid only here):
- *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView
+ *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView (409 once cancelled: run nothing)
  *   GET  /v1/runner/submissions/:id/zip?attempt=N -> the zip (marks attempt N running)
  *   POST /v1/runner/submissions/:id/result     -> ResultReport for one attempt (result-report.ts)
  *
@@ -17,9 +21,10 @@
  * participant can see is rounded to the competition's `precision`.
  */
 import type { RunStatus } from "../status/index.js";
+import type { Usage } from "./result-report.js";
 
 export type CpuOrGpu = "cpu" | "gpu";
-export type SubmissionState = "queued" | "running" | "final";
+export type SubmissionState = "queued" | "running" | "final" | "cancelled";
 export type DispatchState = "pending" | "sent";
 
 /** An earlier attempt the intake gave up on (and re-dispatched). */
@@ -71,6 +76,11 @@ export interface RunnerSubmissionView {
   /** The attempt the gateway is waiting for; a runner holding an older one must not run it. */
   attempt: number;
   state: SubmissionState;
+  /**
+   * The lifecycle phase it was submitted in (its data paths and log visibility), or null where
+   * competition.yml has no phases (the runner's `phase` input decides).
+   */
+  phase: "smoke_test" | "evaluation" | null;
   /** The recorded result once final (what the leaderboard branch needs), else null. */
   result: {
     status: RunStatus;
@@ -100,8 +110,19 @@ export interface SubmissionView {
   submitted_at: string;
   zip_sha256: string;
   zip_bytes: number;
-  /** queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome). */
+  /**
+   * queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome); or
+   * cancelled (before a runner started it; it does not count against the limits).
+   */
   state: SubmissionState;
+  /** The lifecycle phase it was submitted in (smoke_test, evaluation), or null. */
+  phase: string | null;
+  /** The participant's note, as given at upload. */
+  note: string | null;
+  /** Set when the organizers took it off the leaderboards: why. */
+  disqualified: string | null;
+  /** Chosen by its participant for the final (private) leaderboard (final_selection mode `chosen`). */
+  chosen: boolean;
   /** The outcome once final; null before. */
   status: RunStatus | null;
   reason: string | null;
@@ -127,6 +148,8 @@ export interface SubmissionView {
   logs: { visibility: "full" | "tail" | "none"; stdout: string; stderr: string };
   /** Format problems, when the predictions were output_invalid. */
   problems: string[];
+  /** What the run used (coarse: two significant digits, a quantized series), once final; else null. */
+  usage: Usage | null;
 }
 
 export interface SubmittedView {

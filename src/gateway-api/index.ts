@@ -19,9 +19,14 @@ export {
   type ReportableOutcome,
   type ResultReport,
   type RunningReport,
+  type Usage,
+  UsageSchema,
+  usageReport,
+  MAX_USAGE_SAMPLES,
 } from "./result-report.js";
 export { GatewayApiError, type GatewayCredentials } from "./http.js";
 export {
+  cancelSubmission,
   getSubmission,
   listSubmissions,
   uploadSubmission,

@@ -1,6 +1,6 @@
 /**
  * The participant's client of the gateway API (contract.ts): upload a zip (streamed, with progress), read one
- * submission or the list, and wait for a result by polling with backoff.
+ * submission or the list, cancel one that has not started, and wait for a result by polling with backoff.
  */
 import { createReadStream, promises as fsp } from "node:fs";
 import http from "node:http";
@@ -17,6 +17,11 @@ export function getSubmission(credentials: GatewayCredentials, id: string): Prom
 
 export function listSubmissions(credentials: GatewayCredentials): Promise<SubmissionListView> {
   return requestJson(credentials, "/v1/submissions");
+}
+
+/** Cancels a submission no runner has started (409 not_cancellable once one has). */
+export function cancelSubmission(credentials: GatewayCredentials, id: string): Promise<SubmittedView> {
+  return requestJson(credentials, `/v1/submissions/${encodeURIComponent(id)}/cancel`, { method: "POST" });
 }
 
 export interface UploadOptions {
@@ -127,7 +132,7 @@ export async function waitForFinal(
     }
     if (view) {
       options.onUpdate?.(view);
-      if (view.state === "final" || Date.now() >= deadline) return view;
+      if (view.state === "final" || view.state === "cancelled" || Date.now() >= deadline) return view;
     }
     await sleep(Math.max(0, Math.min(interval, deadline - Date.now())));
     interval = Math.min(max, interval * 1.5);

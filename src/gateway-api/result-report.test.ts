@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { RUN_STATUSES } from "../status/index.js";
 import {
+  MAX_USAGE_SAMPLES,
+  usageReport,
   finalReport,
   MAX_REPORTED_LOG_CHARS,
   parseResultReport,
@@ -77,5 +79,42 @@ describe("the result report", () => {
     expect(() => parseResultReport({ ...finalReport(outcome), public_score: Number.NaN })).toThrow(
       /public_score/,
     );
+  });
+
+  it("carries what the run used, coarse: two significant digits, quantized steps, at most 60 points", () => {
+    const samples = Array.from({ length: 120 }, (_, i) => ({
+      tMs: i * 1000 + 7,
+      memoryBytes: 123_456_789 + i,
+      cpu: 0.123 + i / 1000,
+      pids: 3,
+    }));
+    const usage = usageReport(
+      {
+        peakMemoryBytes: 123_456_789,
+        cpuSeconds: 2.8361,
+        cpuAverage: 0.5,
+        cpuPeak: 1,
+        pidsPeak: 3,
+        outputBytes: 10,
+        tmpBytes: null,
+        gpu: null,
+        samples,
+        intervalMs: 1000,
+      },
+      { runtime: "runsc", memoryLimitBytes: 1024 ** 3, cpus: 2 },
+    );
+    expect(usage).toMatchObject({ runtime: "runsc", peak_memory_bytes: 120_000_000, cpu_seconds: 2.8 });
+    expect(usage.samples).toHaveLength(MAX_USAGE_SAMPLES);
+    expect(usage.samples[1]).toEqual({ t_ms: 2000, memory_bytes: 118111601, cpu_cores: 0.15 });
+    // Every sample is a multiple of the steps: a program cannot signal through the low digits.
+    for (const s of usage.samples) {
+      expect((s.memory_bytes / (1024 ** 3 / 100)) % 1).toBeCloseTo(0, 0);
+      expect(Math.round(s.cpu_cores * 20)).toBeCloseTo(s.cpu_cores * 20, 9);
+    }
+    const report = finalReport({ ...outcome, usage });
+    expect(parseResultReport(report)).toEqual(report);
+    expect(() =>
+      parseResultReport({ ...report, usage: { ...usage, samples: [...usage.samples, ...usage.samples] } }),
+    ).toThrow(/usage.samples/);
   });
 });

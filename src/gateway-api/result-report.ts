@@ -26,7 +26,8 @@
  *                                           // 256 KiB each (the intake keeps the last 64 KiB, applies the
  *                                           // phase's visibility and byte cap again when showing them, and
  *                                           // shows none of an infrastructure_error)
- *     "problems"?: string[]                 // output_invalid details, at most 200 lines of 1000 characters
+ *     "problems"?: string[],                // output_invalid details, at most 200 lines of 1000 characters
+ *     "usage"?: Usage                       // what the run used (usageReport): runtime, peaks, a coarse series
  *   }
  *
  * Unknown keys are refused. Answers: 200 `{ submission_id, state, status }` when recorded (a repeated
@@ -37,6 +38,7 @@
  * errors.
  */
 import { z } from "zod";
+import type { RunMetrics } from "../sandbox/metrics.js";
 import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 
 /** Largest accepted stdout/stderr in a report (characters). */
@@ -50,6 +52,60 @@ const attempt = z.number().int("must be a whole number").positive("must be 1 or 
 
 export const RunningReportSchema = z.object({ attempt, status: z.literal("running") }).strict();
 
+/** Points of the usage series a report carries (one every few seconds of a long run). */
+export const MAX_USAGE_SAMPLES = 60;
+/** Steps the series is quantized to: a fraction of the memory limit, of a core. */
+const MEMORY_STEPS = 100;
+const CPU_STEP = 0.05;
+
+const nonNegative = z.number().nonnegative();
+
+/**
+ * What a run used, as its owner and the organizers see it. Coarse on purpose: a program controls its own
+ * memory and CPU over time, so a fine series would be a channel for reading the hidden data out; peaks
+ * keep two significant digits, the series 100 memory steps and 0.05-core CPU steps at most 60 points.
+ */
+export const UsageSchema = z
+  .object({
+    runtime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be an OCI runtime name"),
+    peak_memory_bytes: nonNegative.nullable(),
+    cpu_seconds: nonNegative.nullable(),
+    memory_limit_bytes: z.number().positive(),
+    cpus: z.number().positive(),
+    samples: z
+      .array(z.object({ t_ms: nonNegative, memory_bytes: nonNegative, cpu_cores: nonNegative }).strict())
+      .max(MAX_USAGE_SAMPLES),
+  })
+  .strict();
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** Two significant digits. */
+const coarse = (n: number | null) => (n === null ? null : Number(n.toPrecision(2)));
+
+/** The run's metrics as a report carries them: quantized (see UsageSchema), at most MAX_USAGE_SAMPLES points. */
+export function usageReport(
+  metrics: RunMetrics,
+  run: { runtime: string; memoryLimitBytes: number; cpus: number },
+): Usage {
+  const step = run.memoryLimitBytes / MEMORY_STEPS;
+  const every = Math.max(1, Math.ceil(metrics.samples.length / MAX_USAGE_SAMPLES));
+  return {
+    runtime: run.runtime,
+    peak_memory_bytes: coarse(metrics.peakMemoryBytes),
+    cpu_seconds: coarse(metrics.cpuSeconds),
+    memory_limit_bytes: run.memoryLimitBytes,
+    cpus: run.cpus,
+    samples: metrics.samples
+      .filter((_, i) => i % every === 0)
+      .slice(0, MAX_USAGE_SAMPLES)
+      .map((sample) => ({
+        t_ms: Math.round(sample.tMs / 1000) * 1000,
+        memory_bytes: Math.round(Math.round(sample.memoryBytes / step) * step),
+        cpu_cores: Number((Math.round(sample.cpu / CPU_STEP) * CPU_STEP).toFixed(2)),
+      })),
+  };
+}
+
 export const FinalReportSchema = z
   .object({
     attempt,
@@ -62,6 +118,7 @@ export const FinalReportSchema = z
     stdout: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     stderr: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     problems: z.array(z.string().max(1000)).max(200).optional(),
+    usage: UsageSchema.optional(),
   })
   .strict()
   .superRefine((report, ctx) => {
@@ -127,6 +184,7 @@ export interface ReportableOutcome {
   stdout?: string;
   stderr?: string;
   problems?: string[];
+  usage?: Usage;
 }
 
 /** The last `max` characters of `text`. */
@@ -157,6 +215,7 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
       outcome.stdout !== undefined && { stdout: lastChars(outcome.stdout, MAX_REPORTED_LOG_CHARS) }),
     ...(logs &&
       outcome.stderr !== undefined && { stderr: lastChars(outcome.stderr, MAX_REPORTED_LOG_CHARS) }),
+    ...(outcome.usage !== undefined && { usage: outcome.usage }),
     ...(outcome.problems !== undefined && {
       problems: outcome.problems.slice(0, 200).map((p) => p.slice(0, 1000)),
     }),

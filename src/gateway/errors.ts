@@ -2,6 +2,11 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ResultReportError, type ErrorBody } from "../gateway-api/index.js";
 import {
+  ActiveRunsError,
+  ChoiceError,
+  DisqualifiedError,
+  NotCancellableError,
+  SubmissionsClosedError,
   IntakeError,
   QuotaExceededError,
   quotaView,
@@ -35,6 +40,18 @@ const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type" },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_json" },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_json" },
+  FST_CSRF_INVALID_TOKEN: {
+    code: "csrf",
+    message:
+      "the form did not carry a valid anti-forgery token (it expired, or the request did not come from " +
+      "this site's page): reload the page and send the form again",
+  },
+  FST_CSRF_MISSING_SECRET: {
+    code: "csrf",
+    message:
+      "the form's anti-forgery cookie is missing (cookies blocked, or the session is new): reload the page, " +
+      "allow cookies for this site, and send the form again",
+  },
 };
 
 /**
@@ -44,13 +61,14 @@ const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
 const MALFORMED_MULTIPART =
   /^(Unexpected end of (multipart data|form|file)|Part terminated early|Malformed (part header|urlencoded form)|Multipart: Boundary not found)/;
 
-interface Mapped {
+export interface Mapped {
   status: number;
   body: ErrorBody;
   headers?: Record<string, string>;
 }
 
-function map(error: unknown): Mapped {
+/** An error as the gateway answers it: status, JSON body, extra headers. */
+export function mapError(error: unknown): Mapped {
   if (error instanceof InvalidSubmissionError) {
     return {
       status: 422,
@@ -99,6 +117,12 @@ function map(error: unknown): Mapped {
       ...(error.statusCode === 401 && { headers: { "www-authenticate": 'Bearer realm="proctor"' } }),
     };
   }
+  if (error instanceof SubmissionsClosedError || error instanceof DisqualifiedError)
+    return { status: 403, body: { error: error.code, message: error.message } };
+  if (error instanceof ActiveRunsError)
+    return { status: 429, body: { error: error.code, message: error.message } };
+  if (error instanceof NotCancellableError || error instanceof ChoiceError)
+    return { status: 409, body: { error: error.code, message: error.message } };
   if (error instanceof IntakeError)
     return { status: 400, body: { error: error.code, message: error.message } };
   if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
@@ -128,7 +152,7 @@ function map(error: unknown): Mapped {
 }
 
 export function errorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const mapped = map(error);
+  const mapped = mapError(error);
   if (mapped.status >= 500) request.log.error({ err: error }, "request failed");
   // A refused request whose body is still coming is not read any further: close the connection.
   if (!request.raw.complete) reply.header("connection", "close");

@@ -355,6 +355,7 @@ describe("runner side", () => {
       submitted_at: "2025-03-01T10:00:00.000Z",
       attempt: 1,
       state: "queued",
+      phase: null, // competition.yml has no phases
       result: null,
     });
     for (const attempt of [2, 0, "x", ""]) {
@@ -506,7 +507,7 @@ describe("leaderboard", () => {
     expect(html.text).not.toContain("sealed-blob");
   });
 
-  it("renders once per change: the same ETag until a result is recorded, 304 for a fresh copy", async () => {
+  it("renders once per change: the same ETag until a result is recorded or the queue changes, 304 for a fresh copy", async () => {
     const first = await getJson(h, "/leaderboard");
     const etag = String(first.headers["etag"]);
     expect(etag).toMatch(/^"lb-\d+-[0-9a-f]{16}"$/);
@@ -514,10 +515,13 @@ describe("leaderboard", () => {
     expect(cached.status).toBe(304);
     expect(cached.text).toBe("");
     const { id } = await submitted("newcomer");
-    expect((await getJson(h, "/leaderboard")).headers["etag"]).toBe(etag); // queued: no new result yet
+    const queued = await getJson(h, "/leaderboard"); // the page says what is queued
+    expect(queued.headers["etag"]).not.toBe(etag);
+    expect(queued.text).toMatch(/\d+ submissions? (is|are) queued or running/);
+    expect((await getJson(h, "/leaderboard")).headers["etag"]).toBe(queued.headers["etag"]);
     await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 0.5 });
     const after = await getJson(h, "/leaderboard");
-    expect(after.headers["etag"]).not.toBe(etag);
+    expect(after.headers["etag"]).not.toBe(queued.headers["etag"]);
     expect(after.text).toContain("newcomer");
     const json = (await getJson(h, "/v1/leaderboard")).json() as { rows: Record<string, unknown>[] };
     expect(json.rows.find((r) => r["participant"] === "newcomer")).toMatchObject({ publicScore: 0.5 });

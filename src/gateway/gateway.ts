@@ -7,12 +7,15 @@
  *                                           `cpu_or_gpu` = cpu|gpu) -> 202 SubmittedView
  *     GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404)
  *     GET  /v1/submissions                  -> the caller's submissions + remaining quota
+ *     POST /v1/submissions/:id/cancel       -> cancels one no runner has started (409 once one has)
+ *     POST /v1/submissions/:id/choice       -> {"chosen": bool}: picks it for the final leaderboard
  *   runners (Authorization: Bearer <runner credential, prc_…>; see gateway-api/result-report.ts)
  *     GET  /v1/runner/submissions/:id       -> RunnerSubmissionView
  *     GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip
  *     POST /v1/runner/submissions/:id/result          -> records a result report
+ *   pages (browser sessions, CSRF-protected forms; web/routes.ts)
+ *     /, /signin, /signout, /submit, /submissions, /leaderboard, /admin
  *   everyone
- *     GET  /leaderboard                     the HTML page (public scores, rendered once per change)
  *     GET  /v1/leaderboard                  JSON (proctor.leaderboard/v1, public mode)
  *     GET  /healthz
  *
@@ -29,17 +32,15 @@ import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import type { Competition, Phase } from "../config/index.js";
 import type { GitHubClient } from "../github/index.js";
-import { bearer, MAX_REPORT_BODY_BYTES, type CpuOrGpu } from "../gateway-api/index.js";
-import { leaderboardJson, renderHtml } from "../leaderboard/index.js";
+import { bearer, MAX_REPORT_BODY_BYTES } from "../gateway-api/index.js";
+import { leaderboardJson, type Standings } from "../leaderboard/index.js";
 import {
   createSweeper,
   githubDispatch,
   Intake,
   IntakeDb,
   LocalDirectoryStorage,
-  QuotaExceededError,
   RunnerAuthError,
-  UploadTooLargeError,
   type Authenticated,
   type Clock,
   type Dispatch,
@@ -48,6 +49,8 @@ import {
   type Sweeper,
 } from "../intake/index.js";
 import { HttpError, errorReply } from "./errors.js";
+import { receiveUpload } from "./upload.js";
+import { registerCookies, registerWeb, SESSION_COOKIE } from "./web/routes.js";
 
 export interface GatewayOptions {
   competition: Competition;
@@ -102,9 +105,6 @@ export interface Gateway {
 
 const sha1 = (text: string) => createHash("sha1").update(text).digest("hex").slice(0, 16);
 
-/** Slack for the multipart framing around the zip when judging Content-Length. */
-const MULTIPART_SLACK_BYTES = 64 * 1024;
-
 export function createGateway(options: GatewayOptions): Gateway {
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -151,6 +151,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
   const sweeper = createSweeper(intake, { intervalMs: sweepIntervalMs, logger: log });
 
+  registerCookies(app, intake);
   const limits = options.rateLimit ?? { max: 120, uploadsMax: 10, timeWindowMs: 60_000 };
   if (limits !== false) {
     void app.register(rateLimit, {
@@ -165,11 +166,20 @@ export function createGateway(options: GatewayOptions): Gateway {
         const who = intake.tokens.authenticate(token);
         if (who) return `participant:${who.holder}`;
         const runner = intake.runners.authenticate(token);
-        return runner ? `runner:${runner.tokenId}` : `ip:${request.ip}`;
+        if (runner) return `runner:${runner.tokenId}`;
+        // The pages: a signed-in browser counts against its holder, like their token would.
+        const session = intake.sessions.lookup(request.cookies[SESSION_COOKIE]);
+        return session ? `${session.kind}:${session.holder}` : `ip:${request.ip}`;
       },
     });
   }
   void app.register(multipart, { throwFileSizeLimit: true });
+  void app.register(registerWeb, {
+    intake,
+    secure: (options.publicUrl ?? "").startsWith("https:"),
+    standings: () => pages(),
+    uploadRateLimit: limits === false ? undefined : { max: limits.uploadsMax },
+  });
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     reply
@@ -195,16 +205,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     return who;
   };
 
-  // The leaderboard is rendered once per recorded result, not once per request: a popular page under load
-  // would otherwise rank every entry on every hit.
-  let rendered: { version: number; html: string; json: string; etag: string } | undefined;
+  // The leaderboard is ranked once per change (a result, a re-run, a disqualification), not once per
+  // request: a popular page under load would otherwise rank every entry on every hit.
+  let rendered: { version: number; standings: Standings; json: string; etag: string } | undefined;
   const pages = () => {
     const version = intake.resultsVersion;
     if (rendered?.version !== version) {
       const standings = intake.standings();
-      const at = { competition: options.competition.name };
-      const json = JSON.stringify(leaderboardJson(standings, at));
-      rendered = { version, html: renderHtml(standings, at), json, etag: `"lb-${version}-${sha1(json)}"` };
+      const json = JSON.stringify(leaderboardJson(standings, { competition: options.competition.name }));
+      rendered = { version, standings, json, etag: `"lb-${version}-${sha1(json)}"` };
     }
     return rendered;
   };
@@ -230,56 +239,26 @@ export function createGateway(options: GatewayOptions): Gateway {
       async (request, reply) => {
         // Uploads are big: never keep the connection for another request (and never read a refused body).
         reply.header("connection", "close");
-        const who = participant(request);
-        if (!request.isMultipart()) {
-          throw new HttpError(
-            415,
-            "not_multipart",
-            "send the zip as multipart/form-data with one file part, e.g. " +
-              "`curl -F submission=@submission.zip`, or use `proctor submit`",
-          );
-        }
-        const max = intake.maxZipBytes;
-        const declared = Number(request.headers["content-length"]);
-        if (Number.isFinite(declared) && declared > max + MULTIPART_SLACK_BYTES)
-          throw new UploadTooLargeError(max);
-        const quota = await intake.quota(who.holder);
-        if (!quota.allowed) throw new QuotaExceededError(quota);
-
-        const part = await request.file({
-          limits: { fileSize: max + 1, files: 1, fields: 4, fieldSize: 256, parts: 6, headerPairs: 50 },
-        });
-        if (!part)
-          throw new HttpError(400, "no_file", "the upload has no file part: attach the zip as a file");
-        const field = part.fields["cpu_or_gpu"];
-        const fieldValue =
-          field && !Array.isArray(field) && field.type === "field" ? String(field.value) : undefined;
-        const query = (request.query as Record<string, unknown>)["cpu_or_gpu"];
-        const cpuOrGpu = (typeof query === "string" ? query : fieldValue) ?? "cpu";
-        if (cpuOrGpu !== "cpu" && cpuOrGpu !== "gpu") {
-          part.file.destroy();
-          throw new HttpError(
-            400,
-            "bad_request",
-            `cpu_or_gpu must be cpu or gpu, got ${JSON.stringify(cpuOrGpu)}`,
-          );
-        }
-        try {
-          intake.checkRunnerKind(cpuOrGpu);
-        } catch (error) {
-          part.file.destroy();
-          throw error;
-        }
-        // The part's file name is ignored: the stored name is the server-made submission id.
-        const submitted = await intake.accept({
-          participant: who.holder,
-          cpuOrGpu: cpuOrGpu as CpuOrGpu,
-          data: part.file,
-        });
+        const submitted = await receiveUpload(intake, request, participant(request).holder);
         reply
           .code(202)
           .header("location", `/v1/submissions/${submitted.submission.submission_id}`)
           .send(submitted);
+      },
+    );
+
+    routes.post<{ Params: { id: string } }>("/v1/submissions/:id/cancel", async (request) =>
+      intake.cancel(participant(request).holder, request.params.id),
+    );
+
+    routes.post<{ Params: { id: string }; Body: { chosen?: unknown } }>(
+      "/v1/submissions/:id/choice",
+      async (request) => {
+        const who = participant(request);
+        const chosen = request.body?.chosen;
+        if (typeof chosen !== "boolean")
+          throw new HttpError(400, "bad_request", 'send {"chosen": true} or {"chosen": false} as JSON');
+        return intake.choose(who.holder, request.params.id, chosen);
       },
     );
 
@@ -316,11 +295,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     routes.get("/v1/leaderboard", async (request, reply) =>
       sendCached(request, reply, "application/json; charset=utf-8", () => pages().json),
     );
-
-    routes.get("/leaderboard", async (request, reply: FastifyReply) => {
-      reply.header("x-content-type-options", "nosniff");
-      return sendCached(request, reply, "text/html; charset=utf-8", () => pages().html);
-    });
   });
 
   if (storage instanceof LocalDirectoryStorage) {

@@ -124,12 +124,13 @@ const ENTRY_KEYS = [
   "durationMs",
   "imageDigest",
   "zipSha256",
+  "runtime",
 ] as const satisfies readonly (keyof LeaderboardEntry)[];
 
-/** The entry with its keys in one fixed order, so equal entries serialise identically. */
+/** The entry with its keys in one fixed order, so equal entries serialise identically; absent keys stay absent. */
 function canonical(entry: LeaderboardEntry): LeaderboardEntry {
   const out: Record<string, unknown> = {};
-  for (const key of ENTRY_KEYS) out[key] = entry[key];
+  for (const key of ENTRY_KEYS) if (entry[key] !== undefined) out[key] = entry[key];
   return out as unknown as LeaderboardEntry;
 }
 

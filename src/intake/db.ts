@@ -9,11 +9,11 @@
  */
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
-import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState } from "../gateway-api/index.js";
+import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 
-export const INTAKE_SCHEMA_VERSION = 2;
+export const INTAKE_SCHEMA_VERSION = 4;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -60,6 +60,31 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'participant';
    ALTER TABLE submissions DROP COLUMN result_token_sha256;
    ALTER TABLE submissions ADD COLUMN dispatched_at_ms INTEGER;`,
+  // The lifecycle and the web pages: the phase a submission was made in, the participant's note and final
+  // choice, cancellation and disqualification; browser sessions (sha256 of their id, so a copy of the file
+  // opens none); disqualified participants; a counter of what changes the leaderboard, shared by the
+  // gateway and \`proctor admin\`; the cookie-signing secret.
+  `ALTER TABLE submissions ADD COLUMN phase TEXT;
+   ALTER TABLE submissions ADD COLUMN note TEXT;
+   ALTER TABLE submissions ADD COLUMN chosen INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE submissions ADD COLUMN cancelled_at TEXT;
+   ALTER TABLE submissions ADD COLUMN cancelled_by TEXT;
+   ALTER TABLE submissions ADD COLUMN disqualified TEXT;
+   CREATE TABLE sessions (
+     id_sha256     TEXT PRIMARY KEY NOT NULL,
+     token_id      TEXT NOT NULL,
+     created_at_ms INTEGER NOT NULL,
+     expires_at_ms INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE disqualified_participants (
+     participant TEXT PRIMARY KEY NOT NULL,
+     reason      TEXT NOT NULL,
+     at          TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT;
+   INSERT INTO meta (key, value) VALUES ('results_version', '0');`,
+  // What a run used (the runner's coarse usage report, JSON), for the result views.
+  `ALTER TABLE submissions ADD COLUMN usage TEXT;`,
 ];
 
 export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
@@ -83,6 +108,8 @@ export interface SubmissionRecord {
   stdout: string | null;
   stderr: string | null;
   problems: string[];
+  /** What the run used, as the runner reported it (coarse); null before, or when no container ran. */
+  usage: Usage | null;
   attempt: number;
   dispatchState: DispatchState;
   dispatchAttempts: number;
@@ -93,6 +120,16 @@ export interface SubmissionRecord {
   startedAtMs: number | null;
   finishedAt: string | null;
   history: AttemptRecord[];
+  /** The lifecycle phase it was submitted in (null: no phases configured). */
+  phase: string | null;
+  note: string | null;
+  /** Picked by its participant for the final (private) leaderboard. */
+  chosen: boolean;
+  cancelledAt: string | null;
+  /** "participant" or "organizer". */
+  cancelledBy: string | null;
+  /** Why an organizer disqualified it; null when not. */
+  disqualified: string | null;
 }
 
 export interface TokenRecord {
@@ -123,6 +160,7 @@ interface SubmissionRow {
   stdout: string | null;
   stderr: string | null;
   problems: string;
+  usage: string | null;
   attempt: number;
   dispatch_state: string;
   dispatch_attempts: number;
@@ -133,6 +171,12 @@ interface SubmissionRow {
   started_at_ms: number | null;
   finished_at: string | null;
   history: string;
+  phase: string | null;
+  note: string | null;
+  chosen: number;
+  cancelled_at: string | null;
+  cancelled_by: string | null;
+  disqualified: string | null;
 }
 
 interface TokenRow {
@@ -163,6 +207,7 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     stdout: row.stdout,
     stderr: row.stderr,
     problems: JSON.parse(row.problems) as string[],
+    usage: row.usage === null ? null : (JSON.parse(row.usage) as Usage),
     attempt: row.attempt,
     dispatchState: row.dispatch_state as DispatchState,
     dispatchAttempts: row.dispatch_attempts,
@@ -173,6 +218,12 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     startedAtMs: row.started_at_ms,
     finishedAt: row.finished_at,
     history: JSON.parse(row.history) as AttemptRecord[],
+    phase: row.phase,
+    note: row.note,
+    chosen: row.chosen === 1,
+    cancelledAt: row.cancelled_at,
+    cancelledBy: row.cancelled_by,
+    disqualified: row.disqualified,
   };
 }
 
@@ -196,6 +247,8 @@ export interface NewSubmission {
   zipSha256: string;
   zipBytes: number;
   submittedAtMs: number;
+  phase?: string | null;
+  note?: string | null;
 }
 
 export interface FinalFields {
@@ -208,6 +261,7 @@ export interface FinalFields {
   stdout: string | null;
   stderr: string | null;
   problems: string[];
+  usage: Usage | null;
   finishedAt: string;
 }
 
@@ -280,8 +334,8 @@ export class IntakeDb {
     this.#db
       .prepare(
         `INSERT INTO submissions (id, participant, cpu_or_gpu, zip_sha256, zip_bytes, submitted_at,
-           submitted_at_ms, state, dispatch_state, next_dispatch_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?)`,
+           submitted_at_ms, state, dispatch_state, next_dispatch_at_ms, phase, note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?, ?, ?)`,
       )
       .run(
         s.id,
@@ -292,6 +346,8 @@ export class IntakeDb {
         new Date(s.submittedAtMs).toISOString(),
         s.submittedAtMs,
         s.submittedAtMs,
+        s.phase ?? null,
+        s.note ?? null,
       );
   }
 
@@ -326,7 +382,8 @@ export class IntakeDb {
    */
   countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
     const sql =
-      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state <> 'final' OR (" +
+      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR (" +
+      "state = 'final' AND " +
       "status <> 'infrastructure_error'" +
       (countFailed ? "" : " AND status = 'succeeded'") +
       "))" +
@@ -354,8 +411,8 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
              sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
-             problems = ?, finished_at = ?, next_dispatch_at_ms = NULL
-           WHERE id = ? AND attempt = ? AND state <> 'final'`,
+             problems = ?, usage = ?, finished_at = ?, next_dispatch_at_ms = NULL
+           WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')`,
         )
         .run(
           f.status,
@@ -367,6 +424,7 @@ export class IntakeDb {
           f.stdout,
           f.stderr,
           JSON.stringify(f.problems),
+          f.usage === null ? null : JSON.stringify(f.usage),
           f.finishedAt,
           id,
           attempt,
@@ -403,7 +461,7 @@ export class IntakeDb {
   dueDispatches(nowMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `SELECT * FROM submissions WHERE state <> 'final' AND dispatch_state = 'pending'
+        `SELECT * FROM submissions WHERE state IN ('queued', 'running') AND dispatch_state = 'pending'
            AND next_dispatch_at_ms IS NOT NULL AND next_dispatch_at_ms <= ?
          ORDER BY next_dispatch_at_ms, id`,
       )
@@ -452,6 +510,192 @@ export class IntakeDb {
         )
         .run(next.nowMs, JSON.stringify(next.history), id, attempt, from).changes === 1
     );
+  }
+
+  /** Submissions queued or running of a participant (for `max_active_runs`). */
+  countActive(participant: string): number {
+    return (
+      this.#db
+        .prepare<[string], { n: number }>(
+          "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND state IN ('queued', 'running')",
+        )
+        .get(participant)?.n ?? 0
+    );
+  }
+
+  /** Submissions queued or running, everyone's. */
+  countAllActive(): number {
+    return (
+      this.#db
+        .prepare<[], { n: number }>(
+          "SELECT COUNT(*) AS n FROM submissions WHERE state IN ('queued', 'running')",
+        )
+        .get()?.n ?? 0
+    );
+  }
+
+  /** Every submission, newest first (the organizer's queue); `active` keeps queued and running ones. */
+  listAll(options: { active?: boolean; limit?: number } = {}): SubmissionRecord[] {
+    const where = options.active ? "WHERE state IN ('queued', 'running')" : "";
+    return this.#db
+      .prepare<[number], SubmissionRow>(
+        `SELECT * FROM submissions ${where} ORDER BY submitted_at_ms DESC, id DESC LIMIT ?`,
+      )
+      .all(options.limit ?? 1000)
+      .map(fromRow);
+  }
+
+  /**
+   * queued (or, for `running: true`, running too) -> cancelled; false when it is in neither (a runner
+   * took it, or it is final).
+   */
+  cancel(id: string, by: "participant" | "organizer", at: string, running = false): boolean {
+    const states = running ? "('queued', 'running')" : "('queued')";
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submissions SET state = 'cancelled', cancelled_at = ?, cancelled_by = ?,
+             next_dispatch_at_ms = NULL
+           WHERE id = ? AND state IN ${states}`,
+        )
+        .run(at, by, id).changes === 1
+    );
+  }
+
+  /**
+   * A final or cancelled submission queued again as the next attempt (dispatch pending, due now), its
+   * result cleared (kept in `history`); false when it is queued or running already.
+   */
+  rerun(id: string, next: { history: AttemptRecord[]; nowMs: number }): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submissions SET state = 'queued', attempt = attempt + 1, status = NULL, reason = NULL,
+             public_score = NULL, sealed_private_score = NULL, duration_ms = NULL, image_digest = NULL,
+             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, finished_at = NULL, started_at_ms = NULL,
+             cancelled_at = NULL, cancelled_by = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
+             dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL,
+             history = ?
+           WHERE id = ? AND state IN ('final', 'cancelled')`,
+        )
+        .run(next.nowMs, JSON.stringify(next.history), id).changes === 1
+    );
+  }
+
+  /** Marks a submission disqualified (reason) or clears it (null). */
+  setDisqualified(id: string, reason: string | null): boolean {
+    return (
+      this.#db.prepare("UPDATE submissions SET disqualified = ? WHERE id = ?").run(reason, id).changes === 1
+    );
+  }
+
+  disqualifyParticipant(participant: string, reason: string, at: string): void {
+    this.#db
+      .prepare(
+        `INSERT INTO disqualified_participants (participant, reason, at) VALUES (?, ?, ?)
+         ON CONFLICT (participant) DO UPDATE SET reason = excluded.reason, at = excluded.at`,
+      )
+      .run(participant, reason, at);
+  }
+
+  /** Why a participant is disqualified, or undefined. */
+  participantDisqualified(participant: string): string | undefined {
+    return this.#db
+      .prepare<[string], { reason: string }>(
+        "SELECT reason FROM disqualified_participants WHERE participant = ?",
+      )
+      .get(participant)?.reason;
+  }
+
+  disqualifiedParticipants(): Map<string, string> {
+    const rows = this.#db
+      .prepare<[], { participant: string; reason: string }>(
+        "SELECT participant, reason FROM disqualified_participants",
+      )
+      .all();
+    return new Map(rows.map((r) => [r.participant, r.reason]));
+  }
+
+  /**
+   * Marks one of a participant's scored submissions chosen for the final leaderboard (or not); choosing
+   * fails (false) when `max` are chosen already. One transaction, so two tabs cannot pass the cap.
+   */
+  setChosen(participant: string, id: string, chosen: boolean, max: number): boolean {
+    return this.#db
+      .transaction(() => {
+        if (chosen) {
+          const n =
+            this.#db
+              .prepare<[string, string], { n: number }>(
+                "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND chosen = 1 AND id <> ?",
+              )
+              .get(participant, id)?.n ?? 0;
+          if (n >= max) return false;
+        }
+        this.#db
+          .prepare("UPDATE submissions SET chosen = ? WHERE participant = ? AND id = ?")
+          .run(chosen ? 1 : 0, participant, id);
+        return true;
+      })
+      .immediate();
+  }
+
+  /** The ids of submissions their participants chose for the final leaderboard. */
+  chosenIds(): Set<string> {
+    const rows = this.#db.prepare<[], { id: string }>("SELECT id FROM submissions WHERE chosen = 1").all();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  // ---- what changes the leaderboard, and settings -------------------------------------------------
+
+  /** A counter bumped by everything that changes the leaderboard (results, re-runs, disqualifications). */
+  resultsVersion(): number {
+    const row = this.#db
+      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'results_version'")
+      .get();
+    return Number(row?.value ?? 0);
+  }
+
+  bumpResultsVersion(): void {
+    this.#db
+      .prepare(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'results_version'",
+      )
+      .run();
+  }
+
+  /** A setting kept in the database, made by `make` the first time it is asked for. */
+  setting(key: string, make: () => string): string {
+    this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)").run(key, make());
+    return this.#db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?").get(key)!
+      .value;
+  }
+
+  // ---- browser sessions ---------------------------------------------------------------------------
+
+  insertSession(s: { idSha256: string; tokenId: string; createdAtMs: number; expiresAtMs: number }): void {
+    this.#db
+      .prepare("INSERT INTO sessions (id_sha256, token_id, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)")
+      .run(s.idSha256, s.tokenId, s.createdAtMs, s.expiresAtMs);
+  }
+
+  /** The session's token, when the session exists, has not expired and its token is not revoked. */
+  sessionToken(idSha256: string, nowMs: number): TokenRecord | undefined {
+    const row = this.#db
+      .prepare<[string, number], TokenRow>(
+        `SELECT tokens.* FROM sessions JOIN tokens ON tokens.id = sessions.token_id
+         WHERE sessions.id_sha256 = ? AND sessions.expires_at_ms > ? AND tokens.revoked_at IS NULL`,
+      )
+      .get(idSha256, nowMs);
+    return row && tokenFromRow(row);
+  }
+
+  deleteSession(idSha256: string): void {
+    this.#db.prepare("DELETE FROM sessions WHERE id_sha256 = ?").run(idSha256);
+  }
+
+  deleteExpiredSessions(nowMs: number): number {
+    return this.#db.prepare("DELETE FROM sessions WHERE expires_at_ms <= ?").run(nowMs).changes;
   }
 
   #migrate(): void {

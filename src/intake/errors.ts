@@ -70,3 +70,58 @@ export class ResultConflictError extends IntakeError {
   override name = "ResultConflictError";
   readonly code = "result_conflict";
 }
+
+/** An upload outside the competition's dates (timeline in competition.yml). */
+export class SubmissionsClosedError extends IntakeError {
+  override name = "SubmissionsClosedError";
+  readonly code = "submissions_closed";
+  constructor(
+    reason: string,
+    readonly opensAt: Date | null,
+  ) {
+    super(reason);
+  }
+}
+
+/** An upload by a participant an organizer disqualified. */
+export class DisqualifiedError extends IntakeError {
+  override name = "DisqualifiedError";
+  readonly code = "disqualified";
+  constructor(participant: string, reason: string) {
+    super(
+      `${participant} was disqualified by the organizers (${reason}) and cannot submit; write to the ` +
+        `organizers if you think this is a mistake`,
+    );
+  }
+}
+
+/** An upload while the participant already has `max_active_runs` submissions queued or running. */
+export class ActiveRunsError extends IntakeError {
+  override name = "ActiveRunsError";
+  readonly code = "active_run_limit";
+  constructor(
+    readonly max: number,
+    readonly active: number,
+  ) {
+    super(
+      `you already have ${active} submission${active === 1 ? "" : "s"} queued or running, and this ` +
+        `competition runs at most ${max} at once per participant (max_active_runs in competition.yml): ` +
+        `wait for it to finish, or cancel one that has not started, then submit again`,
+    );
+  }
+}
+
+/** A cancel of a submission a runner has already started, or that is finished. */
+export class NotCancellableError extends IntakeError {
+  override name = "NotCancellableError";
+  readonly code = "not_cancellable";
+  constructor(id: string, state: string) {
+    super(`submission ${id} is ${state}: only a submission no runner has started (queued) can be cancelled`);
+  }
+}
+
+/** A final-selection choice that breaks the rule (not scored, or more than the competition allows). */
+export class ChoiceError extends IntakeError {
+  override name = "ChoiceError";
+  readonly code = "choice_refused";
+}

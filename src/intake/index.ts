@@ -11,8 +11,11 @@ export {
   type IntakeLogger,
   type IntakeOptions,
   type SweepReport,
+  MAX_NOTE_CHARS,
 } from "./intake.js";
 export { createSweeper, type Sweeper } from "./sweeper.js";
+export { Organizer, OrganizerError, RESCORE_STATUSES, type QueueRow } from "./organizer.js";
+export { Sessions, type SessionHolder } from "./sessions.js";
 export { githubDispatch, type GitHubDispatchTarget } from "./github-dispatch.js";
 export {
   IntakeDb,
@@ -36,6 +39,11 @@ export {
   type SubmissionStorage,
 } from "./storage.js";
 export {
+  ChoiceError,
+  ActiveRunsError,
+  DisqualifiedError,
+  NotCancellableError,
+  SubmissionsClosedError,
   IntakeError,
   NoRunnersError,
   QuotaExceededError,

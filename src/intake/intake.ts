@@ -11,13 +11,14 @@
  * `pickupDeadlineMs` of its dispatch: the first time the submission is dispatched again as the next
  * attempt, after that it is final as infrastructure_error, which never counts against the limits.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Competition, Phase } from "../config/index.js";
+import { phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
 import {
   checkQuota,
   rankEntries,
@@ -48,14 +49,21 @@ import {
 import { formatDuration } from "../units/index.js";
 import type { FinalFields, IntakeDb, SubmissionRecord } from "./db.js";
 import {
+  ActiveRunsError,
+  ChoiceError,
+  DisqualifiedError,
   NoRunnersError,
+  NotCancellableError,
   QuotaExceededError,
   ResultConflictError,
   SubmissionNotFoundError,
+  SubmissionsClosedError,
   UploadTooLargeError,
 } from "./errors.js";
 import { newSubmissionId } from "./secrets.js";
 import { StorageNotFoundError, type StoredZip, type SubmissionStorage } from "./storage.js";
+import { Organizer } from "./organizer.js";
+import { Sessions } from "./sessions.js";
 import { TokenRegistry } from "./tokens.js";
 import { quotaView, submissionView } from "./views.js";
 
@@ -162,6 +170,12 @@ export class Intake {
   readonly tokens: TokenRegistry;
   /** Runner credentials. */
   readonly runners: TokenRegistry;
+  /** Organizers' admin tokens (the organizer's page). */
+  readonly admins: TokenRegistry;
+  /** Browser sessions of the gateway's pages. */
+  readonly sessions: Sessions;
+  /** The organizer's actions on the queue. */
+  readonly organizer: Organizer;
   readonly #db: IntakeDb;
   readonly #storage: SubmissionStorage;
   readonly #dispatch: Dispatch;
@@ -179,7 +193,6 @@ export class Intake {
   readonly #dispatchWaitMs: number;
   readonly #inspections: Semaphore;
   readonly #quotaStore: LeaderboardStore;
-  #resultsVersion = 0;
 
   constructor(options: IntakeOptions) {
     this.competition = options.competition;
@@ -198,6 +211,9 @@ export class Intake {
     this.#log = options.logger ?? quiet;
     this.tokens = new TokenRegistry(this.#db, "participant", this.#clock);
     this.runners = new TokenRegistry(this.#db, "runner", this.#clock);
+    this.admins = new TokenRegistry(this.#db, "admin", this.#clock);
+    this.sessions = new Sessions(this.#db, { participant: this.tokens, admin: this.admins }, this.#clock);
+    this.organizer = new Organizer(this.#db, this.#clock);
     this.#quotaStore = this.#readOnlyStore();
   }
 
@@ -212,9 +228,42 @@ export class Intake {
     return this.competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
   }
 
-  /** Grows each time a result is recorded: what a cached leaderboard is keyed on. */
+  /**
+   * Grows each time the leaderboard changes (a result, a re-run, a disqualification, here or by
+   * `proctor admin` on the same database): what a cached leaderboard is keyed on.
+   */
   get resultsVersion(): number {
-    return this.#resultsVersion;
+    return this.#db.resultsVersion();
+  }
+
+  get now(): Date {
+    return this.#clock();
+  }
+
+  /** A secret kept in the database (made once): what the gateway signs its cookies with. */
+  get cookieSecret(): string {
+    return this.#db.setting("cookie_secret", () => randomBytes(32).toString("base64url"));
+  }
+
+  /** The lifecycle phase in effect now (undefined when competition.yml configures none, or between). */
+  currentPhase(): LifecyclePhase | undefined {
+    return phaseAt(this.competition.lifecycle, this.#clock());
+  }
+
+  /**
+   * Whether a participant may upload now: SubmissionsClosedError outside the timeline's dates,
+   * DisqualifiedError for a disqualified participant, ActiveRunsError past `max_active_runs`.
+   */
+  checkOpen(participant: string): void {
+    const window = uploadWindow(this.competition.lifecycle, this.#clock());
+    if (!window.open) throw new SubmissionsClosedError(window.reason, window.opensAt);
+    const disqualified = this.#db.participantDisqualified(participant);
+    if (disqualified !== undefined) throw new DisqualifiedError(participant, disqualified);
+    const max = this.competition.lifecycle.maxActiveRuns;
+    if (max !== null) {
+      const active = this.#db.countActive(participant);
+      if (active >= max) throw new ActiveRunsError(max, active);
+    }
   }
 
   /** Where a stuck run is given up on: time limit + grace + the intake's own grace. */
@@ -224,8 +273,15 @@ export class Intake {
 
   // ---- participants -------------------------------------------------------------------------------
 
+  /** The participant's limits now: the current phase's, where it sets its own. */
   async quota(participant: string): Promise<QuotaStatus> {
-    return checkQuota(this.#quotaStore, participant, this.competition.leaderboard, this.#clock());
+    const phase = this.currentPhase();
+    const rules = {
+      ...this.competition.leaderboard,
+      ...(phase?.dailyLimit !== undefined && { dailyLimit: phase.dailyLimit }),
+      ...(phase?.totalLimit !== undefined && { totalLimit: phase.totalLimit }),
+    };
+    return checkQuota(this.#quotaStore, participant, rules, this.#clock());
   }
 
   /**
@@ -235,9 +291,15 @@ export class Intake {
    * (InvalidSubmissionError); checks the limits and records it atomically per
    * participant (QuotaExceededError); then dispatches it (a failed dispatch is retried, not an error).
    */
-  async accept(input: { participant: string; cpuOrGpu: CpuOrGpu; data: Readable }): Promise<SubmittedView> {
+  async accept(input: {
+    participant: string;
+    cpuOrGpu: CpuOrGpu;
+    data: Readable;
+    note?: string | undefined;
+  }): Promise<SubmittedView> {
     const { participant, cpuOrGpu } = input;
     this.checkRunnerKind(cpuOrGpu);
+    this.checkOpen(participant);
     const id = newSubmissionId();
     const stored = await this.#store(id, input.data);
     try {
@@ -252,6 +314,7 @@ export class Intake {
 
     const result = await this.#locks
       .run(participant, async () => {
+        this.checkOpen(participant);
         const quota = await this.quota(participant);
         if (!quota.allowed) throw new QuotaExceededError(quota);
         const record = {
@@ -261,6 +324,8 @@ export class Intake {
           zipSha256: stored.sha256,
           zipBytes: stored.bytes,
           submittedAtMs: this.#clock().getTime(),
+          phase: this.currentPhase()?.name ?? null,
+          note: input.note?.trim() ? input.note.trim().slice(0, MAX_NOTE_CHARS) : null,
         };
         this.#db.insertSubmission(record);
         return record;
@@ -301,9 +366,72 @@ export class Intake {
     };
   }
 
-  /** Final results as leaderboard entries (private scores only ever sealed). */
+  /**
+   * Cancels a participant's submission that no runner has started (NotCancellableError otherwise); it
+   * does not count against their limits, and a runner that asks for it afterwards is told 409.
+   */
+  async cancel(participant: string, id: string): Promise<SubmittedView> {
+    const record = this.#record(id);
+    if (record.participant !== participant) throw new SubmissionNotFoundError(id);
+    if (!this.#db.cancel(id, "participant", this.#clock().toISOString())) {
+      throw new NotCancellableError(id, this.#db.getSubmission(id)!.state);
+    }
+    this.#log.info(`submission ${id}: cancelled by ${participant}`);
+    return {
+      submission: this.#view(this.#db.getSubmission(id)!),
+      quota: quotaView(await this.quota(participant)),
+    };
+  }
+
+  /**
+   * Chooses (or unchooses) one of the participant's scored submissions for the final (private)
+   * leaderboard, where competition.yml's final_selection is `chosen`: at most `count` at once (ChoiceError).
+   */
+  async choose(participant: string, id: string, chosen: boolean): Promise<SubmissionView> {
+    const record = this.#record(id);
+    if (record.participant !== participant) throw new SubmissionNotFoundError(id);
+    const rule = this.competition.lifecycle.finalSelection;
+    if (rule.mode !== "chosen") {
+      throw new ChoiceError(
+        `this competition picks final entries by itself (final_selection: best ${rule.count} in ` +
+          `competition.yml): there is nothing to choose`,
+      );
+    }
+    if (chosen && (record.status !== "succeeded" || record.disqualified !== null)) {
+      throw new ChoiceError(
+        `submission ${id} has no score to count (${record.state}${record.status ? `, ${record.status}` : ""}` +
+          `${record.disqualified ? ", disqualified" : ""}): choose a scored submission`,
+      );
+    }
+    if (!this.#db.setChosen(participant, id, chosen, rule.count)) {
+      throw new ChoiceError(
+        `you have chosen ${rule.count} submission${rule.count === 1 ? "" : "s"} already, the most this ` +
+          `competition counts (final_selection.count): unchoose one first`,
+      );
+    }
+    return this.#view(this.#db.getSubmission(id)!);
+  }
+
+  /** The ids participants chose for the final leaderboard (final_selection mode `chosen`). */
+  chosenIds(): Set<string> {
+    return this.#db.chosenIds();
+  }
+
+  /**
+   * Final results as leaderboard entries (private scores only ever sealed), without disqualified
+   * submissions or participants.
+   */
   entries(): LeaderboardEntry[] {
-    return this.#db.listFinal().map(toEntry);
+    const out = this.#db.disqualifiedParticipants();
+    return this.#db
+      .listFinal()
+      .filter((r) => r.disqualified === null && !out.has(r.participant))
+      .map(toEntry);
+  }
+
+  /** How many submissions wait for a runner or are running (the leaderboard says so). */
+  activeCount(): number {
+    return this.#db.countAllActive();
   }
 
   /** Public standings from the intake's records. */
@@ -322,6 +450,7 @@ export class Intake {
   /** What a runner reads before running a submission (SubmissionNotFoundError when there is none). */
   runnerView(id: string): RunnerSubmissionView {
     const record = this.#record(id);
+    if (record.state === "cancelled") throw cancelledConflict(record);
     const final = record.state === "final" && record.status !== null;
     return {
       submission_id: record.id,
@@ -332,6 +461,7 @@ export class Intake {
       submitted_at: record.submittedAt,
       attempt: record.attempt,
       state: record.state,
+      phase: (record.phase as RunnerSubmissionView["phase"]) ?? null,
       result: final
         ? {
             status: record.status!,
@@ -357,8 +487,17 @@ export class Intake {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
     });
-    if (record.state === "queued" && this.#db.markRunning(id, record.attempt, this.#clock().getTime())) {
-      this.#log.info(`submission ${id}: attempt ${record.attempt} running (zip downloaded)`);
+    if (record.state === "queued") {
+      if (this.#db.markRunning(id, record.attempt, this.#clock().getTime())) {
+        this.#log.info(`submission ${id}: attempt ${record.attempt} running (zip downloaded)`);
+      } else {
+        // Cancelled (or given up on) between the check and now: hand out nothing.
+        const now = this.#db.getSubmission(id)!;
+        if (now.state === "cancelled" || now.attempt !== record.attempt) {
+          zip.stream.destroy();
+          this.#checkAttempt(now, record.attempt);
+        }
+      }
     }
     return { ...zip, sha256: record.zipSha256 };
   }
@@ -396,6 +535,7 @@ export class Intake {
         stdout: report.stdout === undefined ? null : lastChars(report.stdout, MAX_STORED_LOG_CHARS),
         stderr: report.stderr === undefined ? null : lastChars(report.stderr, MAX_STORED_LOG_CHARS),
         problems: report.problems ?? [],
+        usage: report.usage ?? null,
         finishedAt: now.toISOString(),
       });
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
@@ -475,6 +615,7 @@ export class Intake {
 
   /** A runner acts on the current attempt of an unfinished submission only. */
   #checkAttempt(record: SubmissionRecord, attempt: unknown): void {
+    if (record.state === "cancelled") throw cancelledConflict(record);
     if (record.state === "final") {
       throw new ResultConflictError(
         `submission ${record.id} already has its final result (${record.status}, recorded at ` +
@@ -491,11 +632,13 @@ export class Intake {
 
   #finalize(record: SubmissionRecord, fields: FinalFields): void {
     if (!this.#db.finalize(record.id, record.attempt, fields)) {
+      const now = this.#db.getSubmission(record.id);
+      if (now?.state === "cancelled") throw cancelledConflict(now);
       throw new ResultConflictError(
         `submission ${record.id} already has its final result; a result is never replaced`,
       );
     }
-    this.#resultsVersion += 1;
+    this.#db.bumpResultsVersion();
   }
 
   /** Gives up on a lost attempt: dispatches the next one, or when attempts are used up ends it. */
@@ -525,6 +668,7 @@ export class Intake {
         stdout: null,
         stderr: null,
         problems: [],
+        usage: null,
         finishedAt: now.toISOString(),
       });
     } catch (error) {
@@ -631,7 +775,7 @@ export class Intake {
   }
 
   #view(record: SubmissionRecord): SubmissionView {
-    return submissionView(record, this.competition, this.#phase);
+    return submissionView(record, this.competition, (record.phase as Phase | null) ?? this.#phase);
   }
 
   /** The intake's records seen as a leaderboard store, for checkQuota; it cannot be written to. */
@@ -651,6 +795,16 @@ export class Intake {
       close: async () => {},
     };
   }
+}
+
+/** Longest note kept with a submission. */
+export const MAX_NOTE_CHARS = 500;
+
+function cancelledConflict(record: SubmissionRecord): ResultConflictError {
+  return new ResultConflictError(
+    `submission ${record.id} was cancelled by the ${record.cancelledBy ?? "participant"} at ` +
+      `${record.cancelledAt}: do not run it, and report nothing`,
+  );
 }
 
 function toEntry(record: SubmissionRecord): LeaderboardEntry {

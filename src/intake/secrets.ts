@@ -13,10 +13,10 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-export type TokenKind = "participant" | "runner";
+export type TokenKind = "participant" | "runner" | "admin";
 
-const PREFIX: Record<TokenKind, string> = { participant: "pct", runner: "prc" };
-const TOKEN_PATTERN = /^(pct|prc)_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+const PREFIX: Record<TokenKind, string> = { participant: "pct", runner: "prc", admin: "pad" };
+const TOKEN_PATTERN = /^(pct|prc|pad)_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 const DIGEST_PATTERN = /^[0-9a-f]{64}$/;
 
 export function newSubmissionId(): string {
@@ -52,7 +52,7 @@ export function parseToken(token: string): { kind: TokenKind; id: string; secret
   const match = TOKEN_PATTERN.exec(token);
   if (!match) return undefined;
   return {
-    kind: match[1] === "prc" ? "runner" : "participant",
+    kind: match[1] === "prc" ? "runner" : match[1] === "pad" ? "admin" : "participant",
     id: match[2]!,
     secretSha256: sha256Hex(match[3]!),
   };

@@ -2,7 +2,8 @@
  * Bearer tokens of the two kinds the gateway knows, made by the organizer and shown once:
  * - participant tokens (`proctor tokens add <participant>`): upload and read one's own submissions;
  * - runner credentials (`proctor runners add <runner>`): kept as a repository secret, they download zips
- *   and report results, and open nothing else.
+ *   and report results, and open nothing else;
+ * - admin tokens (`proctor admins add <organizer>`): the organizer's page on the gateway.
  * Stored as sha256 of their secret part, revocable at once (the server reads the table on every request).
  */
 import type { IntakeDb, TokenRecord } from "./db.js";
@@ -18,6 +19,7 @@ export class TokenError extends Error {
 const NOUN: Record<TokenKind, { holder: string; example: string; command: string }> = {
   participant: { holder: "participant", example: "a GitHub login or a team name", command: "tokens" },
   runner: { holder: "runner", example: "the runner's host name, e.g. gpu-1", command: "runners" },
+  admin: { holder: "organizer", example: "the organizer's name, e.g. alice", command: "admins" },
 };
 
 export function checkHolderName(name: string, kind: TokenKind = "participant"): string {

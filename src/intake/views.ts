@@ -48,7 +48,9 @@ export function submissionView(
   phase: Phase,
 ): SubmissionView {
   // An infrastructure fault is not the participant's and shows nothing of the run (it is run again).
-  const visibility = record.status === "infrastructure_error" ? "none" : competition.logs[phase];
+  const override = competition.lifecycle.phases.find((p) => p.name === phase)?.logs;
+  const visibility =
+    record.status === "infrastructure_error" ? "none" : (override ?? competition.logs[phase]);
   const logs = {
     visibility,
     tailLines: competition.logs.tail_lines,
@@ -62,6 +64,10 @@ export function submissionView(
     zip_sha256: record.zipSha256,
     zip_bytes: record.zipBytes,
     state: record.state,
+    phase: record.phase,
+    note: record.note,
+    disqualified: record.disqualified,
+    chosen: record.chosen,
     status: record.status,
     reason: record.reason,
     public_score: roundScore(record.publicScore, competition.leaderboard.precision),
@@ -75,7 +81,8 @@ export function submissionView(
       state: record.dispatchState,
       attempts: record.dispatchAttempts,
       dispatched_at: record.dispatchedAt,
-      next_attempt_at: record.state === "final" ? null : iso(record.nextDispatchAtMs),
+      next_attempt_at:
+        record.state === "queued" || record.state === "running" ? iso(record.nextDispatchAtMs) : null,
       last_error:
         record.dispatchError === null
           ? null
@@ -87,5 +94,6 @@ export function submissionView(
       stderr: visibleLog(record.stderr, logs),
     },
     problems: record.problems,
+    usage: record.status === "infrastructure_error" ? null : record.usage,
   };
 }

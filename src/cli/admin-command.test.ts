@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  GOOD_ZIP,
+  SUCCEEDED,
+  download,
+  postResult,
+  startHarness,
+  upload,
+  type Harness,
+} from "../gateway/test-support/harness.js";
+import { adminCommand } from "./admin-command.js";
+import { cancelCommand } from "./cancel-command.js";
+import { tokensCommand } from "./tokens-command.js";
+import { cli } from "./test-support/cli.js";
+import { UsageError } from "./usage-error.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.close());
+
+async function uploaded(participant: string): Promise<{ token: string; id: string }> {
+  const token = h.token(participant);
+  const response = await upload(h, token, await GOOD_ZIP());
+  expect(response.status, response.text).toBe(202);
+  return { token, id: (response.json()["submission"] as { submission_id: string }).submission_id };
+}
+
+const admin = (...args: string[]) => cli(adminCommand(), [...args, "--data-dir", h.dataDir]);
+
+describe("proctor cancel", () => {
+  it("cancels a queued submission; a started one is refused with the reason", async () => {
+    const { token, id } = await uploaded("cli-canceller");
+    const ran = await cli(cancelCommand(), [id, "--server", h.url, "--token", token]);
+    expect(ran.error).toBeUndefined();
+    expect(ran.stdout).toContain(`cancelled ${id}`);
+    expect(() => h.gateway.intake.runnerView(id)).toThrow(/was cancelled by the participant/);
+
+    const started = await uploaded("cli-late-canceller");
+    expect((await download(h, started.id, 1, h.runner)).status).toBe(200);
+    const refused = await cli(cancelCommand(), [
+      started.id,
+      "--server",
+      h.url,
+      "--token",
+      started.token,
+      "--json",
+    ]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: "not_cancellable" });
+  });
+});
+
+describe("proctor admin", () => {
+  it("lists the queue with states and ages, in text and JSON", async () => {
+    const { id } = await uploaded('<queued> "team"');
+    const text = await admin("queue");
+    expect(text.stdout).toContain(id);
+    expect(text.stdout).toContain('"<queued> \\"team\\""'); // names JSON-quoted: where one ends is plain
+    const json = JSON.parse((await admin("queue", "--json")).stdout) as {
+      submissions: { submission_id: string }[];
+    };
+    expect(json.submissions.map((s) => s.submission_id)).toContain(id);
+  });
+
+  it("re-runs, cancels, disqualifies and re-scores; mistakes are usage errors that say why", async () => {
+    const { id } = await uploaded("cli-target");
+    expect((await postResult(h, id, h.runner, SUCCEEDED)).status).toBe(200);
+    expect((await admin("rerun", id)).stdout).toContain("queued again as attempt 2");
+    const twice = await admin("rerun", id);
+    expect(twice.error).toBeInstanceOf(UsageError);
+    expect((twice.error as Error).message).toContain("only a final or cancelled submission");
+    expect((await admin("cancel", id)).stdout).toContain("cancelled");
+    expect((await admin("disqualify", id, "--reason", "copied")).stdout).toContain("disqualified");
+    expect(() => h.gateway.intake.runnerView(id)).toThrow(/cancelled by the organizer/);
+    expect(
+      (await admin("disqualify", "cli-target", "--participant", "--reason", "copied")).error,
+    ).toBeUndefined();
+    const badStatus = await admin("rescore", "--status", "great");
+    expect((badStatus.error as Error).message).toContain('--status "great" is not a run status');
+    const rescored = JSON.parse((await admin("rescore", "--json")).stdout) as { requeued: string[] };
+    expect(Array.isArray(rescored.requeued)).toBe(true);
+    expect((await admin("rerun", "sub-nope")).error).toBeInstanceOf(UsageError);
+  });
+});
+
+describe("proctor admins", () => {
+  it("makes an organizer's token (pad_…) that opens a session, never the API", async () => {
+    const ran = await cli(tokensCommand("admin"), ["add", "orga", "--data-dir", h.dataDir]);
+    const token = ran.stdout.trim();
+    expect(token).toMatch(/^pad_[0-9a-f]{12}_/);
+    expect(ran.stderr).toContain("/signin");
+    expect(h.gateway.intake.sessions.open(token)?.who).toMatchObject({ kind: "admin", holder: "orga" });
+    expect(h.gateway.intake.tokens.authenticate(token)).toBeUndefined();
+  });
+});

@@ -1,0 +1,106 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IntakeDb } from "../intake/index.js";
+import { generateSealingKeys, sealScore, SqliteLeaderboardStore } from "../leaderboard/index.js";
+import { makeEntry } from "../leaderboard/test-support/entries.js";
+import { leaderboardCommand } from "./leaderboard-command.js";
+import { cli } from "./test-support/cli.js";
+import { UsageError } from "./usage-error.js";
+
+let dir: string;
+const keys = generateSealingKeys();
+
+/** Three entries of one participant: public 0.9/0.8/0.1, private 0.2/0.7/0.99. */
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-reveal-"));
+  await writeFile(path.join(dir, "key.pem"), keys.privateKeyPem);
+  const store = new SqliteLeaderboardStore(path.join(dir, "leaderboard.sqlite"));
+  const at = (day: number) => `2025-03-0${day}T00:00:00.000Z`;
+  for (const [id, pub, priv, day] of [
+    ["a1", 0.9, 0.2, 1],
+    ["a2", 0.8, 0.7, 2],
+    ["a3", 0.1, 0.99, 3],
+  ] as const) {
+    await store.record(
+      makeEntry({
+        submissionId: id,
+        participant: "ada",
+        publicScore: pub,
+        submittedAt: at(day),
+        sealedPrivateScore: sealScore(priv, id, keys.publicKeyPem),
+      }),
+    );
+  }
+  await store.close();
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+async function reveal(finalSelection: string, extra: string[] = []) {
+  const config = path.join(dir, `competition-${Math.random().toString(36).slice(2)}.yml`);
+  await writeFile(
+    config,
+    `name: Reveal
+runtime: { image: proctor/runtime }
+paths: { data_dir: data, ground_truth: gt.csv, submission_format: format.yml }
+scoring: { metric: accuracy, direction: higher, precision: 2 }
+leaderboard: { store: leaderboard.sqlite }
+final_selection: ${finalSelection}
+`,
+  );
+  return cli(leaderboardCommand(), [
+    "reveal",
+    "--key",
+    path.join(dir, "key.pem"),
+    "--config",
+    config,
+    "--format",
+    "json",
+    ...extra,
+  ]);
+}
+
+const top = (stdout: string) =>
+  (JSON.parse(stdout) as { rows: Record<string, unknown>[] }).rows.map((r) => [
+    r["submissionId"],
+    r["privateScore"],
+  ]);
+
+describe("proctor leaderboard reveal", () => {
+  it("ranks by the best private score among each participant's final selection", async () => {
+    expect(top((await reveal("{ mode: best, count: 1 }")).stdout)).toEqual([["a1", 0.2]]);
+    expect(top((await reveal("{ mode: best, count: 2 }")).stdout)).toEqual([["a2", 0.7]]);
+    expect(top((await reveal("{ mode: best, count: 3 }")).stdout)).toEqual([["a3", 0.99]]);
+  });
+
+  it("uses the participants' choices on the gateway with --chosen-from", async () => {
+    const gateway = path.join(dir, "gateway");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(gateway);
+    const db = new IntakeDb(path.join(gateway, "intake.sqlite"));
+    try {
+      // The gateway's records of the same submission ids, one of them chosen.
+      for (const id of ["a1", "a2", "a3"])
+        db.insertSubmission({
+          id,
+          participant: "ada",
+          cpuOrGpu: "cpu",
+          zipSha256: "0",
+          zipBytes: 1,
+          submittedAtMs: 0,
+        });
+      db.setChosen("ada", "a3", true, 1);
+    } finally {
+      db.close();
+    }
+    expect(top((await reveal("{ mode: chosen, count: 1 }", ["--chosen-from", gateway])).stdout)).toEqual([
+      ["a3", 0.99],
+    ]);
+    // Without the choices, the best by public score counts.
+    expect(top((await reveal("{ mode: chosen, count: 1 }")).stdout)).toEqual([["a1", 0.2]]);
+    const missing = await reveal("{ mode: chosen, count: 1 }", ["--chosen-from", path.join(dir, "nowhere")]);
+    expect(missing.error).toBeInstanceOf(UsageError);
+    expect((missing.error as Error).message).toContain("no intake.sqlite there");
+  });
+});

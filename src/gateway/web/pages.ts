@@ -1,0 +1,548 @@
+/**
+ * The gateway's pages, rendered on the server: landing (rules and timeline), sign-in, submit, my
+ * submissions (a live region), the leaderboard and the organizer's queue. Every value reaches the page
+ * through `markup`, which escapes it. Pure functions of what the routes pass in.
+ */
+import type { Competition } from "../../config/index.js";
+import type { QuotaView, SubmissionView } from "../../gateway-api/index.js";
+import type { QueueRow } from "../../intake/index.js";
+import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
+import { formatScore, type Standings } from "../../leaderboard/index.js";
+import { DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
+import { formatBytes, formatDuration } from "../../units/index.js";
+import { renderSparklineSvg } from "../../sandbox/sparkline.js";
+import { markup, trusted, type Html } from "./html.js";
+
+export interface Viewer {
+  kind: "participant" | "admin";
+  holder: string;
+}
+
+export interface PageContext {
+  competition: Competition;
+  now: Date;
+  viewer: Viewer | undefined;
+  /** A CSRF token for the forms of this page (sign-out included). */
+  csrf: string;
+  /** Which navigation entry is this page. */
+  current?: "home" | "submit" | "submissions" | "leaderboard" | "admin" | "signin";
+}
+
+const when = (iso: string | Date | null | undefined) =>
+  iso
+    ? new Date(iso)
+        .toISOString()
+        .replace("T", " ")
+        .replace(/:\d\d(\.\d+)?Z$/, " UTC")
+    : "—";
+
+function metricName(c: Competition): string {
+  return typeof c.scoring.metric === "string" ? c.scoring.metric : "custom metric";
+}
+
+function direction(c: Competition): string {
+  return c.scoring.direction === "higher" ? "higher is better" : "lower is better";
+}
+
+export function layout(ctx: PageContext, title: string, body: Html): Html {
+  const nav = (href: string, key: PageContext["current"], label: string) =>
+    markup`<li><a href="${href}" ${ctx.current === key ? markup` aria-current="page"` : ""}>${label}</a></li>`;
+  const who = ctx.viewer;
+  return markup`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title === ctx.competition.name ? title : `${title} — ${ctx.competition.name}`}</title>
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body>
+        <a class="skip" href="#main">Skip to content</a>
+        <header class="site">
+          <a class="brand" href="/">${ctx.competition.name}</a>
+          <nav aria-label="Main">
+            <ul>
+              ${nav("/", "home", "Rules")} ${nav("/leaderboard", "leaderboard", "Leaderboard")}
+              ${who?.kind === "participant" ? [nav("/submit", "submit", "Submit"), nav("/submissions", "submissions", "My submissions")] : ""}
+              ${who?.kind === "admin" ? nav("/admin", "admin", "Queue (organizer)") : ""}
+              ${who ? "" : nav("/signin", "signin", "Sign in")}
+            </ul>
+          </nav>
+          ${
+            who
+              ? markup`<form method="post" action="/signout">
+                  <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+                  <span class="muted"
+                    >Signed in as
+                    <strong>${who.holder}</strong>${who.kind === "admin" ? " (organizer)" : ""}</span
+                  >
+                  <button type="submit" class="link">Sign out</button>
+                </form>`
+              : ""
+          }
+        </header>
+        <main id="main" tabindex="-1">
+          <h1>${title}</h1>
+          ${body}
+        </main>
+        <footer>
+          Runs are sandboxed with no network; scores are rounded to ${ctx.competition.scoring.precision}
+          decimals.
+        </footer>
+      </body>
+    </html>`;
+}
+
+function timeline(c: Competition, now: Date): Html {
+  const l = c.lifecycle;
+  const window = uploadWindow(l, now);
+  const current = phaseAt(l, now);
+  return markup`<dl class="timeline">
+      <dt>Opens</dt>
+      <dd>${l.start ? when(l.start) : "open now"}</dd>
+      <dt>Closes</dt>
+      <dd>${l.end ? when(l.end) : "no end date set"}</dd>
+      <dt>Now</dt>
+      <dd>
+        ${window.open ? (current ? markup`open: <strong>${current.title}</strong>` : "open") : window.reason}
+      </dd>
+    </dl>
+    ${
+      l.phases.length > 0
+        ? markup`<h3>Phases</h3>
+            <ol class="phases">
+              ${l.phases.map(
+                (p) =>
+                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; logs shown: ${p.logs ?? c.logs[p.name]}</li>`,
+              )}
+            </ol>`
+        : ""
+    }`;
+}
+
+export function landingPage(ctx: PageContext): Html {
+  const c = ctx.competition;
+  const paragraphs = c.lifecycle.description.split(/\n\s*\n/).filter((p) => p.trim());
+  const lb = c.leaderboard;
+  const limits = c.limits;
+  const fs = c.lifecycle.finalSelection;
+  return layout(
+    ctx,
+    c.name,
+    markup`${paragraphs.map((p) => markup`<p>${p.trim()}</p>`)}
+      <p>
+        <a class="button" href="${ctx.viewer?.kind === "participant" ? "/submit" : "/signin"}">Submit</a>
+        <a href="/leaderboard">See the leaderboard</a>
+      </p>
+      <section aria-labelledby="timeline">
+        <h2 id="timeline">Timeline</h2>
+        ${timeline(c, ctx.now)}
+      </section>
+      <section aria-labelledby="rules">
+        <h2 id="rules">Rules</h2>
+        <ul>
+          <li>
+            Metric: <strong>${metricName(c)}</strong> (${direction(c)}), rounded to ${c.scoring.precision}
+            decimals.
+          </li>
+          <li>
+            Leaderboard: each participant's ${lb.selection === "best" ? "best" : "latest"} scored entry; ties
+            go to the earlier submission.
+          </li>
+          <li>
+            Final (private) leaderboard:
+            ${fs.mode === "best" ? `your best ${fs.count} entr${fs.count === 1 ? "y is" : "ies are"} used automatically` : `you pick up to ${fs.count} entr${fs.count === 1 ? "y" : "ies"}; without a pick your best ${fs.count === 1 ? "is" : "are"} used`}.
+          </li>
+          <li>
+            Submissions: ${lb.dailyLimit === null ? "no daily limit" : `${lb.dailyLimit} per day (UTC)`},
+            ${lb.totalLimit === null ? "no total limit" : `${lb.totalLimit} in all`};
+            ${lb.countFailed ? "failed runs count" : "only successful runs count"}; infrastructure errors and
+            cancelled submissions never
+            do.${c.lifecycle.maxActiveRuns === null ? "" : ` At most ${c.lifecycle.maxActiveRuns} queued or running at once.`}
+          </li>
+          <li>
+            Each run: ${formatDuration(limits.timeLimitMs)} wall clock, ${formatBytes(limits.memoryBytes)}
+            memory, ${limits.cpus} CPUs, no network; zips up to
+            ${formatBytes(c.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes)}.
+          </li>
+          <li>Runners: ${c.runners.join(" and ")}.</li>
+        </ul>
+      </section>`,
+  );
+}
+
+export function signInPage(ctx: PageContext, error?: string): Html {
+  return layout(
+    ctx,
+    "Sign in",
+    markup`<p>
+        Sign in with the token the organizers gave you (it starts with <code>pct_</code>; organizers:
+        <code>pad_</code>). It is kept only as a session cookie on this browser; sign out to end the session.
+      </p>
+      <form method="post" action="/signin" class="card">
+        <div class="alert" role="alert" tabindex="-1" id="signin-error">${error ?? ""}</div>
+        <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+        <label for="token">Token</label>
+        <input
+          type="password"
+          id="token"
+          name="token"
+          autocomplete="current-password"
+          required
+          spellcheck="false"
+          ${error ? markup` aria-invalid="true" aria-describedby="signin-error"` : ""}
+        />
+        <p><button type="submit">Sign in</button></p>
+      </form>`,
+  );
+}
+
+function quotaText(q: QuotaView): string {
+  const today =
+    q.daily_limit === null
+      ? `${q.used_today} today (no daily limit)`
+      : `${q.remaining_today} of ${q.daily_limit} left today`;
+  const total =
+    q.total_limit === null ? "no total limit" : `${q.remaining_total} of ${q.total_limit} left in all`;
+  return `${today}; ${total}${q.resets_at ? `; the daily count resets at ${when(q.resets_at)}` : ""}.`;
+}
+
+export function submitPage(
+  ctx: PageContext,
+  quota: QuotaView,
+  closed: string | undefined,
+  error?: string,
+): Html {
+  const c = ctx.competition;
+  const max = c.zipLimits.maxZipBytes;
+  const action = `/submit?_csrf=${encodeURIComponent(ctx.csrf)}`;
+  return layout(
+    ctx,
+    "Submit",
+    markup`<p class="notice" id="quota">${quotaText(quota)}</p>
+      ${closed ? markup`<p class="alert" role="status">${closed}</p>` : ""}
+      <form
+        method="post"
+        action="${action}"
+        enctype="multipart/form-data"
+        class="card"
+        data-upload="/submit"
+        data-csrf="${ctx.csrf}"
+      >
+        <div class="alert" role="alert" tabindex="-1" id="upload-error">${error ?? ""}</div>
+        ${
+          c.runners.length > 1
+            ? markup`<fieldset>
+                <legend>Run on</legend>
+                ${c.runners.map(
+                  (k, i) =>
+                    markup`<label
+                      ><input type="radio" name="cpu_or_gpu" value="${k}" ${i === 0 ? markup` checked` : ""} />
+                      ${k.toUpperCase()}</label
+                    >`,
+                )}
+              </fieldset>`
+            : markup`<input type="hidden" name="cpu_or_gpu" value="${c.runners[0] ?? "cpu"}" />`
+        }
+        <label for="note">Note (optional, only you see it)</label>
+        <textarea id="note" name="note" rows="2" maxlength="500"></textarea>
+        <label for="submission">Submission zip${max ? ` (at most ${formatBytes(max)})` : ""}</label>
+        <input
+          type="file"
+          id="submission"
+          name="submission"
+          accept=".zip,application/zip"
+          required
+          aria-describedby="zip-help"
+        />
+        <p id="zip-help" class="muted">
+          Pack it with <code>proctor pack</code> and test it with <code>make test-submission</code> first: the
+          same run, image and limits.
+        </p>
+        <progress max="100" value="0" hidden aria-label="Upload progress"></progress>
+        <p data-progress-text aria-live="polite" class="muted"></p>
+        <p><button type="submit" ${closed ? markup` disabled` : ""}>Upload</button></p>
+      </form>`,
+  );
+}
+
+function outcome(v: SubmissionView): Html {
+  if (v.state === "cancelled") return markup`cancelled`;
+  if (v.state !== "final") return markup`<strong>${v.state}</strong>`;
+  const good = v.status === "succeeded";
+  return markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
+}
+
+function submissionRow(v: SubmissionView, competition: Competition, csrf: string): Html {
+  const precision = competition.scoring.precision;
+  const choosing = competition.lifecycle.finalSelection.mode === "chosen";
+  const choice =
+    choosing && v.status === "succeeded" && !v.disqualified
+      ? markup`<form method="post" action="/submissions/${v.submission_id}/choice">
+          <input type="hidden" name="_csrf" value="${csrf}" /><input type="hidden" name="chosen" value="${v.chosen ? "false" : "true"}" />
+          <button type="submit" class="secondary" aria-pressed="${v.chosen ? "true" : "false"}" aria-label="Count for the final: submission ${v.submission_id}">${v.chosen ? "Counted for the final ✓" : "Count for the final"}</button>
+        </form>`
+      : "";
+  const logs =
+    v.logs.visibility === "none"
+      ? markup`<p class="muted">Logs are not shown in this phase.</p>`
+      : markup`${
+          v.logs.stdout
+            ? markup`<h4>stdout</h4>
+                <pre>${v.logs.stdout}</pre>`
+            : ""
+        }${
+          v.logs.stderr
+            ? markup`<h4>stderr</h4>
+                <pre>${v.logs.stderr}</pre>`
+            : ""
+        }${!v.logs.stdout && !v.logs.stderr ? markup`<p class="muted">No output.</p>` : ""}`;
+  const detailsId = `details-${v.submission_id}`;
+  return markup`<tr id="${v.submission_id}" data-state="${v.state}">
+    <td>
+      <span class="id">${v.submission_id}</span
+      >${v.note ? markup`<br /><span class="muted">${v.note}</span>` : ""}
+    </td>
+    <td class="wide">${when(v.submitted_at)}</td>
+    <td data-cell="status">
+      ${outcome(v)}${v.disqualified ? markup`<br />disqualified: ${v.disqualified}` : ""}
+    </td>
+    <td class="num" data-cell="score">
+      ${v.public_score === null ? "—" : formatScore(v.public_score, precision)}
+    </td>
+    <td class="wide">${v.duration_ms === null ? "—" : formatDuration(v.duration_ms)}</td>
+    <td>
+      ${
+        v.state === "queued"
+          ? markup`<form method="post" action="/submissions/${v.submission_id}/cancel">
+              <input type="hidden" name="_csrf" value="${csrf}" /><button
+                type="submit"
+                class="secondary"
+                aria-label="Cancel submission ${v.submission_id}"
+              >
+                Cancel
+              </button>
+            </form>`
+          : ""
+      }${choice}
+      <details id="${detailsId}">
+        <summary>Details</summary>
+        <p>${v.reason ?? "Waiting for a runner."}</p>
+        <p class="muted">
+          Submitted ${when(v.submitted_at)}; ${v.cpu_or_gpu}${v.phase ? `, ${v.phase}` : ""}, attempt ${v.attempt}, started
+          ${when(v.started_at)}, finished ${when(v.finished_at)}
+        </p>
+        ${
+          v.problems.length > 0
+            ? markup`<ul>
+                ${v.problems.map((p) => markup`<li>${p}</li>`)}
+              </ul>`
+            : ""
+        }
+        ${usageSection(v)}${logs}
+      </details>
+    </td>
+  </tr>`;
+}
+
+/** What the run used: runtime, peaks and a chart of memory (blue) and CPU (red) over time. */
+function usageSection(v: SubmissionView): Html | string {
+  const usage = v.usage;
+  if (!usage) return "";
+  const samples = usage.samples.map((p) => ({
+    tMs: p.t_ms,
+    memoryBytes: p.memory_bytes,
+    cpu: p.cpu_cores,
+    pids: 0,
+  }));
+  // Only numbers reach the SVG (renderSparklineSvg), so it is markup of ours, not input.
+  const chart = trusted(
+    renderSparklineSvg(samples, { memoryLimitBytes: usage.memory_limit_bytes, cpus: usage.cpus }),
+  );
+  return markup`<h4>Resources</h4>
+    <p class="muted">
+      ${usage.runtime}; peak memory ${usage.peak_memory_bytes === null ? "—" : formatBytes(usage.peak_memory_bytes)}
+      of ${formatBytes(usage.memory_limit_bytes)}; CPU time
+      ${usage.cpu_seconds === null ? "—" : `${usage.cpu_seconds} s`}
+    </p>
+    <figure class="usage">${chart}</figure>`;
+}
+
+/** The live region of "My submissions": rendered whole on the page and alone for each refresh. */
+export function submissionsRegion(
+  submissions: SubmissionView[],
+  quota: QuotaView,
+  competition: Competition,
+  csrf: string,
+): Html {
+  const active = submissions.filter((s) => s.state === "queued" || s.state === "running").length;
+  return markup`<div id="live" data-live="/submissions/live" data-active="${active > 0 ? "true" : "false"}">
+    <p class="notice" id="quota">${quotaText(quota)}</p>
+    <p id="live-status" role="status" aria-live="polite">
+      ${active > 0 ? `${active} submission${active === 1 ? "" : "s"} waiting or running; this page updates by itself.` : "Nothing waiting or running."}
+    </p>
+    <div class="table-wrap">
+      <table id="submissions">
+        <caption>
+          Your submissions, newest first
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Submission</th>
+            <th scope="col" class="wide">Submitted</th>
+            <th scope="col">Status</th>
+            <th scope="col" class="num">Score</th>
+            <th scope="col" class="wide">Duration</th>
+            <th scope="col">More</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            submissions.length === 0
+              ? markup`<tr>
+                  <td colspan="6">No submissions yet: <a href="/submit">submit one</a>.</td>
+                </tr>`
+              : submissions.map((s) => submissionRow(s, competition, csrf))
+          }
+        </tbody>
+      </table>
+    </div>
+  </div>`;
+}
+
+export function submissionsPage(ctx: PageContext, region: Html, flash?: string): Html {
+  return layout(
+    ctx,
+    "My submissions",
+    markup`${flash ? markup`<p class="notice" role="status">${flash}</p>` : ""}${region}`,
+  );
+}
+
+export function leaderboardPage(ctx: PageContext, standings: Standings, active: number): Html {
+  const c = ctx.competition;
+  const me = ctx.viewer?.kind === "participant" ? ctx.viewer.holder : undefined;
+  const ranked = standings.rows.filter((r) => r.rank !== null).length;
+  return layout(
+    ctx,
+    "Leaderboard",
+    markup`<p>
+        Metric: <strong>${metricName(c)}</strong> (${direction(c)}). Public scores, on part of the test set;
+        the final ranking uses the private part and is revealed at the end.
+      </p>
+      <p role="status">
+        ${active > 0 ? `${active} submission${active === 1 ? " is" : "s are"} queued or running: ${active === 1 ? "its score appears" : "their scores appear"} here when ${active === 1 ? "it finishes" : "they finish"}.` : "No submissions are waiting."}
+      </p>
+      <div class="table-wrap">
+        <table id="leaderboard">
+          <caption>
+            ${standings.rows.length === 0 ? "No scored submissions yet." : `${ranked} ranked of ${standings.rows.length} participants`}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col" class="num">Rank</th>
+              <th scope="col">Participant</th>
+              <th scope="col" class="num">Score (${metricName(c)})</th>
+              <th scope="col" class="num wide">Entries</th>
+              <th scope="col" class="wide">Last submission</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${standings.rows.map(
+              (r) =>
+                markup`<tr${r.participant === me ? markup` class="mine" aria-current="true"` : ""}><td class="num">${r.rank ?? "—"}</td><th scope="row">${r.participant}${r.participant === me ? " (you)" : ""}</th><td class="num">${r.score === null ? "no score" : r.scoreText}</td><td class="num wide">${r.entries}</td><td class="wide">${when(r.lastSubmittedAt)}</td></tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>`,
+  );
+}
+
+export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flash?: string): Html {
+  const form = (action: string, label: string, extra: Html | string = "") =>
+    markup`<form method="post" action="${action}">
+      <input type="hidden" name="_csrf" value="${ctx.csrf}" />${extra}<button type="submit" class="secondary">
+        ${label}
+      </button>
+    </form>`;
+  return layout(
+    ctx,
+    "Queue (organizer)",
+    markup`${flash ? markup`<p class="notice" role="status">${flash}</p>` : ""}
+      <p>
+        ${all ? markup`Every submission, newest first. <a href="/admin">Only queued and running</a>` : markup`Queued and running submissions. <a href="/admin?all=1">Every submission</a>`}
+      </p>
+      <div class="table-wrap">
+        <table id="queue">
+          <caption>
+            ${rows.length} submission${rows.length === 1 ? "" : "s"}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Submission</th>
+              <th scope="col">Participant</th>
+              <th scope="col">State</th>
+              <th scope="col">Age</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${rows.map(
+              (r) =>
+                markup`<tr id="${r.submission_id}">
+                  <td>
+                    <span class="id">${r.submission_id}</span><br /><span class="muted"
+                      >${r.cpu_or_gpu}${r.phase ? `, ${r.phase}` : ""}, attempt ${r.attempt}</span
+                    >
+                  </td>
+                  <td>${r.participant}</td>
+                  <td>
+                    ${r.state}${r.status ? markup`: ${r.status}` : ""}${r.public_score === null ? "" : ` (${r.public_score})`}${r.disqualified ? markup`<br />disqualified: ${r.disqualified}` : ""}
+                  </td>
+                  <td>
+                    ${formatDuration(r.age_ms)}${r.running_ms === null ? "" : markup`<br />running ${formatDuration(r.running_ms)}`}
+                  </td>
+                  <td>
+                    ${r.state === "queued" || r.state === "running" ? form(`/admin/submissions/${r.submission_id}/cancel`, "Cancel") : form(`/admin/submissions/${r.submission_id}/rerun`, "Re-run")}
+                    ${form(
+                      `/admin/submissions/${r.submission_id}/disqualify`,
+                      "Disqualify",
+                      markup`<label for="reason-${r.submission_id}">Reason</label
+                        ><input
+                          type="text"
+                          id="reason-${r.submission_id}"
+                          name="reason"
+                          required
+                          maxlength="500"
+                        />`,
+                    )}
+                  </td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <section aria-labelledby="participant-dq" class="card">
+        <h2 id="participant-dq">Disqualify a participant</h2>
+        ${form("/admin/participants/disqualify", "Disqualify participant", markup`<label for="dq-participant">Participant</label><input type="text" id="dq-participant" name="participant" required /><label for="dq-reason">Reason</label><input type="text" id="dq-reason" name="reason" required maxlength="500" />`)}
+      </section>
+      <section aria-labelledby="rescore" class="card">
+        <h2 id="rescore">Re-score after a scoring fix</h2>
+        <p>
+          Runs every scored submission again (succeeded, output_invalid, scoring_failed): the runners score
+          them afresh.
+        </p>
+        ${form("/admin/rescore", "Re-score all")}
+      </section>`,
+  );
+}
+
+export function errorPage(ctx: PageContext, title: string, message: string, hint?: Html): Html {
+  return layout(
+    ctx,
+    title,
+    markup`<p class="alert" role="alert">${message}</p>
+      ${hint ?? ""}
+      <p><a href="/">Back to the rules</a></p>`,
+  );
+}

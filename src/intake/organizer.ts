@@ -1,0 +1,145 @@
+/**
+ * The organizer's hand on the queue (`proctor admin` and the gateway's /admin page): list it with states
+ * and ages, run a submission again, cancel one, disqualify a submission or a participant, and re-score
+ * after a metric fix (every scored submission run again as its next attempt). It writes the records only:
+ * a submission queued again has its dispatch pending and due now, and the gateway's sweeper sends it
+ * (within its interval), so this works from the command line beside a running gateway.
+ */
+import type { RunStatus } from "../status/index.js";
+import type { IntakeDb, SubmissionRecord } from "./db.js";
+import { SubmissionNotFoundError } from "./errors.js";
+import { isSubmissionId } from "../gateway-api/index.js";
+
+export class OrganizerError extends Error {
+  override name = "OrganizerError";
+}
+
+export interface QueueRow {
+  submission_id: string;
+  participant: string;
+  cpu_or_gpu: string;
+  phase: string | null;
+  state: string;
+  status: RunStatus | null;
+  attempt: number;
+  dispatch: string;
+  submitted_at: string;
+  /** Since submission, in ms. */
+  age_ms: number;
+  /** Since the current attempt started running, in ms; null when not running. */
+  running_ms: number | null;
+  public_score: number | null;
+  disqualified: string | null;
+  note: string | null;
+}
+
+/** The statuses a metric fix can change: runs that got as far as scoring. */
+export const RESCORE_STATUSES: readonly RunStatus[] = ["succeeded", "output_invalid", "scoring_failed"];
+
+export class Organizer {
+  constructor(
+    private readonly db: IntakeDb,
+    private readonly clock: () => Date,
+  ) {}
+
+  queue(options: { all?: boolean; limit?: number } = {}): QueueRow[] {
+    const now = this.clock().getTime();
+    return this.db.listAll({ active: !options.all, limit: options.limit ?? 500 }).map((r) => ({
+      submission_id: r.id,
+      participant: r.participant,
+      cpu_or_gpu: r.cpuOrGpu,
+      phase: r.phase,
+      state: r.state,
+      status: r.status,
+      attempt: r.attempt,
+      dispatch: r.dispatchState,
+      submitted_at: r.submittedAt,
+      age_ms: now - r.submittedAtMs,
+      running_ms: r.state === "running" && r.startedAtMs !== null ? now - r.startedAtMs : null,
+      public_score: r.publicScore,
+      disqualified: r.disqualified,
+      note: r.note,
+    }));
+  }
+
+  /** Runs a final or cancelled submission again as its next attempt. */
+  rerun(id: string, why = "re-run by the organizers"): SubmissionRecord {
+    const record = this.#record(id);
+    const now = this.clock();
+    const history =
+      record.status === null
+        ? record.history
+        : [
+            ...record.history,
+            {
+              attempt: record.attempt,
+              status: record.status,
+              reason: `${why}; this result was replaced`,
+              at: now.toISOString(),
+            },
+          ];
+    if (!this.db.rerun(id, { history, nowMs: now.getTime() })) {
+      throw new OrganizerError(
+        `submission ${id} is ${record.state}: only a final or cancelled submission can be run again`,
+      );
+    }
+    this.db.bumpResultsVersion();
+    return this.db.getSubmission(id)!;
+  }
+
+  /** Cancels a queued or running submission (a runner that reports for it afterwards is told 409). */
+  cancel(id: string): SubmissionRecord {
+    const record = this.#record(id);
+    if (!this.db.cancel(id, "organizer", this.clock().toISOString(), true)) {
+      throw new OrganizerError(
+        `submission ${id} is ${record.state}: only a queued or running one can be cancelled`,
+      );
+    }
+    return this.db.getSubmission(id)!;
+  }
+
+  /** Takes a submission off the leaderboards (reason shown to its owner), or puts it back (null). */
+  disqualify(id: string, reason: string | null): SubmissionRecord {
+    this.#record(id);
+    this.db.setDisqualified(id, reason === null ? null : checkReason(reason));
+    this.db.bumpResultsVersion();
+    return this.db.getSubmission(id)!;
+  }
+
+  /** Takes a participant off the leaderboards and refuses their uploads. */
+  disqualifyParticipant(participant: string, reason: string): void {
+    this.db.disqualifyParticipant(participant, checkReason(reason), this.clock().toISOString());
+    this.db.bumpResultsVersion();
+  }
+
+  /**
+   * Re-scores after a metric or ground-truth fix: every final submission with one of `statuses` is run
+   * again as its next attempt (the runner runs and scores it afresh). Returns the ids queued again.
+   */
+  rescore(statuses: readonly RunStatus[] = RESCORE_STATUSES): string[] {
+    const ids: string[] = [];
+    for (const record of this.db.listFinal()) {
+      if (record.status === null || !statuses.includes(record.status)) continue;
+      this.rerun(record.id, "re-scored by the organizers after a scoring fix");
+      ids.push(record.id);
+    }
+    return ids;
+  }
+
+  #record(id: string): SubmissionRecord {
+    const record = isSubmissionId(id) ? this.db.getSubmission(id) : undefined;
+    if (!record) throw new SubmissionNotFoundError(id);
+    return record;
+  }
+}
+
+function checkReason(reason: string): string {
+  const trimmed = reason.trim();
+  if (trimmed.length === 0 || trimmed.length > 500) {
+    throw new OrganizerError(
+      `a disqualification needs a reason of 1 to 500 characters (it is shown to the participant), got ` +
+        `${trimmed.length}`,
+    );
+  }
+  return trimmed;
+}
