@@ -56,4 +56,28 @@ describe("image submissions", () => {
     expect(r.status).toBe(413);
     expect(r.json()).toMatchObject({ error: "upload_too_large", limit_bytes: 64 * 1024 });
   });
+
+  it("the submit page asks for an image archive, with its cap and how to save and test one", async () => {
+    const cookies = new Map<string, string>();
+    const request = async (route: string, init: RequestInit = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set("cookie", [...cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+      const response = await fetch(`${h.url}${route}`, { ...init, headers, redirect: "manual" });
+      for (const line of response.headers.getSetCookie()) {
+        const [name, ...value] = line.split(";")[0]!.split("=");
+        cookies.set(name!, value.join("="));
+      }
+      return response.text();
+    };
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await request("/signin"))![1]!;
+    await request("/signin", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf, token: h.token("page-reader") }).toString(),
+    });
+    const page = await request("/submit");
+    expect(page).toContain("Image archive (docker save) (at most 64.0 KiB)");
+    expect(page).toContain('accept=".tar,.gz,.tgz,application/x-tar,application/gzip"');
+    expect(page).toContain("make test-submission SUBMISSION=algorithm.tar.gz");
+  });
 });

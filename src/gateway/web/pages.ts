@@ -8,7 +8,7 @@ import type { QuotaView, SubmissionView } from "../../gateway-api/index.js";
 import type { QueueRow } from "../../intake/index.js";
 import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
-import { DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
 import { renderSparklineSvg } from "../../sandbox/sparkline.js";
 import { markup, trusted, type Html } from "./html.js";
@@ -163,8 +163,8 @@ export function landingPage(ctx: PageContext): Html {
           </li>
           <li>
             Each run: ${formatDuration(limits.timeLimitMs)} wall clock, ${formatBytes(limits.memoryBytes)}
-            memory, ${limits.cpus} CPUs, no network; zips up to
-            ${formatBytes(c.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes)}.
+            memory, ${limits.cpus} CPUs, no network; ${uploadKind(c).plural} up to
+            ${formatBytes(uploadKind(c).maxBytes)}.
           </li>
           <li>Runners: ${c.runners.join(" and ")}.</li>
         </ul>
@@ -215,7 +215,8 @@ export function submitPage(
   error?: string,
 ): Html {
   const c = ctx.competition;
-  const max = c.zipLimits.maxZipBytes;
+  const kind = uploadKind(c);
+  const max = kind.image ? kind.maxBytes : c.zipLimits.maxZipBytes;
   const action = `/submit?_csrf=${encodeURIComponent(ctx.csrf)}`;
   return layout(
     ctx,
@@ -247,24 +248,50 @@ export function submitPage(
         }
         <label for="note">Note (optional, only you see it)</label>
         <textarea id="note" name="note" rows="2" maxlength="500"></textarea>
-        <label for="submission">Submission zip${max ? ` (at most ${formatBytes(max)})` : ""}</label>
+        <label for="submission">${kind.label}${max ? ` (at most ${formatBytes(max)})` : ""}</label>
         <input
           type="file"
           id="submission"
           name="submission"
-          accept=".zip,application/zip"
+          accept="${kind.accept}"
           required
           aria-describedby="zip-help"
         />
         <p id="zip-help" class="muted">
-          Pack it with <code>proctor pack</code> and test it with <code>make test-submission</code> first: the
-          same run, image and limits.
+          ${
+            kind.image
+              ? markup`Save it with <code>docker save my-algorithm | gzip -c &gt; algorithm.tar.gz</code> and test it
+                  with <code>make test-submission SUBMISSION=algorithm.tar.gz</code> first: the same checks, run
+                  and limits.`
+              : markup`Pack it with <code>proctor pack</code> and test it with <code>make test-submission</code>
+                  first: the same run, image and limits.`
+          }
         </p>
         <progress max="100" value="0" hidden aria-label="Upload progress"></progress>
         <p data-progress-text aria-live="polite" class="muted"></p>
         <p><button type="submit" ${closed ? markup` disabled` : ""}>Upload</button></p>
       </form>`,
   );
+}
+
+/** What participants upload: a zip, or their own image saved with docker save (submission.kind). */
+function uploadKind(c: Competition) {
+  if (c.submission.kind === "image") {
+    return {
+      image: true,
+      plural: "image archives",
+      label: "Image archive (docker save)",
+      accept: ".tar,.gz,.tgz,application/x-tar,application/gzip",
+      maxBytes: c.submission.image.limits.maxArchiveBytes ?? DEFAULT_IMAGE_LIMITS.maxArchiveBytes,
+    };
+  }
+  return {
+    image: false,
+    plural: "zips",
+    label: "Submission zip",
+    accept: ".zip,application/zip",
+    maxBytes: c.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes,
+  };
 }
 
 function outcome(v: SubmissionView): Html {
