@@ -7,6 +7,7 @@
  * transition happens once even when a runner's report, a download and the sweeper race.
  */
 import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
+import { countedStatusesSql } from "../leaderboard/index.js";
 import { openSqlite, type SqliteDatabase } from "../sqlite/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
@@ -365,17 +366,15 @@ export class IntakeDb {
 
   /**
    * Submissions that count toward the participant's limits: those not final yet (they may succeed) and
-   * final ones except infrastructure_error and, unless `countFailed`, except runs that did not succeed.
+   * final ones whose status counts (`countedStatuses`, the leaderboard's rule).
    */
   countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
+    const counted = countedStatusesSql("status", countFailed);
     const sql =
-      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR (" +
-      "state = 'final' AND " +
-      "status <> 'infrastructure_error'" +
-      (countFailed ? "" : " AND status = 'succeeded'") +
-      "))" +
+      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR " +
+      `(state = 'final' AND ${counted.sql}))` +
       (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "");
-    const params: (string | number)[] = sinceMs !== undefined ? [participant, sinceMs] : [participant];
+    const params = [participant, ...counted.params, ...(sinceMs !== undefined ? [sinceMs] : [])];
     return this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params)?.n ?? 0;
   }
 

@@ -5,7 +5,6 @@
 export {
   EntryError,
   LeaderboardEntrySchema,
-  countsTowardLimits,
   isScored,
   validateEntry,
   type LeaderboardEntry,
@@ -27,7 +26,15 @@ export {
   type RankingMode,
   type Standings,
 } from "./ranking.js";
-export { checkQuota, nextUtcMidnight, startOfUtcDay, type QuotaStatus } from "./quota.js";
+export {
+  checkQuota,
+  countedStatuses,
+  countedStatusesSql,
+  countsTowardLimits,
+  nextUtcMidnight,
+  startOfUtcDay,
+  type QuotaStatus,
+} from "./quota.js";
 export { MemoryLeaderboardStore, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
 export { SCHEMA_VERSION, SqliteLeaderboardStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export {

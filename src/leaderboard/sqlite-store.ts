@@ -6,6 +6,7 @@
 import { openSqlite, schemaVersion, type SqliteDatabase, type SqliteStatement } from "../sqlite/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { LeaderboardEntry } from "./entry.js";
+import { countedStatusesSql } from "./quota.js";
 import { entryForStorage, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
 
 /** Schema version this code writes; `PRAGMA user_version` holds the version of a file. */
@@ -179,11 +180,11 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
     countFailed: boolean,
   ): Promise<number> {
     this.#open();
+    const counted = countedStatusesSql("status", countFailed);
     const sql =
-      "SELECT COUNT(*) AS n FROM entries WHERE participant = ? AND status <> 'infrastructure_error'" +
-      (countFailed ? "" : " AND status = 'succeeded'") +
+      `SELECT COUNT(*) AS n FROM entries WHERE participant = ? AND ${counted.sql}` +
       (since !== undefined ? " AND submitted_at_ms >= ?" : "");
-    const params: (string | number)[] = since !== undefined ? [participant, since.getTime()] : [participant];
+    const params = [participant, ...counted.params, ...(since !== undefined ? [since.getTime()] : [])];
     const row = this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params);
     return row?.n ?? 0;
   }

@@ -33,8 +33,9 @@ describe("openSqlite", () => {
 
   it("migrates an older file from where it stands, and keeps its rows", () => {
     const file = join(dir, "old.sqlite");
-    openSqlite(file, { ...options, schema: { version: 1, migrations: schema.migrations } })
-      .exec("INSERT INTO t (a) VALUES ('kept')");
+    openSqlite(file, { ...options, schema: { version: 1, migrations: schema.migrations } }).exec(
+      "INSERT INTO t (a) VALUES ('kept')",
+    );
     const db = openSqlite(file, { ...options, busyTimeoutMs: 50 });
     expect(schemaVersion(db)).toBe(2);
     expect(db.pragma("busy_timeout", { simple: true })).toBe(50);
@@ -68,7 +69,9 @@ describe("openSqlite", () => {
     expect(() => openSqlite(join(dir, "no", "such", "dir.sqlite"), options)).toThrow(
       /^cannot open the test database .*dir\.sqlite: /,
     );
-    expect(() => openSqlite(join(dir, "missing.sqlite"), { ...options, readonly: true })).toThrow(TestDbError);
+    expect(() => openSqlite(join(dir, "missing.sqlite"), { ...options, readonly: true })).toThrow(
+      TestDbError,
+    );
     expect(() => statSync(join(dir, "missing.sqlite"))).toThrow();
   });
 });
