@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
+import { renderStandings } from "../leaderboard/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
 import { runHints, type HintContext } from "../pipeline/hints.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
@@ -12,7 +13,6 @@ import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { packSubmission } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
-import { renderStandings } from "./leaderboard-command.js";
 import { chosenRuntime, runtimeOption } from "./options.js";
 import { warnSyntaxErrors } from "./pack-command.js";
 import { describeUsage, runResultJson } from "./report.js";
@@ -118,7 +118,12 @@ export function testSubmissionCommand(): Command {
         } else {
           const text = evaluationText(evaluation, competition, path.relative(process.cwd(), logFile), advice);
           process.stdout.write(`${text}\n\n`);
-          process.stdout.write(renderStandings(competition, await store.list(), "markdown"));
+          process.stdout.write(
+            renderStandings(await store.list(), competition.leaderboard, {
+              competition: competition.name,
+              format: "markdown",
+            }),
+          );
         }
         process.exitCode = exitCodeFor(evaluation.status);
       } catch (error) {

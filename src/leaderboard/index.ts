@@ -47,7 +47,8 @@ export {
   type SealingKeys,
 } from "./seal.js";
 export { RenderError, type RenderOptions } from "./render-common.js";
-export { escapeMarkdown, renderMarkdown } from "./render-markdown.js";
+export { escapeHtml, escapeMarkdown } from "./escape.js";
+export { renderMarkdown } from "./render-markdown.js";
 export {
   LEADERBOARD_JSON_FORMAT,
   leaderboardJson,
@@ -55,4 +56,5 @@ export {
   type LeaderboardJson,
   type LeaderboardJsonRow,
 } from "./render-json.js";
-export { escapeHtml, renderHtml } from "./render-html.js";
+export { renderHtml } from "./render-html.js";
+export { RENDER_FORMATS, renderStandings, type RenderFormat } from "./render.js";
