@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
 import { renderStandings } from "../leaderboard/index.js";
+import { visibleLines, type LogVisibility } from "../logs/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
 import { runHints, type HintContext } from "../pipeline/hints.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
@@ -235,11 +236,16 @@ const lineCount = (n: number) => `${n} line${n === 1 ? "" : "s"}`;
  * The program's log as this phase shows it: stderr lines marked as warnings, stdout as is; the count of
  * lines, how many are shown, and where the whole log is.
  */
-function programLog(lines: LogLine[], visibility: string, tailLines: number, logFile: string): string[] {
+function programLog(
+  lines: LogLine[],
+  visibility: LogVisibility,
+  tailLines: number,
+  logFile: string,
+): string[] {
   if (visibility === "none")
     return [`log: ${lineCount(lines.length)}, not shown in this phase; full log at ${logFile}`];
   if (lines.length === 0) return [`log: the program printed nothing; full log at ${logFile}`];
-  const shown = visibility === "full" ? lines : lines.slice(-tailLines);
+  const shown = visibleLines(lines, visibility, tailLines);
   const count = shown.length === lines.length ? "all shown" : `last ${shown.length} shown`;
   return [
     `log: ${lineCount(lines.length)}, ${count}, full log at ${logFile}`,
