@@ -35,7 +35,14 @@ export {
   startOfUtcDay,
   type QuotaStatus,
 } from "./quota.js";
-export { MemoryLeaderboardStore, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
+export {
+  compareBySubmission,
+  entryForStorage,
+  MemoryLeaderboardStore,
+  StoreError,
+  type EntryFilter,
+  type LeaderboardStore,
+} from "./store.js";
 export { SCHEMA_VERSION, SqliteLeaderboardStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export {
   RevealError,
