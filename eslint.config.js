@@ -61,8 +61,6 @@ function restrictions(room, { client = false } = {}) {
       message:
         "Clients never load the server (src/intake, src/gateway) or SQLite: they run from a copy of build/ alone.",
     });
-    if (!paths.some((p) => p.name === "better-sqlite3"))
-      paths.push({ name: "better-sqlite3", message: "Clients never load native SQLite." });
   }
   return ["error", { paths, patterns }];
 }
