@@ -34,9 +34,7 @@ import {
   escapeHtml,
   escapeMarkdown,
   MemoryLeaderboardStore,
-  rankEntries,
-  renderHtml,
-  renderMarkdown,
+  renderStandings,
   roundScore,
   type LeaderboardEntry,
 } from "../leaderboard/index.js";
@@ -57,14 +55,16 @@ const BRANCH_WRITE_TRIES = 3;
 /** The leaderboard branch's pages, regenerated from its entries on every post. */
 export function leaderboardPages(competition: Competition) {
   return (entries: LeaderboardEntry[]) => {
-    const standings = rankEntries(entries, competition.leaderboard);
     // Dated by the newest entry, not by now: the same entries render the same pages (no empty commits).
     const newest = entries.reduce(
       (latest, e) => (e.submittedAt > latest ? e.submittedAt : latest),
       "1970-01-01T00:00:00.000Z",
     );
     const options = { competition: competition.name, generatedAt: new Date(newest) };
-    return { "README.md": renderMarkdown(standings, options), "index.html": renderHtml(standings, options) };
+    return {
+      "README.md": renderStandings(entries, competition.leaderboard, { ...options, format: "markdown" }),
+      "index.html": renderStandings(entries, competition.leaderboard, { ...options, format: "html" }),
+    };
   };
 }
 

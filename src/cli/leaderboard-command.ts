@@ -4,38 +4,18 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   generateSealingKeys,
-  rankEntries,
-  renderHtml,
-  renderJson,
-  renderMarkdown,
+  RENDER_FORMATS,
+  renderStandings,
   reveal,
-  type LeaderboardEntry,
+  type RenderFormat,
 } from "../leaderboard/index.js";
-import type { Competition } from "../config/index.js";
 import { IntakeDb } from "../intake/index.js";
 import { finalEntries } from "../lifecycle/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { UsageError } from "./usage-error.js";
 
-type RenderFormat = "markdown" | "json" | "html";
-
-export function renderStandings(
-  competition: Competition,
-  entries: LeaderboardEntry[],
-  format: RenderFormat,
-  mode: "public" | "private" = "public",
-): string {
-  const standings = rankEntries(entries, competition.leaderboard, { mode });
-  const options = { competition: competition.name, includePrivate: mode === "private" };
-  if (format === "json") return renderJson(standings, options);
-  if (format === "html") return renderHtml(standings, options);
-  return renderMarkdown(standings, options);
-}
-
 const formatOption = () =>
-  new Option("--format <format>", "markdown, json or html")
-    .choices(["markdown", "json", "html"])
-    .default("markdown");
+  new Option("--format <format>", "markdown, json or html").choices(RENDER_FORMATS).default("markdown");
 
 async function emit(text: string, out: string | undefined): Promise<void> {
   if (!out) return void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
@@ -73,7 +53,13 @@ export function leaderboardCommand(): Command {
       const competition = await competitionFrom(flags.config);
       const store = await localStore(competition);
       try {
-        await emit(renderStandings(competition, await store.list(), flags.format), flags.out);
+        await emit(
+          renderStandings(await store.list(), competition.leaderboard, {
+            competition: competition.name,
+            format: flags.format,
+          }),
+          flags.out,
+        );
       } finally {
         await store.close();
       }
@@ -115,7 +101,14 @@ export function leaderboardCommand(): Command {
             competition.scoring.direction,
             chosen,
           );
-          await emit(renderStandings(competition, final, flags.format, "private"), flags.out);
+          await emit(
+            renderStandings(final, competition.leaderboard, {
+              competition: competition.name,
+              format: flags.format,
+              mode: "private",
+            }),
+            flags.out,
+          );
         } finally {
           await store.close();
         }

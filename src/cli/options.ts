@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option } from "commander";
+import { Option } from "commander";
 import {
   capsProblem,
   checkRuntime,
@@ -9,22 +9,10 @@ import {
   type SandboxLimits,
 } from "../sandbox/index.js";
 import { formatBytes, formatDuration, parseDuration, parseSize, UnitError } from "../units/index.js";
-import { UsageError } from "./usage-error.js";
-
-/** Commander option parsers that turn unit errors into commander's usage errors. */
-function parsed<T>(parse: (value: string) => T) {
-  return (value: string): T => {
-    try {
-      return parse(value);
-    } catch (error) {
-      if (error instanceof UnitError) throw new InvalidArgumentError(error.message);
-      throw error;
-    }
-  };
-}
+import { unitArg, UsageError } from "./usage-error.js";
 
 const positiveNumber = (what: string) =>
-  parsed((value) => {
+  unitArg((value) => {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0) throw new UnitError(`${what} "${value}" must be a positive number`);
     return n;
@@ -36,24 +24,24 @@ export function limitOptions(): Option[] {
   return [
     new Option("--time-limit <duration>", "wall-clock limit, e.g. 90s, 30m")
       .default(d.timeLimitMs, formatDuration(d.timeLimitMs))
-      .argParser(parsed((v) => parseDuration(v, "--time-limit"))),
+      .argParser(unitArg((v) => parseDuration(v, "--time-limit"))),
     new Option("--memory <size>", "memory limit (memory+swap), e.g. 512m, 8g")
       .default(d.memoryBytes, formatBytes(d.memoryBytes))
-      .argParser(parsed((v) => parseSize(v, "--memory"))),
+      .argParser(unitArg((v) => parseSize(v, "--memory"))),
     new Option("--cpus <n>", "CPUs the program may use").default(d.cpus).argParser(positiveNumber("--cpus")),
     new Option("--pids <n>", "most processes and threads at once")
       .default(d.pids)
       .argParser(positiveNumber("--pids")),
     new Option("--shm <size>", `size of /dev/shm (${DERIVED_CAPS_RULE})`).argParser(
-      parsed((v) => parseSize(v, "--shm")),
+      unitArg((v) => parseSize(v, "--shm")),
     ),
     new Option("--tmp <size>", "size of the /tmp scratch space (derived from --memory, see --shm)").argParser(
-      parsed((v) => parseSize(v, "--tmp")),
+      unitArg((v) => parseSize(v, "--tmp")),
     ),
     new Option(
       "--output-size <size>",
       "cap on the output folder (derived from --memory, see --shm)",
-    ).argParser(parsed((v) => parseSize(v, "--output-size"))),
+    ).argParser(unitArg((v) => parseSize(v, "--output-size"))),
     new Option("--output-files <n>", "cap on files in the output folder")
       .default(d.outputFiles)
       .argParser(positiveNumber("--output-files")),

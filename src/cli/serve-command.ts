@@ -3,9 +3,9 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createGateway } from "../gateway/index.js";
 import { createGitHubClient } from "../github/index.js";
-import { parseDuration, UnitError } from "../units/index.js";
+import { parseDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
-import { UsageError } from "./usage-error.js";
+import { unitArg, UsageError } from "./usage-error.js";
 
 /** Where `proctor serve`, `proctor tokens` and `proctor runners` keep the intake's database and zips. */
 export const DEFAULT_GATEWAY_DATA_DIR = ".proctor/gateway";
@@ -15,14 +15,7 @@ export const DATA_DIR_OPTION = [
   DEFAULT_GATEWAY_DATA_DIR,
 ] as const;
 
-const duration = (what: string) => (value: string) => {
-  try {
-    return parseDuration(value, what);
-  } catch (error) {
-    if (error instanceof UnitError) throw new InvalidArgumentError(error.message);
-    throw error;
-  }
-};
+const duration = (what: string) => unitArg((value) => parseDuration(value, what));
 
 const port = (value: string) => {
   const n = Number(value);

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { stat } from "node:fs/promises";
 import {
@@ -12,8 +12,8 @@ import {
   type SubmissionView,
 } from "../gateway-api/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
-import { formatBytes, formatDuration, parseDuration, UnitError } from "../units/index.js";
-import { UsageError } from "./usage-error.js";
+import { formatBytes, formatDuration, parseDuration } from "../units/index.js";
+import { unitArg, UsageError } from "./usage-error.js";
 
 /** The --server/--token options `submit` and `status` share. */
 export function gatewayOptions(command: Command): Command {
@@ -109,15 +109,7 @@ export function describeSubmission(view: SubmissionView): string {
   return lines.join("\n");
 }
 
-const waitDuration = (value: string): number => {
-  if (value.trim() === "0") return 0;
-  try {
-    return parseDuration(value, "--wait");
-  } catch (error) {
-    if (error instanceof UnitError) throw new InvalidArgumentError(error.message);
-    throw error;
-  }
-};
+const waitDuration = unitArg((value): number => (value.trim() === "0" ? 0 : parseDuration(value, "--wait")));
 
 interface SubmitFlags {
   server?: string;

@@ -3,6 +3,8 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
+import { renderStandings } from "../leaderboard/index.js";
+import { visibleLines, type LogVisibility } from "../logs/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
 import { runHints, type HintContext } from "../pipeline/hints.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
@@ -12,7 +14,6 @@ import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { packSubmission, submissionFileKind } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
-import { renderStandings } from "./leaderboard-command.js";
 import { chosenRuntime, runtimeOption } from "./options.js";
 import { warnSyntaxErrors } from "./pack-command.js";
 import { describeUsage, runResultJson } from "./report.js";
@@ -133,7 +134,12 @@ export function testSubmissionCommand(): Command {
           const text = evaluationText(evaluation, competition, path.relative(process.cwd(), logFile), advice);
           if (results !== null) process.stdout.write(`${resultsText(evaluation.expectedOutput, results)}\n`);
           process.stdout.write(`${text}\n\n`);
-          process.stdout.write(renderStandings(competition, await store.list(), "markdown"));
+          process.stdout.write(
+            renderStandings(await store.list(), competition.leaderboard, {
+              competition: competition.name,
+              format: "markdown",
+            }),
+          );
         }
         process.exitCode = exitCodeFor(evaluation.status);
       } catch (error) {
@@ -288,11 +294,16 @@ const lineCount = (n: number) => `${n} line${n === 1 ? "" : "s"}`;
  * The program's log as this phase shows it: stderr lines marked as warnings, stdout as is; the count of
  * lines, how many are shown, and where the whole log is.
  */
-function programLog(lines: LogLine[], visibility: string, tailLines: number, logFile: string): string[] {
+function programLog(
+  lines: LogLine[],
+  visibility: LogVisibility,
+  tailLines: number,
+  logFile: string,
+): string[] {
   if (visibility === "none")
     return [`log: ${lineCount(lines.length)}, not shown in this phase; full log at ${logFile}`];
   if (lines.length === 0) return [`log: the program printed nothing; full log at ${logFile}`];
-  const shown = visibility === "full" ? lines : lines.slice(-tailLines);
+  const shown = visibleLines(lines, visibility, tailLines);
   const count = shown.length === lines.length ? "all shown" : `last ${shown.length} shown`;
   return [
     `log: ${lineCount(lines.length)}, ${count}, full log at ${logFile}`,

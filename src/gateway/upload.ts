@@ -5,7 +5,7 @@
  */
 import type { FastifyRequest } from "fastify";
 import type { CpuOrGpu, SubmittedView } from "../gateway-api/index.js";
-import { MAX_NOTE_CHARS, QuotaExceededError, UploadTooLargeError, type Intake } from "../intake/index.js";
+import { MAX_NOTE_CHARS, UploadTooLargeError, type Intake } from "../intake/index.js";
 import { HttpError } from "./errors.js";
 
 /** Slack for the multipart framing around the zip when judging Content-Length. */
@@ -28,8 +28,7 @@ export async function receiveUpload(
   const declared = Number(request.headers["content-length"]);
   if (Number.isFinite(declared) && declared > max + MULTIPART_SLACK_BYTES) throw new UploadTooLargeError(max);
   intake.checkOpen(participant);
-  const quota = await intake.quota(participant);
-  if (!quota.allowed) throw new QuotaExceededError(quota);
+  await intake.checkQuota(participant);
 
   const part = await request.file({
     limits: {

@@ -1,15 +1,14 @@
 /**
  * The intake's records: participant tokens (hashed) and submissions with their state, dispatch bookkeeping
- * and results. One SQLite file (better-sqlite3), opened like the leaderboard store: WAL journal, a busy
- * timeout so writers wait for each other, the schema created or migrated under the write lock (guarded by
- * `PRAGMA user_version`). `proctor tokens` and `proctor serve` may open it at the same time.
+ * and results. One SQLite file, opened by the sqlite room (0600, WAL, busy timeout, migrations under the
+ * write lock). `proctor tokens` and `proctor serve` may open it at the same time.
  *
  * State changes are single UPDATEs guarded by the expected state and attempt in their WHERE clause, so a
  * transition happens once even when a runner's report, a download and the sweeper race.
  */
-import Database from "better-sqlite3";
-import { closeSync, openSync } from "node:fs";
 import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
+import { countedStatusesSql } from "../leaderboard/index.js";
+import { openSqlite, type SqliteDatabase } from "../sqlite/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 
@@ -267,28 +266,17 @@ export interface FinalFields {
 
 export class IntakeDb {
   readonly path: string;
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   #closed = false;
 
   constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
     this.path = path;
-    try {
-      // Token and result-token hashes live here: create the file 0600 (SQLite gives -wal/-shm the same mode).
-      closeSync(openSync(path, "a", 0o600));
-      this.#db = new Database(path);
-    } catch (error) {
-      throw new IntakeDbError(`cannot open the intake database ${path}: ${(error as Error).message}`);
-    }
-    try {
-      this.#db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-      this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma("synchronous = NORMAL");
-      this.#migrate();
-    } catch (error) {
-      this.#db.close();
-      if (error instanceof IntakeDbError) throw error;
-      throw new IntakeDbError(`cannot open the intake database ${path}: ${(error as Error).message}`);
-    }
+    this.#db = openSqlite(path, {
+      what: "the intake database",
+      schema: { version: INTAKE_SCHEMA_VERSION, migrations: MIGRATIONS },
+      error: (message) => new IntakeDbError(message),
+      ...(options.busyTimeoutMs !== undefined && { busyTimeoutMs: options.busyTimeoutMs }),
+    });
   }
 
   close(): void {
@@ -378,17 +366,15 @@ export class IntakeDb {
 
   /**
    * Submissions that count toward the participant's limits: those not final yet (they may succeed) and
-   * final ones except infrastructure_error and, unless `countFailed`, except runs that did not succeed.
+   * final ones whose status counts (`countedStatuses`, the leaderboard's rule).
    */
   countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
+    const counted = countedStatusesSql("status", countFailed);
     const sql =
-      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR (" +
-      "state = 'final' AND " +
-      "status <> 'infrastructure_error'" +
-      (countFailed ? "" : " AND status = 'succeeded'") +
-      "))" +
+      "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR " +
+      `(state = 'final' AND ${counted.sql}))` +
       (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "");
-    const params: (string | number)[] = sinceMs !== undefined ? [participant, sinceMs] : [participant];
+    const params = [participant, ...counted.params, ...(sinceMs !== undefined ? [sinceMs] : [])];
     return this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params)?.n ?? 0;
   }
 
@@ -696,20 +682,5 @@ export class IntakeDb {
 
   deleteExpiredSessions(nowMs: number): number {
     return this.#db.prepare("DELETE FROM sessions WHERE expires_at_ms <= ?").run(nowMs).changes;
-  }
-
-  #migrate(): void {
-    const migrate = this.#db.transaction(() => {
-      const version = this.#db.pragma("user_version", { simple: true }) as number;
-      if (version > INTAKE_SCHEMA_VERSION) {
-        throw new IntakeDbError(
-          `the intake database ${this.path} has schema version ${version}, newer than this proctor ` +
-            `understands (${INTAKE_SCHEMA_VERSION}); upgrade proctor to open it`,
-        );
-      }
-      for (let v = version; v < INTAKE_SCHEMA_VERSION; v += 1) this.#db.exec(MIGRATIONS[v]!);
-      if (version !== INTAKE_SCHEMA_VERSION) this.#db.pragma(`user_version = ${INTAKE_SCHEMA_VERSION}`);
-    });
-    migrate.immediate();
   }
 }

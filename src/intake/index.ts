@@ -52,5 +52,5 @@ export {
   SubmissionNotFoundError,
   UploadTooLargeError,
 } from "./errors.js";
-export { quotaView, submissionView, visibleLog } from "./views.js";
+export { quotaView, submissionView } from "./views.js";
 export { newSubmissionId, type TokenKind } from "./secrets.js";

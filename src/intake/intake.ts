@@ -284,6 +284,13 @@ export class Intake {
     return checkQuota(this.#quotaStore, participant, rules, this.#clock());
   }
 
+  /** The participant's limits now, or QuotaExceededError when one is used up. */
+  async checkQuota(participant: string): Promise<QuotaStatus> {
+    const quota = await this.quota(participant);
+    if (!quota.allowed) throw new QuotaExceededError(quota);
+    return quota;
+  }
+
   /**
    * Takes an upload: streams it to storage with the size cap enforced on the way (past the cap the stream
    * fails with UploadTooLargeError and nothing is kept) and its sha256 computed; inspects the zip (or the
@@ -315,8 +322,7 @@ export class Intake {
     const result = await this.#locks
       .run(participant, async () => {
         this.checkOpen(participant);
-        const quota = await this.quota(participant);
-        if (!quota.allowed) throw new QuotaExceededError(quota);
+        await this.checkQuota(participant);
         const record = {
           id,
           participant,

@@ -4,6 +4,7 @@
  */
 import type { Competition, Phase } from "../config/index.js";
 import { roundScore, type QuotaStatus } from "../leaderboard/index.js";
+import { visibleLog } from "../logs/index.js";
 import type { QuotaView, SubmissionView } from "../gateway-api/index.js";
 import type { SubmissionRecord } from "./db.js";
 
@@ -17,27 +18,6 @@ export function quotaView(q: QuotaStatus): QuotaView {
     remaining_total: q.remainingTotal,
     resets_at: q.resetsAt,
   };
-}
-
-/**
- * Logs as a phase shows them: full, the last `tail_lines` lines, or nothing; in every case at most the
- * last `maxBytes` bytes (UTF-8, cut at a character boundary), marked where cut.
- */
-export function visibleLog(
-  text: string | null,
-  logs: { visibility: "full" | "tail" | "none"; tailLines: number; maxBytes: number },
-): string {
-  if (text === null || logs.visibility === "none") return "";
-  const shown =
-    logs.visibility === "full" ? text : text.replace(/\n$/, "").split("\n").slice(-logs.tailLines).join("\n");
-  const bytes = Buffer.from(shown, "utf8");
-  if (bytes.length <= logs.maxBytes) return shown;
-  // Decoding from a byte offset may start mid-character: drop the replacement character it makes.
-  const kept = bytes
-    .subarray(bytes.length - logs.maxBytes)
-    .toString("utf8")
-    .replace(/^\uFFFD+/, "");
-  return `[… ${bytes.length - Buffer.byteLength(kept)} earlier bytes not shown]\n${kept}`;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -6,7 +6,7 @@
  * keeps, `privateScore` is the plain value and only ever lives in memory, after `reveal()`.
  */
 import { z } from "zod";
-import { RUN_STATUSES, isInfrastructureFault, type RunStatus } from "../status/index.js";
+import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 
 export interface LeaderboardEntry {
   submissionId: string;
@@ -88,13 +88,4 @@ export function validateEntry(input: unknown): LeaderboardEntry {
 /** A run that produced a public score the leaderboard can rank. */
 export function isScored(entry: LeaderboardEntry): boolean {
   return entry.status === "succeeded" && entry.publicScore !== null;
-}
-
-/**
- * Whether an entry counts toward a participant's submission limits: infrastructure errors never count;
- * other failed runs count only when `countFailed` is true.
- */
-export function countsTowardLimits(status: RunStatus, countFailed: boolean): boolean {
-  if (isInfrastructureFault(status)) return false;
-  return countFailed || status === "succeeded";
 }

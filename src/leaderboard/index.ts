@@ -5,7 +5,6 @@
 export {
   EntryError,
   LeaderboardEntrySchema,
-  countsTowardLimits,
   isScored,
   validateEntry,
   type LeaderboardEntry,
@@ -27,8 +26,23 @@ export {
   type RankingMode,
   type Standings,
 } from "./ranking.js";
-export { checkQuota, nextUtcMidnight, startOfUtcDay, type QuotaStatus } from "./quota.js";
-export { MemoryLeaderboardStore, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
+export {
+  checkQuota,
+  countedStatuses,
+  countedStatusesSql,
+  countsTowardLimits,
+  nextUtcMidnight,
+  startOfUtcDay,
+  type QuotaStatus,
+} from "./quota.js";
+export {
+  compareBySubmission,
+  entryForStorage,
+  MemoryLeaderboardStore,
+  StoreError,
+  type EntryFilter,
+  type LeaderboardStore,
+} from "./store.js";
 export { SCHEMA_VERSION, SqliteLeaderboardStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export {
   RevealError,
@@ -40,7 +54,8 @@ export {
   type SealingKeys,
 } from "./seal.js";
 export { RenderError, type RenderOptions } from "./render-common.js";
-export { escapeMarkdown, renderMarkdown } from "./render-markdown.js";
+export { escapeHtml, escapeMarkdown } from "./escape.js";
+export { renderMarkdown } from "./render-markdown.js";
 export {
   LEADERBOARD_JSON_FORMAT,
   leaderboardJson,
@@ -48,4 +63,5 @@ export {
   type LeaderboardJson,
   type LeaderboardJsonRow,
 } from "./render-json.js";
-export { escapeHtml, renderHtml } from "./render-html.js";
+export { renderHtml } from "./render-html.js";
+export { RENDER_FORMATS, renderStandings, type RenderFormat } from "./render.js";

@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkQuota, nextUtcMidnight, startOfUtcDay } from "./quota.js";
+import { RUN_STATUSES } from "../status/index.js";
+import { checkQuota, countsTowardLimits, nextUtcMidnight, startOfUtcDay } from "./quota.js";
 import { parseRules } from "./rules.js";
+import { SqliteLeaderboardStore } from "./sqlite-store.js";
 import { MemoryLeaderboardStore } from "./store.js";
-import { makeEntry, makeFailed } from "./test-support/entries.js";
+import { makeEntry, makeFailed, QUOTA_CASES } from "./test-support/entries.js";
 
 async function storeWith(...entries: ReturnType<typeof makeEntry>[]) {
   const store = new MemoryLeaderboardStore();
@@ -109,4 +114,34 @@ describe("UTC day boundaries", () => {
     expect(startOfUtcDay(instant).toISOString()).toBe("2026-01-01T00:00:00.000Z");
     expect(nextUtcMidnight(instant).toISOString()).toBe("2026-01-02T00:00:00.000Z");
   });
+});
+
+describe("the quota counting rule", () => {
+  it("covers every run status", () => {
+    expect(QUOTA_CASES.map((c) => c.status).sort()).toEqual([...RUN_STATUSES].sort());
+  });
+
+  it.each(QUOTA_CASES)(
+    "$status: the rule, the memory store and the SQLite store agree",
+    async ({ status, counts }) => {
+      expect(countsTowardLimits(status, false)).toBe(counts.strict);
+      expect(countsTowardLimits(status, true)).toBe(counts.countFailed);
+      const dir = mkdtempSync(join(tmpdir(), "proctor-quota-"));
+      const sqlite = new SqliteLeaderboardStore(join(dir, "board.db"));
+      const memory = new MemoryLeaderboardStore();
+      try {
+        const entry =
+          status === "succeeded" ? makeEntry({ participant: "q" }) : makeFailed({ participant: "q", status });
+        for (const store of [sqlite, memory]) {
+          await store.record(entry);
+          await store.record(makeEntry({ participant: "other" }));
+          expect(await store.countSubmissions("q", undefined, false)).toBe(counts.strict ? 1 : 0);
+          expect(await store.countSubmissions("q", undefined, true)).toBe(counts.countFailed ? 1 : 0);
+        }
+      } finally {
+        await sqlite.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

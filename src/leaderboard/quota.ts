@@ -1,11 +1,12 @@
 /**
- * Submission limits, checked before a run starts. Days start at UTC midnight. What counts: every entry of
- * the participant except infrastructure_error, and — unless `countFailed` — except runs that did not
- * succeed (see `countsTowardLimits`).
+ * Submission limits, checked before a run starts. Days start at UTC midnight. What counts is decided here
+ * once (`countedStatuses`), for the stores in memory and in SQL alike: every entry of the participant
+ * except infrastructure_error, and — unless `countFailed` — except runs that did not succeed.
  *
  * The check reads the store; it reserves nothing. Two submissions checked at the same moment can both be
  * allowed, so a caller that must be exact serialises check + record per participant.
  */
+import { isInfrastructureFault, RUN_STATUSES, type RunStatus } from "../status/index.js";
 import type { LeaderboardRules } from "./rules.js";
 import type { LeaderboardStore } from "./store.js";
 
@@ -26,6 +27,33 @@ export interface QuotaStatus {
   resetsAt: string | null;
   /** Why the submission is refused: which limit, how it was used, and when (if ever) it resets. */
   reason?: string;
+}
+
+/**
+ * The run statuses that count toward a participant's submission limits: infrastructure errors never
+ * count; other failed runs count only when `countFailed` is true.
+ */
+export function countedStatuses(countFailed: boolean): RunStatus[] {
+  return RUN_STATUSES.filter(
+    (status) => !isInfrastructureFault(status) && (countFailed || status === "succeeded"),
+  );
+}
+
+/** Whether a run with this status counts toward limits (`countedStatuses`, for a store in memory). */
+export function countsTowardLimits(status: RunStatus, countFailed: boolean): boolean {
+  return countedStatuses(countFailed).includes(status);
+}
+
+/**
+ * `countedStatuses` as a SQL condition on a status column, with its parameters, for stores in SQLite:
+ * `status IN (?, ?)`.
+ */
+export function countedStatusesSql(
+  column: string,
+  countFailed: boolean,
+): { sql: string; params: RunStatus[] } {
+  const params = countedStatuses(countFailed);
+  return { sql: `${column} IN (${params.map(() => "?").join(", ")})`, params };
 }
 
 export function startOfUtcDay(now: Date): Date {

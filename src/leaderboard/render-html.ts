@@ -10,6 +10,7 @@
  * Space), `aria-sort` marks the sorted column, and a polite live region announces the new order.
  */
 import { createHash } from "node:crypto";
+import { escapeHtml } from "./escape.js";
 import type { Standings } from "./ranking.js";
 import {
   assertPublishable,
@@ -18,19 +19,6 @@ import {
   scoreHeading,
   type RenderOptions,
 } from "./render-common.js";
-
-const ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1b1f24; --muted: #57606a; --bg: #ffffff; --line: #d0d7de;

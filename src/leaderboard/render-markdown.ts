@@ -1,4 +1,5 @@
 /** The leaderboard as a Markdown table (for a README section, a PR/issue comment, a job summary). */
+import { escapeMarkdown } from "./escape.js";
 import type { Standings } from "./ranking.js";
 import {
   assertPublishable,
@@ -7,20 +8,6 @@ import {
   scoreHeading,
   type RenderOptions,
 } from "./render-common.js";
-
-/**
- * Makes an untrusted string inert inside a GitHub-flavoured Markdown table cell: HTML is entity-escaped
- * (GitHub renders inline HTML), pipes and inline-formatting characters are backslash-escaped, line breaks
- * become spaces.
- */
-export function escapeMarkdown(text: string): string {
-  return text
-    .replace(/[\r\n\t\u2028\u2029]+/g, " ")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/[\\`*_[\]|~!#]/g, (c) => `\\${c}`);
-}
 
 export function renderMarkdown(standings: Standings, options: RenderOptions): string {
   assertPublishable(standings, options);

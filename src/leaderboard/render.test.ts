@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { rankEntries } from "./ranking.js";
 import { renderHtml } from "./render-html.js";
 import { LEADERBOARD_JSON_FORMAT, renderJson } from "./render-json.js";
-import { escapeMarkdown, renderMarkdown } from "./render-markdown.js";
+import { renderMarkdown } from "./render-markdown.js";
+import { renderStandings } from "./render.js";
 import { parseRules } from "./rules.js";
 import { makeEntry, makeFailed } from "./test-support/entries.js";
 
@@ -53,10 +54,6 @@ describe("renderMarkdown", () => {
       ),
       "",
     ]);
-  });
-
-  it("escapes markdown and HTML in participant names and folds line breaks", () => {
-    expect(escapeMarkdown("a\nb|c<d>&`e`_f_")).toBe("a b\\|c&lt;d&gt;&amp;\\`e\\`\\_f\\_");
   });
 });
 
@@ -165,5 +162,20 @@ describe("renderHtml", () => {
     expect(html.match(/<th scope="col"/g)).toHaveLength(5);
     expect(html.match(/<th [^>]*aria-sort="ascending"/g)).toHaveLength(1);
     expect(html).toContain('<time datetime="2025-03-10T08:00:00.000Z">2025-03-10 08:00 UTC</time>');
+  });
+});
+
+describe("renderStandings", () => {
+  it("ranks once and renders the chosen format; private mode publishes the revealed ranking", () => {
+    const options = { competition: "Flood Forecast", generatedAt };
+    expect(renderStandings(entries, rules, { ...options, format: "markdown" })).toBe(
+      renderMarkdown(publicBoard, options),
+    );
+    expect(renderStandings(entries, rules, { ...options, format: "html" })).toBe(
+      renderHtml(publicBoard, options),
+    );
+    expect(renderStandings(entries, rules, { ...options, format: "json", mode: "private" })).toBe(
+      renderJson(privateBoard, { ...options, includePrivate: true }),
+    );
   });
 });

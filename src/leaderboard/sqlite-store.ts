@@ -1,19 +1,12 @@
 /**
- * The default, local leaderboard store: one SQLite file (better-sqlite3). Safe with several processes
- * writing at once: WAL journal, a busy timeout so writers wait for each other instead of failing, every
- * write in an IMMEDIATE transaction, and the schema created/migrated under the same write lock (guarded
- * by `PRAGMA user_version`) so processes racing to open a fresh file do not trip over each other.
+ * The default, local leaderboard store: one SQLite file, opened by the sqlite room (WAL, busy timeout,
+ * migrations under the write lock). Safe with several processes writing at once: every write is an
+ * IMMEDIATE transaction.
  */
-import type Database from "better-sqlite3";
-import { createRequire } from "node:module";
-
-/**
- * Loaded when a store is opened, not when the module is: bundles that never open a SQLite store (the
- * GitHub Action, which stores on a branch) then run without the native addon.
- */
-const loadSqlite = () => createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+import { openSqlite, schemaVersion, type SqliteDatabase, type SqliteStatement } from "../sqlite/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { LeaderboardEntry } from "./entry.js";
+import { countedStatusesSql } from "./quota.js";
 import { entryForStorage, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
 
 /** Schema version this code writes; `PRAGMA user_version` holds the version of a file. */
@@ -77,31 +70,20 @@ function fromRow(row: Row): LeaderboardEntry {
 
 export class SqliteLeaderboardStore implements LeaderboardStore {
   readonly path: string;
-  readonly #db: Database.Database;
-  readonly #upsert: Database.Statement;
-  readonly #get: Database.Statement<[string], Row>;
+  readonly #db: SqliteDatabase;
+  readonly #upsert: SqliteStatement;
+  readonly #get: SqliteStatement<[string], Row>;
   #closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
+    this.#db = openSqlite(path, {
+      what: "leaderboard database",
+      schema: { version: SCHEMA_VERSION, migrations: MIGRATIONS },
+      error: (message) => new StoreError(message),
+      ...options,
+    });
     try {
-      const Sqlite = loadSqlite();
-      this.#db = new Sqlite(path, {
-        readonly: options.readonly ?? false,
-        fileMustExist: options.readonly ?? false,
-      });
-    } catch (error) {
-      throw new StoreError(`cannot open leaderboard database ${path}: ${(error as Error).message}`);
-    }
-    try {
-      this.#db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-      if (options.readonly) {
-        this.#checkVersion(this.#db.pragma("user_version", { simple: true }) as number, true);
-      } else {
-        this.#db.pragma("journal_mode = WAL");
-        this.#db.pragma("synchronous = NORMAL");
-        this.#migrate();
-      }
       this.#upsert = this.#db.prepare(
         `INSERT INTO entries (submission_id, participant, submitted_at, submitted_at_ms, status, public_score,
                               sealed_private_score, duration_ms, image_digest, zip_sha256, runtime)
@@ -117,14 +99,13 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
       this.#get = this.#db.prepare<[string], Row>("SELECT * FROM entries WHERE submission_id = ?");
     } catch (error) {
       this.#db.close();
-      if (error instanceof StoreError) throw error;
       throw new StoreError(`cannot open leaderboard database ${path}: ${(error as Error).message}`);
     }
   }
 
   /** Schema version of the open file. */
   get schemaVersion(): number {
-    return this.#db.pragma("user_version", { simple: true }) as number;
+    return schemaVersion(this.#db);
   }
 
   async record(entry: LeaderboardEntry): Promise<void> {
@@ -199,11 +180,11 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
     countFailed: boolean,
   ): Promise<number> {
     this.#open();
+    const counted = countedStatusesSql("status", countFailed);
     const sql =
-      "SELECT COUNT(*) AS n FROM entries WHERE participant = ? AND status <> 'infrastructure_error'" +
-      (countFailed ? "" : " AND status = 'succeeded'") +
+      `SELECT COUNT(*) AS n FROM entries WHERE participant = ? AND ${counted.sql}` +
       (since !== undefined ? " AND submitted_at_ms >= ?" : "");
-    const params: (string | number)[] = since !== undefined ? [participant, since.getTime()] : [participant];
+    const params = [participant, ...counted.params, ...(since !== undefined ? [since.getTime()] : [])];
     const row = this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params);
     return row?.n ?? 0;
   }
@@ -216,33 +197,5 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
 
   #open(): void {
     if (this.#closed) throw new StoreError(`the leaderboard store ${this.path} is closed`);
-  }
-
-  #checkVersion(version: number, mustBeCurrent: boolean): void {
-    if (version > SCHEMA_VERSION) {
-      throw new StoreError(
-        `leaderboard database ${this.path} has schema version ${version}, newer than this proctor ` +
-          `understands (${SCHEMA_VERSION}); upgrade proctor to open it`,
-      );
-    }
-    if (mustBeCurrent && version < SCHEMA_VERSION) {
-      throw new StoreError(
-        `leaderboard database ${this.path} has schema version ${version}, expected ${SCHEMA_VERSION}; ` +
-          `open it once read-write to migrate it`,
-      );
-    }
-  }
-
-  /** Creates or upgrades the schema under the write lock, so concurrent openers migrate exactly once. */
-  #migrate(): void {
-    const migrate = this.#db.transaction(() => {
-      const version = this.#db.pragma("user_version", { simple: true }) as number;
-      this.#checkVersion(version, false);
-      for (let v = version; v < SCHEMA_VERSION; v += 1) {
-        this.#db.exec(MIGRATIONS[v]!);
-      }
-      if (version !== SCHEMA_VERSION) this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    });
-    migrate.immediate();
   }
 }

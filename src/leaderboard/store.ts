@@ -3,7 +3,8 @@
  * branch) can implement the same interface; the SQLite store answers synchronously underneath.
  */
 import type { RunStatus } from "../status/index.js";
-import { countsTowardLimits, validateEntry, type LeaderboardEntry } from "./entry.js";
+import { validateEntry, type LeaderboardEntry } from "./entry.js";
+import { countsTowardLimits } from "./quota.js";
 
 export interface EntryFilter {
   participant?: string;
@@ -24,8 +25,8 @@ export interface LeaderboardStore {
   /** Entries ordered by submission time, then submission id. `privateScore` is always null. */
   list(filter?: EntryFilter): Promise<LeaderboardEntry[]>;
   /**
-   * How many of the participant's submissions (at or after `since`, when given) count toward limits:
-   * infrastructure_error never counts; other non-succeeded runs count only when `countFailed`.
+   * How many of the participant's submissions (at or after `since`, when given) count toward limits
+   * (`countedStatuses` in quota.ts says which).
    */
   countSubmissions(participant: string, since: Date | undefined, countFailed: boolean): Promise<number>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Competition, Phase } from "../config/index.js";
 import { sealScore, type LeaderboardEntry, type LeaderboardStore } from "../leaderboard/index.js";
+import { visibleLog, type LogVisibility } from "../logs/index.js";
 import {
   formatProblem,
   OutputInvalidError,
@@ -59,7 +60,7 @@ export interface Evaluation {
   scores: { public: number | null; private: number | null };
   run: SubmissionRunResult;
   /** The program's logs as this phase lets the participant see them. */
-  logs: { stdout: string; stderr: string; visibility: string };
+  logs: { stdout: string; stderr: string; visibility: LogVisibility };
   entry: LeaderboardEntry;
 }
 
@@ -206,17 +207,11 @@ async function score(
   return { public: result.public, private: result.private };
 }
 
-type Visibility = Competition["logs"]["local"];
-
 function visibleLogs(
   run: SubmissionRunResult,
-  visibility: Visibility,
+  visibility: LogVisibility,
   tailLines: number,
 ): Evaluation["logs"] {
-  const shown = (text: string) => {
-    if (visibility === "full") return text;
-    if (visibility === "none") return "";
-    return text.replace(/\n$/, "").split("\n").slice(-tailLines).join("\n");
-  };
-  return { stdout: shown(run.stdout.text), stderr: shown(run.stderr.text), visibility };
+  const logs = { visibility, tailLines };
+  return { stdout: visibleLog(run.stdout.text, logs), stderr: visibleLog(run.stderr.text, logs), visibility };
 }
