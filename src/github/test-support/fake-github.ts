@@ -14,7 +14,6 @@
  *   POST /repos/{o}/{r}/statuses/{sha}                   commit status (description <= 140 characters)
  *   GET/POST /repos/{o}/{r}/issues, GET/PATCH .../issues/{n}, GET/POST .../issues/{n}/comments
  *   POST /repos/{o}/{r}/dispatches                       repository_dispatch (204; 422 over 10 properties)
- *   POST /repos/{o}/{r}/actions/workflows/{id}/dispatches workflow_dispatch (204; 404; 422 bad inputs)
  *
  * plus token auth (401 `Bad credentials`), rate-limit headers on every answer, fault injection (5xx,
  * secondary and primary rate limits, forced conflicts) and artificial latency so concurrent races are
@@ -33,18 +32,6 @@ export function gitBlobSha(content: Buffer | string): string {
     .digest("hex");
 }
 
-export interface FakeWorkflowInput {
-  required?: boolean;
-  type?: "string" | "boolean" | "choice" | "number" | "environment";
-  options?: string[];
-}
-
-export interface FakeWorkflow {
-  /** Whether the workflow has an `on: workflow_dispatch` trigger (default true). */
-  dispatchable?: boolean;
-  inputs?: Record<string, FakeWorkflowInput>;
-}
-
 /** A branch ruleset the organizer set up: every write to the branch is refused with `rule`. */
 export interface FakeRuleset {
   branch: string;
@@ -58,8 +45,6 @@ export interface FakeRepoInit {
   files?: Record<string, string>;
   /** A repository without any commit (GitHub answers git ref look-ups with 409 "Git Repository is empty."). */
   empty?: boolean;
-  /** Workflows by file name (".github/workflows/<name>"), dispatchable by name or numeric id. */
-  workflows?: Record<string, FakeWorkflow>;
 }
 
 export type FakeFault =
@@ -138,12 +123,6 @@ export interface FakeDispatch {
   clientPayload: Record<string, unknown>;
 }
 
-export interface FakeWorkflowDispatch {
-  workflow: string;
-  ref: string;
-  inputs: Record<string, unknown>;
-}
-
 interface Repo {
   id: number;
   owner: string;
@@ -156,8 +135,6 @@ interface Repo {
   comments: FakeComment[];
   statuses: FakeStatus[];
   dispatches: FakeDispatch[];
-  workflowDispatches: FakeWorkflowDispatch[];
-  workflows: Map<string, FakeWorkflow & { id: number; file: string }>;
   rulesets: FakeRuleset[];
 }
 
@@ -269,8 +246,6 @@ export class FakeGitHub {
       comments: [],
       statuses: [],
       dispatches: [],
-      workflowDispatches: [],
-      workflows: new Map(),
       rulesets: [],
     };
     if (!init.empty) {
@@ -283,9 +258,6 @@ export class FakeGitHub {
       }
       const root = this.#commit(repo, null, tree, "Initial commit", Object.keys(files));
       repo.branches.set(repo.defaultBranch, root.sha);
-    }
-    for (const [file, workflow] of Object.entries(init.workflows ?? {})) {
-      repo.workflows.set(file, { ...workflow, id: this.#ids++, file });
     }
     this.#repos.set(`${owner}/${name}`.toLowerCase(), repo);
   }
@@ -368,10 +340,6 @@ export class FakeGitHub {
 
   dispatches(owner: string, name: string): readonly FakeDispatch[] {
     return this.#repo(owner, name).dispatches;
-  }
-
-  workflowDispatches(owner: string, name: string): readonly FakeWorkflowDispatch[] {
-    return this.#repo(owner, name).workflowDispatches;
   }
 
   /** Makes the next matching requests fail with `fault`. */
@@ -607,9 +575,6 @@ export class FakeGitHub {
       if (method === "GET") return this.#listComments(repo, Number(s[0]));
     }
     if (rest === "/dispatches" && method === "POST") return this.#repositoryDispatch(repo, body);
-    if ((s = seg(/^\/actions\/workflows\/([^/]+)\/dispatches$/)) && method === "POST") {
-      return this.#workflowDispatch(repo, s[0]!, body);
-    }
     return notFound();
   }
 
@@ -1015,52 +980,6 @@ export class FakeGitHub {
       return answer(422, "client_payload is too large", docs);
     }
     repo.dispatches.push({ eventType: body.event_type, clientPayload: payload as Record<string, unknown> });
-    return new HttpAnswer(204, undefined);
-  }
-
-  #workflowDispatch(repo: Repo, id: string, body: Record<string, unknown>): HttpAnswer {
-    const docs = `${DOCS}/actions/workflows#create-a-workflow-dispatch-event`;
-    const workflow = [...repo.workflows.values()].find(
-      (w) => w.file === id || w.file === id.replace(/^\.github\/workflows\//, "") || String(w.id) === id,
-    );
-    if (workflow === undefined) return notFound(docs);
-    if (typeof body.ref !== "string") return invalid(`"ref" wasn't supplied.`, docs);
-    const ref = body.ref.replace(/^refs\/heads\//, "");
-    if (!repo.branches.has(ref)) return answer(422, `No ref found for: ${body.ref}`, docs);
-    if (workflow.dispatchable === false)
-      return answer(422, "Workflow does not have 'workflow_dispatch' trigger", docs);
-    const inputs = body.inputs ?? {};
-    if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
-      return invalid(`For 'properties/inputs', ${JSON.stringify(inputs)} is not an object.`, docs);
-    }
-    const given = inputs as Record<string, unknown>;
-    const count = Object.keys(given).length;
-    if (count > 25) return invalid(`No more than 25 properties are allowed; ${count} were supplied.`, docs);
-    const declared = workflow.inputs ?? {};
-    const unexpected = Object.keys(given).filter((k) => !(k in declared));
-    if (unexpected.length > 0)
-      return answer(422, `Unexpected inputs provided: ${JSON.stringify(unexpected)}`, docs);
-    for (const [name, spec] of Object.entries(declared)) {
-      if (spec.required && given[name] === undefined)
-        return answer(422, `Required input '${name}' not provided`, docs);
-      const value = given[name];
-      if (
-        value !== undefined &&
-        typeof value !== "string" &&
-        typeof value !== "boolean" &&
-        typeof value !== "number"
-      ) {
-        return invalid(`For 'properties/${name}', ${JSON.stringify(value)} is not a string.`, docs);
-      }
-      if (spec.type === "choice" && value !== undefined && !(spec.options ?? []).includes(String(value))) {
-        return answer(
-          422,
-          `Provided value '${String(value)}' for input '${name}' not in the list of allowed values`,
-          docs,
-        );
-      }
-    }
-    repo.workflowDispatches.push({ workflow: workflow.file, ref: body.ref, inputs: given });
     return new HttpAnswer(204, undefined);
   }
 }
