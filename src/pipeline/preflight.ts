@@ -57,7 +57,8 @@ export async function checkCompetitionSetup(
   } catch (error) {
     if (!(error instanceof YamlConfigError)) throw error;
     const issues = error.issues.map(
-      (issue) => `${issue.line === null ? "" : `line ${issue.line}: `}${issue.key || "(top level)"} ${issue.message}`,
+      (issue) =>
+        `${issue.line === null ? "" : `line ${issue.line}: `}${issue.key || "(top level)"} ${issue.message}`,
     );
     problems.push(`paths.submission_format: ${error.file} ${issues.join("; ")}`);
   }

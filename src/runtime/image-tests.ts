@@ -12,7 +12,8 @@ import {
   type SandboxLimits,
   type SandboxResult,
 } from "../sandbox/index.js";
-import { readEnvironment, type PackageSource } from "./environment.js";
+import { readEnvironment } from "./environment.js";
+import type { PackageSource } from "./package-spec.js";
 
 /** Where the runtime images keep their tests, and their own environment file (both flavours). */
 export const IMAGE_TESTS_DIR = "/opt/proctor/tests";
@@ -86,7 +87,7 @@ export const IMPORT_TEST_LIMITS: SandboxLimits = {
 /**
  * Imports every package `envFile` lists inside `image`, each in a fresh interpreter, through the sandbox
  * (network none, read-only root, the file mounted read-only). The file is checked here first, so a broken
- * file is an EnvironmentFileError (thrown) rather than a failed run. Failures of the imports are results;
+ * file is a YamlConfigError (thrown) rather than a failed run. Failures of the imports are results;
  * failures of the run itself (missing image, engine fault, time limit) are `problem`.
  */
 export async function testImports(

@@ -117,7 +117,11 @@ export function parseYaml<S extends z.ZodType>(
     );
   }
   const issues = options.check?.(result.data) ?? [];
-  if (issues.length > 0) throw new YamlConfigError(file, issues.map((i) => locate(i, doc, lines, file)));
+  if (issues.length > 0)
+    throw new YamlConfigError(
+      file,
+      issues.map((i) => locate(i, doc, lines, file)),
+    );
   return result.data;
 }
 
