@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { access, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { loadCompetition, type Competition } from "../config/index.js";
+import { loadCompetition } from "../config/index.js";
 import { commentOnIssue, createGitHubClient } from "../github/index.js";
 import { MemoryLeaderboardStore } from "../leaderboard/store.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
