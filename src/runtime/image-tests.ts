@@ -16,11 +16,10 @@ import {
 import { readEnvironment } from "./environment.js";
 import type { PackageSource } from "./package-spec.js";
 
-/** Where the runtime images keep their tests, and their own environment file (both flavours). */
+/** Where the runtime images keep their tests (both flavours). */
 export const IMAGE_TESTS_DIR = "/opt/proctor/tests";
 export const IMPORT_TEST_SCRIPT = `${IMAGE_TESTS_DIR}/test_imports.py`;
 export const GPU_TEST_SCRIPT = `${IMAGE_TESTS_DIR}/test_gpu.py`;
-export const IMAGE_ENVIRONMENT_FILE = "/code_execution/environment.yml";
 
 /**
  * Exit codes of runtime/entrypoint.sh besides the program's own: the program exited 0 but wrote no expected
