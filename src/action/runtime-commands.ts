@@ -84,7 +84,13 @@ export async function testRuntimeCommand(): Promise<void> {
   const alignment = await core.group("the CPU and GPU environment files list the same packages", () =>
     environmentAlignment(context.workspace),
   );
-  for (const line of alignment) core.info(line);
+  core.info(
+    alignment === null
+      ? "only one of environment-cpu.yml and environment-gpu.yml exists: nothing to compare"
+      : alignment.length === 0
+        ? "environment-cpu.yml and environment-gpu.yml list the same packages at the same versions"
+        : alignment.join("\n"),
+  );
 
   const imports = await core.group("import every package of the environment file", () =>
     testImports(image, path.join(context.workspace, inputs.environmentFile ?? `environment-${flavour}.yml`)),
@@ -130,7 +136,7 @@ export async function testRuntimeCommand(): Promise<void> {
   }
 
   const failures = [
-    ...alignment,
+    ...(alignment ?? []),
     ...(imports.problem ? [`import test could not run: ${imports.problem}`] : []),
     ...imports.failed.map((f) => `${f.package} does not import: ${f.error ?? "failed"}`),
     ...(smoke.status === "succeeded"
@@ -179,7 +185,11 @@ export async function testRuntimeCommand(): Promise<void> {
       ],
       [
         "CPU and GPU environment files",
-        alignment.length === 0 ? "aligned" : `${alignment.length} difference(s)`,
+        alignment === null
+          ? "only one exists"
+          : alignment.length === 0
+            ? "aligned"
+            : `${alignment.length} difference(s)`,
       ],
       ...(gpu ? [["GPU test", gpuVerdict(gpu)]] : []),
       [
@@ -211,16 +221,16 @@ export async function publishRuntimeCommand(): Promise<void> {
 
 /**
  * Where environment-cpu.yml and environment-gpu.yml of the repository disagree (a package in one only, or
- * at two versions), as lines that say what to change; none where the repository has only one of them.
+ * at two versions), as lines that say what to change; null where the repository has only one of them.
  */
-async function environmentAlignment(workspace: string): Promise<string[]> {
+async function environmentAlignment(workspace: string): Promise<string[] | null> {
   const [cpu, gpu] = ["environment-cpu.yml", "environment-gpu.yml"].map((f) => path.join(workspace, f));
   const exists = (file: string) =>
     access(file).then(
       () => true,
       () => false,
     );
-  if (!(await exists(cpu!)) || !(await exists(gpu!))) return [];
+  if (!(await exists(cpu!)) || !(await exists(gpu!))) return null;
   const issues = alignmentIssues(await readEnvironment(cpu!), await readEnvironment(gpu!));
   return issues.map((issue) => issue.replaceAll(`${workspace}/`, ""));
 }
