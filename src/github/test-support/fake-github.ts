@@ -12,7 +12,7 @@
  *        another commit landed on the branch while the request was in flight -> 422 `is at X but expected Y`,
  *        a branch under a ruleset (`protectBranch`) -> 409 `Repository rule violations found\n\n{rule}\n\n`
  *   POST /repos/{o}/{r}/statuses/{sha}                   commit status (description <= 140 characters)
- *   GET/POST /repos/{o}/{r}/issues, GET/PATCH .../issues/{n}, GET/POST .../issues/{n}/comments
+ *   POST /repos/{o}/{r}/issues/{n}/comments              a comment on an issue or pull request
  *   POST /repos/{o}/{r}/dispatches                       repository_dispatch (204; 422 over 10 properties)
  *
  * plus token auth (401 `Bad credentials`), rate-limit headers on every answer, fault injection (5xx,
@@ -307,10 +307,6 @@ export class FakeGitHub {
     return out;
   }
 
-  issues(owner: string, name: string): readonly FakeIssue[] {
-    return this.#repo(owner, name).issues;
-  }
-
   /** Adds a pull request (it shares issue numbers and shows in the issues list, as on GitHub). */
   addPullRequest(owner: string, name: string, title: string, labels: string[] = []): number {
     const repo = this.#repo(owner, name);
@@ -564,16 +560,8 @@ export class FakeGitHub {
       if (method === "PUT") return this.#putContents(repo, s[0]!, body, forcedConflict, arrivalHeads);
     }
     if ((s = seg(/^\/statuses\/([^/]+)$/)) && method === "POST") return this.#createStatus(repo, s[0]!, body);
-    if (rest === "/issues" && method === "GET") return this.#listIssues(repo, url);
-    if (rest === "/issues" && method === "POST") return this.#createIssue(repo, body);
-    if ((s = seg(/^\/issues\/(\d+)$/))) {
-      if (method === "GET") return this.#getIssue(repo, Number(s[0]));
-      if (method === "PATCH") return this.#updateIssue(repo, Number(s[0]), body);
-    }
-    if ((s = seg(/^\/issues\/(\d+)\/comments$/))) {
-      if (method === "POST") return this.#createComment(repo, Number(s[0]), body);
-      if (method === "GET") return this.#listComments(repo, Number(s[0]));
-    }
+    if ((s = seg(/^\/issues\/(\d+)\/comments$/)) && method === "POST")
+      return this.#createComment(repo, Number(s[0]), body);
     if (rest === "/dispatches" && method === "POST") return this.#repositoryDispatch(repo, body);
     return notFound();
   }
@@ -800,129 +788,8 @@ export class FakeGitHub {
     });
   }
 
-  #issueBody(repo: Repo, issue: FakeIssue): Record<string, unknown> {
-    const html = `https://github.com/${repo.owner}/${repo.name}/${issue.isPullRequest ? "pull" : "issues"}/${issue.number}`;
-    return {
-      id: issue.number + 5_000_000,
-      node_id: `I_${issue.number}`,
-      url: this.#api(repo, `/issues/${issue.number}`),
-      html_url: html,
-      number: issue.number,
-      title: issue.title,
-      body: issue.body,
-      state: issue.state,
-      state_reason: issue.state_reason,
-      locked: false,
-      labels: issue.labels.map((name, i) => ({ id: i + 1, name, color: "ededed", default: false })),
-      user: { login: "proctor-bot", id: 2, type: "Bot" },
-      comments: repo.comments.filter((c) => c.issueNumber === issue.number).length,
-      created_at: issue.createdAt,
-      updated_at: issue.updatedAt,
-      closed_at: issue.state === "closed" ? issue.updatedAt : null,
-      ...(issue.isPullRequest ? { pull_request: { url: this.#api(repo, `/pulls/${issue.number}`) } } : {}),
-    };
-  }
-
-  #listIssues(repo: Repo, url: URL): HttpAnswer {
-    const q = url.searchParams;
-    const state = q.get("state") ?? "open";
-    const labels = (q.get("labels") ?? "")
-      .split(",")
-      .map((l) => l.trim().toLowerCase())
-      .filter((l) => l.length > 0);
-    const direction = q.get("direction") ?? "desc";
-    const sort = q.get("sort") ?? "created";
-    const perPage = Math.min(100, Math.max(1, Number(q.get("per_page") ?? 30)));
-    const page = Math.max(1, Number(q.get("page") ?? 1));
-    const matching = repo.issues
-      .filter((i) => state === "all" || i.state === state)
-      .filter((i) => labels.every((l) => i.labels.some((own) => own.toLowerCase() === l)))
-      .sort((a, b) => {
-        const key = (i: FakeIssue) => (sort === "updated" ? i.updatedAt : i.createdAt);
-        const c = key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.number - b.number;
-        return direction === "asc" ? c : -c;
-      });
-    const last = Math.max(1, Math.ceil(matching.length / perPage));
-    const items = matching.slice((page - 1) * perPage, page * perPage);
-    const headers: Record<string, string> = {};
-    if (page < last) {
-      const link = (p: number) => {
-        const next = new URL(this.#api(repo, "/issues"));
-        for (const [k, v] of q) next.searchParams.set(k, v);
-        next.searchParams.set("page", String(p));
-        return next.toString();
-      };
-      headers.link = `<${link(page + 1)}>; rel="next", <${link(last)}>; rel="last"`;
-    }
-    return new HttpAnswer(
-      200,
-      items.map((i) => this.#issueBody(repo, i)),
-      headers,
-    );
-  }
-
-  #labelsOf(body: Record<string, unknown>): string[] | HttpAnswer {
-    if (body.labels === undefined) return [];
-    if (!Array.isArray(body.labels))
-      return invalid(`For 'properties/labels', ${JSON.stringify(body.labels)} is not an array.`);
-    return body.labels.map((l) => (typeof l === "string" ? l : String((l as { name?: unknown }).name)));
-  }
-
-  #createIssue(repo: Repo, body: Record<string, unknown>): HttpAnswer {
-    const docs = `${DOCS}/issues/issues#create-an-issue`;
-    if (typeof body.title !== "string" || body.title.length === 0)
-      return invalid(`"title" wasn't supplied.`, docs);
-    const labels = this.#labelsOf(body);
-    if (labels instanceof HttpAnswer) return labels;
-    const now = new Date().toISOString();
-    const issue: FakeIssue = {
-      number: repo.issues.length + 1,
-      title: body.title,
-      body: typeof body.body === "string" ? body.body : null,
-      state: "open",
-      state_reason: null,
-      labels,
-      isPullRequest: false,
-      createdAt: now,
-      updatedAt: now,
-    };
-    repo.issues.push(issue);
-    return new HttpAnswer(201, this.#issueBody(repo, issue));
-  }
-
   #findIssue(repo: Repo, number: number): FakeIssue | undefined {
     return repo.issues.find((i) => i.number === number);
-  }
-
-  #getIssue(repo: Repo, number: number): HttpAnswer {
-    const issue = this.#findIssue(repo, number);
-    return issue === undefined ? notFound() : new HttpAnswer(200, this.#issueBody(repo, issue));
-  }
-
-  #updateIssue(repo: Repo, number: number, body: Record<string, unknown>): HttpAnswer {
-    const issue = this.#findIssue(repo, number);
-    if (issue === undefined) return notFound(`${DOCS}/issues/issues#update-an-issue`);
-    if (body.state !== undefined && body.state !== "open" && body.state !== "closed") {
-      return validationFailed("Issue", "state", "state is not included in the list");
-    }
-    if (typeof body.title === "string") issue.title = body.title;
-    if (typeof body.body === "string" || body.body === null) issue.body = body.body;
-    if (body.labels !== undefined) {
-      const labels = this.#labelsOf(body);
-      if (labels instanceof HttpAnswer) return labels;
-      issue.labels = labels;
-    }
-    if (body.state === "open" || body.state === "closed") {
-      issue.state = body.state;
-      issue.state_reason =
-        body.state === "closed"
-          ? typeof body.state_reason === "string"
-            ? body.state_reason
-            : "completed"
-          : null;
-    }
-    issue.updatedAt = new Date().toISOString();
-    return new HttpAnswer(200, this.#issueBody(repo, issue));
   }
 
   #createComment(repo: Repo, number: number, body: Record<string, unknown>): HttpAnswer {
@@ -947,14 +814,6 @@ export class FakeGitHub {
       created_at: now,
       updated_at: now,
     };
-  }
-
-  #listComments(repo: Repo, number: number): HttpAnswer {
-    if (this.#findIssue(repo, number) === undefined) return notFound();
-    return new HttpAnswer(
-      200,
-      repo.comments.filter((c) => c.issueNumber === number).map((c) => this.#commentBody(repo, c)),
-    );
   }
 
   #repositoryDispatch(repo: Repo, body: Record<string, unknown>): HttpAnswer {
