@@ -63,5 +63,5 @@ if (!only || only === "cli") {
 }
 if (!only || only === "action") {
   // No source map and no timestamps: dist/ must be byte-for-byte reproducible for check-dist.
-  await build({ ...common, entryPoints: { index: "src/action/main.ts" }, outdir: "dist" });
+  await build({ ...common, entryPoints: { index: "src/action/index.ts" }, outdir: "dist" });
 }

@@ -1,5 +1,5 @@
 import * as core from "@actions/core";
-import { COMMANDS, InputError, oneOf, type ActionCommand } from "./inputs.js";
+import { commandInput, InputError, type ActionCommand } from "./inputs.js";
 import { buildRuntimeCommand, publishRuntimeCommand, testRuntimeCommand } from "./runtime-commands.js";
 import { runSubmissionCommand } from "./run-submission.js";
 
@@ -14,17 +14,15 @@ const handlers: Record<ActionCommand, () => Promise<void>> = {
   "run-submission": runSubmissionCommand,
 };
 
-async function main(): Promise<void> {
+/** Runs the command the `command` input names; a failure fails the step (core.setFailed), never throws. */
+export async function run(): Promise<void> {
   // Folders the engine bind-mounts must be where it can see them: on runners (also with Docker-in-Docker),
   // under the runner's temp folder.
   if (process.env.RUNNER_TEMP) process.env.TMPDIR = process.env.RUNNER_TEMP;
   try {
-    const command = oneOf("command", COMMANDS);
-    await handlers[command]();
+    await handlers[commandInput()]();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     core.setFailed(error instanceof InputError ? message : `proctor: ${message}`);
   }
 }
-
-await main();

@@ -40,15 +40,13 @@ import {
 } from "../leaderboard/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
-import { EngineError, ensureImage, type RegistryAuth } from "../sandbox/index.js";
+import { EngineError, ensureImage } from "../sandbox/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
 import { githubContext } from "./github-context.js";
-import { InputError, oneOf, optional, required, size } from "./inputs.js";
+import { InputError, runSubmissionInputs, type RunSubmissionInputs } from "./inputs.js";
 
-const SUBMISSION_ID = /^[A-Za-z0-9._-]{1,100}$/;
-const COMMAND = "run-submission";
 /** Tries of the leaderboard-branch write (each already retries its own conflicts). */
 const BRANCH_WRITE_TRIES = 3;
 
@@ -81,31 +79,18 @@ interface Outcome {
 }
 
 export async function runSubmissionCommand(): Promise<void> {
-  // Masked before anything can print it (the runner masks secrets too; this covers a value passed otherwise).
-  const credential = required("runner-credential", COMMAND);
-  core.setSecret(credential);
-  const competition = await loadCompetition(core.getInput("config") || "competition.yml");
+  const inputs = runSubmissionInputs();
+  const { submissionId, flavour } = inputs;
+  const competition = await loadCompetition(inputs.config);
   const context = await githubContext();
-  const submissionId = required("submission-id", COMMAND);
-  if (!SUBMISSION_ID.test(submissionId))
-    throw new InputError(
-      `input "submission-id" must match ${SUBMISSION_ID}, got ${JSON.stringify(submissionId)}`,
-    );
-  const attemptInput = optional("attempt");
-  if (attemptInput !== undefined && !/^[1-9][0-9]{0,9}$/.test(attemptInput))
-    throw new InputError(`input "attempt" must be a positive whole number, or empty`);
-  const gateway: GatewayCredentials = { server: gatewayUrl(), token: credential };
-  const flavour = oneOf("cpu-or-gpu", ["cpu", "gpu"] as const, "cpu");
-  const phaseInput = oneOf("phase", ["evaluation", "smoke_test"] as const, "evaluation");
-  const image = optional("image") ?? imageRef(competition, flavour);
-  const token = required("github-token", COMMAND);
-  core.setSecret(token);
-  const client = createGitHubClient({ token, baseUrl: context.apiUrl });
+  const gateway: GatewayCredentials = { server: inputs.gatewayUrl, token: inputs.runnerCredential };
+  const image = inputs.image ?? imageRef(competition, flavour);
+  const client = createGitHubClient({ token: inputs.githubToken, baseUrl: context.apiUrl });
   const branch = new GitHubLeaderboardStore({
     client,
     owner: context.owner,
     repo: context.repo,
-    branch: core.getInput("leaderboard-branch") || "leaderboard",
+    branch: inputs.leaderboardBranch,
     render: leaderboardPages(competition),
   });
 
@@ -121,7 +106,7 @@ export async function runSubmissionCommand(): Promise<void> {
     });
   if (!submission) return;
   // The phase it was submitted in (the gateway's record) decides its data and log visibility.
-  const phase = submission.phase ?? phaseInput;
+  const phase = submission.phase ?? inputs.phase;
   // A phase's own runner_paths (timeline.phases) first; else the smoke test runs on the public sample in the
   // repository (its full logs show nothing hidden), the evaluation on the hidden set on this runner's disk.
   const paths =
@@ -141,15 +126,15 @@ export async function runSubmissionCommand(): Promise<void> {
     if (!isInfrastructureFault(entry.status)) await writeBranch(branch, entry);
     return;
   }
-  if (attemptInput !== undefined && Number(attemptInput) !== submission.attempt) {
+  if (inputs.attempt !== null && inputs.attempt !== submission.attempt) {
     core.notice(
-      `attempt ${attemptInput} of submission ${submissionId} was given up on; the gateway waits for attempt ` +
+      `attempt ${inputs.attempt} of submission ${submissionId} was given up on; the gateway waits for attempt ` +
         `${submission.attempt}, which its own dispatch runs. Nothing to do here.`,
     );
     return;
   }
   const attempt = submission.attempt;
-  const posting: Posting = { branch, client, context, flavour };
+  const posting: Posting = { branch, client, context, inputs };
   /** Ends this attempt before the program ran: reported to the gateway, then published. */
   const endUnrun = async (status: RunStatus, reason: string) => {
     const outcome = { ...unrun(submissionId, attempt), status };
@@ -167,7 +152,7 @@ export async function runSubmissionCommand(): Promise<void> {
     try {
       await core.group(`download submission ${submissionId} (attempt ${attempt})`, () =>
         downloadAttempt(gateway, submissionId, attempt, zipPath, {
-          maxBytes: maxZipBytes(competition),
+          maxBytes: maxSubmissionBytes(competition, inputs.maxZipBytes),
           sha256: submission.submission_sha256,
         }),
       );
@@ -179,9 +164,8 @@ export async function runSubmissionCommand(): Promise<void> {
     try {
       // A fresh runner has no runtime image yet: pull it (progress folded in a group), digest recorded. An
       // image submission needs it too: it holds the output folder while it is copied out.
-      const auth = registryAuth();
       await core.group(`runtime image ${image}`, () =>
-        ensureImage(image, { auth, onProgress: (line) => core.info(line) }),
+        ensureImage(image, { auth: inputs.registryAuth, onProgress: (line) => core.info(line) }),
       );
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
@@ -189,7 +173,7 @@ export async function runSubmissionCommand(): Promise<void> {
       return await endUnrun(error.status, error.message);
     }
 
-    const sealed = await withSealingKey(competition, work, optional("sealing-public-key"));
+    const sealed = await withSealingKey(competition, work, inputs.sealingPublicKey);
     const evaluation = await core
       .group("run, validate and score", () =>
         evaluateSubmission({
@@ -247,15 +231,6 @@ export async function runSubmissionCommand(): Promise<void> {
   }
 }
 
-function gatewayUrl(): string {
-  const url = required("gateway-url", COMMAND).replace(/\/+$/, "");
-  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url))
-    throw new InputError(
-      `input "gateway-url" must be the gateway's http(s) base URL (the repository secret PROCTOR_GATEWAY_URL)`,
-    );
-  return url;
-}
-
 /** An outcome before anything ran. */
 const unrun = (submissionId: string, attempt: number) => ({
   submissionId,
@@ -265,18 +240,9 @@ const unrun = (submissionId: string, attempt: number) => ({
   imageDigest: "",
 });
 
-/** Registry credentials for pulling the runtime image, when the workflow passes them (from secrets). */
-function registryAuth(): RegistryAuth | null {
-  const username = optional("username");
-  if (!username) return null;
-  const password = required("password", COMMAND);
-  core.setSecret(password);
-  const registry = optional("registry");
-  return { username, password, ...(registry && { serveraddress: registry }) };
-}
-
-function maxZipBytes(competition: Competition): number {
-  if (core.getInput("max-zip-size")) return size("max-zip-size", "1g");
+/** The largest submission this runner downloads: the input's cap, else the competition's for its kind. */
+function maxSubmissionBytes(competition: Competition, fromInput: number | undefined): number {
+  if (fromInput !== undefined) return fromInput;
   const submission = competition.submission;
   if (submission.kind === "image")
     return submission.image.limits.maxArchiveBytes ?? DEFAULT_IMAGE_LIMITS.maxArchiveBytes;
@@ -405,7 +371,7 @@ interface Posting {
   branch: GitHubLeaderboardStore;
   client: ReturnType<typeof createGitHubClient>;
   context: Awaited<ReturnType<typeof githubContext>>;
-  flavour: string;
+  inputs: RunSubmissionInputs;
 }
 
 /**
@@ -445,8 +411,7 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
     )
     .write();
 
-  const statusSha = optional("status-sha");
-  const issueNumber = optional("issue-number");
+  const { statusSha, issueNumber, flavour } = p.inputs;
   const description = `${outcome.status}${score ? `: public score ${score}` : ""}`;
   // The result is already at the gateway: a notification that fails is worth a warning, not a re-run.
   const warnIfFails = (what: string) => (error: unknown) =>
@@ -457,16 +422,16 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
       repo: p.context.repo,
       sha: statusSha,
       state: outcome.status === "succeeded" ? "success" : infrastructure ? "error" : "failure",
-      context: `proctor/submission (${p.flavour})`,
+      context: `proctor/submission (${flavour})`,
       description,
       ...(p.context.runUrl && { targetUrl: p.context.runUrl }),
     }).catch(warnIfFails("set the commit status"));
   }
-  if (issueNumber && /^\d+$/.test(issueNumber)) {
+  if (issueNumber !== undefined) {
     await commentOnIssue(p.client, {
       owner: p.context.owner,
       repo: p.context.repo,
-      issueNumber: Number(issueNumber),
+      issueNumber,
       body: `Submission \`${outcome.submissionId}\`: **${escapeMarkdown(description)}**${p.context.runUrl ? ` ([run](${p.context.runUrl}))` : ""}`,
     }).catch(warnIfFails(`comment on #${issueNumber}`));
   }

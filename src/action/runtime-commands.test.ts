@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runAction } from "../../test/support/action-runner.js";
 import { startFakeGitHub } from "../github/test-support/fake-github.js";
@@ -53,6 +57,9 @@ describe("action runtime commands", () => {
     expect(run.stdout).toMatch(/ok +numpy/);
     expect(run.stdout).toContain("example submission: succeeded");
     expect(run.summary).toContain("Runtime tests (cpu)");
+    // The repository's own CPU and GPU files agree; the CPU flavour has no GPU test.
+    expect(run.summary).toContain("aligned");
+    expect(run.stdout).not.toContain("test_gpu.py");
   });
 
   it("test-runtime fails the job, naming each problem: a package that doesn't import, an image over budget", async () => {
@@ -67,6 +74,59 @@ describe("action runtime commands", () => {
     expect(run.stdout).toMatch(/lightgbm does not import/);
     expect(run.stdout).toMatch(/over the budget of 0\.10 GiB/);
   });
+
+  // Where this host has a GPU the GPU test runs with --require-gpu, and the offline image has no PyTorch.
+  const hostHasGpu = (() => {
+    try {
+      execFileSync("nvidia-smi", ["-L"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(hostHasGpu)(
+    "test-runtime of the GPU flavour runs test_gpu.py (skipped without a GPU) and names CPU/GPU files that disagree",
+    async () => {
+      // A repository whose GPU file moved numpy and dropped lightgbm, and a GPU image (the offline build).
+      const workspace = await mkdtemp(path.join(os.tmpdir(), "proctor-workspace-"));
+      try {
+        for (const item of ["environment-cpu.yml", "runtime/environment-offline.yml", "example_submission"])
+          await cp(item, path.join(workspace, item), { recursive: true });
+        const gpuFile = (await readFile("environment-gpu.yml", "utf8"))
+          .replace("numpy=2.2.6", "numpy=2.2.5")
+          .replace(/^ {2}- lightgbm=.*\n/m, "");
+        await writeFile(path.join(workspace, "environment-gpu.yml"), gpuFile);
+        await engine().getImage(`${repository}:cpu-build`).tag({ repo: repository, tag: "gpu-build" });
+
+        const run = await runAction(
+          {
+            command: "test-runtime",
+            "cpu-or-gpu": "gpu",
+            image: repository,
+            "environment-file": "runtime/environment-offline.yml",
+            "image-size-budget": "4g",
+          },
+          { env: { GITHUB_WORKSPACE: workspace } },
+        );
+        expect(run.code).toBe(1);
+        expect(run.stdout).toContain("::group::test the GPU (runtime/tests/test_gpu.py)");
+        expect(run.stdout).toContain("SKIP: no NVIDIA GPU is visible in this container");
+        expect(run.summary).toContain("skipped (no GPU on this runner)");
+        expect(run.stdout).toContain("example submission: succeeded");
+        expect(run.stdout).toMatch(/::error::proctor: runtime tests failed/);
+        expect(run.stdout).toContain(
+          "lightgbm is in environment-cpu.yml but not in environment-gpu.yml: add it there at the same version",
+        );
+        expect(run.stdout).toContain(
+          "numpy is 2.2.6 in environment-cpu.yml but 2.2.5 in environment-gpu.yml: use one version in both",
+        );
+        expect(run.summary).toContain("2 difference(s)");
+      } finally {
+        await rm(workspace, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("publish-runtime pushes <flavour>-latest and <flavour>-<sha> with credentials and outputs the digest", async () => {
     const run = await runAction({

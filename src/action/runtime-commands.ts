@@ -1,74 +1,55 @@
 import * as core from "@actions/core";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { loadCompetition, type Competition } from "../config/index.js";
+import { loadCompetition } from "../config/index.js";
 import { commentOnIssue, createGitHubClient } from "../github/index.js";
 import { MemoryLeaderboardStore } from "../leaderboard/store.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import {
+  alignmentIssues,
   buildRuntime,
   checkImageSize,
   diffPackages,
   publishedPackages,
   publishRuntime,
+  readEnvironment,
   resolvedPackages,
+  testGpu,
   testImports,
-  type Flavour,
+  type GpuTestReport,
 } from "../runtime/index.js";
 import { resolveImage } from "../sandbox/index.js";
 import { packSubmission } from "../submission/index.js";
 import { formatBytes } from "../units/index.js";
 import { githubContext, pullRequestNumber } from "./github-context.js";
-import { InputError, oneOf, optional, required, size } from "./inputs.js";
+import { buildRuntimeInputs, publishRuntimeInputs, testRuntimeInputs, type RuntimeInputs } from "./inputs.js";
 import { packageDiffComment } from "./package-diff.js";
 
-interface RuntimeInputs {
-  competition: Competition;
-  flavour: Flavour;
-  /** Repository of the runtime image (no tag). */
-  repository: string;
-  /** The image the build job leaves for test and publish: <repository>:<flavour>-build. */
-  buildRef: string;
-}
-
-async function runtimeInputs(): Promise<RuntimeInputs> {
-  const competition = await loadCompetition(core.getInput("config") || "competition.yml");
-  const flavour = oneOf("cpu-or-gpu", ["cpu", "gpu"] as const, "cpu");
-  const repository = optional("image") ?? competition.image.repository;
-  return { competition, flavour, repository, buildRef: `${repository}:${flavour}-build` };
-}
-
-/** Runs `work` inside a folded log group. */
-async function group<T>(title: string, work: () => Promise<T>): Promise<T> {
-  return core.group(title, work);
-}
-
-/** KEY=VALUE lines of the build-args input. */
-function buildArgs(): Record<string, string> {
-  const args: Record<string, string> = {};
-  for (const line of core.getMultilineInput("build-args")) {
-    const at = line.indexOf("=");
-    if (at <= 0) throw new InputError(`input "build-args": "${line}" is not KEY=VALUE`);
-    args[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-  }
-  return args;
+/** The competition, its image repository, and the image the build job leaves for test and publish. */
+async function runtimeTarget(inputs: RuntimeInputs) {
+  const competition = await loadCompetition(inputs.config);
+  const repository = inputs.image ?? competition.image.repository;
+  return { competition, repository, buildRef: `${repository}:${inputs.flavour}-build` };
 }
 
 export async function buildRuntimeCommand(): Promise<void> {
-  const { flavour, buildRef } = await runtimeInputs();
+  const inputs = buildRuntimeInputs();
+  const { flavour } = inputs;
+  const { buildRef } = await runtimeTarget(inputs);
   const context = await githubContext();
   // BuildKit's GitHub cache works wherever the runner hands actions its cache token.
   const cache = process.env.ACTIONS_RUNTIME_TOKEN && process.env.ACTIONS_CACHE_URL ? "type=gha" : undefined;
-  const built = await group(`docker build runtime (${flavour})`, () =>
+  const built = await core.group(`docker build runtime (${flavour})`, () =>
     buildRuntime(
       {
         repoRoot: context.workspace,
         flavour,
         tag: buildRef,
         revision: context.sha,
-        dockerfile: core.getInput("dockerfile") || "runtime/Dockerfile",
-        buildArgs: buildArgs(),
+        dockerfile: inputs.dockerfile,
+        buildArgs: inputs.buildArgs,
         ...(cache && { cache }),
       },
       (line) => core.info(line),
@@ -92,22 +73,42 @@ export async function buildRuntimeCommand(): Promise<void> {
 }
 
 export async function testRuntimeCommand(): Promise<void> {
-  const { competition, flavour, repository, buildRef } = await runtimeInputs();
-  const image = buildRef;
+  const inputs = testRuntimeInputs();
+  const { flavour } = inputs;
+  const { competition, repository, buildRef: image } = await runtimeTarget(inputs);
   const context = await githubContext();
-  const budget = size("image-size-budget", "12g");
+  const budget = inputs.imageSizeBudget;
   const resolved = await resolveImage(image);
 
-  const imports = await group("import every package of the environment file", () =>
-    testImports(
-      image,
-      path.join(context.workspace, optional("environment-file") ?? `environment-${flavour}.yml`),
-    ),
+  // Participants add a package to both files at the same version: say so on their PR where they don't.
+  const alignment = await core.group("the CPU and GPU environment files list the same packages", () =>
+    environmentAlignment(context.workspace),
+  );
+  core.info(
+    alignment === null
+      ? "only one of environment-cpu.yml and environment-gpu.yml exists: nothing to compare"
+      : alignment.length === 0
+        ? "environment-cpu.yml and environment-gpu.yml list the same packages at the same versions"
+        : alignment.join("\n"),
+  );
+
+  const imports = await core.group("import every package of the environment file", () =>
+    testImports(image, path.join(context.workspace, inputs.environmentFile ?? `environment-${flavour}.yml`)),
   );
   for (const result of imports.results)
     core.info(`${result.ok ? "ok  " : "FAIL"} ${result.package}${result.error ? `: ${result.error}` : ""}`);
 
-  const smoke = await group("run the example submission through the sandbox", async () => {
+  // The GPU image is tested on the GPU where the runner has one; hosted runners have none: the test skips.
+  const gpu =
+    flavour === "gpu"
+      ? await core.group("test the GPU (runtime/tests/test_gpu.py)", async () => {
+          const report = await testGpu(image, { gpu: await runnerHasGpu() });
+          core.info(report.output);
+          return report;
+        })
+      : null;
+
+  const smoke = await core.group("run the example submission through the sandbox", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-smoke-"));
     try {
       const zipPath = path.join(dir, "example.zip");
@@ -135,25 +136,26 @@ export async function testRuntimeCommand(): Promise<void> {
   }
 
   const failures = [
+    ...(alignment ?? []),
     ...(imports.problem ? [`import test could not run: ${imports.problem}`] : []),
     ...imports.failed.map((f) => `${f.package} does not import: ${f.error ?? "failed"}`),
     ...(smoke.status === "succeeded"
       ? []
       : [`the example submission ended ${smoke.status}: ${smoke.reason}`]),
+    ...(gpu && !gpu.ok ? [`the GPU test failed: ${lastLine(gpu.output)}`] : []),
     ...(sizeProblem ? [sizeProblem] : []),
   ];
 
   const pr = pullRequestNumber(context);
   if (pr !== null) {
-    const published = optional("published-image") ?? `${repository}:${flavour}-latest`;
-    const before = await group(`packages of the published image ${published}`, () =>
+    const published = inputs.publishedImage ?? `${repository}:${flavour}-latest`;
+    const before = await core.group(`packages of the published image ${published}`, () =>
       publishedPackages(published),
     );
     const after = await resolvedPackages(image);
     const body = packageDiffComment(flavour, published, before && diffPackages(before, after));
-    const token = optional("github-token");
-    if (token) {
-      const client = createGitHubClient({ token, baseUrl: context.apiUrl });
+    if (inputs.githubToken) {
+      const client = createGitHubClient({ token: inputs.githubToken, baseUrl: context.apiUrl });
       // A fork's PR gets a read-only token: the comparison is in the summary and the log either way.
       await commentOnIssue(client, { owner: context.owner, repo: context.repo, issueNumber: pr, body }).catch(
         (error: unknown) =>
@@ -182,6 +184,15 @@ export async function testRuntimeCommand(): Promise<void> {
           : `${imports.failed.length} of ${imports.results.length} failed`,
       ],
       [
+        "CPU and GPU environment files",
+        alignment === null
+          ? "only one exists"
+          : alignment.length === 0
+            ? "aligned"
+            : `${alignment.length} difference(s)`,
+      ],
+      ...(gpu ? [["GPU test", gpuVerdict(gpu)]] : []),
+      [
         "example submission",
         `${smoke.status}${smoke.scores.public === null ? "" : `, public score ${smoke.scores.public}`}`,
       ],
@@ -192,17 +203,12 @@ export async function testRuntimeCommand(): Promise<void> {
 }
 
 export async function publishRuntimeCommand(): Promise<void> {
-  const { flavour, repository, buildRef } = await runtimeInputs();
+  const inputs = publishRuntimeInputs();
+  const { flavour, auth } = inputs;
+  const { repository, buildRef } = await runtimeTarget(inputs);
   const context = await githubContext();
-  const registry = optional("registry");
-  const username = optional("username");
-  const password = optional("password");
-  if (password) core.setSecret(password);
-  const auth =
-    username && password ? { username, password, ...(registry && { serveraddress: registry }) } : null;
-  if (!auth) required("username", "publish-runtime");
-  const target = registry ? `${registry}/${repository}` : repository;
-  const published = await group(`push ${target}`, () =>
+  const target = auth.serveraddress ? `${auth.serveraddress}/${repository}` : repository;
+  const published = await core.group(`push ${target}`, () =>
     publishRuntime(buildRef, target, flavour, context.sha, auth, (line) => core.info(line)),
   );
   core.setOutput("image", published.refs[0]);
@@ -212,3 +218,31 @@ export async function publishRuntimeCommand(): Promise<void> {
     .addList(published.refs.map((ref) => `${ref}@${published.digest}`))
     .write();
 }
+
+/**
+ * Where environment-cpu.yml and environment-gpu.yml of the repository disagree (a package in one only, or
+ * at two versions), as lines that say what to change; null where the repository has only one of them.
+ */
+async function environmentAlignment(workspace: string): Promise<string[] | null> {
+  const [cpu, gpu] = ["environment-cpu.yml", "environment-gpu.yml"].map((f) => path.join(workspace, f));
+  const exists = (file: string) =>
+    access(file).then(
+      () => true,
+      () => false,
+    );
+  if (!(await exists(cpu!)) || !(await exists(gpu!))) return null;
+  const issues = alignmentIssues(await readEnvironment(cpu!), await readEnvironment(gpu!));
+  return issues.map((issue) => issue.replaceAll(`${workspace}/`, ""));
+}
+
+/** Whether this runner has an NVIDIA GPU (nvidia-smi lists one), as the Makefile decides CPU_OR_GPU. */
+function runnerHasGpu(): Promise<boolean> {
+  return new Promise((resolve) => execFile("nvidia-smi", ["-L"], (error) => resolve(error === null)));
+}
+
+function gpuVerdict(report: GpuTestReport): string {
+  if (report.skipped) return "skipped (no GPU on this runner)";
+  return report.ok ? "passed" : `failed: ${lastLine(report.output)}`;
+}
+
+const lastLine = (text: string) => text.trimEnd().split("\n").at(-1) ?? "";

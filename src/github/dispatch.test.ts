@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DispatchError, dispatchSubmission, dispatchWorkflow } from "./dispatch.js";
+import { DispatchError, dispatchSubmission } from "./dispatch.js";
 import { GitHubError } from "./errors.js";
 import { fastClient } from "./test-support/clients.js";
 import { startFakeGitHub, type FakeGitHub } from "./test-support/fake-github.js";
@@ -8,18 +8,7 @@ let fake: FakeGitHub;
 
 beforeAll(async () => {
   fake = await startFakeGitHub();
-  fake.addRepo("org", "comp", {
-    workflows: {
-      "run-submission.yml": {
-        inputs: {
-          "submission-id": { required: true },
-          "submission-url": { required: true },
-          flavour: { type: "choice", options: ["cpu", "gpu"] },
-        },
-      },
-      "ci.yml": { dispatchable: false },
-    },
-  });
+  fake.addRepo("org", "comp");
 });
 afterAll(() => fake.close());
 afterEach(() => {
@@ -120,101 +109,5 @@ describe("dispatchSubmission", () => {
     expect((error as GitHubError).status).toBe(401);
     expect((error as Error).message).toMatch(/Check the token/);
     expect(fake.requests).toHaveLength(1);
-  });
-});
-
-describe("dispatchWorkflow", () => {
-  const inputs = { "submission-id": "s-1", "submission-url": "https://example.test/s.zip", flavour: "gpu" };
-
-  it("dispatches a workflow by file name with string inputs", async () => {
-    await dispatchWorkflow(fastClient(fake), {
-      owner: "org",
-      repo: "comp",
-      workflow: "run-submission.yml",
-      ref: "main",
-      inputs,
-    });
-    expect(fake.workflowDispatches("org", "comp").at(-1)).toEqual({
-      workflow: "run-submission.yml",
-      ref: "main",
-      inputs,
-    });
-  });
-
-  it("explains a 404 for an unknown workflow", async () => {
-    const error = await dispatchWorkflow(fastClient(fake), {
-      owner: "org",
-      repo: "comp",
-      workflow: "run.yml",
-      ref: "main",
-      inputs,
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GitHubError);
-    expect((error as GitHubError).status).toBe(404);
-    expect((error as Error).message).toMatch(
-      /dispatching workflow "run\.yml" in org\/comp on ref "main" failed: GitHub answered 404 \(Not Found\): no workflow "run\.yml" exists in org\/comp\. Give the file name of a workflow under \.github\/workflows\//,
-    );
-  });
-
-  it("passes on GitHub's 422 reasons with what to fix", async () => {
-    const client = fastClient(fake);
-    const run = async (over: object): Promise<Error> => {
-      try {
-        await dispatchWorkflow(client, {
-          owner: "org",
-          repo: "comp",
-          workflow: "run-submission.yml",
-          ref: "main",
-          inputs,
-          ...over,
-        });
-      } catch (error) {
-        return error as Error;
-      }
-      throw new Error("expected the dispatch to be refused");
-    };
-    expect((await run({ inputs: { ...inputs, extra: "1" } })).message).toMatch(
-      /422 Unexpected inputs provided: \["extra"\]\)\. The workflow must have an `on: workflow_dispatch` trigger/,
-    );
-    expect((await run({ inputs: { "submission-id": "s" } })).message).toMatch(
-      /Required input 'submission-url' not provided/,
-    );
-    expect((await run({ ref: "no-such-branch" })).message).toMatch(/No ref found for: no-such-branch/);
-    expect((await run({ workflow: "ci.yml", inputs: {} })).message).toMatch(
-      /does not have 'workflow_dispatch' trigger/,
-    );
-  });
-
-  it("refuses non-string inputs and more than 25 inputs before sending", async () => {
-    const client = fastClient(fake);
-    await expect(
-      dispatchWorkflow(client, {
-        owner: "org",
-        repo: "comp",
-        workflow: "run-submission.yml",
-        ref: "main",
-        inputs: { ...inputs, attempt: 2 } as unknown as Record<string, string>,
-      }),
-    ).rejects.toThrow(/input "attempt" is number; every input must be a string/);
-    const many = Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`i${i}`, "x"]));
-    await expect(
-      dispatchWorkflow(client, {
-        owner: "org",
-        repo: "comp",
-        workflow: "run-submission.yml",
-        ref: "main",
-        inputs: many,
-      }),
-    ).rejects.toThrow(/26 inputs given; GitHub allows at most 25/);
-    await expect(
-      dispatchWorkflow(client, {
-        owner: "org",
-        repo: "comp",
-        workflow: "run-submission.yml",
-        ref: "",
-        inputs,
-      }),
-    ).rejects.toThrow(/ref must be a non-empty string/);
-    expect(fake.requests).toHaveLength(0);
   });
 });

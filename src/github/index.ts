@@ -1,6 +1,6 @@
 /**
  * The github room: the only code that uses Octokit. A client with retries and rate-limit handling,
- * dispatching runs, commit statuses, comments and standing issues, and the leaderboard kept on a branch.
+ * dispatching runs, commit statuses, comments, and the leaderboard kept on a branch.
  */
 export {
   createGitHubClient,
@@ -14,27 +14,20 @@ export {
   MAX_CLIENT_PAYLOAD_BYTES,
   MAX_CLIENT_PAYLOAD_PROPERTIES,
   MAX_EVENT_TYPE_LENGTH,
-  MAX_WORKFLOW_INPUTS,
   checkClientPayload,
-  checkWorkflowInputs,
   dispatchSubmission,
-  dispatchWorkflow,
   type DispatchSubmissionOptions,
-  type DispatchWorkflowOptions,
 } from "./dispatch.js";
 export {
   MAX_BODY_CHARACTERS,
   MAX_STATUS_DESCRIPTION,
   NotifyError,
   commentOnIssue,
-  openOrUpdateIssue,
   setCommitStatus,
   truncate,
   type CommitState,
   type CommitStatusOptions,
   type IssueCommentOptions,
-  type StandingIssueOptions,
-  type StandingIssueResult,
 } from "./notify.js";
 export {
   GitHubLeaderboardStore,

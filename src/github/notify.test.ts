@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GitHubError } from "./errors.js";
-import { commentOnIssue, NotifyError, openOrUpdateIssue, setCommitStatus, truncate } from "./notify.js";
+import { commentOnIssue, NotifyError, setCommitStatus, truncate } from "./notify.js";
 import { fastClient } from "./test-support/clients.js";
 import { startFakeGitHub, type FakeGitHub } from "./test-support/fake-github.js";
 
@@ -23,9 +23,6 @@ function freshRepo(): string {
   fake.addRepo("org", name);
   return name;
 }
-
-const openWith = (repo: string, label: string) =>
-  fake.issues("org", repo).filter((i) => i.state === "open" && !i.isPullRequest && i.labels.includes(label));
 
 describe("truncate", () => {
   it("cuts to the limit in code points, ending with an ellipsis, never splitting a surrogate pair", () => {
@@ -121,13 +118,7 @@ describe("commentOnIssue", () => {
   it("comments, and explains a missing issue", async () => {
     const repo = freshRepo();
     const client = fastClient(fake);
-    const { number } = await openOrUpdateIssue(client, {
-      owner: "org",
-      repo,
-      title: "t",
-      body: "b",
-      label: "x",
-    });
+    const number = fake.addPullRequest("org", repo, "t");
     const comment = await commentOnIssue(client, {
       owner: "org",
       repo,
@@ -146,131 +137,10 @@ describe("commentOnIssue", () => {
   it("cuts a body over GitHub's 65536 characters, saying so", async () => {
     const repo = freshRepo();
     const client = fastClient(fake);
-    const { number } = await openOrUpdateIssue(client, {
-      owner: "org",
-      repo,
-      title: "t",
-      body: "b",
-      label: "x",
-    });
+    const number = fake.addPullRequest("org", repo, "t");
     await commentOnIssue(client, { owner: "org", repo, issueNumber: number, body: "y".repeat(70_000) });
     const body = fake.comments("org", repo)[0]!.body;
     expect(body.length).toBe(65_536);
     expect(body).toMatch(/…\(truncated: GitHub allows 65536 characters\)$/);
-  });
-});
-
-describe("openOrUpdateIssue", () => {
-  it("creates the issue once, then updates it: never two open issues per label", async () => {
-    const repo = freshRepo();
-    const client = fastClient(fake);
-    const opts = { owner: "org", repo, title: "Runner gpu-1 is failing", label: "runner-health" };
-    const first = await openOrUpdateIssue(client, { ...opts, body: "3 infrastructure errors" });
-    expect(first).toMatchObject({ action: "created", closedDuplicates: [] });
-    const second = await openOrUpdateIssue(client, { ...opts, body: "5 infrastructure errors" });
-    expect(second).toMatchObject({ number: first.number, action: "updated" });
-    const third = await openOrUpdateIssue(client, { ...opts, body: "5 infrastructure errors" });
-    expect(third).toMatchObject({ number: first.number, action: "unchanged" });
-    expect(fake.received("PATCH", /\/issues\/\d+$/)).toHaveLength(1);
-
-    const open = openWith(repo, "runner-health");
-    expect(open).toHaveLength(1);
-    expect(open[0]).toMatchObject({
-      number: first.number,
-      body: "5 infrastructure errors",
-      labels: ["runner-health"],
-    });
-    expect(fake.received("GET", /\/issues$/)[0]!.query).toMatchObject({
-      labels: "runner-health",
-      state: "open",
-    });
-  });
-
-  it("comments instead of editing when asked", async () => {
-    const repo = freshRepo();
-    const client = fastClient(fake);
-    const opts = {
-      owner: "org",
-      repo,
-      title: "Nightly reveal",
-      label: "reveal",
-      onExisting: "comment" as const,
-    };
-    const first = await openOrUpdateIssue(client, { ...opts, body: "day 1" });
-    const second = await openOrUpdateIssue(client, { ...opts, body: "day 2" });
-    expect(second).toMatchObject({ number: first.number, action: "commented" });
-    expect(fake.issues("org", repo)[0]!.body).toBe("day 1");
-    expect(fake.comments("org", repo).map((c) => c.body)).toEqual(["day 2"]);
-  });
-
-  it("ignores pull requests and closed issues with the label", async () => {
-    const repo = freshRepo();
-    const client = fastClient(fake);
-    fake.addPullRequest("org", repo, "a PR", ["runner-health"]);
-    const closed = await openOrUpdateIssue(client, {
-      owner: "org",
-      repo,
-      title: "old",
-      body: "old",
-      label: "runner-health",
-    });
-    await client.rest.issues.update({ owner: "org", repo, issue_number: closed.number, state: "closed" });
-    const result = await openOrUpdateIssue(client, {
-      owner: "org",
-      repo,
-      title: "new",
-      body: "new",
-      label: "runner-health",
-    });
-    expect(result.action).toBe("created");
-    expect(result.number).not.toBe(closed.number);
-    expect(openWith(repo, "runner-health").map((i) => i.number)).toEqual([result.number]);
-  });
-
-  it("closes duplicates it finds, keeping the oldest", async () => {
-    const repo = freshRepo();
-    const client = fastClient(fake);
-    for (const n of [1, 2, 3]) {
-      await client.rest.issues.create({ owner: "org", repo, title: `dup ${n}`, labels: ["runner-health"] });
-    }
-    const result = await openOrUpdateIssue(client, {
-      owner: "org",
-      repo,
-      title: "t",
-      body: "b",
-      label: "runner-health",
-    });
-    expect(result).toMatchObject({ number: 1, action: "updated", closedDuplicates: [2, 3] });
-    expect(openWith(repo, "runner-health").map((i) => i.number)).toEqual([1]);
-    expect(fake.issues("org", repo)[1]).toMatchObject({ state: "closed", state_reason: "not_planned" });
-    expect(fake.comments("org", repo).map((c) => c.body)).toEqual([
-      'Duplicate of #1 (one open issue per label "runner-health").',
-      'Duplicate of #1 (one open issue per label "runner-health").',
-    ]);
-  });
-
-  it("converges to one open issue when two callers race to create it", async () => {
-    const repo = freshRepo();
-    fake.latencyMs = 30; // the three look-ups overlap, so all three create one
-    const run = (body: string) =>
-      openOrUpdateIssue(fastClient(fake), {
-        owner: "org",
-        repo,
-        title: "Runner down",
-        body,
-        label: "runner-down",
-      });
-    const results = await Promise.all([run("from job A"), run("from job B"), run("from job C")]);
-    expect(openWith(repo, "runner-down")).toHaveLength(1);
-    const keeper = openWith(repo, "runner-down")[0]!.number;
-    expect(results.every((r) => r.number === keeper)).toBe(true);
-    expect(fake.issues("org", repo)).toHaveLength(3);
-    expect(results.flatMap((r) => r.closedDuplicates).sort()).toEqual([2, 3]);
-  });
-
-  it("refuses a label with a comma", async () => {
-    await expect(
-      openOrUpdateIssue(fastClient(fake), { owner: "org", repo: "x", title: "t", body: "b", label: "a,b" }),
-    ).rejects.toThrow(/must not contain a comma/);
   });
 });

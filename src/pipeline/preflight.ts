@@ -5,10 +5,10 @@ import {
   readGroundTruth,
   ScoringError,
   scoringTarget,
-  SubmissionFormatError,
   type MetricName,
   type SubmissionFormat,
 } from "../scoring/index.js";
+import { YamlConfigError } from "../yaml/index.js";
 
 /**
  * The competition's own set-up is wrong (the organizer's mistake): found before any participant code runs,
@@ -55,9 +55,12 @@ export async function checkCompetitionSetup(
   try {
     format = await loadSubmissionFormat(competition.paths.submissionFormat);
   } catch (error) {
-    if (!(error instanceof SubmissionFormatError)) throw error;
-    const issues = error.issues.map((issue) => `${issue.key ? `${issue.key}: ` : ""}${issue.message}`);
-    problems.push(`paths.submission_format: ${error.source} ${issues.join("; ")}`);
+    if (!(error instanceof YamlConfigError)) throw error;
+    const issues = error.issues.map(
+      (issue) =>
+        `${issue.line === null ? "" : `line ${issue.line}: `}${issue.key || "(top level)"} ${issue.message}`,
+    );
+    problems.push(`paths.submission_format: ${error.file} ${issues.join("; ")}`);
   }
 
   if (!(await stat(groundTruth).catch(() => null))?.isFile()) {

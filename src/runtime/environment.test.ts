@@ -2,26 +2,21 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  alignmentIssues,
-  diffPackages,
-  EnvironmentFileError,
-  parseCondaList,
-  parseEnvironment,
-  readEnvironment,
-  type EnvPackage,
-} from "./environment.js";
+import { YamlConfigError, type YamlIssue } from "../yaml/index.js";
+import { alignmentIssues, parseEnvironment, readEnvironment, type EnvPackage } from "./environment.js";
 
 const env = (deps: string) => `name: t\nchannels:\n  - conda-forge\ndependencies:\n${deps}`;
 
-function errorOf(fn: () => unknown): EnvironmentFileError {
+/** The first issue of the YamlConfigError `fn` throws, with the error's message. */
+function errorOf(fn: () => unknown): YamlIssue & { text: string } {
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(EnvironmentFileError);
-    return error as EnvironmentFileError;
+    expect(error).toBeInstanceOf(YamlConfigError);
+    const { issues, message } = error as YamlConfigError;
+    return { ...issues[0]!, text: message };
   }
-  throw new Error("expected an EnvironmentFileError");
+  throw new Error("expected a YamlConfigError");
 }
 
 const only = (pkg: EnvPackage) => {
@@ -140,8 +135,10 @@ describe("parseEnvironment: errors name the file, the key, the rule and the line
     expect(error.rule).toBe("bad_spec");
     expect(error.key).toBe("dependencies[1]");
     expect(error.line).toBe(6);
-    expect(error.message).toMatch(/^env\.yml:6: dependencies\[1\] "pandas=>2" is not a conda package spec/);
-    expect(error.message).toContain("write name=version");
+    expect(error.text).toMatch(
+      /\n {2}env\.yml:6:5: dependencies\[1\] "pandas=>2" is not a conda package spec/,
+    );
+    expect(error.text).toContain("write name=version");
   });
 
   it("a package listed twice points at the second entry", () => {
@@ -178,7 +175,7 @@ describe("parseEnvironment: errors name the file, the key, the rule and the line
     const error = errorOf(() => parseEnvironment("dependencies:\n  - numpy\n bad: [\n", "env.yml"));
     expect(error.rule).toBe("yaml_syntax");
     expect(error.line).not.toBeNull();
-    expect(error.message).toMatch(/^env\.yml:\d+: \(top level\) is not valid YAML/);
+    expect(error.text).toMatch(/\n {2}env\.yml:\d+:\d+: \(top level\) is not valid YAML/);
   });
 
   it("structure: not a mapping, an unknown key, no dependencies, a bad entry, bad channels", () => {
@@ -203,103 +200,15 @@ describe("parseEnvironment: errors name the file, the key, the rule and the line
     const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-env-"));
     try {
       const file = path.join(dir, "nope.yml");
-      await expect(readEnvironment(file)).rejects.toMatchObject({ rule: "unreadable", file });
+      await expect(readEnvironment(file)).rejects.toMatchObject({
+        file,
+        issues: [{ rule: "unreadable", file }],
+      });
       await writeFile(path.join(dir, "ok.yml"), "dependencies:\n  - numpy\n");
       expect((await readEnvironment(path.join(dir, "ok.yml"))).packages).toHaveLength(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe("diffPackages", () => {
-  it("lists added, removed and changed packages, sorted by name", () => {
-    const before = [
-      { name: "numpy", version: "2.2.5" },
-      { name: "pandas", version: "2.2.3" },
-      { name: "loguru", version: "0.7.2" },
-      { name: "torch", source: "pip" as const, version: "2.5.0" },
-      { name: "pytorch", version: "2.6.0", build: "cpu_mkl_py311_h1" },
-    ];
-    const after = [
-      { name: "pandas", version: "2.2.3" },
-      { name: "numpy", version: "2.2.6" },
-      { name: "Torch", source: "pip" as const, version: "2.6.0" },
-      { name: "lightgbm", version: "4.6.0" },
-      { name: "catboost", version: "1.2.7" },
-      { name: "pytorch", version: "2.6.0", build: "cpu_mkl_py311_h2" },
-    ];
-    expect(diffPackages(before, after)).toEqual({
-      added: [
-        { name: "catboost", version: "1.2.7" },
-        { name: "lightgbm", version: "4.6.0" },
-      ],
-      removed: [{ name: "loguru", version: "0.7.2" }],
-      changed: [
-        { name: "numpy", source: "conda", before: "2.2.5", after: "2.2.6" },
-        {
-          name: "pytorch",
-          source: "conda",
-          before: "2.6.0 cpu_mkl_py311_h1",
-          after: "2.6.0 cpu_mkl_py311_h2",
-        },
-        { name: "Torch", source: "pip", before: "2.5.0", after: "2.6.0" },
-      ],
-      unchanged: 1,
-    });
-  });
-
-  it("compares environment files too: constraints, and pins becoming constraints", () => {
-    const a = parseEnvironment(env("  - numpy=2.2.6\n  - scipy>=1.10\n  - tqdm\n"), "a.yml").packages;
-    const b = parseEnvironment(env("  - numpy>=2\n  - scipy>=1.10\n  - tqdm=4.67.1\n"), "b.yml").packages;
-    const diff = diffPackages(a, b);
-    expect(diff.changed.map((c) => [c.name, c.before, c.after])).toEqual([
-      ["numpy", "2.2.6", ">=2"],
-      ["tqdm", "any", "4.67.1"],
-    ]);
-    expect(diff.unchanged).toBe(1);
-  });
-
-  it("is empty for the same list", () => {
-    const list = [{ name: "numpy", version: "2.2.6" }];
-    expect(diffPackages(list, list)).toEqual({ added: [], removed: [], changed: [], unchanged: 1 });
-  });
-});
-
-describe("parseCondaList", () => {
-  it("reads `micromamba list --json`, pip-installed ones included", () => {
-    const json = JSON.stringify([
-      {
-        base_url: "https://conda.anaconda.org/conda-forge",
-        build_number: 0,
-        build_string: "py311h64a7726_0",
-        channel: "conda-forge",
-        dist_name: "numpy-2.2.6-py311h64a7726_0",
-        name: "numpy",
-        platform: "linux-64",
-        version: "2.2.6",
-      },
-      {
-        name: "tqdm",
-        version: "4.67.1",
-        build_string: "pyhd8ed1ab_1",
-        channel: "https://conda.anaconda.org/conda-forge/noarch",
-      },
-      { name: "timm", version: "1.0.15", build_string: "pypi_0", channel: "pypi" },
-    ]);
-    expect(parseCondaList(json)).toEqual([
-      { name: "numpy", source: "conda", version: "2.2.6", build: "py311h64a7726_0", channel: "conda-forge" },
-      { name: "tqdm", source: "conda", version: "4.67.1", build: "pyhd8ed1ab_1", channel: "conda-forge" },
-      { name: "timm", source: "pip", version: "1.0.15", build: "pypi_0", channel: "pypi" },
-    ]);
-  });
-
-  it("says what is wrong with other input", () => {
-    expect(() => parseCondaList("nope", "old.json")).toThrow(/old\.json is not JSON/);
-    expect(() => parseCondaList("{}", "old.json")).toThrow(/must be a JSON array/);
-    expect(() => parseCondaList('[{"name":"x"}]', "old.json")).toThrow(
-      /old\.json\[0\] has no name and version/,
-    );
   });
 });
 

@@ -1,28 +1,15 @@
 /**
  * The runtime's environment files (environment-cpu.yml, environment-gpu.yml, runtime/environment-offline.yml):
- * conda environment files read into package lists, with errors that name the file, the key and the rule;
- * resolved package lists (`micromamba list --json`) and the differences between two lists.
+ * conda environment files read through src/yaml into package lists, every issue located at its line by key
+ * path with the rule it breaks; and whether the CPU and GPU files list the same packages.
  */
-import { readFile } from "node:fs/promises";
-import yaml from "js-yaml";
-
-export type PackageSource = "conda" | "pip";
+import { z } from "zod";
+import { keyPath, loadYamlFile, parseYaml, type PathIssue, type YamlOptions } from "../yaml/index.js";
+import { diffPackages } from "./package-diff.js";
+import { packageId, parsePackageSpec, type PackageSource, type PackageSpec } from "./package-spec.js";
 
 /** One package as an environment file lists it. */
-export interface EnvPackage {
-  /** As written, lower-cased for conda (conda names are lower case). */
-  name: string;
-  source: PackageSource;
-  /** The exact version, when pinned (`numpy=2.2.6`, `numpy==2.2.6`, `torch==2.6.0` for pip). */
-  version?: string;
-  /** A version constraint that is not an exact pin (`>=1.2,<2`, `1.2.*`). */
-  constraint?: string;
-  /** The conda build string, when given (`pytorch=2.6.0=cuda126*`). */
-  build?: string;
-  /** The channel, when the spec names one (`conda-forge::numpy=2.2.6`). */
-  channel?: string;
-  /** The spec as written in the file. */
-  spec: string;
+export interface EnvPackage extends PackageSpec {
   /** Where it is in the file: `dependencies[3]`, `dependencies[20].pip[0]`. */
   key: string;
 }
@@ -34,7 +21,10 @@ export interface Environment {
   packages: EnvPackage[];
 }
 
-/** Stable names of the rules an environment file must follow (EnvironmentFileError.rule). */
+/**
+ * Stable names of the rules an environment file must follow (YamlIssue.rule): `unreadable` and
+ * `yaml_syntax` come from src/yaml, the others from the checks here.
+ */
 export const ENVIRONMENT_RULES = [
   "unreadable",
   "yaml_syntax",
@@ -50,21 +40,6 @@ export const ENVIRONMENT_RULES = [
 ] as const;
 export type EnvironmentRule = (typeof ENVIRONMENT_RULES)[number];
 
-/** Something wrong in an environment file: `file`, `key` (e.g. `dependencies[3]`), the `rule`, and the fix. */
-export class EnvironmentFileError extends Error {
-  override name = "EnvironmentFileError";
-  constructor(
-    readonly file: string,
-    readonly key: string,
-    readonly rule: EnvironmentRule,
-    readonly problem: string,
-    readonly line: number | null = null,
-  ) {
-    const where = line === null ? file : `${file}:${line}`;
-    super(`${where}: ${key || "(top level)"} ${problem} [rule: ${rule}]`);
-  }
-}
-
 export interface ParseOptions {
   /** Every package must name an exact version (the production files: rebuilds must give the same image). */
   requirePinned?: boolean;
@@ -72,366 +47,128 @@ export interface ParseOptions {
 
 const TOP_LEVEL_KEYS = ["name", "channels", "dependencies", "prefix", "variables"];
 
-/** Reads and checks an environment file. Throws EnvironmentFileError. */
+/** Reads and checks an environment file. Throws YamlConfigError (each issue with its line and rule). */
 export async function readEnvironment(file: string, options: ParseOptions = {}): Promise<Environment> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new EnvironmentFileError(
-      file,
-      "",
-      "unreadable",
-      code === "ENOENT"
-        ? "does not exist: pass the path of a conda environment file (e.g. environment-cpu.yml)"
-        : `cannot be read (${code ?? String(error)})`,
-    );
-  }
-  return parseEnvironment(text, file, options);
+  const { schema, yaml } = environmentYaml(file, options);
+  return (await loadYamlFile(file, schema, yaml)).environment;
 }
 
-/** Parses the text of an environment file; `file` names it in errors. Throws EnvironmentFileError. */
+/** Parses the text of an environment file; `file` names it in errors. Throws YamlConfigError. */
 export function parseEnvironment(text: string, file: string, options: ParseOptions = {}): Environment {
-  let raw: unknown;
-  try {
-    raw = yaml.load(text, { filename: file, schema: yaml.FAILSAFE_SCHEMA });
-  } catch (error) {
-    const mark = (error as { mark?: { line?: number } }).mark;
-    const reason = (error as { reason?: string }).reason ?? String(error);
-    throw new EnvironmentFileError(
-      file,
-      "",
-      "yaml_syntax",
-      `is not valid YAML: ${reason}`,
-      typeof mark?.line === "number" ? mark.line + 1 : null,
-    );
-  }
-  const fail = (key: string, rule: EnvironmentRule, problem: string, needle?: string, nth = 0): never => {
-    throw new EnvironmentFileError(file, key, rule, problem, lineOf(text, needle ?? key, nth));
-  };
+  const { schema, yaml } = environmentYaml(file, options);
+  return parseYaml(text, file, schema, yaml).environment;
+}
+
+interface Checked {
+  environment: Environment;
+  issues: PathIssue[];
+}
+
+/** Conda reads every scalar as text (`- 1.5`, `python=3.11`): so does this; the checks below do the rest. */
+function environmentYaml(file: string, options: ParseOptions) {
+  const schema = z.unknown().transform((raw): Checked => checkEnvironment(raw, file, options));
+  const yaml: YamlOptions<Checked> = { scalars: "failsafe", check: (checked) => checked.issues };
+  return { schema, yaml };
+}
+
+/** An empty value (`name:`) reads as "" in conda's all-text YAML: the key is as good as absent. */
+const absent = (value: unknown) => value === undefined || value === null || value === "";
+
+function checkEnvironment(raw: unknown, file: string, options: ParseOptions): Checked {
+  const issues: PathIssue[] = [];
+  const environment: Environment = { file, name: null, channels: [], packages: [] };
+  const issue = (path: PathIssue["path"], rule: EnvironmentRule, message: string) =>
+    issues.push({ path, rule, message });
 
   if (!isMapping(raw)) {
-    fail(
-      "",
+    issue(
+      [],
       "not_a_mapping",
-      "must be a mapping with a `dependencies:` list (a conda environment file), not " + describe(raw),
+      `must be a mapping with a \`dependencies:\` list (a conda environment file), not ${describe(raw)}`,
     );
+    return { environment, issues };
   }
-  const doc = raw as Record<string, unknown>;
-  for (const key of Object.keys(doc)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) {
-      fail(key, "unknown_key", `is not a key of an environment file; use ${TOP_LEVEL_KEYS.join(", ")}`);
-    }
-  }
-
-  let name: string | null = null;
-  if (doc.name !== undefined && doc.name !== null) {
-    if (typeof doc.name !== "string" || doc.name.trim() === "") {
-      fail("name", "bad_name", "must be a non-empty string (the environment's name)");
-    }
-    name = (doc.name as string).trim();
+  for (const key of Object.keys(raw)) {
+    if (!TOP_LEVEL_KEYS.includes(key))
+      issue([key], "unknown_key", `is not a key of an environment file; use ${TOP_LEVEL_KEYS.join(", ")}`);
   }
 
-  const channels: string[] = [];
-  if (doc.channels !== undefined && doc.channels !== null) {
-    if (!Array.isArray(doc.channels)) fail("channels", "bad_channels", "must be a list of channel names");
-    (doc.channels as unknown[]).forEach((channel, i) => {
-      if (typeof channel !== "string" || !/^\S+$/.test(channel)) {
-        fail(
-          `channels[${i}]`,
-          "bad_channels",
-          `must be a channel name such as conda-forge, not ${describe(channel)}`,
-        );
-      }
-      channels.push(channel as string);
-    });
+  if (!absent(raw.name)) {
+    if (typeof raw.name !== "string" || raw.name.trim() === "")
+      issue(["name"], "bad_name", "must be a non-empty string (the environment's name)");
+    else environment.name = raw.name.trim();
   }
 
-  const deps = doc.dependencies;
+  if (!absent(raw.channels)) {
+    if (!Array.isArray(raw.channels)) issue(["channels"], "bad_channels", "must be a list of channel names");
+    else
+      raw.channels.forEach((channel: unknown, i) => {
+        if (typeof channel === "string" && /^\S+$/.test(channel)) environment.channels.push(channel);
+        else
+          issue(
+            ["channels", i],
+            "bad_channels",
+            `must be a channel name such as conda-forge, not ${describe(channel)}`,
+          );
+      });
+  }
+
+  const deps = raw.dependencies;
   if (!Array.isArray(deps) || deps.length === 0) {
-    fail(
-      "dependencies",
+    issue(
+      ["dependencies"],
       "missing_dependencies",
-      deps === undefined || deps === null
+      absent(deps)
         ? "is missing: list the packages under `dependencies:`, one `- name=version` a line"
         : "must be a non-empty list of packages, one `- name=version` a line",
-      "dependencies",
     );
+    return { environment, issues };
   }
 
-  const packages: EnvPackage[] = [];
-  (deps as unknown[]).forEach((entry, i) => {
-    const key = `dependencies[${i}]`;
-    if (typeof entry === "string") {
-      packages.push(parseSpec(entry, "conda", key, fail));
+  const pathOf = new Map<EnvPackage, (string | number)[]>();
+  const read = (spec: unknown, source: PackageSource, path: (string | number)[]) => {
+    if (typeof spec !== "string") {
+      issue(path, "bad_dependency", `must be a pip requirement such as name==1.0, not ${describe(spec)}`);
       return;
     }
+    const result = parsePackageSpec(spec, source);
+    if (!result.ok) return issue(path, "bad_spec", result.problem);
+    const pkg = { ...result.package, key: keyPath(path) };
+    environment.packages.push(pkg);
+    pathOf.set(pkg, path);
+  };
+  deps.forEach((entry: unknown, i) => {
+    if (typeof entry === "string") return read(entry, "conda", ["dependencies", i]);
     if (isMapping(entry) && Object.keys(entry).length === 1 && "pip" in entry) {
-      const pip = (entry as { pip: unknown }).pip;
-      if (!Array.isArray(pip))
-        fail(`${key}.pip`, "bad_dependency", "must be a list of pip requirements", "pip:");
-      (pip as unknown[]).forEach((spec, j) => {
-        const pipKey = `${key}.pip[${j}]`;
-        if (typeof spec !== "string") {
-          fail(
-            pipKey,
-            "bad_dependency",
-            `must be a pip requirement such as name==1.0, not ${describe(spec)}`,
-          );
-        }
-        packages.push(parseSpec(spec as string, "pip", pipKey, fail));
-      });
-      return;
+      if (!Array.isArray(entry.pip))
+        return issue(["dependencies", i, "pip"], "bad_dependency", "must be a list of pip requirements");
+      return entry.pip.forEach((spec: unknown, j) => read(spec, "pip", ["dependencies", i, "pip", j]));
     }
-    fail(
-      key,
+    issue(
+      ["dependencies", i],
       "bad_dependency",
       `must be a package spec (name=version) or a \`pip:\` list, not ${describe(entry)}`,
-      "dependencies",
     );
   });
 
   const seen = new Map<string, EnvPackage>();
-  for (const pkg of packages) {
-    const id = packageId(pkg);
-    const earlier = seen.get(id);
+  for (const pkg of environment.packages) {
+    const path = pathOf.get(pkg)!;
+    const earlier = seen.get(packageId(pkg));
     if (earlier) {
-      fail(
-        pkg.key,
-        "duplicate_package",
-        `lists ${pkg.name} again (already at ${earlier.key}); keep one entry`,
-        pkg.spec,
-        packages.filter((p) => p.spec === pkg.spec).indexOf(pkg),
-      );
-    }
-    seen.set(id, pkg);
-    if (options.requirePinned && pkg.version === undefined) {
-      fail(
-        pkg.key,
-        "not_pinned",
-        `"${pkg.spec}" does not pin an exact version; write ${pkg.source === "pip" ? `${pkg.name}==<version>` : `${pkg.name}=<version>`} so that rebuilds give the same image`,
-        pkg.spec,
-      );
-    }
-  }
-  return { file, name, channels, packages };
-}
-
-type Fail = (key: string, rule: EnvironmentRule, problem: string, needle?: string, nth?: number) => never;
-
-const CONDA_SPEC = /^(?:(?<channel>[A-Za-z0-9_.\-/:]+?)::)?(?<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)(?<rest>.*)$/;
-const PIP_SPEC = /^(?<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*(?<rest>.*)$/;
-const EXACT_VERSION = /^[A-Za-z0-9_.+!]+$/;
-const CONSTRAINT = /^[A-Za-z0-9_.+!*<>=,|~ ]+$/;
-
-function parseSpec(written: string, source: PackageSource, key: string, fail: Fail): EnvPackage {
-  const spec = written.trim();
-  return source === "conda" ? parseCondaSpec(spec, key, fail) : parsePipSpec(spec, key, fail);
-}
-
-function parseCondaSpec(spec: string, key: string, fail: Fail): EnvPackage {
-  const bad = (why: string): never =>
-    fail(
-      key,
-      "bad_spec",
-      `"${spec}" is not a conda package spec: ${why}; write name=version, e.g. numpy=2.2.6`,
-      spec,
-    );
-  const match = CONDA_SPEC.exec(spec);
-  if (!match?.groups) return bad("it must start with the package name");
-  const { channel, name, rest = "" } = match.groups as { channel?: string; name: string; rest?: string };
-  const pkg: EnvPackage = { name: name.toLowerCase(), source: "conda", spec, key };
-  if (channel) pkg.channel = channel;
-  const tail = rest.trim();
-  if (tail === "") return pkg;
-  if (tail.startsWith("[")) return bad("the bracket form name[version=...] is not supported here");
-
-  let version: string;
-  let build: string | undefined;
-  if (/^[<>!~]/.test(tail) || (/^\s/.test(rest) && /^[<>=!~]/.test(tail))) {
-    return withConstraint(pkg, tail, bad);
-  }
-  if (/^\s/.test(rest)) {
-    // "name 1.2.3 build" (conda's space-separated form)
-    const parts = tail.split(/\s+/);
-    if (parts.length > 2) return bad("too many space-separated parts");
-    [version, build] = [parts[0]!, parts[1]];
-  } else if (tail.startsWith("==") || (tail.startsWith("=") && !tail.startsWith("=="))) {
-    const body = tail.replace(/^==?/, "");
-    const parts = body.split("=");
-    if (parts.length > 2 || parts[0] === "") return bad("expected name=version or name=version=build");
-    [version, build] = [parts[0]!, parts[1]];
-    if (build === "") return bad("the build string after the second '=' is empty");
-  } else {
-    return bad(`unexpected "${tail}" after the name`);
-  }
-
-  if (build !== undefined) {
-    if (!/^[A-Za-z0-9_.*+]+$/.test(build)) return bad(`"${build}" is not a build string`);
-    pkg.build = build;
-  }
-  if (EXACT_VERSION.test(version)) {
-    pkg.version = version;
-    return pkg;
-  }
-  if (build === undefined && CONSTRAINT.test(version) && version.includes("*")) {
-    pkg.constraint = version;
-    return pkg;
-  }
-  return bad(`"${version}" is not a version`);
-}
-
-function withConstraint(pkg: EnvPackage, constraint: string, bad: (why: string) => never): EnvPackage {
-  const text = constraint.replace(/\s+/g, "");
-  if (!CONSTRAINT.test(text) || !/[0-9*]/.test(text))
-    return bad(`"${constraint}" is not a version constraint`);
-  pkg.constraint = text;
-  return pkg;
-}
-
-function parsePipSpec(spec: string, key: string, fail: Fail): EnvPackage {
-  const bad = (why: string): never =>
-    fail(
-      key,
-      "bad_spec",
-      `"${spec}" is not a pip requirement: ${why}; write name==version (or name @ url), e.g. timm==1.0.15`,
-      spec,
-    );
-  if (/^(?:[a-z+]+:\/\/|git\+|\.{0,2}\/|-)/i.test(spec)) {
-    return bad("it must start with the package name");
-  }
-  const match = PIP_SPEC.exec(spec);
-  if (!match?.groups) return bad("it must start with the package name");
-  const name = match.groups.name!;
-  const pkg: EnvPackage = { name, source: "pip", spec, key };
-  // Environment markers (`; python_version < "3.12"`) do not change which package it is.
-  const rest = (match.groups.rest ?? "").split(";")[0]!.trim();
-  if (rest === "") return pkg;
-  if (rest.startsWith("@")) {
-    if (rest.slice(1).trim() === "") return bad("the URL after @ is missing");
-    return pkg;
-  }
-  const exact = /^===?\s*([A-Za-z0-9_.+!]+)$/.exec(rest);
-  if (exact) {
-    pkg.version = exact[1]!;
-    return pkg;
-  }
-  if (!/^(?:(?:[<>!~]=?|===?)\s*[A-Za-z0-9_.+!*]+\s*,?\s*)+$/.test(rest)) {
-    return bad(`"${rest}" is not a version constraint`);
-  }
-  pkg.constraint = rest.replace(/\s+/g, "");
-  return pkg;
-}
-
-/** Two entries are the same package when their source and normalized names match (PEP 503 for pip). */
-export function packageId(pkg: { name: string; source?: PackageSource }): string {
-  const source = pkg.source ?? "conda";
-  const name = pkg.name.toLowerCase();
-  return `${source}:${source === "pip" ? name.replace(/[-_.]+/g, "-") : name}`;
-}
-
-/** One package as installed (`micromamba list --json`) or as a file pins it. */
-export interface PackageVersion {
-  name: string;
-  source?: PackageSource;
-  version?: string;
-  constraint?: string;
-  build?: string;
-  channel?: string;
-}
-
-export interface VersionChange {
-  name: string;
-  source: PackageSource;
-  /** Version (or constraint, or "any") before and after; a build string follows after a space when set. */
-  before: string;
-  after: string;
-}
-
-export interface PackageDiff {
-  added: PackageVersion[];
-  removed: PackageVersion[];
-  changed: VersionChange[];
-  unchanged: number;
-}
-
-/**
- * What changed from package list `before` to `after` (two resolved lists, or two environment files):
- * packages added, removed, and those whose version (or build, when both name one) changed. Sorted by name.
- */
-export function diffPackages(
-  before: readonly PackageVersion[],
-  after: readonly PackageVersion[],
-): PackageDiff {
-  const index = (list: readonly PackageVersion[]) => new Map(list.map((p) => [packageId(p), p]));
-  const was = index(before);
-  const now = index(after);
-  const added: PackageVersion[] = [];
-  const removed: PackageVersion[] = [];
-  const changed: VersionChange[] = [];
-  let unchanged = 0;
-  for (const [id, pkg] of now) {
-    const old = was.get(id);
-    if (!old) {
-      added.push(pkg);
+      issue(path, "duplicate_package", `lists ${pkg.name} again (already at ${earlier.key}); keep one entry`);
       continue;
     }
-    const versionChanged = versionText(old) !== versionText(pkg);
-    const buildChanged = old.build !== undefined && pkg.build !== undefined && old.build !== pkg.build;
-    if (versionChanged || buildChanged) {
-      const show = (p: PackageVersion) => (buildChanged ? `${versionText(p)} ${p.build}` : versionText(p));
-      changed.push({ name: pkg.name, source: pkg.source ?? "conda", before: show(old), after: show(pkg) });
-    } else {
-      unchanged += 1;
+    seen.set(packageId(pkg), pkg);
+    if (options.requirePinned && pkg.version === undefined) {
+      issue(
+        path,
+        "not_pinned",
+        `"${pkg.spec}" does not pin an exact version; write ${pkg.source === "pip" ? `${pkg.name}==<version>` : `${pkg.name}=<version>`} so that rebuilds give the same image`,
+      );
     }
   }
-  for (const [id, pkg] of was) if (!now.has(id)) removed.push(pkg);
-  const byName = (a: { name: string }, b: { name: string }) =>
-    a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0;
-  return {
-    added: added.sort(byName),
-    removed: removed.sort(byName),
-    changed: changed.sort(byName),
-    unchanged,
-  };
-}
-
-function versionText(p: PackageVersion): string {
-  return p.version ?? p.constraint ?? "any";
-}
-
-/**
- * The resolved packages of an environment, from `micromamba list --json` (or `conda list --json`):
- * an array of `{ name, version, build_string, channel }`; `pypi` is the channel of pip-installed ones.
- */
-export function parseCondaList(json: string, what = "the package list"): PackageVersion[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (error) {
-    throw new Error(
-      `${what} is not JSON (expected the output of \`micromamba list --json\`): ${String(error)}`,
-    );
-  }
-  if (!Array.isArray(raw)) {
-    throw new Error(`${what} must be a JSON array (the output of \`micromamba list --json\`)`);
-  }
-  return raw.map((entry: unknown, i) => {
-    const e = entry as Record<string, unknown>;
-    if (!isMapping(entry) || typeof e.name !== "string" || typeof e.version !== "string") {
-      throw new Error(`${what}[${i}] has no name and version: ${JSON.stringify(entry)}`);
-    }
-    const channel = typeof e.channel === "string" ? channelName(e.channel) : undefined;
-    const pkg: PackageVersion = {
-      name: e.name,
-      source: channel === "pypi" ? "pip" : "conda",
-      version: e.version,
-    };
-    if (typeof e.build_string === "string" && e.build_string !== "") pkg.build = e.build_string;
-    if (channel) pkg.channel = channel;
-    return pkg;
-  });
+  return { environment, issues };
 }
 
 /** Packages that may be in only one of the CPU and GPU files: the GPU bits and their CPU counterparts. */
@@ -480,14 +217,6 @@ export function alignmentIssues(
   return issues;
 }
 
-/** "conda-forge" from "conda-forge", "https://conda.anaconda.org/conda-forge" or ".../conda-forge/linux-64". */
-function channelName(channel: string): string | undefined {
-  const parts = channel
-    .split("/")
-    .filter((p) => p !== "" && !/^(?:noarch|(?:linux|osx|win)-[a-z0-9_]+)$/.test(p));
-  return parts.pop();
-}
-
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -497,23 +226,4 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   return JSON.stringify(value);
-}
-
-/** The 1-based line of the `nth` appearance of `needle` (a key or a spec), for error messages; null if none. */
-function lineOf(text: string, needle: string, nth = 0): number | null {
-  const bare = needle.replace(/\[\d+\].*$/, "").replace(/\.pip$/, "");
-  if (bare === "") return null;
-  const lines = text.split(/\r?\n/);
-  let seen = 0;
-  for (const [index, line] of lines.entries()) {
-    const content = line.replace(/(^|\s)#.*$/, "").trim();
-    const hit =
-      content === `- ${bare}` ||
-      content === `- "${bare}"` ||
-      content === `- '${bare}'` ||
-      content.startsWith(`${bare}:`) ||
-      content.startsWith(`- ${bare}:`);
-    if (hit && seen++ === nth) return index + 1;
-  }
-  return null;
 }

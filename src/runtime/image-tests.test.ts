@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { resolveImage } from "../sandbox/index.js";
-import { EnvironmentFileError } from "./environment.js";
+import { YamlConfigError } from "../yaml/index.js";
 import { describeImportFailures, testImports } from "./image-tests.js";
 import { offlineImage } from "./test-support/offline-image.js";
 
@@ -101,7 +101,7 @@ describe("testImports", () => {
 
   it("checks the environment file before starting anything", async () => {
     const file = await envFile("broken.yml", ["numpy", "pandas=>2"]);
-    await expect(testImports(image, file)).rejects.toBeInstanceOf(EnvironmentFileError);
+    await expect(testImports(image, file)).rejects.toBeInstanceOf(YamlConfigError);
   });
 
   it("a missing image is a problem, not a failed import", async () => {

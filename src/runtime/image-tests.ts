@@ -1,6 +1,7 @@
 /**
  * Tests of a runtime image, run inside it through the sandbox (no network, every limit): the import test
- * (runtime/tests/test_imports.py, copied into every flavour at /opt/proctor/tests).
+ * (runtime/tests/test_imports.py) and the GPU test (runtime/tests/test_gpu.py), copied into every flavour
+ * at /opt/proctor/tests.
  */
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -12,13 +13,13 @@ import {
   type SandboxLimits,
   type SandboxResult,
 } from "../sandbox/index.js";
-import { readEnvironment, type PackageSource } from "./environment.js";
+import { readEnvironment } from "./environment.js";
+import type { PackageSource } from "./package-spec.js";
 
-/** Where the runtime images keep their tests, and their own environment file (both flavours). */
+/** Where the runtime images keep their tests (both flavours). */
 export const IMAGE_TESTS_DIR = "/opt/proctor/tests";
 export const IMPORT_TEST_SCRIPT = `${IMAGE_TESTS_DIR}/test_imports.py`;
 export const GPU_TEST_SCRIPT = `${IMAGE_TESTS_DIR}/test_gpu.py`;
-export const IMAGE_ENVIRONMENT_FILE = "/code_execution/environment.yml";
 
 /**
  * Exit codes of runtime/entrypoint.sh besides the program's own: the program exited 0 but wrote no expected
@@ -86,7 +87,7 @@ export const IMPORT_TEST_LIMITS: SandboxLimits = {
 /**
  * Imports every package `envFile` lists inside `image`, each in a fresh interpreter, through the sandbox
  * (network none, read-only root, the file mounted read-only). The file is checked here first, so a broken
- * file is an EnvironmentFileError (thrown) rather than a failed run. Failures of the imports are results;
+ * file is a YamlConfigError (thrown) rather than a failed run. Failures of the imports are results;
  * failures of the run itself (missing image, engine fault, time limit) are `problem`.
  */
 export async function testImports(
@@ -217,6 +218,44 @@ function toResult(raw: unknown): ImportResult {
 function tail(text: string): string {
   const lines = text.trimEnd().split("\n").slice(-5).join("\n");
   return lines ? `:\n${lines}` : "";
+}
+
+export interface GpuTestReport {
+  /** The test passed, or skipped where it was allowed to. */
+  ok: boolean;
+  /** No GPU was visible in the container and none was required: nothing was tested. */
+  skipped: boolean;
+  /** What the test printed (its verdict is the last line), or why it could not run. */
+  output: string;
+  run: SandboxResult;
+}
+
+/**
+ * Runs test_gpu.py inside `image` through the sandbox. With `gpu`, the container gets the host's GPUs and
+ * the test fails without one (`--require-gpu`: a GPU runner without the NVIDIA runtime must not pass);
+ * without, it finds no GPU and skips (hosted runners have none).
+ */
+export async function testGpu(
+  image: string,
+  options: { gpu: boolean; limits?: Partial<SandboxLimits> },
+): Promise<GpuTestReport> {
+  const run = await runSandboxed({
+    runId: `gpu-test-${newRunId()}`,
+    image,
+    command: ["python3", GPU_TEST_SCRIPT, ...(options.gpu ? ["--require-gpu"] : [])],
+    workingDir: "/tmp",
+    mounts: [],
+    limits: { ...IMPORT_TEST_LIMITS, ...options.limits },
+    gpu: options.gpu,
+  });
+  const printed = run.stdout.text.trimEnd();
+  const ok = run.status === "succeeded" && run.exitCode === 0;
+  return {
+    ok,
+    skipped: ok && /^SKIP:/m.test(printed),
+    output: ok ? printed : `${printed || run.reason}${tail(run.stderr.text)}`,
+    run,
+  };
 }
 
 /** A one-line summary per failed package, for logs and PR comments. */

@@ -1,32 +1,39 @@
 export {
   alignmentIssues,
-  diffPackages,
   ENVIRONMENT_RULES,
-  EnvironmentFileError,
   FLAVOUR_ONLY_PACKAGES,
-  packageId,
-  parseCondaList,
   parseEnvironment,
   readEnvironment,
   type Environment,
   type EnvironmentRule,
   type EnvPackage,
-  type PackageDiff,
-  type PackageSource,
-  type PackageVersion,
   type ParseOptions,
-  type VersionChange,
 } from "./environment.js";
+export {
+  packageId,
+  parsePackageSpec,
+  type PackageSource,
+  type PackageSpec,
+  type SpecResult,
+} from "./package-spec.js";
+export {
+  diffPackages,
+  parseCondaList,
+  type PackageDiff,
+  type PackageVersion,
+  type VersionChange,
+} from "./package-diff.js";
 export { importTargetFor, MODULE_MAP, SKIP_IMPORT, type ImportTarget } from "./modules.js";
 export {
   describeImportFailures,
   ENTRYPOINT_EXIT,
   GPU_TEST_SCRIPT,
-  IMAGE_ENVIRONMENT_FILE,
   IMAGE_TESTS_DIR,
   IMPORT_TEST_LIMITS,
   IMPORT_TEST_SCRIPT,
+  testGpu,
   testImports,
+  type GpuTestReport,
   type ImportResult,
   type ImportTestReport,
   type TestImportsOptions,

@@ -13,7 +13,7 @@ import {
   type ProgressLine,
   type RegistryAuth,
 } from "../sandbox/index.js";
-import { parseCondaList, type PackageVersion } from "./environment.js";
+import { parseCondaList, type PackageVersion } from "./package-diff.js";
 
 export type Flavour = "cpu" | "gpu";
 

@@ -20,23 +20,3 @@ export class OutputInvalidError extends Error {
     super(failure.summary);
   }
 }
-
-/** One thing wrong in a submission-format file, at a key path like `columns[1].categories`. */
-export interface FormatIssue {
-  key: string;
-  message: string;
-}
-
-/** The submission-format file (the organizer's `submission_format/format.yml`) is not valid. */
-export class SubmissionFormatError extends Error {
-  override name = "SubmissionFormatError";
-  constructor(
-    readonly source: string,
-    readonly issues: FormatIssue[],
-  ) {
-    super(
-      `${source} is not a valid submission format:\n` +
-        issues.map((issue) => `  ${source}: ${issue.key || "(top level)"}: ${issue.message}`).join("\n"),
-    );
-  }
-}

@@ -2,23 +2,26 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SubmissionFormatError } from "./errors.js";
+import { YamlConfigError, type YamlIssue } from "../yaml/index.js";
 import { expectedHeader, loadSubmissionFormat, parseSubmissionFormat } from "./format.js";
 
 const SOURCE = "submission_format/format.yml";
 
-function issuesOf(text: string): { key: string; message: string }[] {
+function located(text: string): YamlIssue[] {
   try {
     parseSubmissionFormat(text, SOURCE);
   } catch (error) {
-    expect(error).toBeInstanceOf(SubmissionFormatError);
-    const formatError = error as SubmissionFormatError;
-    expect(formatError.source).toBe(SOURCE);
+    expect(error).toBeInstanceOf(YamlConfigError);
+    const formatError = error as YamlConfigError;
+    expect(formatError.file).toBe(SOURCE);
     expect(formatError.message).toContain(SOURCE);
     return formatError.issues;
   }
-  throw new Error("expected a SubmissionFormatError");
+  throw new Error("expected a YamlConfigError");
 }
+
+/** The issues' keys and messages (where they are: `located`). */
+const issuesOf = (text: string) => located(text).map(({ key, message }) => ({ key, message }));
 
 describe("parseSubmissionFormat", () => {
   it("loads the example format", async () => {
@@ -59,19 +62,34 @@ describe("parseSubmissionFormat", () => {
   });
 
   it("reports invalid YAML with its line", () => {
-    const [issue] = issuesOf("id_column: id\ncolumns: [\n  - a: b\n");
-    expect(issue!.key).toMatch(/^line \d+, column \d+$/);
+    const [issue] = located("id_column: id\ncolumns: [\n  - a: b\n");
+    expect(issue!.line).toEqual(expect.any(Number));
+    expect(issue!.column).toEqual(expect.any(Number));
+    expect(issue!.rule).toBe("yaml_syntax");
     expect(issue!.message).toMatch(/not valid YAML/);
   });
 
   it("refuses an empty file and a non-mapping", () => {
-    expect(issuesOf("")[0]!.message).toMatch(/must be a YAML mapping with id_column and columns/);
-    expect(issuesOf("- a\n- b\n")[0]!.message).toMatch(/got a list/);
+    expect(issuesOf("")).toEqual([
+      { key: "id_column", message: "is required; add id_column: …" },
+      { key: "columns", message: "is required; add columns: …" },
+    ]);
+    expect(issuesOf("- a\n- b\n")[0]!.message).toMatch(/must be a mapping, got a list/);
   });
 
   it("names missing keys", () => {
     const issues = issuesOf("columns:\n  - {name: id, type: string}\n  - {name: y, type: float}\n");
-    expect(issues).toEqual([{ key: "id_column", message: "is required; add id_column: ..." }]);
+    expect(issues).toEqual([{ key: "id_column", message: "is required; add id_column: …" }]);
+  });
+
+  it("locates each issue at its line, semantic ones too", () => {
+    const issues = located(
+      "id_column: id\ncolumns:\n  - name: id\n    type: string\n  - name: y\n    type: float\n    class: a\n",
+    );
+    expect(issues.map(({ key, line }) => ({ key, line }))).toEqual([{ key: "columns[1].class", line: 7 }]);
+    expect(String(new YamlConfigError(SOURCE, issues).message)).toContain(
+      `${SOURCE}:7:5: columns[1].class only probability columns take a class`,
+    );
   });
 
   it("names unknown keys with the allowed ones", () => {
@@ -79,9 +97,11 @@ describe("parseSubmissionFormat", () => {
       "id_column: id\nmetric: f1\ncolumns:\n  - {name: id, type: string, width: 3}\n  - {name: y, type: float}\n",
     );
     expect(issues.map((i) => i.key).sort()).toEqual(["columns[0].width", "metric"]);
-    expect(issues.find((i) => i.key === "metric")!.message).toMatch(/allowed: file, id_column, columns/);
+    expect(issues.find((i) => i.key === "metric")!.message).toMatch(
+      /known keys here: file, id_column, columns/,
+    );
     expect(issues.find((i) => i.key === "columns[0].width")!.message).toMatch(
-      /allowed: name, type, categories/,
+      /known keys here: name, type, categories/,
     );
   });
 
@@ -92,7 +112,8 @@ describe("parseSubmissionFormat", () => {
     expect(issues).toEqual([
       {
         key: "columns[1].type",
-        message: 'must be one of string, integer, float, probability, category, got string "double"',
+        message:
+          'must be one of "string", "integer", "float", "probability", "category", got string "double"',
       },
     ]);
   });
@@ -182,9 +203,9 @@ describe("loadSubmissionFormat", () => {
     const dir = await mkdtemp(join(tmpdir(), "proctor-format-"));
     const path = join(dir, "format.yml");
     await expect(loadSubmissionFormat(path)).rejects.toThrow(
-      /format\.yml: \(top level\): does not exist; create it/,
+      /format\.yml: \(top level\) does not exist; create it/,
     );
     await writeFile(path, "id_column: [\n");
-    await expect(loadSubmissionFormat(path)).rejects.toThrow(SubmissionFormatError);
+    await expect(loadSubmissionFormat(path)).rejects.toThrow(YamlConfigError);
   });
 });

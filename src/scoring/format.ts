@@ -23,11 +23,8 @@
  *     description: grams        # optional, free text for humans
  * ```
  */
-import { readFile } from "node:fs/promises";
-import yaml from "js-yaml";
 import { z } from "zod";
-import { describeValue as describe, keyPath, valueAt } from "../yaml/index.js";
-import { SubmissionFormatError, type FormatIssue } from "./errors.js";
+import { loadYamlFile, parseYaml, type PathIssue } from "../yaml/index.js";
 
 export const COLUMN_TYPES = ["string", "integer", "float", "probability", "category"] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
@@ -51,10 +48,11 @@ export interface SubmissionFormat {
   source: string;
 }
 
-const TOP_KEYS = ["file", "id_column", "columns"] as const;
-const COLUMN_KEYS = ["name", "type", "categories", "class", "description"] as const;
-
-const label = z.union([z.string().min(1), z.number().int()]).transform((value) => String(value));
+const label = z
+  .union([z.string().min(1), z.number().int()], {
+    error: 'must be a non-empty text or whole-number label; quote other values, e.g. "1.5"',
+  })
+  .transform((value) => String(value));
 
 const columnSchema = z
   .object({
@@ -71,79 +69,31 @@ const formatSchema = z
     file: z
       .string()
       .min(1)
-      .regex(/^(?!\.\.?$)[^/\\]+$/)
+      .regex(/^(?!\.\.?$)[^/\\]+$/, "must be a plain file name without / or \\, like submission.csv")
       .default("submission.csv"),
     id_column: z.string().min(1),
-    columns: z.array(columnSchema).min(2),
+    columns: z.array(columnSchema),
   })
   .strict();
 
-const EXPECTED_WORDS: Record<string, string> = {
-  string: "text",
-  number: "a number",
-  array: "a list",
-  object: "a mapping",
-};
-
-/** Turns a zod issue into "key: rule; what to do" against the raw YAML value. */
-function toIssue(raw: unknown, issue: z.core.$ZodIssue): FormatIssue[] {
-  const path = issue.path;
-  const key = keyPath(path);
-  const got = valueAt(raw, path);
-  switch (issue.code) {
-    case "invalid_type":
-      if (got === undefined) return [{ key, message: `is required; add ${String(path.at(-1))}: ...` }];
-      return [
-        {
-          key,
-          message: `must be ${EXPECTED_WORDS[issue.expected] ?? issue.expected}, got ${describe(got)}`,
-        },
-      ];
-    case "invalid_value":
-      return [
-        {
-          key,
-          message: `must be one of ${issue.values.map(String).join(", ")}, got ${describe(got)}`,
-        },
-      ];
-    case "unrecognized_keys": {
-      const allowed = path.length === 0 ? TOP_KEYS : COLUMN_KEYS;
-      return issue.keys.map((unknownKey) => ({
-        key: keyPath([...path, unknownKey]),
-        message: `is not a known key; remove it or fix its spelling (allowed: ${allowed.join(", ")})`,
-      }));
-    }
-    case "too_small":
-      if (issue.origin === "array") {
-        const what = key === "columns" ? "columns (the id column and at least one more)" : "entries";
-        return [{ key, message: `must list at least ${String(issue.minimum)} ${what}` }];
-      }
-      return [{ key, message: "must not be empty" }];
-    case "invalid_format":
-      return [{ key, message: "must be a plain file name without / or \\, like submission.csv" }];
-    case "invalid_union":
-      return [
-        {
-          key,
-          message: `must be a non-empty text or whole-number label, got ${describe(got)}; quote other values, e.g. "1.5"`,
-        },
-      ];
-    default:
-      return [{ key, message: issue.message }];
+/** The rules between keys, each issue at its key path. */
+function checkSemantics(format: z.output<typeof formatSchema>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  if (format.columns.length < 2) {
+    issues.push({
+      path: ["columns"],
+      message: "must list at least 2 columns: the id column and at least one more",
+    });
   }
-}
-
-function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
-  const issues: FormatIssue[] = [];
   const firstIndex = new Map<string, number>();
   const classOwner = new Map<string, number>();
   const categoryColumns = format.columns.filter((column) => column.type === "category");
   format.columns.forEach((column, index) => {
-    const at = `columns[${index}]`;
+    const at = ["columns", index] as const;
     const earlier = firstIndex.get(column.name);
     if (earlier !== undefined) {
       issues.push({
-        key: `${at}.name`,
+        path: [...at, "name"],
         message: `"${column.name}" is already the name of columns[${earlier}]; column names must be unique`,
       });
     } else {
@@ -152,7 +102,7 @@ function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
     if (column.type === "category") {
       if (!column.categories) {
         issues.push({
-          key: at,
+          path: at,
           message: `column "${column.name}" has type category but no categories; add categories: [a, b, ...]`,
         });
       } else {
@@ -160,7 +110,7 @@ function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
         column.categories.forEach((category, i) => {
           if (seen.has(category)) {
             issues.push({
-              key: `${at}.categories[${i}]`,
+              path: [...at, "categories", i],
               message: `"${category}" is listed twice; categories must be unique`,
             });
           }
@@ -169,21 +119,21 @@ function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
       }
     } else if (column.categories) {
       issues.push({
-        key: `${at}.categories`,
+        path: [...at, "categories"],
         message: `only category columns take categories; "${column.name}" has type ${column.type}; remove categories or set type: category`,
       });
     }
     if (column.class !== undefined) {
       if (column.type !== "probability") {
         issues.push({
-          key: `${at}.class`,
+          path: [...at, "class"],
           message: `only probability columns take a class; "${column.name}" has type ${column.type}`,
         });
       } else {
         const owner = classOwner.get(column.class);
         if (owner !== undefined) {
           issues.push({
-            key: `${at}.class`,
+            path: [...at, "class"],
             message: `class "${column.class}" is already given by columns[${owner}]; each class needs one probability column`,
           });
         }
@@ -191,7 +141,7 @@ function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
         const only = categoryColumns.length === 1 ? categoryColumns[0] : undefined;
         if (only?.categories && !only.categories.includes(column.class)) {
           issues.push({
-            key: `${at}.class`,
+            path: [...at, "class"],
             message: `class "${column.class}" is not one of the categories of column "${only.name}" (${only.categories.join(", ")})`,
           });
         }
@@ -201,14 +151,14 @@ function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
   const idIndex = firstIndex.get(format.id_column);
   if (idIndex === undefined) {
     issues.push({
-      key: "id_column",
+      path: ["id_column"],
       message: `"${format.id_column}" is not one of the columns (${format.columns.map((c) => c.name).join(", ")}); name the id column there`,
     });
   } else {
     const type = format.columns[idIndex]!.type;
     if (type !== "string" && type !== "integer") {
       issues.push({
-        key: `columns[${idIndex}].type`,
+        path: ["columns", idIndex, "type"],
         message: `the id column "${format.id_column}" must have type string or integer, not ${type}`,
       });
     }
@@ -216,64 +166,28 @@ function checkSemantics(format: z.output<typeof formatSchema>): FormatIssue[] {
   return issues;
 }
 
-/** Parses the text of a format file; `sourceName` names it in errors (e.g. "submission_format/format.yml"). */
+/**
+ * Parses the text of a format file; `sourceName` names it in errors (e.g. "submission_format/format.yml").
+ * Throws YamlConfigError, each issue at its line and key path.
+ */
 export function parseSubmissionFormat(text: string, sourceName: string): SubmissionFormat {
-  let raw: unknown;
-  try {
-    raw = yaml.load(text, { filename: sourceName });
-  } catch (error) {
-    const mark = (error as { mark?: { line?: number; column?: number } }).mark;
-    const reason = (error as { reason?: string }).reason ?? String(error);
-    const where = mark?.line !== undefined ? `line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}` : "";
-    throw new SubmissionFormatError(sourceName, [
-      { key: where, message: `is not valid YAML: ${reason}; fix the syntax there` },
-    ]);
-  }
-  if (raw === null || raw === undefined || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new SubmissionFormatError(sourceName, [
-      {
-        key: "",
-        message: `must be a YAML mapping with id_column and columns, got ${describe(raw)}`,
-      },
-    ]);
-  }
-  const parsed = formatSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new SubmissionFormatError(
-      sourceName,
-      parsed.error.issues.flatMap((issue) => toIssue(raw, issue)),
-    );
-  }
-  const issues = checkSemantics(parsed.data);
-  if (issues.length > 0) throw new SubmissionFormatError(sourceName, issues);
-  const columns = parsed.data.columns.map((column) => {
+  return toFormat(parseYaml(text, sourceName, formatSchema, { check: checkSemantics }), sourceName);
+}
+
+/** Reads and parses a format file (normally `submission_format/format.yml`). Throws YamlConfigError. */
+export async function loadSubmissionFormat(path: string): Promise<SubmissionFormat> {
+  return toFormat(await loadYamlFile(path, formatSchema, { check: checkSemantics }), path);
+}
+
+function toFormat(parsed: z.output<typeof formatSchema>, source: string): SubmissionFormat {
+  const columns = parsed.columns.map((column) => {
     const out: FormatColumn = { name: column.name, type: column.type };
     if (column.categories) out.categories = column.categories;
     if (column.class !== undefined) out.class = column.class;
     if (column.description !== undefined) out.description = column.description;
     return out;
   });
-  return { file: parsed.data.file, idColumn: parsed.data.id_column, columns, source: sourceName };
-}
-
-/** Reads and parses a format file (normally `submission_format/format.yml`). */
-export async function loadSubmissionFormat(path: string): Promise<SubmissionFormat> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new SubmissionFormatError(path, [
-      {
-        key: "",
-        message:
-          code === "ENOENT"
-            ? "does not exist; create it (see src/scoring/format.ts for the schema)"
-            : `cannot be read (${code ?? String(error)})`,
-      },
-    ]);
-  }
-  return parseSubmissionFormat(text, path);
+  return { file: parsed.file, idColumn: parsed.id_column, columns, source };
 }
 
 /** How a predictions file is written, told by its name: JSON Lines, one JSON array, or CSV (any other name). */

@@ -2,7 +2,7 @@
  * The scoring room: submission-format validation (CSV, JSON Lines, a JSON array), built-in metrics and the
  * public/private split.
  */
-export { ScoringError, OutputInvalidError, SubmissionFormatError, type FormatIssue } from "./errors.js";
+export { ScoringError, OutputInvalidError } from "./errors.js";
 export {
   COLUMN_TYPES,
   expectedHeader,

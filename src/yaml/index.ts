@@ -1,4 +1,8 @@
-/** YAML files validated by a zod schema, with errors that name the file, line, key, rule and fix. */
+/**
+ * The one YAML path for every organizer file (competition.yml, the submission format, the environment
+ * files): parsed with `yaml`, validated by a zod schema and then by the file's own semantic checks, each
+ * issue located at its line by its key path, with errors that name the file, line, key, rule and fix.
+ */
 import { readFile } from "node:fs/promises";
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
@@ -10,6 +14,25 @@ export interface YamlIssue {
   column: number | null;
   key: string;
   message: string;
+  /** A stable name of the rule broken, where one is named (`yaml_syntax`, `unreadable`, a file's own). */
+  rule?: string;
+}
+
+/** One thing wrong at a key path of the parsed value (`["columns", 1, "type"]`); parseYaml locates it. */
+export interface PathIssue {
+  path: readonly (string | number)[];
+  message: string;
+  rule?: string;
+}
+
+export interface YamlOptions<T> {
+  /**
+   * How plain scalars are read: "core" (YAML 1.2 numbers, booleans and null; the default) or "failsafe"
+   * (every scalar a string, as conda reads `python=3.11` or `- 1.0`).
+   */
+  scalars?: "core" | "failsafe";
+  /** The file's own rules between keys, checked once the schema holds; each issue at its key path. */
+  check?: (value: T) => PathIssue[];
 }
 
 export class YamlConfigError extends Error {
@@ -28,7 +51,11 @@ export function formatIssue(issue: YamlIssue): string {
 }
 
 /** Reads a YAML file and validates it; errors carry the line of each offending key. */
-export async function loadYamlFile<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S>> {
+export async function loadYamlFile<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  options: YamlOptions<z.output<S>> = {},
+): Promise<z.output<S>> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -40,17 +67,29 @@ export async function loadYamlFile<S extends z.ZodType>(file: string, schema: S)
         line: null,
         column: null,
         key: "",
+        rule: "unreadable",
         message:
           code === "ENOENT" ? "does not exist; create it or pass the right path" : `cannot be read (${code})`,
       },
     ]);
   }
-  return parseYaml(text, file, schema);
+  return parseYaml(text, file, schema, options);
 }
 
-export function parseYaml<S extends z.ZodType>(text: string, file: string, schema: S): z.output<S> {
+/** Parses YAML text (`file` names it in errors), validates it with `schema`, then with `options.check`. */
+export function parseYaml<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  options: YamlOptions<z.output<S>> = {},
+): z.output<S> {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+    ...(options.scalars === "failsafe" && { schema: "failsafe" }),
+  });
   if (doc.errors.length > 0) {
     throw new YamlConfigError(
       file,
@@ -61,6 +100,7 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
           line: pos.line,
           column: pos.col,
           key: "",
+          rule: "yaml_syntax",
           message: `is not valid YAML: ${e.message.split("\n")[0]}`,
         };
       }),
@@ -68,18 +108,21 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
   }
   const raw: unknown = doc.toJS() ?? {};
   const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  throw new YamlConfigError(
-    file,
-    result.error.issues
-      .flatMap((issue) => describeIssue(issue, raw, schema))
-      .map((i) => locate(i, doc, lines, file)),
-  );
-}
-
-interface PathIssue {
-  path: (string | number)[];
-  message: string;
+  if (!result.success) {
+    throw new YamlConfigError(
+      file,
+      result.error.issues
+        .flatMap((issue) => describeIssue(issue, raw, schema))
+        .map((i) => locate(i, doc, lines, file)),
+    );
+  }
+  const issues = options.check?.(result.data) ?? [];
+  if (issues.length > 0)
+    throw new YamlConfigError(
+      file,
+      issues.map((i) => locate(i, doc, lines, file)),
+    );
+  return result.data;
 }
 
 function locate(issue: PathIssue, doc: Document, lines: LineCounter, file: string): YamlIssue {
@@ -99,10 +142,14 @@ function locate(issue: PathIssue, doc: Document, lines: LineCounter, file: strin
     }
     if (offset !== undefined) {
       const pos = lines.linePos(offset);
-      return { file, line: pos.line, column: pos.col, key: keyPath(issue.path), message: issue.message };
+      return { file, line: pos.line, column: pos.col, key: keyPath(issue.path), ...described(issue) };
     }
   }
-  return { file, line: null, column: null, key: keyPath(issue.path), message: issue.message };
+  return { file, line: null, column: null, key: keyPath(issue.path), ...described(issue) };
+}
+
+function described(issue: PathIssue): Pick<YamlIssue, "message" | "rule"> {
+  return { message: issue.message, ...(issue.rule !== undefined && { rule: issue.rule }) };
 }
 
 export function keyPath(path: readonly PropertyKey[]): string {

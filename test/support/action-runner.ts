@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { parse } from "yaml";
 
 export interface ActionRun {
   code: number | null;
@@ -31,6 +32,24 @@ export interface ActionRunOptions {
   secretInputs?: string[];
 }
 
+/** What the runner makes of `${{ github.token }}`: the job's token, masked in the log from the start. */
+export const JOB_TOKEN = "ghs_the-job-token-of-the-emulated-runner";
+
+/**
+ * The inputs as the runner passes them: the step's `with:` over action.yml's defaults (the runner
+ * evaluates a default's `${{ github.token }}` to the job's token).
+ */
+export async function withDefaults(given: Record<string, string>): Promise<Record<string, string>> {
+  const action = parse(await readFile("action.yml", "utf8")) as {
+    inputs: Record<string, { default?: string }>;
+  };
+  const inputs: Record<string, string> = {};
+  for (const [name, input] of Object.entries(action.inputs)) {
+    if (input.default !== undefined) inputs[name] = input.default.replace("${{ github.token }}", JOB_TOKEN);
+  }
+  return { ...inputs, ...given };
+}
+
 /**
  * Runs the bundled action as a GitHub runner does: `node dist/index.js` with INPUT_* variables, the event
  * in GITHUB_EVENT_PATH, outputs to GITHUB_OUTPUT and the job summary to GITHUB_STEP_SUMMARY; and writes
@@ -38,9 +57,10 @@ export interface ActionRunOptions {
  * value before the step runs; secrets and `::add-mask::` values print as `***`).
  */
 export async function runAction(
-  inputs: Record<string, string>,
+  given: Record<string, string>,
   options: ActionRunOptions = {},
 ): Promise<ActionRun> {
+  const inputs = await withDefaults(given);
   const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-action-"));
   try {
     const files = {
@@ -77,7 +97,9 @@ export async function runAction(
       child.stderr.on("data", (d) => (stderr += d));
       child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
-    const secrets = (options.secretInputs ?? []).map((name) => inputs[name] ?? "").filter(Boolean);
+    const secrets = [JOB_TOKEN, ...(options.secretInputs ?? []).map((name) => inputs[name] ?? "")].filter(
+      Boolean,
+    );
     return {
       ...ran,
       outputs: parseOutputs(await readFile(files.output, "utf8")),

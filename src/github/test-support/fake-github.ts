@@ -12,9 +12,8 @@
  *        another commit landed on the branch while the request was in flight -> 422 `is at X but expected Y`,
  *        a branch under a ruleset (`protectBranch`) -> 409 `Repository rule violations found\n\n{rule}\n\n`
  *   POST /repos/{o}/{r}/statuses/{sha}                   commit status (description <= 140 characters)
- *   GET/POST /repos/{o}/{r}/issues, GET/PATCH .../issues/{n}, GET/POST .../issues/{n}/comments
+ *   POST /repos/{o}/{r}/issues/{n}/comments              a comment on an issue or pull request
  *   POST /repos/{o}/{r}/dispatches                       repository_dispatch (204; 422 over 10 properties)
- *   POST /repos/{o}/{r}/actions/workflows/{id}/dispatches workflow_dispatch (204; 404; 422 bad inputs)
  *
  * plus token auth (401 `Bad credentials`), rate-limit headers on every answer, fault injection (5xx,
  * secondary and primary rate limits, forced conflicts) and artificial latency so concurrent races are
@@ -33,18 +32,6 @@ export function gitBlobSha(content: Buffer | string): string {
     .digest("hex");
 }
 
-export interface FakeWorkflowInput {
-  required?: boolean;
-  type?: "string" | "boolean" | "choice" | "number" | "environment";
-  options?: string[];
-}
-
-export interface FakeWorkflow {
-  /** Whether the workflow has an `on: workflow_dispatch` trigger (default true). */
-  dispatchable?: boolean;
-  inputs?: Record<string, FakeWorkflowInput>;
-}
-
 /** A branch ruleset the organizer set up: every write to the branch is refused with `rule`. */
 export interface FakeRuleset {
   branch: string;
@@ -58,8 +45,6 @@ export interface FakeRepoInit {
   files?: Record<string, string>;
   /** A repository without any commit (GitHub answers git ref look-ups with 409 "Git Repository is empty."). */
   empty?: boolean;
-  /** Workflows by file name (".github/workflows/<name>"), dispatchable by name or numeric id. */
-  workflows?: Record<string, FakeWorkflow>;
 }
 
 export type FakeFault =
@@ -138,12 +123,6 @@ export interface FakeDispatch {
   clientPayload: Record<string, unknown>;
 }
 
-export interface FakeWorkflowDispatch {
-  workflow: string;
-  ref: string;
-  inputs: Record<string, unknown>;
-}
-
 interface Repo {
   id: number;
   owner: string;
@@ -156,8 +135,6 @@ interface Repo {
   comments: FakeComment[];
   statuses: FakeStatus[];
   dispatches: FakeDispatch[];
-  workflowDispatches: FakeWorkflowDispatch[];
-  workflows: Map<string, FakeWorkflow & { id: number; file: string }>;
   rulesets: FakeRuleset[];
 }
 
@@ -269,8 +246,6 @@ export class FakeGitHub {
       comments: [],
       statuses: [],
       dispatches: [],
-      workflowDispatches: [],
-      workflows: new Map(),
       rulesets: [],
     };
     if (!init.empty) {
@@ -283,9 +258,6 @@ export class FakeGitHub {
       }
       const root = this.#commit(repo, null, tree, "Initial commit", Object.keys(files));
       repo.branches.set(repo.defaultBranch, root.sha);
-    }
-    for (const [file, workflow] of Object.entries(init.workflows ?? {})) {
-      repo.workflows.set(file, { ...workflow, id: this.#ids++, file });
     }
     this.#repos.set(`${owner}/${name}`.toLowerCase(), repo);
   }
@@ -335,10 +307,6 @@ export class FakeGitHub {
     return out;
   }
 
-  issues(owner: string, name: string): readonly FakeIssue[] {
-    return this.#repo(owner, name).issues;
-  }
-
   /** Adds a pull request (it shares issue numbers and shows in the issues list, as on GitHub). */
   addPullRequest(owner: string, name: string, title: string, labels: string[] = []): number {
     const repo = this.#repo(owner, name);
@@ -368,10 +336,6 @@ export class FakeGitHub {
 
   dispatches(owner: string, name: string): readonly FakeDispatch[] {
     return this.#repo(owner, name).dispatches;
-  }
-
-  workflowDispatches(owner: string, name: string): readonly FakeWorkflowDispatch[] {
-    return this.#repo(owner, name).workflowDispatches;
   }
 
   /** Makes the next matching requests fail with `fault`. */
@@ -596,20 +560,9 @@ export class FakeGitHub {
       if (method === "PUT") return this.#putContents(repo, s[0]!, body, forcedConflict, arrivalHeads);
     }
     if ((s = seg(/^\/statuses\/([^/]+)$/)) && method === "POST") return this.#createStatus(repo, s[0]!, body);
-    if (rest === "/issues" && method === "GET") return this.#listIssues(repo, url);
-    if (rest === "/issues" && method === "POST") return this.#createIssue(repo, body);
-    if ((s = seg(/^\/issues\/(\d+)$/))) {
-      if (method === "GET") return this.#getIssue(repo, Number(s[0]));
-      if (method === "PATCH") return this.#updateIssue(repo, Number(s[0]), body);
-    }
-    if ((s = seg(/^\/issues\/(\d+)\/comments$/))) {
-      if (method === "POST") return this.#createComment(repo, Number(s[0]), body);
-      if (method === "GET") return this.#listComments(repo, Number(s[0]));
-    }
+    if ((s = seg(/^\/issues\/(\d+)\/comments$/)) && method === "POST")
+      return this.#createComment(repo, Number(s[0]), body);
     if (rest === "/dispatches" && method === "POST") return this.#repositoryDispatch(repo, body);
-    if ((s = seg(/^\/actions\/workflows\/([^/]+)\/dispatches$/)) && method === "POST") {
-      return this.#workflowDispatch(repo, s[0]!, body);
-    }
     return notFound();
   }
 
@@ -835,129 +788,8 @@ export class FakeGitHub {
     });
   }
 
-  #issueBody(repo: Repo, issue: FakeIssue): Record<string, unknown> {
-    const html = `https://github.com/${repo.owner}/${repo.name}/${issue.isPullRequest ? "pull" : "issues"}/${issue.number}`;
-    return {
-      id: issue.number + 5_000_000,
-      node_id: `I_${issue.number}`,
-      url: this.#api(repo, `/issues/${issue.number}`),
-      html_url: html,
-      number: issue.number,
-      title: issue.title,
-      body: issue.body,
-      state: issue.state,
-      state_reason: issue.state_reason,
-      locked: false,
-      labels: issue.labels.map((name, i) => ({ id: i + 1, name, color: "ededed", default: false })),
-      user: { login: "proctor-bot", id: 2, type: "Bot" },
-      comments: repo.comments.filter((c) => c.issueNumber === issue.number).length,
-      created_at: issue.createdAt,
-      updated_at: issue.updatedAt,
-      closed_at: issue.state === "closed" ? issue.updatedAt : null,
-      ...(issue.isPullRequest ? { pull_request: { url: this.#api(repo, `/pulls/${issue.number}`) } } : {}),
-    };
-  }
-
-  #listIssues(repo: Repo, url: URL): HttpAnswer {
-    const q = url.searchParams;
-    const state = q.get("state") ?? "open";
-    const labels = (q.get("labels") ?? "")
-      .split(",")
-      .map((l) => l.trim().toLowerCase())
-      .filter((l) => l.length > 0);
-    const direction = q.get("direction") ?? "desc";
-    const sort = q.get("sort") ?? "created";
-    const perPage = Math.min(100, Math.max(1, Number(q.get("per_page") ?? 30)));
-    const page = Math.max(1, Number(q.get("page") ?? 1));
-    const matching = repo.issues
-      .filter((i) => state === "all" || i.state === state)
-      .filter((i) => labels.every((l) => i.labels.some((own) => own.toLowerCase() === l)))
-      .sort((a, b) => {
-        const key = (i: FakeIssue) => (sort === "updated" ? i.updatedAt : i.createdAt);
-        const c = key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.number - b.number;
-        return direction === "asc" ? c : -c;
-      });
-    const last = Math.max(1, Math.ceil(matching.length / perPage));
-    const items = matching.slice((page - 1) * perPage, page * perPage);
-    const headers: Record<string, string> = {};
-    if (page < last) {
-      const link = (p: number) => {
-        const next = new URL(this.#api(repo, "/issues"));
-        for (const [k, v] of q) next.searchParams.set(k, v);
-        next.searchParams.set("page", String(p));
-        return next.toString();
-      };
-      headers.link = `<${link(page + 1)}>; rel="next", <${link(last)}>; rel="last"`;
-    }
-    return new HttpAnswer(
-      200,
-      items.map((i) => this.#issueBody(repo, i)),
-      headers,
-    );
-  }
-
-  #labelsOf(body: Record<string, unknown>): string[] | HttpAnswer {
-    if (body.labels === undefined) return [];
-    if (!Array.isArray(body.labels))
-      return invalid(`For 'properties/labels', ${JSON.stringify(body.labels)} is not an array.`);
-    return body.labels.map((l) => (typeof l === "string" ? l : String((l as { name?: unknown }).name)));
-  }
-
-  #createIssue(repo: Repo, body: Record<string, unknown>): HttpAnswer {
-    const docs = `${DOCS}/issues/issues#create-an-issue`;
-    if (typeof body.title !== "string" || body.title.length === 0)
-      return invalid(`"title" wasn't supplied.`, docs);
-    const labels = this.#labelsOf(body);
-    if (labels instanceof HttpAnswer) return labels;
-    const now = new Date().toISOString();
-    const issue: FakeIssue = {
-      number: repo.issues.length + 1,
-      title: body.title,
-      body: typeof body.body === "string" ? body.body : null,
-      state: "open",
-      state_reason: null,
-      labels,
-      isPullRequest: false,
-      createdAt: now,
-      updatedAt: now,
-    };
-    repo.issues.push(issue);
-    return new HttpAnswer(201, this.#issueBody(repo, issue));
-  }
-
   #findIssue(repo: Repo, number: number): FakeIssue | undefined {
     return repo.issues.find((i) => i.number === number);
-  }
-
-  #getIssue(repo: Repo, number: number): HttpAnswer {
-    const issue = this.#findIssue(repo, number);
-    return issue === undefined ? notFound() : new HttpAnswer(200, this.#issueBody(repo, issue));
-  }
-
-  #updateIssue(repo: Repo, number: number, body: Record<string, unknown>): HttpAnswer {
-    const issue = this.#findIssue(repo, number);
-    if (issue === undefined) return notFound(`${DOCS}/issues/issues#update-an-issue`);
-    if (body.state !== undefined && body.state !== "open" && body.state !== "closed") {
-      return validationFailed("Issue", "state", "state is not included in the list");
-    }
-    if (typeof body.title === "string") issue.title = body.title;
-    if (typeof body.body === "string" || body.body === null) issue.body = body.body;
-    if (body.labels !== undefined) {
-      const labels = this.#labelsOf(body);
-      if (labels instanceof HttpAnswer) return labels;
-      issue.labels = labels;
-    }
-    if (body.state === "open" || body.state === "closed") {
-      issue.state = body.state;
-      issue.state_reason =
-        body.state === "closed"
-          ? typeof body.state_reason === "string"
-            ? body.state_reason
-            : "completed"
-          : null;
-    }
-    issue.updatedAt = new Date().toISOString();
-    return new HttpAnswer(200, this.#issueBody(repo, issue));
   }
 
   #createComment(repo: Repo, number: number, body: Record<string, unknown>): HttpAnswer {
@@ -984,14 +816,6 @@ export class FakeGitHub {
     };
   }
 
-  #listComments(repo: Repo, number: number): HttpAnswer {
-    if (this.#findIssue(repo, number) === undefined) return notFound();
-    return new HttpAnswer(
-      200,
-      repo.comments.filter((c) => c.issueNumber === number).map((c) => this.#commentBody(repo, c)),
-    );
-  }
-
   #repositoryDispatch(repo: Repo, body: Record<string, unknown>): HttpAnswer {
     const docs = `${DOCS}/repos/repos#create-a-repository-dispatch-event`;
     if (typeof body.event_type !== "string" || body.event_type.length === 0) {
@@ -1015,52 +839,6 @@ export class FakeGitHub {
       return answer(422, "client_payload is too large", docs);
     }
     repo.dispatches.push({ eventType: body.event_type, clientPayload: payload as Record<string, unknown> });
-    return new HttpAnswer(204, undefined);
-  }
-
-  #workflowDispatch(repo: Repo, id: string, body: Record<string, unknown>): HttpAnswer {
-    const docs = `${DOCS}/actions/workflows#create-a-workflow-dispatch-event`;
-    const workflow = [...repo.workflows.values()].find(
-      (w) => w.file === id || w.file === id.replace(/^\.github\/workflows\//, "") || String(w.id) === id,
-    );
-    if (workflow === undefined) return notFound(docs);
-    if (typeof body.ref !== "string") return invalid(`"ref" wasn't supplied.`, docs);
-    const ref = body.ref.replace(/^refs\/heads\//, "");
-    if (!repo.branches.has(ref)) return answer(422, `No ref found for: ${body.ref}`, docs);
-    if (workflow.dispatchable === false)
-      return answer(422, "Workflow does not have 'workflow_dispatch' trigger", docs);
-    const inputs = body.inputs ?? {};
-    if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
-      return invalid(`For 'properties/inputs', ${JSON.stringify(inputs)} is not an object.`, docs);
-    }
-    const given = inputs as Record<string, unknown>;
-    const count = Object.keys(given).length;
-    if (count > 25) return invalid(`No more than 25 properties are allowed; ${count} were supplied.`, docs);
-    const declared = workflow.inputs ?? {};
-    const unexpected = Object.keys(given).filter((k) => !(k in declared));
-    if (unexpected.length > 0)
-      return answer(422, `Unexpected inputs provided: ${JSON.stringify(unexpected)}`, docs);
-    for (const [name, spec] of Object.entries(declared)) {
-      if (spec.required && given[name] === undefined)
-        return answer(422, `Required input '${name}' not provided`, docs);
-      const value = given[name];
-      if (
-        value !== undefined &&
-        typeof value !== "string" &&
-        typeof value !== "boolean" &&
-        typeof value !== "number"
-      ) {
-        return invalid(`For 'properties/${name}', ${JSON.stringify(value)} is not a string.`, docs);
-      }
-      if (spec.type === "choice" && value !== undefined && !(spec.options ?? []).includes(String(value))) {
-        return answer(
-          422,
-          `Provided value '${String(value)}' for input '${name}' not in the list of allowed values`,
-          docs,
-        );
-      }
-    }
-    repo.workflowDispatches.push({ workflow: workflow.file, ref: body.ref, inputs: given });
     return new HttpAnswer(204, undefined);
   }
 }
