@@ -91,4 +91,69 @@ describe("action run-submission, image submissions", () => {
     }
     expect(await engineHasImage(algorithm.id)).toBe(false);
   });
+
+  it("Grand Challenge's results.json reaches its owner's result where the phase shows output, never a public log", async () => {
+    // The same competition with a results.json format: a JSON array of {id, species}.
+    const json = path.join(dir, "json");
+    await cp(dir + "/submission_format", path.join(json, "submission_format"), { recursive: true });
+    const format = await readFile(path.join(json, "submission_format", "format.yml"), "utf8");
+    await writeFile(
+      path.join(json, "submission_format", "format.yml"),
+      format.replace("file: submission.csv", "file: results.json"),
+    );
+    const yml = (await readFile(path.join(dir, "competition.yml"), "utf8")).replace(
+      "submission_format: submission_format/format.yml",
+      `submission_format: ${json}/submission_format/format.yml`,
+    );
+    await writeFile(path.join(json, "competition.yml"), yml);
+    const results = await saveAlgorithmImage(image, {
+      user: "",
+      gzip: false,
+      script: `#!/bin/sh
+set -e
+out=/output/results.json
+sep='['
+for f in /input/*.csv; do
+  first=1
+  while IFS=, read -r id rest; do
+    if [ "$first" = 1 ]; then first=0; continue; fi
+    printf '%s{"id": "%s", "species": "adelie"}' "$sep" "$id" >> "$out"
+    sep=','
+  done < "$f"
+done
+printf ']\n' >> "$out"
+`,
+    });
+    try {
+      const token = h.token("gc-fan");
+      const r = await upload(h, token, await readFile(results.path));
+      expect(r.status, r.text).toBe(202);
+      const id = (r.json()["submission"] as { submission_id: string }).submission_id;
+      const run = await runAction(
+        {
+          command: "run-submission",
+          config: path.join(json, "competition.yml"),
+          "cpu-or-gpu": "cpu",
+          "submission-id": id,
+          attempt: "1",
+          "gateway-url": h.url,
+          "runner-credential": h.runner,
+          "github-token": h.fake.token,
+          image,
+        },
+        {
+          eventName: "repository_dispatch",
+          env: { GITHUB_API_URL: h.fake.url, GITHUB_REPOSITORY: "org/comp" },
+          secretInputs: ["runner-credential", "gateway-url", "github-token"],
+        },
+      );
+      expect(run.outputs.status, run.stdout).toBe("succeeded");
+      const view = h.gateway.intake.get("gc-fan", id);
+      expect(view.results_json).toMatch(/^\[\{"id": "pg0000", "species": "adelie"\}/);
+      expect(run.log).not.toContain("pg0000");
+      expect(run.summary).not.toContain("pg0000");
+    } finally {
+      await results.cleanup();
+    }
+  });
 });

@@ -9,7 +9,7 @@
  * its owner reads them on the gateway), and never the runner credential (masked before anything runs).
  */
 import * as core from "@actions/core";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, loadCompetition, type Competition } from "../config/index.js";
@@ -20,6 +20,7 @@ import {
   runnerSubmission,
   sendResultReport,
   type GatewayCredentials,
+  MAX_RESULTS_JSON_CHARS,
   type RunnerSubmissionView,
   type Usage,
   usageReport,
@@ -41,6 +42,7 @@ import {
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { EngineError, ensureImage } from "../sandbox/index.js";
+import { loadSubmissionFormat } from "../scoring/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
@@ -186,6 +188,7 @@ export async function runSubmissionCommand(): Promise<void> {
           phase,
           dataDir: paths.dataDir,
           groundTruth: paths.groundTruth,
+          outputDir: path.join(work, "out"),
           // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
           store: new MemoryLeaderboardStore(),
           gpu: flavour === "gpu",
@@ -223,6 +226,9 @@ export async function runSubmissionCommand(): Promise<void> {
       stdout: evaluation.logs.stdout,
       stderr: evaluation.logs.stderr,
       problems: evaluation.problems,
+      ...(evaluation.logs.visibility !== "none" && {
+        resultsJson: await resultsJson(competition, path.join(work, "out")),
+      }),
     });
     const entry = entryOf(outcome, submission, evaluation.entry.sealedPrivateScore);
     await publish(outcome, reported ? entry : null, posting);
@@ -239,6 +245,22 @@ const unrun = (submissionId: string, attempt: number) => ({
   durationMs: 0,
   imageDigest: "",
 });
+
+/**
+ * Grand Challenge's results contract: where the format file names a `*.json` output (results.json), the
+ * text the program wrote, for its owner's result page; undefined otherwise or when it is too large to show.
+ */
+async function resultsJson(competition: Competition, outputDir: string): Promise<string | undefined> {
+  const format = await loadSubmissionFormat(competition.paths.submissionFormat);
+  if (path.extname(format.file) !== ".json") return undefined;
+  const file = path.join(outputDir, format.file);
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < 0 || size > MAX_RESULTS_JSON_CHARS) return undefined;
+  return readFile(file, "utf8");
+}
 
 /** The largest submission this runner downloads: the input's cap, else the competition's for its kind. */
 function maxSubmissionBytes(competition: Competition, fromInput: number | undefined): number {
@@ -308,6 +330,7 @@ async function reportToGateway(
     stdout?: string;
     stderr?: string;
     problems?: string[];
+    resultsJson?: string | undefined;
   },
 ): Promise<boolean> {
   const report = finalReport({
@@ -322,6 +345,7 @@ async function reportToGateway(
     ...(details.stdout !== undefined && { stdout: details.stdout }),
     ...(details.stderr !== undefined && { stderr: details.stderr }),
     ...(details.problems !== undefined && { problems: details.problems }),
+    ...(details.resultsJson !== undefined && { resultsJson: details.resultsJson }),
   });
   const sent = await core.group("report the result to the gateway", () =>
     sendResultReport(gateway, outcome.submissionId, report),

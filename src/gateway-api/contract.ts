@@ -150,6 +150,8 @@ export interface SubmissionView {
   problems: string[];
   /** What the run used (coarse: two significant digits, a quantized series), once final; else null. */
   usage: Usage | null;
+  /** Grand Challenge's results.json as the program wrote it, where the phase shows its output; else null. */
+  results_json: string | null;
 }
 
 export interface SubmittedView {

@@ -23,6 +23,7 @@ export {
   UsageSchema,
   usageReport,
   MAX_USAGE_SAMPLES,
+  MAX_RESULTS_JSON_CHARS,
 } from "./result-report.js";
 export { GatewayApiError, type GatewayCredentials } from "./http.js";
 export {

@@ -27,7 +27,10 @@
  *                                           // phase's visibility and byte cap again when showing them, and
  *                                           // shows none of an infrastructure_error)
  *     "problems"?: string[],                // output_invalid details, at most 200 lines of 1000 characters
- *     "usage"?: Usage                       // what the run used (usageReport): runtime, peaks, a coarse series
+ *     "usage"?: Usage,                      // what the run used (usageReport): runtime, peaks, a coarse series
+ *     "results_json"?: string               // Grand Challenge's /output/results.json (a *.json format file), as
+ *                                           // text, at most 64 KiB; sent only where the phase shows logs: it is
+ *                                           // the program's output and can carry what it read
  *   }
  *
  * Unknown keys are refused. Answers: 200 `{ submission_id, state, status }` when recorded (a repeated
@@ -45,6 +48,8 @@ import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 export const MAX_REPORTED_LOG_CHARS = 256 * 1024;
 /** What the intake keeps of each log: the last this many characters. */
 export const MAX_STORED_LOG_CHARS = 64 * 1024;
+/** Largest results.json a report carries (characters). */
+export const MAX_RESULTS_JSON_CHARS = 64 * 1024;
 /** Largest accepted report body. */
 export const MAX_REPORT_BODY_BYTES = 1024 * 1024;
 
@@ -119,6 +124,7 @@ export const FinalReportSchema = z
     stderr: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     problems: z.array(z.string().max(1000)).max(200).optional(),
     usage: UsageSchema.optional(),
+    results_json: z.string().max(MAX_RESULTS_JSON_CHARS).optional(),
   })
   .strict()
   .superRefine((report, ctx) => {
@@ -185,6 +191,7 @@ export interface ReportableOutcome {
   stderr?: string;
   problems?: string[];
   usage?: Usage;
+  resultsJson?: string;
 }
 
 /** The last `max` characters of `text`. */
@@ -216,6 +223,9 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
     ...(logs &&
       outcome.stderr !== undefined && { stderr: lastChars(outcome.stderr, MAX_REPORTED_LOG_CHARS) }),
     ...(outcome.usage !== undefined && { usage: outcome.usage }),
+    ...(logs &&
+      outcome.resultsJson !== undefined &&
+      outcome.resultsJson.length <= MAX_RESULTS_JSON_CHARS && { results_json: outcome.resultsJson }),
     ...(outcome.problems !== undefined && {
       problems: outcome.problems.slice(0, 200).map((p) => p.slice(0, 1000)),
     }),

@@ -404,6 +404,26 @@ describe("runner side", () => {
     });
   });
 
+  it("shows results.json to its owner only where the phase shows the program's output", async () => {
+    const { id, token } = await submitted("gc");
+    const results = '[{"id": "a", "label": 1}]';
+    expect((await postResult(h, id, h.runner, { ...SUCCEEDED, results_json: results })).status).toBe(200);
+    expect((await getJson(h, `/v1/submissions/${id}`, token)).json()["results_json"]).toBe(results);
+    const silent = await startHarness({}, COMPETITION_YML.replace("evaluation: tail", "evaluation: none"));
+    try {
+      const mine = silent.token("gc-hidden");
+      const r = await upload(silent, mine, await GOOD_ZIP());
+      const hidden = (r.json()["submission"] as { submission_id: string }).submission_id;
+      await postResult(silent, hidden, silent.runner, { ...SUCCEEDED, results_json: results });
+      expect((await getJson(silent, `/v1/submissions/${hidden}`, mine)).json()).toMatchObject({
+        results_json: null,
+        logs: { visibility: "none", stdout: "" },
+      });
+    } finally {
+      await silent.close();
+    }
+  });
+
   it("validates the report: unknown keys, scores on a failed run and bad statuses are 400 naming the field", async () => {
     const { id } = await submitted();
     const cases: [unknown, RegExp][] = [

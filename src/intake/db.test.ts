@@ -49,6 +49,7 @@ describe("IntakeDb.countForQuota", () => {
           stderr: null,
           problems: [],
           usage: null,
+          resultsJson: null,
           finishedAt: new Date().toISOString(),
         }),
       ).toBe(true);

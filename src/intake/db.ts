@@ -12,7 +12,7 @@ import { openSqlite, type SqliteDatabase } from "../sqlite/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 
-export const INTAKE_SCHEMA_VERSION = 4;
+export const INTAKE_SCHEMA_VERSION = 5;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -84,6 +84,8 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO meta (key, value) VALUES ('results_version', '0');`,
   // What a run used (the runner's coarse usage report, JSON), for the result views.
   `ALTER TABLE submissions ADD COLUMN usage TEXT;`,
+  // Grand Challenge's results.json, where the phase shows the program's output.
+  `ALTER TABLE submissions ADD COLUMN results_json TEXT;`,
 ];
 
 export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
@@ -109,6 +111,7 @@ export interface SubmissionRecord {
   problems: string[];
   /** What the run used, as the runner reported it (coarse); null before, or when no container ran. */
   usage: Usage | null;
+  resultsJson: string | null;
   attempt: number;
   dispatchState: DispatchState;
   dispatchAttempts: number;
@@ -160,6 +163,7 @@ interface SubmissionRow {
   stderr: string | null;
   problems: string;
   usage: string | null;
+  results_json: string | null;
   attempt: number;
   dispatch_state: string;
   dispatch_attempts: number;
@@ -207,6 +211,7 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     stderr: row.stderr,
     problems: JSON.parse(row.problems) as string[],
     usage: row.usage === null ? null : (JSON.parse(row.usage) as Usage),
+    resultsJson: row.results_json,
     attempt: row.attempt,
     dispatchState: row.dispatch_state as DispatchState,
     dispatchAttempts: row.dispatch_attempts,
@@ -261,6 +266,7 @@ export interface FinalFields {
   stderr: string | null;
   problems: string[];
   usage: Usage | null;
+  resultsJson: string | null;
   finishedAt: string;
 }
 
@@ -397,7 +403,7 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
              sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
-             problems = ?, usage = ?, finished_at = ?, next_dispatch_at_ms = NULL
+             problems = ?, usage = ?, results_json = ?, finished_at = ?, next_dispatch_at_ms = NULL
            WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')`,
         )
         .run(
@@ -411,6 +417,7 @@ export class IntakeDb {
           f.stderr,
           JSON.stringify(f.problems),
           f.usage === null ? null : JSON.stringify(f.usage),
+          f.resultsJson,
           f.finishedAt,
           id,
           attempt,
@@ -558,7 +565,7 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'queued', attempt = attempt + 1, status = NULL, reason = NULL,
              public_score = NULL, sealed_private_score = NULL, duration_ms = NULL, image_digest = NULL,
-             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, finished_at = NULL, started_at_ms = NULL,
+             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, results_json = NULL, finished_at = NULL, started_at_ms = NULL,
              cancelled_at = NULL, cancelled_by = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
              dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL,
              history = ?

@@ -542,6 +542,7 @@ export class Intake {
         stderr: report.stderr === undefined ? null : lastChars(report.stderr, MAX_STORED_LOG_CHARS),
         problems: report.problems ?? [],
         usage: report.usage ?? null,
+        resultsJson: report.results_json ?? null,
         finishedAt: now.toISOString(),
       });
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
@@ -675,6 +676,7 @@ export class Intake {
         stderr: null,
         problems: [],
         usage: null,
+        resultsJson: null,
         finishedAt: now.toISOString(),
       });
     } catch (error) {

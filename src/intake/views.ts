@@ -75,5 +75,7 @@ export function submissionView(
     },
     problems: record.problems,
     usage: record.status === "infrastructure_error" ? null : record.usage,
+    // The program's output, like its logs: shown only where the phase shows them.
+    results_json: visibility === "none" ? null : record.resultsJson,
   };
 }

@@ -367,7 +367,12 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
               </ul>`
             : ""
         }
-        ${usageSection(v)}${logs}
+        ${usageSection(v)}${
+          v.results_json === null
+            ? ""
+            : markup`<h4>results.json</h4>
+                <pre>${v.results_json}</pre>`
+        }${logs}
       </details>
     </td>
   </tr>`;
