@@ -5,6 +5,7 @@ import {
   DEFAULT_EXPECTED_OUTPUT,
   ENTRYPOINT_ENV,
   ENTRYPOINT_EXIT,
+  RUNTIME_TESTS_DIR,
   scorerPredictionsFile,
   submissionCommand,
 } from "./index.js";
@@ -48,6 +49,25 @@ describe("runtime/entrypoint.sh agrees with the contract", () => {
       `\${${ENTRYPOINT_ENV.expectedOutput}:-${DEFAULT_EXPECTED_OUTPUT}}`,
     );
     expect(script).toContain(`"\${${ENTRYPOINT_ENV.interactive}:-}" = 1`);
+  });
+});
+
+describe.each(["Dockerfile", "Dockerfile.offline"])("runtime/%s agrees with the contract", (file) => {
+  const dockerfile = readFileSync(new URL(`../../runtime/${file}`, import.meta.url), "utf8");
+
+  it("makes the contract's folders and puts the image tests in RUNTIME_TESTS_DIR", () => {
+    expect(dockerfile).toContain(
+      `mkdir -p ${CONTAINER.src} ${CONTAINER.data} ${CONTAINER.submission} ${RUNTIME_TESTS_DIR}`,
+    );
+    expect(dockerfile).toContain(`COPY runtime/tests/ ${RUNTIME_TESTS_DIR}/`);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/entrypoint\.sh"\]$/m);
+  });
+});
+
+describe("the contract module", () => {
+  it("imports nothing: every room may import it", () => {
+    const source = readFileSync(new URL("./index.ts", import.meta.url), "utf8");
+    expect(source).not.toMatch(/^\s*(import|export)\b[^;]*\bfrom\s/m);
   });
 });
 
