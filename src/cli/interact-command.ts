@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { CONTAINER } from "../pipeline/contract.js";
+import { CONTAINER, ENTRYPOINT_ENV } from "../contract/index.js";
 import { checkCompetitionSetup } from "../pipeline/preflight.js";
 import { submissionSandboxRequest } from "../pipeline/run-submission.js";
 import { describeLimits, interactiveRunArgs, resolveImage } from "../sandbox/index.js";
@@ -57,7 +57,7 @@ export function interactCommand(): Command {
         );
         // The runtime's entrypoint sets up the working folder, then starts bash instead of the program; an
         // image without one gets bash in the code folder.
-        request.env = { ...request.env, PROCTOR_INTERACTIVE: "1" };
+        request.env = { ...request.env, [ENTRYPOINT_ENV.interactive]: "1" };
         if (!image.hasEntrypoint) request.command = ["bash"];
         const args = interactiveRunArgs(request, image, process.stdin.isTTY === true);
         process.stderr.write(banner(flags.from, competition.paths.dataDir, request.limits));

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
+import { IMAGE_CONTAINER } from "../contract/index.js";
 import { renderStandings } from "../leaderboard/index.js";
 import { visibleLines, type LogVisibility } from "../logs/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
@@ -122,7 +123,9 @@ export function testSubmissionCommand(): Command {
           expectedOutput: evaluation.expectedOutput,
           ...(kind === "image" && {
             imageOutputDir:
-              competition.submission.kind === "image" ? competition.submission.image.outputDir : "/output",
+              competition.submission.kind === "image"
+                ? competition.submission.image.outputDir
+                : IMAGE_CONTAINER.output,
           }),
         });
         const results = await resultsJson(path.join(runDir, "submission"), evaluation.expectedOutput);

@@ -1,5 +1,5 @@
 import { packageLabel, providerOf, type Environment } from "../runtime/index.js";
-import { CONTAINER } from "./contract.js";
+import { CONTAINER } from "../contract/index.js";
 import type { SubmissionRunResult } from "./run-submission.js";
 
 export interface HintContext {

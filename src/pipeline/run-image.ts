@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { ImageSubmission } from "../config/submission.js";
+import { IMAGE_CONTAINER } from "../contract/index.js";
 import {
   EngineError,
   ensureImage,
@@ -25,8 +26,8 @@ import { notRun, submissionEnv, type SubmissionRunResult } from "./run-submissio
 /** Where and how a participant's image runs when competition.yml says nothing (Grand Challenge's paths). */
 export const DEFAULT_IMAGE_SUBMISSION: ImageSubmission = {
   limits: {},
-  inputDir: "/input",
-  outputDir: "/output",
+  inputDir: IMAGE_CONTAINER.input,
+  outputDir: IMAGE_CONTAINER.output,
   platform: DEFAULT_PLATFORM,
   allowedBaseImages: [],
 };

@@ -15,8 +15,7 @@ import {
   sha256File,
   type ZipLimits,
 } from "../submission/index.js";
-import { ENTRYPOINT_EXIT } from "../runtime/image-tests.js";
-import { CONTAINER, submissionCommand } from "./contract.js";
+import { CONTAINER, ENTRYPOINT_ENV, ENTRYPOINT_EXIT, submissionCommand } from "../contract/index.js";
 
 export interface SubmissionRunRequest {
   zipPath: string;
@@ -60,7 +59,7 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     // The sandbox user is not root: it must be able to read the code through the bind mount.
     await chmod(extracted.root, 0o755);
     const result = await runSandboxed(submissionSandboxRequest(request, runId, extracted));
-    return { ...outputMissingFromEntrypoint(result, request), runId, submissionSha256: extracted.sha256 };
+    return { ...result, runId, submissionSha256: extracted.sha256 };
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -89,6 +88,7 @@ export function submissionSandboxRequest(
       target: CONTAINER.submission,
       hostDir: path.resolve(request.outputDir),
       expectedFile: request.expectedOutput,
+      missingExitCode: ENTRYPOINT_EXIT.outputMissing,
     },
     limits: request.limits,
     gpu: request.gpu,
@@ -105,29 +105,12 @@ export function submissionEnv(
 ): Record<string, string> {
   const threads = String(Math.max(1, Math.ceil(request.limits.cpus)));
   return {
-    ...(request.expectedOutput && { PROCTOR_EXPECTED_OUTPUT: request.expectedOutput }),
+    ...(request.expectedOutput && { [ENTRYPOINT_ENV.expectedOutput]: request.expectedOutput }),
     OMP_NUM_THREADS: threads,
     OPENBLAS_NUM_THREADS: threads,
     MKL_NUM_THREADS: threads,
     NUMEXPR_NUM_THREADS: threads,
   };
-}
-
-/**
- * The runtime entrypoint exits with its own code when the program exited 0 but wrote no expected output:
- * that run is output_missing, not failed.
- */
-function outputMissingFromEntrypoint(result: SandboxResult, request: SubmissionRunRequest): SandboxResult {
-  const expected = request.expectedOutput;
-  const wrote = expected && result.output?.files.some((f) => f.path === expected);
-  if (result.status === "failed" && result.exitCode === ENTRYPOINT_EXIT.outputMissing && expected && !wrote) {
-    return {
-      ...result,
-      status: "output_missing",
-      reason: `the program exited 0 but wrote no ${expected} in ${CONTAINER.submission}`,
-    };
-  }
-  return result;
 }
 
 /** The result of a submission that never reached a container (refused, or the engine failed first). */

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRunId, runSandboxed, type SandboxRequest, type SandboxResult } from "../sandbox/index.js";
 import { TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
-import { ENTRYPOINT_EXIT } from "./image-tests.js";
+import { ENTRYPOINT_EXIT } from "../contract/index.js";
 import { offlineImage } from "./test-support/offline-image.js";
 
 // runtime/entrypoint.sh in the offline image, run the way the pipeline runs a submission: the image's own

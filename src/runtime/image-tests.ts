@@ -6,6 +6,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { CONTAINER, RUNTIME_TESTS_DIR } from "../contract/index.js";
 import {
   DEFAULT_LIMITS,
   newRunId,
@@ -16,22 +17,14 @@ import {
 import { readEnvironment } from "./environment.js";
 import type { PackageSource } from "./package-spec.js";
 
-/** Where the runtime images keep their tests (both flavours). */
-export const IMAGE_TESTS_DIR = "/opt/proctor/tests";
-export const IMPORT_TEST_SCRIPT = `${IMAGE_TESTS_DIR}/test_imports.py`;
-export const GPU_TEST_SCRIPT = `${IMAGE_TESTS_DIR}/test_gpu.py`;
-
-/**
- * Exit codes of runtime/entrypoint.sh besides the program's own: the program exited 0 but wrote no expected
- * output; there was no main.sh or main.py; the entrypoint could not set up (no python, /tmp not writable).
- */
-export const ENTRYPOINT_EXIT = { outputMissing: 65, noMain: 66, setupFailed: 70 } as const;
+export const IMPORT_TEST_SCRIPT = `${RUNTIME_TESTS_DIR}/test_imports.py`;
+export const GPU_TEST_SCRIPT = `${RUNTIME_TESTS_DIR}/test_gpu.py`;
 
 /** The line test_imports.py prints its JSON report on. */
 export const IMPORT_RESULTS_PREFIX = "PROCTOR_IMPORT_RESULTS ";
 
 const INPUT_DIR = "/opt/proctor/input";
-const OUTPUT_DIR = "/code_execution/submission";
+const OUTPUT_DIR = CONTAINER.submission;
 const RESULTS_FILE = "imports.json";
 
 export interface ImportResult {

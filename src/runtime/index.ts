@@ -26,9 +26,7 @@ export {
 export { importTargetFor, MODULE_MAP, SKIP_IMPORT, type ImportTarget } from "./modules.js";
 export {
   describeImportFailures,
-  ENTRYPOINT_EXIT,
   GPU_TEST_SCRIPT,
-  IMAGE_TESTS_DIR,
   IMPORT_TEST_LIMITS,
   IMPORT_TEST_SCRIPT,
   testGpu,

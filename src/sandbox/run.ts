@@ -2,7 +2,6 @@ import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, statfs } from "node:fs/promises";
-import type { RunStatus } from "../status/index.js";
 import { CappedCapture } from "./capture.js";
 import { registerRemoval, sweepExpired } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
@@ -18,18 +17,9 @@ import {
   untrustedContainerSpec,
   type SandboxRequest,
 } from "./spec.js";
+import { classifyEnd, type SandboxStatus } from "./verdict.js";
 
-export type SandboxStatus = Extract<
-  RunStatus,
-  | "succeeded"
-  | "failed"
-  | "timed_out"
-  | "oom_killed"
-  | "output_missing"
-  | "output_invalid"
-  | "output_too_large"
-  | "infrastructure_error"
->;
+export type { SandboxStatus } from "./verdict.js";
 
 export interface CapturedLog {
   text: string;
@@ -253,7 +243,7 @@ async function execute(
   const ended = { exitCode, durationMs, output, metrics };
   return {
     ...ended,
-    ...verdict(request, {
+    ...classifyEnd(request, {
       ...ended,
       oomKilled: state.OOMKilled,
       peakMemoryBytes: metrics.peakMemoryBytes,
@@ -261,102 +251,6 @@ async function execute(
       last: { files: series.lastFiles, memory: series.lastMemory },
     }),
   };
-}
-
-/** Why the run ended, from what the engine and the output folder say, most telling first. */
-function verdict(
-  request: SandboxRequest,
-  run: {
-    exitCode: number;
-    output: CollectedOutput | null;
-    oomKilled: boolean;
-    stop: { sigterm: boolean; sigkill: boolean };
-    last: { files: number; memory: number };
-    peakMemoryBytes: number | null;
-  },
-): Pick<SandboxResult, "status" | "reason"> {
-  const { limits } = request;
-  const { exitCode, output } = run;
-  if (run.stop.sigterm) {
-    const how = run.stop.sigkill
-      ? `it was still running ${seconds(limits.graceMs)} after SIGTERM, so it was killed with SIGKILL`
-      : `stopped with SIGTERM, it exited within the ${seconds(limits.graceMs)} grace period (no SIGKILL needed)`;
-    return {
-      status: "timed_out",
-      reason: `ran past the time limit of ${seconds(limits.timeLimitMs)}; ${how}`,
-    };
-  }
-  if (run.oomKilled) return oomVerdict(request, output?.totalBytes ?? 0, run.last);
-  const gvisorOutOfMemory =
-    limits.runtime === "runsc" && exitCode !== 0 && (run.peakMemoryBytes ?? 0) >= 0.95 * limits.memoryBytes;
-  if (exitCode !== 0 && output && output.totalBytes * 2 >= limits.memoryBytes) {
-    // Out of memory without the engine's flag (gVisor can fail the write, or kill without it).
-    return {
-      status: "output_too_large",
-      reason: `the program ended with code ${exitCode}${signalName(exitCode)} while the output folder held ${mib(output.totalBytes)}, at least half the memory limit of ${mib(limits.memoryBytes)}; files written there are kept in memory and count against it: write less`,
-    };
-  }
-  if (gvisorOutOfMemory) {
-    // gVisor may refuse the memory (the program dies of it) or kill the sandbox without the engine's flag.
-    return {
-      status: "oom_killed",
-      reason: `the program ended with code ${exitCode}${signalName(exitCode)} after using all of the memory limit of ${mib(limits.memoryBytes)} (gVisor; as the engine measured it)`,
-    };
-  }
-  if (output && outputFull(output, limits)) {
-    return {
-      status: "output_too_large",
-      reason: `the output folder reached its cap of ${mib(limits.outputBytes)} or ${limits.outputFiles} files`,
-    };
-  }
-  if (exitCode !== 0) {
-    return { status: "failed", reason: `the program exited with code ${exitCode}${signalName(exitCode)}` };
-  }
-  if (!request.output || !output) return { status: "succeeded", reason: "the program exited 0" };
-  const target = request.output.target;
-  const expected = request.output.expectedFile;
-  const unusable = expected ? output.skipped.find((s) => s.path === expected) : undefined;
-  if (unusable) {
-    return {
-      status: "output_invalid",
-      reason: `${expected} in ${target} is ${unusable.type}, not a regular file; write the predictions to a regular file`,
-    };
-  }
-  if (expected ? !output.files.some((f) => f.path === expected) : output.files.length === 0) {
-    const skipped = output.skipped.length > 0 ? ` (not copied: ${describeSkipped(output)})` : "";
-    return {
-      status: "output_missing",
-      reason: `the program exited 0 but wrote ${expected ? `no ${expected}` : "nothing"} in ${target}${skipped}`,
-    };
-  }
-  return { status: "succeeded", reason: "the program exited 0" };
-}
-
-/**
- * The output folder, /tmp and /dev/shm are memory: a run killed while its output folder held half the
- * memory limit is output_too_large, and one whose memory was mostly files (at the last sample) is told so.
- */
-function oomVerdict(request: SandboxRequest, outputBytes: number, last: { files: number; memory: number }) {
-  const memory = request.limits.memoryBytes;
-  const limit = `the memory limit of ${mib(memory)}`;
-  if (outputBytes * 2 >= memory) {
-    return {
-      status: "output_too_large" as const,
-      reason: `killed by the kernel for using more than ${limit} while the output folder held ${mib(outputBytes)}; files written there are kept in memory and count against it: write less`,
-    };
-  }
-  // Under gVisor the program's own memory is file-backed too: no attribution there.
-  const files = request.limits.runtime === "runsc" ? 0 : last.files - outputBytes;
-  const why =
-    files * 2 >= last.memory && files > 0
-      ? `; most of it was files in /tmp (or /dev/shm), about ${mib(files)} when last measured: they are kept in memory and count against it`
-      : "";
-  return { status: "oom_killed" as const, reason: `killed by the kernel for using more than ${limit}${why}` };
-}
-
-function describeSkipped(output: CollectedOutput): string {
-  const shown = output.skipped.slice(0, 3).map((s) => `${JSON.stringify(s.path)} (${s.type})`);
-  return shown.join(", ") + (output.skipped.length > 3 ? ` and ${output.skipped.length - 3} more` : "");
 }
 
 function parseEngineTime(text: string | undefined): number | null {
@@ -403,15 +297,6 @@ export async function isLiveOutputMount(
   }
 }
 
-const PAGE = 4096;
-
-/** tmpfs hands out whole pages: a volume whose pages are all used, or whose inodes are, was full. */
-function outputFull(output: CollectedOutput, limits: SandboxLimits): boolean {
-  if (output.overCaps || output.entries >= limits.outputFiles) return true;
-  const pages = output.files.reduce((sum, f) => sum + Math.ceil(f.bytes / PAGE), 0);
-  return pages * PAGE >= limits.outputBytes;
-}
-
 function gpuAware(error: unknown, request: SandboxRequest): unknown {
   const text = error instanceof Error ? error.message : String(error);
   if (request.gpu && /device driver|nvidia|gpu/i.test(text)) {
@@ -433,17 +318,4 @@ function logOf(capture: CappedCapture): CapturedLog {
   };
 }
 
-function signalName(code: number): string {
-  const names: Record<number, string> = {
-    130: "SIGINT",
-    134: "SIGABRT",
-    137: "SIGKILL",
-    139: "SIGSEGV",
-    143: "SIGTERM",
-  };
-  return names[code] ? ` (${names[code]})` : "";
-}
-
-const seconds = (ms: number) => `${ms / 1000}s`;
-const mib = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MiB`;
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

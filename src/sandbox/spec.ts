@@ -1,4 +1,5 @@
 import type { ContainerCreateOptions } from "dockerode";
+import { CONTAINER } from "../contract/index.js";
 import { leaseLabels } from "./cleanup.js";
 import type { ResolvedImage } from "./image.js";
 import type { SandboxLimits } from "./limits.js";
@@ -21,7 +22,16 @@ export interface SandboxRequest {
   /** Host folders shown read-only inside the container. */
   mounts: ReadOnlyMount[];
   /** The one writable folder: a size- and file-capped filesystem, copied to `hostDir` after the run. */
-  output?: { target: string; hostDir: string; expectedFile?: string };
+  output?: {
+    target: string;
+    hostDir: string;
+    expectedFile?: string;
+    /**
+     * The exit code by which the image's entrypoint says the program exited 0 but wrote no `expectedFile`
+     * (the contract's ENTRYPOINT_EXIT.outputMissing): with the file indeed missing, output_missing, not failed.
+     */
+    missingExitCode?: number;
+  };
   limits: SandboxLimits;
   /**
    * How the output is copied out: "auto" reads the volume's folder directly where this host can (a local
@@ -87,7 +97,7 @@ export function untrustedContainerSpec(
       VolumeOptions: { NoCopy: true },
     } as never);
   }
-  const env = { HOME: "/tmp", TMPDIR: "/tmp", PYTHONDONTWRITEBYTECODE: "1", ...request.env };
+  const env = { HOME: CONTAINER.tmp, TMPDIR: CONTAINER.tmp, PYTHONDONTWRITEBYTECODE: "1", ...request.env };
   return {
     name: `proctor-${request.runId}`,
     Image: request.image,
@@ -111,7 +121,7 @@ export function untrustedContainerSpec(
       Mounts: mounts,
       // exec: JIT compilers (torch.compile, numba, Triton) load what they build in caches under HOME=/tmp.
       // Docker's default for a tmpfs is noexec, so it is said here.
-      Tmpfs: { "/tmp": tmpOptions(limits), ...volumeTmpfs(request, image) },
+      Tmpfs: { [CONTAINER.tmp]: tmpOptions(limits), ...volumeTmpfs(request, image) },
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       Privileged: false,
@@ -142,7 +152,7 @@ export function untrustedContainerSpec(
  * the participant's choice). In memory, they count against the memory limit.
  */
 function volumeTmpfs(request: SandboxRequest, image: ResolvedImage): Record<string, string> {
-  const taken = new Set(["/tmp", ...request.mounts.map((m) => m.target), request.output?.target]);
+  const taken = new Set([CONTAINER.tmp, ...request.mounts.map((m) => m.target), request.output?.target]);
   const folders = image.volumes.map((v) => v.replace(/\/+$/, "") || "/").filter((v) => !taken.has(v));
   return Object.fromEntries(folders.map((folder) => [folder, tmpOptions(request.limits)]));
 }

@@ -1,23 +1,16 @@
 import path from "node:path";
 import { z } from "zod";
+import { SCORER_PATHS, scorerPredictionsFile } from "../contract/index.js";
 import { newRunId, runSandboxed, type SandboxLimits } from "../sandbox/index.js";
 import { ScoringError } from "./errors.js";
 import { predictionsEncoding, type SubmissionFormat } from "./format.js";
 
-/**
- * Where a custom scorer finds its inputs, read-only, in its own container. Predictions in JSON come as
- * /scoring/predictions.jsonl or /scoring/predictions.json instead (see scorerPredictionsPath).
- */
-export const SCORER_PATHS = {
-  predictions: "/scoring/predictions.csv",
-  groundTruth: "/scoring/ground_truth.csv",
-  scorer: "/scoring/scorer",
-} as const;
+/** Where a custom scorer finds its inputs, read-only, in its own container: the container contract's. */
+export { SCORER_PATHS };
 
 /** Where the scorer finds the predictions: /scoring/predictions.csv, .jsonl or .json, as the format writes them. */
 export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file">): string {
-  const encoding = predictionsEncoding(format);
-  return encoding === "csv" ? SCORER_PATHS.predictions : `/scoring/predictions.${encoding}`;
+  return scorerPredictionsFile(predictionsEncoding(format));
 }
 
 export interface CustomScorer {
