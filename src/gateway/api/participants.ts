@@ -13,7 +13,8 @@ import { bearer } from "../../gateway-api/index.js";
 import type { Intake } from "../../intake/index.js";
 import { HttpError } from "../errors.js";
 import { receiveUpload } from "../upload.js";
-import { authenticateEachRoute, ID_PARAMS, schemaError } from "./schemas.js";
+import { authenticateEachRoute } from "../authenticate.js";
+import { ID_PARAMS, schemaError } from "./schemas.js";
 
 export interface ParticipantApiOptions {
   intake: Intake;

@@ -10,7 +10,8 @@ import { z } from "zod";
 import { bearer, parseResultReport, ResultReportSchema } from "../../gateway-api/index.js";
 import { RunnerAuthError, type Intake } from "../../intake/index.js";
 import { HttpError } from "../errors.js";
-import { authenticateEachRoute, ID_PARAMS } from "./schemas.js";
+import { authenticateEachRoute } from "../authenticate.js";
+import { ID_PARAMS } from "./schemas.js";
 
 export interface RunnerApiOptions {
   intake: Intake;

@@ -1,13 +1,8 @@
 /**
- * What the API's route plugins share: the `:id` path schema, how a schema refusal is answered (400 in our
- * error shape, naming the field), and how a plugin authenticates each of its routes (one onRequest hook).
+ * What the API's route plugins share: the `:id` path schema, and how a schema refusal is answered (400 in
+ * our error shape, naming the field).
  */
-import type {
-  FastifyInstance,
-  FastifySchemaValidationError,
-  onRequestAsyncHookHandler,
-  RouteOptions,
-} from "fastify";
+import type { FastifySchemaValidationError } from "fastify";
 import { HttpError } from "../errors.js";
 
 /** `:id` in a path: any string (the intake answers 404 to ids it never made, `..` and slashes included). */
@@ -36,20 +31,4 @@ export function schemaError(errors: FastifySchemaValidationError[], part: string
   const field = [first.instancePath.slice(1).replaceAll("/", "."), missing].filter(Boolean).join(".");
   const rule = missing ? "is required" : (first.message ?? "is not valid");
   return new HttpError(400, "bad_request", field ? `\`${field}\` in ${where} ${rule}` : `${where} ${rule}`);
-}
-
-/**
- * Adds `authenticate` as the last onRequest hook of every route the plugin declares (its own onRequest
- * hook, per route). Last, after the rate limiter's (@fastify/rate-limit adds it to each route as it is
- * declared): a request refused for its credential still spends its sender's budget. onRequest: nobody's
- * body is read before their credential is checked.
- */
-export function authenticateEachRoute(
-  routes: FastifyInstance,
-  authenticate: onRequestAsyncHookHandler,
-): void {
-  routes.addHook("onRoute", (route: RouteOptions) => {
-    const hooks = route.onRequest;
-    route.onRequest = [...(hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]), authenticate];
-  });
 }
