@@ -1,8 +1,8 @@
 /**
  * The upload gateway: the thin HTTP edge (fastify) over the intake room. It parses and authenticates
  * requests, hands them to the intake, and maps the intake's typed errors to statuses. Routes come as
- * plugins, one per audience, each with JSON schemas for its params, query and body and an onRequest hook
- * that authenticates:
+ * plugins, one per audience, each with an onRequest hook that authenticates (authenticate.ts); the API's
+ * routes carry JSON schemas for their params, query and body (a refusal is our 400, naming the field):
  *
  *   api/participants.ts   /v1/submissions…         participant token (Bearer pct_…)
  *   api/runners.ts        /v1/runner/submissions…  runner credential (Bearer prc_…)
@@ -168,12 +168,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
     });
   }
+  const uploadRateLimit = limits === false ? undefined : { max: limits.uploadsMax };
   void app.register(multipart, { throwFileSizeLimit: true });
   void app.register(registerWeb, {
     intake,
     secure: (options.publicUrl ?? "").startsWith("https:"),
     standings: () => pages(),
-    uploadRateLimit: limits === false ? undefined : { max: limits.uploadsMax },
+    uploadRateLimit,
   });
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
@@ -194,7 +195,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     return rendered;
   };
-  const uploadRateLimit = limits === false ? undefined : { max: limits.uploadsMax };
   void app.register(publicApi, { leaderboard: () => pages() });
   void app.register(participantApi, { intake, uploadRateLimit });
   void app.register(runnerApi, { intake });
