@@ -26,6 +26,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: () => import("./status-command.js").then((m) => m.statusCommand()),
 };
 
+/** Commands that run containers: an interrupt removes the run's containers before the process ends. */
+const RUNS_CONTAINERS = new Set(["run", "test-submission", "test-image", "interact"]);
+
 const program = new Command("proctor")
   .description("Run, score and rank code-execution competition submissions in a sandboxed runtime.")
   .showHelpAfterError()
@@ -33,6 +36,10 @@ const program = new Command("proctor")
 const invoked = process.argv[2];
 const wanted = invoked && COMMANDS[invoked] ? [COMMANDS[invoked]] : Object.values(COMMANDS);
 for (const command of await Promise.all(wanted.map((load) => load()))) program.addCommand(command);
+if (invoked && RUNS_CONTAINERS.has(invoked)) {
+  const { removeContainersOnSignals } = await import("./signals.js");
+  removeContainersOnSignals();
+}
 
 // Every parse error is a usage error (exit 2), in subcommands too.
 const overrideAll = (command: Command): void => {

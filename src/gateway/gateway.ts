@@ -1,23 +1,14 @@
 /**
  * The upload gateway: the thin HTTP edge (fastify) over the intake room. It parses and authenticates
- * requests, hands them to the intake, and maps the intake's typed errors to statuses. Routes:
+ * requests, hands them to the intake, and maps the intake's typed errors to statuses. Routes come as
+ * plugins, one per audience, each with an onRequest hook that authenticates (authenticate.ts); the API's
+ * routes carry JSON schemas for their params, query and body (a refusal is our 400, naming the field):
  *
- *   participants (Authorization: Bearer <participant token, pct_…>)
- *     POST /v1/submissions                  multipart upload (one file part; optional field or query
- *                                           `cpu_or_gpu` = cpu|gpu) -> 202 SubmittedView
- *     GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404)
- *     GET  /v1/submissions                  -> the caller's submissions + remaining quota
- *     POST /v1/submissions/:id/cancel       -> cancels one no runner has started (409 once one has)
- *     POST /v1/submissions/:id/choice       -> {"chosen": bool}: picks it for the final leaderboard
- *   runners (Authorization: Bearer <runner credential, prc_…>; see gateway-api/result-report.ts)
- *     GET  /v1/runner/submissions/:id       -> RunnerSubmissionView
- *     GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip
- *     POST /v1/runner/submissions/:id/result          -> records a result report
- *   pages (browser sessions, CSRF-protected forms; web/routes.ts)
- *     /, /signin, /signout, /submit, /submissions, /leaderboard, /admin
- *   everyone
- *     GET  /v1/leaderboard                  JSON (proctor.leaderboard/v1, public mode)
- *     GET  /healthz
+ *   api/participants.ts   /v1/submissions…         participant token (Bearer pct_…)
+ *   api/runners.ts        /v1/runner/submissions…  runner credential (Bearer prc_…)
+ *   api/public.ts         /v1/leaderboard, /healthz
+ *   web/routes.ts         the pages: /, /signin, /signout, /submit, /submissions, /leaderboard, /admin
+ *                         (browser sessions, CSRF-protected forms)
  *
  * Each token opens its own routes only. Rate limits count per verified participant or runner, and per
  * client address for everything else (a made-up token counts against its sender's address).
@@ -27,7 +18,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import type { Competition, Phase } from "../config/index.js";
@@ -40,16 +31,17 @@ import {
   Intake,
   IntakeDb,
   LocalDirectoryStorage,
-  RunnerAuthError,
-  type Authenticated,
   type Clock,
   type Dispatch,
   type IntakeLogger,
   type SubmissionStorage,
   type Sweeper,
 } from "../intake/index.js";
-import { HttpError, errorReply } from "./errors.js";
-import { receiveUpload } from "./upload.js";
+import { participantApi } from "./api/participants.js";
+import { publicApi } from "./api/public.js";
+import { runnerApi } from "./api/runners.js";
+import { schemaError } from "./api/schemas.js";
+import { errorReply } from "./errors.js";
 import { registerCookies, registerWeb, SESSION_COOKIE } from "./web/routes.js";
 
 export interface GatewayOptions {
@@ -116,6 +108,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     routerOptions: { maxParamLength: 100 },
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Schemas check types as sent: `"chosen": "yes"` is not a boolean (params and queries are strings).
+    ajv: { customOptions: { coerceTypes: false } },
+    schemaErrorFormatter: schemaError,
   });
   const db = new IntakeDb(path.join(dataDir, "intake.sqlite"));
   const storage = options.storage ?? new LocalDirectoryStorage(path.join(dataDir, "submissions"));
@@ -173,12 +168,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
     });
   }
+  const uploadRateLimit = limits === false ? undefined : { max: limits.uploadsMax };
   void app.register(multipart, { throwFileSizeLimit: true });
   void app.register(registerWeb, {
     intake,
     secure: (options.publicUrl ?? "").startsWith("https:"),
     standings: () => pages(),
-    uploadRateLimit: limits === false ? undefined : { max: limits.uploadsMax },
+    uploadRateLimit,
   });
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
@@ -186,24 +182,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       .code(404)
       .send({ error: "not_found", message: `nothing at ${request.method} ${request.url.split("?")[0]}` });
   });
-
-  const participant = (request: FastifyRequest): Authenticated => {
-    const who = intake.tokens.authenticate(bearer(request.headers.authorization));
-    if (!who) {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "no valid participant token: send `Authorization: Bearer <token>` with the token the organizers " +
-          "gave you (proctor submit reads it from --token, PROCTOR_TOKEN or ~/.config/proctor/credentials.json)",
-      );
-    }
-    return who;
-  };
-  const runner = (request: FastifyRequest): Authenticated => {
-    const who = intake.runners.authenticate(bearer(request.headers.authorization));
-    if (!who) throw new RunnerAuthError();
-    return who;
-  };
 
   // The leaderboard is ranked once per change (a result, a re-run, a disqualification), not once per
   // request: a popular page under load would otherwise rank every entry on every hit.
@@ -217,85 +195,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     return rendered;
   };
-  const sendCached = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    type: string,
-    body: () => string,
-  ): string | FastifyReply => {
-    const { etag } = pages();
-    reply.header("cache-control", "no-cache").header("etag", etag);
-    if (request.headers["if-none-match"] === etag) return reply.code(304).send();
-    reply.header("content-type", type);
-    return body();
-  };
-
-  void app.register(async (routes) => {
-    routes.get("/healthz", async () => ({ ok: true }));
-
-    routes.post(
-      "/v1/submissions",
-      limits === false ? {} : { config: { rateLimit: { max: limits.uploadsMax } } },
-      async (request, reply) => {
-        // Uploads are big: never keep the connection for another request (and never read a refused body).
-        reply.header("connection", "close");
-        const submitted = await receiveUpload(intake, request, participant(request).holder);
-        reply
-          .code(202)
-          .header("location", `/v1/submissions/${submitted.submission.submission_id}`)
-          .send(submitted);
-      },
-    );
-
-    routes.post<{ Params: { id: string } }>("/v1/submissions/:id/cancel", async (request) =>
-      intake.cancel(participant(request).holder, request.params.id),
-    );
-
-    routes.post<{ Params: { id: string }; Body: { chosen?: unknown } }>(
-      "/v1/submissions/:id/choice",
-      async (request) => {
-        const who = participant(request);
-        const chosen = request.body?.chosen;
-        if (typeof chosen !== "boolean")
-          throw new HttpError(400, "bad_request", 'send {"chosen": true} or {"chosen": false} as JSON');
-        return intake.choose(who.holder, request.params.id, chosen);
-      },
-    );
-
-    routes.get("/v1/submissions", async (request) => intake.list(participant(request).holder));
-
-    routes.get<{ Params: { id: string } }>("/v1/submissions/:id", async (request) =>
-      intake.get(participant(request).holder, request.params.id),
-    );
-
-    routes.get<{ Params: { id: string } }>("/v1/runner/submissions/:id", async (request) => {
-      runner(request);
-      return intake.runnerView(request.params.id);
-    });
-
-    routes.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
-      "/v1/runner/submissions/:id/zip",
-      async (request, reply) => {
-        runner(request);
-        const zip = await intake.openZip(request.params.id, request.query["attempt"]);
-        reply
-          .header("content-type", "application/zip")
-          .header("content-length", String(zip.bytes))
-          .header("cache-control", "no-store")
-          .header("x-content-sha256", zip.sha256);
-        return reply.send(zip.stream);
-      },
-    );
-
-    routes.post<{ Params: { id: string } }>("/v1/runner/submissions/:id/result", async (request) => {
-      runner(request);
-      return intake.report(request.params.id, request.body);
-    });
-
-    routes.get("/v1/leaderboard", async (request, reply) =>
-      sendCached(request, reply, "application/json; charset=utf-8", () => pages().json),
-    );
-  });
+  void app.register(publicApi, { leaderboard: () => pages() });
+  void app.register(participantApi, { intake, uploadRateLimit });
+  void app.register(runnerApi, { intake });
 
   if (storage instanceof LocalDirectoryStorage) {
     app.addHook("onReady", async () => {

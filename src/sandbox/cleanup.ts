@@ -3,7 +3,8 @@ import { engine } from "./engine.js";
 
 /**
  * Every container and volume a run creates is registered here until it is removed, so an interrupted
- * proctor (SIGINT, SIGTERM) removes them before it exits. Each also carries a lease: a deadline past which
+ * proctor (SIGINT, SIGTERM, SIGHUP) removes them before it exits: the edges (src/cli/signals.ts, the
+ * action's entry) catch the signal and call removeAllPending(). Each also carries a lease: a deadline past which
  * no live run can still need it (start + time limit + grace + margin). A proctor killed outright has its
  * leftovers swept by any later run once their lease is over, whatever PID or mount namespace, or host,
  * either was started from; nothing still within its lease is ever touched.
@@ -50,7 +51,6 @@ const pending = {
   volume: new Set<() => Promise<void>>(),
   image: new Set<() => Promise<void>>(),
 };
-let handlersInstalled = false;
 
 /** Registers a removal to run on interrupt; returns a function that runs it now, once. */
 export function registerRemoval(kind: Kind, remove: () => Promise<void>): () => Promise<void> {
@@ -60,32 +60,18 @@ export function registerRemoval(kind: Kind, remove: () => Promise<void>): () => 
     return done;
   };
   pending[kind].add(once);
-  installInterruptHandlers();
   return once;
+}
+
+/** How many removals are registered and not yet run (containers, volumes and loaded images). */
+export function pendingRemovals(): number {
+  return pending.container.size + pending.volume.size + pending.image.size;
 }
 
 /** Containers first, then volumes and loaded images: neither can be removed while a container uses it. */
 export async function removeAllPending(): Promise<void> {
   await Promise.allSettled([...pending.container].map((remove) => remove()));
   await Promise.allSettled([...pending.volume, ...pending.image].map((remove) => remove()));
-}
-
-function installInterruptHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = () => {
-      if (pending.container.size + pending.volume.size + pending.image.size > 0) {
-        process.stderr.write(`proctor: ${signal} received, removing this run's containers before exiting\n`);
-      }
-      void removeAllPending().finally(() => {
-        // Re-raise with the default action so our exit status says which signal ended us.
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      });
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 /**

@@ -11,7 +11,7 @@ export {
 export { EngineError } from "./engine.js";
 export { ImageLoadError, loadImageArchive, type LoadedImage } from "./image-load.js";
 export { LOADED_REPOSITORY } from "./cleanup.js";
-export { removeAllPending } from "./cleanup.js";
+export { pendingRemovals, removeAllPending } from "./cleanup.js";
 export {
   buildImage,
   hasBuildx,

@@ -15,7 +15,8 @@
  * server keeps sha256 of it (intake/sessions.ts), so sign-out and token revocation end it at once. The
  * token is only ever in a POST body, never in a URL or script-readable storage. Every state-changing form
  * carries a CSRF token (@fastify/csrf-protection: double-submit with a signed cookie, bound to the session);
- * uploads send it in the x-csrf-token header (script) or the form action's query (no script).
+ * uploads send it in the x-csrf-token header (script) or the form action's query (no script). The
+ * participant's pages and the organizer's are plugins whose onRequest hook checks the session.
  */
 import cookie from "@fastify/cookie";
 import csrf from "@fastify/csrf-protection";
@@ -25,6 +26,7 @@ import { createHash } from "node:crypto";
 import type { Intake, SessionHolder } from "../../intake/index.js";
 import { OrganizerError } from "../../intake/index.js";
 import type { Standings } from "../../leaderboard/index.js";
+import { authenticateEachRoute } from "../authenticate.js";
 import { mapError } from "../errors.js";
 import { receiveUpload } from "../upload.js";
 import { APP_CSS, APP_JS } from "./assets.js";
@@ -48,6 +50,15 @@ export function registerCookies(app: FastifyInstance, intake: Intake): void {
   void app.register(cookie, { secret: intake.cookieSecret, hook: "onRequest" });
 }
 const CSRF_COOKIE = "proctor_csrf";
+/** The signed-in holder of a request on the participant's or the organizer's pages. */
+const SESSION = "session";
+
+/** Route config: how a page answers a visitor without a session (401 JSON to scripts that ask for it). */
+interface SignedOut {
+  message: string;
+  /** 401 whatever the request accepts (a script's fragment, never a page). */
+  always?: boolean;
+}
 
 const CSP =
   "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; " +
@@ -123,28 +134,34 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
   const seeOther = (reply: FastifyReply, to: string) => reply.code(303).header("location", to).send();
   const wantsJson = (request: FastifyRequest) => (request.headers.accept ?? "").includes("application/json");
 
-  const requireParticipant = (request: FastifyRequest, reply: FastifyReply): SessionHolder | undefined => {
+  /**
+   * The participant's pages and the organizer's are each a plugin whose onRequest hook checks the session
+   * (authenticateEachRoute). A visitor without the session a page needs is sent to sign in; a script that
+   * asked for JSON (route config `signedOut`) is answered 401; a participant on an organizer's page, 403.
+   */
+  const participantSession = async (request: FastifyRequest, reply: FastifyReply) => {
     const who = viewer(request);
-    if (who?.kind === "participant") return who;
-    void seeOther(reply, "/signin");
-    return undefined;
+    if (who?.kind === "participant") return request.setDecorator(SESSION, who);
+    const signedOut = (request.routeOptions.config as { signedOut?: SignedOut }).signedOut;
+    if (signedOut && (signedOut.always || wantsJson(request)))
+      return reply.code(401).send({ error: "unauthorized", message: signedOut.message });
+    return seeOther(reply, "/signin");
   };
-  const requireAdmin = (request: FastifyRequest, reply: FastifyReply): SessionHolder | undefined => {
+  const adminSession = async (request: FastifyRequest, reply: FastifyReply) => {
     const who = viewer(request);
-    if (who?.kind === "admin") return who;
-    if (who) {
-      void page(
-        reply,
-        errorPage(
-          context(request, reply, "admin"),
-          "Organizers only",
-          "This page needs an organizer's admin token.",
-        ),
-        403,
-      );
-    } else void seeOther(reply, "/signin");
-    return undefined;
+    if (who?.kind === "admin") return undefined;
+    if (!who) return seeOther(reply, "/signin");
+    return page(
+      reply,
+      errorPage(
+        context(request, reply, "admin"),
+        "Organizers only",
+        "This page needs an organizer's admin token.",
+      ),
+      403,
+    );
   };
+  const signedIn = (request: FastifyRequest): SessionHolder => request.getDecorator<SessionHolder>(SESSION);
 
   app.get("/assets/app.css", async (_request, reply) =>
     reply
@@ -164,6 +181,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
   );
 
   void app.register(async (web) => {
+    web.decorateRequest(SESSION, null);
     // Pages answer errors as pages (scripts asking for JSON get the API's JSON).
     web.setErrorHandler((error, request, reply) => {
       const mapped = mapError(error);
@@ -238,92 +256,89 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       return submitPage(context(request, reply, "submit"), quota, closed, error);
     };
 
-    web.get("/submit", async (request, reply) => {
-      const who = requireParticipant(request, reply);
-      if (!who) return reply;
-      return page(reply, await submitForm(request, reply, who));
-    });
-
-    web.post(
-      "/submit",
-      {
-        preHandler: web.csrfProtection,
-        ...(options.uploadRateLimit && { config: { rateLimit: options.uploadRateLimit } }),
-      },
-      async (request, reply) => {
-        reply.header("connection", "close");
-        const who = viewer(request);
-        if (who?.kind !== "participant") {
-          if (wantsJson(request))
-            return reply
-              .code(401)
-              .send({ error: "unauthorized", message: "sign in first: your session ended" });
-          return seeOther(reply, "/signin");
-        }
-        try {
-          const submitted = await receiveUpload(intake, request, who.holder);
-          if (wantsJson(request)) return reply.code(202).send(submitted);
-          return seeOther(reply, `/submissions#${submitted.submission.submission_id}`);
-        } catch (error) {
-          if (wantsJson(request)) throw error;
-          const mapped = mapError(error);
-          if (mapped.status >= 500) throw error;
-          const detail =
-            mapped.body.message +
-            (mapped.body.rule ? ` Rule: ${mapped.body.rule}.` : "") +
-            (mapped.body.entry ? ` Entry: ${mapped.body.entry}.` : "");
-          return page(reply, await submitForm(request, reply, who, detail), mapped.status);
-        }
-      },
-    );
-
     const region = async (request: FastifyRequest, reply: FastifyReply, who: SessionHolder) => {
       const list = await intake.list(who.holder);
       const csrfToken = reply.generateCsrf({ userInfo: sessionKey(request) });
       return submissionsRegion(list.submissions, list.quota, competition, csrfToken);
     };
 
-    web.get("/submissions", async (request, reply) => {
-      const who = requireParticipant(request, reply);
-      if (!who) return reply;
-      return page(
-        reply,
-        submissionsPage(context(request, reply, "submissions"), await region(request, reply, who)),
+    // The participant's pages: a participant's session.
+    void web.register(async (pages) => {
+      authenticateEachRoute(pages, participantSession);
+
+      pages.get("/submit", async (request, reply) =>
+        page(reply, await submitForm(request, reply, signedIn(request))),
+      );
+
+      const submitConfig = {
+        signedOut: { message: "sign in first: your session ended" } satisfies SignedOut,
+        ...(options.uploadRateLimit && { rateLimit: options.uploadRateLimit }),
+      };
+      pages.post(
+        "/submit",
+        {
+          // Uploads are big: never keep the connection for another request (and never read a refused body).
+          onRequest: async (_request, reply) => void reply.header("connection", "close"),
+          preHandler: web.csrfProtection,
+          config: submitConfig,
+        },
+        async (request, reply) => {
+          const who = signedIn(request);
+          try {
+            const submitted = await receiveUpload(intake, request, who.holder);
+            if (wantsJson(request)) return reply.code(202).send(submitted);
+            return seeOther(reply, `/submissions#${submitted.submission.submission_id}`);
+          } catch (error) {
+            if (wantsJson(request)) throw error;
+            const mapped = mapError(error);
+            if (mapped.status >= 500) throw error;
+            const detail =
+              mapped.body.message +
+              (mapped.body.rule ? ` Rule: ${mapped.body.rule}.` : "") +
+              (mapped.body.entry ? ` Entry: ${mapped.body.entry}.` : "");
+            return page(reply, await submitForm(request, reply, who, detail), mapped.status);
+          }
+        },
+      );
+
+      pages.get("/submissions", async (request, reply) =>
+        page(
+          reply,
+          submissionsPage(
+            context(request, reply, "submissions"),
+            await region(request, reply, signedIn(request)),
+          ),
+        ),
+      );
+
+      pages.get(
+        "/submissions/live",
+        { config: { signedOut: { message: "sign in first", always: true } satisfies SignedOut } },
+        async (request, reply) => page(reply, await region(request, reply, signedIn(request))),
+      );
+
+      pages.post<{ Params: { id: string } }>(
+        "/submissions/:id/cancel",
+        { preHandler: web.csrfProtection },
+        async (request, reply) => {
+          await intake.cancel(signedIn(request).holder, request.params.id);
+          return seeOther(reply, `/submissions#${request.params.id}`);
+        },
+      );
+
+      pages.post<{ Params: { id: string }; Body: { chosen?: unknown } }>(
+        "/submissions/:id/choice",
+        { preHandler: web.csrfProtection },
+        async (request, reply) => {
+          await intake.choose(signedIn(request).holder, request.params.id, request.body?.chosen === "true");
+          return seeOther(reply, `/submissions#${request.params.id}`);
+        },
       );
     });
-
-    web.get("/submissions/live", async (request, reply) => {
-      const who = viewer(request);
-      if (who?.kind !== "participant")
-        return reply.code(401).send({ error: "unauthorized", message: "sign in first" });
-      return page(reply, await region(request, reply, who));
-    });
-
-    web.post<{ Params: { id: string } }>(
-      "/submissions/:id/cancel",
-      { preHandler: web.csrfProtection },
-      async (request, reply) => {
-        const who = requireParticipant(request, reply);
-        if (!who) return reply;
-        await intake.cancel(who.holder, request.params.id);
-        return seeOther(reply, `/submissions#${request.params.id}`);
-      },
-    );
 
     // Rendered once per change for visitors without a session (most of the traffic), with an ETag; a
     // signed-in participant's copy highlights their row, so it is rendered for them.
     let anonymous: { key: string; html: string; etag: string } | undefined;
-    web.post<{ Params: { id: string }; Body: { chosen?: unknown } }>(
-      "/submissions/:id/choice",
-      { preHandler: web.csrfProtection },
-      async (request, reply) => {
-        const who = requireParticipant(request, reply);
-        if (!who) return reply;
-        await intake.choose(who.holder, request.params.id, request.body?.chosen === "true");
-        return seeOther(reply, `/submissions#${request.params.id}`);
-      },
-    );
-
     web.get("/leaderboard", async (request, reply) => {
       const { version, standings } = options.standings();
       const active = intake.activeCount();
@@ -348,81 +363,87 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       return page(reply, trusted(anonymous.html), 200, "no-cache");
     });
 
-    web.get<{ Querystring: { all?: string } }>("/admin", async (request, reply) => {
-      if (!requireAdmin(request, reply)) return reply;
-      const all = request.query.all === "1";
-      return page(reply, adminPage(context(request, reply, "admin"), intake.organizer.queue({ all }), all));
-    });
+    // The organizer's pages: an admin's session.
+    void web.register(async (admin) => {
+      authenticateEachRoute(admin, adminSession);
 
-    const adminAction = async (
-      request: FastifyRequest,
-      reply: FastifyReply,
-      act: () => string,
-    ): Promise<FastifyReply> => {
-      if (!requireAdmin(request, reply)) return reply;
-      let flash: string;
-      let status = 200;
-      try {
-        flash = act();
-        // Send what was queued again now rather than at the next sweep.
-        void intake.sweep().catch((error: unknown) => request.log.warn({ err: error }, "sweep failed"));
-      } catch (error) {
-        if (!(error instanceof OrganizerError)) throw error;
-        flash = error.message;
-        status = 409;
-      }
-      return page(
-        reply,
-        adminPage(context(request, reply, "admin"), intake.organizer.queue({ all: true }), true, flash),
-        status,
+      admin.get<{ Querystring: { all?: string } }>("/admin", async (request, reply) => {
+        const all = request.query.all === "1";
+        return page(reply, adminPage(context(request, reply, "admin"), intake.organizer.queue({ all }), all));
+      });
+
+      const adminAction = async (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        act: () => string,
+      ): Promise<FastifyReply> => {
+        let flash: string;
+        let status = 200;
+        try {
+          flash = act();
+          // Send what was queued again now rather than at the next sweep.
+          void intake.sweep().catch((error: unknown) => request.log.warn({ err: error }, "sweep failed"));
+        } catch (error) {
+          if (!(error instanceof OrganizerError)) throw error;
+          flash = error.message;
+          status = 409;
+        }
+        return page(
+          reply,
+          adminPage(context(request, reply, "admin"), intake.organizer.queue({ all: true }), true, flash),
+          status,
+        );
+      };
+      const reason = (request: FastifyRequest) => {
+        const value = (request.body as Record<string, unknown> | undefined)?.["reason"];
+        return typeof value === "string" ? value : "";
+      };
+
+      admin.post<{ Params: { id: string } }>(
+        "/admin/submissions/:id/cancel",
+        { preHandler: web.csrfProtection },
+        async (request, reply) =>
+          adminAction(request, reply, () => {
+            intake.organizer.cancel(request.params.id);
+            return `Cancelled ${request.params.id}.`;
+          }),
       );
-    };
-    const reason = (request: FastifyRequest) => {
-      const value = (request.body as Record<string, unknown> | undefined)?.["reason"];
-      return typeof value === "string" ? value : "";
-    };
-
-    web.post<{ Params: { id: string } }>(
-      "/admin/submissions/:id/cancel",
-      { preHandler: web.csrfProtection },
-      async (request, reply) =>
+      admin.post<{ Params: { id: string } }>(
+        "/admin/submissions/:id/rerun",
+        { preHandler: web.csrfProtection },
+        async (request, reply) =>
+          adminAction(request, reply, () => {
+            const record = intake.organizer.rerun(request.params.id);
+            return `Queued ${record.id} again as attempt ${record.attempt}.`;
+          }),
+      );
+      admin.post<{ Params: { id: string } }>(
+        "/admin/submissions/:id/disqualify",
+        { preHandler: web.csrfProtection },
+        async (request, reply) =>
+          adminAction(request, reply, () => {
+            intake.organizer.disqualify(request.params.id, reason(request));
+            return `Disqualified ${request.params.id}.`;
+          }),
+      );
+      admin.post(
+        "/admin/participants/disqualify",
+        { preHandler: web.csrfProtection },
+        async (request, reply) =>
+          adminAction(request, reply, () => {
+            const participant = (request.body as Record<string, unknown> | undefined)?.["participant"];
+            if (typeof participant !== "string" || !participant.trim())
+              throw new OrganizerError("name the participant to disqualify");
+            intake.organizer.disqualifyParticipant(participant.trim(), reason(request));
+            return `Disqualified participant ${participant.trim()}.`;
+          }),
+      );
+      admin.post("/admin/rescore", { preHandler: web.csrfProtection }, async (request, reply) =>
         adminAction(request, reply, () => {
-          intake.organizer.cancel(request.params.id);
-          return `Cancelled ${request.params.id}.`;
+          const ids = intake.organizer.rescore();
+          return `Queued ${ids.length} submission${ids.length === 1 ? "" : "s"} again for scoring.`;
         }),
-    );
-    web.post<{ Params: { id: string } }>(
-      "/admin/submissions/:id/rerun",
-      { preHandler: web.csrfProtection },
-      async (request, reply) =>
-        adminAction(request, reply, () => {
-          const record = intake.organizer.rerun(request.params.id);
-          return `Queued ${record.id} again as attempt ${record.attempt}.`;
-        }),
-    );
-    web.post<{ Params: { id: string } }>(
-      "/admin/submissions/:id/disqualify",
-      { preHandler: web.csrfProtection },
-      async (request, reply) =>
-        adminAction(request, reply, () => {
-          intake.organizer.disqualify(request.params.id, reason(request));
-          return `Disqualified ${request.params.id}.`;
-        }),
-    );
-    web.post("/admin/participants/disqualify", { preHandler: web.csrfProtection }, async (request, reply) =>
-      adminAction(request, reply, () => {
-        const participant = (request.body as Record<string, unknown> | undefined)?.["participant"];
-        if (typeof participant !== "string" || !participant.trim())
-          throw new OrganizerError("name the participant to disqualify");
-        intake.organizer.disqualifyParticipant(participant.trim(), reason(request));
-        return `Disqualified participant ${participant.trim()}.`;
-      }),
-    );
-    web.post("/admin/rescore", { preHandler: web.csrfProtection }, async (request, reply) =>
-      adminAction(request, reply, () => {
-        const ids = intake.organizer.rescore();
-        return `Queued ${ids.length} submission${ids.length === 1 ? "" : "s"} again for scoring.`;
-      }),
-    );
+      );
+    });
   });
 }
