@@ -25,7 +25,10 @@ afterAll(async () => {
   const images = await engine().listImages({
     filters: JSON.stringify({ reference: [`${repository}*`, `*/${repository}*`] }),
   });
-  await Promise.allSettled(images.map((i) => engine().getImage(i.Id).remove({ force: true })));
+  // Only this file's tags: an identical build elsewhere (the offline runtime, another checkout's run) shares
+  // the image id, and removing by id would take their tags with it.
+  const ours = images.flatMap((i) => (i.RepoTags ?? []).filter((tag) => tag.includes(repository)));
+  await Promise.allSettled(ours.map((tag) => engine().getImage(tag).remove()));
 });
 
 describe("action runtime commands", () => {
