@@ -88,16 +88,6 @@ function definedCaps(l: { shm?: number; tmp?: number; output_size?: number }) {
   };
 }
 
-/** A built-in metric's name (scoring/metrics.ts), typed as one. */
-const builtInMetric = z.string().transform((name, ctx) => {
-  if (isMetricName(name)) return name;
-  ctx.addIssue({
-    code: "custom",
-    message: `is not a built-in metric${suggestion(name, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { command: [...] } })`,
-  });
-  return z.NEVER;
-});
-
 const customScorerSchema = z
   .object({
     /** Run in its own sandboxed container: /scoring/predictions.csv and /scoring/ground_truth.csv read-only. */
@@ -155,7 +145,7 @@ export const competitionSchema = z
     submission: submissionSchema,
     scoring: z
       .object({
-        metric: z.union([builtInMetric, z.object({ custom: customScorerSchema }).strict()]),
+        metric: z.union([z.string(), z.object({ custom: customScorerSchema }).strict()]),
         direction: z.enum(["higher", "lower"]),
         precision: z.number().int().min(0).max(12).default(4),
         /** null: the ground truth has no public/private split; every row is public. */
@@ -164,6 +154,14 @@ export const competitionSchema = z
       .strict()
       .superRefine((scoring, ctx) => {
         if (typeof scoring.metric !== "string") return;
+        if (!isMetricName(scoring.metric)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["metric"],
+            message: `is not a built-in metric${suggestion(scoring.metric, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { command: [...] } })`,
+          });
+          return;
+        }
         const direction = METRICS[scoring.metric].direction;
         if (scoring.direction !== direction) {
           ctx.addIssue({
@@ -172,7 +170,12 @@ export const competitionSchema = z
             message: `must be "${direction}" for ${scoring.metric} (a ${direction === "higher" ? "higher" : "lower"} ${scoring.metric} is better), got "${scoring.direction}"; fix direction or the metric`,
           });
         }
-      }),
+      })
+      // Typed: a name that is no built-in metric never gets here (refused just above).
+      .transform(({ metric, ...scoring }) => ({
+        ...scoring,
+        metric: typeof metric !== "string" || isMetricName(metric) ? metric : z.NEVER,
+      })),
     leaderboard: z
       .object({
         selection: z.enum(["best", "latest"]).default("best"),

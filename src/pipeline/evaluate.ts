@@ -177,7 +177,8 @@ async function score(scoring: SubmissionScoring): Promise<Scored> {
         problems: error.failure.problems.map(formatProblem),
       };
     }
-    if (error instanceof ScoringError) return { ...UNSCORED, status: "scoring_failed", reason: error.message };
+    if (error instanceof ScoringError)
+      return { ...UNSCORED, status: "scoring_failed", reason: error.message };
     throw error;
   }
 }

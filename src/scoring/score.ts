@@ -328,7 +328,11 @@ function labelCollector(
       let next = target.classes.length;
       const remap = Int32Array.from(categories, (category) => classCode.get(category) ?? next++);
       for (let i = 0; i < n; i++) predicted[i] = remap[predicted[i]!]!;
-      return (rows) => ({ kind: "labels", yTrue: pickInts(target.codes, rows), yPred: pickInts(predicted, rows) });
+      return (rows) => ({
+        kind: "labels",
+        yTrue: pickInts(target.codes, rows),
+        yPred: pickInts(predicted, rows),
+      });
     },
   };
 }
@@ -364,7 +368,8 @@ function probabilityCollector(
     captures: chosen.columns.map((column, offset) => ({ column, into: proba, stride: k, offset })),
     inputs(target) {
       if (target.kind !== "label") throw unscorable(metric, target);
-      const remap = k === 1 ? positiveClassCodes(options, chosen, target) : classColumns(metric, chosen, target);
+      const remap =
+        k === 1 ? positiveClassCodes(options, chosen, target) : classColumns(metric, chosen, target);
       const yTrue = target.codes.map((code) => remap[code]!);
       return (rows) => ({
         kind: "probabilities",

@@ -575,8 +575,7 @@ export async function validatePredictions(
   expectedIds: Iterable<string> | IdIndex,
   options: ScanOptions = {},
 ): Promise<ValidationResult> {
-  const ids =
-    expectedIds instanceof IdIndex ? expectedIds : IdIndex.from(expectedIds, formatIdType(format));
+  const ids = expectedIds instanceof IdIndex ? expectedIds : IdIndex.from(expectedIds, formatIdType(format));
   const { problems, rows } = await scanPredictions(predictionsPath, format, ids, [], options);
   return problems.ok ? { ok: true, rows } : problems.failure();
 }
