@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction } from "../../test/support/action-runner.js";
 import { writeZip } from "../../test/support/zips.js";
 import { startHarness, upload, type Harness } from "../gateway/test-support/harness.js";
+import { generateSealingKeys, openSealedScore } from "../leaderboard/index.js";
 import { offlineImage } from "../runtime/test-support/offline-image.js";
 import { packSubmission } from "../submission/index.js";
 
@@ -233,6 +234,27 @@ describe("action run-submission", () => {
     expect(run.outputs.status).toBe("infrastructure_error");
     expect(run.stdout).toMatch(/::error::.*missing\.csv/);
     expect(h.gateway.intake.get("frank", id)).toMatchObject({ state: "queued", attempt: 2 });
+    expectNothingLeaked(run, token);
+  });
+
+  it("seals the private score to the key given as PEM text, in place of the file competition.yml names", async () => {
+    const keys = generateSealingKeys();
+    // The file it names is not on this runner: the key from the secret is used and the file never read.
+    const yml =
+      (await readFile(path.join(dir, "competition.yml"), "utf8")) +
+      "leaderboard: { sealing_public_key: keys/absent.pub.pem }\n";
+    await writeFile(path.join(dir, "sealed.yml"), yml);
+    const { id, token } = await submitted("example", "grace");
+    const run = await runner(id, {
+      config: path.join(dir, "sealed.yml"),
+      "sealing-public-key": keys.publicKeyPem,
+    });
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.outputs.status).toBe("succeeded");
+    const entry = board().entries.find((e) => e["submissionId"] === id)!;
+    expect(entry["privateScore"]).toBeNull();
+    const opened = openSealedScore(entry["sealedPrivateScore"] as string, id, keys.privateKeyPem);
+    expect(opened).toBeGreaterThan(0.85);
     expectNothingLeaked(run, token);
   });
 

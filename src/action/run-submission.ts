@@ -9,7 +9,7 @@
  * its owner reads them on the gateway), and never the runner credential (masked before anything runs).
  */
 import * as core from "@actions/core";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, loadCompetition, type Competition } from "../config/index.js";
@@ -83,7 +83,10 @@ interface Outcome {
 export async function runSubmissionCommand(): Promise<void> {
   const inputs = runSubmissionInputs();
   const { submissionId, flavour } = inputs;
-  const competition = await loadCompetition(inputs.config);
+  // The sealing key given as PEM text (from a secret) replaces the file competition.yml names.
+  const competition = await loadCompetition(inputs.config, {
+    ...(inputs.sealingPublicKey && { sealingPublicKeyPem: inputs.sealingPublicKey }),
+  });
   const context = await githubContext();
   const gateway: GatewayCredentials = { server: inputs.gatewayUrl, token: inputs.runnerCredential };
   const image = inputs.image ?? imageRef(competition, flavour);
@@ -175,11 +178,10 @@ export async function runSubmissionCommand(): Promise<void> {
       return await endUnrun(error.status, error.message);
     }
 
-    const sealed = await withSealingKey(competition, work, inputs.sealingPublicKey);
     const evaluation = await core
       .group("run, validate and score", () =>
         evaluateSubmission({
-          competition: sealed,
+          competition,
           zipPath,
           image,
           participant: submission.participant,
@@ -269,14 +271,6 @@ function maxSubmissionBytes(competition: Competition, fromInput: number | undefi
   if (submission.kind === "image")
     return submission.image.limits.maxArchiveBytes ?? DEFAULT_IMAGE_LIMITS.maxArchiveBytes;
   return competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
-}
-
-/** The sealing key, where given as PEM text (from a secret), replaces the file competition.yml names. */
-async function withSealingKey(competition: Competition, work: string, pem: string | undefined) {
-  if (!pem) return competition;
-  const file = path.join(work, "sealing.pub.pem");
-  await writeFile(file, pem, { mode: 0o600 });
-  return { ...competition, leaderboard: { ...competition.leaderboard, sealingPublicKey: file } };
 }
 
 function entryOf(

@@ -4,7 +4,6 @@ import {
   OutputInvalidError,
   scorePredictions,
   ScoringError,
-  type MetricName,
 } from "../scoring/index.js";
 import { EXIT_CODES } from "../status/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
@@ -34,8 +33,8 @@ export function scoreCommand(): Command {
           predictionsPath: flags.predictions,
           groundTruthPath: flags.groundTruth ?? competition.paths.groundTruth,
           format,
-          metric: metric as MetricName,
-          usageColumn: competition.scoring.usage_column,
+          metric,
+          usageColumn: competition.scoring.usageColumn,
         });
         const out = {
           status: "succeeded",

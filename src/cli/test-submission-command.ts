@@ -276,7 +276,7 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
   const all = mergeLogs(e.run.stdout, e.run.stderr);
   const own = all.filter((line) => line.source === "proctor");
   if (own.length > 0) lines.push("runtime:", ...own.map((line) => `  ${line.text}`));
-  lines.push(...programLog(programLines(all), e.logs.visibility, competition.logs.tail_lines, logFile));
+  lines.push(...programLog(programLines(all), e.logs.visibility, competition.logs.tailLines, logFile));
   for (const hint of hints) lines.push(`hint: ${hint}`);
   return lines.join("\n");
 }

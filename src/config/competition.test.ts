@@ -64,11 +64,9 @@ describe("competition.yml", () => {
     expect(c.leaderboard.countFailed).toBe(true);
     // The hidden set shows no logs unless the organizer says otherwise: a program can print what it reads.
     expect(c.logs).toEqual({
-      local: "full",
-      smoke_test: "full",
-      evaluation: "none",
-      tail_lines: 20,
-      max_bytes: 16 * 1024,
+      visibility: { local: "full", smoke_test: "full", evaluation: "none" },
+      tailLines: 20,
+      maxBytes: 16 * 1024,
     });
     expect(c.runners).toEqual(["cpu"]);
   });
@@ -130,7 +128,7 @@ describe("competition.yml", () => {
 
   it("takes usage_column: null for a ground truth without a public/private split", async () => {
     const { load: go } = await load(MINIMAL + "  usage_column: null\n");
-    expect((await go()).scoring.usage_column).toBeNull();
+    expect((await go()).scoring.usageColumn).toBeNull();
   });
 
   it("refuses invalid YAML with its line, and a missing file with the fix", async () => {
@@ -153,6 +151,41 @@ describe("competition.yml", () => {
     expect(issues.some((i) => i.key === "scoring.metric.custom.command" || i.key === "scoring.metric")).toBe(
       true,
     );
+  });
+
+  it("resolves a custom scorer: its folder against the file's, the competition's limits with its time and memory", async () => {
+    const custom = MINIMAL.replace(
+      "metric: rmse",
+      "metric:\n    custom: { command: [python3, score.py], script_dir: scorer, time: 2m, memory: 1g }",
+    );
+    const { file, load: go } = await load(custom + "limits: { cpus: 2 }\n");
+    const c = await go();
+    expect(c.scoring.metric).toEqual({
+      custom: {
+        command: ["python3", "score.py"],
+        scriptDir: path.join(path.dirname(file), "scorer"),
+        limits: { ...c.limits, timeLimitMs: 2 * 60_000, memoryBytes: 1024 ** 3 },
+      },
+    });
+    expect(c.limits.cpus).toBe(2);
+  });
+
+  it("reads the sealing key's PEM text at load, or takes it as given without reading the file", async () => {
+    await writeFile(path.join(dir, "board.pub.pem"), "-----BEGIN PUBLIC KEY-----\nabc\n");
+    const sealed = MINIMAL + "leaderboard: { sealing_public_key: board.pub.pem }\n";
+    const { load: go } = await load(sealed);
+    expect((await go()).leaderboard.sealingPublicKeyPem).toBe("-----BEGIN PUBLIC KEY-----\nabc\n");
+    expect((await load(MINIMAL).then(({ load: l }) => l())).leaderboard.sealingPublicKeyPem).toBeUndefined();
+
+    const missing = MINIMAL + "leaderboard: { sealing_public_key: keys/none.pem }\n";
+    const issues = await issuesOf(missing);
+    expect(issues).toEqual([
+      expect.objectContaining({ key: "leaderboard.sealing_public_key", rule: "unreadable" }),
+    ]);
+    expect(issues[0]!.message).toMatch(/keys\/none\.pem, which does not exist; make the key pair/);
+    const given = await load(missing);
+    const c = await loadCompetition(given.file, { sealingPublicKeyPem: "PEM FROM A SECRET" });
+    expect(c.leaderboard.sealingPublicKeyPem).toBe("PEM FROM A SECRET");
   });
 
   it("derives the memory-backed caps from memory unless set, and takes the runtime", async () => {

@@ -1,8 +1,11 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
 import { capsProblem, DEFAULT_LIMITS, derivedCaps, type SandboxLimits } from "../sandbox/limits.js";
+import type { LogVisibility } from "../logs/index.js";
 import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
+import type { CustomScorerSpec, Metric } from "../scoring/score-submission.js";
 import type { ZipLimits } from "../submission/limits.js";
 import { parseDuration, parseSize, UnitError } from "../units/index.js";
 import {
@@ -12,7 +15,7 @@ import {
   type Lifecycle,
 } from "../lifecycle/index.js";
 import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
-import { loadYamlFile, suggestion } from "../yaml/index.js";
+import { loadYamlFile, suggestion, YamlConfigError } from "../yaml/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
 const duration = z
@@ -167,7 +170,12 @@ export const competitionSchema = z
             message: `must be "${direction}" for ${scoring.metric} (a ${direction === "higher" ? "higher" : "lower"} ${scoring.metric} is better), got "${scoring.direction}"; fix direction or the metric`,
           });
         }
-      }),
+      })
+      // Typed: a name that is no built-in metric never gets here (refused just above).
+      .transform(({ metric, ...scoring }) => ({
+        ...scoring,
+        metric: typeof metric !== "string" || isMetricName(metric) ? metric : z.NEVER,
+      })),
     leaderboard: z
       .object({
         selection: z.enum(["best", "latest"]).default("best"),
@@ -211,22 +219,97 @@ export interface Competition {
   runners: ("cpu" | "gpu")[];
   runnerPaths?: { dataDir: string; groundTruth: string };
   submission: SubmissionKind;
-  scoring: CompetitionFile["scoring"];
-  leaderboard: LeaderboardRules & { store: string; sealingPublicKey?: string };
-  logs: CompetitionFile["logs"];
+  scoring: {
+    /** A built-in metric, or the organizer's scorer (its folder absolute, its limits resolved). */
+    metric: Metric;
+    direction: "higher" | "lower";
+    /** Decimals of every score shown. */
+    precision: number;
+    /** The ground truth's public/private column; null: no split, every row is public. */
+    usageColumn: string | null;
+  };
+  leaderboard: LeaderboardRules & {
+    store: string;
+    /** The organizer's public key (PEM text): private scores are sealed with it; absent, not kept. */
+    sealingPublicKeyPem?: string;
+  };
+  /** What a participant sees of their program's logs. */
+  logs: {
+    /** Per phase (the lifecycle's phases may override theirs). */
+    visibility: Record<Phase, LogVisibility>;
+    tailLines: number;
+    /** Most of each stream a participant is shown on the gateway (its end), whatever the visibility. */
+    maxBytes: number;
+  };
   lifecycle: Lifecycle;
 }
 
-export async function loadCompetition(file = "competition.yml"): Promise<Competition> {
-  const parsed = await loadYamlFile(file, competitionSchema);
-  return resolveCompetition(parsed, file);
+export interface LoadOptions {
+  /**
+   * The organizer's public key as PEM text (a runner's secret): used instead of the file
+   * leaderboard.sealing_public_key names, which is then not read.
+   */
+  sealingPublicKeyPem?: string;
 }
 
-export function resolveCompetition(parsed: CompetitionFile, file: string): Competition {
+export async function loadCompetition(
+  file = "competition.yml",
+  options: LoadOptions = {},
+): Promise<Competition> {
+  const parsed = await loadYamlFile(file, competitionSchema);
+  const pem = options.sealingPublicKeyPem ?? (await readSealingKey(parsed, file));
+  return resolveCompetition(parsed, file, pem);
+}
+
+/** The PEM text of the file leaderboard.sealing_public_key names (relative to competition.yml), if any. */
+async function readSealingKey(parsed: CompetitionFile, file: string): Promise<string | undefined> {
+  const named = parsed.leaderboard.sealing_public_key;
+  if (!named) return undefined;
+  const keyFile = path.resolve(path.dirname(path.resolve(file)), named);
+  try {
+    return await readFile(keyFile, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new YamlConfigError(file, [
+      {
+        file,
+        line: null,
+        column: null,
+        key: "leaderboard.sealing_public_key",
+        rule: "unreadable",
+        message:
+          `names ${keyFile}, which ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}; ` +
+          `make the key pair with proctor leaderboard keygen and point this at leaderboard.pub.pem`,
+      },
+    ]);
+  }
+}
+
+export function resolveCompetition(
+  parsed: CompetitionFile,
+  file: string,
+  /** The PEM text of the sealing key (loadCompetition reads the file competition.yml names). */
+  sealingPublicKeyPem?: string,
+): Competition {
   const base = path.dirname(path.resolve(file));
   const at = (p: string) => path.resolve(base, p);
   const l = parsed.limits;
   const lb = parsed.leaderboard;
+  const { metric } = parsed.scoring;
+  const logs = parsed.logs;
+  const limits: SandboxLimits = {
+    ...DEFAULT_LIMITS,
+    timeLimitMs: l.time,
+    graceMs: l.grace,
+    memoryBytes: l.memory,
+    cpus: l.cpus,
+    pids: l.pids,
+    shmBytes: l.shm,
+    tmpBytes: l.tmp,
+    outputBytes: l.output_size,
+    outputFiles: l.output_files,
+    runtime: l.runtime,
+  };
   const rules = RulesSchema.parse({
     direction: parsed.scoring.direction,
     precision: parsed.scoring.precision,
@@ -245,19 +328,7 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
       gpuTag: parsed.runtime.gpu_tag,
       offlineTag: parsed.runtime.offline_tag,
     },
-    limits: {
-      ...DEFAULT_LIMITS,
-      timeLimitMs: l.time,
-      graceMs: l.grace,
-      memoryBytes: l.memory,
-      cpus: l.cpus,
-      pids: l.pids,
-      shmBytes: l.shm,
-      tmpBytes: l.tmp,
-      outputBytes: l.output_size,
-      outputFiles: l.output_files,
-      runtime: l.runtime,
-    },
+    limits,
     zipLimits: {
       ...(l.zip.max_size !== undefined && { maxZipBytes: l.zip.max_size }),
       ...(l.zip.max_total !== undefined && { maxTotalBytes: l.zip.max_total }),
@@ -276,26 +347,36 @@ export function resolveCompetition(parsed: CompetitionFile, file: string): Compe
     }),
     submission: resolveSubmission(parsed.submission),
     scoring: {
-      ...parsed.scoring,
-      metric:
-        typeof parsed.scoring.metric === "string"
-          ? parsed.scoring.metric
-          : {
-              custom: {
-                ...parsed.scoring.metric.custom,
-                ...(parsed.scoring.metric.custom.script_dir && {
-                  script_dir: at(parsed.scoring.metric.custom.script_dir),
-                }),
-              },
-            },
+      metric: typeof metric === "string" ? metric : { custom: customScorer(metric.custom, limits, at) },
+      direction: parsed.scoring.direction,
+      precision: parsed.scoring.precision,
+      usageColumn: parsed.scoring.usage_column,
     },
     leaderboard: {
       ...rules,
       store: at(lb.store),
-      ...(lb.sealing_public_key && { sealingPublicKey: at(lb.sealing_public_key) }),
+      ...(sealingPublicKeyPem && { sealingPublicKeyPem }),
     },
-    logs: parsed.logs,
+    logs: {
+      visibility: { local: logs.local, smoke_test: logs.smoke_test, evaluation: logs.evaluation },
+      tailLines: logs.tail_lines,
+      maxBytes: logs.max_bytes,
+    },
     lifecycle: resolveLifecycle(parsed),
+  };
+}
+
+/** The custom scorer runs under the competition's limits with its own time and memory. */
+function customScorer(
+  custom: z.output<typeof customScorerSchema>,
+  limits: SandboxLimits,
+  at: (p: string) => string,
+): CustomScorerSpec {
+  return {
+    command: custom.command,
+    ...(custom.script_dir && { scriptDir: at(custom.script_dir) }),
+    ...(custom.image && { image: custom.image }),
+    limits: { ...limits, timeLimitMs: custom.time, memoryBytes: custom.memory },
   };
 }
 

@@ -4,6 +4,7 @@ export {
   imageRef,
   competitionSchema,
   type Competition,
+  type LoadOptions,
   type Phase,
 } from "./competition.js";
 export { submissionSchema, type ImageSubmission, type SubmissionKind } from "./submission.js";

@@ -30,11 +30,11 @@ export function submissionView(
   // An infrastructure fault is not the participant's and shows nothing of the run (it is run again).
   const override = competition.lifecycle.phases.find((p) => p.name === phase)?.logs;
   const visibility =
-    record.status === "infrastructure_error" ? "none" : (override ?? competition.logs[phase]);
+    record.status === "infrastructure_error" ? "none" : (override ?? competition.logs.visibility[phase]);
   const logs = {
     visibility,
-    tailLines: competition.logs.tail_lines,
-    maxBytes: competition.logs.max_bytes,
+    tailLines: competition.logs.tailLines,
+    maxBytes: competition.logs.maxBytes,
   };
   return {
     submission_id: record.id,

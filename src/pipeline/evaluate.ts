@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Competition, Phase } from "../config/index.js";
@@ -7,14 +7,9 @@ import { visibleLog, type LogVisibility } from "../logs/index.js";
 import {
   formatProblem,
   OutputInvalidError,
-  readGroundTruth,
-  runCustomScorer,
-  scorerPredictionsPath,
-  validatePredictions,
-  scorePredictions,
+  scoreSubmission,
   ScoringError,
-  type MetricName,
-  type SubmissionFormat,
+  type SubmissionScoring,
 } from "../scoring/index.js";
 import type { RunStatus } from "../status/index.js";
 import { checkCompetitionSetup } from "./preflight.js";
@@ -73,8 +68,7 @@ export interface Evaluation {
  * Throws CompetitionSetupError (the organizer's mistake) before anything runs or is recorded.
  */
 export async function evaluateSubmission(request: EvaluationRequest): Promise<Evaluation> {
-  const { competition, store } = request;
-  const rules = competition.leaderboard;
+  const { competition } = request;
   const submittedAt = request.submittedAt ?? new Date();
   const dataDir = request.dataDir ?? competition.paths.dataDir;
   const groundTruth = request.groundTruth ?? competition.paths.groundTruth;
@@ -82,57 +76,19 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   const scratch = request.outputDir ? null : await mkdtemp(path.join(os.tmpdir(), "proctor-predictions-"));
   const outputDir = request.outputDir ?? path.join(scratch!, "out");
   try {
-    const kind = request.kind ?? competition.submission.kind;
-    const run =
-      kind === "image"
-        ? await runImageSubmission({
-            archivePath: request.zipPath,
-            helperImage: request.image,
-            dataDir,
-            outputDir,
-            limits: competition.limits,
-            image:
-              competition.submission.kind === "image"
-                ? competition.submission.image
-                : DEFAULT_IMAGE_SUBMISSION,
-            expectedOutput: format.file,
-            gpu: request.gpu,
-          })
-        : await runSubmission({
-            zipPath: request.zipPath,
-            image: request.image,
-            dataDir,
-            outputDir,
-            limits: competition.limits,
-            zipLimits: competition.zipLimits,
-            expectedOutput: format.file,
-            gpu: request.gpu,
-          });
+    const run = await runSandboxed(request, { dataDir, outputDir, expectedOutput: format.file });
     const submissionId = request.submissionId ?? `local-${run.runId}`;
-    let status: RunStatus = run.status;
-    let reason = run.reason;
-    let problems: string[] = [];
-    let scores: Evaluation["scores"] = { public: null, private: null };
-    if (run.status === "succeeded") {
-      const predictions = path.join(outputDir, format.file);
-      try {
-        scores = await score(competition, request.image, predictions, groundTruth, format);
-        reason = "scored";
-      } catch (error) {
-        if (error instanceof OutputInvalidError) {
-          status = "output_invalid";
-          reason = error.failure.summary;
-          problems = error.failure.problems.map(formatProblem);
-        } else if (error instanceof ScoringError) {
-          status = "scoring_failed";
-          reason = error.message;
-        } else {
-          throw error;
-        }
-      }
-    }
-
-    const sealingKey = rules.sealingPublicKey ? await readFile(rules.sealingPublicKey, "utf8") : null;
+    const { status, reason, problems, scores } =
+      run.status === "succeeded"
+        ? await score({
+            predictionsPath: path.join(outputDir, format.file),
+            groundTruthPath: groundTruth,
+            format,
+            metric: competition.scoring.metric,
+            usageColumn: competition.scoring.usageColumn,
+            image: request.image,
+          })
+        : { ...UNSCORED, status: run.status, reason: run.reason };
     const entry: LeaderboardEntry = {
       submissionId,
       participant: request.participant,
@@ -141,14 +97,13 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       publicScore: scores.public,
       // Private scores are never stored in the clear: sealed to the organizer's key, or not kept at all.
       privateScore: null,
-      sealedPrivateScore:
-        scores.private !== null && sealingKey ? sealScore(scores.private, submissionId, sealingKey) : null,
+      sealedPrivateScore: sealed(scores.private, submissionId, competition.leaderboard.sealingPublicKeyPem),
       durationMs: run.durationMs,
       imageDigest: run.image?.digest ?? run.image?.id ?? "",
       zipSha256: run.submissionSha256 ?? "",
       ...(run.image && { runtime: run.runtime }),
     };
-    await store.record(entry);
+    await request.store.record(entry);
     return {
       submissionId,
       participant: request.participant,
@@ -160,7 +115,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       problems,
       scores,
       run,
-      logs: visibleLogs(run, competition.logs[request.phase], competition.logs.tail_lines),
+      logs: visibleLogs(run, competition.logs.visibility[request.phase], competition.logs.tailLines),
       entry,
     };
   } finally {
@@ -168,43 +123,64 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   }
 }
 
-async function score(
-  competition: Competition,
-  image: string,
-  predictions: string,
-  groundTruth: string,
-  format: SubmissionFormat,
-): Promise<Evaluation["scores"]> {
-  const metric = competition.scoring.metric;
-  if (typeof metric === "string") {
-    const result = await scorePredictions({
-      predictionsPath: predictions,
-      groundTruthPath: groundTruth,
-      format,
-      metric: metric as MetricName,
-      usageColumn: competition.scoring.usage_column,
-    });
-    return { public: result.public, private: result.private };
+/** Runs the submission sandboxed: a zip in the runtime image, or the participant's own image. */
+function runSandboxed(
+  request: EvaluationRequest,
+  paths: { dataDir: string; outputDir: string; expectedOutput: string },
+): Promise<SubmissionRunResult> {
+  const { competition } = request;
+  const kind = request.kind ?? competition.submission.kind;
+  return kind === "image"
+    ? runImageSubmission({
+        archivePath: request.zipPath,
+        helperImage: request.image,
+        dataDir: paths.dataDir,
+        outputDir: paths.outputDir,
+        limits: competition.limits,
+        image:
+          competition.submission.kind === "image" ? competition.submission.image : DEFAULT_IMAGE_SUBMISSION,
+        expectedOutput: paths.expectedOutput,
+        gpu: request.gpu,
+      })
+    : runSubmission({
+        zipPath: request.zipPath,
+        image: request.image,
+        dataDir: paths.dataDir,
+        outputDir: paths.outputDir,
+        limits: competition.limits,
+        zipLimits: competition.zipLimits,
+        expectedOutput: paths.expectedOutput,
+        gpu: request.gpu,
+      });
+}
+
+/** The private score sealed to the organizer's key; null when there is none or no key to seal it to. */
+function sealed(score: number | null, submissionId: string, publicKeyPem: string | undefined): string | null {
+  return score !== null && publicKeyPem ? sealScore(score, submissionId, publicKeyPem) : null;
+}
+
+type Scored = Pick<Evaluation, "status" | "reason" | "problems" | "scores">;
+
+const UNSCORED = { problems: [], scores: { public: null, private: null } } satisfies Partial<Scored>;
+
+/** Scores the predictions; the participant's output that cannot be scored becomes its status. */
+async function score(scoring: SubmissionScoring): Promise<Scored> {
+  try {
+    const scores = await scoreSubmission(scoring);
+    return { status: "succeeded", reason: "scored", problems: [], scores };
+  } catch (error) {
+    if (error instanceof OutputInvalidError) {
+      return {
+        ...UNSCORED,
+        status: "output_invalid",
+        reason: error.failure.summary,
+        problems: error.failure.problems.map(formatProblem),
+      };
+    }
+    if (error instanceof ScoringError)
+      return { ...UNSCORED, status: "scoring_failed", reason: error.message };
+    throw error;
   }
-  // A custom scorer only sees predictions that passed the format check.
-  const idType =
-    format.columns.find((c) => c.name === format.idColumn)?.type === "integer" ? "integer" : "string";
-  const truth = await readGroundTruth(groundTruth, { idColumn: format.idColumn, idType, usageColumn: null });
-  const checked = await validatePredictions(predictions, format, truth.ids);
-  if (!checked.ok) throw new OutputInvalidError(checked);
-  const custom = metric.custom;
-  const result = await runCustomScorer(
-    {
-      command: custom.command,
-      image: custom.image ?? image,
-      ...(custom.script_dir && { scriptDir: custom.script_dir }),
-      limits: { ...competition.limits, timeLimitMs: custom.time, memoryBytes: custom.memory },
-    },
-    predictions,
-    groundTruth,
-    scorerPredictionsPath(format),
-  );
-  return { public: result.public, private: result.private };
 }
 
 function visibleLogs(

@@ -76,7 +76,7 @@ describe("checkCompetitionSetup", () => {
     expect(problem).toMatch(/no "usage" column .*usage_column: null/);
     const unsplit = {
       ...withPaths({ groundTruth: noUsage }),
-      scoring: { ...competition.scoring, usage_column: null },
+      scoring: { ...competition.scoring, usageColumn: null },
     };
     await expect(checkCompetitionSetup(unsplit)).resolves.toBeTruthy();
   });
@@ -93,7 +93,7 @@ columns:
     expect(problem).toMatch(/scoring\.metric: f1_macro cannot score the submission format .*2 such columns/);
     const numbers = {
       ...competition,
-      scoring: { ...competition.scoring, metric: "rmse", direction: "lower" as const },
+      scoring: { ...competition.scoring, metric: "rmse" as const, direction: "lower" as const },
     };
     expect(await problemsOf(numbers)).toEqual([expect.stringMatching(/rmse cannot score .*numeric column/)]);
   });

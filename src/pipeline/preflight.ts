@@ -1,11 +1,11 @@
 import { stat } from "node:fs/promises";
 import type { Competition } from "../config/index.js";
 import {
+  formatIdType,
   loadSubmissionFormat,
   readGroundTruth,
   ScoringError,
   scoringTarget,
-  type MetricName,
   type SubmissionFormat,
 } from "../scoring/index.js";
 import { YamlConfigError } from "../yaml/index.js";
@@ -78,9 +78,7 @@ async function groundTruthProblems(
   format: SubmissionFormat,
   groundTruth: string,
 ): Promise<string[]> {
-  const { metric, usage_column: usageColumn } = competition.scoring;
-  const idType =
-    format.columns.find((c) => c.name === format.idColumn)?.type === "integer" ? "integer" : "string";
+  const { metric, usageColumn } = competition.scoring;
   let target: Awaited<ReturnType<typeof scoringTarget>> | null = null;
   if (typeof metric === "string") {
     try {
@@ -88,7 +86,7 @@ async function groundTruthProblems(
         predictionsPath: "",
         groundTruthPath: groundTruth,
         format,
-        metric: metric as MetricName,
+        metric,
         usageColumn,
       });
     } catch (error) {
@@ -101,7 +99,7 @@ async function groundTruthProblems(
   try {
     const truth = await readGroundTruth(groundTruth, {
       idColumn: format.idColumn,
-      idType,
+      idType: formatIdType(format),
       usageColumn,
       ...(target && { targetColumn: target.column, targetKind: target.kind }),
     });

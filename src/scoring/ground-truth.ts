@@ -65,7 +65,15 @@ class Growable<T extends NumericArray> {
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-/** Reads a ground-truth CSV: its ids, optionally one target column, and the usage split if present. */
+/**
+ * Reads a ground-truth CSV: its ids, optionally one target column (then `target` is never null), and the
+ * usage split if present.
+ */
+export function readGroundTruth(
+  path: string,
+  options: ReadGroundTruthOptions & { targetColumn: string },
+): Promise<GroundTruth & { target: Target }>;
+export function readGroundTruth(path: string, options: ReadGroundTruthOptions): Promise<GroundTruth>;
 export async function readGroundTruth(path: string, options: ReadGroundTruthOptions): Promise<GroundTruth> {
   const idType = options.idType ?? "string";
   const ids = new IdIndex(idType);

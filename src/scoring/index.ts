@@ -1,6 +1,7 @@
 /**
- * The scoring room: submission-format validation (CSV, JSON Lines, a JSON array), built-in metrics and the
- * public/private split.
+ * The scoring room: submission-format validation (CSV, JSON Lines, a JSON array), built-in metrics, the
+ * organizer's custom scorer and the public/private split. scoreSubmission chooses between built-in and
+ * custom.
  */
 export { ScoringError, OutputInvalidError } from "./errors.js";
 export {
@@ -31,7 +32,14 @@ export {
   type JsonReadOptions,
   type JsonRecordHandler,
 } from "./json.js";
-export { IdIndex, canonicalId, validatePredictions, type IdType, type ScanOptions } from "./validate.js";
+export {
+  IdIndex,
+  canonicalId,
+  formatIdType,
+  validatePredictions,
+  type IdType,
+  type ScanOptions,
+} from "./validate.js";
 export {
   readGroundTruth,
   USAGE_IGNORED,
@@ -63,6 +71,13 @@ export {
   type MetricSpec,
 } from "./metrics.js";
 export { scorePredictions, scoringTarget, type ScoreOptions, type ScoreResult } from "./score.js";
+export {
+  scoreSubmission,
+  type CustomScorerSpec,
+  type Metric,
+  type SubmissionScores,
+  type SubmissionScoring,
+} from "./score-submission.js";
 export {
   runCustomScorer,
   parseScorerOutput,

@@ -18,10 +18,11 @@ import {
   USAGE_PRIVATE,
   USAGE_PUBLIC,
   type GroundTruth,
+  type Target,
 } from "./ground-truth.js";
 import { readCsvRecords } from "./csv.js";
 import { METRICS, type MetricInput, type MetricName } from "./metrics.js";
-import { scanPredictions, type Capture, type IdType, type ScanOptions } from "./validate.js";
+import { formatIdType, scanPredictions, type Capture, type ScanOptions } from "./validate.js";
 
 export interface ScoreOptions extends ScanOptions {
   predictionsPath: string;
@@ -136,14 +137,24 @@ function compareClasses(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-interface Plan {
-  targetColumn: string;
-  targetKind: "label" | "number";
-  /** labels and values: the predictions column. */
-  predictionColumn?: FormatColumn;
-  /** probabilities: class per column, in column order; `explicit` when the class was stated. */
-  probability?: { classes: string[]; columns: string[]; explicit: boolean };
-}
+/**
+ * How a built-in metric reads the two files: the ground-truth column it scores against and, per kind of
+ * metric input, the predictions column (labels, values) or the probability columns and their classes.
+ */
+type Plan =
+  | { input: "labels"; targetColumn: string; predictionColumn: FormatColumn }
+  | { input: "values"; targetColumn: string; predictionColumn: FormatColumn }
+  | {
+      input: "probabilities";
+      targetColumn: string;
+      /** The class of each column, in column order; `explicit` when each class was stated. */
+      classes: string[];
+      columns: string[];
+      explicit: boolean;
+    };
+
+/** What the ground truth's target column holds for a plan: classes, or numbers for value metrics. */
+const targetKind = (chosen: Plan): "label" | "number" => (chosen.input === "values" ? "number" : "label");
 
 async function plan(options: ScoreOptions): Promise<Plan> {
   const { format, metric } = options;
@@ -151,11 +162,7 @@ async function plan(options: ScoreOptions): Promise<Plan> {
   if (!spec) throw new ScoringError(`unknown metric "${String(metric)}"`);
   if (spec.input === "labels") {
     const column = pickPredictionColumn(options, ["category"], "a category column of predicted labels");
-    return {
-      targetColumn: options.targetColumn ?? column.name,
-      targetKind: "label",
-      predictionColumn: column,
-    };
+    return { input: "labels", targetColumn: options.targetColumn ?? column.name, predictionColumn: column };
   }
   if (spec.input === "values") {
     const column = pickPredictionColumn(
@@ -163,11 +170,7 @@ async function plan(options: ScoreOptions): Promise<Plan> {
       ["float", "integer", "probability"],
       "a numeric column (float, integer or probability)",
     );
-    return {
-      targetColumn: options.targetColumn ?? column.name,
-      targetKind: "number",
-      predictionColumn: column,
-    };
+    return { input: "values", targetColumn: options.targetColumn ?? column.name, predictionColumn: column };
   }
   let classes: string[];
   let columns: string[];
@@ -210,7 +213,7 @@ async function plan(options: ScoreOptions): Promise<Plan> {
       targetColumn = rest[0]!;
     }
   }
-  return { targetColumn, targetKind: "label", probability: { classes, columns, explicit } };
+  return { input: "probabilities", targetColumn, classes, columns, explicit };
 }
 
 /**
@@ -221,7 +224,7 @@ export async function scoringTarget(
   options: ScoreOptions,
 ): Promise<{ column: string; kind: "label" | "number" }> {
   const chosen = await plan(options);
-  return { column: chosen.targetColumn, kind: chosen.targetKind };
+  return { column: chosen.targetColumn, kind: targetKind(chosen) };
 }
 
 /** Row indices of each group: overall (all but Ignored), public, private. */
@@ -260,151 +263,206 @@ function groups(truth: GroundTruth): {
   return { overall, public: publicRows, private: privateRows, ignored: n - pub - priv };
 }
 
+/** The metric's input on some rows of the ground truth (row indices), once the predictions are in. */
+type RowsInput = (rows: Int32Array) => MetricInput;
+
+/**
+ * Where a plan's predictions go while the file is scanned (typed arrays, row-aligned with the ground truth),
+ * and how they meet the truth afterwards: one code space per kind of metric input.
+ */
+interface Collector {
+  captures: Capture[];
+  inputs(target: Target, warnings: string[]): RowsInput;
+}
+
+function collector(options: ScoreOptions, chosen: Plan, n: number): Collector {
+  switch (chosen.input) {
+    case "labels":
+      return labelCollector(options, chosen, n);
+    case "values":
+      return valueCollector(options, chosen, n);
+    case "probabilities":
+      return probabilityCollector(options, chosen, n);
+  }
+}
+
+const unscorable = (metric: MetricName, target: Target) =>
+  new ScoringError(`${metric}: the target column "${target.column}" cannot be scored with this metric`);
+
+function pickInts(from: Int32Array, rows: Int32Array): Int32Array {
+  const picked = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) picked[i] = from[rows[i]!]!;
+  return picked;
+}
+
+/** The rows' values, `width` per row (probability columns side by side). */
+function pickFloats(from: Float64Array, rows: Int32Array, width = 1): Float64Array {
+  const picked = new Float64Array(rows.length * width);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    for (let c = 0; c < width; c++) picked[i * width + c] = from[r * width + c]!;
+  }
+  return picked;
+}
+
+function labelCollector(
+  options: ScoreOptions,
+  chosen: Extract<Plan, { input: "labels" }>,
+  n: number,
+): Collector {
+  const column = chosen.predictionColumn;
+  const predicted = new Int32Array(n);
+  return {
+    captures: [{ column: column.name, into: predicted }],
+    inputs(target, warnings) {
+      if (target.kind !== "label") throw unscorable(options.metric, target);
+      // Prediction category index → ground-truth class code (new codes for classes the truth never has).
+      const categories = column.categories ?? [];
+      const unreachable = target.classes.filter((name) => !categories.includes(name));
+      if (unreachable.length > 0) {
+        warnings.push(
+          `the ground truth "${target.column}" has classes that are not categories of column "${column.name}" in ${options.format.source}, so no prediction can match them: ${unreachable.slice(0, 10).join(", ")}${unreachable.length > 10 ? ", ..." : ""}`,
+        );
+      }
+      const classCode = new Map(target.classes.map((name, code) => [name, code]));
+      let next = target.classes.length;
+      const remap = Int32Array.from(categories, (category) => classCode.get(category) ?? next++);
+      for (let i = 0; i < n; i++) predicted[i] = remap[predicted[i]!]!;
+      return (rows) => ({
+        kind: "labels",
+        yTrue: pickInts(target.codes, rows),
+        yPred: pickInts(predicted, rows),
+      });
+    },
+  };
+}
+
+function valueCollector(
+  options: ScoreOptions,
+  chosen: Extract<Plan, { input: "values" }>,
+  n: number,
+): Collector {
+  const predicted = new Float64Array(n);
+  return {
+    captures: [{ column: chosen.predictionColumn.name, into: predicted }],
+    inputs(target) {
+      if (target.kind !== "number") throw unscorable(options.metric, target);
+      return (rows) => ({
+        kind: "values",
+        yTrue: pickFloats(target.values, rows),
+        yPred: pickFloats(predicted, rows),
+      });
+    },
+  };
+}
+
+function probabilityCollector(
+  options: ScoreOptions,
+  chosen: Extract<Plan, { input: "probabilities" }>,
+  n: number,
+): Collector {
+  const { metric } = options;
+  const k = chosen.columns.length;
+  const proba = new Float64Array(n * k);
+  return {
+    captures: chosen.columns.map((column, offset) => ({ column, into: proba, stride: k, offset })),
+    inputs(target) {
+      if (target.kind !== "label") throw unscorable(metric, target);
+      const remap =
+        k === 1 ? positiveClassCodes(options, chosen, target) : classColumns(metric, chosen, target);
+      const yTrue = target.codes.map((code) => remap[code]!);
+      return (rows) => ({
+        kind: "probabilities",
+        yTrue: pickInts(yTrue, rows),
+        proba: pickFloats(proba, rows, k),
+        columns: k,
+      });
+    },
+  };
+}
+
+type LabelTarget = Extract<Target, { kind: "label" }>;
+
+/** One probability column (binary): each ground-truth class → 1 for the positive class, else 0. */
+function positiveClassCodes(
+  options: ScoreOptions,
+  chosen: Extract<Plan, { input: "probabilities" }>,
+  target: LabelTarget,
+): Int32Array {
+  const { metric } = options;
+  const { classes, explicit } = chosen;
+  if (target.classes.length > 2) {
+    throw new ScoringError(
+      `${metric}: one probability column (binary) but the ground truth "${target.column}" has ${target.classes.length} classes (${target.classes.slice(0, 10).join(", ")}); give one probability column per class`,
+    );
+  }
+  let positive: string;
+  if (explicit) positive = classes[0]!;
+  else if (options.positiveClass !== undefined) positive = options.positiveClass;
+  else {
+    if (target.classes.length < 2) {
+      throw new ScoringError(
+        `${metric}: the ground truth "${target.column}" has one class only (${target.classes[0]}), so the positive class is unknown; set class on the probability column`,
+      );
+    }
+    positive = [...target.classes].sort(compareClasses)[1]!;
+  }
+  if (explicit && !target.classes.includes(positive) && target.classes.length === 2) {
+    throw new ScoringError(
+      `${metric}: the probability column is for class "${positive}", which the ground truth "${target.column}" does not have (${target.classes.join(", ")})`,
+    );
+  }
+  return Int32Array.from(target.classes, (name) => (name === positive ? 1 : 0));
+}
+
+/** A probability column per class: each ground-truth class → the index of its column. */
+function classColumns(
+  metric: MetricName,
+  chosen: Extract<Plan, { input: "probabilities" }>,
+  target: LabelTarget,
+): Int32Array {
+  const columnOf = new Map(chosen.classes.map((name, column) => [name, column]));
+  return Int32Array.from(target.classes, (name) => {
+    const column = columnOf.get(name);
+    if (column === undefined) {
+      throw new ScoringError(
+        `${metric}: the ground truth has class "${name}" but no probability column is for it (columns are for ${chosen.classes.join(", ")}); add one or set class on a column`,
+      );
+    }
+    return column;
+  });
+}
+
 /**
  * Validates and scores a predictions file in one pass over each file. Throws OutputInvalidError when the
  * file breaks the format, ScoringError when no score can be computed.
  */
 export async function scorePredictions(options: ScoreOptions): Promise<ScoreResult> {
   const { format, metric } = options;
-  const spec = METRICS[metric];
   const chosen = await plan(options);
-  const idFormat = format.columns.find((column) => column.name === format.idColumn);
-  const idType: IdType = idFormat?.type === "integer" ? "integer" : "string";
+  const spec = METRICS[metric];
   const truth = await readGroundTruth(options.groundTruthPath, {
     idColumn: options.idColumn ?? format.idColumn,
-    idType,
+    idType: formatIdType(format),
     targetColumn: chosen.targetColumn,
-    targetKind: chosen.targetKind,
+    targetKind: targetKind(chosen),
     usageColumn: options.usageColumn === undefined ? "usage" : options.usageColumn,
     ...(options.chunkBytes !== undefined ? { chunkBytes: options.chunkBytes } : {}),
   });
-  const target = truth.target!;
+  const { target } = truth;
   const n = truth.ids.size;
   if (n === 0) throw new ScoringError(`ground truth ${options.groundTruthPath} has no rows`);
 
-  // Where the predictions go, row-aligned with the ground truth.
-  const captures: Capture[] = [];
-  let predictedCodes: Int32Array | null = null;
-  let predictedValues: Float64Array | null = null;
-  let proba: Float64Array | null = null;
-  const k = chosen.probability?.columns.length ?? 0;
-  if (chosen.probability) {
-    proba = new Float64Array(n * k);
-    chosen.probability.columns.forEach((column, offset) =>
-      captures.push({ column, into: proba!, stride: k, offset }),
-    );
-  } else if (spec.input === "labels") {
-    predictedCodes = new Int32Array(n);
-    captures.push({ column: chosen.predictionColumn!.name, into: predictedCodes });
-  } else {
-    predictedValues = new Float64Array(n);
-    captures.push({ column: chosen.predictionColumn!.name, into: predictedValues });
-  }
-
-  const scan = await scanPredictions(options.predictionsPath, format, truth.ids, captures, options);
+  const collect = collector(options, chosen, n);
+  const scan = await scanPredictions(options.predictionsPath, format, truth.ids, collect.captures, options);
   if (!scan.problems.ok) throw new OutputInvalidError(scan.problems.failure());
-
-  // Put truth and predictions in one code space per metric kind.
   const warnings: string[] = [];
-  let yTrueCodes: Int32Array | null = null;
-  let yTrueValues: Float64Array | null = null;
-  let columns = 1;
-  if (spec.input === "labels" && target.kind === "label") {
-    // Prediction category index → ground-truth class code (new codes for classes the truth never has).
-    const categories = chosen.predictionColumn!.categories ?? [];
-    const unreachable = target.classes.filter((name) => !categories.includes(name));
-    if (unreachable.length > 0) {
-      warnings.push(
-        `the ground truth "${target.column}" has classes that are not categories of column "${chosen.predictionColumn!.name}" in ${format.source}, so no prediction can match them: ${unreachable.slice(0, 10).join(", ")}${unreachable.length > 10 ? ", ..." : ""}`,
-      );
-    }
-    const classCode = new Map(target.classes.map((name, code) => [name, code]));
-    let next = target.classes.length;
-    const remap = Int32Array.from(categories, (category) => classCode.get(category) ?? next++);
-    for (let i = 0; i < n; i++) predictedCodes![i] = remap[predictedCodes![i]!]!;
-    yTrueCodes = target.codes;
-  } else if (spec.input === "values" && target.kind === "number") {
-    yTrueValues = target.values;
-  } else if (chosen.probability && target.kind === "label") {
-    const { classes, explicit } = chosen.probability;
-    if (k === 1) {
-      if (target.classes.length > 2) {
-        throw new ScoringError(
-          `${metric}: one probability column (binary) but the ground truth "${target.column}" has ${target.classes.length} classes (${target.classes.slice(0, 10).join(", ")}); give one probability column per class`,
-        );
-      }
-      let positive: string;
-      if (explicit) positive = classes[0]!;
-      else if (options.positiveClass !== undefined) positive = options.positiveClass;
-      else {
-        if (target.classes.length < 2) {
-          throw new ScoringError(
-            `${metric}: the ground truth "${target.column}" has one class only (${target.classes[0]}), so the positive class is unknown; set class on the probability column`,
-          );
-        }
-        positive = [...target.classes].sort(compareClasses)[1]!;
-      }
-      if (explicit && !target.classes.includes(positive) && target.classes.length === 2) {
-        throw new ScoringError(
-          `${metric}: the probability column is for class "${positive}", which the ground truth "${target.column}" does not have (${target.classes.join(", ")})`,
-        );
-      }
-      const remap = Int32Array.from(target.classes, (name) => (name === positive ? 1 : 0));
-      yTrueCodes = target.codes.map((code) => remap[code]!);
-    } else {
-      const columnOf = new Map(classes.map((name, column) => [name, column]));
-      const remap = Int32Array.from(target.classes, (name) => {
-        const column = columnOf.get(name);
-        if (column === undefined) {
-          throw new ScoringError(
-            `${metric}: the ground truth has class "${name}" but no probability column is for it (columns are for ${classes.join(", ")}); add one or set class on a column`,
-          );
-        }
-        return column;
-      });
-      yTrueCodes = target.codes.map((code) => remap[code]!);
-      columns = k;
-    }
-  } else {
-    throw new ScoringError(
-      `${metric}: the target column "${target.column}" cannot be scored with this metric`,
-    );
-  }
+  const inputOf = collect.inputs(target, warnings);
 
   const split = groups(truth);
   const scoreRows = (rows: Int32Array, part: string): number => {
-    const m = rows.length;
-    let input: MetricInput;
-    if (yTrueValues) {
-      const yTrue = new Float64Array(m);
-      const yPred = new Float64Array(m);
-      for (let i = 0; i < m; i++) {
-        const r = rows[i]!;
-        yTrue[i] = yTrueValues[r]!;
-        yPred[i] = predictedValues![r]!;
-      }
-      input = { kind: "values", yTrue, yPred };
-    } else if (proba) {
-      const yTrue = new Int32Array(m);
-      const p = new Float64Array(m * columns);
-      for (let i = 0; i < m; i++) {
-        const r = rows[i]!;
-        yTrue[i] = yTrueCodes![r]!;
-        for (let c = 0; c < columns; c++) p[i * columns + c] = proba[r * columns + c]!;
-      }
-      input = { kind: "probabilities", yTrue, proba: p, columns };
-    } else {
-      const yTrue = new Int32Array(m);
-      const yPred = new Int32Array(m);
-      for (let i = 0; i < m; i++) {
-        const r = rows[i]!;
-        yTrue[i] = yTrueCodes![r]!;
-        yPred[i] = predictedCodes![r]!;
-      }
-      input = { kind: "labels", yTrue, yPred };
-    }
     try {
-      return spec.compute(input);
+      return spec.compute(inputOf(rows));
     } catch (error) {
       if (error instanceof ScoringError) throw new ScoringError(`${part} rows: ${error.message}`);
       throw error;

@@ -63,6 +63,13 @@ function typeFix(column: FormatColumn): string {
   }
 }
 
+/** How the format's ids compare: by value when the id column is an integer ("007" = "7"), else as text. */
+export function formatIdType(format: Pick<SubmissionFormat, "columns" | "idColumn">): IdType {
+  return format.columns.find((column) => column.name === format.idColumn)?.type === "integer"
+    ? "integer"
+    : "string";
+}
+
 /**
  * The shared streaming pass: checks everything validatePredictions checks and, for scoring, writes the
  * parsed values of some columns into typed arrays indexed by the expected id's row.
@@ -80,7 +87,7 @@ export async function scanPredictions(
   const columns = format.columns;
   const width = columns.length;
   const idIndex = columns.findIndex((column) => column.name === format.idColumn);
-  const idType: IdType = columns[idIndex]?.type === "integer" ? "integer" : "string";
+  const idType = formatIdType(format);
   if (idType !== ids.type) {
     throw new ScoringError(
       `the expected ids were read as ${ids.type} ids but the format's id column "${format.idColumn}" has type ${idType}`,
@@ -568,9 +575,7 @@ export async function validatePredictions(
   expectedIds: Iterable<string> | IdIndex,
   options: ScanOptions = {},
 ): Promise<ValidationResult> {
-  const idColumn = format.columns.find((column) => column.name === format.idColumn);
-  const idType: IdType = idColumn?.type === "integer" ? "integer" : "string";
-  const ids = expectedIds instanceof IdIndex ? expectedIds : IdIndex.from(expectedIds, idType);
+  const ids = expectedIds instanceof IdIndex ? expectedIds : IdIndex.from(expectedIds, formatIdType(format));
   const { problems, rows } = await scanPredictions(predictionsPath, format, ids, [], options);
   return problems.ok ? { ok: true, rows } : problems.failure();
 }

@@ -114,7 +114,7 @@ function timeline(c: Competition, now: Date): Html {
             <ol class="phases">
               ${l.phases.map(
                 (p) =>
-                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; logs shown: ${p.logs ?? c.logs[p.name]}</li>`,
+                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; logs shown: ${p.logs ?? c.logs.visibility[p.name]}</li>`,
               )}
             </ol>`
         : ""
