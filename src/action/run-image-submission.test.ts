@@ -2,12 +2,12 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runAction } from "../../test/support/action-runner.js";
-import { startHarness, upload, type Harness } from "../gateway/test-support/harness.js";
+import { runSubmissionAction, startHarness, upload, type Harness } from "../gateway/test-support/harness.js";
 import { offlineImage } from "../runtime/test-support/offline-image.js";
 import {
   engineHasImage,
   PREDICT_CSV_SH,
+  PREDICT_SH,
   saveAlgorithmImage,
   type AlgorithmArchive,
 } from "../sandbox/test-support/algorithm-image.js";
@@ -58,25 +58,11 @@ describe("action run-submission, image submissions", () => {
     const r = await upload(h, token, await readFile(algorithm.path));
     expect(r.status, r.text).toBe(202);
     const id = (r.json()["submission"] as { submission_id: string }).submission_id;
-    const run = await runAction(
-      {
-        command: "run-submission",
-        config: path.join(dir, "competition.yml"),
-        "cpu-or-gpu": "cpu",
-        "submission-id": id,
-        attempt: "1",
-        "gateway-url": h.url,
-        "runner-credential": h.runner,
-        "github-token": h.fake.token,
-        "leaderboard-branch": "leaderboard",
-        image,
-      },
-      {
-        eventName: "repository_dispatch",
-        env: { GITHUB_API_URL: h.fake.url, GITHUB_REPOSITORY: "org/comp" },
-        secretInputs: ["runner-credential", "gateway-url", "github-token"],
-      },
-    );
+    const run = await runSubmissionAction(h, id, {
+      config: path.join(dir, "competition.yml"),
+      "leaderboard-branch": "leaderboard",
+      image,
+    });
     expect(run.stdout).not.toContain("::error::");
     expect(run.code).toBe(0);
     expect(run.outputs).toMatchObject({ status: "succeeded", "image-digest": algorithm.id });
@@ -109,44 +95,14 @@ describe("action run-submission, image submissions", () => {
     const results = await saveAlgorithmImage(image, {
       user: "",
       gzip: false,
-      script: `#!/bin/sh
-set -e
-out=/output/results.json
-sep='['
-for f in /input/*.csv; do
-  first=1
-  while IFS=, read -r id rest; do
-    if [ "$first" = 1 ]; then first=0; continue; fi
-    printf '%s{"id": "%s", "species": "adelie"}' "$sep" "$id" >> "$out"
-    sep=','
-  done < "$f"
-done
-printf ']\n' >> "$out"
-`,
+      script: PREDICT_SH,
     });
     try {
       const token = h.token("gc-fan");
       const r = await upload(h, token, await readFile(results.path));
       expect(r.status, r.text).toBe(202);
       const id = (r.json()["submission"] as { submission_id: string }).submission_id;
-      const run = await runAction(
-        {
-          command: "run-submission",
-          config: path.join(json, "competition.yml"),
-          "cpu-or-gpu": "cpu",
-          "submission-id": id,
-          attempt: "1",
-          "gateway-url": h.url,
-          "runner-credential": h.runner,
-          "github-token": h.fake.token,
-          image,
-        },
-        {
-          eventName: "repository_dispatch",
-          env: { GITHUB_API_URL: h.fake.url, GITHUB_REPOSITORY: "org/comp" },
-          secretInputs: ["runner-credential", "gateway-url", "github-token"],
-        },
-      );
+      const run = await runSubmissionAction(h, id, { config: path.join(json, "competition.yml"), image });
       expect(run.outputs.status, run.stdout).toBe("succeeded");
       const view = h.gateway.intake.get("gc-fan", id);
       expect(view.results_json).toMatch(/^\[\{"id": "pg0000", "species": "adelie"\}/);

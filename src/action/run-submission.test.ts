@@ -2,9 +2,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runAction } from "../../test/support/action-runner.js";
 import { writeZip } from "../../test/support/zips.js";
-import { startHarness, upload, type Harness } from "../gateway/test-support/harness.js";
+import { runSubmissionAction, startHarness, upload, type Harness } from "../gateway/test-support/harness.js";
 import { generateSealingKeys, openSealedScore } from "../leaderboard/index.js";
 import { offlineImage } from "../runtime/test-support/offline-image.js";
 import { packSubmission } from "../submission/index.js";
@@ -66,27 +65,12 @@ async function submitted(name: string, participant = "ada"): Promise<{ id: strin
 }
 
 function runner(id: string, extra: Record<string, string> = {}) {
-  return runAction(
-    {
-      command: "run-submission",
-      config: path.join(dir, "competition.yml"),
-      "cpu-or-gpu": "cpu",
-      "submission-id": id,
-      attempt: "1",
-      "gateway-url": h.url,
-      "runner-credential": h.runner,
-      "github-token": h.fake.token,
-      "leaderboard-branch": "leaderboard",
-      image,
-      ...extra,
-    },
-    {
-      eventName: "repository_dispatch",
-      env: { GITHUB_API_URL: h.fake.url, GITHUB_REPOSITORY: "org/comp" },
-      // As submission.yml passes them: the runner masks secrets (and github.token) from the start.
-      secretInputs: ["runner-credential", "gateway-url", "github-token"],
-    },
-  );
+  return runSubmissionAction(h, id, {
+    config: path.join(dir, "competition.yml"),
+    "leaderboard-branch": "leaderboard",
+    image,
+    ...extra,
+  });
 }
 
 /** Nothing secret and nothing the program printed, in anything public. */

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
@@ -15,7 +14,7 @@ import {
   type Lifecycle,
 } from "../lifecycle/index.js";
 import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
-import { loadYamlFile, suggestion, YamlConfigError } from "../yaml/index.js";
+import { loadYamlFile, readOrganizerFile, suggestion } from "../yaml/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
 const duration = z
@@ -261,28 +260,19 @@ export async function loadCompetition(
   return resolveCompetition(parsed, file, pem);
 }
 
+const KEYGEN_FIX = "make the key pair with proctor leaderboard keygen and point this at leaderboard.pub.pem";
+
 /** The PEM text of the file leaderboard.sealing_public_key names (relative to competition.yml), if any. */
 async function readSealingKey(parsed: CompetitionFile, file: string): Promise<string | undefined> {
   const named = parsed.leaderboard.sealing_public_key;
   if (!named) return undefined;
   const keyFile = path.resolve(path.dirname(path.resolve(file)), named);
-  try {
-    return await readFile(keyFile, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new YamlConfigError(file, [
-      {
-        file,
-        line: null,
-        column: null,
-        key: "leaderboard.sealing_public_key",
-        rule: "unreadable",
-        message:
-          `names ${keyFile}, which ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}; ` +
-          `make the key pair with proctor leaderboard keygen and point this at leaderboard.pub.pem`,
-      },
-    ]);
-  }
+  return readOrganizerFile(keyFile, {
+    file,
+    key: "leaderboard.sealing_public_key",
+    names: `names ${keyFile}`,
+    fix: { missing: KEYGEN_FIX, unreadable: KEYGEN_FIX },
+  });
 }
 
 export function resolveCompetition(

@@ -18,9 +18,9 @@ import { createGunzip } from "node:zlib";
 import { extract as tarExtract } from "tar-stream";
 import { formatBytes } from "../units/index.js";
 import { resolveImage } from "./image-manifests.js";
+import { RATIO_FLOOR_BYTES } from "./limits.js";
 import {
   DEFAULT_PLATFORM,
-  IMAGE_RATIO_FLOOR_BYTES,
   InvalidImageError,
   RESAVE,
   checkTarName,
@@ -197,7 +197,7 @@ class Meter extends Transform {
 }
 
 function ratioCheck(produced: number, consumed: number, limit: number): boolean {
-  return produced >= IMAGE_RATIO_FLOOR_BYTES && produced > Math.max(consumed, 1) * limit;
+  return produced >= RATIO_FLOOR_BYTES && produced > Math.max(consumed, 1) * limit;
 }
 
 async function readOuter(

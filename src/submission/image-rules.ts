@@ -41,9 +41,6 @@ export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({
   maxCompressionRatio: 200,
 });
 
-/** The compression-ratio cap applies once a gzip stream has produced this many bytes. */
-export const IMAGE_RATIO_FLOOR_BYTES = 1 * MiB;
-
 export function resolveImageLimits(overrides: Partial<ImageLimits> = {}): ImageLimits {
   return resolveCaps(DEFAULT_IMAGE_LIMITS, overrides, "image limit");
 }

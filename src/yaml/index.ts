@@ -56,24 +56,42 @@ export async function loadYamlFile<S extends z.ZodType>(
   schema: S,
   options: YamlOptions<z.output<S>> = {},
 ): Promise<z.output<S>> {
-  let text: string;
+  const text = await readOrganizerFile(file, {
+    file,
+    key: "",
+    fix: { missing: "create it or pass the right path" },
+  });
+  return parseYaml(text, file, schema, options);
+}
+
+/**
+ * Reads an organizer's file, or a file one of its keys names (`at.names`, e.g. "names keys/x.pem"); one
+ * that cannot be read is a YamlConfigError at `at.key` of `at.file`, with the fix for a missing or an
+ * unreadable file.
+ */
+export async function readOrganizerFile(
+  path: string,
+  at: { file: string; key: string; names?: string; fix: { missing: string; unreadable?: string } },
+): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new YamlConfigError(file, [
+    const problem =
+      code === "ENOENT"
+        ? `does not exist; ${at.fix.missing}`
+        : `cannot be read (${code})${at.fix.unreadable ? `; ${at.fix.unreadable}` : ""}`;
+    throw new YamlConfigError(at.file, [
       {
-        file,
+        file: at.file,
         line: null,
         column: null,
-        key: "",
+        key: at.key,
         rule: "unreadable",
-        message:
-          code === "ENOENT" ? "does not exist; create it or pass the right path" : `cannot be read (${code})`,
+        message: at.names ? `${at.names}, which ${problem}` : problem,
       },
     ]);
   }
-  return parseYaml(text, file, schema, options);
 }
 
 /** Parses YAML text (`file` names it in errors), validates it with `schema`, then with `options.check`. */

@@ -12,6 +12,7 @@ import { fastClient } from "../../github/test-support/clients.js";
 import { startFakeGitHub, type FakeGitHub } from "../../github/test-support/fake-github.js";
 import yazl from "yazl";
 import type { DispatchPayload } from "../../gateway-api/index.js";
+import { runAction } from "../../../test/support/action-runner.js";
 import { createGateway, type Gateway, type GatewayOptions } from "../gateway.js";
 
 export const COMPETITION_YML = `
@@ -313,3 +314,32 @@ export async function zipOf(files: Record<string, string | Buffer>): Promise<Buf
 }
 
 export const GOOD_ZIP = () => zipOf({ "main.py": "print('hello')\n", "model.txt": "weights" });
+
+/**
+ * Runs the bundled action's run-submission as a runner of the harness's repository does for one dispatch:
+ * the gateway's URL and the runner credential as submission.yml passes them (secrets, masked from the
+ * start), `config` the runner's competition.yml, `extra` any other inputs.
+ */
+export function runSubmissionAction(
+  h: Pick<Harness, "url" | "runner" | "fake">,
+  id: string,
+  inputs: { config: string; image: string } & Record<string, string>,
+) {
+  return runAction(
+    {
+      command: "run-submission",
+      "cpu-or-gpu": "cpu",
+      "submission-id": id,
+      attempt: "1",
+      "gateway-url": h.url,
+      "runner-credential": h.runner,
+      "github-token": h.fake.token,
+      ...inputs,
+    },
+    {
+      eventName: "repository_dispatch",
+      env: { GITHUB_API_URL: h.fake.url, GITHUB_REPOSITORY: "org/comp" },
+      secretInputs: ["runner-credential", "gateway-url", "github-token"],
+    },
+  );
+}
