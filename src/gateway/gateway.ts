@@ -23,7 +23,8 @@ import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import type { Competition, Phase } from "../config/index.js";
 import type { GitHubClient } from "../github/index.js";
-import { bearer, MAX_REPORT_BODY_BYTES } from "../gateway-api/index.js";
+import { MAX_REPORT_BODY_BYTES } from "../gateway-api/index.js";
+import { bearerHolder } from "./authenticate.js";
 import { leaderboardJson, type Standings } from "../leaderboard/index.js";
 import {
   createSweeper,
@@ -157,10 +158,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       // or to copy (to spend a victim's), so only a token that authenticates moves a request off its
       // address's budget.
       keyGenerator: (request) => {
-        const token = bearer(request.headers.authorization);
-        const who = intake.tokens.authenticate(token);
+        const who = bearerHolder(request, intake.tokens);
         if (who) return `participant:${who.holder}`;
-        const runner = intake.runners.authenticate(token);
+        const runner = bearerHolder(request, intake.runners);
         if (runner) return `runner:${runner.tokenId}`;
         // The pages: a signed-in browser counts against its holder, like their token would.
         const session = intake.sessions.lookup(request.cookies[SESSION_COOKIE]);

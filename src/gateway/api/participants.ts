@@ -9,11 +9,10 @@
  *   POST /v1/submissions/:id/choice       -> {"chosen": bool}: picks it for the final leaderboard
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { bearer } from "../../gateway-api/index.js";
 import type { Intake } from "../../intake/index.js";
 import { HttpError } from "../errors.js";
 import { receiveUpload } from "../upload.js";
-import { authenticateEachRoute } from "../authenticate.js";
+import { authenticateEachRoute, bearerHolder } from "../authenticate.js";
 import { ID_PARAMS, schemaError } from "./schemas.js";
 
 export interface ParticipantApiOptions {
@@ -30,7 +29,7 @@ export async function participantApi(routes: FastifyInstance, options: Participa
   const { intake } = options;
   routes.decorateRequest(HOLDER, "");
   authenticateEachRoute(routes, async (request) => {
-    const who = intake.tokens.authenticate(bearer(request.headers.authorization));
+    const who = bearerHolder(request, intake.tokens);
     if (!who) {
       throw new HttpError(
         401,

@@ -7,10 +7,10 @@
  */
 import type { FastifyInstance, FastifySchemaCompiler } from "fastify";
 import { z } from "zod";
-import { bearer, parseResultReport, ResultReportSchema } from "../../gateway-api/index.js";
+import { parseResultReport, ResultReportSchema } from "../../gateway-api/index.js";
 import { RunnerAuthError, type Intake } from "../../intake/index.js";
 import { HttpError } from "../errors.js";
-import { authenticateEachRoute } from "../authenticate.js";
+import { authenticateEachRoute, bearerHolder } from "../authenticate.js";
 import { ID_PARAMS } from "./schemas.js";
 
 export interface RunnerApiOptions {
@@ -43,7 +43,7 @@ const reportValidator: FastifySchemaCompiler<unknown> = ({ httpPart }) => {
 export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptions): Promise<void> {
   const { intake } = options;
   authenticateEachRoute(routes, async (request) => {
-    if (!intake.runners.authenticate(bearer(request.headers.authorization))) throw new RunnerAuthError();
+    if (!bearerHolder(request, intake.runners)) throw new RunnerAuthError();
   });
 
   routes.get<{ Params: { id: string } }>(
