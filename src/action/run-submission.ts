@@ -9,7 +9,7 @@
  * its owner reads them on the gateway), and never the runner credential (masked before anything runs).
  */
 import * as core from "@actions/core";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, loadCompetition, type Competition } from "../config/index.js";
@@ -41,8 +41,8 @@ import {
 } from "../leaderboard/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
+import { readResultsJson } from "../pipeline/results-json.js";
 import { EngineError, ensureImage } from "../sandbox/index.js";
-import { loadSubmissionFormat } from "../scoring/index.js";
 import { isInfrastructureFault, type RunStatus } from "../status/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
@@ -229,7 +229,11 @@ export async function runSubmissionCommand(): Promise<void> {
       stderr: evaluation.logs.stderr,
       problems: evaluation.problems,
       ...(evaluation.logs.visibility !== "none" && {
-        resultsJson: await resultsJson(competition, path.join(work, "out")),
+        resultsJson:
+          (await readResultsJson(
+            path.join(work, "out", evaluation.expectedOutput),
+            MAX_RESULTS_JSON_CHARS,
+          )) ?? undefined,
       }),
     });
     const entry = entryOf(outcome, submission, evaluation.entry.sealedPrivateScore);
@@ -247,22 +251,6 @@ const unrun = (submissionId: string, attempt: number) => ({
   durationMs: 0,
   imageDigest: "",
 });
-
-/**
- * Grand Challenge's results contract: where the format file names a `*.json` output (results.json), the
- * text the program wrote, for its owner's result page; undefined otherwise or when it is too large to show.
- */
-async function resultsJson(competition: Competition, outputDir: string): Promise<string | undefined> {
-  const format = await loadSubmissionFormat(competition.paths.submissionFormat);
-  if (path.extname(format.file) !== ".json") return undefined;
-  const file = path.join(outputDir, format.file);
-  const size = await stat(file).then(
-    (s) => s.size,
-    () => -1,
-  );
-  if (size < 0 || size > MAX_RESULTS_JSON_CHARS) return undefined;
-  return readFile(file, "utf8");
-}
 
 /** The largest submission this runner downloads: the input's cap, else the competition's for its kind. */
 function maxSubmissionBytes(competition: Competition, fromInput: number | undefined): number {

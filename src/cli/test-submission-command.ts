@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
@@ -9,6 +9,7 @@ import { visibleLines, type LogVisibility } from "../logs/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
 import { runHints, type HintContext } from "../pipeline/hints.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
+import { readResultsJson } from "../pipeline/results-json.js";
 import { mergeLogs, programLines, writeRunLog, type LogLine } from "../pipeline/run-log.js";
 import { offlineGap, packageLabel, readEnvironment, type Environment } from "../runtime/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
@@ -177,12 +178,10 @@ async function submissionKind(
 
 /** Grand Challenge's results contract: the JSON the program wrote, shown as is (at most 1 MiB is read). */
 async function resultsJson(outputDir: string, expectedOutput: string): Promise<unknown> {
-  if (path.extname(expectedOutput) !== ".json") return null;
-  const file = path.join(outputDir, expectedOutput);
-  const info = await stat(file).catch(() => null);
-  if (!info?.isFile() || info.size > 1024 ** 2) return null;
+  const text = await readResultsJson(path.join(outputDir, expectedOutput), 1024 ** 2);
+  if (text === null) return null;
   try {
-    return JSON.parse(await readFile(file, "utf8")) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     return null;
   }
