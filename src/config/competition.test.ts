@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageRef, loadCompetition } from "./competition.js";
+import { imageRef, loadCompetition, logVisibility } from "./competition.js";
 import { YamlConfigError } from "../yaml/index.js";
 
 let dir: string;
@@ -209,5 +209,18 @@ describe("competition.yml", () => {
     const runtime = await issuesOf(MINIMAL + "limits:\n  runtime: run c\n");
     expect(runtime[0]).toMatchObject({ key: "limits.runtime", line: 12 });
     expect(runtime[0]!.message).toMatch(/OCI runtime name such as runc or runsc/);
+  });
+
+  it("says what logs a phase shows: the timeline's phase first, else logs:, for runners and the gateway alike", async () => {
+    const { load: go } = await load(
+      MINIMAL +
+        "logs: { evaluation: tail, smoke_test: none }\n" +
+        "timeline:\n  phases:\n    - { name: smoke_test, start: 2025-03-01T00:00:00Z, logs: full }\n" +
+        "    - { name: evaluation, start: 2025-03-10T00:00:00Z }\n",
+    );
+    const c = await go();
+    expect(logVisibility(c, "smoke_test")).toBe("full");
+    expect(logVisibility(c, "evaluation")).toBe("tail");
+    expect(logVisibility(c, "local")).toBe("full");
   });
 });

@@ -370,6 +370,12 @@ function customScorer(
   };
 }
 
+/** What participants see of their program's logs in `phase`: the timeline's phase says, else `logs:`. */
+export function logVisibility(competition: Competition, phase: Phase): LogVisibility {
+  const override = competition.lifecycle.phases.find((p) => p.name === phase)?.logs;
+  return override ?? competition.logs.visibility[phase];
+}
+
 export function imageRef(competition: Competition, flavour: "cpu" | "gpu" | "offline"): string {
   const tag = {
     cpu: competition.image.cpuTag,

@@ -2,6 +2,7 @@ export {
   loadCompetition,
   resolveCompetition,
   imageRef,
+  logVisibility,
   competitionSchema,
   type Competition,
   type LoadOptions,

@@ -2,7 +2,7 @@
  * The server's side of the participant views (contract.ts): a submission record as its owner may see it,
  * logs per the phase's visibility (capped), scores rounded to the competition's precision.
  */
-import type { Competition, Phase } from "../config/index.js";
+import { logVisibility, type Competition, type Phase } from "../config/index.js";
 import { roundScore, type QuotaStatus } from "../leaderboard/index.js";
 import { visibleLog } from "../logs/index.js";
 import type { QuotaView, SubmissionView } from "../gateway-api/index.js";
@@ -28,9 +28,7 @@ export function submissionView(
   phase: Phase,
 ): SubmissionView {
   // An infrastructure fault is not the participant's and shows nothing of the run (it is run again).
-  const override = competition.lifecycle.phases.find((p) => p.name === phase)?.logs;
-  const visibility =
-    record.status === "infrastructure_error" ? "none" : (override ?? competition.logs.visibility[phase]);
+  const visibility = record.status === "infrastructure_error" ? "none" : logVisibility(competition, phase);
   const logs = {
     visibility,
     tailLines: competition.logs.tailLines,

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Competition, Phase } from "../config/index.js";
+import { logVisibility, type Competition, type Phase } from "../config/index.js";
 import { sealScore, type LeaderboardEntry, type LeaderboardStore } from "../leaderboard/index.js";
 import { visibleLog, type LogVisibility } from "../logs/index.js";
 import {
@@ -115,7 +115,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       problems,
       scores,
       run,
-      logs: visibleLogs(run, competition.logs.visibility[request.phase], competition.logs.tailLines),
+      logs: visibleLogs(run, logVisibility(competition, request.phase), competition.logs.tailLines),
       entry,
     };
   } finally {
