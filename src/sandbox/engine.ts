@@ -27,7 +27,13 @@ export async function onEngine<T>(what: string, call: () => Promise<T>): Promise
       cause: error,
     });
   } finally {
-    if (TRACE) process.stderr.write(`proctor trace: ${what} ${(performance.now() - started).toFixed(1)}ms\n`);
+    if (TRACE) {
+      const ended = performance.now();
+      // Offsets from this process's start, so the critical path can be read off the trace.
+      process.stderr.write(
+        `proctor trace: ${what} ${(ended - started).toFixed(1)}ms (${started.toFixed(0)}→${ended.toFixed(0)}ms)\n`,
+      );
+    }
   }
 }
 
