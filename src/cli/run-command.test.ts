@@ -154,9 +154,14 @@ describe("proctor run", () => {
       process.kill(pid, signal);
       const ended = await ran;
       expect(ended.signal).toBe(signal);
+      // The sandbox is removed before proctor exits; the holder and its volume by the engine just after.
       const allFilters = JSON.stringify({ label: [`org.proctor.owner=${owner}${pid}`] });
-      expect(await engine().listContainers({ all: true, filters: allFilters })).toEqual([]);
-      expect((await engine().listVolumes({ filters: allFilters })).Volumes ?? []).toEqual([]);
+      const left = async () => [
+        ...(await engine().listContainers({ all: true, filters: allFilters })),
+        ...((await engine().listVolumes({ filters: allFilters })).Volumes ?? []),
+      ];
+      for (let i = 0; i < 150 && (await left()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await left()).toEqual([]);
     },
   );
 

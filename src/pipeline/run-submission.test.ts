@@ -3,9 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { writeZip } from "../../test/support/zips.js";
-import { engine } from "../sandbox/engine.js";
 import { zipBytes } from "../submission/test-support/zip-bytes.js";
-import { TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
+import { leftoversOf, TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
 import { runSubmission } from "./run-submission.js";
 
 const image = inject("baseImage");
@@ -59,7 +58,6 @@ with open("/code_execution/submission/submission.csv", "w") as f:
   });
 
   it("refuses a zip-slip before any container starts, naming the entry", async () => {
-    const before = (await engine().listContainers({ all: true })).length;
     const zipPath = path.join(dir, "slip.zip");
     await writeFile(
       zipPath,
@@ -78,7 +76,7 @@ with open("/code_execution/submission/submission.csv", "w") as f:
     expect(result.status).toBe("invalid_submission");
     expect(result.reason).toContain("../escape.py");
     expect(result.image).toBeNull();
-    expect((await engine().listContainers({ all: true })).length).toBe(before);
+    expect(await leftoversOf(result.runId, 0)).toEqual([]);
   });
 
   it("refuses a zip without main.py or main.sh", async () => {

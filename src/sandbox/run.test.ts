@@ -1,6 +1,6 @@
 import { createServer as createTcpServer, type Server } from "node:net";
 import { createSocket } from "node:dgram";
-import { lstat, readFile, readdir } from "node:fs/promises";
+import { lstat, readFile, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { engine } from "./engine.js";
@@ -551,5 +551,50 @@ describe("infrastructure", () => {
     );
     expect(spec.User).toBe("appuser");
     expect(spec.Cmd).toBeUndefined();
+  });
+});
+
+describe("the output holder", () => {
+  it("runs that write their output and exit at once never lose it, however many start together", async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const own = await workspace(image);
+        try {
+          const request = await own.request(WRITE_OUTPUT.replace("1,0", `1,${i}`));
+          const result = await runSandboxed(request);
+          return {
+            status: result.status,
+            copied: await readFile(path.join(own.out, "submission.csv"), "utf8").catch(() => null),
+            leftovers: await leftoversOf(request.runId),
+          };
+        } finally {
+          await own.cleanup();
+        }
+      }),
+    );
+    runs.forEach((run, i) =>
+      expect(run).toEqual({ status: "succeeded", copied: `id,y\n1,${i}\n`, leftovers: [] }),
+    );
+  });
+
+  it("a holder removed mid-run is infrastructure_error, never output_missing, and nothing is left", async () => {
+    const request = await ws.request(`import time\ntime.sleep(3)\n${WRITE_OUTPUT}`);
+    await rm(ws.out, { recursive: true, force: true });
+    const running = runSandboxed(request);
+    const holder = `proctor-${request.runId}-holder`;
+    for (let i = 0; i < 100; i++) {
+      const state = await engine()
+        .getContainer(holder)
+        .inspect()
+        .then((c) => c.State.Running)
+        .catch(() => false);
+      if (state) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await engine().getContainer(holder).remove({ force: true });
+    const result = await running;
+    expect(result.status).toBe("infrastructure_error");
+    expect(result.reason).toMatch(/reading the output/);
+    expect(await leftoversOf(request.runId)).toEqual([]);
   });
 });

@@ -2,6 +2,8 @@ import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, statfs } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import type { Duplex } from "node:stream";
 import { CappedCapture } from "./capture.js";
 import { registerRemoval, sweepExpired } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
@@ -10,13 +12,7 @@ import { runtimeAware } from "./runtimes.js";
 import type { SandboxLimits } from "./limits.js";
 import { MetricsSeries, sampleGpu, sampleStats, type RunMetrics } from "./metrics.js";
 import { collectOutputFromArchive, collectOutputFromFolder, type CollectedOutput } from "./output.js";
-import {
-  HOLDER_MOUNT,
-  holderContainerSpec,
-  outputVolumeOptions,
-  untrustedContainerSpec,
-  type SandboxRequest,
-} from "./spec.js";
+import { HOLDER_MOUNT, holderContainerSpec, untrustedContainerSpec, type SandboxRequest } from "./spec.js";
 import { classifyEnd, type SandboxStatus } from "./verdict.js";
 
 export type { SandboxStatus } from "./verdict.js";
@@ -75,12 +71,12 @@ async function attemptRun(request: SandboxRequest, runId: string, mayRetry: bool
   const resources = new RunResources();
   let image: ResolvedImage | null = null;
   const run = { ...request, runId };
-  // The output volume and its holder come first, while the image is looked up: they exist before the
-  // sandbox can be refused, and the holder's start is off the critical path.
-  const holder = resources.track(startHolder(run, resources));
+  // The holder, and with it the output volume, is made first, while the image is looked up: both exist
+  // before the sandbox can be refused, and the holder starts while the sandbox is created.
+  const holder = run.output ? resources.track(prepareHolder(run, resources)) : Promise.resolve(null);
   holder.catch(() => undefined);
   try {
-    [image] = await Promise.all([resolveImage(request.image), sweepExpired().catch(() => 0)]);
+    image = await resolveImage(request.image);
     const ended = await execute(run, image, holder, stdout, stderr, resources);
     return { ...base, ...ended, image, stdout: logOf(stdout), stderr: logOf(stderr) };
   } catch (error) {
@@ -105,21 +101,13 @@ async function attemptRun(request: SandboxRequest, runId: string, mayRetry: bool
 
 /**
  * What a run created, each registered for removal as soon as the engine made it. Removal first waits for
- * every creation still in flight (so nothing is made after cleanup ran, and no container can make the
- * engine re-create a removed volume), then removes the containers together, then the volume.
+ * everything still in flight (so nothing is made after cleanup ran), then removes the containers together,
+ * then lets the output holder go: it and its volume are removed only once no container uses the volume.
  */
 class RunResources {
   private readonly inFlight: Promise<unknown>[] = [];
   private readonly containers: (() => Promise<void>)[] = [];
-  private volume?: () => Promise<void>;
-
-  async createVolume(name: string, options: Parameters<Docker["createVolume"]>[0]): Promise<void> {
-    const docker = engine();
-    await this.track(onEngine("creating the output volume", () => docker.createVolume(options)));
-    this.volume = registerRemoval("volume", async () => {
-      await onEngine("removing the output volume", () => docker.getVolume(name).remove({ force: true }));
-    });
-  }
+  private releaseHolder?: () => Promise<void>;
 
   async createContainer(what: string, spec: Docker.ContainerCreateOptions): Promise<Docker.Container> {
     const container = await this.track(
@@ -133,51 +121,159 @@ class RunResources {
     return container;
   }
 
+  /** The holder goes last, with the volumes (also when interrupted): after every container that uses it. */
+  holder(release: () => Promise<void>): void {
+    this.releaseHolder = registerRemoval("volume", release);
+  }
+
   /** Something that must have settled before anything is removed (e.g. a start that may still run). */
   track<T>(work: Promise<T>): Promise<T> {
     this.inFlight.push(work.catch(() => undefined));
     return work;
   }
 
+  /** Removes the containers (each at most once; later calls wait for the same removals). */
+  async removeContainers(): Promise<void> {
+    await Promise.allSettled(this.containers.map((remove) => remove()));
+  }
+
   async removeAll(): Promise<void> {
     await Promise.allSettled(this.inFlight);
-    await Promise.allSettled(this.containers.map((remove) => remove()));
-    await this.volume?.().catch(() => undefined);
+    await this.removeContainers();
+    await this.releaseHolder?.().catch(() => undefined);
   }
 }
 
 type Ended = Pick<SandboxResult, "status" | "reason" | "exitCode" | "durationMs" | "output" | "metrics">;
 
-const outputVolumeName = (request: SandboxRequest) =>
-  request.output ? `proctor-${request.runId}-output` : null;
+/** The container that holds the output volume, created, attached and starting. */
+interface OutputHolder {
+  container: Docker.Container;
+  /** The output volume's name (made by the engine with the holder) and its folder on the engine's host. */
+  volume: string;
+  mountpoint: string | undefined;
+  /**
+   * Settles once the volume is held: the engine has mounted it for the holder (its mount event), or the
+   * holder has started. From then on the program's exit cannot unmount it.
+   */
+  held: Promise<void>;
+  /** The holder's start: the output can be trusted only if it did start. */
+  started: Promise<void>;
+  /** Set once the output was copied out of it: then it may simply be let go. */
+  copied: { out: boolean };
+}
 
 /**
- * Creates the output volume and starts the do-nothing container that keeps it mounted after the program
- * exits (a tmpfs volume is emptied when no running container uses it); null when the run has no output.
+ * Creates the holder with its volume, holds its stdin and starts it. Does not wait for the start to finish:
+ * the sandbox may start as soon as the volume is held (`held`), which the engine reports early in the
+ * holder's start.
  */
-async function startHolder(
-  request: SandboxRequest,
-  resources: RunResources,
-): Promise<Docker.Container | null> {
-  const volumeName = outputVolumeName(request);
-  if (!volumeName) return null;
-  await resources.createVolume(volumeName, outputVolumeOptions(request, volumeName));
-  const holder = await resources.createContainer("output holder", holderContainerSpec(request, volumeName));
-  await onEngine("starting the output holder", () => holder.start());
-  return holder;
+async function prepareHolder(request: SandboxRequest, resources: RunResources): Promise<OutputHolder> {
+  const docker = engine();
+  const container = await resources.track(
+    onEngine("creating the output holder container", () =>
+      docker.createContainer(holderContainerSpec(request)),
+    ),
+  );
+  let stdin: Duplex | undefined;
+  let volume: string | undefined;
+  const copied = { out: false };
+  resources.holder(async () => {
+    if (copied.out && stdin && !stdin.destroyed) {
+      // The usual end: it exits on end of input, and the engine removes it and its volume (AutoRemove).
+      stdin.destroy();
+      return;
+    }
+    // Anything else (never started, gone early, interrupted): remove it and its volume now, and wait.
+    stdin?.destroy();
+    await onEngine("removing the output holder container", () =>
+      container.remove({ force: true, v: true }),
+    ).catch(ignoreGone);
+    if (volume)
+      await onEngine("removing the output volume", () => docker.getVolume(volume!).remove()).catch(
+        ignoreGone,
+      );
+  });
+  const [info, attached] = await Promise.all([
+    onEngine("inspecting the output holder", () => container.inspect()),
+    onEngine("attaching to the output holder", () =>
+      container.attach({ stream: true, stdin: true, hijack: true }),
+    ),
+  ]);
+  stdin = attached as Duplex;
+  stdin.on("error", () => undefined);
+  const mount = info.Mounts.find((m) => m.Destination === HOLDER_MOUNT);
+  volume = mount?.Name;
+  if (!volume) throw new EngineError("the output holder has no output volume; the engine made none");
+  const since = Math.floor(Date.now() / 1000) - 60;
+  const mountEvent = volumeMountedFor(volume, container.id, since);
+  const started = resources.track(onEngine("starting the output holder", () => container.start()));
+  started.catch(() => undefined);
+  const held = Promise.race([started, mountEvent.seen]);
+  void held.finally(mountEvent.stop).catch(() => undefined);
+  return { container, volume, mountpoint: mount?.Source, held, started, copied };
+}
+
+/**
+ * Watches the engine's events for `volume` being mounted for `containerId`. The engine logs that event
+ * right after its volume driver mounted the volume for that container (a reference the program's exit
+ * cannot drop), well before the container's start returns. `since` replays what the engine logged before
+ * the watch began. Never rejects: without events (an engine or proxy that refuses them) `seen` stays
+ * pending and the holder's start decides.
+ */
+function volumeMountedFor(volume: string, containerId: string, since: number) {
+  let stream: NodeJS.ReadableStream | undefined;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    (stream as Duplex | undefined)?.destroy();
+  };
+  const seen = new Promise<void>((resolve) => {
+    engine()
+      .getEvents({
+        since,
+        filters: JSON.stringify({ type: ["volume"], event: ["mount"], volume: [volume] }),
+      })
+      .then((events) => {
+        stream = events;
+        if (stopped) return stop();
+        events.on("error", () => undefined);
+        const lines = createInterface({ input: events });
+        lines.on("error", () => undefined);
+        lines.on("line", (line) => {
+          const event = parseEvent(line);
+          if (event?.Actor?.ID === volume && event.Actor.Attributes?.container === containerId) resolve();
+        });
+      })
+      .catch(() => undefined);
+  });
+  return { seen, stop };
+}
+
+/** A removal that found nothing to remove (404) has nothing left to do. */
+function ignoreGone(error: unknown): void {
+  if ((error as { cause?: { statusCode?: number } }).cause?.statusCode !== 404) throw error;
+}
+
+function parseEvent(line: string): { Actor?: { ID?: string; Attributes?: Record<string, string> } } | null {
+  try {
+    return JSON.parse(line) as { Actor?: { ID?: string; Attributes?: Record<string, string> } };
+  } catch {
+    return null;
+  }
 }
 
 async function execute(
   request: SandboxRequest,
   image: ResolvedImage,
-  holderStarted: Promise<Docker.Container | null>,
+  holderReady: Promise<OutputHolder | null>,
   stdout: CappedCapture,
   stderr: CappedCapture,
   resources: RunResources,
 ): Promise<Ended> {
   const docker = engine();
-  const volumeName = outputVolumeName(request);
-  const spec = untrustedContainerSpec(request, image, volumeName);
+  const holder = await holderReady;
+  const spec = untrustedContainerSpec(request, image, holder?.volume ?? null);
   const container = await resources.createContainer("sandbox", spec).catch(async (error: unknown) => {
     throw await runtimeAware(error, request.limits.runtime);
   });
@@ -193,8 +289,8 @@ async function execute(
   // Register the wait before starting, so a program that exits at once is not missed.
   const exited = container.wait({ condition: "next-exit" }) as Promise<{ StatusCode: number }>;
   exited.catch(() => undefined);
-  // The holder must hold the volume before the program can exit.
-  const holder = await holderStarted;
+  // The volume must be held before the program can exit.
+  await holder?.held;
 
   const stop = { sigterm: false, sigkill: false };
   let killTimer: NodeJS.Timeout | undefined;
@@ -205,6 +301,8 @@ async function execute(
   } catch (error) {
     throw gpuAware(error, request);
   }
+  // Leftovers of runs long dead are swept while this one runs, off its critical path.
+  resources.track(sweepExpired().catch(() => 0));
   const stats = sampleStats(container, series);
   const gpu = request.gpu ? sampleGpu() : null;
   const timer = setTimeout(() => {
@@ -230,8 +328,12 @@ async function execute(
   const state = (await onEngine("inspecting the sandbox", () => container.inspect())).State;
   const exitCode = state.ExitCode ?? waited.StatusCode;
 
-  const output =
-    holder && volumeName && request.output ? await readOutput(request, volumeName, holder) : null;
+  // Held from before the program started to now only if the holder did start.
+  if (holder) await holder.started;
+  // The sandbox has no more to tell: removed while its output is copied out of the holder's volume.
+  void resources.removeContainers();
+  const output = holder && request.output ? await readOutput(request, holder) : null;
+  if (holder) holder.copied.out = true;
   const metrics = series.finish({
     endedAtMs: parseEngineTime(state.FinishedAt),
     durationMs,
@@ -263,16 +365,15 @@ function parseEngineTime(text: string | undefined): number | null {
  * mount (a readable tmpfs of exactly the output caps at that path: not so from another mount namespace, or
  * beside a remote engine), otherwise through the engine's archive API.
  */
-async function readOutput(request: SandboxRequest, volumeName: string, holder: Docker.Container) {
+async function readOutput(request: SandboxRequest, holder: OutputHolder) {
   const output = request.output!;
   const caps = { maxBytes: request.limits.outputBytes, maxFiles: request.limits.outputFiles };
-  if (request.outputCopy !== "archive") {
-    const volume = await onEngine("locating the output", () => engine().getVolume(volumeName).inspect());
-    if (await isLiveOutputMount(volume.Mountpoint, request.limits)) {
-      return collectOutputFromFolder(volume.Mountpoint, output.hostDir, caps);
-    }
+  if (request.outputCopy !== "archive" && (await isLiveOutputMount(holder.mountpoint, request.limits))) {
+    return collectOutputFromFolder(holder.mountpoint!, output.hostDir, caps);
   }
-  const archive = await onEngine("reading the output", () => holder.getArchive({ path: HOLDER_MOUNT }));
+  const archive = await onEngine("reading the output", () =>
+    holder.container.getArchive({ path: HOLDER_MOUNT }),
+  );
   return collectOutputFromArchive(archive, HOLDER_MOUNT.slice(1), output.hostDir, caps);
 }
 

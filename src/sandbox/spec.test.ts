@@ -126,8 +126,8 @@ describe("container spec", () => {
     const deadline = before + TEST_LIMITS.timeLimitMs + TEST_LIMITS.graceMs + LEASE_MARGIN_MS;
     for (const labels of [
       untrustedContainerSpec(request, image, "vol").Labels,
-      holderContainerSpec(request, "vol").Labels,
-      outputVolumeOptions(request, "vol").Labels,
+      holderContainerSpec(request).Labels,
+      outputVolumeOptions(request).Labels,
     ]) {
       expect(Number(labels?.[LEASE_LABEL])).toBeGreaterThanOrEqual(deadline);
       expect(Number(labels?.[LEASE_LABEL])).toBeLessThan(deadline + 60_000);

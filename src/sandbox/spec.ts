@@ -43,7 +43,7 @@ export interface SandboxRequest {
   /** Names the run in container names, labels and messages. */
   runId: string;
   /**
-   * A trusted image (one with `sleep`) for the container that holds the output volume; default `image`.
+   * A trusted image (one with `cat`) for the container that holds the output volume; default `image`.
    * A participant's own image is never trusted with it: it runs outside the sandbox's runtime and limits.
    */
   holderImage?: string;
@@ -51,19 +51,26 @@ export interface SandboxRequest {
 
 export const OUTPUT_VOLUME_LABEL = "org.proctor.run";
 
-/** Options of the tmpfs-backed volume that bounds the output folder while the program runs. */
-export function outputVolumeOptions(request: SandboxRequest, name: string) {
+/**
+ * The tmpfs-backed volume that bounds the output folder while the program runs, as a mount's volume options:
+ * the engine makes it when the holder is created, capped and leased; the sandbox's mount says the same, so
+ * no mount can ever make the engine create it plain (disk-backed, unleased). Never filled from an image's
+ * folder: its root keeps the tmpfs's mode=1777, writable by the run's user whatever the image has there.
+ */
+export function outputVolumeOptions(request: SandboxRequest) {
   const { outputBytes, outputFiles } = request.limits;
   return {
-    Name: name,
-    Driver: "local",
-    DriverOpts: {
-      type: "tmpfs",
-      device: "tmpfs",
-      // nr_inodes counts the volume's root folder too.
-      o: `size=${outputBytes},nr_inodes=${outputFiles + 1},mode=1777,nosuid,nodev`,
-    },
+    NoCopy: true,
     Labels: labels(request),
+    DriverConfig: {
+      Name: "local",
+      Options: {
+        type: "tmpfs",
+        device: "tmpfs",
+        // nr_inodes counts the volume's root folder too.
+        o: `size=${outputBytes},nr_inodes=${outputFiles + 1},mode=1777,nosuid,nodev`,
+      },
+    },
   };
 }
 
@@ -92,9 +99,7 @@ export function untrustedContainerSpec(
       Source: outputVolume,
       Target: request.output.target,
       ReadOnly: false,
-      // Not filled from (nor given the owner and mode of) the image's folder there: the volume's root
-      // stays the mode=1777 of its tmpfs, writable by the run's user whatever the image's folder is.
-      VolumeOptions: { NoCopy: true },
+      VolumeOptions: outputVolumeOptions(request),
     } as never);
   }
   const env = { HOME: CONTAINER.tmp, TMPDIR: CONTAINER.tmp, PYTHONDONTWRITEBYTECODE: "1", ...request.env };
@@ -174,29 +179,45 @@ export function gpuDeviceRequest() {
 }
 
 /**
- * A do-nothing container that keeps the output volume mounted after the untrusted program has exited
- * (a tmpfs volume is unmounted, and emptied, when no running container uses it), so its files can be read.
+ * A do-nothing container that keeps the output volume mounted after the untrusted program has exited (a
+ * tmpfs volume is unmounted, and emptied, when no running container uses it), so its files can be read.
+ * The volume is its own (anonymous, made with it); it waits on its stdin, which proctor holds open: when
+ * proctor lets go (or dies), it exits and the engine removes it together with the volume, off the run's
+ * critical path.
  */
-export function holderContainerSpec(request: SandboxRequest, outputVolume: string): ContainerCreateOptions {
+export function holderContainerSpec(request: SandboxRequest): ContainerCreateOptions {
   return {
     name: `proctor-${request.runId}-holder`,
     Image: request.holderImage ?? request.image,
-    Entrypoint: ["sleep"],
-    Cmd: ["infinity"],
+    Entrypoint: ["cat"],
+    Cmd: [],
     User: FALLBACK_USER,
     Labels: labels(request),
     NetworkDisabled: true,
+    AttachStdin: true,
+    OpenStdin: true,
+    StdinOnce: true,
     HostConfig: {
       NetworkMode: "none",
       ReadonlyRootfs: true,
-      Mounts: [{ Type: "volume", Source: outputVolume, Target: HOLDER_MOUNT, ReadOnly: true }],
+      Mounts: [
+        // No source: an anonymous volume, which the engine removes with the holder (and mounts only
+        // writable; the holder's `cat` writes nothing).
+        {
+          Type: "volume",
+          Source: "",
+          Target: HOLDER_MOUNT,
+          ReadOnly: false,
+          VolumeOptions: outputVolumeOptions(request),
+        },
+      ],
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       PidsLimit: 4,
       Memory: 32 * 1024 ** 2,
       MemorySwap: 32 * 1024 ** 2,
       LogConfig: { Type: "none", Config: {} },
-      AutoRemove: false,
+      AutoRemove: true,
     },
   };
 }
@@ -239,7 +260,7 @@ export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage
   for (const m of request.mounts)
     args.push("--mount", `type=bind,source=${m.source},target=${m.target},readonly`);
   if (request.output) {
-    const volume = outputVolumeOptions(request, "").DriverOpts;
+    const volume = outputVolumeOptions(request).DriverConfig.Options;
     // One --mount value is CSV: the tmpfs options (which hold commas) are quoted as one field.
     const fields = [
       "type=volume",

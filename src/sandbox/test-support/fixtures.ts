@@ -68,14 +68,23 @@ export async function workspace(image: string): Promise<Workspace> {
   };
 }
 
-/** Containers and volumes of a run still on the engine (there must be none after it returns). */
-export async function leftoversOf(runId: string): Promise<string[]> {
+/**
+ * Containers and volumes of a run still on the engine once it has had time to remove what the run let go:
+ * the output holder and its volume are removed by the engine just after the run returns (there must be
+ * none left).
+ */
+export async function leftoversOf(runId: string, settleMs = 15_000): Promise<string[]> {
   const filters = JSON.stringify({ label: [`org.proctor.run=${runId}`] });
-  const [containers, volumes] = await Promise.all([
-    engine().listContainers({ all: true, filters }),
-    engine().listVolumes({ filters }),
-  ]);
-  return [...containers.map((c) => c.Names.join(",")), ...(volumes.Volumes ?? []).map((v) => v.Name)];
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const [containers, volumes] = await Promise.all([
+      engine().listContainers({ all: true, filters }),
+      engine().listVolumes({ filters }),
+    ]);
+    const left = [...containers.map((c) => c.Names.join(",")), ...(volumes.Volumes ?? []).map((v) => v.Name)];
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export async function filesIn(dir: string): Promise<string[]> {
