@@ -4,6 +4,7 @@
 // Native addons are left out: better-sqlite3 is loaded only when a SQLite store opens (the CLI has
 // node_modules), ssh2's optional crypto binding and cpu-features are optional and fall back to JS.
 import { build } from "esbuild";
+import { rmSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -111,6 +112,8 @@ const common = {
 };
 
 if (!only || only === "cli") {
+  // Chunk names carry a content hash, so each build writes new ones: drop the last build's first.
+  rmSync("build/chunks", { recursive: true, force: true });
   // Split into chunks: each command's code loads only when that command runs.
   await build({
     ...common,
