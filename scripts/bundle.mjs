@@ -4,24 +4,86 @@
 // Native addons are left out: better-sqlite3 is loaded only when a SQLite store opens (the CLI has
 // node_modules), ssh2's optional crypto binding and cpu-features are optional and fall back to JS.
 import { build } from "esbuild";
+import { rmSync } from "node:fs";
+import path from "node:path";
 
 /**
- * dockerode loads, at start, libraries for two things proctor never does: Docker over SSH (ssh2) and
- * BuildKit sessions (gRPC, protobuf). Bundled as stubs that throw if ever called, a cold `proctor run`
- * doesn't parse them (about a third of its start-up).
+ * dockerode loads, at start, libraries for things proctor never does: Docker over SSH (ssh2) and BuildKit
+ * sessions (gRPC, protobuf, and uuid for the session id). Bundled as stubs that throw if ever called, a
+ * cold `proctor run` doesn't parse them (about a third of its start-up). A rule with `from` applies only
+ * where that file requires the module.
  */
-const UNUSED = ["ssh2", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs"];
+const STUBS = [
+  { name: "ssh2" },
+  { name: "@grpc/grpc-js" },
+  { name: "@grpc/proto-loader" },
+  { name: "protobufjs" },
+  { name: "uuid", from: /\/dockerode\/lib\/session\.js$/ },
+];
+/**
+ * Modules a dependency requires at start for a path proctor takes rarely: bundled as they are, but run on
+ * first use instead of at start. dockerode's util.js needs tar-fs (and its streams) and dockerignore only to
+ * pack a build context (the classic builder's fallback in sandbox/registry.ts).
+ */
+const LAZY = [
+  { name: "tar-fs", from: /\/dockerode\/lib\/util\.js$/ },
+  { name: "@balena/dockerignore", from: /\/dockerode\/lib\/util\.js$/ },
+];
+/**
+ * docker-modem creates its `debug("modem")` logger at start, which loads debug, supports-color and tty;
+ * without DEBUG set that logger is off, so it is bundled to load debug only when DEBUG is set.
+ */
+const DEBUG_FROM = /\/docker-modem\/lib\/modem\.js$/;
+const exact = (names) => new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, "\\$&")).join("|")})$`);
+const applies = (rules, args) =>
+  rules.some((r) => r.name === args.path && (!r.from || r.from.test(args.importer.replaceAll("\\", "/"))));
 const stubUnused = {
   name: "stub-unused",
   setup(b) {
-    const filter = new RegExp(`^(${UNUSED.map((n) => n.replace(/[/.]/g, "\\$&")).join("|")})$`);
-    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: "proctor-stub" }));
+    b.onResolve({ filter: exact(STUBS.map((s) => s.name)) }, (args) =>
+      applies(STUBS, args) ? { path: args.path, namespace: "proctor-stub" } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: "proctor-stub" }, (args) => ({
       contents: `const fail = () => { throw new Error(${JSON.stringify(
         `proctor is bundled without ${args.path} (Docker over SSH and BuildKit sessions are not used)`,
       )}); };
 module.exports = new Proxy({}, { get: (_, key) => (key === "__esModule" ? false : fail) });`,
       loader: "js",
+    }));
+  },
+};
+const loadOnUse = {
+  name: "load-on-use",
+  setup(b) {
+    const resolveAs = (namespace) => async (args) => {
+      const real = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace };
+    };
+    b.onResolve({ filter: exact(LAZY.map((l) => l.name)) }, (args) =>
+      applies(LAZY, args) ? resolveAs("proctor-lazy")(args) : undefined,
+    );
+    b.onResolve({ filter: /^debug$/ }, (args) =>
+      DEBUG_FROM.test(args.importer.replaceAll("\\", "/")) ? resolveAs("proctor-debug")(args) : undefined,
+    );
+    // The real module is a require inside a function: esbuild runs it on the first call, not at start.
+    b.onLoad({ filter: /.*/, namespace: "proctor-lazy" }, (args) => ({
+      contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(args.path)}));
+module.exports = new Proxy(function () {}, {
+  apply: (_, self, params) => Reflect.apply(load(), self, params),
+  construct: (_, params) => Reflect.construct(load(), params),
+  get: (_, key) => (key === "__esModule" ? false : load()[key]),
+});`,
+      loader: "js",
+      resolveDir: path.dirname(args.path),
+    }));
+    // debug reads DEBUG when it loads and enables nothing without it: unset, a no-op logger does the same.
+    b.onLoad({ filter: /.*/, namespace: "proctor-debug" }, (args) => ({
+      contents: `const off = Object.assign(() => {}, { enabled: false });
+module.exports = (namespace) => (process.env.DEBUG ? require(${JSON.stringify(args.path)})(namespace) : off);`,
+      loader: "js",
+      resolveDir: path.dirname(args.path),
     }));
   },
 };
@@ -46,10 +108,12 @@ const common = {
   },
   logLevel: "warning",
   legalComments: "none",
-  plugins: [stubUnused],
+  plugins: [stubUnused, loadOnUse],
 };
 
 if (!only || only === "cli") {
+  // Chunk names carry a content hash, so each build writes new ones: drop the last build's first.
+  rmSync("build/chunks", { recursive: true, force: true });
   // Split into chunks: each command's code loads only when that command runs.
   await build({
     ...common,

@@ -1,9 +1,8 @@
 import { Command } from "commander";
 import { mkdir, readdir, stat } from "node:fs/promises";
-import { runImageSubmission } from "../pipeline/run-image.js";
 import { runSubmission } from "../pipeline/run-submission.js";
 import { exitCodeFor } from "../status/index.js";
-import { submissionFileKind } from "../submission/index.js";
+import { submissionFileKind } from "../submission/kind.js";
 import { ensureRuntime, limitOptions, limitsFrom, type LimitFlags } from "./options.js";
 import { runResultJson, runResultText } from "./report.js";
 import { UsageError } from "./usage-error.js";
@@ -57,14 +56,18 @@ export function runCommand(): Command {
       );
     await ensureRuntime(limits.runtime, `--runtime ${limits.runtime}`);
     const common = { dataDir: flags.data, outputDir: flags.output, expectedOutput: flags.expect, limits };
+    // An image archive's code (tar reading, image rules, `docker load`) loads only for an image archive:
+    // a zip's run starts sooner without it.
     const result =
       kind === "image"
-        ? await runImageSubmission({
-            ...common,
-            archivePath: flags.submission,
-            helperImage: flags.image ?? HELPER_IMAGE,
-            gpu: flags.gpu,
-          })
+        ? await import("../pipeline/run-image.js").then(({ runImageSubmission }) =>
+            runImageSubmission({
+              ...common,
+              archivePath: flags.submission,
+              helperImage: flags.image ?? HELPER_IMAGE,
+              gpu: flags.gpu,
+            }),
+          )
         : await runSubmission({ ...common, zipPath: flags.submission, image: flags.image!, gpu: flags.gpu });
     process.stdout.write((flags.json ? JSON.stringify(runResultJson(result)) : runResultText(result)) + "\n");
     process.exitCode = exitCodeFor(result.status);

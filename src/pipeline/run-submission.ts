@@ -9,12 +9,10 @@ import {
   type SandboxResult,
 } from "../sandbox/index.js";
 import type { RunStatus } from "../status/index.js";
-import {
-  extractSubmission,
-  InvalidSubmissionError,
-  sha256File,
-  type ZipLimits,
-} from "../submission/index.js";
+import { InvalidSubmissionError } from "../submission/errors.js";
+import { extractSubmission } from "../submission/extract.js";
+import { sha256File } from "../submission/hash.js";
+import type { ZipLimits } from "../submission/limits.js";
 import { CONTAINER, ENTRYPOINT_ENV, ENTRYPOINT_EXIT, submissionCommand } from "../contract/index.js";
 
 export interface SubmissionRunRequest {
