@@ -12,7 +12,17 @@ import path from "node:path";
 import { writeZip } from "../test/support/zips.js";
 import { runSubmission } from "../src/pipeline/run-submission.js";
 import { DEFAULT_LIMITS, engineRuntimes } from "../src/sandbox/index.js";
-import { mb, median, ms, PEAK_RSS_PRELOAD, run, timeIt, verdict } from "./support.js";
+import {
+  mb,
+  median,
+  ms,
+  pairedRatio,
+  PEAK_RSS_PRELOAD,
+  run,
+  timeInterleaved,
+  timeIt,
+  verdict,
+} from "./support.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 9);
 const CLI = path.resolve("build/proctor.mjs");
@@ -38,15 +48,6 @@ export async function benchRun(): Promise<void> {
     let n = 0;
     const out = () => path.join(dir, `out-${++n}`);
 
-    const bare = await timeIt(
-      () => run("docker", ["run", "--rm", "--network", "none", image, "python3", "-c", "pass"]),
-      REPS,
-    );
-    const inProcess = await timeIt(
-      () =>
-        runSubmission({ zipPath: trivial, image, dataDir: data, outputDir: out(), limits: DEFAULT_LIMITS }),
-      REPS,
-    );
     const proctorRun = (zip: string, nodeArgs: string[] = []) =>
       run(process.execPath, [
         ...nodeArgs,
@@ -62,16 +63,27 @@ export async function benchRun(): Promise<void> {
         out(),
         "--json",
       ]);
-    const cli = await timeIt(() => proctorRun(trivial), REPS);
-    const b = median(bare);
-    console.log(`\n(a) trivial submission, median of ${REPS} (image ${image})`);
+    // Interleaved, so a load that drifts meanwhile weighs on the baseline and proctor alike.
+    const times = await timeInterleaved(
+      {
+        bare: () => run("docker", ["run", "--rm", "--network", "none", image, "python3", "-c", "pass"]),
+        inProcess: () =>
+          runSubmission({ zipPath: trivial, image, dataDir: data, outputDir: out(), limits: DEFAULT_LIMITS }),
+        cli: () => proctorRun(trivial),
+      },
+      REPS,
+    );
+    const b = median(times.bare);
+    const line = (what: string, t: number[], target: number) => {
+      const ratio = pairedRatio(t, times.bare);
+      return `    ${what.padEnd(55)}${ms(median(t))}  ${ratio.toFixed(2)}×  (target ≤ ${target}×: ${verdict(ratio <= target)})`;
+    };
+    console.log(
+      `\n(a) trivial submission, median of ${REPS} rounds (image ${image}); ratios: median of each round's pair`,
+    );
     console.log(`    bare docker run --rm --network none … python3 -c pass   ${ms(b)}`);
-    console.log(
-      `    proctor run, in-process (runner)                       ${ms(median(inProcess))}  ${(median(inProcess) / b).toFixed(2)}×  (target ≤ 1.1×: ${verdict(median(inProcess) / b <= 1.1)})`,
-    );
-    console.log(
-      `    proctor run, cold CLI (node start + run)               ${ms(median(cli))}  ${(median(cli) / b).toFixed(2)}×  (target ≤ 1.25×: ${verdict(median(cli) / b <= 1.25)})`,
-    );
+    console.log(line("proctor run, in-process (runner)", times.inProcess, 1.1));
+    console.log(line("proctor run, cold CLI (node start + run)", times.cli, 1.25));
 
     const floodZip = await writeZip(path.join(dir, "flood.zip"), {
       "main.py": `import sys, os\nchunk = b"x" * 1023 + b"\\n"\nw = sys.stdout.buffer\nfor _ in range(1024 * 1024):\n    w.write(chunk)\n`,

@@ -20,6 +20,32 @@ export async function timeIt(fn: () => Promise<unknown>, reps: number, warmup = 
   return times;
 }
 
+/**
+ * Times each of `fns` once per round, in turn, for `reps` rounds (after `warmup` untimed rounds): a load
+ * that drifts during the benchmark then weighs on each alike. Milliseconds, per name, in round order.
+ */
+export async function timeInterleaved<K extends string>(
+  fns: Record<K, () => Promise<unknown>>,
+  reps: number,
+  warmup = 1,
+): Promise<Record<K, number[]>> {
+  const names = Object.keys(fns) as K[];
+  const times = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let round = -warmup; round < reps; round++) {
+    for (const name of names) {
+      const start = performance.now();
+      await fns[name]();
+      if (round >= 0) times[name].push(performance.now() - start);
+    }
+  }
+  return times;
+}
+
+/** The median of the ratios of paired timings (each pair measured back to back in one round). */
+export function pairedRatio(times: number[], baseline: number[]): number {
+  return median(times.map((t, i) => t / baseline[i]!));
+}
+
 export interface Spawned {
   code: number | null;
   stdout: string;

@@ -35,11 +35,13 @@ const program = new Command("proctor")
   .exitOverride();
 const invoked = process.argv[2];
 const wanted = invoked && COMMANDS[invoked] ? [COMMANDS[invoked]] : Object.values(COMMANDS);
-for (const command of await Promise.all(wanted.map((load) => load()))) program.addCommand(command);
-if (invoked && RUNS_CONTAINERS.has(invoked)) {
-  const { removeContainersOnSignals } = await import("./signals.js");
-  removeContainersOnSignals();
-}
+const runsContainers = invoked !== undefined && RUNS_CONTAINERS.has(invoked);
+const [signals, ...commands] = await Promise.all([
+  runsContainers ? import("./signals.js") : null,
+  ...wanted.map((load) => load()),
+]);
+for (const command of commands) program.addCommand(command);
+signals?.removeContainersOnSignals();
 
 // Every parse error is a usage error (exit 2), in subcommands too.
 const overrideAll = (command: Command): void => {

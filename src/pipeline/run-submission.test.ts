@@ -57,7 +57,7 @@ with open("/code_execution/submission/submission.csv", "w") as f:
     expect(result.stdout.text).toBe("helper here\n");
   });
 
-  it("refuses a zip-slip before any container starts, naming the entry", async () => {
+  it("refuses a zip-slip before the program's container is made, naming the entry, and leaves nothing", async () => {
     const zipPath = path.join(dir, "slip.zip");
     await writeFile(
       zipPath,

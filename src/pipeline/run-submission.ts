@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   newRunId,
-  runSandboxed,
+  prepareRun,
   type SandboxLimits,
   type SandboxRequest,
   type SandboxResult,
@@ -37,14 +37,22 @@ export type SubmissionRunResult = Omit<SandboxResult, "status"> & {
 };
 
 /**
- * Runs a participant's zip per the container contract: checked and extracted before any container
- * starts (a refused zip is `invalid_submission`), then run sandboxed with the data read-only and the
- * predictions copied to `outputDir`.
+ * Runs a participant's zip per the container contract: checked and extracted before its container is
+ * created (a refused zip is `invalid_submission`, and nothing of it reaches the engine), then run sandboxed
+ * with the data read-only and the predictions copied to `outputDir`. The engine prepares the run's output
+ * holder meanwhile.
  */
 export async function runSubmission(request: SubmissionRunRequest): Promise<SubmissionRunResult> {
   const runId = newRunId();
   const workDir = await mkdtemp(path.join(os.tmpdir(), "proctor-run-"));
   const srcDir = path.join(workDir, "src");
+  const prepared = prepareRun({
+    runId,
+    image: request.image,
+    limits: request.limits,
+    output: submissionOutput(request),
+  });
+  let ran = false;
   try {
     let extracted;
     try {
@@ -56,10 +64,11 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     }
     // The sandbox user is not root: it must be able to read the code through the bind mount.
     await chmod(extracted.root, 0o755);
-    const result = await runSandboxed(submissionSandboxRequest(request, runId, extracted));
+    ran = true;
+    const result = await prepared.run(submissionSandboxRequest(request, runId, extracted));
     return { ...result, runId, submissionSha256: extracted.sha256 };
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await Promise.all([ran ? undefined : prepared.abandon(), rm(workDir, { recursive: true, force: true })]);
   }
 }
 
@@ -82,15 +91,20 @@ export function submissionSandboxRequest(
       { source: extracted.root, target: CONTAINER.src },
       { source: path.resolve(request.dataDir), target: CONTAINER.data },
     ],
-    output: {
-      target: CONTAINER.submission,
-      hostDir: path.resolve(request.outputDir),
-      expectedFile: request.expectedOutput,
-      missingExitCode: ENTRYPOINT_EXIT.outputMissing,
-    },
+    output: submissionOutput(request),
     limits: request.limits,
     gpu: request.gpu,
     env: submissionEnv(request),
+  };
+}
+
+/** The submission folder, copied out to `outputDir` after the run. */
+function submissionOutput(request: Pick<SubmissionRunRequest, "outputDir" | "expectedOutput">) {
+  return {
+    target: CONTAINER.submission,
+    hostDir: path.resolve(request.outputDir),
+    expectedFile: request.expectedOutput,
+    missingExitCode: ENTRYPOINT_EXIT.outputMissing,
   };
 }
 

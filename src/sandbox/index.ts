@@ -1,5 +1,13 @@
-export { runSandboxed, newRunId, type SandboxResult, type SandboxStatus, type CapturedLog } from "./run.js";
-export { interactiveRunArgs, type SandboxRequest, type ReadOnlyMount } from "./spec.js";
+export {
+  newRunId,
+  prepareRun,
+  runSandboxed,
+  type CapturedLog,
+  type PreparedRun,
+  type SandboxResult,
+  type SandboxStatus,
+} from "./run.js";
+export { interactiveRunArgs, type EarlyRequest, type SandboxRequest, type ReadOnlyMount } from "./spec.js";
 export { DEFAULT_LIMITS, describeLimits, type SandboxLimits } from "./limits.js";
 export {
   ensureImage,

@@ -12,7 +12,13 @@ import { runtimeAware } from "./runtimes.js";
 import type { SandboxLimits } from "./limits.js";
 import { MetricsSeries, sampleGpu, sampleStats, type RunMetrics } from "./metrics.js";
 import { collectOutputFromArchive, collectOutputFromFolder, type CollectedOutput } from "./output.js";
-import { HOLDER_MOUNT, holderContainerSpec, untrustedContainerSpec, type SandboxRequest } from "./spec.js";
+import {
+  HOLDER_MOUNT,
+  holderContainerSpec,
+  untrustedContainerSpec,
+  type EarlyRequest,
+  type SandboxRequest,
+} from "./spec.js";
 import { classifyEnd, type SandboxStatus } from "./verdict.js";
 
 export type { SandboxStatus } from "./verdict.js";
@@ -51,33 +57,72 @@ export function newRunId(): string {
  * output volume are always removed, also when this process is interrupted.
  */
 export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
-  try {
-    return await attemptRun(request, request.runId, true);
-  } catch (error) {
-    // Only a start the engine itself lost (nothing of the program ran) is worth one more try.
-    if (!(error instanceof StartLostError)) throw error;
-    return attemptRun(request, `${request.runId}-retry`, false);
-  }
+  return prepareRun(request).run(request);
+}
+
+export interface PreparedRun {
+  /** Runs the program; `request` must agree with what the run was prepared with. */
+  run(request: SandboxRequest): Promise<SandboxResult>;
+  /** Nothing will run: removes what was made. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * Starts a run's program-independent part (the image lookup, the output holder and its volume), so that it
+ * overlaps what the caller still has to do before the program is known (e.g. extract a zip). Every
+ * prepared run must be run or abandoned.
+ */
+export function prepareRun(early: EarlyRequest): PreparedRun {
+  const begun = begin(early, early.runId);
+  return {
+    async run(request) {
+      try {
+        return await attemptRun(request, begun, true);
+      } catch (error) {
+        // Only a start the engine itself lost (nothing of the program ran) is worth one more try.
+        if (!(error instanceof StartLostError)) throw error;
+        return attemptRun(request, begin(request, `${request.runId}-retry`), false);
+      }
+    },
+    abandon: () => begun.resources.removeAll(),
+  };
 }
 
 /** The engine lost the container between create and start (a runc race under load); nothing ran. */
 class StartLostError extends Error {}
 const START_LOST = /cannot start a stopped process|cgroup deleted/;
 
-async function attemptRun(request: SandboxRequest, runId: string, mayRetry: boolean): Promise<SandboxResult> {
+interface Begun {
+  runId: string;
+  resources: RunResources;
+  image: Promise<ResolvedImage>;
+  holder: Promise<OutputHolder | null>;
+}
+
+/**
+ * The holder, and with it the output volume, is made first, while the image is looked up: both exist
+ * before the sandbox can be refused, and the holder starts while the sandbox is created.
+ */
+function begin(early: EarlyRequest, runId: string): Begun {
+  const resources = new RunResources();
+  const run = { ...early, runId };
+  const holder = run.output ? resources.track(prepareHolder(run, resources)) : Promise.resolve(null);
+  const image = resolveImage(early.image);
+  holder.catch(() => undefined);
+  image.catch(() => undefined);
+  return { runId, resources, image, holder };
+}
+
+async function attemptRun(request: SandboxRequest, begun: Begun, mayRetry: boolean): Promise<SandboxResult> {
   const stdout = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const stderr = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const base = { limits: request.limits, runtime: request.limits.runtime, exitCode: null, durationMs: 0 };
-  const resources = new RunResources();
+  const { resources } = begun;
   let image: ResolvedImage | null = null;
-  const run = { ...request, runId };
-  // The holder, and with it the output volume, is made first, while the image is looked up: both exist
-  // before the sandbox can be refused, and the holder starts while the sandbox is created.
-  const holder = run.output ? resources.track(prepareHolder(run, resources)) : Promise.resolve(null);
-  holder.catch(() => undefined);
   try {
-    image = await resolveImage(request.image);
-    const ended = await execute(run, image, holder, stdout, stderr, resources);
+    image = await begun.image;
+    const run = { ...request, runId: begun.runId };
+    const ended = await execute(run, image, begun.holder, stdout, stderr, resources);
     return { ...base, ...ended, image, stdout: logOf(stdout), stderr: logOf(stderr) };
   } catch (error) {
     if (mayRetry && error instanceof EngineError && START_LOST.test(error.message))
@@ -159,8 +204,8 @@ interface OutputHolder {
   held: Promise<void>;
   /** The holder's start: the output can be trusted only if it did start. */
   started: Promise<void>;
-  /** Set once the output was copied out of it: then it may simply be let go. */
-  copied: { out: boolean };
+  /** Says the output was copied out of it: then it may simply be let go. */
+  copied(): void;
 }
 
 /**
@@ -168,18 +213,17 @@ interface OutputHolder {
  * the sandbox may start as soon as the volume is held (`held`), which the engine reports early in the
  * holder's start.
  */
-async function prepareHolder(request: SandboxRequest, resources: RunResources): Promise<OutputHolder> {
+async function prepareHolder(request: EarlyRequest, resources: RunResources): Promise<OutputHolder> {
   const docker = engine();
   const container = await resources.track(
     onEngine("creating the output holder container", () =>
       docker.createContainer(holderContainerSpec(request)),
     ),
   );
-  let stdin: Duplex | undefined;
-  let volume: string | undefined;
-  const copied = { out: false };
+  const state: { stdin?: Duplex; volume?: string; copied: boolean } = { copied: false };
   resources.holder(async () => {
-    if (copied.out && stdin && !stdin.destroyed) {
+    const { stdin, volume } = state;
+    if (state.copied && stdin && !stdin.destroyed) {
       // The usual end: it exits on end of input, and the engine removes it and its volume (AutoRemove).
       stdin.destroy();
       return;
@@ -190,20 +234,19 @@ async function prepareHolder(request: SandboxRequest, resources: RunResources): 
       container.remove({ force: true, v: true }),
     ).catch(ignoreGone);
     if (volume)
-      await onEngine("removing the output volume", () => docker.getVolume(volume!).remove()).catch(
-        ignoreGone,
-      );
+      await onEngine("removing the output volume", () => docker.getVolume(volume).remove()).catch(ignoreGone);
   });
+  // Attached before it starts: the engine answers no attach (nor inspect) while a start is under way.
   const [info, attached] = await Promise.all([
     onEngine("inspecting the output holder", () => container.inspect()),
     onEngine("attaching to the output holder", () =>
       container.attach({ stream: true, stdin: true, hijack: true }),
     ),
   ]);
-  stdin = attached as Duplex;
-  stdin.on("error", () => undefined);
+  state.stdin = attached as Duplex;
+  state.stdin.on("error", () => undefined);
   const mount = info.Mounts.find((m) => m.Destination === HOLDER_MOUNT);
-  volume = mount?.Name;
+  const volume = (state.volume = mount?.Name);
   if (!volume) throw new EngineError("the output holder has no output volume; the engine made none");
   const since = Math.floor(Date.now() / 1000) - 60;
   const mountEvent = volumeMountedFor(volume, container.id, since);
@@ -211,6 +254,7 @@ async function prepareHolder(request: SandboxRequest, resources: RunResources): 
   started.catch(() => undefined);
   const held = Promise.race([started, mountEvent.seen]);
   void held.finally(mountEvent.stop).catch(() => undefined);
+  const copied = () => void (state.copied = true);
   return { container, volume, mountpoint: mount?.Source, held, started, copied };
 }
 
@@ -333,7 +377,7 @@ async function execute(
   // The sandbox has no more to tell: removed while its output is copied out of the holder's volume.
   void resources.removeContainers();
   const output = holder && request.output ? await readOutput(request, holder) : null;
-  if (holder) holder.copied.out = true;
+  holder?.copied();
   const metrics = series.finish({
     endedAtMs: parseEngineTime(state.FinishedAt),
     durationMs,

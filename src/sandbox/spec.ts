@@ -49,6 +49,9 @@ export interface SandboxRequest {
   holderImage?: string;
 }
 
+/** What a run needs that does not depend on its program: made before the program is known. */
+export type EarlyRequest = Pick<SandboxRequest, "runId" | "image" | "limits" | "output" | "holderImage">;
+
 export const OUTPUT_VOLUME_LABEL = "org.proctor.run";
 
 /**
@@ -57,7 +60,7 @@ export const OUTPUT_VOLUME_LABEL = "org.proctor.run";
  * no mount can ever make the engine create it plain (disk-backed, unleased). Never filled from an image's
  * folder: its root keeps the tmpfs's mode=1777, writable by the run's user whatever the image has there.
  */
-export function outputVolumeOptions(request: SandboxRequest) {
+export function outputVolumeOptions(request: Pick<EarlyRequest, "runId" | "limits">) {
   const { outputBytes, outputFiles } = request.limits;
   return {
     NoCopy: true,
@@ -74,7 +77,7 @@ export function outputVolumeOptions(request: SandboxRequest) {
   };
 }
 
-function labels(request: SandboxRequest): Record<string, string> {
+function labels(request: Pick<EarlyRequest, "runId" | "limits">): Record<string, string> {
   return { ...leaseLabels(request.limits), [OUTPUT_VOLUME_LABEL]: request.runId };
 }
 
@@ -185,7 +188,7 @@ export function gpuDeviceRequest() {
  * proctor lets go (or dies), it exits and the engine removes it together with the volume, off the run's
  * critical path.
  */
-export function holderContainerSpec(request: SandboxRequest): ContainerCreateOptions {
+export function holderContainerSpec(request: EarlyRequest): ContainerCreateOptions {
   return {
     name: `proctor-${request.runId}-holder`,
     Image: request.holderImage ?? request.image,
