@@ -2,12 +2,12 @@ import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, statfs } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import type { Duplex } from "node:stream";
 import { CappedCapture } from "./capture.js";
 import { registerRemoval, sweepExpired } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
 import { resolveImage, type ResolvedImage } from "./image.js";
+import { watchVolumeMount } from "./volume-events.js";
 import { runtimeAware } from "./runtimes.js";
 import type { SandboxLimits } from "./limits.js";
 import { MetricsSeries, sampleGpu, sampleStats, type RunMetrics } from "./metrics.js";
@@ -249,7 +249,7 @@ async function prepareHolder(request: EarlyRequest, resources: RunResources): Pr
   const volume = (state.volume = mount?.Name);
   if (!volume) throw new EngineError("the output holder has no output volume; the engine made none");
   const since = Math.floor(Date.now() / 1000) - 60;
-  const mountEvent = volumeMountedFor(volume, container.id, since);
+  const mountEvent = watchVolumeMount(volume, container.id, since);
   const started = resources.track(onEngine("starting the output holder", () => container.start()));
   started.catch(() => undefined);
   const held = Promise.race([started, mountEvent.seen]);
@@ -258,53 +258,9 @@ async function prepareHolder(request: EarlyRequest, resources: RunResources): Pr
   return { container, volume, mountpoint: mount?.Source, held, started, copied };
 }
 
-/**
- * Watches the engine's events for `volume` being mounted for `containerId`. The engine logs that event
- * right after its volume driver mounted the volume for that container (a reference the program's exit
- * cannot drop), well before the container's start returns. `since` replays what the engine logged before
- * the watch began. Never rejects: without events (an engine or proxy that refuses them) `seen` stays
- * pending and the holder's start decides.
- */
-function volumeMountedFor(volume: string, containerId: string, since: number) {
-  let stream: NodeJS.ReadableStream | undefined;
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-    (stream as Duplex | undefined)?.destroy();
-  };
-  const seen = new Promise<void>((resolve) => {
-    engine()
-      .getEvents({
-        since,
-        filters: JSON.stringify({ type: ["volume"], event: ["mount"], volume: [volume] }),
-      })
-      .then((events) => {
-        stream = events;
-        if (stopped) return stop();
-        events.on("error", () => undefined);
-        const lines = createInterface({ input: events });
-        lines.on("error", () => undefined);
-        lines.on("line", (line) => {
-          const event = parseEvent(line);
-          if (event?.Actor?.ID === volume && event.Actor.Attributes?.container === containerId) resolve();
-        });
-      })
-      .catch(() => undefined);
-  });
-  return { seen, stop };
-}
-
 /** A removal that found nothing to remove (404) has nothing left to do. */
 function ignoreGone(error: unknown): void {
   if ((error as { cause?: { statusCode?: number } }).cause?.statusCode !== 404) throw error;
-}
-
-function parseEvent(line: string): { Actor?: { ID?: string; Attributes?: Record<string, string> } } | null {
-  try {
-    return JSON.parse(line) as { Actor?: { ID?: string; Attributes?: Record<string, string> } };
-  } catch {
-    return null;
-  }
 }
 
 async function execute(
@@ -418,7 +374,13 @@ async function readOutput(request: SandboxRequest, holder: OutputHolder) {
   const archive = await onEngine("reading the output", () =>
     holder.container.getArchive({ path: HOLDER_MOUNT }),
   );
-  return collectOutputFromArchive(archive, HOLDER_MOUNT.slice(1), output.hostDir, caps);
+  const copied = await collectOutputFromArchive(archive, HOLDER_MOUNT.slice(1), output.hostDir, caps);
+  // The engine answers an archive read of a stopped container from a fresh (empty) mount of its volume:
+  // the copy counts only if the holder still runs, i.e. held the volume from before the program started.
+  const state = await onEngine("reading the output (checking its holder)", () => holder.container.inspect());
+  if (!state.State.Running)
+    throw new EngineError("the output holder stopped during the run, so the program's output was not kept");
+  return copied;
 }
 
 const TMPFS_MAGIC = 0x01021994;
