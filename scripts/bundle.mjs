@@ -112,17 +112,27 @@ const common = {
 };
 
 if (!only || only === "cli") {
-  // Chunk names carry a content hash, so each build writes new ones: drop the last build's first.
-  rmSync("build/chunks", { recursive: true, force: true });
-  // Split into chunks: each command's code loads only when that command runs.
+  // Each build starts clean: nothing of an older layout, no code cache of an older bundle.
+  rmSync("build", { recursive: true, force: true });
+  // The CLI is one CommonJS file, so that the executable can load it with a V8 code cache (Node 20 caches
+  // no ES modules). Each command's code is still evaluated only when that command runs: esbuild turns
+  // main.ts's dynamic imports into lazy initialisers.
   await build({
     ...common,
-    entryPoints: { proctor: "src/cli/main.ts" },
+    format: "cjs",
+    entryPoints: { cli: "src/cli/main.ts" },
+    outdir: "build",
+    outExtension: { ".js": ".cjs" },
+    define: { "import.meta.url": "__proctorModuleUrl" },
+    banner: { js: "const __proctorModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    sourcemap: true,
+  });
+  // The executable: loads build/cli.cjs with its code cache (src/cli/entry.ts).
+  await build({
+    ...common,
+    entryPoints: { proctor: "src/cli/entry.ts" },
     outdir: "build",
     outExtension: { ".js": ".mjs" },
-    chunkNames: "chunks/[name]-[hash]",
-    splitting: true,
-    sourcemap: true,
   });
 }
 if (!only || only === "action") {
