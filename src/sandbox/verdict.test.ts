@@ -57,6 +57,12 @@ const cases: Case[] = [
       /^ran past the time limit of 2s; it was still running 1s after SIGTERM, so it was killed with SIGKILL$/,
   },
   {
+    name: "the time limit, the program gone on SIGTERM though the engine said so after the grace period",
+    run: { stop: { sigterm: true, sigkill: true }, exitCode: 143 },
+    status: "timed_out",
+    reason: /stopped with SIGTERM, it exited within the 1s grace period \(no SIGKILL needed\)$/,
+  },
+  {
     name: "the time limit wins over the OOM flag and a missing output",
     run: { stop: { sigterm: true, sigkill: true }, exitCode: 137, oomKilled: true, output: NOTHING },
     status: "timed_out",

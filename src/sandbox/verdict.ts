@@ -47,9 +47,12 @@ export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, 
   const { limits } = request;
   const { exitCode, output } = run;
   if (run.stop.sigterm) {
-    const how = run.stop.sigkill
-      ? `it was still running ${seconds(limits.graceMs)} after SIGTERM, so it was killed with SIGKILL`
-      : `stopped with SIGTERM, it exited within the ${seconds(limits.graceMs)} grace period (no SIGKILL needed)`;
+    // Sent is not needed: a program that died of the SIGTERM (143) or left on it, but whose end the engine
+    // reported only after the grace period (a loaded host), was not killed by the SIGKILL (137).
+    const how =
+      run.stop.sigkill && exitCode === SIGKILL_EXIT
+        ? `it was still running ${seconds(limits.graceMs)} after SIGTERM, so it was killed with SIGKILL`
+        : `stopped with SIGTERM, it exited within the ${seconds(limits.graceMs)} grace period (no SIGKILL needed)`;
     return {
       status: "timed_out",
       reason: `ran past the time limit of ${seconds(limits.timeLimitMs)}; ${how}`,
@@ -147,12 +150,15 @@ function signalName(code: number): string {
   const names: Record<number, string> = {
     130: "SIGINT",
     134: "SIGABRT",
-    137: "SIGKILL",
+    [SIGKILL_EXIT]: "SIGKILL",
     139: "SIGSEGV",
     143: "SIGTERM",
   };
   return names[code] ? ` (${names[code]})` : "";
 }
+
+/** The exit status of a process the kernel killed with SIGKILL (128 + 9), PID 1 included. */
+const SIGKILL_EXIT = 137;
 
 const seconds = (ms: number) => `${ms / 1000}s`;
 const mib = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MiB`;
