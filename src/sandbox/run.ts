@@ -8,6 +8,7 @@ import { registerRemoval, sweepExpired } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
 import { resolveImage, type ResolvedImage } from "./image.js";
 import { watchVolumeMount } from "./volume-events.js";
+import { waitForNextExit } from "./wait.js";
 import { runtimeAware } from "./runtimes.js";
 import type { SandboxLimits } from "./limits.js";
 import { MetricsSeries, sampleGpu, sampleStats, type RunMetrics } from "./metrics.js";
@@ -286,10 +287,10 @@ async function execute(
     attached.on("error", () => resolve());
   });
   docker.modem.demuxStream(attached, stdout, stderr);
-  // Register the wait before starting, so a program that exits at once is not missed.
-  const exited = container.wait({ condition: "next-exit" }) as Promise<{ StatusCode: number }>;
+  // The wait is registered, and the volume held, before the program can exit.
+  const { registered, exited } = waitForNextExit(container);
   exited.catch(() => undefined);
-  // The volume must be held before the program can exit.
+  await onEngine("registering the wait for the sandbox", () => registered);
   await holder?.held;
 
   const stop = { sigterm: false, sigkill: false };

@@ -67,4 +67,16 @@ describe("watching a volume's mount", () => {
       watch.stop();
     }
   });
+
+  it("once stopped, keeps nothing open that would hold the process, answered or not", async () => {
+    const open = () => process.getActiveResourcesInfo().filter((r) => r === "PipeWrap").length;
+    const before = open();
+    const never = watchVolumeMount(`${volume}-never`, "none", sinceAMinuteAgo());
+    never.stop();
+    const answered = watchVolumeMount(`${volume}-never`, "none", sinceAMinuteAgo());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    answered.stop();
+    for (let i = 0; i < 50 && open() > before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(open()).toBe(before);
+  });
 });

@@ -14,10 +14,11 @@ export function watchVolumeMount(
   containerId: string,
   since: number,
 ): { seen: Promise<void>; stop: () => void } {
+  // Aborting ends the request whether the engine has answered yet or not: nothing outlives the watch.
+  const abort = new AbortController();
   let stream: NodeJS.ReadableStream | undefined;
-  let stopped = false;
   const stop = () => {
-    stopped = true;
+    abort.abort();
     (stream as Duplex | undefined)?.destroy();
   };
   const seen = new Promise<void>((resolve) => {
@@ -25,11 +26,12 @@ export function watchVolumeMount(
       .getEvents({
         since,
         filters: JSON.stringify({ type: ["volume"], event: ["mount"], volume: [volume] }),
+        abortSignal: abort.signal,
       })
       .then((events) => {
         stream = events;
-        if (stopped) return stop();
         events.on("error", () => undefined);
+        if (abort.signal.aborted) return stop();
         const lines = createInterface({ input: events });
         lines.on("error", () => undefined);
         lines.on("line", (line) => {
