@@ -8,18 +8,6 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Times `fn` `reps` times, after `warmup` untimed calls. Milliseconds. */
-export async function timeIt(fn: () => Promise<unknown>, reps: number, warmup = 1): Promise<number[]> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-  }
-  return times;
-}
-
 /**
  * Times each of `fns` once per round, in turn, for `reps` rounds (after `warmup` untimed rounds): a load
  * that drifts during the benchmark then weighs on each alike. Milliseconds, per name, in round order.
@@ -39,6 +27,11 @@ export async function timeInterleaved<K extends string>(
     }
   }
   return times;
+}
+
+/** Times `fn` `reps` times, after `warmup` untimed calls. Milliseconds. */
+export async function timeIt(fn: () => Promise<unknown>, reps: number, warmup = 1): Promise<number[]> {
+  return (await timeInterleaved({ fn }, reps, warmup)).fn;
 }
 
 /** The median of the ratios of paired timings (each pair measured back to back in one round). */

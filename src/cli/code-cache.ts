@@ -15,8 +15,10 @@ export type CodeCacheOutcome = "hit" | "miss" | "rejected";
  * written is simply not used.
  */
 export function requireWithCodeCache(file: string, cacheDir: string, name: string): CodeCacheOutcome {
-  const source = readFileSync(file, "utf8");
+  // Stat first: a rebuild between the two then keys the new source under the old bundle's name, which no
+  // later start asks for; the other order could file the old source under the new bundle's name.
   const { size, mtimeMs, ino } = statSync(file);
+  const source = readFileSync(file, "utf8");
   const prefix = `${name.replace(/[^a-z0-9-]/gi, "_")}@`;
   const cacheFile = path.join(
     cacheDir,

@@ -27,7 +27,7 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
 };
 
 /** Commands that run containers: an interrupt removes the run's containers before the process ends. */
-const RUNS_CONTAINERS = new Set(["run", "test-submission", "test-image", "interact"]);
+const RUNS_CONTAINERS = new Set<CommandName>(["run", "test-submission", "test-image", "interact"]);
 
 /** Runs the command line (no top-level await: the executable loads this as a CommonJS bundle). */
 async function main(): Promise<void> {
@@ -36,8 +36,9 @@ async function main(): Promise<void> {
     .showHelpAfterError()
     .exitOverride();
   const invoked = process.argv[2];
-  const wanted = isCommandName(invoked) ? [COMMANDS[invoked]] : Object.values(COMMANDS);
-  const runsContainers = invoked !== undefined && RUNS_CONTAINERS.has(invoked);
+  const known = isCommandName(invoked);
+  const wanted = known ? [COMMANDS[invoked]] : Object.values(COMMANDS);
+  const runsContainers = known && RUNS_CONTAINERS.has(invoked);
   const [signals, ...commands] = await Promise.all([
     runsContainers ? import("./signals.js") : null,
     ...wanted.map((load) => load()),

@@ -6,6 +6,7 @@ import { cliScratch, spawnCollected, type Ran } from "../../test/support/cli.js"
 import { writeZip } from "../../test/support/zips.js";
 import { engine } from "../sandbox/engine.js";
 import { engineHasImage, saveAlgorithmImage } from "../sandbox/test-support/algorithm-image.js";
+import { leftoversLabelled } from "../sandbox/test-support/fixtures.js";
 
 const image = inject("baseImage");
 const CLI = path.resolve("src/cli/main.ts");
@@ -155,13 +156,7 @@ describe("proctor run", () => {
       const ended = await ran;
       expect(ended.signal).toBe(signal);
       // The sandbox is removed before proctor exits; the holder and its volume by the engine just after.
-      const allFilters = JSON.stringify({ label: [`org.proctor.owner=${owner}${pid}`] });
-      const left = async () => [
-        ...(await engine().listContainers({ all: true, filters: allFilters })),
-        ...((await engine().listVolumes({ filters: allFilters })).Volumes ?? []),
-      ];
-      for (let i = 0; i < 150 && (await left()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(await left()).toEqual([]);
+      expect(await leftoversLabelled(`org.proctor.owner=${owner}${pid}`)).toEqual([]);
     },
   );
 

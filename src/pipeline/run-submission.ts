@@ -52,7 +52,6 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     limits: request.limits,
     output: submissionOutput(request),
   });
-  let ran = false;
   try {
     let extracted;
     try {
@@ -64,11 +63,10 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     }
     // The sandbox user is not root: it must be able to read the code through the bind mount.
     await chmod(extracted.root, 0o755);
-    ran = true;
     const result = await prepared.run(submissionSandboxRequest(request, runId, extracted));
     return { ...result, runId, submissionSha256: extracted.sha256 };
   } finally {
-    await Promise.all([ran ? undefined : prepared.abandon(), rm(workDir, { recursive: true, force: true })]);
+    await Promise.all([prepared.dispose(), rm(workDir, { recursive: true, force: true })]);
   }
 }
 

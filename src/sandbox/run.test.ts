@@ -34,7 +34,7 @@ async function runUnder(
   extra = {},
 ): Promise<SandboxResult> {
   const request = await ws.request(program, { limits: { ...TEST_LIMITS, runtime, ...limits }, ...extra });
-  await import("node:fs/promises").then((fs) => fs.rm(ws.out, { recursive: true, force: true }));
+  await rm(ws.out, { recursive: true, force: true });
   const result = await runSandboxed(request);
   // Said where it shows when an assertion on the status fails: an infrastructure error's cause.
   if (result.status === "infrastructure_error") console.warn(`${request.runId}: ${result.reason}`);

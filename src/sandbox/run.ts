@@ -64,14 +64,17 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
 export interface PreparedRun {
   /** Runs the program; `request` must agree with what the run was prepared with. */
   run(request: SandboxRequest): Promise<SandboxResult>;
-  /** Nothing will run: removes what was made. */
-  abandon(): Promise<void>;
+  /**
+   * Removes what was made and is not removed yet: call it once the run is over or will not happen (after a
+   * run, whose own end removed everything, it has nothing left to do).
+   */
+  dispose(): Promise<void>;
 }
 
 /**
  * Starts a run's program-independent part (the image lookup, the output holder and its volume), so that it
  * overlaps what the caller still has to do before the program is known (e.g. extract a zip). Every
- * prepared run must be run or abandoned.
+ * prepared run must be disposed of.
  */
 export function prepareRun(early: EarlyRequest): PreparedRun {
   const begun = begin(early, early.runId);
@@ -85,7 +88,7 @@ export function prepareRun(early: EarlyRequest): PreparedRun {
         return attemptRun(request, begin(request, `${request.runId}-retry`), false);
       }
     },
-    abandon: () => begun.resources.removeAll(),
+    dispose: () => begun.resources.removeAll(),
   };
 }
 
@@ -375,13 +378,13 @@ async function readOutput(request: SandboxRequest, holder: OutputHolder) {
   const archive = await onEngine("reading the output", () =>
     holder.container.getArchive({ path: HOLDER_MOUNT }),
   );
-  const copied = await collectOutputFromArchive(archive, HOLDER_MOUNT.slice(1), output.hostDir, caps);
+  const collected = await collectOutputFromArchive(archive, HOLDER_MOUNT.slice(1), output.hostDir, caps);
   // The engine answers an archive read of a stopped container from a fresh (empty) mount of its volume:
   // the copy counts only if the holder still runs, i.e. held the volume from before the program started.
   const state = await onEngine("reading the output (checking its holder)", () => holder.container.inspect());
   if (!state.State.Running)
     throw new EngineError("the output holder stopped during the run, so the program's output was not kept");
-  return copied;
+  return collected;
 }
 
 const TMPFS_MAGIC = 0x01021994;

@@ -73,8 +73,13 @@ export async function workspace(image: string): Promise<Workspace> {
  * the output holder and its volume are removed by the engine just after the run returns (there must be
  * none left).
  */
-export async function leftoversOf(runId: string, settleMs = 15_000): Promise<string[]> {
-  const filters = JSON.stringify({ label: [`org.proctor.run=${runId}`] });
+export function leftoversOf(runId: string, settleMs = 15_000): Promise<string[]> {
+  return leftoversLabelled(`org.proctor.run=${runId}`, settleMs);
+}
+
+/** The same for everything carrying `label` (key=value), e.g. all runs of one proctor process. */
+export async function leftoversLabelled(label: string, settleMs = 15_000): Promise<string[]> {
+  const filters = JSON.stringify({ label: [label] });
   const deadline = Date.now() + settleMs;
   for (;;) {
     const [containers, volumes] = await Promise.all([
