@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../../test/support/chromium.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { rankEntries } from "./ranking.js";
 import { renderHtml } from "./render-html.js";
 import { parseRules } from "./rules.js";
 import { makeEntry, makeFailed } from "./test-support/entries.js";
 
-const CHROMIUM = process.env.PROCTOR_CHROMIUM ?? "/usr/bin/chromium";
 const SCREENSHOT = process.env.PROCTOR_SCREENSHOT ?? join(tmpdir(), "proctor-leaderboard.png");
 
 const EVIL = [
@@ -61,19 +61,7 @@ beforeAll(async () => {
     }),
   );
   url = pathToFileURL(file).href;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

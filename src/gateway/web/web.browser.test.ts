@@ -11,7 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../../../test/support/chromium.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packSubmission } from "../../submission/index.js";
 import {
@@ -25,7 +26,6 @@ import {
   type Harness,
 } from "../test-support/harness.js";
 
-const CHROMIUM = process.env.PROCTOR_CHROMIUM ?? "/usr/bin/chromium";
 const EVIL = "<img src=x onerror=alert(1)>";
 
 /** What the tests read of the page's globals (the tests compile without the DOM's types). */
@@ -126,19 +126,7 @@ beforeAll(async () => {
   zipPath = join(work, "submission.zip");
   await packSubmission("example_submission", zipPath);
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
