@@ -1,42 +1,15 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { imageRef, loadCompetition, logVisibility } from "./competition.js";
-import { YamlConfigError } from "../yaml/index.js";
+import { competitionFiles, MINIMAL_COMPETITION } from "./test-support/competition-files.js";
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-config-"));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-
-const MINIMAL = `name: Demo
-runtime:
-  image: org/runtime
-paths:
-  data_dir: data/x
-  ground_truth: truth.csv
-  submission_format: format.yml
-scoring:
-  metric: rmse
-  direction: lower
-`;
+const files = competitionFiles("proctor-config-");
+const { issuesOf } = files;
 
 async function load(text: string) {
-  const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yml`);
-  await writeFile(file, text);
+  const file = await files.write(text);
   return { file, load: () => loadCompetition(file) };
-}
-
-async function issuesOf(text: string) {
-  const { load: go } = await load(text);
-  const error = await go().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(YamlConfigError);
-  return (error as YamlConfigError).issues;
 }
 
 describe("competition.yml", () => {
@@ -52,7 +25,7 @@ describe("competition.yml", () => {
   });
 
   it("fills defaults and resolves paths against the file's folder", async () => {
-    const { file, load: go } = await load(MINIMAL);
+    const { file, load: go } = await load(MINIMAL_COMPETITION);
     const c = await go();
     expect(c.paths.dataDir).toBe(path.join(path.dirname(file), "data/x"));
     expect(c.image).toEqual({
@@ -72,17 +45,17 @@ describe("competition.yml", () => {
   });
 
   it("declares its kinds of runners: cpu, gpu or both, at least one", async () => {
-    const both = await load(MINIMAL + "runners: [gpu, cpu, gpu]\n");
+    const both = await load(MINIMAL_COMPETITION + "runners: [gpu, cpu, gpu]\n");
     expect((await both.load()).runners).toEqual(["gpu", "cpu"]);
-    const none = await issuesOf(MINIMAL + "runners: []\n");
+    const none = await issuesOf(MINIMAL_COMPETITION + "runners: []\n");
     expect(none[0]).toMatchObject({ key: "runners" });
     expect(none[0]!.message).toMatch(/at least 1/);
-    const tpu = await issuesOf(MINIMAL + "runners: [tpu]\n");
+    const tpu = await issuesOf(MINIMAL_COMPETITION + "runners: [tpu]\n");
     expect(tpu[0]!.key).toMatch(/^runners/);
   });
 
   it("names the file, line, key and rule of a bad unit", async () => {
-    const issues = await issuesOf(MINIMAL + "limits:\n  time: soon\n  memory: 4 gallons\n");
+    const issues = await issuesOf(MINIMAL_COMPETITION + "limits:\n  time: soon\n  memory: 4 gallons\n");
     expect(issues).toHaveLength(2);
     expect(issues[0]).toMatchObject({ line: 12, key: "limits.time" });
     expect(issues[0]!.message).toMatch(/like 90s, 30m/);
@@ -90,7 +63,7 @@ describe("competition.yml", () => {
   });
 
   it("reports a misspelt key, an unknown metric and a missing key with their lines", async () => {
-    const text = MINIMAL.replace("metric: rmse", "metric: rmsee").replace(
+    const text = MINIMAL_COMPETITION.replace("metric: rmse", "metric: rmsee").replace(
       "runtime:\n  image: org/runtime\n",
       "runtime:\n  imag: org/runtime\n",
     );
@@ -103,7 +76,9 @@ describe("competition.yml", () => {
   });
 
   it("says which key a misspelt one probably is, and which keys the mapping has", async () => {
-    const issues = await issuesOf(MINIMAL + "limits:\n  memroy: 4g\nleaderbord:\n  daily_limit: 3\n");
+    const issues = await issuesOf(
+      MINIMAL_COMPETITION + "limits:\n  memroy: 4g\nleaderbord:\n  daily_limit: 3\n",
+    );
     const byKey = Object.fromEntries(issues.map((i) => [i.key, i.message]));
     expect(byKey["limits.memroy"]).toMatch(
       /not a known key \(did you mean "memory"\?\).*known keys here: time, grace, memory/,
@@ -112,7 +87,7 @@ describe("competition.yml", () => {
   });
 
   it("lists the built-in metrics for an unknown one, with the closest", async () => {
-    const issues = await issuesOf(MINIMAL.replace("metric: rmse", "metric: f1-macro"));
+    const issues = await issuesOf(MINIMAL_COMPETITION.replace("metric: rmse", "metric: f1-macro"));
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ key: "scoring.metric", line: 9 });
     expect(issues[0]!.message).toMatch(/did you mean "f1_macro"/);
@@ -120,14 +95,14 @@ describe("competition.yml", () => {
   });
 
   it("refuses a direction that contradicts the metric", async () => {
-    const issues = await issuesOf(MINIMAL.replace("direction: lower", "direction: higher"));
+    const issues = await issuesOf(MINIMAL_COMPETITION.replace("direction: lower", "direction: higher"));
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ key: "scoring.direction", line: 10 });
     expect(issues[0]!.message).toMatch(/must be "lower" for rmse/);
   });
 
   it("takes usage_column: null for a ground truth without a public/private split", async () => {
-    const { load: go } = await load(MINIMAL + "  usage_column: null\n");
+    const { load: go } = await load(MINIMAL_COMPETITION + "  usage_column: null\n");
     expect((await go()).scoring.usageColumn).toBeNull();
   });
 
@@ -135,11 +110,13 @@ describe("competition.yml", () => {
     const issues = await issuesOf("name: [unclosed\n");
     expect(issues[0]!.message).toMatch(/not valid YAML/);
     expect(issues[0]!.line).toBeGreaterThan(0);
-    await expect(loadCompetition(path.join(dir, "nope.yml"))).rejects.toThrow(/does not exist; create it/);
+    await expect(loadCompetition(path.join(files.folder(), "nope.yml"))).rejects.toThrow(
+      /does not exist; create it/,
+    );
   });
 
   it("accepts a custom scorer and rejects an empty command", async () => {
-    const custom = MINIMAL.replace(
+    const custom = MINIMAL_COMPETITION.replace(
       "metric: rmse",
       "metric:\n    custom:\n      command: [python3, /scoring/score.py]",
     );
@@ -147,14 +124,16 @@ describe("competition.yml", () => {
     expect((await go()).scoring.metric).toMatchObject({
       custom: { command: ["python3", "/scoring/score.py"] },
     });
-    const issues = await issuesOf(MINIMAL.replace("metric: rmse", "metric:\n    custom:\n      command: []"));
+    const issues = await issuesOf(
+      MINIMAL_COMPETITION.replace("metric: rmse", "metric:\n    custom:\n      command: []"),
+    );
     expect(issues.some((i) => i.key === "scoring.metric.custom.command" || i.key === "scoring.metric")).toBe(
       true,
     );
   });
 
   it("resolves a custom scorer: its folder against the file's, the competition's limits with its time and memory", async () => {
-    const custom = MINIMAL.replace(
+    const custom = MINIMAL_COMPETITION.replace(
       "metric: rmse",
       "metric:\n    custom: { command: [python3, score.py], script_dir: scorer, time: 2m, memory: 1g }",
     );
@@ -171,13 +150,15 @@ describe("competition.yml", () => {
   });
 
   it("reads the sealing key's PEM text at load, or takes it as given without reading the file", async () => {
-    await writeFile(path.join(dir, "board.pub.pem"), "-----BEGIN PUBLIC KEY-----\nabc\n");
-    const sealed = MINIMAL + "leaderboard: { sealing_public_key: board.pub.pem }\n";
+    await writeFile(path.join(files.folder(), "board.pub.pem"), "-----BEGIN PUBLIC KEY-----\nabc\n");
+    const sealed = MINIMAL_COMPETITION + "leaderboard: { sealing_public_key: board.pub.pem }\n";
     const { load: go } = await load(sealed);
     expect((await go()).leaderboard.sealingPublicKeyPem).toBe("-----BEGIN PUBLIC KEY-----\nabc\n");
-    expect((await load(MINIMAL).then(({ load: l }) => l())).leaderboard.sealingPublicKeyPem).toBeUndefined();
+    expect(
+      (await load(MINIMAL_COMPETITION).then(({ load: l }) => l())).leaderboard.sealingPublicKeyPem,
+    ).toBeUndefined();
 
-    const missing = MINIMAL + "leaderboard: { sealing_public_key: keys/none.pem }\n";
+    const missing = MINIMAL_COMPETITION + "leaderboard: { sealing_public_key: keys/none.pem }\n";
     const issues = await issuesOf(missing);
     expect(issues).toEqual([
       expect.objectContaining({ key: "leaderboard.sealing_public_key", rule: "unreadable" }),
@@ -189,7 +170,9 @@ describe("competition.yml", () => {
   });
 
   it("derives the memory-backed caps from memory unless set, and takes the runtime", async () => {
-    const { load: go } = await load(MINIMAL + "limits:\n  memory: 512m\n  tmp: 200m\n  runtime: runsc\n");
+    const { load: go } = await load(
+      MINIMAL_COMPETITION + "limits:\n  memory: 512m\n  tmp: 200m\n  runtime: runsc\n",
+    );
     const c = await go();
     expect(c.limits).toMatchObject({
       memoryBytes: 512 * 1024 ** 2,
@@ -198,22 +181,22 @@ describe("competition.yml", () => {
       shmBytes: 64 * 1024 ** 2,
       runtime: "runsc",
     });
-    const { load: defaults } = await load(MINIMAL);
+    const { load: defaults } = await load(MINIMAL_COMPETITION);
     expect((await defaults()).limits.runtime).toBe("runc");
   });
 
   it("refuses memory-backed caps that add up past memory, and an odd runtime name, by line", async () => {
-    const caps = await issuesOf(MINIMAL + "limits:\n  memory: 512m\n  output_size: 512m\n");
+    const caps = await issuesOf(MINIMAL_COMPETITION + "limits:\n  memory: 512m\n  output_size: 512m\n");
     expect(caps[0]).toMatchObject({ key: "limits.output_size", line: 13 });
     expect(caps[0]!.message).toMatch(/more than limits.memory .*lower them/);
-    const runtime = await issuesOf(MINIMAL + "limits:\n  runtime: run c\n");
+    const runtime = await issuesOf(MINIMAL_COMPETITION + "limits:\n  runtime: run c\n");
     expect(runtime[0]).toMatchObject({ key: "limits.runtime", line: 12 });
     expect(runtime[0]!.message).toMatch(/OCI runtime name such as runc or runsc/);
   });
 
   it("says what logs a phase shows: the timeline's phase first, else logs:, for runners and the gateway alike", async () => {
     const { load: go } = await load(
-      MINIMAL +
+      MINIMAL_COMPETITION +
         "logs: { evaluation: tail, smoke_test: none }\n" +
         "timeline:\n  phases:\n    - { name: smoke_test, start: 2025-03-01T00:00:00Z, logs: full }\n" +
         "    - { name: evaluation, start: 2025-03-10T00:00:00Z }\n",

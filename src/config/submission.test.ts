@@ -1,43 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { YamlConfigError } from "../yaml/index.js";
+import { describe, expect, it } from "vitest";
 import { loadCompetition } from "./competition.js";
+import { competitionFiles, MINIMAL_COMPETITION } from "./test-support/competition-files.js";
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "proctor-config-submission-"));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-
-const MINIMAL = `name: Demo
-runtime:
-  image: org/runtime
-paths:
-  data_dir: data/x
-  ground_truth: truth.csv
-  submission_format: format.yml
-scoring:
-  metric: rmse
-  direction: lower
-`;
-
-let n = 0;
-async function load(text: string) {
-  const file = path.join(dir, `c${++n}.yml`);
-  await writeFile(file, MINIMAL + text);
-  return loadCompetition(file);
-}
-
-async function issuesOf(text: string) {
-  const error = await load(text).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(YamlConfigError);
-  return (error as YamlConfigError).issues;
-}
+const files = competitionFiles("proctor-config-submission-");
+const load = async (text: string) => loadCompetition(await files.write(MINIMAL_COMPETITION + text));
+const issuesOf = (text: string) => files.issuesOf(MINIMAL_COMPETITION + text);
 
 describe("competition.yml submission:", () => {
   it("defaults to zips in the shared runtime", async () => {
