@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration } from "../units/index.js";
+import { formatBytes, formatDuration, GiB, MiB } from "../units/index.js";
 
 /** Every limit one sandboxed run is held to. */
 export interface SandboxLimits {
@@ -24,8 +24,6 @@ export interface SandboxLimits {
   runtime: string;
 }
 
-const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
 const PAGE = 4096;
 
 /**

@@ -3,7 +3,7 @@
  * an engine: its caps, its rule names, and the checks on the names inside it. The streaming that feeds
  * them is image-archive.ts.
  */
-import { formatBytes } from "../units/index.js";
+import { formatBytes, GiB, MiB } from "../units/index.js";
 import { InvalidSubmissionError } from "./errors.js";
 import { resolveCaps } from "./limits.js";
 
@@ -26,9 +26,6 @@ export interface ImageLimits {
   /** Uncompressed/compressed of one gzip stream (the archive's or a layer's), from 1 MiB up. */
   maxCompressionRatio: number;
 }
-
-const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
 
 export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({
   maxArchiveBytes: 2 * GiB,

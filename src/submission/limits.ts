@@ -1,3 +1,5 @@
+import { GiB } from "../units/index.js";
+
 /** Caps applied to a submission zip, checked from the central directory and again while streaming. */
 export interface ZipLimits {
   /** Size of the zip file itself. */
@@ -11,8 +13,6 @@ export interface ZipLimits {
   /** Uncompressed/compressed, per entry and for the whole archive (see RATIO_FLOOR_BYTES). */
   maxCompressionRatio: number;
 }
-
-const GiB = 1024 ** 3;
 
 export const DEFAULT_ZIP_LIMITS: Readonly<ZipLimits> = Object.freeze({
   maxZipBytes: 1 * GiB,

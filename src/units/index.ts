@@ -27,13 +27,16 @@ export function parseDuration(input: string, what = "duration"): number {
   return Math.round(total);
 }
 
+export const MiB = 1024 ** 2;
+export const GiB = 1024 ** 3;
+
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
   b: 1,
   k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
+  m: MiB,
+  g: GiB,
+  t: 1024 * GiB,
 };
 
 /** Parses "512m", "8g", "1.5GiB", "100KB", "4096"; binary multiples. Returns bytes. */
