@@ -1,32 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Branch, type BranchOptions } from "./branch-file.js";
 import { GitHubError } from "./errors.js";
 import { fastClient } from "./test-support/clients.js";
-import { startFakeGitHub, type FakeGitHub } from "./test-support/fake-github.js";
+import { fakeGitHubPerFile } from "./test-support/per-file.js";
 
 class OwnerError extends Error {}
 
-let fake: FakeGitHub;
-let repoCount = 0;
-beforeAll(async () => {
-  fake = await startFakeGitHub();
-});
-afterAll(() => fake.close());
-afterEach(() => {
-  fake.clearFaults();
-  fake.requests.length = 0;
-});
-
-function freshRepo(): string {
-  repoCount += 1;
-  const name = `files-${repoCount}`;
-  fake.addRepo("org", name, { files: { "README.md": "# main\n" } });
-  return name;
-}
+const github = fakeGitHubPerFile("files");
+const freshRepo = () => github.freshRepo({ files: { "README.md": "# main\n" } });
 
 function branch(repo: string, options: Partial<BranchOptions> = {}): Branch {
   return new Branch({
-    client: fastClient(fake),
+    client: fastClient(github.fake),
     owner: "org",
     repo,
     branch: "data",
@@ -46,8 +31,8 @@ describe("Branch", () => {
     const b = branch(repo);
     const first = await b.update("log.txt", append("one"), { message: "one", deadline: b.deadline() });
     expect(first).toMatchObject({ ok: true, committed: true, attempts: 1 });
-    expect(fake.file("org", repo, "log.txt", "data")).toBe("one\n");
-    expect(fake.file("org", repo, "log.txt", "main")).toBeUndefined();
+    expect(github.fake.file("org", repo, "log.txt", "data")).toBe("one\n");
+    expect(github.fake.file("org", repo, "log.txt", "main")).toBeUndefined();
     const again = await b.update("log.txt", append("one"), { message: "one", deadline: b.deadline() });
     expect(again).toMatchObject({ ok: true, committed: false, attempts: 1 });
     expect((await b.read("log.txt"))?.text).toBe("one\n");
@@ -57,7 +42,7 @@ describe("Branch", () => {
     const repo = freshRepo();
     const b = branch(repo);
     await b.update("log.txt", append("one"), { message: "one", deadline: b.deadline() });
-    fake.inject({ kind: "conflict" }, { times: 1, path: /log\.txt$/ });
+    github.fake.inject({ kind: "conflict" }, { times: 1, path: /log\.txt$/ });
     const seen: (string | undefined)[] = [];
     const edit = (text: string | undefined) => (seen.push(text), append("two")(text));
     expect(await b.update("log.txt", edit, { message: "two", deadline: b.deadline() })).toMatchObject({
@@ -65,7 +50,7 @@ describe("Branch", () => {
       attempts: 2,
     });
     expect(seen).toEqual(["one\n", "one\n"]);
-    fake.inject({ kind: "conflict" }, { times: Infinity, path: /log\.txt$/ });
+    github.fake.inject({ kind: "conflict" }, { times: Infinity, path: /log\.txt$/ });
     const gaveUp = await branch(repo, { retryForMs: 0 }).update("log.txt", append("three"), {
       message: "three",
       deadline: Date.now(),
@@ -88,7 +73,7 @@ describe("Branch", () => {
         superseded: async () => true,
       }),
     ).toBe("unchanged");
-    fake.inject({ kind: "conflict" }, { times: 1, path: /page\.md$/ });
+    github.fake.inject({ kind: "conflict" }, { times: 1, path: /page\.md$/ });
     expect(
       await b.writeIfChanged("page.md", "new\n", {
         message: "x",
@@ -103,14 +88,14 @@ describe("Branch", () => {
         superseded: async () => false,
       }),
     ).toBe("written");
-    expect(fake.file("org", repo, "page.md", "data")).toBe("new\n");
+    expect(github.fake.file("org", repo, "page.md", "data")).toBe("new\n");
   });
 
   it("names what the branch holds when a rule refuses a write, and uses the owner's error type", async () => {
     const repo = freshRepo();
     const b = branch(repo);
     await b.ensure();
-    fake.protectBranch("org", repo, "data", "Changes must be made through a pull request.");
+    github.fake.protectBranch("org", repo, "data", "Changes must be made through a pull request.");
     const error = await b
       .update("log.txt", append("one"), { message: "one", deadline: b.deadline() })
       .catch((e: unknown) => e);
@@ -118,7 +103,7 @@ describe("Branch", () => {
     expect((error as Error).message).toMatch(
       /proctor commits the data to this branch directly.*\(the data-branch setting\)$/,
     );
-    fake.addRepo("org", `${repo}-empty`, { empty: true });
+    github.fake.addRepo("org", `${repo}-empty`, { empty: true });
     await expect(branch(`${repo}-empty`).ensure()).rejects.toThrow(OwnerError);
   });
 });

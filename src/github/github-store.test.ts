@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   generateSealingKeys,
   MemoryLeaderboardStore,
@@ -20,29 +20,12 @@ import {
   type RenderPages,
 } from "./github-store.js";
 import { capturingLogger, fastClient } from "./test-support/clients.js";
-import { gitBlobSha, startFakeGitHub, type FakeGitHub } from "./test-support/fake-github.js";
+import { gitBlobSha } from "./test-support/fake-github.js";
+import { fakeGitHubPerFile } from "./test-support/per-file.js";
 
-let fake: FakeGitHub;
-let repoCount = 0;
-
-beforeAll(async () => {
-  fake = await startFakeGitHub();
-});
-afterAll(() => fake.close());
-afterEach(() => {
-  fake.latencyMs = 0;
-  fake.clearFaults();
-  fake.requests.length = 0;
-});
-
-function freshRepo(): string {
-  repoCount += 1;
-  const name = `comp-${repoCount}`;
-  fake.addRepo("org", name, {
-    files: { "README.md": "# The competition\n", "competition.yml": "name: x\n" },
-  });
-  return name;
-}
+const github = fakeGitHubPerFile("comp");
+const freshRepo = () =>
+  github.freshRepo({ files: { "README.md": "# The competition\n", "competition.yml": "name: x\n" } });
 
 function entry(id: string, overrides: Partial<LeaderboardEntry> = {}): LeaderboardEntry {
   return {
@@ -68,7 +51,7 @@ const render: RenderPages = (entries) => ({
 
 function store(repo: string, options: Partial<GitHubStoreOptions> = {}): GitHubLeaderboardStore {
   return new GitHubLeaderboardStore({
-    client: fastClient(fake),
+    client: fastClient(github.fake),
     owner: "org",
     repo,
     render,
@@ -78,7 +61,7 @@ function store(repo: string, options: Partial<GitHubStoreOptions> = {}): GitHubL
 }
 
 const json = (repo: string, branch = "leaderboard") =>
-  JSON.parse(fake.file("org", repo, "leaderboard.json", branch) ?? "null") as {
+  JSON.parse(github.fake.file("org", repo, "leaderboard.json", branch) ?? "null") as {
     format: string;
     entries: LeaderboardEntry[];
   } | null;
@@ -86,13 +69,13 @@ const json = (repo: string, branch = "leaderboard") =>
 describe("GitHubLeaderboardStore", () => {
   it("creates the branch from the default branch's head, then the file and the pages", async () => {
     const repo = freshRepo();
-    const mainHead = fake.branchHead("org", repo, "main")!;
-    expect(fake.branchHead("org", repo, "leaderboard")).toBeUndefined();
+    const mainHead = github.fake.branchHead("org", repo, "main")!;
+    expect(github.fake.branchHead("org", repo, "leaderboard")).toBeUndefined();
 
     const outcome = await store(repo).upsert(entry("s-1"));
     expect(outcome).toEqual({ committed: true, attempts: 1, pagesWritten: ["README.md", "index.html"] });
 
-    const history = fake.history("org", repo, "leaderboard");
+    const history = github.fake.history("org", repo, "leaderboard");
     expect(history.map((c) => c.message)).toEqual([
       'leaderboard: render index.html (submission "s-1")',
       'leaderboard: render README.md (submission "s-1")',
@@ -100,12 +83,14 @@ describe("GitHubLeaderboardStore", () => {
       "Initial commit",
     ]);
     expect(history.at(-1)!.sha).toBe(mainHead);
-    expect(fake.branchHead("org", repo, "main")).toBe(mainHead); // the default branch is untouched
+    expect(github.fake.branchHead("org", repo, "main")).toBe(mainHead); // the default branch is untouched
     expect(json(repo)).toEqual({ format: LEADERBOARD_ENTRIES_FORMAT, entries: [entry("s-1")] });
-    expect(fake.file("org", repo, "README.md", "leaderboard")).toBe("# Leaderboard\n\n- s-1 (alice): 0.5\n");
-    expect(fake.file("org", repo, "README.md", "main")).toBe("# The competition\n");
+    expect(github.fake.file("org", repo, "README.md", "leaderboard")).toBe(
+      "# Leaderboard\n\n- s-1 (alice): 0.5\n",
+    );
+    expect(github.fake.file("org", repo, "README.md", "main")).toBe("# The competition\n");
     // The file was created without a sha (it did not exist).
-    const [put] = fake.received("PUT", /\/contents\/leaderboard\.json$/);
+    const [put] = github.fake.received("PUT", /\/contents\/leaderboard\.json$/);
     expect(put!.body).toMatchObject({
       branch: "leaderboard",
       message: 'leaderboard: record submission "s-1" (succeeded)',
@@ -118,7 +103,7 @@ describe("GitHubLeaderboardStore", () => {
     const s = store(repo);
     await s.record(entry("s-1", { participant: "Zoë 🚀" }));
     await s.record(entry("s-2", { participant: "李" }));
-    const puts = fake.received("PUT", /\/contents\/leaderboard\.json$/);
+    const puts = github.fake.received("PUT", /\/contents\/leaderboard\.json$/);
     const first = Buffer.from((puts[0]!.body as { content: string }).content, "base64").toString("utf8");
     expect((puts[1]!.body as { sha: string }).sha).toBe(gitBlobSha(first));
     expect((await s.list()).map((e) => e.participant)).toEqual(["Zoë 🚀", "李"]);
@@ -128,10 +113,10 @@ describe("GitHubLeaderboardStore", () => {
     const repo = freshRepo();
     const s = store(repo);
     await s.record(entry("s-1"));
-    const commits = fake.history("org", repo, "leaderboard").length;
+    const commits = github.fake.history("org", repo, "leaderboard").length;
 
     expect(await s.upsert(entry("s-1"))).toEqual({ committed: false, attempts: 1, pagesWritten: [] });
-    expect(fake.history("org", repo, "leaderboard")).toHaveLength(commits);
+    expect(github.fake.history("org", repo, "leaderboard")).toHaveLength(commits);
 
     // A changed entry for the same submission replaces it.
     const rescored = entry("s-1", { publicScore: 0.75 });
@@ -165,7 +150,7 @@ describe("GitHubLeaderboardStore", () => {
       await s.record(e);
       await memory.record(e);
     }
-    expect(fake.file("org", repo, "README.md", "leaderboard")).toBe("# The competition\n"); // no render: no pages
+    expect(github.fake.file("org", repo, "README.md", "leaderboard")).toBe("# The competition\n"); // no render: no pages
     expect(await s.list()).toEqual(await memory.list());
     expect(await s.list({ participant: "alice", statuses: ["succeeded", "failed"] })).toEqual(
       await memory.list({ participant: "alice", statuses: ["succeeded", "failed"] }),
@@ -187,7 +172,7 @@ describe("GitHubLeaderboardStore", () => {
     const repo = freshRepo();
     expect(await store(repo).list()).toEqual([]);
     expect(await store(repo).countSubmissions("alice", undefined, true)).toBe(0);
-    expect(fake.branchHead("org", repo, "leaderboard")).toBeUndefined();
+    expect(github.fake.branchHead("org", repo, "leaderboard")).toBeUndefined();
   });
 
   it("keeps private scores sealed only: refuses a plain privateScore before sending anything", async () => {
@@ -195,18 +180,18 @@ describe("GitHubLeaderboardStore", () => {
     await expect(store(repo).record(entry("s-1", { privateScore: 0.9 }))).rejects.toThrow(
       /carries a plain privateScore; stores keep private scores sealed only/,
     );
-    expect(fake.requests).toHaveLength(0);
+    expect(github.fake.requests).toHaveLength(0);
 
     const keys = generateSealingKeys();
     const s = store(repo);
     await s.record(entry("s-2", { sealedPrivateScore: sealScore(0.91, "s-2", keys.publicKeyPem) }));
-    expect(fake.file("org", repo, "leaderboard.json", "leaderboard")).not.toContain("0.91");
+    expect(github.fake.file("org", repo, "leaderboard.json", "leaderboard")).not.toContain("0.91");
     expect((await reveal(s, keys.privateKeyPem))[0]!.privateScore).toBe(0.91);
   });
 
   it("does not lose or double any of 8 results posted at once by 8 runners", async () => {
     const repo = freshRepo();
-    fake.latencyMs = [2, 25];
+    github.fake.latencyMs = [2, 25];
     const ids = Array.from({ length: 8 }, (_, i) => `run-${i}`);
     // 8 stores with 8 clients, as 8 runner jobs would have; backoff scaled to the fake's latency as the
     // default is to GitHub's.
@@ -221,32 +206,34 @@ describe("GitHubLeaderboardStore", () => {
         ),
       ),
     );
-    fake.latencyMs = 0;
+    github.fake.latencyMs = 0;
 
     const stored = json(repo)!.entries.map((e) => e.submissionId);
     expect(stored).toEqual(ids); // each once, in submission order
     expect(outcomes.every((o) => o.committed)).toBe(true);
     // The race was real: writers collided (422: the file appeared meanwhile; 409: stale sha, or the branch
     // moved while the write was in flight) and retried.
-    const puts = fake.received("PUT", /\/contents\/leaderboard\.json$/);
+    const puts = github.fake.received("PUT", /\/contents\/leaderboard\.json$/);
     expect(puts.filter((p) => p.status === 409 || p.status === 422).length).toBeGreaterThan(0);
     expect(puts.filter((p) => p.status === 200 || p.status === 201)).toHaveLength(8);
     expect(Math.max(...outcomes.map((o) => o.attempts))).toBeGreaterThan(1);
 
     // The pages show all 8, and so does the last commit that wrote each of them.
-    const history = fake.history("org", repo, "leaderboard");
+    const history = github.fake.history("org", repo, "leaderboard");
     for (const page of ["README.md", "index.html"]) {
-      const text = fake.file("org", repo, page, "leaderboard")!;
+      const text = github.fake.file("org", repo, page, "leaderboard")!;
       for (const id of ids) expect(text).toContain(id);
       const last = history.find((c) => c.changed.includes(page))!;
       expect(last.tree.get(page)!.toString("utf8")).toBe(text);
     }
-    expect(fake.file("org", repo, "README.md", "leaderboard")).toBe(render(json(repo)!.entries)["README.md"]);
+    expect(github.fake.file("org", repo, "README.md", "leaderboard")).toBe(
+      render(json(repo)!.entries)["README.md"],
+    );
   });
 
   it("records every one of 30 results posted at once by 30 runners", async () => {
     const repo = freshRepo();
-    fake.latencyMs = [2, 25];
+    github.fake.latencyMs = [2, 25];
     // 30 stores and clients, as 30 runner jobs would have; the default time bound, backoff scaled to the
     // fake's latency as the default is to GitHub's. (With the old bound of 8 attempts, about 1 run in 2
     // lost an entry or a page here.)
@@ -261,41 +248,41 @@ describe("GitHubLeaderboardStore", () => {
         ),
       ),
     );
-    fake.latencyMs = 0;
+    github.fake.latencyMs = 0;
     expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(ids);
     expect(outcomes.every((o) => o.committed)).toBe(true);
-    const puts = fake.received("PUT", /\/contents\//);
+    const puts = github.fake.received("PUT", /\/contents\//);
     const conflicts = puts.filter((p) => p.status === 409 || p.status === 422);
     expect(conflicts.length).toBeGreaterThan(0);
     // Writers lost races (409 stale sha, 422 "sha" missing or "is at … but expected …") and retried;
     // each entry got exactly one JSON commit, and the pages show the final JSON.
     expect(puts.filter((p) => p.path.endsWith("/leaderboard.json") && p.status < 300)).toHaveLength(30);
     for (const page of ["README.md", "index.html"]) {
-      expect(fake.file("org", repo, page, "leaderboard")).toBe(render(json(repo)!.entries)[page]);
+      expect(github.fake.file("org", repo, page, "leaderboard")).toBe(render(json(repo)!.entries)[page]);
     }
   });
 
   it("retries a conflict with a fresh sha each time until the write lands", async () => {
     const repo = freshRepo();
     await store(repo).record(entry("s-0"));
-    fake.requests.length = 0;
-    fake.inject({ kind: "conflict" }, { times: 12, path: /leaderboard\.json$/ });
+    github.fake.requests.length = 0;
+    github.fake.inject({ kind: "conflict" }, { times: 12, path: /leaderboard\.json$/ });
     const outcome = await store(repo).upsert(entry("s-1"));
     expect(outcome).toMatchObject({ committed: true, attempts: 13 }); // more than any fixed count of old
-    const puts = fake.received("PUT", /leaderboard\.json$/);
+    const puts = github.fake.received("PUT", /leaderboard\.json$/);
     expect(puts.map((p) => p.status)).toEqual([...Array<number>(12).fill(409), 200]);
     expect(new Set(puts.map((p) => (p.body as { sha: string }).sha)).size).toBe(1); // the sha was right
-    expect(fake.received("GET", /contents\/leaderboard\.json$/).length).toBeGreaterThanOrEqual(13);
+    expect(github.fake.received("GET", /contents\/leaderboard\.json$/).length).toBeGreaterThanOrEqual(13);
     expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-0", "s-1"]);
   });
 
   it('treats 422 "is at … but expected …" (the branch moved while the write was in flight) as a conflict', async () => {
     const repo = freshRepo();
     await store(repo).record(entry("s-0"));
-    fake.requests.length = 0;
-    fake.inject({ kind: "branch-moved" }, { path: /leaderboard\.json$/ });
+    github.fake.requests.length = 0;
+    github.fake.inject({ kind: "branch-moved" }, { path: /leaderboard\.json$/ });
     const outcome = await store(repo, { render: undefined }).upsert(entry("s-1"));
-    const puts = fake.received("PUT", /leaderboard\.json$/);
+    const puts = github.fake.received("PUT", /leaderboard\.json$/);
     expect(puts.map((p) => p.status)).toEqual([422, 200]);
     expect(puts[0]!.message).toMatch(/^is at [0-9a-f]{40} but expected [0-9a-f]{40}$/);
     expect(outcome).toMatchObject({ committed: true, attempts: 2 });
@@ -304,10 +291,10 @@ describe("GitHubLeaderboardStore", () => {
 
   it("gives up at the time bound when the file always conflicts, naming the file, the branch and the fix", async () => {
     const repo = freshRepo();
-    fake.writeFile("org", repo, "seed.txt", "x");
+    github.fake.writeFile("org", repo, "seed.txt", "x");
     await store(repo).record(entry("s-0"));
-    fake.requests.length = 0;
-    fake.inject({ kind: "conflict" }, { times: Infinity, path: /leaderboard\.json$/ });
+    github.fake.requests.length = 0;
+    github.fake.inject({ kind: "conflict" }, { times: Infinity, path: /leaderboard\.json$/ });
     const error = await store(repo, { retryForMs: 50 })
       .record(entry("s-1"))
       .catch((e: unknown) => e);
@@ -316,13 +303,13 @@ describe("GitHubLeaderboardStore", () => {
       /^recording submission "s-1" failed: leaderboard\.json on branch leaderboard of org\/comp-\d+ kept changing under us \(GitHub answered 409: leaderboard\.json does not match [0-9a-f]{40}\); gave up after \d+ attempts? in 50 ms\. .*record it again \(it is idempotent\), or raise retryForMs$/,
     );
     const attempts = Number(/after (\d+) attempts?/.exec((error as Error).message)![1]);
-    expect(fake.received("PUT", /leaderboard\.json$/)).toHaveLength(attempts);
-    expect(fake.received("GET", /contents\/leaderboard\.json$/)).toHaveLength(attempts); // a fresh sha each time
+    expect(github.fake.received("PUT", /leaderboard\.json$/)).toHaveLength(attempts);
+    expect(github.fake.received("GET", /contents\/leaderboard\.json$/)).toHaveLength(attempts); // a fresh sha each time
   });
 
   it("says the submission was recorded when only a page keeps conflicting until the time bound", async () => {
     const repo = freshRepo();
-    fake.inject({ kind: "conflict" }, { times: Infinity, path: /README\.md$/ });
+    github.fake.inject({ kind: "conflict" }, { times: Infinity, path: /README\.md$/ });
     const error = await store(repo, { retryForMs: 50 })
       .record(entry("s-1"))
       .catch((e: unknown) => e);
@@ -335,11 +322,11 @@ describe("GitHubLeaderboardStore", () => {
 
   it("makes exactly one attempt with retryForMs 0, and refuses a negative bound", async () => {
     const repo = freshRepo();
-    fake.inject({ kind: "conflict" }, { times: Infinity });
+    github.fake.inject({ kind: "conflict" }, { times: Infinity });
     await expect(store(repo, { retryForMs: 0 }).record(entry("s-1"))).rejects.toThrow(
       /gave up after 1 attempt in 0 ms/,
     );
-    expect(fake.received("PUT", /leaderboard\.json$/)).toHaveLength(1);
+    expect(github.fake.received("PUT", /leaderboard\.json$/)).toHaveLength(1);
     expect(() => store(repo, { retryForMs: -1 })).toThrow(
       /retryForMs must be a non-negative number of milliseconds, got -1/,
     );
@@ -348,8 +335,8 @@ describe("GitHubLeaderboardStore", () => {
   it("never retries a write a repository ruleset refuses, and says what the organizer must change", async () => {
     const repo = freshRepo();
     await store(repo).record(entry("s-0"));
-    fake.protectBranch("org", repo, "leaderboard", "Changes must be made through a pull request.");
-    fake.requests.length = 0;
+    github.fake.protectBranch("org", repo, "leaderboard", "Changes must be made through a pull request.");
+    github.fake.requests.length = 0;
     const error = await store(repo)
       .record(entry("s-1"))
       .catch((e: unknown) => e);
@@ -358,12 +345,17 @@ describe("GitHubLeaderboardStore", () => {
     expect((error as Error).message).toMatch(
       /^writing leaderboard\.json on branch leaderboard of org\/comp-\d+ failed: GitHub refused it under a rule on branch leaderboard of org\/comp-\d+ \(409 Repository rule violations found Changes must be made through a pull request\.\)\. .*exclude branch leaderboard from the ruleset .*leaderboard-branch input\)$/,
     );
-    expect(fake.received("PUT", /contents\//)).toHaveLength(1);
+    expect(github.fake.received("PUT", /contents\//)).toHaveLength(1);
   });
 
   it("explains a ruleset that forbids creating the leaderboard branch", async () => {
     const repo = freshRepo();
-    fake.protectBranch("org", repo, "leaderboard", "Cannot create ref due to creations being restricted.");
+    github.fake.protectBranch(
+      "org",
+      repo,
+      "leaderboard",
+      "Cannot create ref due to creations being restricted.",
+    );
     const error = await store(repo)
       .record(entry("s-1"))
       .catch((e: unknown) => e);
@@ -371,23 +363,23 @@ describe("GitHubLeaderboardStore", () => {
     expect((error as Error).message).toMatch(
       /^creating branch leaderboard of org\/comp-\d+ from main failed: GitHub refused it under a rule on branch leaderboard .*\(422 Repository rule violations found Cannot create ref due to creations being restricted\.\)/,
     );
-    expect(fake.received("POST", /\/git\/refs$/)).toHaveLength(1);
+    expect(github.fake.received("POST", /\/git\/refs$/)).toHaveLength(1);
   });
 
   it("retries 5xx answers along the way and still records once", async () => {
     const repo = freshRepo();
-    fake.inject({ kind: "server-error", status: 502 }, { times: 2, method: "PUT" });
-    fake.inject({ kind: "server-error", status: 500 }, { times: 1, method: "GET" });
+    github.fake.inject({ kind: "server-error", status: 502 }, { times: 2, method: "PUT" });
+    github.fake.inject({ kind: "server-error", status: 500 }, { times: 1, method: "GET" });
     await store(repo).record(entry("s-1"));
     expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-1"]);
-    expect(fake.requests.filter((r) => r.status >= 500)).toHaveLength(3);
+    expect(github.fake.requests.filter((r) => r.status >= 500)).toHaveLength(3);
   });
 
   it("honours a secondary rate limit, then records", async () => {
     const repo = freshRepo();
     const logger = capturingLogger();
-    fake.inject({ kind: "secondary-rate-limit", retryAfterS: 1 }, { method: "PUT" });
-    await store(repo, { client: fastClient(fake, { logger }) }).record(entry("s-1"));
+    github.fake.inject({ kind: "secondary-rate-limit", retryAfterS: 1 }, { method: "PUT" });
+    await store(repo, { client: fastClient(github.fake, { logger }) }).record(entry("s-1"));
     expect(json(repo)!.entries).toHaveLength(1);
     expect(logger.warnings).toEqual([
       expect.stringMatching(/secondary rate limit on PUT .*retrying after 1s/),
@@ -396,20 +388,20 @@ describe("GitHubLeaderboardStore", () => {
 
   it("fails fast on bad credentials, saying to check the token", async () => {
     const repo = freshRepo();
-    const error = await store(repo, { client: fastClient(fake, { token: "wrong" }) })
+    const error = await store(repo, { client: fastClient(github.fake, { token: "wrong" }) })
       .record(entry("s-1"))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GitHubError);
     expect((error as Error).message).toMatch(
       /looking up branch leaderboard of org\/comp-\d+ failed: GitHub rejected the token \(401 Bad credentials\)\. Check the token/,
     );
-    expect(fake.requests).toHaveLength(1);
+    expect(github.fake.requests).toHaveLength(1);
   });
 
   it("says what permission a read-only token lacks", async () => {
     const repo = freshRepo();
     await store(repo).record(entry("s-1"));
-    fake.inject({ kind: "forbidden" }, { method: "PUT" });
+    github.fake.inject({ kind: "forbidden" }, { method: "PUT" });
     await expect(store(repo).record(entry("s-2"))).rejects.toThrow(
       /writing leaderboard\.json on branch leaderboard of org\/comp-\d+ failed: GitHub refused the request \(403 Resource not accessible by integration\)\. The token lacks permission on org\/comp-\d+: it needs "contents: write"/,
     );
@@ -419,13 +411,13 @@ describe("GitHubLeaderboardStore", () => {
     const repo = freshRepo();
     const s = store(repo, { render: undefined });
     await s.record(entry("s-1"));
-    fake.contentsSizeLimit = 100;
+    github.fake.contentsSizeLimit = 100;
     try {
       await s.record(entry("s-2"));
       expect((await s.list()).map((e) => e.submissionId)).toEqual(["s-1", "s-2"]);
-      expect(fake.received("GET", /\/git\/blobs\//).length).toBeGreaterThan(0);
+      expect(github.fake.received("GET", /\/git\/blobs\//).length).toBeGreaterThan(0);
     } finally {
-      fake.contentsSizeLimit = 1024 * 1024;
+      github.fake.contentsSizeLimit = 1024 * 1024;
     }
   });
 
@@ -455,14 +447,14 @@ describe("GitHubLeaderboardStore", () => {
       ],
     ];
     for (const [text, message] of cases) {
-      fake.writeFile("org", repo, "leaderboard.json", text, "leaderboard");
+      github.fake.writeFile("org", repo, "leaderboard.json", text, "leaderboard");
       await expect(store(repo).list()).rejects.toThrow(message);
       await expect(store(repo).record(entry("s-2"))).rejects.toThrow(message);
     }
   });
 
   it("explains an empty repository and a missing one", async () => {
-    fake.addRepo("org", "empty", { empty: true });
+    github.fake.addRepo("org", "empty", { empty: true });
     await expect(store("empty").record(entry("s-1"))).rejects.toThrow(
       /cannot create branch leaderboard of org\/empty: its default branch has no commits \(Git Repository is empty\.\); push a first commit/,
     );
@@ -486,10 +478,10 @@ describe("GitHubLeaderboardStore", () => {
 
   it("tolerates another runner creating the branch at the same moment", async () => {
     const repo = freshRepo();
-    fake.latencyMs = 20;
+    github.fake.latencyMs = 20;
     await Promise.all([store(repo).record(entry("s-1")), store(repo).record(entry("s-2"))]);
     expect(json(repo)!.entries.map((e) => e.submissionId)).toEqual(["s-1", "s-2"]);
-    const refs = fake.received("POST", /\/git\/refs$/);
+    const refs = github.fake.received("POST", /\/git\/refs$/);
     expect(refs.map((r) => r.status).sort()).toEqual([201, 422]);
   });
 
@@ -518,9 +510,11 @@ describe("GitHubLeaderboardStore", () => {
         entry("s-2", { participant: "bob", publicScore: 0.9, submittedAt: "2025-03-01T13:00:00Z" }),
       ),
     ).toEqual({ committed: false, attempts: 1, pagesWritten: [] });
-    const readme = fake.file("org", repo, "README.md", "results")!;
+    const readme = github.fake.file("org", repo, "README.md", "results")!;
     expect(readme).toMatch(/\| 1 \| bob \| 0\.9000 \|[\s\S]*\| 2 \| alice \| 0\.8000 \|/);
-    expect(fake.file("org", repo, "docs/index.html", "results")).toContain("Demo &lt;cup&gt;");
-    expect(fake.file("org", repo, "data/entries.json", "results")).toBe(serializeEntries(await s.list()));
+    expect(github.fake.file("org", repo, "docs/index.html", "results")).toContain("Demo &lt;cup&gt;");
+    expect(github.fake.file("org", repo, "data/entries.json", "results")).toBe(
+      serializeEntries(await s.list()),
+    );
   });
 });

@@ -1,28 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GitHubError } from "./errors.js";
 import { commentOnIssue, NotifyError, setCommitStatus, truncate } from "./notify.js";
 import { fastClient } from "./test-support/clients.js";
-import { startFakeGitHub, type FakeGitHub } from "./test-support/fake-github.js";
+import { fakeGitHubPerFile } from "./test-support/per-file.js";
 
-let fake: FakeGitHub;
-let repoCount = 0;
-
-beforeAll(async () => {
-  fake = await startFakeGitHub();
-});
-afterAll(() => fake.close());
-afterEach(() => {
-  fake.latencyMs = 0;
-  fake.requests.length = 0;
-});
-
-/** A fresh repository per test, so issue numbers and lists do not leak between tests. */
-function freshRepo(): string {
-  repoCount += 1;
-  const name = `comp-${repoCount}`;
-  fake.addRepo("org", name);
-  return name;
-}
+const github = fakeGitHubPerFile("comp");
+const freshRepo = () => github.freshRepo();
 
 describe("truncate", () => {
   it("cuts to the limit in code points, ending with an ellipsis, never splitting a surrogate pair", () => {
@@ -39,9 +22,9 @@ describe("truncate", () => {
 describe("setCommitStatus", () => {
   it("truncates the description to the 140 characters GitHub accepts", async () => {
     const repo = freshRepo();
-    const sha = fake.branchHead("org", repo, "main")!;
+    const sha = github.fake.branchHead("org", repo, "main")!;
     const description = `failed: ${"the model printed a very long traceback ".repeat(10)}`;
-    const result = await setCommitStatus(fastClient(fake), {
+    const result = await setCommitStatus(fastClient(github.fake), {
       owner: "org",
       repo,
       sha,
@@ -50,7 +33,7 @@ describe("setCommitStatus", () => {
       description,
       targetUrl: "https://example.test/run/1",
     });
-    const [status] = fake.statuses("org", repo);
+    const [status] = github.fake.statuses("org", repo);
     expect(result.id).toBe(status!.id);
     expect(status).toMatchObject({
       sha,
@@ -64,11 +47,11 @@ describe("setCommitStatus", () => {
 
   it("is needed: the fake refuses 141 characters as GitHub does", async () => {
     const repo = freshRepo();
-    const error = await fastClient(fake)
+    const error = await fastClient(github.fake)
       .rest.repos.createCommitStatus({
         owner: "org",
         repo,
-        sha: fake.branchHead("org", repo, "main")!,
+        sha: github.fake.branchHead("org", repo, "main")!,
         state: "success",
         description: "x".repeat(141),
       })
@@ -79,7 +62,7 @@ describe("setCommitStatus", () => {
 
   it("refuses a short sha or unknown state before sending, and explains GitHub's refusal of an unknown commit", async () => {
     const repo = freshRepo();
-    const client = fastClient(fake);
+    const client = fastClient(github.fake);
     const base = { owner: "org", repo, context: "proctor", description: "ok" };
     await expect(setCommitStatus(client, { ...base, sha: "abc123", state: "success" })).rejects.toThrow(
       /sha must be a full commit sha \(40 hex characters\), got "abc123"/,
@@ -87,7 +70,7 @@ describe("setCommitStatus", () => {
     await expect(
       setCommitStatus(client, { ...base, sha: "a".repeat(40), state: "done" as "success" }),
     ).rejects.toBeInstanceOf(NotifyError);
-    expect(fake.requests).toHaveLength(0);
+    expect(github.fake.requests).toHaveLength(0);
     const error = await setCommitStatus(client, { ...base, sha: "a".repeat(40), state: "success" }).catch(
       (e: unknown) => e,
     );
@@ -99,11 +82,11 @@ describe("setCommitStatus", () => {
 
   it("names the permission a 403 needs", async () => {
     const repo = freshRepo();
-    fake.inject({ kind: "forbidden" });
-    const error = await setCommitStatus(fastClient(fake), {
+    github.fake.inject({ kind: "forbidden" });
+    const error = await setCommitStatus(fastClient(github.fake), {
       owner: "org",
       repo,
-      sha: fake.branchHead("org", repo, "main")!,
+      sha: github.fake.branchHead("org", repo, "main")!,
       state: "pending",
       context: "proctor",
       description: "running",
@@ -117,8 +100,8 @@ describe("setCommitStatus", () => {
 describe("commentOnIssue", () => {
   it("comments, and explains a missing issue", async () => {
     const repo = freshRepo();
-    const client = fastClient(fake);
-    const number = fake.addPullRequest("org", repo, "t");
+    const client = fastClient(github.fake);
+    const number = github.fake.addPullRequest("org", repo, "t");
     const comment = await commentOnIssue(client, {
       owner: "org",
       repo,
@@ -126,7 +109,7 @@ describe("commentOnIssue", () => {
       body: "**scored** 0.93",
     });
     expect(comment.htmlUrl).toContain(`/issues/${number}#issuecomment-${comment.id}`);
-    expect(fake.comments("org", repo)).toEqual([
+    expect(github.fake.comments("org", repo)).toEqual([
       { id: comment.id, issueNumber: number, body: "**scored** 0.93" },
     ]);
     await expect(commentOnIssue(client, { owner: "org", repo, issueNumber: 999, body: "x" })).rejects.toThrow(
@@ -136,10 +119,10 @@ describe("commentOnIssue", () => {
 
   it("cuts a body over GitHub's 65536 characters, saying so", async () => {
     const repo = freshRepo();
-    const client = fastClient(fake);
-    const number = fake.addPullRequest("org", repo, "t");
+    const client = fastClient(github.fake);
+    const number = github.fake.addPullRequest("org", repo, "t");
     await commentOnIssue(client, { owner: "org", repo, issueNumber: number, body: "y".repeat(70_000) });
-    const body = fake.comments("org", repo)[0]!.body;
+    const body = github.fake.comments("org", repo)[0]!.body;
     expect(body.length).toBe(65_536);
     expect(body).toMatch(/…\(truncated: GitHub allows 65536 characters\)$/);
   });
