@@ -55,6 +55,17 @@ export interface ImageLayer {
   uncompressedBytes: number;
   /** Entries of the layer (files, folders, links). */
   entries: number;
+  /** What the layer does to the image's account files (the never-root rule reads them). */
+  accounts: AccountFiles;
+}
+
+/**
+ * What a layer does to `/etc/passwd` and `/etc/group`: absent when it leaves the file alone, null when it
+ * removes it (a whiteout, an opaque `/etc`), else the file's text as the layer writes it.
+ */
+export interface AccountFiles {
+  passwd?: string | null;
+  group?: string | null;
 }
 
 export interface InspectedImage {

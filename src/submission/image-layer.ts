@@ -126,6 +126,7 @@ export async function scanLayer(
     storedBytes: stored,
     uncompressedBytes: counted,
     entries,
+    accounts: {},
   };
 }
 
