@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { mkdir } from "node:fs/promises";
+import { isIP } from "node:net";
 import path from "node:path";
 import { createGateway } from "../gateway/index.js";
 import { createGitHubClient } from "../github/index.js";
@@ -24,6 +25,45 @@ const port = (value: string) => {
   return n;
 };
 
+/** Fastify's (proxy-addr's) names for address ranges. */
+const NAMED_RANGES = ["loopback", "linklocal", "uniquelocal"];
+const TRUST_PROXY_EXAMPLE =
+  "e.g. --trust-proxy 127.0.0.1 for a proxy on this host, or --trust-proxy 10.0.0.0/8 for proxies in that range";
+
+/**
+ * --trust-proxy: the addresses and CIDRs of the proxies in front, as Fastify trusts them (the client is the
+ * right-most X-Forwarded-For address that is not one of them). No hop count: Fastify trusts no one for a
+ * number, since a hop count can't tell the proxy from a client that sends its own X-Forwarded-For.
+ */
+export function trustProxyArg(value: string): string[] {
+  if (/^\s*\d+\s*$/.test(value)) {
+    throw new InvalidArgumentError(
+      `--trust-proxy "${value}" is a hop count: a hop count can't tell the proxy from a client that sends its ` +
+        `own X-Forwarded-For (Fastify trusts no one for it); pass the proxy's address or CIDR instead, ` +
+        TRUST_PROXY_EXAMPLE,
+    );
+  }
+  const entries = value.split(",").map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!NAMED_RANGES.includes(entry) && !isAddressOrCidr(entry)) {
+      throw new InvalidArgumentError(
+        `--trust-proxy ${JSON.stringify(value)}: ${JSON.stringify(entry)} is not an IP address, a CIDR ` +
+          `(address/prefix length: 1 to 32 for IPv4, 1 to 128 for IPv6) or one of ${NAMED_RANGES.join(", ")}; ` +
+          `pass the proxies' addresses separated by commas, ${TRUST_PROXY_EXAMPLE}`,
+      );
+    }
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 interface ServeFlags {
   config: string;
   dataDir: string;
@@ -33,7 +73,8 @@ interface ServeFlags {
   repo: string;
   githubApiUrl: string;
   eventType: string;
-  trustProxy: boolean;
+  /** true: the flag without its value, refused (see trustProxyArg). */
+  trustProxy?: string[] | true;
   sweepInterval: number;
   runningGrace: number;
   pickupDeadline: number;
@@ -64,7 +105,12 @@ export function serveCommand(): Command {
       "https://api.github.com",
     )
     .option("--event-type <type>", "the repository_dispatch event type", "submission")
-    .option("--trust-proxy", "trust X-Forwarded-For from the proxy in front (per-address rate limits)", false)
+    .option(
+      "--trust-proxy [proxies]",
+      "the addresses or CIDRs of the proxies in front, comma-separated: their X-Forwarded-For tells the client's " +
+        "address (per-address rate limits)",
+      trustProxyArg,
+    )
     .addOption(
       new Option("--sweep-interval <duration>", "how often stuck runs and failed dispatches are looked at")
         .default(30_000, "30s")
@@ -89,6 +135,13 @@ export function serveCommand(): Command {
         .default("info"),
     )
     .action(async (flags: ServeFlags) => {
+      if (flags.trustProxy === true) {
+        throw new UsageError(
+          "--trust-proxy needs the proxies' addresses: trusting every X-Forwarded-For would let a client pick its " +
+            `own address (and a fresh rate-limit budget); pass the address or CIDR of the proxy in front, ` +
+            `${TRUST_PROXY_EXAMPLE} (several separated by commas)`,
+        );
+      }
       const repo = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(flags.repo);
       if (!repo) throw new UsageError(`--repo ${JSON.stringify(flags.repo)} must be owner/name`);
       const token = process.env["PROCTOR_GITHUB_TOKEN"] || process.env["GITHUB_TOKEN"];
@@ -115,7 +168,7 @@ export function serveCommand(): Command {
           eventType: flags.eventType,
         },
         ...(flags.publicUrl && { publicUrl: flags.publicUrl }),
-        trustProxy: flags.trustProxy,
+        ...(flags.trustProxy && { trustProxy: flags.trustProxy }),
         sweepIntervalMs: flags.sweepInterval,
         runningGraceMs: flags.runningGrace,
         pickupDeadlineMs: flags.pickupDeadline,

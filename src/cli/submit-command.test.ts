@@ -1,12 +1,9 @@
-import { spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startFakeGitHub } from "../github/test-support/fake-github.js";
 import {
-  COMPETITION_YML,
   GOOD_ZIP,
   SUCCEEDED,
   download,
@@ -192,54 +189,5 @@ describe("proctor tokens", () => {
     expect(again.error).toBeInstanceOf(UsageError);
     const bad = await cli(tokensCommand(), ["add", " spaced", "--data-dir", dataDir]);
     expect(bad.error).toBeInstanceOf(UsageError);
-  });
-});
-
-describe("proctor serve", () => {
-  it("starts on localhost, says how runners reach it, serves, and stops on SIGTERM", async () => {
-    const fake = await startFakeGitHub();
-    fake.addRepo("org", "comp");
-    const work = await mkdtemp(path.join(os.tmpdir(), "proctor-serve-"));
-    await writeFile(path.join(work, "competition.yml"), COMPETITION_YML);
-    try {
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          path.resolve("src/cli/main.ts"),
-          "serve",
-          "--config",
-          path.join(work, "competition.yml"),
-          "--data-dir",
-          path.join(work, "gw"),
-          "--port",
-          "0",
-          "--repo",
-          "org/comp",
-          "--github-api-url",
-          fake.url,
-          "--log-level",
-          "silent",
-        ],
-        { env: { ...process.env, GITHUB_TOKEN: fake.token } },
-      );
-      let stderr = "";
-      child.stderr.on("data", (d) => (stderr += d));
-      const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-      while (!/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(stderr)) {
-        if (child.exitCode !== null) throw new Error(stderr);
-        await sleep(50);
-      }
-      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)![1]!;
-      expect(stderr).toMatch(/PROCTOR_GATEWAY_URL .*PROCTOR_RUNNER_CREDENTIAL .*proctor runners add/s);
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      expect((await fetch(`${url}/v1/leaderboard`)).status).toBe(200);
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
-    } finally {
-      await fake.close();
-      await rm(work, { recursive: true, force: true });
-    }
   });
 });

@@ -76,8 +76,12 @@ export interface GatewayOptions {
    * uploads per minute.
    */
   rateLimit?: { max: number; uploadsMax: number; timeWindowMs: number } | false;
-  /** Trust X-Forwarded-For from the proxy in front (for per-address rate limits). Default false. */
-  trustProxy?: boolean | string | string[];
+  /**
+   * The addresses and CIDRs of the proxies in front (Fastify's trustProxy list): a request's address is the
+   * right-most X-Forwarded-For address that is not one of them (for per-address rate limits). Default: none
+   * trusted, the connection's address.
+   */
+  trustProxy?: string[];
   /** Longest a request (e.g. a slow 1 GB upload) may take (default 1 h). */
   requestTimeoutMs?: number;
   /** fastify's logger option (default off). */
