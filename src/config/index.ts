@@ -8,5 +8,10 @@ export {
   type LoadOptions,
   type Phase,
 } from "./competition.js";
-export { submissionSchema, type ImageSubmission, type SubmissionKind } from "./submission.js";
+export {
+  imageMountFolders,
+  submissionSchema,
+  type ImageSubmission,
+  type SubmissionKind,
+} from "./submission.js";
 export { YamlConfigError, loadYamlFile, parseYaml, formatIssue, type YamlIssue } from "../yaml/index.js";

@@ -133,6 +133,14 @@ export interface ImageSubmission {
   allowedBaseImages: string[];
 }
 
+/**
+ * The folders the platform mounts in a participant's image that no VOLUME of the image may overlap. (/tmp
+ * is a tmpfs already: a VOLUME there, as many images declare, changes nothing.)
+ */
+export function imageMountFolders(image: Pick<ImageSubmission, "inputDir" | "outputDir">): string[] {
+  return [image.inputDir, image.outputDir];
+}
+
 export type SubmissionKind = { kind: "zip" } | { kind: "image"; image: ImageSubmission };
 
 export function resolveSubmission(parsed: z.output<typeof submissionSchema>): SubmissionKind {

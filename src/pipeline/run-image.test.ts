@@ -13,12 +13,15 @@ import {
   type AlgorithmArchive,
 } from "../sandbox/test-support/algorithm-image.js";
 import { TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
-import { inspectImageArchive } from "../submission/index.js";
+import { engine } from "../sandbox/engine.js";
+import { inspectImageArchive, loadableArchive } from "../submission/index.js";
+import { hostileArchives } from "../submission/test-support/hostile-archives.js";
 import {
   device,
   dir as tarDir,
   file as tarFile,
   imageArchive,
+  tarBytes,
 } from "../submission/test-support/image-tar.js";
 import { evaluateSubmission } from "./evaluate.js";
 import { runImageSubmission } from "./run-image.js";
@@ -100,7 +103,8 @@ describe("an algorithm image, saved with docker save", () => {
     expect(evaluation.run.image?.id).toBe(algorithm.id);
     expect(evaluation.entry.imageDigest).toBe(algorithm.id);
     expect(evaluation.run.image?.ref).toBe(algorithm.tag);
-    expect(evaluation.run.notes).toEqual([]);
+    // USER 1000 with no passwd entry: the engine would give it gid 0.
+    expect(evaluation.run.notes).toEqual([expect.stringContaining("it ran as 1000:65534 instead")]);
     expect(evaluation.run.submissionSha256).toBe((await inspectImageArchive(algorithm.path)).sha256);
     expect(await engineHasImage(algorithm.id)).toBe(false);
     expect(await tagsIn(LOADED_REPOSITORY)).not.toContainEqual(expect.stringContaining(evaluation.run.runId));
@@ -112,7 +116,7 @@ describe("an algorithm image, saved with docker save", () => {
     expect(run.stderr.text).toContain("predicting as uid 65534");
     expect(run.stderr.text).toContain("from-scratch");
     expect(run.stderr.text).toContain("/scratch is tmpfs");
-    expect(run.notes).toEqual([expect.stringContaining("it ran as 65534:65534 (nobody)")]);
+    expect(run.notes).toEqual([expect.stringContaining("it ran as 65534:65534 instead")]);
     expect(run.output?.files.map((f) => f.path)).toEqual(["results.json"]);
     expect(await engineHasImage(rootAlgorithm.id)).toBe(false);
   });
@@ -161,6 +165,45 @@ describe("an algorithm image, saved with docker save", () => {
   });
 });
 
+describe("hostile archives never move a tag on the engine", () => {
+  it("loads each under the run's lease tag alone, or refuses it; the victim keeps its image", async () => {
+    const victim = `proctor-test-victim/${newRunId()}:latest`;
+    const baseId = (await engine().getImage(base).inspect()).Id;
+    await engine()
+      .getImage(base)
+      .tag({ repo: victim.split(":")[0]!, tag: "latest" });
+    try {
+      const outcomes: string[] = [];
+      for (const { title, items } of await hostileArchives(victim)) {
+        const file = path.join(work, `hostile-${title.replace(/\W+/g, "-")}.tar`);
+        await writeFile(file, await tarBytes(items));
+        const inspected = await inspectImageArchive(file).catch(() => undefined);
+        if (inspected === undefined) {
+          outcomes.push(`${title}: refused`);
+          continue;
+        }
+        const loaded = await loadImageArchive((ref) => loadableArchive(file, inspected, ref), {
+          expectedId: inspected.configDigest,
+          runId: newRunId(),
+          limits: TEST_LIMITS,
+        });
+        const tags = (await engine().getImage(loaded.id).inspect()).RepoTags;
+        await loaded.remove();
+        expect(tags, title).toEqual([loaded.ref]);
+        expect((await engine().getImage(victim).inspect()).Id, title).toBe(baseId);
+        expect(await engineHasImage(inspected.configDigest), title).toBe(false);
+        outcomes.push(`${title}: loaded`);
+      }
+      expect(outcomes.filter((o) => o.endsWith("loaded")).length).toBeGreaterThan(5);
+    } finally {
+      await engine()
+        .getImage(victim)
+        .remove({ noprune: true })
+        .catch(() => undefined);
+    }
+  });
+});
+
 describe("archives refused before anything is loaded", () => {
   const cases: { title: string; archive: () => Promise<Buffer>; says: RegExp }[] = [
     {
@@ -171,7 +214,7 @@ describe("archives refused before anything is loaded", () => {
     { title: "two images", archive: () => imageArchive({ images: 2 }), says: /images?/ },
     {
       title: "a layer with a device file",
-      archive: () => imageArchive({ layers: [[tarDir("dev/"), device("dev/null")]] }),
+      archive: () => imageArchive({ layers: [[tarDir("opt/"), device("opt/null")]] }),
       says: /character device/,
     },
     {
@@ -206,10 +249,10 @@ describe("archives refused before anything is loaded", () => {
 describe("loadImageArchive", () => {
   it("refuses an archive whose image is not the one inspected, and leaves nothing", async () => {
     const runId = newRunId();
-    const error = await loadImageArchive(algorithm.path, {
+    const inspected = await inspectImageArchive(algorithm.path);
+    const error = await loadImageArchive((ref) => loadableArchive(algorithm.path, inspected, ref), {
       expectedId: `sha256:${"0".repeat(64)}`,
       runId,
-      gzipped: false,
       limits: TEST_LIMITS,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageLoadError);
@@ -228,10 +271,9 @@ describe("loadImageArchive", () => {
     const at = bytes.indexOf(Buffer.from("echo hi"));
     bytes.write("echo HI", at);
     await writeFile(file, bytes);
-    const error = await loadImageArchive(file, {
+    const error = await loadImageArchive((ref) => loadableArchive(file, inspected, ref), {
       expectedId: inspected.configDigest,
       runId: newRunId(),
-      gzipped: false,
       limits: TEST_LIMITS,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageLoadError);
@@ -247,10 +289,9 @@ describe("loadImageArchive, an archive cut short after its inspection", () => {
     const inspected = await inspectImageArchive(file);
     const bytes = await readFile(file);
     await writeFile(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    const error = await loadImageArchive(file, {
+    const error = await loadImageArchive((ref) => loadableArchive(file, inspected, ref), {
       expectedId: inspected.configDigest,
       runId: newRunId(),
-      gzipped: true,
       limits: TEST_LIMITS,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageLoadError);

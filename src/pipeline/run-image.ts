@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { ImageSubmission } from "../config/submission.js";
+import { imageMountFolders, type ImageSubmission } from "../config/index.js";
 import { IMAGE_CONTAINER } from "../contract/index.js";
 import {
   EngineError,
@@ -11,15 +11,17 @@ import {
   runSandboxed,
   type LoadedImage,
   type SandboxLimits,
-  type SandboxResult,
 } from "../sandbox/index.js";
 import {
   checkBaseImage,
+  checkImageConfig,
   DEFAULT_PLATFORM,
   inspectImageArchive,
   InvalidSubmissionError,
+  loadableArchive,
   sha256File,
   type InspectedImage,
+  type ResolvedUser,
 } from "../submission/index.js";
 import { notRun, submissionEnv, type SubmissionRunResult } from "./run-submission.js";
 
@@ -55,7 +57,8 @@ export interface ImageRunRequest {
  * loaded (a refusal is `invalid_submission`), checked against the allowed base images, loaded under this
  * run's own tag (its id must be the config digest inspected), run sandboxed with its own ENTRYPOINT/CMD,
  * the data read-only at the input folder and the output folder copied to `outputDir`, then removed from
- * the engine. Never as root: an image whose USER is root or unset runs as 65534, and the result says so.
+ * the engine. Its config is checked first (checkImageConfig): never as uid or gid 0 (65534 instead, and the
+ * result says so), and what the engine would refuse is the participant's, refused before the engine sees it.
  */
 export async function runImageSubmission(request: ImageRunRequest): Promise<SubmissionRunResult> {
   const runId = newRunId();
@@ -63,11 +66,13 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
   const unrun = (status: SubmissionRunResult["status"], reason: string, sha256: string | null) =>
     notRun(request.limits, runId, status, reason, sha256);
   let inspected: InspectedImage;
+  let user: ResolvedUser;
   try {
     inspected = await inspectImageArchive(request.archivePath, {
       limits: settings.limits,
       platform: settings.platform,
     });
+    user = checkImageConfig(inspected, { platformFolders: imageMountFolders(settings) });
     await checkAllowedBase(inspected, settings.allowedBaseImages);
     // The holder must be there before anything is loaded.
     await resolveImage(request.helperImage);
@@ -81,10 +86,9 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
 
   let loaded: LoadedImage;
   try {
-    loaded = await loadImageArchive(request.archivePath, {
+    loaded = await loadImageArchive((ref) => loadableArchive(request.archivePath, inspected, ref), {
       expectedId: inspected.configDigest,
       runId,
-      gzipped: inspected.gzipped,
       limits: request.limits,
     });
   } catch (error) {
@@ -102,6 +106,7 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
       // The image's own ENTRYPOINT and CMD.
       command: [],
       workingDir: inspected.config.workingDir || "/",
+      user: user.spec,
       mounts: [{ source: path.resolve(request.dataDir), target: settings.inputDir }],
       output: {
         target: settings.outputDir,
@@ -113,12 +118,12 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
       env: submissionEnv(request),
     });
     return {
-      ...userFault(result, inspected),
+      ...result,
       // Named as the participant named it, pinned by the id the engine gave it.
       image: result.image && { ...result.image, ref: inspected.repoTags[0] ?? inspected.archiveName },
       runId,
       submissionSha256: inspected.sha256,
-      notes: userNotes(result, inspected),
+      notes: user.note === undefined ? [] : [user.note],
     };
   } finally {
     await loaded.remove().catch(() => undefined);
@@ -136,35 +141,4 @@ async function checkAllowedBase(inspected: InspectedImage, allowed: string[]): P
     inspected.layers.map((layer) => layer.diffId),
     bases,
   );
-}
-
-/** The engine could not start the program as the image's USER: the image's doing, not the platform's. */
-function userFault(
-  result: SandboxResult,
-  inspected: InspectedImage,
-): Omit<SandboxResult, "status"> & Pick<SubmissionRunResult, "status"> {
-  if (
-    result.status === "infrastructure_error" &&
-    /unable to find user|no matching entries in passwd|no users found/i.test(result.reason)
-  ) {
-    return {
-      ...result,
-      status: "invalid_submission",
-      reason:
-        `${JSON.stringify(inspected.archiveName)}: the image's USER ${JSON.stringify(inspected.config.user)} does not ` +
-        `exist in it, so it cannot start: use a numeric USER (e.g. USER 1000), or create the user in the image ` +
-        `(RUN useradd …)`,
-    };
-  }
-  return result;
-}
-
-function userNotes(result: SandboxResult, inspected: InspectedImage): string[] {
-  if (!result.image || result.image.user !== null) return [];
-  const asked =
-    inspected.config.user === "" ? "is unset (root)" : `is ${JSON.stringify(inspected.config.user)}`;
-  return [
-    `the image's USER ${asked}: it ran as 65534:65534 (nobody) instead, since nothing runs as root; make what ` +
-      `the program reads world-readable, or set USER to a numeric non-root user`,
-  ];
 }

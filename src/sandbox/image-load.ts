@@ -2,18 +2,14 @@
  * Loading a participant's image archive (`docker save`) into the engine, after the submission room has
  * inspected it, and removing it after the run.
  *
- * The archive streams from its file to the engine (gunzipped on the way when it is .tar.gz), with its names
- * rewritten: the tags the archive carries are never applied (an archive tagged `python:3.11-slim`, or with
- * the runtime's own name, would otherwise take that name on a shared engine); the image gets one tag of
- * this run's instead (loadedImageTag, with its lease), applied by the load itself, and removing that tag
+ * The engine is given a tar written from what was checked (submission's loadableArchive): the tags the
+ * archive carries are never applied (an archive tagged `python:3.11-slim`, or with the runtime's own name,
+ * would otherwise take that name on a shared engine); the image gets one tag of this run's instead
+ * (loadedImageTag, with its lease), applied by the load itself, and removing that tag
  * afterwards removes the image unless something else on the engine also names it (another run, or an
  * image that was there before). A proctor killed outright leaves the tag to a later run's sweep.
  */
-import { createReadStream } from "node:fs";
-import { PassThrough, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import { extract as tarExtract, pack as tarPack, type Header } from "tar-stream";
+import type { Readable } from "node:stream";
 import { loadedImageTag, registerRemoval } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
 
@@ -39,20 +35,24 @@ export class ImageLoadError extends Error {
 const ENGINE_FAULT =
   /no space left|disk quota|read-only file system|input\/output error|connection (refused|reset)|context canceled|cannot allocate memory|too many open files/i;
 
-/** Caps on what the archive's names rewrite reads into memory (manifest.json, index.json). */
-const MAX_NAME_FILE_BYTES = 16 * 1024 ** 2;
+/** The tar the engine loads, as a stream, and how to end it (submission's loadableArchive makes it). */
+export interface ArchiveStream {
+  stream: Readable;
+  /** Ends the stream and resolves with the error reading the archive met, if any (never rejects). */
+  finish(): Promise<Error | undefined>;
+}
 
 /**
- * Loads the archive at `archivePath` as this run's image and checks the engine's image id is `expectedId`
- * (the config digest the inspection found). Throws ImageLoadError when the engine refuses the archive or
- * loads another image than the one inspected (nothing of it is left), EngineError when the engine fails.
+ * Loads the archive `archive(ref)` streams (its manifest naming `ref`, this run's tag, as its only tag) and
+ * checks the engine's image id is `expectedId` (the config digest the inspection found). Throws
+ * ImageLoadError when the engine refuses the archive or loads another image than the one inspected (nothing
+ * of it is left), EngineError when the engine fails.
  */
 export async function loadImageArchive(
-  archivePath: string,
+  archive: (ref: string) => ArchiveStream,
   options: {
     expectedId: string;
     runId: string;
-    gzipped: boolean;
     /** The run's limits: the tag's lease, past which any later run's sweep removes it. */
     limits: { timeLimitMs: number; graceMs: number };
   },
@@ -69,7 +69,7 @@ export async function loadImageArchive(
       });
     }
   });
-  const body = renamed(archivePath, options.gzipped, ref);
+  const body = archive(ref);
   try {
     let said: Awaited<ReturnType<typeof loadOutcome>>;
     try {
@@ -145,97 +145,4 @@ async function loadOutcome(response: NodeJS.ReadableStream): Promise<{ loaded: s
     }
   }
   return { loaded, ...(error !== undefined && { error }) };
-}
-
-interface RenamedArchive {
-  stream: Readable;
-  /**
-   * Ends the stream where the engine stopped reading it, and resolves (never rejects) with the error that
-   * reading the archive met, if any: never one of the ending's own making.
-   */
-  finish(): Promise<Error | undefined>;
-}
-
-/**
- * The archive as a tar stream whose manifests name only `ref`: manifest.json's RepoTags replaced, index.json's
- * name annotations dropped, the legacy `repositories` file left out.
- */
-function renamed(archivePath: string, gzipped: boolean, ref: string): RenamedArchive {
-  const extract = tarExtract();
-  const pack = tarPack();
-  const out = new PassThrough();
-  let cancelled = false;
-  extract.on("entry", (header: Header, source: unknown, next: (error?: Error | null) => void) => {
-    const body = source as Readable;
-    // A read error reaches the entry streams too; the pipeline reports it once.
-    body.on("error", () => undefined);
-    const name = header.name.replace(/^(\.\/)+/, "");
-    if (name === "repositories") {
-      body.on("end", () => next()).resume();
-      return;
-    }
-    if ((name === "manifest.json" || name === "index.json") && (header.size ?? 0) <= MAX_NAME_FILE_BYTES) {
-      const chunks: Buffer[] = [];
-      body.on("data", (chunk: Buffer) => chunks.push(chunk));
-      body.on("end", () => {
-        let data: Buffer;
-        try {
-          data = rewriteNames(name, Buffer.concat(chunks), ref);
-        } catch (error) {
-          next(error as Error);
-          return;
-        }
-        pack.entry({ ...header, size: data.length }, data, (error) => next(error ?? undefined));
-      });
-      return;
-    }
-    if (header.type === "file" || header.type === "contiguous-file") {
-      const entry = pack.entry(header, (error) => next(error ?? undefined));
-      entry.on("error", () => undefined);
-      body.pipe(entry);
-      return;
-    }
-    body.on("end", () => pack.entry(header, (error) => next(error ?? undefined))).resume();
-  });
-  extract.on("finish", () => pack.finalize());
-  const source = createReadStream(archivePath, { highWaterMark: 256 * 1024 });
-  const stages: NodeJS.ReadWriteStream[] = gzipped ? [createGunzip()] : [];
-  const reading = pipeline([source, ...stages, extract]).then(
-    () => undefined,
-    (error: unknown) => {
-      pack.destroy(error as Error);
-      return cancelled ? undefined : (error as Error);
-    },
-  );
-  pipeline(pack, out).catch(() => undefined);
-  out.on("close", () => {
-    source.destroy();
-    extract.destroy();
-  });
-  return {
-    stream: out,
-    finish: () => {
-      if (!out.readableEnded) {
-        cancelled = true;
-        out.destroy();
-      }
-      return reading;
-    },
-  };
-}
-
-/** manifest.json with RepoTags [ref]; index.json without the annotations that name images. */
-function rewriteNames(name: string, data: Buffer, ref: string): Buffer {
-  const json = JSON.parse(data.toString("utf8")) as unknown;
-  if (name === "manifest.json" && Array.isArray(json)) {
-    for (const image of json as Record<string, unknown>[]) image["RepoTags"] = [ref];
-  } else if (name === "index.json" && json && typeof json === "object") {
-    for (const manifest of ((json as { manifests?: unknown[] }).manifests ?? []) as {
-      annotations?: Record<string, string>;
-    }[]) {
-      delete manifest.annotations?.["io.containerd.image.name"];
-      delete manifest.annotations?.["org.opencontainers.image.ref.name"];
-    }
-  }
-  return Buffer.from(JSON.stringify(json));
 }

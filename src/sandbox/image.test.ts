@@ -3,7 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engine, EngineError } from "./engine.js";
-import { ensureImage, explainPullFailure, registryOf, repositoryOf, resolveImage } from "./image.js";
+import {
+  ensureImage,
+  explainPullFailure,
+  registryOf,
+  repositoryOf,
+  resolveImage,
+  runsAsRoot,
+} from "./image.js";
 import { buildImage, pushImage, tagImage, type RegistryAuth } from "./registry.js";
 import { startRegistry, type LocalRegistry } from "./test-support/registry.js";
 
@@ -153,5 +160,14 @@ describe("image references", () => {
     expect(explainPullFailure("ghcr.io/o/r:t", "something new", false)).toBe(
       'pulling image "ghcr.io/o/r:t" failed (something new): the engine could not pull it; try `docker pull ghcr.io/o/r:t` on the runner to see why',
     );
+  });
+});
+
+describe("runsAsRoot: a trusted image's USER", () => {
+  it.each(["", "root", "root:root", "0", "00", "+0", "0:1000", "root:staff"])("%j is root", (user) => {
+    expect(runsAsRoot(user)).toBe(true);
+  });
+  it.each(["1000", "1000:1000", "app", "10", "rooty"])("%j is not", (user) => {
+    expect(runsAsRoot(user)).toBe(false);
   });
 });

@@ -55,6 +55,15 @@ export function registryOf(ref: string): string {
     : "docker.io";
 }
 
+/**
+ * Whether a trusted image's USER names root by any spelling (`root`, `0`, `00`, `+0`, `root:…`, `0:…`) or
+ * none. A participant's image is resolved against its own passwd instead (submission's resolveUser).
+ */
+export function runsAsRoot(user: string): boolean {
+  const name = user.split(":")[0]!;
+  return name === "" || name === "root" || /^\+?0+$/.test(name);
+}
+
 function describe(ref: string, info: ImageInspectInfo): ResolvedImage {
   const user = info.Config?.User?.trim() ?? "";
   const digests = info.RepoDigests ?? [];
@@ -63,7 +72,7 @@ function describe(ref: string, info: ImageInspectInfo): ResolvedImage {
     ref,
     id: info.Id,
     digest: digests.find((d) => repositoryOf(d) === repository) ?? digests[0] ?? null,
-    user: user === "" || user === "root" || user === "0" || user.startsWith("0:") ? null : user,
+    user: runsAsRoot(user) ? null : user,
     hasEntrypoint: (info.Config?.Entrypoint?.length ?? 0) > 0,
     sizeBytes: info.Size,
     layers: info.RootFS?.Layers ?? [],

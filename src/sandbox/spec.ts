@@ -43,6 +43,11 @@ export interface SandboxRequest {
   /** Names the run in container names, labels and messages. */
   runId: string;
   /**
+   * Numeric `uid:gid` to run as, resolved by the caller (a participant's image: never 0); default the
+   * image's USER when it is not root, else FALLBACK_USER.
+   */
+  user?: string;
+  /**
    * A trusted image (one with `cat`) for the container that holds the output volume; default `image`.
    * A participant's own image is never trusted with it: it runs outside the sandbox's runtime and limits.
    */
@@ -112,7 +117,7 @@ export function untrustedContainerSpec(
     ...(command.length > 0 ? { Cmd: command } : {}),
     ...(request.entrypoint ? { Entrypoint: request.entrypoint } : {}),
     WorkingDir: request.workingDir,
-    User: image.user ?? FALLBACK_USER,
+    User: request.user ?? image.user ?? FALLBACK_USER,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Hostname: "sandbox",
     Labels: labels(request),

@@ -41,6 +41,8 @@ export interface ImageRunConfig {
   user: string;
   workingDir: string;
   env: string[];
+  /** Folders its VOLUME instructions declare. */
+  volumes: string[];
 }
 
 export interface ImageLayer {
@@ -86,6 +88,13 @@ export interface InspectedImage {
   layers: ImageLayer[];
   /** Sum of the layers' uncompressed sizes: about what loading writes to disk. */
   uncompressedBytes: number;
+  /** The image's /etc/passwd and /etc/group once its layers are applied (null: it has none). */
+  accounts: { passwd: string | null; group: string | null };
+  /**
+   * The archive's files the engine is given, by their paths in it (links followed): the config and the
+   * layers, in order. Nothing else of the archive is loaded (loadableArchive).
+   */
+  load: { config: string; layers: string[] };
 }
 
 export interface InspectImageOptions {

@@ -4,7 +4,8 @@
  * there with the digest it claims, and read the config (platform, diff_ids, what the run needs).
  */
 import { formatBytes } from "../units/index.js";
-import type { ImageLayer, InspectedImage, OuterEntry, Pass } from "./image-archive.js";
+import type { AccountFiles, ImageLayer, InspectedImage, OuterEntry, Pass } from "./image-archive.js";
+import { DuplicateKeyError, field, parseImageJson } from "./image-json.js";
 import {
   RESAVE,
   q,
@@ -17,9 +18,7 @@ import {
 interface Descriptor {
   mediaType?: string;
   digest: string;
-  size?: number;
   annotations?: Record<string, string>;
-  platform?: { os?: string; architecture?: string; variant?: string };
 }
 
 const INDEX_TYPES = new Set([
@@ -32,6 +31,17 @@ export function resolveImage(
   platform: Platform,
 ): Omit<InspectedImage, "archiveName" | "sha256" | "archiveBytes" | "gzipped"> {
   const { archiveName } = pass;
+  for (const name of MANIFEST_NAMES) {
+    if (pass.links.has(name)) {
+      throw refuseArchive(
+        "bad_manifest",
+        archiveName,
+        name,
+        "it is a symbolic link, which `docker save` never writes and a loader would follow",
+        RESAVE,
+      );
+    }
+  }
   const hasDocker = pass.entries.has("manifest.json");
   const hasOci = pass.entries.has("index.json");
   if (!hasDocker && !hasOci) {
@@ -58,21 +68,18 @@ export function resolveImage(
     if (!Array.isArray(manifest)) throw badManifest(pass, "manifest.json", "it is not a JSON list");
     if (manifest.length === 0) throw noImage(pass, "manifest.json");
     if (manifest.length > 1) throw multipleImages(pass, "manifest.json", manifest.length);
-    const item = manifest[0] as { Config?: unknown; RepoTags?: unknown; Layers?: unknown };
-    if (typeof item?.Config !== "string" || !isStringList(item.Layers)) {
+    const [item] = manifest as unknown[];
+    const [config, tags, layers] = [field(item, "Config"), field(item, "RepoTags"), field(item, "Layers")];
+    if (typeof config !== "string" || !isStringList(layers)) {
       throw badManifest(pass, "manifest.json", "its image lacks Config or Layers");
     }
-    docker = {
-      config: item.Config,
-      tags: isStringList(item.RepoTags) ? item.RepoTags : [],
-      layers: item.Layers,
-    };
+    docker = { config, tags: isStringList(tags) ? tags : [], layers };
   }
   let oci: { config: string; tags: string[]; layers: string[] } | undefined;
   if (hasOci) {
-    const index = readJson(pass, "index.json") as { manifests?: unknown };
-    if (!Array.isArray(index?.manifests)) throw badManifest(pass, "index.json", "it lacks a manifests list");
-    const images = flattenIndex(pass, index.manifests as Descriptor[], "index.json", 0);
+    const manifests = field(readJson(pass, "index.json"), "manifests");
+    if (!Array.isArray(manifests)) throw badManifest(pass, "index.json", "it lacks a manifests list");
+    const images = flattenIndex(pass, manifests, "index.json", 0);
     if (images.length === 0) throw noImage(pass, "index.json");
     // Docker 25+ lists the same image once per tag: distinct manifests are distinct images.
     const distinct = new Map<string, Descriptor[]>();
@@ -81,8 +88,10 @@ export function resolveImage(
     if (distinct.size > 1) throw multipleImages(pass, "index.json", distinct.size);
     const [[digest, descriptors]] = [...distinct] as [[string, Descriptor[]]];
     const manifestPath = blobPath(pass, digest, "index.json");
-    const manifest = readJson(pass, manifestPath) as { config?: Descriptor; layers?: Descriptor[] };
-    if (typeof manifest?.config?.digest !== "string" || !Array.isArray(manifest.layers)) {
+    const manifest = readJson(pass, manifestPath);
+    const [configDescriptor, layers] = [field(manifest, "config"), field(manifest, "layers")];
+    const configDigest = field(configDescriptor, "digest");
+    if (typeof configDigest !== "string" || !Array.isArray(layers)) {
       throw badManifest(pass, manifestPath, "the image manifest lacks config or layers");
     }
     const tags = descriptors
@@ -92,9 +101,9 @@ export function resolveImage(
       )
       .filter((tag): tag is string => typeof tag === "string");
     oci = {
-      config: blobPath(pass, manifest.config.digest, manifestPath),
+      config: blobPath(pass, configDigest, manifestPath),
       tags,
-      layers: manifest.layers.map((layer) => blobPath(pass, String(layer?.digest), manifestPath)),
+      layers: layers.map((layer) => blobPath(pass, String(field(layer, "digest")), manifestPath)),
     };
   }
   const chosen = (docker ?? oci)!;
@@ -114,19 +123,15 @@ export function resolveImage(
   }
   const configPath = normal(chosen.config);
   const configEntry = entryOf(pass, configPath, "manifest");
-  const config = readJson(pass, configPath) as {
-    os?: unknown;
-    architecture?: unknown;
-    variant?: unknown;
-    config?: Record<string, unknown> | null;
-    rootfs?: { type?: unknown; diff_ids?: unknown };
+  const configJson = readJson(pass, configPath);
+  const config = {
+    os: field(configJson, "os"),
+    architecture: field(configJson, "architecture"),
+    variant: field(configJson, "variant"),
+    settings: field(configJson, "config"),
+    diffIds: field(field(configJson, "rootfs"), "diff_ids"),
   };
-  if (
-    config === null ||
-    typeof config !== "object" ||
-    typeof config.os !== "string" ||
-    typeof config.architecture !== "string"
-  ) {
+  if (typeof config.os !== "string" || typeof config.architecture !== "string") {
     throw refuseArchive(
       "bad_config",
       archiveName,
@@ -151,7 +156,7 @@ export function resolveImage(
       `build it for the runner: docker build --platform ${want} ..., then save it again`,
     );
   }
-  const diffIds = config.rootfs?.diff_ids;
+  const diffIds = config.diffIds;
   if (!isStringList(diffIds) || diffIds.length !== chosen.layers.length) {
     throw refuseArchive(
       "bad_config",
@@ -195,8 +200,10 @@ export function resolveImage(
     }
     return { path, digest: `sha256:${entry.sha256}`, ...entry.layer };
   });
-  const settings = config.config ?? {};
+  const setting = (name: string): unknown => field(config.settings, name);
   const stringList = (value: unknown): string[] | null => (isStringList(value) ? value : null);
+  const text = (value: unknown): string => (typeof value === "string" ? value : "");
+  const volumes = setting("Volumes");
   return {
     layout: docker && oci ? "docker+oci" : docker ? "docker" : "oci",
     configDigest: `sha256:${configEntry.sha256}`,
@@ -206,15 +213,39 @@ export function resolveImage(
         ? { os: config.os, architecture: config.architecture }
         : { os: config.os, architecture: config.architecture, variant },
     config: {
-      entrypoint: stringList(settings.Entrypoint),
-      cmd: stringList(settings.Cmd),
-      user: typeof settings.User === "string" ? settings.User : "",
-      workingDir: typeof settings.WorkingDir === "string" ? settings.WorkingDir : "",
-      env: stringList(settings.Env) ?? [],
+      entrypoint: stringList(setting("Entrypoint")),
+      cmd: stringList(setting("Cmd")),
+      user: text(setting("User")),
+      workingDir: text(setting("WorkingDir")),
+      env: stringList(setting("Env")) ?? [],
+      volumes: volumes !== null && typeof volumes === "object" ? Object.keys(volumes) : [],
     },
     layers,
+    accounts: foldAccounts(layers.map((layer) => layer.accounts)),
+    load: {
+      config: sourceOf(pass, configPath),
+      layers: layers.map((layer) => sourceOf(pass, layer.path)),
+    },
     uncompressedBytes: layers.reduce((sum, layer) => sum + layer.uncompressedBytes, 0),
   };
+}
+
+/** The names a loader reads as the archive's own manifests. */
+const MANIFEST_NAMES = ["manifest.json", "index.json", "oci-layout", "repositories"];
+
+/** The image's account files once every layer has been applied, base first. */
+function foldAccounts(layers: AccountFiles[]): { passwd: string | null; group: string | null } {
+  const out = { passwd: null as string | null, group: null as string | null };
+  for (const layer of layers) {
+    if (layer.passwd !== undefined) out.passwd = layer.passwd;
+    if (layer.group !== undefined) out.group = layer.group;
+  }
+  return out;
+}
+
+/** The regular file of the archive that holds `path` (itself, or what its link points to). */
+function sourceOf(pass: Pass, path: string): string {
+  return pass.links.get(path) ?? path;
 }
 
 function normal(path: string): string {
@@ -263,18 +294,18 @@ function blobPath(pass: Pass, digest: string, by: string): string {
 }
 
 /** Image manifests of an index, following nested indexes (one level, as multi-platform images have). */
-function flattenIndex(pass: Pass, descriptors: Descriptor[], by: string, depth: number): Descriptor[] {
+function flattenIndex(pass: Pass, items: unknown[], by: string, depth: number): Descriptor[] {
   const out: Descriptor[] = [];
-  for (const descriptor of descriptors) {
-    if (typeof descriptor?.digest !== "string")
-      throw badManifest(pass, by, "a manifest entry lacks its digest");
+  for (const item of items) {
+    const descriptor = descriptorOf(item);
+    if (descriptor === undefined) throw badManifest(pass, by, "a manifest entry lacks its digest");
     if (descriptor.mediaType !== undefined && INDEX_TYPES.has(descriptor.mediaType)) {
       if (depth > 0) throw badManifest(pass, by, "indexes nest more than two levels deep");
       const path = blobPath(pass, descriptor.digest, by);
-      const nested = readJson(pass, path) as { manifests?: unknown };
-      if (!Array.isArray(nested?.manifests)) throw badManifest(pass, path, "it lacks a manifests list");
+      const nested = field(readJson(pass, path), "manifests");
+      if (!Array.isArray(nested)) throw badManifest(pass, path, "it lacks a manifests list");
       out.push(
-        ...flattenIndex(pass, nested.manifests as Descriptor[], path, depth + 1).map((d) => ({
+        ...flattenIndex(pass, nested, path, depth + 1).map((d) => ({
           ...d,
           annotations: { ...descriptor.annotations, ...d.annotations },
         })),
@@ -282,6 +313,20 @@ function flattenIndex(pass: Pass, descriptors: Descriptor[], by: string, depth: 
     } else out.push(descriptor);
   }
   return out;
+}
+
+/** An OCI descriptor's fields as the engine reads them; undefined without a digest. */
+function descriptorOf(item: unknown): Descriptor | undefined {
+  const digest = field(item, "digest");
+  if (typeof digest !== "string") return undefined;
+  const mediaType = field(item, "mediaType");
+  const annotations = field(item, "annotations");
+  return {
+    digest,
+    ...(typeof mediaType === "string" && { mediaType }),
+    ...(annotations !== null &&
+      typeof annotations === "object" && { annotations: annotations as Record<string, string> }),
+  };
 }
 
 function readJson(pass: Pass, path: string): unknown {
@@ -302,8 +347,17 @@ function readJson(pass: Pass, path: string): unknown {
     throw badManifest(pass, path, "it is not JSON");
   }
   try {
-    return JSON.parse(entry.json.toString("utf8")) as unknown;
+    return parseImageJson(entry.json.toString("utf8"));
   } catch (error) {
+    if (error instanceof DuplicateKeyError) {
+      throw refuseArchive(
+        "duplicate_key",
+        pass.archiveName,
+        path,
+        `${error.message} (the engine reads keys without regard to case, and the last one wins)`,
+        RESAVE,
+      );
+    }
     throw badManifest(pass, path, `it is not valid JSON (${(error as Error).message})`);
   }
 }

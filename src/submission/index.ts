@@ -19,6 +19,8 @@ export {
   type InspectImageOptions,
   type InspectedImage,
 } from "./image-archive.js";
+export { checkImageConfig, NOBODY, resolveUser, type ResolvedUser } from "./image-config.js";
+export { loadableArchive, loadManifest, type LoadableArchive } from "./image-loadable.js";
 export {
   DEFAULT_IMAGE_LIMITS,
   DEFAULT_PLATFORM,
