@@ -70,6 +70,9 @@ debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >&
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
   "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*
 find "$root" -name '__pycache__' -type d -prune -exec rm -rf {} +
+# debootstrap makes device nodes in /dev; the engine mounts its own /dev at run time, so the image keeps
+# only the empty folder (images built on it then carry no device files for the archive checks to weigh).
+find "$root/dev" -mindepth 1 -delete
 
 echo "build-base-image: importing as $tag" >&2
 tar -C "$root" -c . | docker import \

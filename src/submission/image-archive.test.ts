@@ -316,19 +316,19 @@ const cases: Case[] = [
     },
   },
   {
-    title: "a character device in a layer",
+    title: "a character device in a layer, outside /dev",
     rule: "device_file",
     layer: true,
-    entry: "dev/null",
-    archive: () => imageArchive({ layers: [[dir("dev/"), device("dev/null")]] }),
+    entry: "app/null",
+    archive: () => imageArchive({ layers: [[dir("app/"), device("app/null")]] }),
   },
   {
     title: "a block device in a gzipped layer",
     rule: "device_file",
     layer: true,
-    entry: "dev/sda",
+    entry: "dev/disk/sda",
     archive: () =>
-      imageArchive({ gzipLayers: true, layers: [[file("ok"), device("dev/sda", "block-device")]] }),
+      imageArchive({ gzipLayers: true, layers: [[file("ok"), device("dev/disk/sda", "block-device")]] }),
   },
   {
     title: '".." in a layer',
