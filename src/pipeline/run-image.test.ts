@@ -195,6 +195,13 @@ describe("hostile archives never move a tag on the engine", () => {
         outcomes.push(`${title}: loaded`);
       }
       expect(outcomes.filter((o) => o.endsWith("loaded")).length).toBeGreaterThan(5);
+      // The harness has teeth: the same archive given to the engine as it is moves the victim's tag.
+      const raw = path.join(work, "hostile-the-archive-s-own-RepoTags.tar");
+      const answer = await engine().loadImage(raw, { quiet: true });
+      for await (const _ of answer as AsyncIterable<unknown>);
+      const moved = (await engine().getImage(victim).inspect()).Id;
+      expect(moved).not.toBe(baseId);
+      await engine().getImage(victim).remove({ force: true });
     } finally {
       await engine()
         .getImage(victim)
