@@ -39,19 +39,44 @@ log() {
   TZ=UTC printf "%($STAMP_FORMAT)T [proctor] %s\n" -1 "$*" >&2
 }
 
-# stamp: copies stdin to stdout line by line, each line prefixed with the time it arrived.
-# mawk reads pipes in large blocks unless -W interactive, which would stamp lines late; gawk and busybox
-# awk read what is there. Without an awk that has strftime, a (slower) bash loop does the same.
-# (Not `awk -W version | grep -q`: with pipefail, grep leaving early can fail the pipeline at random.)
-awk_version=$(awk -W version 2>&1 </dev/null || true)
-case $awk_version in
-  *mawk*) awk_cmd=(awk -W interactive) ;;
-  *) awk_cmd=(awk) ;;
-esac
-if "${awk_cmd[@]}" 'BEGIN { strftime("%Y", 0, 1) }' </dev/null >/dev/null 2>&1; then
+# stamp: copies stdin to stdout line by line, each line prefixed with the time it arrived. A line longer than
+# 64 KiB goes out in pieces as it arrives (cut at a UTF-8 character boundary), each piece after the first
+# stamped "<time>+ " instead of "<time> ": an endless line never holds up the lines after it, nor grows
+# our memory. perl (perl-base is in every Debian and Ubuntu image) reads what the pipe holds, so lines are
+# stamped when they are printed; mawk -W interactive, which did this before, takes quadratic time on a
+# long line. Without perl, a (slower) bash loop stamps whole lines.
+if command -v perl >/dev/null 2>&1; then
   stamp() {
-    # shellcheck disable=SC2016 # $0 is awk's, not the shell's
-    "${awk_cmd[@]}" -v fmt="$STAMP_FORMAT" '{ print strftime(fmt, systime(), 1), $0; fflush() }'
+    # shellcheck disable=SC2016 # perl's variables, not the shell's
+    perl -e '
+      use strict; use warnings;
+      my ($cap, $buf, $more) = (65536, "", 0);
+      binmode STDIN; binmode STDOUT; $| = 1;
+      sub put {
+        my @t = gmtime;
+        printf "%04d-%02d-%02dT%02d:%02d:%02dZ%s %s\n", $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0],
+          $more ? "+" : "", $_[0];
+      }
+      while (sysread STDIN, $buf, 65536, length $buf) {
+        while (1) {
+          my $nl = index $buf, "\n";
+          if ($nl >= 0 && $nl <= $cap) {
+            put(substr $buf, 0, $nl);
+            substr($buf, 0, $nl + 1) = "";
+            $more = 0;
+          } elsif (length $buf > $cap) {
+            my $cut = $cap;  # not inside a UTF-8 character: back off its continuation bytes
+            $cut-- while $cut > $cap - 3 && (vec($buf, $cut, 8) & 0xC0) == 0x80;
+            put(substr $buf, 0, $cut);
+            substr($buf, 0, $cut) = "";
+            $more = 1;
+          } else {
+            last;
+          }
+        }
+      }
+      put($buf) if length $buf;
+    '
   }
 else
   stamp() {

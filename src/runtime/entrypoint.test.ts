@@ -173,6 +173,29 @@ ${WRITE_CSV}`,
     expect(seconds(stdout[1]!) - seconds(stdout[0]!)).toBeGreaterThanOrEqual(1000);
   });
 
+  it("passes a 50 MB line without a newline in 64 KiB pieces and keeps the lines after it, on time", async () => {
+    const { result, stdout } = await run(
+      {
+        "main.py": `
+import sys
+chunk = "x" * 65536
+for _ in range(800):
+    sys.stdout.write(chunk)
+print()
+print("after")
+${WRITE_CSV}`,
+      },
+      // A tail that holds the last piece whole. (The stamper this replaced took about 15 minutes here.)
+      { limits: { ...TEST_LIMITS, timeLimitMs: 60_000, logTailBytes: 2 * 65536 } },
+    );
+    expect(result.status, result.stderr.text).toBe("succeeded");
+    // Every piece came through (the first, then 799 marked "<stamp>+ " as continued), then "after".
+    expect(result.stdout.lines).toBe(801);
+    const [lastPiece, after] = stdout.slice(-2);
+    expect(lastPiece).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\+ x+$/);
+    expect(unstamped([after!])).toEqual(["after"]);
+  });
+
   it("runs main.sh with bash, from the working folder", async () => {
     const { result, stdout } = await run({
       "main.sh": `set -euo pipefail\n[[ -n "$BASH_VERSION" ]] && echo "bash"\ncat notes.txt\necho made > local.txt && cat local.txt\necho "id,y" > /code_execution/submission/submission.csv\n`,
