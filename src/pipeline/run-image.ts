@@ -67,6 +67,7 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
     notRun(request.limits, runId, status, reason, sha256);
   let inspected: InspectedImage;
   let user: ResolvedUser;
+  let holderId: string;
   try {
     inspected = await inspectImageArchive(request.archivePath, {
       limits: settings.limits,
@@ -74,8 +75,8 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
     });
     user = checkImageConfig(inspected, { platformFolders: imageMountFolders(settings) });
     await checkAllowedBase(inspected, settings.allowedBaseImages);
-    // The holder must be there before anything is loaded.
-    await resolveImage(request.helperImage);
+    // The holder must be there before anything is loaded; it is used by id from here on.
+    holderId = (await resolveImage(request.helperImage)).id;
   } catch (error) {
     const sha256 = () => sha256File(request.archivePath).catch(() => null);
     if (error instanceof InvalidSubmissionError)
@@ -102,7 +103,7 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
     const result = await runSandboxed({
       runId,
       image: loaded.ref,
-      holderImage: request.helperImage,
+      holderImage: holderId,
       // The image's own ENTRYPOINT and CMD.
       command: [],
       workingDir: inspected.config.workingDir || "/",

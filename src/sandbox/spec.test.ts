@@ -31,10 +31,17 @@ const request = {
 };
 
 describe("container spec", () => {
+  it("runs as the user the caller resolved (a participant's image: numeric, never 0)", () => {
+    expect(untrustedContainerSpec({ ...request, user: "1000:65534" }, image, "vol").User).toBe("1000:65534");
+    expect(untrustedContainerSpec(request, { ...image, user: "app" }, "vol").User).toBe("app");
+  });
+
   it("isolates: no network, read-only root, no capabilities, no-new-privileges, non-root, limits", () => {
     const spec = untrustedContainerSpec(request, image, "vol");
     const host = spec.HostConfig!;
     expect(spec.User).toBe("65534:65534");
+    // By the id resolved at the start, never by tag.
+    expect(spec.Image).toBe("sha256:1");
     expect(spec.NetworkDisabled).toBe(true);
     expect(host).toMatchObject({
       NetworkMode: "none",

@@ -113,7 +113,8 @@ export function untrustedContainerSpec(
   const env = { HOME: CONTAINER.tmp, TMPDIR: CONTAINER.tmp, PYTHONDONTWRITEBYTECODE: "1", ...request.env };
   return {
     name: `proctor-${request.runId}`,
-    Image: request.image,
+    // By id, as resolved at the run's start: a tag moved meanwhile changes nothing.
+    Image: image.id,
     ...(command.length > 0 ? { Cmd: command } : {}),
     ...(request.entrypoint ? { Entrypoint: request.entrypoint } : {}),
     WorkingDir: request.workingDir,
