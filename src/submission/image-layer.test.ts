@@ -262,6 +262,11 @@ describe("scanLayer counts every entry at its size once extracted", () => {
     expect(error.message).toContain("further entries");
   });
 
+  it("refuses a contiguous file (typeflag 7), which `docker load` refuses", async () => {
+    const raw = await tarBytes([{ header: { name: "cont", type: "contiguous-file" }, data: tail }]);
+    expect(await refusal(raw)).toMatchObject({ rule: "unsupported_entry", entry: "cont" });
+  });
+
   it("refuses a layer with a global PAX header (tar-stream would apply its path, Go ignores it)", async () => {
     const raw = await mixedTar([
       rawEntry("GlobalHead", "g", paxData([["path", "harmless"]])),

@@ -219,7 +219,6 @@ async function readAll(body: Readable): Promise<Buffer> {
 }
 
 const HEADER_ONLY = new Set(["link", "symlink", "character-device", "block-device", "directory", "fifo"]);
-const REGULAR = new Set(["file", "contiguous-file"]);
 const NOT_SPARSE =
   "save the image without sparse files: build it with `docker build` and save it with `docker save -o algorithm.tar <image>`";
 
@@ -284,6 +283,14 @@ function checkLayerEntry(pass: Pass, layer: string, state: LayerState, header: H
       NOT_SPARSE,
     );
   }
+  if (type === "contiguous-file") {
+    throw refuse(
+      "unsupported_entry",
+      name,
+      "the layer holds a contiguous file (typeflag 7), which `docker load` refuses (unhandled tar header type)",
+      RESAVE,
+    );
+  }
   if (HEADER_ONLY.has(type) && size > 0) {
     // Go's reader reads no data after such a header and tar-stream reads `size` bytes: they would part ways.
     throw refuse(
@@ -295,7 +302,7 @@ function checkLayerEntry(pass: Pass, layer: string, state: LayerState, header: H
   }
   let realSize = size;
   if (sparse !== undefined) {
-    if (!REGULAR.has(type)) {
+    if (type !== "file") {
       throw refuse("corrupt_layer", name, `the ${type} entry has GNU sparse headers`, RESAVE);
     }
     if (sparse.size !== undefined) {
@@ -352,10 +359,10 @@ function checkLayerEntry(pass: Pass, layer: string, state: LayerState, header: H
         "point it at an absolute path inside the image, or fewer ../",
       );
     }
-  } else if (!REGULAR.has(type) && !HEADER_ONLY.has(type)) {
+  } else if (type !== "file" && !HEADER_ONLY.has(type)) {
     throw refuse("corrupt_layer", name, `the layer holds an entry of unknown type (${type})`, RESAVE);
   }
-  const onDisk = REGULAR.has(type) ? realSize : type === "link" ? plan.extra : 0;
+  const onDisk = type === "file" ? realSize : type === "link" ? plan.extra : 0;
   if (onDisk > 0) state.sizes.set(path, onDisk);
   else state.sizes.delete(path);
   const account = accountEffect(state, checked.segments, type, sparse !== undefined, size);
@@ -435,7 +442,7 @@ function accountEffect(
       fix: linkFix,
     };
   }
-  if (!REGULAR.has(type) || sparse) {
+  if (type !== "file" || sparse) {
     return {
       rule: "account_file_type",
       what: `${shown} is ${sparse ? "a sparse file" : `a ${type.replace("-", " ")}`}, not a regular file`,
