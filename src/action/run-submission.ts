@@ -39,6 +39,7 @@ import {
   roundScore,
   type LeaderboardEntry,
 } from "../leaderboard/index.js";
+import type { Diagnosis } from "../logs/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { readResultsJson } from "../pipeline/results-json.js";
@@ -228,6 +229,7 @@ export async function runSubmissionCommand(): Promise<void> {
       stdout: evaluation.logs.stdout,
       stderr: evaluation.logs.stderr,
       problems: evaluation.problems,
+      diagnosis: evaluation.diagnosis,
       ...(evaluation.logs.visibility !== "none" && {
         resultsJson:
           (await readResultsJson(
@@ -312,6 +314,7 @@ async function reportToGateway(
     stdout?: string;
     stderr?: string;
     problems?: string[];
+    diagnosis?: Diagnosis;
     resultsJson?: string | undefined;
   },
 ): Promise<boolean> {
@@ -327,6 +330,7 @@ async function reportToGateway(
     ...(details.stdout !== undefined && { stdout: details.stdout }),
     ...(details.stderr !== undefined && { stderr: details.stderr }),
     ...(details.problems !== undefined && { problems: details.problems }),
+    ...(details.diagnosis !== undefined && { diagnosis: details.diagnosis }),
     ...(details.resultsJson !== undefined && { resultsJson: details.resultsJson }),
   });
   const sent = await core.group("report the result to the gateway", () =>

@@ -20,6 +20,7 @@
  * Errors everywhere -> ErrorBody. Private scores never appear in any of them, and every score a
  * participant can see is rounded to the competition's `precision`.
  */
+import type { ReasonClassKind } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { Usage } from "./result-report.js";
 
@@ -125,6 +126,16 @@ export interface SubmissionView {
   chosen: boolean;
   /** The outcome once final; null before. */
   status: RunStatus | null;
+  /**
+   * Why it ended, as a class (src/logs/diagnostics.ts: exit_code, time_limit, memory_limit, no_output_file,
+   * wrong_format, refused, …); null before. Where the phase's logs are `none`, `reason` is this class in
+   * words with its numbers only (never text the program produced) and `problems` is empty.
+   */
+  reason_class: ReasonClassKind | null;
+  /**
+   * Where logs are shown: the runner's reason, each quoted value in it cut to 60 characters, within
+   * logs.max_bytes together with `problems`.
+   */
   reason: string | null;
   public_score: number | null;
   duration_ms: number | null;
@@ -133,7 +144,7 @@ export interface SubmissionView {
   finished_at: string | null;
   /** 1, or 2 after the intake gave up on a stuck run and dispatched it again. */
   attempt: number;
-  /** Earlier attempts the intake gave up on. */
+  /** Earlier attempts the intake gave up on (where logs are `none`, each reason is its class in words). */
   earlier_attempts: AttemptRecord[];
   dispatch: {
     /** sent: a runner was asked to run it; pending: sending failed and is retried (see next_attempt_at). */
@@ -146,11 +157,14 @@ export interface SubmissionView {
   };
   /** The program's logs as competition.yml lets participants see them in this phase. */
   logs: { visibility: "full" | "tail" | "none"; stdout: string; stderr: string };
-  /** Format problems, when the predictions were output_invalid. */
+  /** Format problems, when the predictions were output_invalid; none where the phase's logs are `none`. */
   problems: string[];
   /** What the run used (coarse: two significant digits, a quantized series), once final; else null. */
   usage: Usage | null;
-  /** Grand Challenge's results.json as the program wrote it, where the phase shows its output; else null. */
+  /**
+   * Grand Challenge's results.json as the program wrote it, where the phase shows its output (its first
+   * logs.max_bytes, marked where cut: then it is not JSON); else null.
+   */
   results_json: string | null;
 }
 

@@ -5,6 +5,10 @@
  */
 export * from "./contract.js";
 export {
+  DiagnosisSchema,
+  diagnosisOf,
+  diagnosisReport,
+  type DiagnosisReport,
   FinalReportSchema,
   MAX_REPORT_BODY_BYTES,
   MAX_REPORTED_LOG_CHARS,

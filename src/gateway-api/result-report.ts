@@ -28,9 +28,13 @@
  *                                           // shows none of an infrastructure_error)
  *     "problems"?: string[],                // output_invalid details, at most 200 lines of 1000 characters
  *     "usage"?: Usage,                      // what the run used (usageReport): runtime, peaks, a coarse series
- *     "results_json"?: string               // Grand Challenge's /output/results.json (a *.json format file), as
+ *     "results_json"?: string,              // Grand Challenge's /output/results.json (a *.json format file), as
  *                                           // text, at most 64 KiB; sent only where the phase shows logs: it is
  *                                           // the program's output and can carry what it read
+ *     "diagnosis"?: {                       // the facts of how it ended, no text of the program's: where the
+ *       "exit_code": integer | null,        // phase shows no logs its owner sees the status and a class made
+ *       "problem_counts": { rule: count }   // of these (src/logs/diagnostics.ts); rules: scoring/problems.ts
+ *     }
  *   }
  *
  * Unknown keys are refused. Answers: 200 `{ submission_id, state, status }` when recorded (a repeated
@@ -41,7 +45,9 @@
  * errors.
  */
 import { z } from "zod";
+import type { Diagnosis } from "../logs/index.js";
 import type { RunMetrics } from "../sandbox/metrics.js";
+import { PROBLEM_RULES } from "../scoring/problems.js";
 import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 
 /** Largest accepted stdout/stderr in a report (characters). */
@@ -111,6 +117,24 @@ export function usageReport(
   };
 }
 
+/** The run's diagnosis on the wire (Diagnosis, snake_case). */
+export const DiagnosisSchema = z
+  .object({
+    exit_code: z.number().int("must be a whole number").nullable(),
+    problem_counts: z.partialRecord(z.enum(PROBLEM_RULES), z.number().int().positive()),
+  })
+  .strict();
+export type DiagnosisReport = z.infer<typeof DiagnosisSchema>;
+
+export const diagnosisReport = (d: Diagnosis): DiagnosisReport => ({
+  exit_code: d.exitCode,
+  problem_counts: d.problemCounts,
+});
+export const diagnosisOf = (r: DiagnosisReport): Diagnosis => ({
+  exitCode: r.exit_code,
+  problemCounts: r.problem_counts,
+});
+
 export const FinalReportSchema = z
   .object({
     attempt,
@@ -125,6 +149,7 @@ export const FinalReportSchema = z
     problems: z.array(z.string().max(1000)).max(200).optional(),
     usage: UsageSchema.optional(),
     results_json: z.string().max(MAX_RESULTS_JSON_CHARS).optional(),
+    diagnosis: DiagnosisSchema.optional(),
   })
   .strict()
   .superRefine((report, ctx) => {
@@ -192,6 +217,7 @@ export interface ReportableOutcome {
   problems?: string[];
   usage?: Usage;
   resultsJson?: string;
+  diagnosis?: Diagnosis;
 }
 
 /** The last `max` characters of `text`. */
@@ -226,6 +252,7 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
     ...(logs &&
       outcome.resultsJson !== undefined &&
       outcome.resultsJson.length <= MAX_RESULTS_JSON_CHARS && { results_json: outcome.resultsJson }),
+    ...(outcome.diagnosis !== undefined && { diagnosis: diagnosisReport(outcome.diagnosis) }),
     ...(outcome.problems !== undefined && {
       problems: outcome.problems.slice(0, 200).map((p) => p.slice(0, 1000)),
     }),

@@ -9,10 +9,11 @@
 import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
 import { countedStatusesSql } from "../leaderboard/index.js";
 import { openSqlite, type SqliteDatabase } from "../sqlite/index.js";
+import type { Diagnosis } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 
-export const INTAKE_SCHEMA_VERSION = 5;
+export const INTAKE_SCHEMA_VERSION = 6;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -86,6 +87,8 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE submissions ADD COLUMN usage TEXT;`,
   // Grand Challenge's results.json, where the phase shows the program's output.
   `ALTER TABLE submissions ADD COLUMN results_json TEXT;`,
+  // The run's structured diagnosis (exit code, problem counts: JSON), for the participant's reason class.
+  `ALTER TABLE submissions ADD COLUMN diagnosis TEXT;`,
 ];
 
 export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
@@ -112,6 +115,8 @@ export interface SubmissionRecord {
   /** What the run used, as the runner reported it (coarse); null before, or when no container ran. */
   usage: Usage | null;
   resultsJson: string | null;
+  /** The facts the participant's reason class is made of; null before, or when the runner sent none. */
+  diagnosis: Diagnosis | null;
   attempt: number;
   dispatchState: DispatchState;
   dispatchAttempts: number;
@@ -164,6 +169,7 @@ interface SubmissionRow {
   problems: string;
   usage: string | null;
   results_json: string | null;
+  diagnosis: string | null;
   attempt: number;
   dispatch_state: string;
   dispatch_attempts: number;
@@ -212,6 +218,7 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     problems: JSON.parse(row.problems) as string[],
     usage: row.usage === null ? null : (JSON.parse(row.usage) as Usage),
     resultsJson: row.results_json,
+    diagnosis: row.diagnosis === null ? null : (JSON.parse(row.diagnosis) as Diagnosis),
     attempt: row.attempt,
     dispatchState: row.dispatch_state as DispatchState,
     dispatchAttempts: row.dispatch_attempts,
@@ -267,6 +274,8 @@ export interface FinalFields {
   problems: string[];
   usage: Usage | null;
   resultsJson: string | null;
+  /** Default none: the participant's reason class then has no numbers. */
+  diagnosis?: Diagnosis | null;
   finishedAt: string;
 }
 
@@ -403,7 +412,8 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
              sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
-             problems = ?, usage = ?, results_json = ?, finished_at = ?, next_dispatch_at_ms = NULL
+             problems = ?, usage = ?, results_json = ?, diagnosis = ?, finished_at = ?,
+             next_dispatch_at_ms = NULL
            WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')`,
         )
         .run(
@@ -418,6 +428,7 @@ export class IntakeDb {
           JSON.stringify(f.problems),
           f.usage === null ? null : JSON.stringify(f.usage),
           f.resultsJson,
+          f.diagnosis ? JSON.stringify(f.diagnosis) : null,
           f.finishedAt,
           id,
           attempt,
@@ -565,7 +576,8 @@ export class IntakeDb {
         .prepare(
           `UPDATE submissions SET state = 'queued', attempt = attempt + 1, status = NULL, reason = NULL,
              public_score = NULL, sealed_private_score = NULL, duration_ms = NULL, image_digest = NULL,
-             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, results_json = NULL, finished_at = NULL, started_at_ms = NULL,
+             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, results_json = NULL, diagnosis = NULL, finished_at = NULL,
+             started_at_ms = NULL,
              cancelled_at = NULL, cancelled_by = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
              dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL,
              history = ?

@@ -14,7 +14,13 @@ export {
   MAX_NOTE_CHARS,
 } from "./intake.js";
 export { createSweeper, type Sweeper } from "./sweeper.js";
-export { Organizer, OrganizerError, RESCORE_STATUSES, type QueueRow } from "./organizer.js";
+export {
+  Organizer,
+  OrganizerError,
+  RESCORE_STATUSES,
+  type OrganizerSubmission,
+  type QueueRow,
+} from "./organizer.js";
 export { Sessions, type SessionHolder } from "./sessions.js";
 export { githubDispatch, type GitHubDispatchTarget } from "./github-dispatch.js";
 export {

@@ -39,6 +39,7 @@ import {
   type SubmissionListView,
   type SubmissionView,
   type SubmittedView,
+  diagnosisOf,
 } from "../gateway-api/index.js";
 import {
   DEFAULT_IMAGE_LIMITS,
@@ -543,6 +544,7 @@ export class Intake {
         problems: report.problems ?? [],
         usage: report.usage ?? null,
         resultsJson: report.results_json ?? null,
+        diagnosis: report.diagnosis ? diagnosisOf(report.diagnosis) : null,
         finishedAt: now.toISOString(),
       });
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);

@@ -1,10 +1,12 @@
 /**
  * The organizer's hand on the queue (`proctor admin` and the gateway's /admin page): list it with states
- * and ages, run a submission again, cancel one, disqualify a submission or a participant, and re-score
- * after a metric fix (every scored submission run again as its next attempt). It writes the records only:
+ * and ages, read one submission whole (everything the runner reported, the program's text included, which
+ * a hidden-set phase never shows its participant), run a submission again, cancel one, disqualify a
+ * submission or a participant, and re-score after a metric fix (every scored submission run again as its next attempt). It writes the records only:
  * a submission queued again has its dispatch pending and due now, and the gateway's sweeper sends it
  * (within its interval), so this works from the command line beside a running gateway.
  */
+import { describeReasonClass, reasonClass } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { IntakeDb, SubmissionRecord } from "./db.js";
 import { SubmissionNotFoundError } from "./errors.js";
@@ -33,6 +35,12 @@ export interface QueueRow {
   note: string | null;
 }
 
+/** A submission as the organizers read it (Organizer.submission). */
+export type OrganizerSubmission = Omit<SubmissionRecord, "sealedPrivateScore"> & {
+  /** What its participant is told in a phase whose logs are `none`, in words; null before it is final. */
+  reasonClass: string | null;
+};
+
 /** The statuses a metric fix can change: runs that got as far as scoring. */
 export const RESCORE_STATUSES: readonly RunStatus[] = ["succeeded", "output_invalid", "scoring_failed"];
 
@@ -60,6 +68,20 @@ export class Organizer {
       disqualified: r.disqualified,
       note: r.note,
     }));
+  }
+
+  /**
+   * One submission as the organizers see it: the record whole (reason, problems, logs, results.json as the
+   * runner reported them; never the private score) and the class its participant is shown where the phase
+   * shows no logs. SubmissionNotFoundError when there is none.
+   */
+  submission(id: string): OrganizerSubmission {
+    const { sealedPrivateScore: _sealed, ...record } = this.#record(id);
+    return {
+      ...record,
+      reasonClass:
+        record.status === null ? null : describeReasonClass(reasonClass(record.status, record.diagnosis)),
+    };
   }
 
   /** Runs a final or cancelled submission again as its next attempt. */

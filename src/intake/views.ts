@@ -1,10 +1,11 @@
 /**
  * The server's side of the participant views (contract.ts): a submission record as its owner may see it,
- * logs per the phase's visibility (capped), scores rounded to the competition's precision.
+ * its logs, reason, problems and results.json per the phase's log visibility (src/logs/diagnostics.ts:
+ * where it is `none`, the status and a reason class only), scores rounded to the competition's precision.
  */
 import { logVisibility, type Competition, type Phase } from "../config/index.js";
 import { roundScore, type QuotaStatus } from "../leaderboard/index.js";
-import { visibleLog } from "../logs/index.js";
+import { participantAttempts, participantShowing, type LogShowing } from "../logs/index.js";
 import type { QuotaView, SubmissionView } from "../gateway-api/index.js";
 import type { SubmissionRecord } from "./db.js";
 
@@ -27,13 +28,12 @@ export function submissionView(
   competition: Competition,
   phase: Phase,
 ): SubmissionView {
-  // An infrastructure fault is not the participant's and shows nothing of the run (it is run again).
-  const visibility = record.status === "infrastructure_error" ? "none" : logVisibility(competition, phase);
-  const logs = {
-    visibility,
+  const logs: LogShowing = {
+    visibility: logVisibility(competition, phase),
     tailLines: competition.logs.tailLines,
     maxBytes: competition.logs.maxBytes,
   };
+  const shown = participantShowing(record, logs);
   return {
     submission_id: record.id,
     participant: record.participant,
@@ -47,14 +47,15 @@ export function submissionView(
     disqualified: record.disqualified,
     chosen: record.chosen,
     status: record.status,
-    reason: record.reason,
+    reason_class: shown.reasonClass,
+    reason: shown.reason,
     public_score: roundScore(record.publicScore, competition.leaderboard.precision),
     duration_ms: record.durationMs,
     image_digest: record.imageDigest,
     started_at: iso(record.startedAtMs),
     finished_at: record.finishedAt,
     attempt: record.attempt,
-    earlier_attempts: record.history,
+    earlier_attempts: participantAttempts(record.history, logs),
     dispatch: {
       state: record.dispatchState,
       attempts: record.dispatchAttempts,
@@ -67,13 +68,13 @@ export function submissionView(
           : "the runners could not be reached yet; the intake retries by itself, nothing to do",
     },
     logs: {
-      visibility,
-      stdout: visibleLog(record.stdout, logs),
-      stderr: visibleLog(record.stderr, logs),
+      // An infrastructure fault is not the participant's and shows nothing of the run (it is run again).
+      visibility: record.status === "infrastructure_error" ? "none" : logs.visibility,
+      stdout: shown.stdout,
+      stderr: shown.stderr,
     },
-    problems: record.problems,
+    problems: shown.problems,
     usage: record.status === "infrastructure_error" ? null : record.usage,
-    // The program's output, like its logs: shown only where the phase shows them.
-    results_json: visibility === "none" ? null : record.resultsJson,
+    results_json: shown.resultsJson,
   };
 }

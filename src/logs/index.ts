@@ -1,2 +1,17 @@
-/** The logs room: what a participant is shown of their program's log, in every place it is shown. */
+/** The logs room: what a participant is shown of their program's log and of why it ended, wherever shown. */
 export { visibleLines, visibleLog, type LogShowing, type LogVisibility } from "./visibility.js";
+export {
+  capEchoes,
+  describeReasonClass,
+  ECHO_CHARS,
+  headOf,
+  participantAttempts,
+  participantShowing,
+  REASON_CLASSES,
+  reasonClass,
+  type Diagnosis,
+  type ReasonClass,
+  type ReasonClassKind,
+  type RunReport,
+  type ShownRun,
+} from "./diagnostics.js";

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { logVisibility, type Competition, type Phase } from "../config/index.js";
 import { sealScore, type LeaderboardEntry, type LeaderboardStore } from "../leaderboard/index.js";
-import { visibleLog, type LogVisibility } from "../logs/index.js";
+import { visibleLog, type Diagnosis, type LogVisibility } from "../logs/index.js";
 import {
   formatProblem,
   OutputInvalidError,
@@ -52,6 +52,8 @@ export interface Evaluation {
   expectedOutput: string;
   /** Format problems, one line each, when the predictions were output_invalid. */
   problems: string[];
+  /** The facts of how it ended (exit code, problem counts): all a hidden-set phase shows its owner. */
+  diagnosis: Diagnosis;
   scores: { public: number | null; private: number | null };
   run: SubmissionRunResult;
   /** The program's logs as this phase lets the participant see them. */
@@ -78,7 +80,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   try {
     const run = await runSandboxed(request, { dataDir, outputDir, expectedOutput: format.file });
     const submissionId = request.submissionId ?? `local-${run.runId}`;
-    const { status, reason, problems, scores } =
+    const { status, reason, problems, problemCounts, scores } =
       run.status === "succeeded"
         ? await score({
             predictionsPath: path.join(outputDir, format.file),
@@ -113,6 +115,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       reason,
       expectedOutput: format.file,
       problems,
+      diagnosis: { exitCode: run.exitCode, problemCounts },
       scores,
       run,
       logs: visibleLogs(run, logVisibility(competition, request.phase), competition.logs.tailLines),
@@ -159,15 +162,20 @@ function sealed(score: number | null, submissionId: string, publicKeyPem: string
   return score !== null && publicKeyPem ? sealScore(score, submissionId, publicKeyPem) : null;
 }
 
-type Scored = Pick<Evaluation, "status" | "reason" | "problems" | "scores">;
+type Scored = Pick<Evaluation, "status" | "reason" | "problems" | "scores"> &
+  Pick<Diagnosis, "problemCounts">;
 
-const UNSCORED = { problems: [], scores: { public: null, private: null } } satisfies Partial<Scored>;
+const UNSCORED = {
+  problems: [],
+  problemCounts: {},
+  scores: { public: null, private: null },
+} satisfies Partial<Scored>;
 
 /** Scores the predictions; the participant's output that cannot be scored becomes its status. */
 async function score(scoring: SubmissionScoring): Promise<Scored> {
   try {
     const scores = await scoreSubmission(scoring);
-    return { status: "succeeded", reason: "scored", problems: [], scores };
+    return { ...UNSCORED, status: "succeeded", reason: "scored", scores };
   } catch (error) {
     if (error instanceof OutputInvalidError) {
       return {
@@ -175,6 +183,7 @@ async function score(scoring: SubmissionScoring): Promise<Scored> {
         status: "output_invalid",
         reason: error.failure.summary,
         problems: error.failure.problems.map(formatProblem),
+        problemCounts: error.failure.counts,
       };
     }
     if (error instanceof ScoringError)

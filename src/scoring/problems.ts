@@ -97,6 +97,12 @@ const RULE_NOUNS: Record<ProblemRule, [string, string]> = {
   duplicate_id: ["duplicate id", "duplicate ids"],
 };
 
+/** "1 empty cell", "3 empty cells": how many times a rule was broken, in words. */
+export function ruleCount(rule: ProblemRule, count: number): string {
+  const [singular, plural] = RULE_NOUNS[rule];
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
 export class ProblemCollector {
   private readonly shown = new Map<ProblemRule, Problem[]>();
   readonly counts: Partial<Record<ProblemRule, number>> = {};
@@ -145,9 +151,8 @@ export class ProblemCollector {
       if (!count) continue;
       const list = this.shown.get(rule) ?? [];
       problems.push(...list);
-      const [singular, plural] = RULE_NOUNS[rule];
       const shownNote = count > list.length ? ` (first ${list.length} shown)` : "";
-      lines.push(`  ${count} ${count === 1 ? singular : plural}${shownNote}`);
+      lines.push(`  ${ruleCount(rule, count)}${shownNote}`);
     }
     // Shown problems in file order; those without a line (missing ids) last.
     problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));

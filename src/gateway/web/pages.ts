@@ -1,11 +1,12 @@
 /**
  * The gateway's pages, rendered on the server: landing (rules and timeline), sign-in, submit, my
- * submissions (a live region), the leaderboard and the organizer's queue. Every value reaches the page
- * through `markup`, which escapes it. Pure functions of what the routes pass in.
+ * submissions (a live region), the leaderboard, the organizer's queue and one submission as the organizer
+ * reads it. Every value reaches the page through `markup`, which escapes it. Pure functions of what the
+ * routes pass in.
  */
 import type { Competition } from "../../config/index.js";
 import type { QuotaView, SubmissionView } from "../../gateway-api/index.js";
-import type { QueueRow } from "../../intake/index.js";
+import type { OrganizerSubmission, QueueRow } from "../../intake/index.js";
 import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
@@ -523,7 +524,7 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
               (r) =>
                 markup`<tr id="${r.submission_id}">
                   <td>
-                    <span class="id">${r.submission_id}</span><br /><span class="muted"
+                    <a class="id" href="/admin/submissions/${r.submission_id}">${r.submission_id}</a><br /><span class="muted"
                       >${r.cpu_or_gpu}${r.phase ? `, ${r.phase}` : ""}, attempt ${r.attempt}</span
                     >
                   </td>
@@ -566,6 +567,43 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
         </p>
         ${form("/admin/rescore", "Re-score all")}
       </section>`,
+  );
+}
+
+/**
+ * One submission as the organizers read it: everything the runner reported, the program's own text
+ * included (what a hidden-set phase never shows its participant, who gets `reasonClass` instead).
+ */
+export function adminSubmissionPage(ctx: PageContext, s: OrganizerSubmission): Html {
+  const pre = (title: string, text: string | null) =>
+    text ? markup`<h2>${title}</h2><pre>${text}</pre>` : "";
+  return layout(
+    ctx,
+    `Submission ${s.id} (organizer)`,
+    markup`<p><a href="/admin?all=1">Back to the queue</a></p>
+      <dl class="card" id="submission">
+        <dt>Participant</dt><dd>${s.participant}</dd>
+        <dt>Phase</dt><dd>${s.phase ?? "—"}, ${s.cpuOrGpu}, attempt ${s.attempt}</dd>
+        <dt>State</dt><dd>${s.state}${s.status ? markup`: <strong>${s.status}</strong>` : ""}${s.publicScore === null ? "" : ` (public score ${s.publicScore})`}</dd>
+        <dt>Its participant is told</dt><dd data-cell="reason-class">${s.reasonClass ?? "—"} (where the phase shows no logs)</dd>
+        <dt>Submitted</dt><dd>${when(s.submittedAt)}; finished ${when(s.finishedAt)}</dd>
+        ${s.disqualified ? markup`<dt>Disqualified</dt><dd>${s.disqualified}</dd>` : ""}
+      </dl>
+      ${pre("Reason", s.reason)}${
+        s.problems.length > 0
+          ? markup`<h2>Problems</h2>
+              <ul id="problems">
+                ${s.problems.map((p) => markup`<li>${p}</li>`)}
+              </ul>`
+          : ""
+      }${pre("results.json", s.resultsJson)}${pre("stdout", s.stdout)}${pre("stderr", s.stderr)}${
+        s.history.length > 0
+          ? markup`<h2>Earlier attempts</h2>
+              <ul>
+                ${s.history.map((a) => markup`<li>attempt ${a.attempt}: ${a.status} (${a.reason}), ${when(a.at)}</li>`)}
+              </ul>`
+          : ""
+      }`,
   );
 }
 

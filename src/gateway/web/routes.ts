@@ -9,6 +9,7 @@
  *   POST /submissions/:id/cancel    cancel one that has not started
  *   GET  /leaderboard               public standings, the viewer's row highlighted
  *   GET  /admin, POST /admin/…      the organizer's queue and actions (admin session only)
+ *   GET  /admin/submissions/:id     one submission whole, the program's output included (admin only)
  *   GET  /assets/app.css|app.js
  *
  * Sessions: a random id in an HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); the
@@ -24,7 +25,7 @@ import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { createHash } from "node:crypto";
 import type { Intake, SessionHolder } from "../../intake/index.js";
-import { OrganizerError } from "../../intake/index.js";
+import { OrganizerError, SubmissionNotFoundError } from "../../intake/index.js";
 import type { Standings } from "../../leaderboard/index.js";
 import { authenticateEachRoute } from "../authenticate.js";
 import { mapError } from "../errors.js";
@@ -33,6 +34,7 @@ import { APP_CSS, APP_JS } from "./assets.js";
 import { trusted, type Html } from "./html.js";
 import {
   adminPage,
+  adminSubmissionPage,
   errorPage,
   landingPage,
   leaderboardPage,
@@ -370,6 +372,17 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       admin.get<{ Querystring: { all?: string } }>("/admin", async (request, reply) => {
         const all = request.query.all === "1";
         return page(reply, adminPage(context(request, reply, "admin"), intake.organizer.queue({ all }), all));
+      });
+
+      admin.get<{ Params: { id: string } }>("/admin/submissions/:id", async (request, reply) => {
+        const ctx = context(request, reply, "admin");
+        try {
+          return page(reply, adminSubmissionPage(ctx, intake.organizer.submission(request.params.id)));
+        } catch (error) {
+          if (!(error instanceof SubmissionNotFoundError)) throw error;
+          const id = JSON.stringify(request.params.id);
+          return page(reply, errorPage(ctx, "No such submission", `no submission ${id}: see the queue`), 404);
+        }
       });
 
       const adminAction = async (
