@@ -91,6 +91,9 @@ out.to_csv("/code_execution/submission/submission.csv", index=False)
     expect(result.scores).toEqual({ public: null, private: null });
     expect(result.problems.join("\n")).toMatch(/emperor/);
     expect(result.problems.join("\n")).toMatch(/missing/i);
+    // The facts a hidden-set phase shows instead: the exit code and how often each rule was broken.
+    expect(result.diagnosis).toMatchObject({ exitCode: 0, problemCounts: { missing_id: 3 } });
+    expect(result.diagnosis.problemCounts.category).toBeGreaterThan(0);
     expect(result.entry.status).toBe("output_invalid");
   });
 

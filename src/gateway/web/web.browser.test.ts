@@ -373,4 +373,37 @@ describe("the organizer's page", () => {
     expect(dialogs).toEqual([]);
     await context.close();
   });
+
+  it("opens one submission whole from the queue: what the program wrote, escaped, in an accessible page", async () => {
+    const participant = h.token("hidden-reader");
+    const id = (
+      (await upload(h, participant, await GOOD_ZIP())).json()["submission"] as { submission_id: string }
+    ).submission_id;
+    const report = {
+      ...SUCCEEDED,
+      status: "output_invalid",
+      public_score: null,
+      private_score_sealed: null,
+      reason: `submission.csv does not follow the submission format: 1 problem`,
+      problems: [`submission.csv:1: column "${EVIL}": unexpected column "${EVIL}" [header]. Fix: id,species`],
+      stdout: `${EVIL}\n`,
+      diagnosis: { exit_code: 0, problem_counts: { header: 1 } },
+    };
+    expect((await postResult(h, id, h.runner, report)).status).toBe(200);
+    // The test's context bypasses the CSP only to inject axe-core.
+    const { context, page } = await newPage(1000, 800, { bypassCSP: true });
+    await signIn(page, h.gateway.intake.admins.add("orga-reader").token);
+    await page.goto(`${h.url}/admin?all=1`);
+    await page.locator(`#queue tr[id="${id}"]`).getByRole("link", { name: id }).click();
+    await page.waitForLoadState();
+    expect(page.url()).toBe(`${h.url}/admin/submissions/${id}`);
+    expect(await page.locator("#problems").innerText()).toContain(`unexpected column "${EVIL}"`);
+    expect(await page.locator("[data-cell=reason-class]").innerText()).toContain("1 header problem");
+    expect(await page.locator("pre").last().innerText()).toContain(EVIL);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(shots, "admin-submission.png"), fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
 });
