@@ -71,6 +71,7 @@ describe("inspectImageArchive accepts", () => {
         user: "1000",
         workingDir: "/app",
         env: ["PATH=/usr/bin:/bin"],
+        volumes: [],
       });
       expect(image.configDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(image.repoTags).toEqual([
@@ -104,6 +105,7 @@ describe("inspectImageArchive accepts", () => {
       user: "",
       workingDir: "",
       env: [],
+      volumes: [],
     });
   });
 

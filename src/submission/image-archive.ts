@@ -129,6 +129,20 @@ export interface Pass {
   layersScanned: number;
 }
 
+/** A pass before its first entry. */
+export function newPass(archiveName: string, limits: ImageLimits): Pass {
+  return {
+    archiveName,
+    limits,
+    entries: new Map(),
+    links: new Map(),
+    keptJsonBytes: 0,
+    layerBytes: 0,
+    layerEntries: 0,
+    layersScanned: 0,
+  };
+}
+
 /**
  * Inspects an image archive and returns what the run needs. Throws InvalidImageError (status
  * invalid_submission) naming the rule, the layer and the entry at the first refusal.
@@ -163,16 +177,7 @@ export async function inspectImageArchive(
     const magic = Buffer.alloc(2);
     await handle.read(magic, 0, 2, 0);
     const gzipped = magic[0] === 0x1f && magic[1] === 0x8b;
-    const pass: Pass = {
-      archiveName,
-      limits,
-      entries: new Map(),
-      links: new Map(),
-      keptJsonBytes: 0,
-      layerBytes: 0,
-      layerEntries: 0,
-      layersScanned: 0,
-    };
+    const pass = newPass(archiveName, limits);
     const fileHash = createHash("sha256");
     // The descriptor's own stream (autoClose off): the file checked is the file read.
     const input = handle.createReadStream({ autoClose: false, start: 0, highWaterMark: 256 * 1024 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { GiB, MiB } from "../units/index.js";
-import type { ImageLayer, Pass } from "./image-archive.js";
+import { newPass, type ImageLayer, type Pass } from "./image-archive.js";
 import { MAX_ACCOUNT_FILE_BYTES, scanLayer } from "./image-layer.js";
 import { InvalidImageError, resolveImageLimits, type ImageLimits } from "./image-rules.js";
 import { tempDir } from "./test-support/fixtures.js";
@@ -22,18 +22,8 @@ import {
 const exec = promisify(execFile);
 const LAYER = "blobs/sha256/layer";
 
-function newPass(limits: Partial<ImageLimits> = {}): Pass {
-  return {
-    archiveName: "algorithm.tar",
-    limits: resolveImageLimits(limits),
-    entries: new Map(),
-    links: new Map(),
-    keptJsonBytes: 0,
-    layerBytes: 0,
-    layerEntries: 0,
-    layersScanned: 0,
-  };
-}
+const newTestPass = (limits: Partial<ImageLimits> = {}): Pass =>
+  newPass("algorithm.tar", resolveImageLimits(limits));
 
 async function* chunks(bytes: Buffer): AsyncGenerator<Buffer> {
   for (let at = 0; at < bytes.length; at += 64 * 1024) yield bytes.subarray(at, at + 64 * 1024);
@@ -41,12 +31,12 @@ async function* chunks(bytes: Buffer): AsyncGenerator<Buffer> {
 
 type Scanned = Omit<ImageLayer, "path" | "digest">;
 
-async function scan(layer: TarItem[] | Buffer, pass = newPass()): Promise<Scanned> {
+async function scan(layer: TarItem[] | Buffer, pass = newTestPass()): Promise<Scanned> {
   const bytes = Buffer.isBuffer(layer) ? layer : await tarBytes(layer);
   return scanLayer(chunks(bytes), false, LAYER, pass);
 }
 
-async function refusal(layer: TarItem[] | Buffer, pass = newPass()): Promise<InvalidImageError> {
+async function refusal(layer: TarItem[] | Buffer, pass = newTestPass()): Promise<InvalidImageError> {
   const error = await scan(layer, pass).then(
     () => undefined,
     (e: unknown) => e,
@@ -169,7 +159,7 @@ describe("scanLayer counts every entry at its size once extracted", () => {
   it("refuses a PAX 1.0 sparse file of 3 GiB stored in a few KiB, under a 2 GiB layer cap", async () => {
     const raw = await tarBytes([dir("data/"), sparse10("data/big", GiB3, tail)]);
     expect(raw.length).toBeLessThan(8 * 1024);
-    const error = await refusal(raw, newPass({ maxLayerBytes: 2 * GiB }));
+    const error = await refusal(raw, newTestPass({ maxLayerBytes: 2 * GiB }));
     expect(error.rule).toBe("layer_too_large");
     expect(error.entry).toBe("data/big");
     expect(error.message).toContain('entry "data/big"');
@@ -177,7 +167,7 @@ describe("scanLayer counts every entry at its size once extracted", () => {
   });
 
   it("counts the layers' real sizes together under the image's cap", async () => {
-    const pass = newPass({ maxUncompressedBytes: 2 * GiB });
+    const pass = newTestPass({ maxUncompressedBytes: 2 * GiB });
     const first = await scan([sparse10("a", 1.5 * GiB, tail)], pass);
     expect(first.uncompressedBytes).toBeGreaterThan(1.5 * GiB);
     const error = await refusal([sparse10("b", 1.5 * GiB, tail)], pass);
@@ -192,7 +182,7 @@ describe("scanLayer counts every entry at its size once extracted", () => {
   ])(
     "PAX sparse format %s: refused over the cap, else counted at its real size",
     async (_, build, stored) => {
-      const error = await refusal(await build(GiB3), newPass({ maxLayerBytes: 2 * GiB }));
+      const error = await refusal(await build(GiB3), newTestPass({ maxLayerBytes: 2 * GiB }));
       expect(error).toMatchObject({ rule: "layer_too_large", entry: "big" });
       const raw = await build(64 * MiB);
       const layer = await scan(raw);
@@ -243,7 +233,7 @@ describe("scanLayer counts every entry at its size once extracted", () => {
   it("refuses hard links that take the layer over its cap, naming the link", async () => {
     const error = await refusal(
       [file("a", Buffer.alloc(MiB, 1)), hardlink("b", "a"), hardlink("c", "a"), hardlink("d", "a")],
-      newPass({ maxLayerBytes: 3.5 * MiB }),
+      newTestPass({ maxLayerBytes: 3.5 * MiB }),
     );
     expect(error).toMatchObject({ rule: "layer_too_large", entry: "d" });
     expect(error.message).toContain("hard link to a file of 1.0 MiB");
