@@ -6,7 +6,7 @@
  * a submission queued again has its dispatch pending and due now, and the gateway's sweeper sends it
  * (within its interval), so this works from the command line beside a running gateway.
  */
-import { describeReasonClass, reasonClass } from "../logs/index.js";
+import { participantShowing } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { IntakeDb, SubmissionRecord } from "./db.js";
 import { SubmissionNotFoundError } from "./errors.js";
@@ -37,8 +37,8 @@ export interface QueueRow {
 
 /** A submission as the organizers read it (Organizer.submission). */
 export type OrganizerSubmission = Omit<SubmissionRecord, "sealedPrivateScore"> & {
-  /** What its participant is told in a phase whose logs are `none`, in words; null before it is final. */
-  reasonClass: string | null;
+  /** The reason its participant is told in a phase whose logs are `none`. */
+  hiddenPhaseReason: string | null;
 };
 
 /** The statuses a metric fix can change: runs that got as far as scoring. */
@@ -79,8 +79,7 @@ export class Organizer {
     const { sealedPrivateScore: _sealed, ...record } = this.#record(id);
     return {
       ...record,
-      reasonClass:
-        record.status === null ? null : describeReasonClass(reasonClass(record.status, record.diagnosis)),
+      hiddenPhaseReason: participantShowing(record, { visibility: "none", tailLines: 0 }).reason,
     };
   }
 

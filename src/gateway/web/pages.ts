@@ -572,7 +572,7 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
 
 /**
  * One submission as the organizers read it: everything the runner reported, the program's own text
- * included (what a hidden-set phase never shows its participant, who gets `reasonClass` instead).
+ * included (what a hidden-set phase never shows its participant: they get `hiddenPhaseReason`).
  */
 export function adminSubmissionPage(ctx: PageContext, s: OrganizerSubmission): Html {
   const pre = (title: string, text: string | null) =>
@@ -585,7 +585,7 @@ export function adminSubmissionPage(ctx: PageContext, s: OrganizerSubmission): H
         <dt>Participant</dt><dd>${s.participant}</dd>
         <dt>Phase</dt><dd>${s.phase ?? "—"}, ${s.cpuOrGpu}, attempt ${s.attempt}</dd>
         <dt>State</dt><dd>${s.state}${s.status ? markup`: <strong>${s.status}</strong>` : ""}${s.publicScore === null ? "" : ` (public score ${s.publicScore})`}</dd>
-        <dt>Its participant is told</dt><dd data-cell="reason-class">${s.reasonClass ?? "—"} (where the phase shows no logs)</dd>
+        <dt>Its participant is told</dt><dd data-cell="reason-class">${s.hiddenPhaseReason ?? "—"} (where the phase shows no logs)</dd>
         <dt>Submitted</dt><dd>${when(s.submittedAt)}; finished ${when(s.finishedAt)}</dd>
         ${s.disqualified ? markup`<dt>Disqualified</dt><dd>${s.disqualified}</dd>` : ""}
       </dl>
