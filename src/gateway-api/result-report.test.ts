@@ -81,6 +81,23 @@ describe("the result report", () => {
     );
   });
 
+  it("carries the run's diagnosis, each rule one the format check knows, and refuses any other", () => {
+    const diagnosis = { exitCode: 0, problemCounts: { header: 2, missing_id: 40 } };
+    const report = finalReport({ ...outcome, status: "output_invalid", publicScore: null, diagnosis });
+    expect(report.diagnosis).toEqual({ exit_code: 0, problem_counts: { header: 2, missing_id: 40 } });
+    expect(parseResultReport(report)).toEqual(report);
+    for (const bad of [
+      { exit_code: 0, problem_counts: { "column NFSXG5DFON2A": 1 } },
+      { exit_code: 0, problem_counts: { header: 0 } },
+      { exit_code: "1", problem_counts: {} },
+      { exit_code: 0, problem_counts: {}, note: "text" },
+    ]) {
+      expect(() => parseResultReport({ ...report, diagnosis: bad }), JSON.stringify(bad)).toThrow(
+        /diagnosis/,
+      );
+    }
+  });
+
   it("carries what the run used, coarse: two significant digits, quantized steps, at most 60 points", () => {
     const samples = Array.from({ length: 120 }, (_, i) => ({
       tMs: i * 1000 + 7,

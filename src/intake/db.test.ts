@@ -1,9 +1,10 @@
+import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { QUOTA_CASES } from "../leaderboard/test-support/entries.js";
-import { IntakeDb } from "./db.js";
+import { INTAKE_SCHEMA_VERSION, IntakeDb } from "./db.js";
 
 let dir: string;
 let db: IntakeDb;
@@ -65,5 +66,46 @@ describe("IntakeDb.countForQuota", () => {
     expect(db.countForQuota("q", undefined, false)).toBe(2);
     expect(db.countForQuota("q", Date.UTC(2025, 2, 2), false)).toBe(1);
     expect(db.countForQuota("nobody", undefined, true)).toBe(0);
+  });
+});
+
+describe("IntakeDb diagnosis", () => {
+  const final = (diagnosis?: { exitCode: number | null; problemCounts: Record<string, number> }) => ({
+    status: "output_invalid" as const,
+    reason: "",
+    publicScore: null,
+    sealedPrivateScore: null,
+    durationMs: 1,
+    imageDigest: "",
+    stdout: null,
+    stderr: null,
+    problems: [],
+    usage: null,
+    resultsJson: null,
+    ...(diagnosis && { diagnosis }),
+    finishedAt: new Date().toISOString(),
+  });
+
+  it("keeps the run's diagnosis with its result, none when the runner sent none, and clears it on a re-run", () => {
+    const id = submit("d");
+    expect(db.finalize(id, 1, final({ exitCode: 0, problemCounts: { header: 2 } }))).toBe(true);
+    expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 0, problemCounts: { header: 2 } });
+    expect(db.rerun(id, { history: [], nowMs: Date.now() })).toBe(true);
+    expect(db.getSubmission(id)!.diagnosis).toBeNull();
+    expect(db.finalize(id, 2, final())).toBe(true);
+    expect(db.getSubmission(id)!.diagnosis).toBeNull();
+  });
+
+  it("upgrades a file of the schema before it, keeping its submissions (no diagnosis)", () => {
+    const id = submit("old");
+    db.close();
+    const raw = new Database(join(dir, "intake.sqlite"));
+    raw.exec("ALTER TABLE submissions DROP COLUMN diagnosis");
+    raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 1}`);
+    raw.close();
+    db = new IntakeDb(join(dir, "intake.sqlite"));
+    expect(db.getSubmission(id)).toMatchObject({ participant: "old", diagnosis: null });
+    expect(db.finalize(id, 1, final({ exitCode: 3, problemCounts: {} }))).toBe(true);
+    expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 3, problemCounts: {} });
   });
 });
