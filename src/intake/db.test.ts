@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { QUOTA_CASES } from "../leaderboard/test-support/entries.js";
-import { INTAKE_SCHEMA_VERSION, IntakeDb } from "./db.js";
+import { INTAKE_SCHEMA_VERSION, IntakeDb, type FinalFields } from "./db.js";
 
 let dir: string;
 let db: IntakeDb;
@@ -32,28 +32,30 @@ function submit(participant: string, submittedAtMs = Date.UTC(2025, 2, 1, 12)): 
   return id;
 }
 
+/** A run's final fields, blank but for `fields`. */
+const final = (fields: Partial<FinalFields> = {}): FinalFields => ({
+  status: "output_invalid",
+  reason: "",
+  publicScore: null,
+  sealedPrivateScore: null,
+  durationMs: 1,
+  imageDigest: "",
+  stdout: null,
+  stderr: null,
+  problems: [],
+  usage: null,
+  resultsJson: null,
+  finishedAt: new Date().toISOString(),
+  ...fields,
+});
+
 describe("IntakeDb.countForQuota", () => {
   it.each(QUOTA_CASES)(
     "$status: a final submission counts as the leaderboard's rule says",
     ({ status, counts }) => {
       const id = submit("q");
       submit("other");
-      expect(
-        db.finalize(id, 1, {
-          status,
-          reason: "",
-          publicScore: null,
-          sealedPrivateScore: null,
-          durationMs: 1,
-          imageDigest: "",
-          stdout: null,
-          stderr: null,
-          problems: [],
-          usage: null,
-          resultsJson: null,
-          finishedAt: new Date().toISOString(),
-        }),
-      ).toBe(true);
+      expect(db.finalize(id, 1, final({ status }))).toBe(true);
       expect(db.countForQuota("q", undefined, false)).toBe(counts.strict ? 1 : 0);
       expect(db.countForQuota("q", undefined, true)).toBe(counts.countFailed ? 1 : 0);
     },
@@ -70,25 +72,11 @@ describe("IntakeDb.countForQuota", () => {
 });
 
 describe("IntakeDb diagnosis", () => {
-  const final = (diagnosis?: { exitCode: number | null; problemCounts: Record<string, number> }) => ({
-    status: "output_invalid" as const,
-    reason: "",
-    publicScore: null,
-    sealedPrivateScore: null,
-    durationMs: 1,
-    imageDigest: "",
-    stdout: null,
-    stderr: null,
-    problems: [],
-    usage: null,
-    resultsJson: null,
-    ...(diagnosis && { diagnosis }),
-    finishedAt: new Date().toISOString(),
-  });
-
   it("keeps the run's diagnosis with its result, none when the runner sent none, and clears it on a re-run", () => {
     const id = submit("d");
-    expect(db.finalize(id, 1, final({ exitCode: 0, problemCounts: { header: 2 } }))).toBe(true);
+    expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 0, problemCounts: { header: 2 } } }))).toBe(
+      true,
+    );
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 0, problemCounts: { header: 2 } });
     expect(db.rerun(id, { history: [], nowMs: Date.now() })).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toBeNull();
@@ -105,7 +93,7 @@ describe("IntakeDb diagnosis", () => {
     raw.close();
     db = new IntakeDb(join(dir, "intake.sqlite"));
     expect(db.getSubmission(id)).toMatchObject({ participant: "old", diagnosis: null });
-    expect(db.finalize(id, 1, final({ exitCode: 3, problemCounts: {} }))).toBe(true);
+    expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 3, problemCounts: {} } }))).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 3, problemCounts: {} });
   });
 });
