@@ -8,6 +8,13 @@ export class EngineError extends Error {
   }
 }
 
+/**
+ * Engine complaints that are the host's, never an image's: its disk, memory, files or the engine itself,
+ * whatever the engine answered (an OCI runtime's failure to create a container is an HTTP 400 too).
+ */
+export const HOST_FAULT =
+  /no space left|disk quota|read-only file system|input\/output error|connection (refused|reset)|context canceled|cannot allocate memory|too many open files/i;
+
 let shared: Docker | undefined;
 
 /** One client per process; DOCKER_HOST and friends are honoured by docker-modem. */

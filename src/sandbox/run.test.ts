@@ -198,7 +198,7 @@ ${WRITE_OUTPUT}`);
   });
 
   describe("limits end the run with the right status", () => {
-    it("a memory bomb is oom_killed, read from the engine's OOMKilled flag", async () => {
+    it("a memory bomb is oom_killed, by the engine's account (its OOM flag or its oom event)", async () => {
       const result = await run(`chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))\n`, {
         memoryBytes: 128 * 1024 ** 2,
       });

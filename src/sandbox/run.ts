@@ -7,6 +7,8 @@ import { CappedCapture } from "./capture.js";
 import { registerRemoval, sweepExpired } from "./cleanup.js";
 import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
 import { resolveImage, type ResolvedImage } from "./image.js";
+import { imageRefusal, ImageRefusedError } from "./refusal.js";
+import { SandboxWatch } from "./sandbox-events.js";
 import { watchVolumeMount } from "./volume-events.js";
 import { waitForNextExit } from "./wait.js";
 import { runtimeAware } from "./runtimes.js";
@@ -20,7 +22,7 @@ import {
   type EarlyRequest,
   type SandboxRequest,
 } from "./spec.js";
-import { classifyEnd, type SandboxStatus } from "./verdict.js";
+import { classifyEnd, interferenceReason, type SandboxStatus } from "./verdict.js";
 
 export type { SandboxStatus } from "./verdict.js";
 
@@ -48,6 +50,15 @@ export interface SandboxResult {
   output: CollectedOutput | null;
 }
 
+/** A run's request, and whose image it runs. */
+export type SandboxRun = SandboxRequest & {
+  /**
+   * The image is a participant's own (not the platform's runtime): what the engine refuses at create or
+   * start because of the image's configuration is then the participant's (`invalid_submission`).
+   */
+  participantImage?: boolean;
+};
+
 export function newRunId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 }
@@ -57,13 +68,13 @@ export function newRunId(): string {
  * Never throws for a failure of the program or of the engine: those are statuses. The containers and the
  * output volume are always removed, also when this process is interrupted.
  */
-export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
+export async function runSandboxed(request: SandboxRun): Promise<SandboxResult> {
   return prepareRun(request).run(request);
 }
 
 export interface PreparedRun {
   /** Runs the program; `request` must agree with what the run was prepared with. */
-  run(request: SandboxRequest): Promise<SandboxResult>;
+  run(request: SandboxRun): Promise<SandboxResult>;
   /**
    * Removes what was made and is not removed yet: call it once the run is over or will not happen (after a
    * run, whose own end removed everything, it has nothing left to do).
@@ -117,7 +128,7 @@ function begin(early: EarlyRequest, runId: string): Begun {
   return { runId, resources, image, holder };
 }
 
-async function attemptRun(request: SandboxRequest, begun: Begun, mayRetry: boolean): Promise<SandboxResult> {
+async function attemptRun(request: SandboxRun, begun: Begun, mayRetry: boolean): Promise<SandboxResult> {
   const stdout = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const stderr = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const base = { limits: request.limits, runtime: request.limits.runtime, exitCode: null, durationMs: 0 };
@@ -132,10 +143,12 @@ async function attemptRun(request: SandboxRequest, begun: Begun, mayRetry: boole
     if (mayRetry && error instanceof EngineError && START_LOST.test(error.message))
       throw new StartLostError(error.message);
     const reason =
-      error instanceof EngineError ? error.message : `unexpected error: ${describeEngineError(error)}`;
+      error instanceof EngineError || error instanceof ImageRefusedError
+        ? error.message
+        : `unexpected error: ${describeEngineError(error)}`;
     return {
       ...base,
-      status: "infrastructure_error",
+      status: error instanceof ImageRefusedError ? error.status : "infrastructure_error",
       reason,
       image,
       output: null,
@@ -157,6 +170,8 @@ class RunResources {
   private readonly inFlight: Promise<unknown>[] = [];
   private readonly containers: (() => Promise<void>)[] = [];
   private releaseHolder?: () => Promise<void>;
+  /** Said before proctor removes a container: the kill its removal logs is proctor's own. */
+  private readonly removing = new Map<string, () => void>();
 
   async createContainer(what: string, spec: Docker.ContainerCreateOptions): Promise<Docker.Container> {
     const container = await this.track(
@@ -164,10 +179,16 @@ class RunResources {
     );
     this.containers.push(
       registerRemoval("container", async () => {
+        this.removing.get(container.id)?.();
         await onEngine(`removing the ${what} container`, () => container.remove({ force: true, v: true }));
       }),
     );
     return container;
+  }
+
+  /** Calls `hook` just before proctor itself removes `container`. */
+  beforeRemoving(container: Docker.Container, hook: () => void): void {
+    this.removing.set(container.id, hook);
   }
 
   /** The holder goes last, with the volumes (also when interrupted): after every container that uses it. */
@@ -268,19 +289,53 @@ function ignoreGone(error: unknown): void {
 }
 
 async function execute(
-  request: SandboxRequest,
+  request: SandboxRun,
   image: ResolvedImage,
   holderReady: Promise<OutputHolder | null>,
   stdout: CappedCapture,
   stderr: CappedCapture,
   resources: RunResources,
 ): Promise<Ended> {
-  const docker = engine();
   const holder = await holderReady;
   const spec = untrustedContainerSpec(request, image, holder?.volume ?? null);
+  // The sandbox's events are replayed from before its create: nothing of its account is missed.
+  const since = Math.floor(Date.now() / 1000) - 1;
   const container = await resources.createContainer("sandbox", spec).catch(async (error: unknown) => {
-    throw await runtimeAware(error, request.limits.runtime);
+    throw ownRefusal(
+      await runtimeAware(error, request.limits.runtime),
+      request,
+      "to create a container from",
+    );
   });
+  const watch = new SandboxWatch(container.id, since);
+  resources.beforeRemoving(container, () => watch.removing());
+  const progress = { started: false };
+  try {
+    return await supervise(request, container, holder, watch, progress, stdout, stderr, resources);
+  } catch (error) {
+    // Killed or removed from outside, the sandbox may fail any later engine call (no such container): the
+    // kill, not that call, is what happened.
+    if (!(error instanceof EngineError) || !progress.started) throw error;
+    const { interference } = await watch.settle(null);
+    if (interference && !interference.afterOwnStop)
+      throw new EngineError(interferenceReason(interference), { cause: error });
+    throw error;
+  } finally {
+    watch.stop();
+  }
+}
+
+/** Starts the sandbox, ends it at the time limit, and says how it ended. */
+async function supervise(
+  request: SandboxRun,
+  container: Docker.Container,
+  holder: OutputHolder | null,
+  watch: SandboxWatch,
+  progress: { started: boolean },
+  stdout: CappedCapture,
+  stderr: CappedCapture,
+  resources: RunResources,
+): Promise<Ended> {
   const attached = await onEngine("attaching to the sandbox", () =>
     container.attach({ stream: true, stdout: true, stderr: true, logs: false }),
   );
@@ -289,7 +344,7 @@ async function execute(
     attached.on("close", resolve);
     attached.on("error", () => resolve());
   });
-  docker.modem.demuxStream(attached, stdout, stderr);
+  engine().modem.demuxStream(attached, stdout, stderr);
   // The wait is registered, and the volume held, before the program can exit.
   const { registered, exited } = waitForNextExit(container);
   exited.catch(() => undefined);
@@ -303,17 +358,20 @@ async function execute(
   try {
     await onEngine("starting the sandbox", () => container.start());
   } catch (error) {
-    throw gpuAware(error, request);
+    throw ownRefusal(gpuAware(error, request), request, "to start");
   }
+  progress.started = true;
   // Leftovers of runs long dead are swept while this one runs, off its critical path.
   resources.track(sweepExpired().catch(() => 0));
   const stats = sampleStats(container, series);
   const gpu = request.gpu ? sampleGpu() : null;
   const timer = setTimeout(() => {
     stop.sigterm = true;
+    watch.killing("SIGTERM");
     container.kill({ signal: "SIGTERM" }).catch(() => undefined);
     killTimer = setTimeout(() => {
       stop.sigkill = true;
+      watch.killing("SIGKILL");
       container.kill({ signal: "SIGKILL" }).catch(() => undefined);
     }, request.limits.graceMs);
   }, request.limits.timeLimitMs);
@@ -334,8 +392,10 @@ async function execute(
 
   // Held from before the program started to now only if the holder did start.
   if (holder) await holder.started;
-  // The sandbox has no more to tell: removed while its output is copied out of the holder's volume.
-  void resources.removeContainers();
+  // The sandbox is removed once the engine's account of its end is complete (an OOM kill may be logged
+  // after the exit, and not once the container is gone), while its output is copied out of the holder.
+  const account = watch.settle(exitCode);
+  void account.then(() => resources.removeContainers());
   const output = holder && request.output ? await readOutput(request, holder) : null;
   holder?.copied();
   const metrics = series.finish({
@@ -345,18 +405,25 @@ async function execute(
     outputBytes: output?.totalBytes ?? null,
   });
   metrics.gpu = gpu?.stop() ?? null;
+  const { oomKilled, interference } = await account;
 
   const ended = { exitCode, durationMs, output, metrics };
   return {
     ...ended,
     ...classifyEnd(request, {
       ...ended,
-      oomKilled: state.OOMKilled,
-      peakMemoryBytes: metrics.peakMemoryBytes,
+      // The engine's flag misses an OOM kill it logged after the exit: its event does not.
+      oomKilled: state.OOMKilled || oomKilled,
+      interference,
       stop,
       last: { files: series.lastFiles, memory: series.lastMemory },
     }),
   };
+}
+
+/** A participant's image that the engine refused because of its configuration is the participant's. */
+function ownRefusal(error: unknown, request: SandboxRun, doing: string): unknown {
+  return (request.participantImage && imageRefusal(error, doing)) || error;
 }
 
 function parseEngineTime(text: string | undefined): number | null {

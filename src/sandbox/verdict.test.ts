@@ -102,25 +102,38 @@ const cases: Case[] = [
       /^the program ended with code 1 while the output folder held 130 MiB, at least half the memory limit/,
   },
   {
-    name: "gVisor: a failed exit after using all the memory, without the engine's flag",
+    name: "a SIGKILL exit near the memory limit without the engine's OOM account is only failed (no sampled guess)",
     request: { runtime: "runsc" },
-    run: { exitCode: 137, output: WROTE, peakMemoryBytes: 250 * MiB },
-    status: "oom_killed",
-    reason:
-      /^the program ended with code 137 \(SIGKILL\) after using all of the memory limit of 256 MiB \(gVisor/,
-  },
-  {
-    name: "runc: a failed exit near the memory limit is only failed (the engine would have flagged an OOM)",
-    run: { exitCode: 137, output: WROTE, peakMemoryBytes: 250 * MiB },
+    run: { exitCode: 137, output: WROTE, last: { files: 0, memory: 255 * MiB } },
     status: "failed",
     reason: /^the program exited with code 137 \(SIGKILL\)$/,
   },
   {
-    name: "gVisor: a successful exit near the memory limit succeeded",
-    request: { runtime: "runsc" },
-    run: { exitCode: 0, output: WROTE, peakMemoryBytes: 250 * MiB },
-    status: "succeeded",
-    reason: /^the program exited 0$/,
+    name: "a kill through the engine that proctor did not send, before any time limit",
+    run: { exitCode: 137, output: WROTE, interference: { signal: "SIGKILL", afterOwnStop: false } },
+    status: "infrastructure_error",
+    reason: /^the sandbox container was killed from outside proctor \(SIGKILL, through the Docker engine/,
+  },
+  {
+    name: "a kill from outside wins over an OOM and a missing output: the run was disturbed",
+    run: {
+      exitCode: 137,
+      oomKilled: true,
+      output: NOTHING,
+      interference: { signal: "SIGTERM", afterOwnStop: false },
+    },
+    status: "infrastructure_error",
+    reason: /killed from outside proctor \(SIGTERM/,
+  },
+  {
+    name: "a kill from outside after proctor's own time limit stopped the program: timed out all the same",
+    run: {
+      stop: { sigterm: true, sigkill: false },
+      exitCode: 137,
+      interference: { signal: "SIGKILL", afterOwnStop: true },
+    },
+    status: "timed_out",
+    reason: /time limit/,
   },
   {
     name: "the output caps were reached",
@@ -256,7 +269,7 @@ describe("classifyEnd", () => {
         oomKilled: false,
         stop: { sigterm: false, sigkill: false },
         last: { files: 0, memory: 0 },
-        peakMemoryBytes: null,
+        interference: null,
         ...run,
       },
     );

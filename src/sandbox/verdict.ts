@@ -1,6 +1,7 @@
 import type { RunStatus } from "../status/index.js";
 import type { CollectedOutput } from "./output.js";
 import type { SandboxLimits } from "./limits.js";
+import type { Interference } from "./sandbox-events.js";
 import type { SandboxRequest } from "./spec.js";
 
 /** How a sandboxed run can end. */
@@ -13,6 +14,7 @@ export type SandboxStatus = Extract<
   | "output_missing"
   | "output_invalid"
   | "output_too_large"
+  | "invalid_submission"
   | "infrastructure_error"
 >;
 
@@ -21,13 +23,17 @@ export interface RunEnd {
   exitCode: number;
   /** The copied output folder; null when the run has none. */
   output: CollectedOutput | null;
-  /** The engine's OOMKilled flag (gVisor may not set it). */
+  /**
+   * The kernel killed a process of the sandbox for memory, by the engine's account (its OOMKilled flag, or
+   * its `oom` event for the container, which may come after the exit: then only the event says so).
+   */
   oomKilled: boolean;
+  /** A kill of the sandbox through the engine that proctor did not send (an operator, another tool). */
+  interference: Interference | null;
   /** The time limit's SIGTERM, and the SIGKILL after the grace period, were sent. */
   stop: { sigterm: boolean; sigkill: boolean };
   /** At the last sample: bytes of files in memory (tmpfs, shm, output) and memory used in all. */
   last: { files: number; memory: number };
-  peakMemoryBytes: number | null;
 }
 
 export interface Verdict {
@@ -37,15 +43,17 @@ export interface Verdict {
 }
 
 /**
- * Why the run ended, from what the engine and the output folder say, most telling first: the time limit,
- * the kernel's OOM kill, memory eaten by the output folder, gVisor's OOM without the engine's flag, the
- * output caps, a failed exit, an unusable or missing expected output. The one place `output_missing` is
+ * Why the run ended, from what the engine and the output folder say, most telling first: a kill from
+ * outside proctor before its time limit, the time limit, the kernel's OOM kill, memory eaten by the output
+ * folder, the output caps, a failed exit, an unusable or missing expected output. The one place `output_missing` is
  * decided: a run that exited 0 without its expected file, or whose entrypoint said so with
  * `output.missingExitCode` (runtime/entrypoint.sh's ENTRYPOINT_EXIT.outputMissing).
  */
 export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, run: RunEnd): Verdict {
   const { limits } = request;
   const { exitCode, output } = run;
+  if (run.interference && !run.interference.afterOwnStop)
+    return { status: "infrastructure_error", reason: interferenceReason(run.interference) };
   if (run.stop.sigterm) {
     // Sent is not needed: a program that died of the SIGTERM (143) or left on it, but whose end the engine
     // reported only after the grace period (a loaded host), was not killed by the SIGKILL (137).
@@ -59,20 +67,11 @@ export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, 
     };
   }
   if (run.oomKilled) return oomVerdict(limits, output?.totalBytes ?? 0, run.last);
-  const gvisorOutOfMemory =
-    limits.runtime === "runsc" && exitCode !== 0 && (run.peakMemoryBytes ?? 0) >= 0.95 * limits.memoryBytes;
   if (exitCode !== 0 && output && output.totalBytes * 2 >= limits.memoryBytes) {
     // Out of memory without the engine's flag (gVisor can fail the write, or kill without it).
     return {
       status: "output_too_large",
       reason: `the program ended with code ${exitCode}${signalName(exitCode)} while the output folder held ${mib(output.totalBytes)}, at least half the memory limit of ${mib(limits.memoryBytes)}; files written there are kept in memory and count against it: write less`,
-    };
-  }
-  if (gvisorOutOfMemory) {
-    // gVisor may refuse the memory (the program dies of it) or kill the sandbox without the engine's flag.
-    return {
-      status: "oom_killed",
-      reason: `the program ended with code ${exitCode}${signalName(exitCode)} after using all of the memory limit of ${mib(limits.memoryBytes)} (gVisor; as the engine measured it)`,
     };
   }
   if (output && outputFull(output, limits)) {
@@ -99,6 +98,18 @@ export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, 
   }
   if (expected ? !wroteExpected : output.files.length === 0) return outputMissing(request.output, output);
   return { status: "succeeded", reason: "the program exited 0" };
+}
+
+/**
+ * A run whose sandbox was killed through the engine by someone else: the platform's, re-run and never
+ * counted. Says nothing the program wrote.
+ */
+export function interferenceReason(interference: Interference): string {
+  return (
+    `the sandbox container was killed from outside proctor (${interference.signal}, through the Docker engine: ` +
+    "docker kill, docker stop or docker rm -f by an operator or another tool), not by the program or its limits; " +
+    "the run is not counted and runs again"
+  );
 }
 
 function outputMissing(request: NonNullable<SandboxRequest["output"]>, output: CollectedOutput): Verdict {
