@@ -12,8 +12,9 @@ import {
   zipOf,
   type Harness,
 } from "../gateway/test-support/harness.js";
+import type { SubmissionView } from "../gateway-api/index.js";
 import { statusCommand } from "./status-command.js";
-import { submitCommand } from "./submit-command.js";
+import { describeSubmission, submitCommand } from "./submit-command.js";
 import { tokensCommand } from "./tokens-command.js";
 import { cli } from "./test-support/cli.js";
 import { UsageError } from "./usage-error.js";
@@ -189,5 +190,27 @@ describe("proctor tokens", () => {
     expect(again.error).toBeInstanceOf(UsageError);
     const bad = await cli(tokensCommand(), ["add", " spaced", "--data-dir", dataDir]);
     expect(bad.error).toBeInstanceOf(UsageError);
+  });
+});
+
+describe("describeSubmission", () => {
+  it("prints what the program produced without its control characters", () => {
+    const view = {
+      submission_id: "s1",
+      state: "final",
+      status: "failed",
+      public_score: null,
+      duration_ms: 1000,
+      reason: "exited 1 \u001b[2J",
+      earlier_attempts: [{ attempt: 1, status: "infrastructure_error", reason: "\u001b]0;title\u0007" }],
+      problems: ["column \u001b[31mred"],
+      logs: { visibility: "full", stdout: "a\u001b[1Ab", stderr: "" },
+    } as unknown as SubmissionView;
+    const text = describeSubmission(view);
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain("exited 1 ?[2J");
+    expect(text).toContain("column ?[31mred");
+    expect(text).toContain("a?[1Ab");
   });
 });

@@ -11,6 +11,7 @@ import {
   type QuotaView,
   type SubmissionView,
 } from "../gateway-api/index.js";
+import { printable } from "../logs/printable.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { formatBytes, formatDuration, parseDuration } from "../units/index.js";
 import { unitArg, UsageError } from "./usage-error.js";
@@ -92,19 +93,21 @@ export function describeSubmission(view: SubmissionView): string {
     const score = view.public_score === null ? "" : ` — public score ${view.public_score}`;
     const took = view.duration_ms ? ` in ${formatDuration(view.duration_ms)}` : "";
     lines.push(`${view.submission_id}: ${view.status}${score}${took}`);
-    if (view.reason) lines.push(`  ${view.reason}`);
+    if (view.reason) lines.push(`  ${printable(view.reason)}`);
   }
   if (view.earlier_attempts.length > 0) {
-    for (const a of view.earlier_attempts) lines.push(`  attempt ${a.attempt}: ${a.status} (${a.reason})`);
+    for (const a of view.earlier_attempts)
+      lines.push(`  attempt ${a.attempt}: ${a.status} (${printable(a.reason ?? "")})`);
   }
-  for (const problem of view.problems) lines.push(`  - ${problem}`);
+  // What the program produced reaches the terminal without its control characters.
+  for (const problem of view.problems) lines.push(`  - ${printable(problem)}`);
   for (const [name, text] of [
     ["stdout", view.logs.stdout],
     ["stderr", view.logs.stderr],
   ] as const) {
     if (!text) continue;
     lines.push(`  ${name}${view.logs.visibility === "tail" ? " (last lines)" : ""}:`);
-    for (const line of text.split("\n")) lines.push(`    ${line}`);
+    for (const line of text.split("\n")) lines.push(`    ${printable(line)}`);
   }
   return lines.join("\n");
 }

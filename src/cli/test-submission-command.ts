@@ -5,7 +5,7 @@ import path from "node:path";
 import { imageRef, type Competition, type Phase } from "../config/index.js";
 import { IMAGE_CONTAINER } from "../contract/index.js";
 import { renderStandings } from "../leaderboard/index.js";
-import { visibleLines, type LogVisibility } from "../logs/index.js";
+import { printable, visibleLines, type LogVisibility } from "../logs/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
 import { runHints, type HintContext } from "../pipeline/hints.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
@@ -189,13 +189,10 @@ async function resultsJson(outputDir: string, expectedOutput: string): Promise<u
 
 function resultsText(name: string, results: unknown): string {
   const lines = JSON.stringify(results, null, 2).split("\n");
-  const shown = lines.slice(0, 20).map((line) => `  ${stripControl(line)}`);
+  const shown = lines.slice(0, 20).map((line) => `  ${printable(line)}`);
   if (lines.length > 20) shown.push(`  … ${lines.length - 20} more lines`);
   return [`${name} (what your program wrote):`, ...shown].join("\n");
 }
-
-// eslint-disable-next-line no-control-regex
-const stripControl = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
 /**
  * The production environment, and the offline flavour's where it stands in for the production image (the

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProblemCollector, formatProblem } from "../scoring/problems.js";
 import { RUN_STATUSES } from "../status/index.js";
+import { printable } from "./printable.js";
 import {
   capEchoes,
   describeReasonClass,
@@ -191,5 +192,12 @@ describe("capEchoes and headOf", () => {
     expect(headOf("héllo", 10)).toBe("héllo");
     expect(headOf("héllo", 2)).toBe("h\n[… 5 more bytes not shown: logs.max_bytes]");
     expect(headOf("abc", undefined)).toBe("abc");
+  });
+});
+
+describe("printable: program text on a terminal", () => {
+  it("turns control characters (escape sequences, bells, carriage returns) into ?", () => {
+    expect(printable("ok \u001b[2J\u001b]0;pwned\u0007 done\r")).toBe("ok ?[2J?]0;pwned? done?");
+    expect(printable("naïve ✓")).toBe("naïve ✓");
   });
 });
