@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { Competition, Phase } from "../config/index.js";
+import { imageMountFolders, type Competition, type Phase } from "../config/index.js";
 import { phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
 import {
   checkQuota,
@@ -44,6 +44,7 @@ import {
 import {
   DEFAULT_IMAGE_LIMITS,
   DEFAULT_ZIP_LIMITS,
+  checkImageConfig,
   inspectImageArchive,
   inspectSubmission,
 } from "../submission/index.js";
@@ -760,7 +761,7 @@ export class Intake {
     return { bytes, sha256: hash.digest("hex") };
   }
 
-  /** The zip checks, or the image archive's (the base-image allow-list is checked on the runner). */
+  /** The zip checks, or the image archive's and its config's (the base-image allow-list is checked on the runner). */
   async #inspect(id: string): Promise<{ sha256: string }> {
     const submission = this.competition.submission;
     const inspect = (file: string) =>
@@ -769,6 +770,9 @@ export class Intake {
             limits: submission.image.limits,
             platform: submission.image.platform,
             name: "the uploaded archive",
+          }).then((image) => {
+            checkImageConfig(image, { platformFolders: imageMountFolders(submission.image) });
+            return image;
           })
         : inspectSubmission(file, this.competition.zipLimits);
     const local = this.#storage.localPath?.(id);
