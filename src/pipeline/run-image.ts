@@ -108,6 +108,7 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
       command: [],
       workingDir: inspected.config.workingDir || "/",
       user: user.spec,
+      participantImage: true,
       mounts: [{ source: path.resolve(request.dataDir), target: settings.inputDir }],
       output: {
         target: settings.outputDir,

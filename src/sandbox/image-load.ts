@@ -11,7 +11,7 @@
  */
 import type { Readable } from "node:stream";
 import { loadedImageTag, registerRemoval } from "./cleanup.js";
-import { describeEngineError, engine, EngineError, onEngine } from "./engine.js";
+import { describeEngineError, engine, EngineError, HOST_FAULT, onEngine } from "./engine.js";
 
 export interface LoadedImage {
   /** This run's tag of the image: what the run and the removal use. */
@@ -30,10 +30,6 @@ export class ImageLoadError extends Error {
   readonly status = "invalid_submission" as const;
   override name = "ImageLoadError";
 }
-
-/** Engine complaints that are the host's, never the archive's. */
-const ENGINE_FAULT =
-  /no space left|disk quota|read-only file system|input\/output error|connection (refused|reset)|context canceled|cannot allocate memory|too many open files/i;
 
 /** The tar the engine loads, as a stream, and how to end it (submission's loadableArchive makes it). */
 export interface ArchiveStream {
@@ -92,7 +88,7 @@ export async function loadImageArchive(
     const failed = await body.finish();
     if (failed) throw unreadable(failed);
     if (said.error) {
-      if (ENGINE_FAULT.test(said.error))
+      if (HOST_FAULT.test(said.error))
         throw new EngineError(`Docker engine error while loading the image archive: ${said.error}`);
       throw new ImageLoadError(`the engine refused to load the image (${said.error}): ${RESAVE}`);
     }

@@ -50,15 +50,6 @@ export interface SandboxResult {
   output: CollectedOutput | null;
 }
 
-/** A run's request, and whose image it runs. */
-export type SandboxRun = SandboxRequest & {
-  /**
-   * The image is a participant's own (not the platform's runtime): what the engine refuses at create or
-   * start because of the image's configuration is then the participant's (`invalid_submission`).
-   */
-  participantImage?: boolean;
-};
-
 export function newRunId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 }
@@ -68,13 +59,13 @@ export function newRunId(): string {
  * Never throws for a failure of the program or of the engine: those are statuses. The containers and the
  * output volume are always removed, also when this process is interrupted.
  */
-export async function runSandboxed(request: SandboxRun): Promise<SandboxResult> {
+export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
   return prepareRun(request).run(request);
 }
 
 export interface PreparedRun {
   /** Runs the program; `request` must agree with what the run was prepared with. */
-  run(request: SandboxRun): Promise<SandboxResult>;
+  run(request: SandboxRequest): Promise<SandboxResult>;
   /**
    * Removes what was made and is not removed yet: call it once the run is over or will not happen (after a
    * run, whose own end removed everything, it has nothing left to do).
@@ -128,7 +119,7 @@ function begin(early: EarlyRequest, runId: string): Begun {
   return { runId, resources, image, holder };
 }
 
-async function attemptRun(request: SandboxRun, begun: Begun, mayRetry: boolean): Promise<SandboxResult> {
+async function attemptRun(request: SandboxRequest, begun: Begun, mayRetry: boolean): Promise<SandboxResult> {
   const stdout = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const stderr = new CappedCapture(request.limits.logHeadBytes, request.limits.logTailBytes);
   const base = { limits: request.limits, runtime: request.limits.runtime, exitCode: null, durationMs: 0 };
@@ -289,7 +280,7 @@ function ignoreGone(error: unknown): void {
 }
 
 async function execute(
-  request: SandboxRun,
+  request: SandboxRequest,
   image: ResolvedImage,
   holderReady: Promise<OutputHolder | null>,
   stdout: CappedCapture,
@@ -327,7 +318,7 @@ async function execute(
 
 /** Starts the sandbox, ends it at the time limit, and says how it ended. */
 async function supervise(
-  request: SandboxRun,
+  request: SandboxRequest,
   container: Docker.Container,
   holder: OutputHolder | null,
   watch: SandboxWatch,
@@ -422,7 +413,7 @@ async function supervise(
 }
 
 /** A participant's image that the engine refused because of its configuration is the participant's. */
-function ownRefusal(error: unknown, request: SandboxRun, doing: string): unknown {
+function ownRefusal(error: unknown, request: SandboxRequest, doing: string): unknown {
   return (request.participantImage && imageRefusal(error, doing)) || error;
 }
 

@@ -43,6 +43,11 @@ export interface SandboxRequest {
   /** Names the run in container names, labels and messages. */
   runId: string;
   /**
+   * The image is a participant's own (not the platform's runtime): what the engine refuses at create or
+   * start because of the image's configuration is then the participant's (`invalid_submission`).
+   */
+  participantImage?: boolean;
+  /**
    * Numeric `uid:gid` to run as, resolved by the caller (a participant's image: never 0); default the
    * image's USER when it is not root, else FALLBACK_USER.
    */
