@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { QUOTA_CASES } from "../leaderboard/test-support/entries.js";
-import { INTAKE_SCHEMA_VERSION, IntakeDb, type FinalFields } from "./db.js";
+import { INTAKE_SCHEMA_VERSION, IntakeDb, blankResult, type FinalFields } from "./db.js";
 
 let dir: string;
 let db: IntakeDb;
@@ -33,21 +33,14 @@ function submit(participant: string, submittedAtMs = Date.UTC(2025, 2, 1, 12)): 
 }
 
 /** A run's final fields, blank but for `fields`. */
-const final = (fields: Partial<FinalFields> = {}): FinalFields => ({
-  status: "output_invalid",
-  reason: "",
-  publicScore: null,
-  sealedPrivateScore: null,
-  durationMs: 1,
-  imageDigest: "",
-  stdout: null,
-  stderr: null,
-  problems: [],
-  usage: null,
-  resultsJson: null,
-  finishedAt: new Date().toISOString(),
-  ...fields,
-});
+const final = (fields: Partial<FinalFields> = {}): FinalFields =>
+  blankResult({
+    status: "output_invalid",
+    reason: "",
+    durationMs: 1,
+    finishedAt: new Date().toISOString(),
+    ...fields,
+  });
 
 describe("IntakeDb.countForQuota", () => {
   it.each(QUOTA_CASES)(

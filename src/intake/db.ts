@@ -279,6 +279,24 @@ export interface FinalFields {
   finishedAt: string;
 }
 
+/** A result with nothing measured (a run given up, a test's record): blank but for what is given. */
+export function blankResult(
+  fields: Pick<FinalFields, "status" | "reason" | "finishedAt"> & Partial<FinalFields>,
+): FinalFields {
+  return {
+    publicScore: null,
+    sealedPrivateScore: null,
+    durationMs: 0,
+    imageDigest: "",
+    stdout: null,
+    stderr: null,
+    problems: [],
+    usage: null,
+    resultsJson: null,
+    ...fields,
+  };
+}
+
 export class IntakeDb {
   readonly path: string;
   readonly #db: SqliteDatabase;

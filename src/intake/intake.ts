@@ -49,7 +49,7 @@ import {
   inspectSubmission,
 } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
-import type { FinalFields, IntakeDb, SubmissionRecord } from "./db.js";
+import { blankResult, type FinalFields, type IntakeDb, type SubmissionRecord } from "./db.js";
 import {
   ActiveRunsError,
   ChoiceError,
@@ -668,20 +668,14 @@ export class Intake {
       return;
     }
     try {
-      this.#finalize(record, {
-        status: "infrastructure_error",
-        reason: `${reason} (attempt ${record.attempt} of ${this.#maxAttempts}; given up)`,
-        publicScore: null,
-        sealedPrivateScore: null,
-        durationMs: 0,
-        imageDigest: "",
-        stdout: null,
-        stderr: null,
-        problems: [],
-        usage: null,
-        resultsJson: null,
-        finishedAt: now.toISOString(),
-      });
+      this.#finalize(
+        record,
+        blankResult({
+          status: "infrastructure_error",
+          reason: `${reason} (attempt ${record.attempt} of ${this.#maxAttempts}; given up)`,
+          finishedAt: now.toISOString(),
+        }),
+      );
     } catch (error) {
       if (error instanceof ResultConflictError) return; // its result came in meanwhile
       throw error;
