@@ -63,7 +63,7 @@ describe.each(RUNTIMES)("what the engine refuses because of the image, under %s"
     async (name) => {
       const { runscRefuses } = BAD_CONFIGS[name as keyof typeof BAD_CONFIGS];
       const theirs = await run(runtime, images[name]!, true);
-      expect(theirs.status).not.toBe("infrastructure_error");
+      expect(theirs.status, theirs.reason).not.toBe("infrastructure_error");
       if (runtime === "runsc" && !runscRefuses) return;
       expect(theirs.status).toBe("invalid_submission");
       expect(theirs.reason).toMatch(
