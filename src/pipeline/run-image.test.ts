@@ -121,6 +121,19 @@ describe("an algorithm image, saved with docker save", () => {
     expect(await engineHasImage(rootAlgorithm.id)).toBe(false);
   });
 
+  it("runs an image built FROM the whole offline base (its /etc/passwd, no device files), USER unset", async () => {
+    const honest = await saveAlgorithmImage(base, { wholeBase: true, user: "" });
+    try {
+      const run = await runImageSubmission(await request(honest.path));
+      expect(run.status, run.reason).toBe("succeeded");
+      expect(run.stderr.text).toContain("predicting as uid 65534");
+      expect(run.notes).toEqual([expect.stringContaining("it ran as 65534:65534 instead")]);
+      expect(await engineHasImage(honest.id)).toBe(false);
+    } finally {
+      await honest.cleanup();
+    }
+  });
+
   it("runs under gVisor where the competition says runsc", async () => {
     const run = await runImageSubmission({
       ...(await request(algorithm.path)),

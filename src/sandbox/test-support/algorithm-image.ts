@@ -67,7 +67,15 @@ export interface AlgorithmArchive {
  */
 export async function saveAlgorithmImage(
   baseImage: string,
-  options: { user?: string; script?: string; gzip?: boolean; tag?: string; volume?: string } = {},
+  options: {
+    user?: string;
+    script?: string;
+    gzip?: boolean;
+    tag?: string;
+    volume?: string;
+    /** Build on the whole base image (as a participant would FROM our runtime), not on 2 MB of it. */
+    wholeBase?: boolean;
+  } = {},
 ): Promise<AlgorithmArchive> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-algorithm-"));
   const tag = options.tag ?? `proctor-test-algorithm/${path.basename(dir).toLowerCase()}:latest`;
@@ -76,11 +84,15 @@ export async function saveAlgorithmImage(
   await writeFile(
     path.join(dir, "Dockerfile"),
     [
-      `FROM ${baseImage} AS base`,
-      "FROM scratch",
-      "COPY --from=base /usr/bin/dash /bin/sh",
-      "COPY --from=base /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libc.so.6",
-      "COPY --from=base /lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2",
+      ...(options.wholeBase
+        ? [`FROM ${baseImage}`]
+        : [
+            `FROM ${baseImage} AS base`,
+            "FROM scratch",
+            "COPY --from=base /usr/bin/dash /bin/sh",
+            "COPY --from=base /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libc.so.6",
+            "COPY --from=base /lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2",
+          ]),
       "COPY predict.sh /opt/algorithm/predict.sh",
       "WORKDIR /opt/algorithm",
       ...(options.volume ? [`VOLUME ${options.volume}`] : []),
