@@ -5,14 +5,17 @@
 #   the /tmp tmpfs; HOME=/tmp), in which every top-level entry of /code_execution/src is symlinked, and
 #   data -> /code_execution/data and submission -> /code_execution/submission, as in DrivenData's runtimes:
 #   code that reads its model files or data/ relatively, writes submission/submission.csv, or writes files
-#   of its own next to them, all work. Absolute /code_execution/... paths work as well.
+#   of its own next to them, all work. ../data (= /tmp/data) is the data folder too. Absolute
+#   /code_execution/... (and /codeexecution/..., an alias in the image) paths work as well.
 # - With PROCTOR_INTERACTIVE=1 (make interact-container), it sets up the same working folder, then starts
 #   an interactive bash there instead of the program.
 # - Every line this script logs, and every line the program prints, is prefixed with a UTC timestamp;
 #   stdout stays stdout and stderr stays stderr.
 # - The exit status is the program's own when it fails (128+N when killed by signal N). When it exits 0
-#   but left no /code_execution/submission/$PROCTOR_EXPECTED_OUTPUT (default submission.csv), this exits
-#   65; when there is no main.sh or main.py to run, 66. It never exits 0 in either case.
+#   but left no /code_execution/submission/$PROCTOR_EXPECTED_OUTPUT (default submission.csv), it copies
+#   ./$PROCTOR_EXPECTED_OUTPUT from the working folder there, as DrivenData's runtimes do; without one, it
+#   says where files of that name or extension were written, and exits 65; when there is no main.sh or
+#   main.py to run, 66. It never exits 0 in either case.
 #
 # With arguments (`docker run IMAGE python3 /opt/proctor/tests/test_imports.py`, `docker run -it IMAGE bash`),
 # it runs them as they are instead.
@@ -137,6 +140,12 @@ for name in "${!contract[@]}"; do
     exit "$EXIT_SETUP_FAILED"
   fi
 done
+# ../data from the working folder is the data folder as well, as it is from DrivenData's
+# /code_execution/workdir (spacecraft-pose's main.sh passes DATA_DIR=../data). /tmp is empty at the start.
+if [ "$workdir" = "$scratch_root/work" ] && ! ln -s /code_execution/data "$scratch_root/data"; then
+  log "error: cannot link /code_execution/data as $scratch_root/data (../data from the working folder)"
+  exit "$EXIT_SETUP_FAILED"
+fi
 cd "$workdir" || exit "$EXIT_SETUP_FAILED"
 
 if [ "${PROCTOR_INTERACTIVE:-}" = 1 ]; then
@@ -165,6 +174,9 @@ stderr_stamper=$!
 
 log "running $main from $SRC_DIR in $workdir (expected output: $SUBMISSION_DIR/$EXPECTED_OUTPUT)"
 started=$SECONDS
+# Files newer than this marker were written by the program (to say where, when the expected one is missing).
+started_marker=$pipes/started
+: >"$started_marker"
 
 "${program[@]}" >"$pipes/stdout" 2>"$pipes/stderr" &
 child=$!
@@ -199,7 +211,7 @@ if kill -0 "$stdout_stamper" 2>/dev/null || kill -0 "$stderr_stamper" 2>/dev/nul
   kill "$stdout_stamper" "$stderr_stamper" 2>/dev/null
 fi
 wait "$stdout_stamper" "$stderr_stamper" 2>/dev/null
-rm -rf "$pipes"
+rm -f "$pipes/stdout" "$pipes/stderr"
 
 elapsed=$((SECONDS - started))
 if [ "$status" -ne 0 ]; then
@@ -212,8 +224,33 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-if [ ! -f "$SUBMISSION_DIR/$EXPECTED_OUTPUT" ]; then
-  log "error: $main exited 0 after ${elapsed}s but wrote no $SUBMISSION_DIR/$EXPECTED_OUTPUT: write your predictions there (or to submission/$EXPECTED_OUTPUT from the working folder)"
+# DrivenData's entrypoints copy ./submission.csv from beside main.py into submission/: do the same with the
+# expected file when the program left it in the working folder only. The copy goes into the capped output
+# folder like any write there, so it cannot pass the cap; a partial copy is removed, not scored.
+target=$SUBMISSION_DIR/$EXPECTED_OUTPUT
+if [ ! -e "$target" ] && [ ! -L "$target" ] && [ -f "$workdir/$EXPECTED_OUTPUT" ]; then
+  if copy_error=$(cp --no-clobber -- "$workdir/$EXPECTED_OUTPUT" "$target" 2>&1 >/dev/null) && [ -f "$target" ]; then
+    log "copied ./$EXPECTED_OUTPUT from the working folder to $target (as DrivenData's runtimes do)"
+  else
+    rm -f -- "$target" 2>/dev/null
+    size=$(stat -L -c %s -- "$workdir/$EXPECTED_OUTPUT" 2>/dev/null || echo "?")
+    log "error: $main wrote ./$EXPECTED_OUTPUT ($size bytes) in the working folder, and copying it to $target failed: ${copy_error:-unknown error}; the output folder is capped in size and file count (competition.yml's limits): write less"
+    exit "$EXIT_OUTPUT_MISSING"
+  fi
+fi
+
+if [ ! -f "$target" ]; then
+  log "error: $main exited 0 after ${elapsed}s but wrote no $target: write your predictions there (or to submission/$EXPECTED_OUTPUT or ./$EXPECTED_OUTPUT from the working folder)"
+  # Where it wrote instead: files of the expected name or extension it made under the scratch folder (the
+  # links to the submission's own files and to data/ and submission/ are not followed).
+  extension=${EXPECTED_OUTPUT##*.}
+  if [ "$extension" = "$EXPECTED_OUTPUT" ]; then extension=$EXPECTED_OUTPUT; else extension="*.$extension"; fi
+  written=$(find "$scratch_root" -mindepth 1 -maxdepth 4 -type f \( -name "$EXPECTED_OUTPUT" -o -name "$extension" \) \
+    -newer "$started_marker" -print0 2>/dev/null | LC_ALL=C sort -z | head -z -n 5 | tr -c '[:print:]\0' '?' |
+    tr '\0' ' ')
+  if [ -n "$written" ]; then
+    log "found instead: ${written% }"
+  fi
   exit "$EXIT_OUTPUT_MISSING"
 fi
 log "$main finished after ${elapsed}s and wrote $SUBMISSION_DIR/$EXPECTED_OUTPUT"

@@ -241,6 +241,96 @@ ${WRITE_CSV}`,
     );
   });
 
+  // As youth-mental-health's, visiomel's and tutoring-outcomes' example submissions do: submission.csv
+  // written beside main.py, which their entrypoints copy into submission/.
+  it("copies ./submission.csv from the working folder into the output folder, and says so", async () => {
+    const { result, out, stderr } = await run({
+      "main.py": `
+from pathlib import Path
+ids = [line.split(",")[0] for line in Path("data/features.csv").read_text().splitlines()[1:]]
+Path("submission.csv").write_text("id,y\\n" + "".join(f"{i},1\\n" for i in ids))
+`,
+    });
+    expect(result.status, stderr.join("\n")).toBe("succeeded");
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,1\n");
+    expect(unstamped(stderr)).toContain(
+      "[proctor] copied ./submission.csv from the working folder to /code_execution/submission/submission.csv (as DrivenData's runtimes do)",
+    );
+  });
+
+  it("keeps the program's own submission/submission.csv over a ./submission.csv beside it", async () => {
+    const { result, out, stderr } = await run({
+      "main.py": `open("submission.csv", "w").write("id,y\\nscratch\\n")\n${WRITE_CSV}`,
+    });
+    expect(result.status).toBe("succeeded");
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+    expect(unstamped(stderr).join("\n")).not.toMatch(/copied/);
+  });
+
+  it("does not copy ./submission.csv past the output folder's cap: no partial file, and a message", async () => {
+    const dir = path.join(root, "capped-out");
+    const { result, stderr } = await run(
+      { "main.py": `open("submission.csv", "w").write("id,y\\n" + "1,0\\n" * (3 * 1024 * 1024))\n` },
+      {
+        limits: { ...TEST_LIMITS, outputBytes: 1024 ** 2, tmpBytes: 16 * 1024 ** 2 },
+        // As the pipeline asks: the entrypoint's "missing" exit code with the file missing is output_missing.
+        output: {
+          target: "/code_execution/submission",
+          hostDir: dir,
+          expectedFile: "submission.csv",
+          missingExitCode: ENTRYPOINT_EXIT.outputMissing,
+        },
+      },
+    );
+    expect(result.exitCode).toBe(ENTRYPOINT_EXIT.outputMissing);
+    expect(result.status).toBe("output_missing");
+    await expect(readFile(path.join(dir, "submission.csv"))).rejects.toThrow();
+    expect(unstamped(stderr).at(-1)).toMatch(
+      /^\[proctor\] error: main\.py wrote \.\/submission\.csv \(12582917 bytes\) in the working folder, and copying it to \/code_execution\/submission\/submission\.csv failed: .*No space left on device.*: write less$/,
+    );
+  });
+
+  it("when the expected file is missing, says where files of its name or extension were written", async () => {
+    const { result, stderr } = await run({
+      "main.py": `
+import os
+os.makedirs("output")
+open("output/submission.csv", "w").write("id,y\\n")
+open("/tmp/preds.csv", "w").write("id,y\\n")
+open("notes.txt", "w").write("not a candidate")
+`,
+      "old.csv": "the zip's own file: not written by the program\n",
+    });
+    expect(result.exitCode).toBe(ENTRYPOINT_EXIT.outputMissing);
+    expect(unstamped(stderr).slice(-2)).toEqual([
+      expect.stringMatching(/^\[proctor\] error: main\.py exited 0 after \d+s but wrote no /),
+      "[proctor] found instead: /tmp/preds.csv /tmp/work/output/submission.csv",
+    ]);
+  });
+
+  // As spacecraft-pose's benchmark does: main.sh calls `python`, with DATA_DIR=../data and an absolute
+  // submission path; and as floodwater's (2021) code does, reading /codeexecution/....
+  it("runs a main.sh that calls python with ../data, and /codeexecution is /code_execution", async () => {
+    const { result, out, stdout, stderr } = await run({
+      "main.sh": `#!/usr/bin/env bash
+DATA_DIR=../data
+SUBMISSION_PATH=/code_execution/submission/submission.csv
+python main.py $DATA_DIR $SUBMISSION_PATH
+`,
+      "main.py": `
+import sys
+from pathlib import Path
+data_dir, output_path = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+rows = (data_dir / "features.csv").read_text().splitlines()
+print(data_dir, Path("/codeexecution/data/features.csv").read_text() == "\\n".join(rows) + "\\n")
+output_path.write_text("id,y\\n" + rows[1].split(",")[0] + ",0\\n")
+`,
+    });
+    expect(result.status, stderr.join("\n")).toBe("succeeded");
+    expect(unstamped(stdout)).toEqual(["/code_execution/data True"]);
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+  });
+
   it("checks the output named by PROCTOR_EXPECTED_OUTPUT", async () => {
     const program = { "main.py": `open("/code_execution/submission/predictions.parquet", "w").write("x")\n` };
     const env = { PROCTOR_EXPECTED_OUTPUT: "predictions.parquet" };
