@@ -224,6 +224,9 @@ describe("hostile archives never move a tag on the engine", () => {
   });
 });
 
+/** An image config the engine would run, but for the one setting a case changes. */
+const RUNNABLE = { Entrypoint: ["/app/run.sh"], User: "1000:1000", WorkingDir: "/app" };
+
 describe("archives refused before anything is loaded", () => {
   const cases: { title: string; archive: () => Promise<Buffer>; says: RegExp }[] = [
     {
@@ -241,6 +244,27 @@ describe("archives refused before anything is loaded", () => {
       title: "a layer with ../",
       archive: () => imageArchive({ layers: [[tarFile("app/../../etc/passwd", "root::0:0::/:/bin/sh\n")]] }),
       says: /\.\./,
+    },
+    // Each was an engine failure at start (infrastructure_error, never counted) before the config check knew it.
+    {
+      title: "a WORKDIR in the read-only input folder",
+      archive: () => imageArchive({ config: { config: { ...RUNNABLE, WorkingDir: "/input/newdir" } } }),
+      says: /WORKDIR "\/input\/newdir" is inside \/input/,
+    },
+    {
+      title: "a WORKDIR in /sys",
+      archive: () => imageArchive({ config: { config: { ...RUNNABLE, WorkingDir: "/sys/newdir" } } }),
+      says: /inside \/sys/,
+    },
+    {
+      title: "a WORKDIR longer than the kernel takes",
+      archive: () => imageArchive({ config: { config: { ...RUNNABLE, WorkingDir: `/${"a".repeat(300)}` } } }),
+      says: /a name longer than 255 bytes/,
+    },
+    {
+      title: "a VOLUME on the engine's /etc/hostname",
+      archive: () => imageArchive({ config: { config: { ...RUNNABLE, Volumes: { "/etc/hostname": {} } } } }),
+      says: /a file the engine provides/,
     },
   ];
   for (const { title, archive, says } of cases) {

@@ -107,6 +107,17 @@ describe("checkImageConfig: what the engine would refuse is the participant's, d
   });
 
   it.each([
+    { workingDir: "/" },
+    { workingDir: "/input" },
+    { workingDir: "/output/" },
+    { workingDir: "/dev/newdir" },
+    { workingDir: "/etc" },
+    { entrypoint: [""], cmd: ["python3", "/opt/predict.py"] },
+  ])("passes config %j", (config) => {
+    expect(() => checkImageConfig(image(config), FOLDERS)).not.toThrow();
+  });
+
+  it.each([
     [{ workingDir: "rel/dir" }, /WORKDIR "rel\/dir" is not an absolute path/],
     [{ entrypoint: null, cmd: null }, /neither ENTRYPOINT nor CMD/],
     [{ entrypoint: [], cmd: [] }, /neither ENTRYPOINT nor CMD/],
@@ -119,6 +130,25 @@ describe("checkImageConfig: what the engine would refuse is the participant's, d
     [{ volumes: ["/output/sub"] }, /overlaps \/output/],
     [{ volumes: ["/proc/../input"] }, /overlaps \/input/],
     [{ volumes: ["scratch"] }, /not an absolute path/],
+    [{ entrypoint: [""], cmd: null }, /neither ENTRYPOINT nor CMD/],
+    [{ entrypoint: ["", "x"], cmd: null }, /first word of its command is empty/],
+    // The engine makes a missing WORKDIR at start: in a read-only mount or a kernel folder it cannot.
+    [
+      { workingDir: "/input/newdir" },
+      /WORKDIR "\/input\/newdir" is inside \/input, which the platform mounts/,
+    ],
+    [{ workingDir: "/output/sub" }, /inside \/output/],
+    [{ workingDir: "/sys/newdir" }, /inside \/sys/],
+    [{ workingDir: "/proc/self" }, /inside \/proc/],
+    [{ workingDir: "/etc/hosts" }, /a file the engine provides/],
+    [{ workingDir: `/${"a".repeat(5000)}` }, /longer than 4095 bytes/],
+    [{ workingDir: `/opt/${"a".repeat(256)}` }, /a name longer than 255 bytes/],
+    [
+      { volumes: ["/etc/hostname"] },
+      /VOLUME "\/etc\/hostname" is at \/etc\/hostname, a file the engine provides/,
+    ],
+    [{ volumes: ["/etc/resolv.conf/"] }, /a file the engine provides/],
+    [{ volumes: [`/${"b".repeat(300)}`] }, /a name longer than 255 bytes/],
     [{ env: Array.from({ length: 1001 }, (_, i) => `V${i}=1`) }, /1001 variables/],
     [{ env: [`BIG=${"x".repeat(200 * 1024)}`] }, /over 1000 variables or 128/],
     [{ env: ["=oops"] }, /is not NAME=value/],

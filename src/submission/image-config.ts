@@ -49,20 +49,21 @@ export function checkImageConfig(
   const { archiveName, config } = image;
   const refuse = (what: string, fix: string) =>
     new InvalidImageError("bad_config", undefined, undefined, `${q(archiveName)}: ${what}: ${fix}`);
-  if (config.workingDir !== "" && !config.workingDir.startsWith("/")) {
+  const workdirProblem = folderProblem(config.workingDir, options.platformFolders, "workdir");
+  if (workdirProblem !== undefined) {
     throw refuse(
-      `the image's WORKDIR ${q(config.workingDir)} is not an absolute path`,
-      "write it from the root (WORKDIR /opt/algorithm) and build again",
+      `the image's WORKDIR ${q(config.workingDir)} ${workdirProblem}`,
+      "set WORKDIR to a folder of the image itself (WORKDIR /opt/algorithm) and build again",
     );
   }
-  if ((config.entrypoint?.length ?? 0) === 0 && (config.cmd?.length ?? 0) === 0) {
+  if (command(config).length === 0 || command(config)[0] === "") {
     throw refuse(
-      "the image has neither ENTRYPOINT nor CMD, so there is nothing to run",
+      "the image has neither ENTRYPOINT nor CMD (or the first word of its command is empty), so there is nothing to run",
       'add ENTRYPOINT ["python3", "/opt/algorithm/inference.py"] (or your program) and build again',
     );
   }
   for (const volume of config.volumes) {
-    const problem = volumeProblem(volume, options.platformFolders);
+    const problem = folderProblem(volume, options.platformFolders, "volume");
     if (problem !== undefined) {
       throw refuse(
         `the image's VOLUME ${q(volume)} ${problem}`,
@@ -88,17 +89,51 @@ export function checkImageConfig(
   return resolveUser(image);
 }
 
-/** Why a VOLUME folder is refused, or undefined when it may stay. */
-function volumeProblem(volume: string, platformFolders: string[]): string | undefined {
-  if (!volume.startsWith("/")) return "is not an absolute path";
-  const folder = posix.normalize(volume).replace(/(.)\/+$/, "$1");
-  if (folder === "/") return "covers the whole filesystem";
-  const overlaps = (other: string) =>
-    folder === other || folder.startsWith(`${other}/`) || other.startsWith(`${folder}/`);
-  const kernel = KERNEL_FOLDERS.find((other) => folder === other || folder.startsWith(`${other}/`));
+/** What the engine runs: an ENTRYPOINT of [""] is none (the engine drops it), then CMD. */
+function command(config: InspectedImage["config"]): string[] {
+  const entrypoint = config.entrypoint?.length === 1 && config.entrypoint[0] === "" ? [] : config.entrypoint;
+  return [...(entrypoint ?? []), ...(config.cmd ?? [])];
+}
+
+/** Files the engine mounts over the image's own (a folder cannot be made or mounted there). */
+const ENGINE_FILES = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+
+/** The kernel's limits on a path and on one of its names: longer, the engine fails to make or mount it. */
+const MAX_PATH_BYTES = 4095;
+const MAX_NAME_BYTES = 255;
+
+/**
+ * Why a WORKDIR or VOLUME folder is refused, or undefined when it may stay. The engine makes a missing
+ * WORKDIR at start, so one it cannot make (under a read-only or kernel folder, or a platform mount) fails
+ * there, as does a VOLUME it cannot mount; either would read as the platform's fault.
+ */
+function folderProblem(
+  folder: string,
+  platformFolders: string[],
+  kind: "workdir" | "volume",
+): string | undefined {
+  if (kind === "workdir" && folder === "") return undefined;
+  if (!folder.startsWith("/")) return "is not an absolute path";
+  const normal = posix.normalize(folder).replace(/(.)\/+$/, "$1");
+  if (Buffer.byteLength(normal) > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
+  if (normal.split("/").some((name) => Buffer.byteLength(name) > MAX_NAME_BYTES))
+    return `has a name longer than ${MAX_NAME_BYTES} bytes`;
+  const within = (other: string) => normal === other || normal.startsWith(`${other}/`);
+  if (normal === "/") return kind === "volume" ? "covers the whole filesystem" : undefined;
+  // A working folder may be /dev (or a new folder in it: the engine's /dev is a tmpfs), never a volume.
+  const kernel = KERNEL_FOLDERS.find((other) => within(other) && (kind === "volume" || other !== "/dev"));
   if (kernel !== undefined) return `is inside ${kernel}, which the kernel provides`;
-  const mounted = platformFolders.find(overlaps);
-  if (mounted !== undefined) return `overlaps ${mounted}, which the platform mounts itself`;
+  const file = ENGINE_FILES.find(within);
+  if (file !== undefined) return `is at ${file}, a file the engine provides`;
+  const mounted =
+    kind === "volume"
+      ? platformFolders.find((other) => within(other) || other.startsWith(`${normal}/`))
+      : platformFolders.find((other) => normal.startsWith(`${other}/`));
+  if (mounted !== undefined) {
+    return kind === "volume"
+      ? `overlaps ${mounted}, which the platform mounts itself`
+      : `is inside ${mounted}, which the platform mounts itself (the engine cannot make a folder there)`;
+  }
   return undefined;
 }
 
