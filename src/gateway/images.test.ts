@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { device, dir, imageArchive } from "../submission/test-support/image-tar.js";
+import { device, dir, file, imageArchive } from "../submission/test-support/image-tar.js";
 import { COMPETITION_YML, download, startHarness, upload, type Harness } from "./test-support/harness.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -46,6 +46,27 @@ describe("image submissions", () => {
       entry: "opt/null",
     });
     expect(await h.storedFiles()).toEqual(before);
+  });
+
+  it("checks the image's USER at upload: a user the image lacks is refused (unknown_user), root is taken", async () => {
+    const token = h.token("user-checker");
+    const before = await h.storedFiles();
+    const accounts = [dir("etc/"), file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")];
+    const image = (User: string) =>
+      imageArchive({
+        layers: [accounts],
+        config: { config: { Entrypoint: ["/app/run.sh"], User, WorkingDir: "/app" } },
+      });
+    const missing = await upload(h, token, await image("algorithm"));
+    expect(missing.status, missing.text).toBe(422);
+    expect(missing.json()).toMatchObject({ error: "invalid_submission", rule: "unknown_user" });
+    expect(String(missing.json()["message"])).toMatch(/USER "algorithm" is not in its \/etc\/passwd/);
+    expect(await h.storedFiles()).toEqual(before);
+    // Root runs as 65534 on the runner (the result notes it): never a reason to refuse the upload.
+    for (const user of ["root", ""]) {
+      const root = await upload(h, token, await image(user));
+      expect(root.status, root.text).toBe(202);
+    }
   });
 
   it("enforces the archive cap of submission.image, not the zip's, while streaming", async () => {
