@@ -47,6 +47,34 @@ describe("runHints", () => {
     );
   });
 
+  it("names the command the shell could not find, as bash, sh and env print it", () => {
+    const context = { expectedOutput: "submission.csv" };
+    const bash = run("2026-01-01T00:00:00Z main.sh: line 3: pixi: command not found");
+    expect(runHints(bash, context)).toEqual([
+      expect.stringMatching(
+        /^pixi is not a command in the runtime .*call python main\.py, or ship pixi in your zip/,
+      ),
+    ]);
+    expect(runHints(run("main.sh: 2: conda: not found"), context)).toEqual([
+      expect.stringMatching(/^conda is not a command in the runtime/),
+    ]);
+    expect(runHints(run("/usr/bin/env: 'uv': No such file or directory"), context)).toEqual([
+      expect.stringMatching(/^uv is not a command in the runtime/),
+    ]);
+    expect(runHints(bash, { ...context, imageOutputDir: "/output" })).toEqual([
+      "pixi is not a command in your image: install it there, or put it on PATH, and build again",
+    ]);
+  });
+
+  it("explains exit code 127 when the log does not say which command was missing", () => {
+    const silent = { ...run(""), exitCode: 127 };
+    expect(runHints(silent, { expectedOutput: "submission.csv" })).toEqual([
+      `exit code 127 is the shell's "command not found": check the commands your main.sh runs (the runtime has python, python3 and bash)`,
+    ]);
+    const printed = ["a: b: not found in the table", "error: weights.bin: not found"];
+    for (const line of printed) expect(runHints(run(line), { expectedOutput: "submission.csv" })).toEqual([]);
+  });
+
   it("tells a module of the production image missing from the offline flavour from one missing everywhere", () => {
     const torch = run("ModuleNotFoundError: No module named 'torch'");
     expect(runHints(torch, { expectedOutput: "s.csv", production, offline })).toEqual([

@@ -17,6 +17,13 @@ export interface HintContext {
 const NETWORK =
   /Temporary failure in name resolution|Name or service not known|Network is unreachable|getaddrinfo failed|Failed to establish a new connection|urlopen error|Max retries exceeded with url|nodename nor servname/;
 const NO_MODULE = /ModuleNotFoundError: No module named '([\w.]+)'/;
+/** A command the shell could not find: bash's and sh's "X: command not found"/"X: not found", env's shebang. */
+const NO_COMMAND = [
+  /(?:line \d+|: \d+|bash|sh): ([\w.+-]{1,64}): (?:command )?not found$/m,
+  /env: '?([\w.+-]{1,64})'?: No such file or directory$/m,
+];
+/** The exit status of a shell whose command was not found. */
+const COMMAND_NOT_FOUND = 127;
 
 /**
  * What a participant most likely has to do, read from a run's status, output and logs: one sentence each,
@@ -42,6 +49,13 @@ export function runHints(run: SubmissionRunResult, context: HintContext): string
       `found ${found}${files.length > 3 ? ", ..." : ""} in ${context.imageOutputDir ?? CONTAINER.submission}; the competition expects ${expected} there`,
     );
   }
+  const command = commandNotFound(logs);
+  if (command) hints.push(commandHint(command, image));
+  else if (run.exitCode === COMMAND_NOT_FOUND) {
+    hints.push(
+      `exit code ${COMMAND_NOT_FOUND} is the shell's "command not found": check the commands your main.sh runs${image ? " are installed in your image" : ` (the runtime has python, python3 and bash)`}`,
+    );
+  }
   const module = NO_MODULE.exec(logs)?.[1];
   if (module && image)
     hints.push(`${module.split(".")[0]} is not in your image: install it there and build again`);
@@ -59,4 +73,18 @@ function moduleHint(module: string, context: HintContext): string {
     return `${top} is in the runtime (${packageLabel(inProduction)}); check that the name is spelled as the package installs it`;
   }
   return `${top} is not in the runtime: ship it in your zip if it is pure Python, or open a pull request adding it to environment-cpu.yml and environment-gpu.yml`;
+}
+
+function commandNotFound(logs: string): string | undefined {
+  for (const pattern of NO_COMMAND) {
+    const command = pattern.exec(logs)?.[1];
+    if (command) return command;
+  }
+  return undefined;
+}
+
+function commandHint(command: string, image: boolean): string {
+  if (image)
+    return `${command} is not a command in your image: install it there, or put it on PATH, and build again`;
+  return `${command} is not a command in the runtime (DrivenData's runtimes wrap python in conda, pixi or uv; here python and python3 are on PATH): call python main.py, or ship ${command} in your zip and run it by its path`;
 }

@@ -331,6 +331,13 @@ output_path.write_text("id,y\\n" + rows[1].split(",")[0] + ",0\\n")
     expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
   });
 
+  // As youth-mental-health's and childrens-speech's entrypoints run python through pixi or uv.
+  it("a command the runtime lacks: exit code 127, with the shell's line naming it", async () => {
+    const { result, stderr } = await run({ "main.sh": `pixi run python main.py\n`, "main.py": WRITE_CSV });
+    expect(result.exitCode).toBe(127);
+    expect(unstamped(stderr)).toContain("main.sh: line 1: pixi: command not found");
+  });
+
   it("checks the output named by PROCTOR_EXPECTED_OUTPUT", async () => {
     const program = { "main.py": `open("/code_execution/submission/predictions.parquet", "w").write("x")\n` };
     const env = { PROCTOR_EXPECTED_OUTPUT: "predictions.parquet" };
