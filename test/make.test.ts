@@ -41,16 +41,30 @@ describe("make", () => {
 
   it("test-submission SUBMISSION=algorithm.tar runs a saved image with its own entrypoint, and scores it", async () => {
     await cp("competition.yml", path.join(dir, "competition.yml"));
+    // The production environment beside competition.yml: what the offline flavour's note compares.
+    await cp("environment-cpu.yml", path.join(dir, "environment-cpu.yml"));
     const algorithm = await saveAlgorithmImage(inject("baseImage"), { script: PREDICT_CSV_SH });
     try {
       const result = await make("test-submission", `SUBMISSION=${algorithm.path}`);
       expect(result.stdout).toContain("✔ succeeded: scored");
       expect(result.stderr).toContain("is an image archive, but competition.yml takes zips");
+      // The offline flavour's note is about the runtime image, in which an image submission does not run.
+      expect(result.stderr).not.toContain("NOTE: this run uses the offline flavour");
       expect(result.code).toBe(0);
     } finally {
       await algorithm.cleanup();
     }
     // Where the offline runtime is not built yet, make builds it first (the holder of the output folder).
+  }, 900_000);
+
+  it("test-submission of a zip says so before the run when the offline flavour stands in", async () => {
+    await cp("competition.yml", path.join(dir, "competition.yml"));
+    await cp("environment-cpu.yml", path.join(dir, "environment-cpu.yml"));
+    const result = await make("test-submission");
+    // Where the production image is on this machine, it runs, and no note is due.
+    const stoodIn = result.stderr.includes("standing in with the offline flavour");
+    expect(result.stderr.includes("NOTE: this run uses the offline flavour"), result.stderr).toBe(stoodIn);
+    expect(result.stdout).toContain("✔ succeeded: scored");
   }, 900_000);
 
   it("test-submission SUBMISSION=… says how to save the image when the archive is not there", async () => {

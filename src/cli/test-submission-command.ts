@@ -87,7 +87,6 @@ export function testSubmissionCommand(): Command {
       const flavour = flags.gpu ? "gpu" : "cpu";
       const image = flags.image ?? imageRef(competition, flavour);
       const hints = await hintContext(competition, image, flavour);
-      if (hints.offline && hints.production) process.stderr.write(offlineBanner(competition, flavour, hints));
       const packDir = flags.from ? await mkdtemp(path.join(os.tmpdir(), "proctor-pack-")) : null;
       const runDir = path.resolve(flags.output);
       // The run folder belongs to proctor: it holds the last run's log and predictions only.
@@ -106,6 +105,9 @@ export function testSubmissionCommand(): Command {
           );
         }
         const kind = await submissionKind(competition, zipPath, flags.json);
+        // The note is about the runtime image, which an image submission does not run in.
+        if (kind === "zip" && hints.offline && hints.production)
+          process.stderr.write(offlineBanner(competition, flavour, hints));
         const evaluation = await evaluateSubmission({
           competition,
           zipPath,
