@@ -52,6 +52,15 @@ export function describeEngineError(error: unknown): string {
   if (e?.code === "ENOENT" || e?.code === "ECONNREFUSED" || e?.code === "EACCES") {
     return `cannot reach the engine (${e.code}); is dockerd running and is DOCKER_HOST right? Try \`docker info\`.`;
   }
-  const message = e?.json?.message ?? e?.message ?? String(error);
+  // The engine's words may repeat a path or name of a participant's image at any length.
+  const message = capEcho(e?.json?.message ?? e?.message ?? String(error), MAX_ENGINE_MESSAGE_CHARS);
   return e?.statusCode ? `${message} (HTTP ${e.statusCode})` : message;
+}
+
+const MAX_ENGINE_MESSAGE_CHARS = 1000;
+
+/** `text` cut to `max` characters (whole code points), with "…" where it was cut. */
+export function capEcho(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : text;
 }

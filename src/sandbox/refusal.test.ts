@@ -74,6 +74,12 @@ describe.each(RUNTIMES)("what the engine refuses because of the image, under %s"
     },
   );
 
+  it("a WORKDIR that is a file of the image: the participant's", async () => {
+    const theirs = await run(runtime, base, true, "/etc/passwd");
+    expect(theirs.status, theirs.reason).toBe("invalid_submission");
+    expect(theirs.reason).toContain("not a directory");
+  });
+
   it("a relative WORKDIR: refused at create, the participant's", async () => {
     const theirs = await run(runtime, base, true, "rel");
     expect(theirs.status).toBe("invalid_submission");
@@ -95,6 +101,21 @@ describe("imageRefusal", () => {
     expect(
       imageRefusal(answered(500, "unable to find group g: no matching entries in group file"), "to start"),
     ).toBeInstanceOf(ImageRefusedError);
+  });
+
+  it("takes what the container's setup met on the image's own paths as the image's, even read-only ones", () => {
+    expect(
+      imageRefusal(answered(500, "Cannot mkdir: /opt/probe.py is not a directory"), "to create"),
+    ).toBeInstanceOf(ImageRefusedError);
+    const init =
+      "OCI runtime create failed: container_linux.go:380: starting container process caused: process_linux.go:545: " +
+      "container init caused: error during container init: mkdir /linput/newdir: read-only file system: unknown";
+    expect(imageRefusal(answered(500, init), "to start")).toBeInstanceOf(ImageRefusedError);
+    // The engine's own folders being read-only is the host's.
+    const host =
+      "error during container init: mkdir /var/lib/docker/overlay2/x/merged: read-only file system";
+    expect(imageRefusal(answered(500, host), "to start")).toBeNull();
+    expect(imageRefusal(answered(500, "mkdir /var/lib/docker/tmp: read-only file system"), "x")).toBeNull();
   });
 
   it("leaves the host's faults, other 5xx and errors without an engine's answer to the platform", () => {
