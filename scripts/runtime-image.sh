@@ -17,7 +17,7 @@ elif docker pull "$image" >/dev/null 2>&1; then
   echo "pulled $image" >&2
   echo "$image"
 else
-  echo "$image is not on this machine and cannot be pulled: standing in with the offline flavour $offline (see the note below)" >&2
+  echo "$image is not on this machine and cannot be pulled: standing in with the offline flavour $offline (a zip run prints what differs below)" >&2
   IMAGE="$offline" bash "$repo_root/scripts/build-offline-image.sh" >/dev/null
   echo "$offline"
 fi
