@@ -43,6 +43,16 @@ done
 recipe_hash=$( { cat "$0"; echo "$suite ${packages[*]}"; } | sha256sum | cut -c1-12)
 tag="$repo:$suite-$recipe_hash"
 
+# One build at a time on this host (test runs started together all ask for it); the others wait, then find
+# the image built.
+if command -v flock >/dev/null 2>&1; then
+  exec 8>>"${TMPDIR:-/tmp}/proctor-build-base-image.lock"
+  if ! flock -n 8; then
+    echo "build-base-image: another build is running; waiting for it" >&2
+    flock 8
+  fi
+fi
+
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "build-base-image: $tag already present, skipping" >&2
   echo "$tag"
