@@ -7,11 +7,11 @@ import { IMAGE_CONTAINER } from "../contract/index.js";
 import { renderStandings } from "../leaderboard/index.js";
 import { printable, visibleLines, type LogVisibility } from "../logs/index.js";
 import { evaluateSubmission, type Evaluation } from "../pipeline/evaluate.js";
-import { runHints, type HintContext } from "../pipeline/hints.js";
+import { hintEnvironments, runHints, type HintContext } from "../pipeline/hints.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { readResultsJson } from "../pipeline/results-json.js";
 import { mergeLogs, programLines, writeRunLog, type LogLine } from "../pipeline/run-log.js";
-import { offlineGap, packageLabel, readEnvironment, type Environment } from "../runtime/index.js";
+import { offlineGap, packageLabel } from "../runtime/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { packSubmission, submissionFileKind } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
@@ -86,7 +86,11 @@ export function testSubmissionCommand(): Command {
       };
       const flavour = flags.gpu ? "gpu" : "cpu";
       const image = flags.image ?? imageRef(competition, flavour);
-      const hints = await hintContext(competition, image, flavour);
+      const hints = await hintEnvironments(
+        competition.file,
+        flavour,
+        image === imageRef(competition, "offline"),
+      );
       const packDir = flags.from ? await mkdtemp(path.join(os.tmpdir(), "proctor-pack-")) : null;
       const runDir = path.resolve(flags.output);
       // The run folder belongs to proctor: it holds the last run's log and predictions only.
@@ -194,25 +198,6 @@ function resultsText(name: string, results: unknown): string {
   const shown = lines.slice(0, 20).map((line) => `  ${printable(line)}`);
   if (lines.length > 20) shown.push(`  … ${lines.length - 20} more lines`);
   return [`${name} (what your program wrote):`, ...shown].join("\n");
-}
-
-/**
- * The production environment, and the offline flavour's where it stands in for the production image (the
- * image is the competition's offline tag): what the hints and the banner compare. Unreadable files are
- * left out (the hints then say less).
- */
-async function hintContext(
-  competition: Competition,
-  image: string,
-  flavour: "cpu" | "gpu",
-): Promise<Omit<HintContext, "expectedOutput">> {
-  const root = path.relative(process.cwd(), path.dirname(competition.file));
-  const read = (file: string) =>
-    readEnvironment(path.join(root, file)).catch((): Environment | undefined => undefined);
-  const production = await read(`environment-${flavour}.yml`);
-  const offline =
-    image === imageRef(competition, "offline") ? await read("runtime/environment-offline.yml") : undefined;
-  return { ...(production && { production }), ...(offline && { offline }) };
 }
 
 /** Says, before the run, that the offline flavour stands in for the production image and what differs. */

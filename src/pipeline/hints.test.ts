@@ -1,6 +1,9 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseEnvironment } from "../runtime/index.js";
-import { runHints } from "./hints.js";
+import { hintEnvironments, runHints } from "./hints.js";
 import type { SubmissionRunResult } from "./run-submission.js";
 
 const production = parseEnvironment(
@@ -98,5 +101,61 @@ describe("runHints", () => {
       expect.stringMatching(/every other file your code downloads in your image/),
       "torch is not in your image: install it there and build again",
     ]);
+  });
+});
+
+describe("hintEnvironments", () => {
+  const environment = (name: string) => `name: ${name}\ndependencies:\n  - python=3.11.11\n`;
+
+  it("reads the runtime's files from the repository's root when competition.yml is in a subfolder", async () => {
+    const outer = await mkdtemp(path.join(os.tmpdir(), "proctor-hint-env-"));
+    try {
+      // Above the repository's root: never read.
+      await writeFile(path.join(outer, "environment-gpu.yml"), environment("outside"));
+      const repo = path.join(outer, "repo");
+      await mkdir(path.join(repo, ".git"), { recursive: true });
+      await mkdir(path.join(repo, "runtime"));
+      await mkdir(path.join(repo, "competitions", "one"), { recursive: true });
+      await writeFile(path.join(repo, "environment-cpu.yml"), environment("root"));
+      await writeFile(path.join(repo, "runtime", "environment-offline.yml"), environment("offline"));
+      const competition = path.join(repo, "competitions", "one", "competition.yml");
+
+      const found = await hintEnvironments(competition, "cpu", true);
+      expect(found.production?.name).toBe("root");
+      expect(found.production?.file).toBe(
+        path.relative(process.cwd(), path.join(repo, "environment-cpu.yml")),
+      );
+      expect(found.offline?.name).toBe("offline");
+      // The offline flavour's list only where the offline flavour stands in.
+      expect((await hintEnvironments(competition, "cpu", false)).offline).toBeUndefined();
+      // Not past the repository's root.
+      expect(await hintEnvironments(competition, "gpu", false)).toEqual({});
+
+      // A file beside competition.yml comes first.
+      await writeFile(path.join(repo, "competitions", "one", "environment-cpu.yml"), environment("beside"));
+      expect((await hintEnvironments(competition, "cpu", false)).production?.name).toBe("beside");
+    } finally {
+      await rm(outer, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves out a file that does not parse, and the hint then names the files where they were found", async () => {
+    const repo = await mkdtemp(path.join(os.tmpdir(), "proctor-hint-env-"));
+    try {
+      await mkdir(path.join(repo, ".git"));
+      await mkdir(path.join(repo, "sub"));
+      await writeFile(path.join(repo, "environment-cpu.yml"), "dependencies: [");
+      const competition = path.join(repo, "sub", "competition.yml");
+      expect(await hintEnvironments(competition, "cpu", false)).toEqual({});
+
+      await writeFile(path.join(repo, "environment-cpu.yml"), environment("root"));
+      const context = { expectedOutput: "s.csv", ...(await hintEnvironments(competition, "cpu", false)) };
+      const root = path.relative(process.cwd(), repo);
+      expect(runHints(run("ModuleNotFoundError: No module named 'catboost'"), context)).toEqual([
+        `catboost is not in the runtime: ship it in your zip if it is pure Python, or open a pull request adding it to ${path.join(root, "environment-cpu.yml")} and ${path.join(root, "environment-gpu.yml")}`,
+      ]);
+    } finally {
+      await rm(repo, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,6 @@
-import { packageLabel, providerOf, type Environment } from "../runtime/index.js";
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { packageLabel, providerOf, readEnvironment, type Environment } from "../runtime/index.js";
 import { CONTAINER } from "../contract/index.js";
 import type { SubmissionRunResult } from "./run-submission.js";
 
@@ -72,7 +74,42 @@ function moduleHint(module: string, context: HintContext): string {
   if (inProduction) {
     return `${top} is in the runtime (${packageLabel(inProduction)}); check that the name is spelled as the package installs it`;
   }
-  return `${top} is not in the runtime: ship it in your zip if it is pure Python, or open a pull request adding it to environment-cpu.yml and environment-gpu.yml`;
+  const where = context.production ? path.dirname(context.production.file) : ".";
+  const files = ["environment-cpu.yml", "environment-gpu.yml"].map((f) => path.join(where, f)).join(" and ");
+  return `${top} is not in the runtime: ship it in your zip if it is pure Python, or open a pull request adding it to ${files}`;
+}
+
+/**
+ * The environment files the hints compare: the production one of the flavour and, where the offline
+ * flavour stands in, runtime/environment-offline.yml. They belong to the repository that builds the
+ * runtime, so each is looked for beside competition.yml, then in each folder above it up to the
+ * repository's root (the first with a .git): a repository may keep its competitions in subfolders. Files
+ * missing or unreadable are left out (the hints then say less); paths are relative to the working folder.
+ */
+export async function hintEnvironments(
+  competitionFile: string,
+  flavour: "cpu" | "gpu",
+  offlineStandsIn: boolean,
+): Promise<Pick<HintContext, "production" | "offline">> {
+  const read = async (relative: string) => {
+    const file = await runtimeFile(competitionFile, relative);
+    if (file === undefined) return undefined;
+    return readEnvironment(path.relative(process.cwd(), file)).catch(
+      (): Environment | undefined => undefined,
+    );
+  };
+  const production = await read(`environment-${flavour}.yml`);
+  const offline = offlineStandsIn ? await read(path.join("runtime", "environment-offline.yml")) : undefined;
+  return { ...(production && { production }), ...(offline && { offline }) };
+}
+
+async function runtimeFile(competitionFile: string, relative: string): Promise<string | undefined> {
+  const isFile = async (p: string) => (await stat(p).catch(() => null))?.isFile() ?? false;
+  for (let dir = path.dirname(path.resolve(competitionFile)); ; dir = path.dirname(dir)) {
+    if (await isFile(path.join(dir, relative))) return path.join(dir, relative);
+    const root = path.dirname(dir) === dir || (await stat(path.join(dir, ".git")).catch(() => null)) !== null;
+    if (root) return undefined;
+  }
 }
 
 function commandNotFound(logs: string): string | undefined {
