@@ -345,10 +345,11 @@ const STDLIB_TQDM = `class tqdm:
         pass
 `;
 
-// spacecraft-pose-object-detection-runtime, example_benchmark/main.sh and main.py: main.sh passes
-// DATA_DIR=../data and the absolute /code_execution/submission/submission.csv to `python main.py`; main.py
-// (click, cv2, loguru, tqdm) reads <data>/submission_format.csv indexed by image_id, checks
-// <data>/images/<image_id>.png, writes one box per image to the path it was given.
+// spacecraft-pose-object-detection-runtime, example_benchmark/ (example_src/ alike, with the absolute
+// DATA_DIR=/code_execution/data): main.sh passes DATA_DIR=../data and the absolute
+// /code_execution/submission/submission.csv to `python main.py`; main.py (click, cv2, loguru, tqdm) reads
+// <data>/submission_format.csv indexed by image_id, checks <data>/images/<image_id>.png, and writes one
+// box per image to the path it was given.
 const SPACECRAFT: Competition = {
   data: {
     "submission_format.csv": "image_id,xmin,ymin,xmax,ymax\nimg1,0,0,0,0\nimg2,0,0,0,0\n",
@@ -480,5 +481,11 @@ describe("DrivenData's example submissions, mirrored, through proctor test-submi
       "main.py": withoutImports(SPACECRAFT_MAIN, SPACECRAFT_STDLIB),
     });
     expect(stdlib, stdlib.stderr).toMatchObject({ status: "succeeded", public_score: 1 });
+    // example_src/main.sh gives the absolute /code_execution/data instead.
+    const absolute = await testSubmission(SPACECRAFT, {
+      "main.sh": withoutImports(SPACECRAFT_SH, { "DATA_DIR=../data": "DATA_DIR=/code_execution/data" }),
+      "main.py": withoutImports(SPACECRAFT_MAIN, SPACECRAFT_STDLIB),
+    });
+    expect(absolute, absolute.stderr).toMatchObject({ status: "succeeded", public_score: 1 });
   });
 });
