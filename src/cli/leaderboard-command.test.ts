@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IntakeDb } from "../intake/index.js";
 import { generateSealingKeys, sealScore, SqliteLeaderboardStore } from "../leaderboard/index.js";
@@ -102,5 +105,29 @@ describe("proctor leaderboard reveal", () => {
     const missing = await reveal("{ mode: chosen, count: 1 }", ["--chosen-from", path.join(dir, "nowhere")]);
     expect(missing.error).toBeInstanceOf(UsageError);
     expect((missing.error as Error).message).toContain("no intake.sqlite there");
+  });
+});
+
+describe("proctor leaderboard keygen", () => {
+  it("writes the private key where the repository's .gitignore keeps it out of git, the public key where it does not", async () => {
+    const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+    const out = path.join(dir, "keys");
+    const ran = await cli(leaderboardCommand(), ["keygen", "--out-dir", out]);
+    expect(ran.error).toBeUndefined();
+    // The README's `--out-dir keys/`, as paths inside the repository (check-ignore needs no such file).
+    const ignored = async (file: string) =>
+      promisify(execFile)("git", [
+        "-C",
+        repo,
+        "check-ignore",
+        "--no-index",
+        "-q",
+        path.join("keys", file),
+      ]).then(
+        () => true,
+        () => false,
+      );
+    expect(await ignored("leaderboard.key.pem")).toBe(true);
+    expect(await ignored("leaderboard.pub.pem")).toBe(false);
   });
 });
