@@ -91,6 +91,11 @@ out.to_csv("/code_execution/submission/submission.csv", index=False)
     expect(result.scores).toEqual({ public: null, private: null });
     expect(result.problems.join("\n")).toMatch(/emperor/);
     expect(result.problems.join("\n")).toMatch(/missing/i);
+    // The reason counts them; every view lists `problems` under it, so the reason lists none (not twice).
+    expect(result.reason).toMatch(
+      /does not follow the submission format: \d+ problems\n[^]* {2}3 missing ids$/,
+    );
+    for (const problem of result.problems) expect(result.reason).not.toContain(problem);
     // The facts a hidden-set phase shows instead: the exit code and how often each rule was broken.
     expect(result.diagnosis).toMatchObject({ exitCode: 0, problemCounts: { missing_id: 3 } });
     expect(result.diagnosis.problemCounts.category).toBeGreaterThan(0);

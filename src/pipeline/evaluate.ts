@@ -181,7 +181,8 @@ async function score(scoring: SubmissionScoring): Promise<Scored> {
       return {
         ...UNSCORED,
         status: "output_invalid",
-        reason: error.failure.summary,
+        // The problems travel as their own list, which every view shows under the reason.
+        reason: error.failure.overview,
         problems: error.failure.problems.map(formatProblem),
         problemCounts: error.failure.counts,
       };

@@ -56,6 +56,8 @@ export interface ValidationFailure {
   counts: Partial<Record<ProblemRule, number>>;
   /** Human-readable report: one line per rule with its count, then each shown problem. */
   summary: string;
+  /** The summary without the shown problems, for a reason shown beside `problems` (not listed twice). */
+  overview: string;
 }
 
 export interface ValidationSuccess {
@@ -157,11 +159,11 @@ export class ProblemCollector {
     // Shown problems in file order; those without a line (missing ids) last.
     problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
     const total = this.total;
-    const summary = [
+    const overview = [
       `${this.file} does not follow the submission format: ${total} problem${total === 1 ? "" : "s"}`,
       ...lines,
-      ...problems.map((problem) => `  - ${formatProblem(problem)}`),
     ].join("\n");
-    return { ok: false, status: "output_invalid", problems, counts: { ...this.counts }, summary };
+    const summary = [overview, ...problems.map((problem) => `  - ${formatProblem(problem)}`)].join("\n");
+    return { ok: false, status: "output_invalid", problems, counts: { ...this.counts }, summary, overview };
   }
 }
