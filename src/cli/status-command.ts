@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { getSubmission, listSubmissions } from "../gateway-api/index.js";
+import { printable } from "../logs/printable.js";
 import { exitCodeFor } from "../status/index.js";
 import {
   describeQuota,
@@ -33,7 +34,8 @@ export function statusCommand(): Command {
       const lines = list.submissions.map((s) => {
         const outcome =
           s.state === "final" ? `${s.status}${s.public_score === null ? "" : ` ${s.public_score}`}` : s.state;
-        return `${s.submission_id}  ${s.submitted_at}  ${outcome}`;
+        const disqualified = s.disqualified ? `  disqualified: ${printable(s.disqualified)}` : "";
+        return `${s.submission_id}  ${s.submitted_at}  ${outcome}${disqualified}`;
       });
       if (lines.length === 0) lines.push(`no submissions yet from ${list.participant}`);
       process.stdout.write(`${lines.join("\n")}\n${describeQuota(list.quota)}\n`);

@@ -172,6 +172,13 @@ describe("proctor status", () => {
     ]);
     expect(theirs.code).toBe(1);
     expect(theirs.stderr).toMatch(/no submission/);
+
+    // Taken off the leaderboards: the list and the one submission both say so, with the organizers' reason.
+    h.gateway.intake.organizer.disqualify(dispatch.submission_id, "shared \u001b[2Jcode");
+    const listed = await cli(statusCommand(), ["--server", h.url, "--token", token]);
+    expect(listed.stdout).toContain("succeeded 0.875  disqualified: shared ?[2Jcode");
+    const shown = await cli(statusCommand(), [dispatch.submission_id, "--server", h.url, "--token", token]);
+    expect(shown.stdout).toContain("\n  disqualified by the organizers: shared ?[2Jcode");
   });
 });
 

@@ -95,6 +95,7 @@ export function describeSubmission(view: SubmissionView): string {
     lines.push(`${view.submission_id}: ${view.status}${score}${took}`);
     if (view.reason) lines.push(`  ${printable(view.reason)}`);
   }
+  if (view.disqualified) lines.push(`  disqualified by the organizers: ${printable(view.disqualified)}`);
   if (view.earlier_attempts.length > 0) {
     for (const a of view.earlier_attempts)
       lines.push(`  attempt ${a.attempt}: ${a.status} (${printable(a.reason ?? "")})`);
