@@ -8,6 +8,7 @@ import {
   gatewayCredentials,
   gatewayOptions,
   reportGatewayError,
+  shownScore,
 } from "./submit-command.js";
 
 export function statusCommand(): Command {
@@ -33,7 +34,7 @@ export function statusCommand(): Command {
       }
       const lines = list.submissions.map((s) => {
         const outcome =
-          s.state === "final" ? `${s.status}${s.public_score === null ? "" : ` ${s.public_score}`}` : s.state;
+          s.state === "final" ? `${s.status}${s.public_score === null ? "" : ` ${shownScore(s)}`}` : s.state;
         const disqualified = s.disqualified ? `  disqualified: ${printable(s.disqualified)}` : "";
         return `${s.submission_id}  ${s.submitted_at}  ${outcome}${disqualified}`;
       });

@@ -56,7 +56,8 @@ describe("proctor submit", () => {
     const dispatch = await runner;
     expect(ran.error).toBeUndefined();
     expect(ran.code).toBe(0);
-    expect(ran.stdout).toContain(`${dispatch.submission_id}: succeeded — public score 0.875 in 1.2s`);
+    // With precision 4 decimals, as the pages show it (the JSON number drops the trailing 0).
+    expect(ran.stdout).toContain(`${dispatch.submission_id}: succeeded — public score 0.8750 in 1.2s`);
     expect(ran.stdout).toContain("stdout (last lines):\n    line 3\n    line 4");
     expect(ran.stderr).toContain(`as ${dispatch.submission_id}`);
     expect(ran.stderr).toContain("submissions: 2 of 3 left today");
@@ -150,7 +151,7 @@ describe("proctor status", () => {
     const dispatch = await runner;
     expect(submitted.code).toBe(0);
     const list = await cli(statusCommand(), ["--server", h.url, "--token", token]);
-    expect(list.stdout).toContain(`${dispatch.submission_id}  2025-03-01T10:00:00.000Z  succeeded 0.875`);
+    expect(list.stdout).toContain(`${dispatch.submission_id}  2025-03-01T10:00:00.000Z  succeeded 0.8750`);
     expect(list.stdout).toContain(
       "submissions: 2 of 3 left today (resets 2025-03-02T00:00:00.000Z); 9 of 10 left in total",
     );
@@ -162,7 +163,11 @@ describe("proctor status", () => {
       token,
       "--json",
     ]);
-    expect(JSON.parse(one.stdout)).toMatchObject({ status: "succeeded", public_score: 0.875 });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      status: "succeeded",
+      public_score: 0.875,
+      score_precision: 4,
+    });
     const theirs = await cli(statusCommand(), [
       dispatch.submission_id,
       "--server",
@@ -176,7 +181,7 @@ describe("proctor status", () => {
     // Taken off the leaderboards: the list and the one submission both say so, with the organizers' reason.
     h.gateway.intake.organizer.disqualify(dispatch.submission_id, "shared \u001b[2Jcode");
     const listed = await cli(statusCommand(), ["--server", h.url, "--token", token]);
-    expect(listed.stdout).toContain("succeeded 0.875  disqualified: shared ?[2Jcode");
+    expect(listed.stdout).toContain("succeeded 0.8750  disqualified: shared ?[2Jcode");
     const shown = await cli(statusCommand(), [dispatch.submission_id, "--server", h.url, "--token", token]);
     expect(shown.stdout).toContain("\n  disqualified by the organizers: shared ?[2Jcode");
   });

@@ -11,6 +11,7 @@ import {
   type QuotaView,
   type SubmissionView,
 } from "../gateway-api/index.js";
+import { formatScore } from "../leaderboard/index.js";
 import { printable } from "../logs/printable.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { formatBytes, formatDuration, parseDuration } from "../units/index.js";
@@ -75,6 +76,11 @@ export function describeQuota(quota: QuotaView): string {
   return `submissions: ${today}; ${total}`;
 }
 
+/** The public score with the competition's precision in decimals, as the pages show it (23.820, not 23.82). */
+export function shownScore(view: Pick<SubmissionView, "public_score" | "score_precision">): string {
+  return view.public_score === null ? "—" : formatScore(view.public_score, view.score_precision);
+}
+
 /** A submission as text: one headline, then what the participant may see. */
 export function describeSubmission(view: SubmissionView): string {
   const lines: string[] = [];
@@ -90,7 +96,7 @@ export function describeSubmission(view: SubmissionView): string {
           : `; not yet handed to the runners (${d.attempts} tries failed; retried by itself${d.next_attempt_at ? ` at ${d.next_attempt_at}` : ""})`;
     lines.push(`${view.submission_id}: ${view.state}${dispatch} (submitted ${view.submitted_at})`);
   } else {
-    const score = view.public_score === null ? "" : ` — public score ${view.public_score}`;
+    const score = view.public_score === null ? "" : ` — public score ${shownScore(view)}`;
     const took = view.duration_ms ? ` in ${formatDuration(view.duration_ms)}` : "";
     lines.push(`${view.submission_id}: ${view.status}${score}${took}`);
     if (view.reason) lines.push(`  ${printable(view.reason)}`);

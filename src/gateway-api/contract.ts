@@ -138,6 +138,8 @@ export interface SubmissionView {
    */
   reason: string | null;
   public_score: number | null;
+  /** The competition's precision: how many decimals public_score is shown with (3: 23.820), as on the pages. */
+  score_precision: number;
   duration_ms: number | null;
   image_digest: string | null;
   started_at: string | null;

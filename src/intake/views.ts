@@ -50,6 +50,7 @@ export function submissionView(
     reason_class: shown.reasonClass,
     reason: shown.reason,
     public_score: roundScore(record.publicScore, competition.leaderboard.precision),
+    score_precision: competition.leaderboard.precision,
     duration_ms: record.durationMs,
     image_digest: record.imageDigest,
     started_at: iso(record.startedAtMs),
