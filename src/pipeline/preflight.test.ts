@@ -90,7 +90,10 @@ columns:
   - { name: island, type: category, categories: [biscoe, dream] }
 `);
     const [problem] = await problemsOf(withPaths({ submissionFormat: twoLabels }));
-    expect(problem).toMatch(/scoring\.metric: f1_macro cannot score the submission format .*2 such columns/);
+    expect(problem).toMatch(
+      /scoring\.metric: f1_macro cannot score the submission format .*2 such columns: keep one of them \(species, island\) in the submission format \(paths\.submission_format\)/,
+    );
+    expect(problem).not.toMatch(/predictionColumn/);
     const numbers = {
       ...competition,
       scoring: { ...competition.scoring, metric: "rmse" as const, direction: "lower" as const },

@@ -222,6 +222,20 @@ describe("scorePredictions: failures", () => {
     closeTo(flipped.overall, -(Math.log(0.2) + Math.log(0.1) + Math.log(0.4)) / 3);
   });
 
+  it("a ground truth with two columns that could hold the labels names the files to fix", async () => {
+    const format = parseSubmissionFormat(
+      "id_column: id\ncolumns:\n  - {name: id, type: string}\n  - {name: p, type: probability}\n",
+      "format.yml",
+    );
+    const groundTruthPath = tempFile(csv(["id,y,z", "1,2,a", "2,10,b"]));
+    const predictionsPath = tempFile(csv(["id,p", "1,0.2", "2,0.9"]));
+    await expect(
+      scorePredictions({ groundTruthPath, predictionsPath, format, metric: "log_loss" }),
+    ).rejects.toThrow(
+      /holds the labels \(y, z\): give the submission format \(paths\.submission_format\) one category column named like it, or keep only .* in the ground truth \(paths\.ground_truth\)$/,
+    );
+  });
+
   it("a ground-truth class without a probability column is a ScoringError", async () => {
     const format = await loadSubmissionFormat(new URL("./fixtures/format.yml", import.meta.url).pathname);
     const files = {
@@ -292,7 +306,7 @@ describe("scorePredictions: failures", () => {
   it("options that do not fit the format are ScoringErrors", async () => {
     const files = labelFiles(["id,y", "1,a"], ["id,y", "1,a"]);
     await expect(scorePredictions({ ...files, metric: "rmse" })).rejects.toThrow(
-      /rmse needs a numeric column .* the format has 0 such columns/,
+      /rmse needs a numeric column .* the format has 0 such columns: add one to the submission format \(paths\.submission_format\)/,
     );
     await expect(scorePredictions({ ...files, metric: "log_loss" })).rejects.toThrow(
       /has none; add columns of type probability/,

@@ -110,9 +110,12 @@ function pickPredictionColumn(
   }
   const fitting = valueColumns(format).filter((column) => types.includes(column.type));
   if (fitting.length !== 1) {
-    throw new ScoringError(
-      `${metric} needs ${what}; the format has ${fitting.length} such columns, so set predictionColumn`,
-    );
+    // competition.yml names no prediction column: the format itself must leave exactly one to score.
+    const fix =
+      fitting.length === 0
+        ? "add one to the submission format (paths.submission_format)"
+        : `keep one of them (${fitting.map((c) => c.name).join(", ")}) in the submission format (paths.submission_format) and give the others another type, or score with a custom scorer (scoring.metric: { custom: ... })`;
+    throw new ScoringError(`${metric} needs ${what}; the format has ${fitting.length} such columns: ${fix}`);
   }
   return fitting[0]!;
 }
@@ -207,7 +210,7 @@ async function plan(options: ScoreOptions): Promise<Plan> {
       const rest = header.filter((name) => name !== idColumn && name.toLowerCase() !== usage);
       if (rest.length !== 1) {
         throw new ScoringError(
-          `cannot tell which ground-truth column holds the labels (${rest.join(", ") || "none"}); set targetColumn`,
+          `cannot tell which ground-truth column holds the labels (${rest.join(", ") || "none"}): give the submission format (paths.submission_format) one category column named like it, or keep only the id, the usage column and the labels in the ground truth (paths.ground_truth)`,
         );
       }
       targetColumn = rest[0]!;
