@@ -2,13 +2,22 @@ import type { SubmissionRunResult } from "../pipeline/run-submission.js";
 import { describeLimits, type RunMetrics } from "../sandbox/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
 
+/**
+ * The program's own exit code. output_missing is only ever a program that exited 0: the runtime's
+ * entrypoint reports the missing file with a code of its own (ENTRYPOINT_EXIT.outputMissing), no
+ * code of the participant's, so it is never shown to them.
+ */
+export function programExitCode(result: Pick<SubmissionRunResult, "status" | "exitCode">): number | null {
+  return result.status === "output_missing" ? 0 : result.exitCode;
+}
+
 /** The one JSON object `proctor run --json` prints. */
 export function runResultJson(result: SubmissionRunResult) {
   return {
     run_id: result.runId,
     status: result.status,
     reason: result.reason,
-    exit_code: result.exitCode,
+    exit_code: programExitCode(result),
     duration_ms: result.durationMs,
     image: result.image && { ref: result.image.ref, id: result.image.id, digest: result.image.digest },
     runtime: result.runtime,
@@ -86,7 +95,8 @@ const MARK: Record<string, string> = { succeeded: "✔", infrastructure_error: "
 /** A few lines for a person: what happened, why, and what the program said last. */
 export function runResultText(result: SubmissionRunResult, tailLines = 10): string {
   const lines: string[] = [];
-  const exit = result.exitCode === null ? "" : `, exit code ${result.exitCode}`;
+  const code = programExitCode(result);
+  const exit = code === null ? "" : `, exit code ${code}`;
   lines.push(`${MARK[result.status] ?? "✘"} ${result.status} in ${formatDuration(result.durationMs)}${exit}`);
   lines.push(`  why     ${result.reason}`);
   if (result.image) {

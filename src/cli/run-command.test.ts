@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { cliScratch, spawnCollected, type Ran } from "../../test/support/cli.js";
 import { writeZip } from "../../test/support/zips.js";
+import { offlineImage } from "../runtime/test-support/offline-image.js";
 import { engine } from "../sandbox/engine.js";
 import { engineHasImage, saveAlgorithmImage } from "../sandbox/test-support/algorithm-image.js";
 import { leftoversLabelled } from "../sandbox/test-support/fixtures.js";
@@ -84,6 +85,21 @@ describe("proctor run", () => {
     expect(ran.code).toBe(1);
     expect(ran.stdout).toMatch(/✘ failed in .*exit code 4/);
     expect(ran.stdout).toContain("warning: boom");
+  });
+
+  it("says a program that exited 0 without its predictions exited 0 (not the runtime entrypoint's own code)", async () => {
+    // The runtime image, whose entrypoint reports the missing file with a code of its own.
+    const runtime = await offlineImage();
+    const args = (await runArgs(`print("done")\n`, ["--expect", "submission.csv"])).map((a) =>
+      a === image ? runtime : a,
+    );
+    const ran = await proctor(args);
+    expect(ran.code).toBe(1);
+    expect(ran.stdout).toMatch(/✘ output_missing in .*, exit code 0\n/);
+    expect(ran.stdout).toContain("the program exited 0 but wrote no submission.csv");
+    expect(ran.stdout).not.toMatch(/\b65\b/);
+    const json = JSON.parse((await proctor([...args, "--json"])).stdout);
+    expect(json).toMatchObject({ status: "output_missing", exit_code: 0 });
   });
 
   it("exits 3 with infrastructure_error when the engine can't be reached", async () => {

@@ -18,7 +18,7 @@ import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
 import { chosenRuntime, runtimeOption } from "./options.js";
 import { warnSyntaxErrors } from "./pack-command.js";
-import { describeUsage, runResultJson } from "./report.js";
+import { describeUsage, programExitCode, runResultJson } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
 interface Flags {
@@ -242,10 +242,11 @@ export function evaluationJson(e: Evaluation) {
 
 function evaluationText(e: Evaluation, competition: Competition, logFile: string, hints: string[]): string {
   const score = (s: number | null) => (s === null ? "—" : s.toFixed(competition.scoring.precision));
+  const exitCode = programExitCode(e.run);
   const lines = [
     `${e.status === "succeeded" ? "✔" : "✘"} ${e.status}: ${e.reason}`,
     `  submission  ${e.submissionId} by ${e.participant}`,
-    `  duration    ${formatDuration(e.run.durationMs)}${e.run.exitCode === null ? "" : `, exit code ${e.run.exitCode}`}`,
+    `  duration    ${formatDuration(e.run.durationMs)}${exitCode === null ? "" : `, exit code ${exitCode}`}`,
     `  image       ${e.run.image ? `${e.run.image.ref} (${e.run.image.digest ?? e.run.image.id})` : "—"}`,
     `  runtime     ${e.run.runtime}`,
     ...(e.run.notes ?? []).map((note) => `  note        ${note}`),
