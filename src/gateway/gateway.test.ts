@@ -257,6 +257,9 @@ describe("zip checks", () => {
     const r = await upload(h, token, Buffer.from("this is not a zip file at all"));
     expect(r.status).toBe(422);
     expect(r.json()).toMatchObject({ error: "invalid_submission", rule: "not_a_zip" });
+    // Named as its sender knows it, never by the gateway's storage file (sub-….zip).
+    expect(r.json()["message"]).toMatch(/^"the uploaded zip" is not a valid zip archive/);
+    expect(r.json()["message"]).not.toMatch(/sub-/);
     expect(await h.storedFiles()).toEqual(before);
     expect(h.dispatches().length).toBe(dispatches);
     const list = await getJson(h, "/v1/submissions", token);
@@ -268,7 +271,7 @@ describe("zip checks", () => {
     const noMain = await upload(h, token, await zipOf({ "model.txt": "x" }));
     expect(noMain.status).toBe(422);
     expect(noMain.json()).toMatchObject({ rule: "no_entrypoint" });
-    expect(String(noMain.json()["message"])).toMatch(/main\.py/);
+    expect(String(noMain.json()["message"])).toMatch(/^"the uploaded zip" has no main\.py or main\.sh/);
     const { writeRaw } = await import("../submission/test-support/fixtures.js");
     const file = path.join(h.dir, "traversal.zip");
     await writeRaw(file, [

@@ -768,7 +768,7 @@ export class Intake {
             checkImageConfig(image, { platformFolders: imageMountFolders(submission.image) });
             return image;
           })
-        : inspectSubmission(file, this.competition.zipLimits);
+        : inspectSubmission(file, this.competition.zipLimits, { name: "the uploaded zip" });
     const local = this.#storage.localPath?.(id);
     if (local !== undefined) return inspect(local);
     const dir = await fsp.mkdtemp(path.join(this.#tmpDir, "proctor-intake-"));

@@ -28,8 +28,9 @@ export interface InspectedSubmission extends SubmissionSummary {
 export async function inspectSubmission(
   zipPath: string,
   limits?: Partial<ZipLimits>,
+  options: { /** How messages name the zip; default its file name. */ name?: string } = {},
 ): Promise<InspectedSubmission> {
-  const archive = await openArchive(zipPath, resolveLimits(limits));
+  const archive = await openArchive(zipPath, resolveLimits(limits), options.name);
   try {
     const { result: plan, sha256 } = await withHash(archive, () => readPlan(archive));
     return {

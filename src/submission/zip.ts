@@ -28,9 +28,12 @@ export interface OpenArchive {
   close(): void;
 }
 
-/** Opens the zip after checking it is a regular file within the size cap; refuses anything that is not a zip. */
-export async function openArchive(zipPath: string, limits: ZipLimits): Promise<OpenArchive> {
-  const zipName = basename(zipPath);
+/**
+ * Opens the zip after checking it is a regular file within the size cap; refuses anything that is not a zip.
+ * `name`: how messages name the zip (default its file name; a gateway's storage file means nothing to its sender).
+ */
+export async function openArchive(zipPath: string, limits: ZipLimits, name?: string): Promise<OpenArchive> {
+  const zipName = name ?? basename(zipPath);
   const stats = await fsp.stat(zipPath).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") throw new Error(`submission zip ${JSON.stringify(zipPath)} does not exist`);
     throw error;
