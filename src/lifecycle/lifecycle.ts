@@ -164,7 +164,7 @@ export function uploadWindow(lifecycle: Lifecycle, now: Date): UploadWindow {
       open: false,
       opensAt: start,
       reason:
-        `submissions open at ${start.toISOString()} (timeline.start in competition.yml); it is now ` +
+        `submissions open at ${start.toISOString()}; it is now ` +
         `${now.toISOString()}: submit again then, and test locally with \`make test-submission\` meanwhile`,
     };
   }
@@ -172,9 +172,7 @@ export function uploadWindow(lifecycle: Lifecycle, now: Date): UploadWindow {
     return {
       open: false,
       opensAt: null,
-      reason:
-        `submissions closed at ${end.toISOString()} (timeline.end in competition.yml); the competition ` +
-        `takes no more entries`,
+      reason: `submissions closed at ${end.toISOString()}; the competition takes no more entries`,
     };
   }
   return { open: true };

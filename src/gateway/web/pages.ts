@@ -128,14 +128,24 @@ export function landingPage(ctx: PageContext): Html {
   const lb = c.leaderboard;
   const limits = c.limits;
   const fs = c.lifecycle.finalSelection;
+  const window = uploadWindow(c.lifecycle, ctx.now);
+  // After the end, not before the start: then Submit leads to a page that says when uploads open.
+  const closedForGood = !window.open && window.opensAt === null;
   return layout(
     ctx,
     c.name,
     markup`${paragraphs.map((p) => markup`<p>${p.trim()}</p>`)}
-      <p>
-        <a class="button" href="${ctx.viewer?.kind === "participant" ? "/submit" : "/signin"}">Submit</a>
-        <a href="/leaderboard">See the leaderboard</a>
-      </p>
+      ${
+        closedForGood
+          ? markup`<p class="notice" role="status" id="closed">
+                Submissions closed at ${when(c.lifecycle.end)}: the competition takes no more entries.
+              </p>
+              <p><a href="/leaderboard">See the leaderboard</a></p>`
+          : markup`<p>
+              <a class="button" href="${ctx.viewer?.kind === "participant" ? "/submit" : "/signin"}">Submit</a>
+              <a href="/leaderboard">See the leaderboard</a>
+            </p>`
+      }
       <section aria-labelledby="timeline">
         <h2 id="timeline">Timeline</h2>
         ${timeline(c, ctx.now)}

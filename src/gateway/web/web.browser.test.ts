@@ -154,6 +154,25 @@ describe("the participant's pages", () => {
     await context.close();
   });
 
+  it("after the end, the landing page says since when submissions are closed, offers no Submit, names no config key", async () => {
+    const { context, page } = await newPage(1000, 800, { bypassCSP: true }); // for axe's script
+    await signIn(page, h.token("latecomer"));
+    h.clock.now = new Date("2025-06-02T00:00:00Z");
+    try {
+      await page.goto(`${h.url}/`);
+      expect((await page.locator("#closed").innerText()).replace(/\s+/g, " ").trim()).toBe(
+        "Submissions closed at 2025-06-01 00:00 UTC: the competition takes no more entries.",
+      );
+      expect(await page.locator("main").getByRole("link", { name: "Submit" }).count()).toBe(0);
+      expect(await page.locator("main").getByRole("link", { name: "See the leaderboard" }).count()).toBe(1);
+      expect(await page.locator("body").innerText()).not.toMatch(/competition\.yml|timeline\./);
+      expect(await accessibilityViolations(page)).toEqual([]);
+    } finally {
+      h.clock.now = new Date("2025-03-01T10:00:00Z");
+    }
+    await context.close();
+  });
+
   it("refuses a wrong token with the reason, and sets no session", async () => {
     const { context, page } = await newPage();
     await signIn(page, `pct_000000000000_${"A".repeat(43)}`);
