@@ -38,5 +38,9 @@ describe("formatting", () => {
     expect(formatDuration(250)).toBe("250ms");
     expect(formatDuration(12_340)).toBe("12.3s");
     expect(formatDuration(125_000)).toBe("2m5s");
+    expect(formatDuration(119_600)).toBe("2m0s"); // not 1m60s
+    expect(formatDuration(59_970)).toBe("1m0s"); // not 60.0s
+    expect(formatDuration(90 * 60_000)).toBe("1h30m");
+    expect(formatDuration(3 * 86_400_000 + 5 * 3_600_000 + 59_000)).toBe("3d5h"); // an age, not 4625m59s
   });
 });

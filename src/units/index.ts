@@ -60,10 +60,14 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A duration for people, coarser as it grows: 250ms, 12.3s, 2m5s, 1h30m, 2d3h (an age of days needs no seconds). */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)}s`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
   const m = Math.floor(s / 60);
-  return `${m}m${Math.round(s - m * 60)}s`;
+  if (m < 24 * 60) return `${Math.floor(m / 60)}h${m % 60}m`;
+  const h = Math.floor(m / 60);
+  return `${Math.floor(h / 24)}d${h % 24}h`;
 }

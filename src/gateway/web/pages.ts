@@ -525,7 +525,7 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
               <th scope="col">Submission</th>
               <th scope="col">Participant</th>
               <th scope="col">State</th>
-              <th scope="col">Age</th>
+              <th scope="col">Submitted</th>
               <th scope="col">Actions</th>
             </tr>
           </thead>
@@ -542,8 +542,8 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
                   <td>
                     ${r.state}${r.status ? markup`: ${r.status}` : ""}${r.public_score === null ? "" : ` (${r.public_score})`}${r.disqualified ? markup`<br />disqualified: ${r.disqualified}` : ""}
                   </td>
-                  <td>
-                    ${formatDuration(r.age_ms)}${r.running_ms === null ? "" : markup`<br />running ${formatDuration(r.running_ms)}`}
+                  <td data-cell="submitted">
+                    ${when(r.submitted_at)}<br /><span class="muted">${formatDuration(r.age_ms)} ago</span>${r.running_ms === null ? "" : markup`<br />running for ${formatDuration(r.running_ms)}`}
                   </td>
                   <td>
                     ${r.state === "queued" || r.state === "running" ? form(`/admin/submissions/${r.submission_id}/cancel`, "Cancel") : form(`/admin/submissions/${r.submission_id}/rerun`, "Re-run")}

@@ -361,9 +361,9 @@ describe("on a phone, for everyone", () => {
 describe("the organizer's page", () => {
   it("shows the queue to an admin token only, and re-runs and disqualifies from it", async () => {
     const participant = h.token(EVIL);
-    const id = (
-      (await upload(h, participant, await GOOD_ZIP())).json()["submission"] as { submission_id: string }
-    ).submission_id;
+    const { submission_id: id, submitted_at: submittedAt } = (
+      await upload(h, participant, await GOOD_ZIP())
+    ).json()["submission"] as { submission_id: string; submitted_at: string };
     const { context, page } = await newPage();
     await signIn(page, participant);
     await page.goto(`${h.url}/admin`);
@@ -374,6 +374,18 @@ describe("the organizer's page", () => {
     expect(page.url()).toBe(`${h.url}/admin`);
     const row = page.locator(`#queue tr[id="${id}"]`);
     expect((await row.locator("td").nth(1).textContent())?.trim()).toBe(EVIL);
+    // When it was submitted, and how long ago, readable at any size (not 3060m0s).
+    const now = h.clock.now;
+    h.clock.now = new Date(Date.parse(submittedAt) + 2 * 86_400_000 + 3 * 3_600_000);
+    try {
+      await page.goto(`${h.url}/admin`);
+      expect(await row.locator("[data-cell=submitted]").innerText()).toBe(
+        `${submittedAt.replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC")}\n2d3h ago`,
+      );
+    } finally {
+      h.clock.now = now;
+    }
+    await page.goto(`${h.url}/admin`);
     await page.screenshot({ path: join(shots, "admin.png"), fullPage: true });
 
     expect((await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 0.99 })).status).toBe(200);
