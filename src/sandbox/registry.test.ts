@@ -9,6 +9,13 @@ import { startRegistry, type LocalRegistry } from "./test-support/registry.js";
 let registry: LocalRegistry;
 let context: string;
 const tag = `proctor-test/tiny:${process.pid}`;
+/** Every tag this file makes (the registry's included), removed afterwards: only these. */
+const created: string[] = [tag];
+const tagged = async (repository: string, name: string): Promise<string> => {
+  const ref = await tagImage(tag, repository, name);
+  created.push(ref);
+  return ref;
+};
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -23,10 +30,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry.stop();
   await rm(context, { recursive: true, force: true });
-  await engine()
-    .getImage(tag)
-    .remove({ force: true })
-    .catch(() => undefined);
+  // The build's own tag last: removing the last name removes the image.
+  for (const ref of created.reverse())
+    await engine()
+      .getImage(ref)
+      .remove()
+      .catch(() => undefined);
 });
 
 describe("build and push", () => {
@@ -62,7 +71,7 @@ describe("build and push", () => {
   });
 
   it("pushes with good credentials and returns the registry's digest, which pulls back", async () => {
-    const ref = await tagImage(tag, `${registry.address}/proctor/runtime`, "cpu-test");
+    const ref = await tagged(`${registry.address}/proctor/runtime`, "cpu-test");
     const digest = await pushImage(ref, {
       username: registry.username,
       password: registry.password,
@@ -80,7 +89,7 @@ describe("build and push", () => {
   });
 
   it("fails loudly with wrong credentials", async () => {
-    const ref = await tagImage(tag, `${registry.address}/proctor/runtime`, "wrong-creds");
+    const ref = await tagged(`${registry.address}/proctor/runtime`, "wrong-creds");
     const error = await pushImage(ref, {
       username: registry.username,
       password: "wrong",
@@ -95,7 +104,7 @@ describe("build and push", () => {
   it("fails loudly when the registry is down", async () => {
     const down = await startRegistry();
     await down.stop();
-    const ref = await tagImage(tag, `${down.address}/proctor/runtime`, "down");
+    const ref = await tagged(`${down.address}/proctor/runtime`, "down");
     const error = await pushImage(ref, { username: "x", password: "y", serveraddress: down.address }).catch(
       (e: unknown) => e,
     );
