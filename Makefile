@@ -64,19 +64,28 @@ pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (F
 # proctor says what and where, and the target stops.
 RUNTIME_IMAGE = image=$$(bash scripts/runtime-image.sh $(CPU_OR_GPU)) || exit 2
 
+# After a proctor command that failed: its own exit code and what it means, before make's "Error" line
+# (GNU make itself exits 2 whatever the recipe's code was).
+PROCTOR_FAILED = { code=$$?; case $$code in \
+  1) why="the submission's doing: see above, fix it and run again" ;; \
+  2) why="a usage or configuration error: see the message above" ;; \
+  3) why="an infrastructure error, not the submission's: check the engine and run again" ;; \
+  *) why="see the messages above" ;; esac; \
+  echo "proctor exited $$code: $$why" >&2; exit $$code; }
+
 .PHONY: test-submission
 test-submission: build/proctor.mjs engine ## run submission.zip, SUBMISSION=algorithm.tar (docker save), or the example exactly as the platform: run, validate, score, rank
 	@$(RUNTIME_IMAGE); \
-	if [ -f "$(SUBMISSION)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); \
+	if [ -f "$(SUBMISSION)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); \
 	elif [ "$(SUBMISSION)" != "$(SUBMISSION_ZIP)" ]; then echo "no $(SUBMISSION): save your image first (docker save my-algorithm:latest | gzip -c > $(SUBMISSION))"; exit 2; \
 	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
-	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu); fi
+	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); fi
 
 .PHONY: test-container
 test-container: build/proctor.mjs engine ## check that every package of the image's environment file imports inside it
 	@$(RUNTIME_IMAGE); \
 	if [ "$$image" = "$(OFFLINE_IMAGE)" ]; then env=runtime/environment-offline.yml; else env=environment-$(CPU_OR_GPU).yml; fi; \
-	$(PROCTOR) test-image --image "$$image" --environment "$$env" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
+	$(PROCTOR) test-image --image "$$image" --environment "$$env" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED)
 
 .PHONY: interact-container
 interact-container: build/proctor.mjs engine ## a shell in the run's own container (mounts, limits, working folder, environment)

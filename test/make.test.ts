@@ -39,6 +39,17 @@ describe("make", () => {
     expect(result.stderr).not.toMatch(/cannot be pulled/);
   });
 
+  it("test-submission says proctor's own exit code and what it means before make's line", async () => {
+    await cp("competition.yml", path.join(dir, "competition.yml"));
+    await writeFile(path.join(dir, "broken.zip"), "not a zip at all\n");
+    const result = await make("test-submission", "SUBMISSION=broken.zip");
+    // GNU make exits 2 whatever the recipe's code; the line before its own says proctor's.
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /proctor exited 1: the submission's doing: see above, fix it and run again\n/,
+    );
+  }, 900_000);
+
   it("test-submission SUBMISSION=algorithm.tar runs a saved image with its own entrypoint, and scores it", async () => {
     await cp("competition.yml", path.join(dir, "competition.yml"));
     // The production environment beside competition.yml: what the offline flavour's note compares.
