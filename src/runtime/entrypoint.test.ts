@@ -119,7 +119,7 @@ Path("submission/submission.csv").write_text("id,y\\n" + rows[1].split(",")[0] +
 print(os.getcwd(), os.path.realpath("data"), os.path.realpath("submission"))
 `,
     });
-    expect(result.status, stderr.join("\n")).toBe("succeeded");
+    expect(result.status, `${result.reason}\n${stderr.join("\n")}`).toBe("succeeded");
     expect(unstamped(result.stdout.text.trim().split("\n"))).toEqual([
       "/tmp/work /code_execution/data /code_execution/submission",
     ]);
@@ -251,7 +251,7 @@ ids = [line.split(",")[0] for line in Path("data/features.csv").read_text().spli
 Path("submission.csv").write_text("id,y\\n" + "".join(f"{i},1\\n" for i in ids))
 `,
     });
-    expect(result.status, stderr.join("\n")).toBe("succeeded");
+    expect(result.status, `${result.reason}\n${stderr.join("\n")}`).toBe("succeeded");
     expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,1\n");
     expect(unstamped(stderr)).toContain(
       "[proctor] copied ./submission.csv from the working folder to /code_execution/submission/submission.csv (as DrivenData's runtimes do)",
@@ -326,7 +326,7 @@ print(data_dir, Path("/codeexecution/data/features.csv").read_text() == "\\n".jo
 output_path.write_text("id,y\\n" + rows[1].split(",")[0] + ",0\\n")
 `,
     });
-    expect(result.status, stderr.join("\n")).toBe("succeeded");
+    expect(result.status, `${result.reason}\n${stderr.join("\n")}`).toBe("succeeded");
     expect(unstamped(stdout)).toEqual(["/code_execution/data True"]);
     expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
   });
