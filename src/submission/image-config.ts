@@ -56,7 +56,8 @@ export function checkImageConfig(
       "set WORKDIR to a folder of the image itself (WORKDIR /opt/algorithm) and build again",
     );
   }
-  if (command(config).length === 0 || command(config)[0] === "") {
+  const [program] = command(config);
+  if (program === undefined || program === "") {
     throw refuse(
       "the image has neither ENTRYPOINT nor CMD (or the first word of its command is empty), so there is nothing to run",
       'add ENTRYPOINT ["python3", "/opt/algorithm/inference.py"] (or your program) and build again',
@@ -137,13 +138,12 @@ function folderProblem(
   return undefined;
 }
 
+/** A line of /etc/passwd or /etc/group: its name and id (a group's members never count: see above). */
 interface AccountLine {
   name: string;
   id: number;
-  /** passwd: the user's primary group; group: unused. */
+  /** passwd: the user's primary group; group: unused (0). */
   gid: number;
-  /** group: its members' names. */
-  members: string[];
 }
 
 /**
@@ -162,14 +162,7 @@ function parseAccounts(text: string | null, kind: "passwd" | "group"): AccountLi
     .filter((line) => line !== "")
     .map((line) => {
       const fields = line.split(":");
-      return kind === "passwd"
-        ? { name: fields[0]!, id: number(fields[2]), gid: number(fields[3]), members: [] }
-        : {
-            name: fields[0]!,
-            id: number(fields[2]),
-            gid: 0,
-            members: (fields[3] ?? "").split(",").filter((m) => m !== ""),
-          };
+      return { name: fields[0]!, id: number(fields[2]), gid: kind === "passwd" ? number(fields[3]) : 0 };
     });
 }
 
