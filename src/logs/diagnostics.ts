@@ -12,6 +12,7 @@
  */
 import { PROBLEM_RULES, ruleCount, type ProblemRule } from "../scoring/problems.js";
 import type { RunStatus } from "../status/index.js";
+import { cutText } from "../units/index.js";
 import { visibleLog, type LogShowing } from "./visibility.js";
 
 /** The structured facts of how a run ended, from which its reason class is made: no text of the program's. */
@@ -188,10 +189,7 @@ function classOnlyReason(run: RunReport): string | null {
 
 /** Every double-quoted value (raw or JSON-escaped) longer than ECHO_CHARS cut to that, with an ellipsis. */
 export function capEchoes(text: string): string {
-  return text.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => {
-    const chars = Array.from(inner);
-    return chars.length > ECHO_CHARS ? `"${chars.slice(0, ECHO_CHARS).join("")}…"` : quoted;
-  });
+  return text.replace(/"((?:[^"\\]|\\.)*)"/g, (_quoted, inner: string) => `"${cutText(inner, ECHO_CHARS)}"`);
 }
 
 const bytesOf = (text: string) => Buffer.byteLength(text, "utf8");

@@ -1,4 +1,5 @@
 import Docker from "dockerode";
+import { cutText } from "../units/index.js";
 
 /** The engine failed or could not be reached: never the participant's fault, and worth a retry. */
 export class EngineError extends Error {
@@ -53,14 +54,8 @@ export function describeEngineError(error: unknown): string {
     return `cannot reach the engine (${e.code}); is dockerd running and is DOCKER_HOST right? Try \`docker info\`.`;
   }
   // The engine's words may repeat a path or name of a participant's image at any length.
-  const message = capEcho(e?.json?.message ?? e?.message ?? String(error), MAX_ENGINE_MESSAGE_CHARS);
+  const message = cutText(e?.json?.message ?? e?.message ?? String(error), MAX_ENGINE_MESSAGE_CHARS);
   return e?.statusCode ? `${message} (HTTP ${e.statusCode})` : message;
 }
 
 const MAX_ENGINE_MESSAGE_CHARS = 1000;
-
-/** `text` cut to `max` characters (whole code points), with "…" where it was cut. */
-export function capEcho(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length > max ? `${chars.slice(0, max).join("")}…` : text;
-}

@@ -1,4 +1,5 @@
-import { capEcho, EngineError, HOST_FAULT } from "./engine.js";
+import { cutText } from "../units/index.js";
+import { EngineError, HOST_FAULT } from "./engine.js";
 
 /**
  * The engine refused to create or start a participant's own image because of what the image asks for (a
@@ -41,7 +42,7 @@ export function imageRefusal(error: unknown, doing: string): ImageRefusedError |
   const imagePaths = IMAGE_PATHS.test(message);
   if (!imagePaths && HOST_FAULT.test(message)) return null;
   if (status !== 400 && !(status === 500 && (imagePaths || IMAGE_ACCOUNTS.test(message)))) return null;
-  const shown = capEcho(message, MAX_ECHO_CHARS);
+  const shown = cutText(message, MAX_ECHO_CHARS);
   return new ImageRefusedError(
     `the Docker engine refused ${doing} the image as its configuration asks (HTTP ${status}): ${JSON.stringify(shown)}; ` +
       "the image's WORKDIR must be an absolute path to a folder it can have, its VOLUMEs must not cover /proc, /sys " +

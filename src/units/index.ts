@@ -1,6 +1,7 @@
 /**
  * Human units used in flags and competition.yml: durations ("90s", "30m", "1h30m", "250ms") and byte
- * sizes ("512m", "8g", "1.5GiB", "100k"). Sizes use binary multiples, as Docker does.
+ * sizes ("512m", "8g", "1.5GiB", "100k"). Sizes use binary multiples, as Docker does. Also how much of a
+ * text is shown (cutText).
  */
 
 export class UnitError extends Error {}
@@ -70,4 +71,10 @@ export function formatDuration(ms: number): string {
   if (m < 24 * 60) return `${Math.floor(m / 60)}h${m % 60}m`;
   const h = Math.floor(m / 60);
   return `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+/** `text` cut to `max` characters (whole code points, never half a pair), with "…" where it was cut. */
+export function cutText(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : text;
 }
