@@ -115,15 +115,18 @@ describe("competition.yml", () => {
     );
   });
 
-  it("accepts a custom scorer and rejects an empty command", async () => {
+  it("accepts a custom scorer with its name and direction, and rejects an empty command", async () => {
     const custom = MINIMAL_COMPETITION.replace(
-      "metric: rmse",
-      "metric:\n    custom:\n      command: [python3, /scoring/score.py]",
+      "metric: rmse\n  direction: lower",
+      "metric:\n    custom:\n      name: RMSLE\n      direction: lower\n      script_dir: scorer\n      command: [python3, /scoring/scorer/score.py]",
     );
     const { load: go } = await load(custom);
-    expect((await go()).scoring.metric).toMatchObject({
-      custom: { command: ["python3", "/scoring/score.py"] },
+    const c = await go();
+    expect(c.scoring.metric).toMatchObject({
+      custom: { name: "RMSLE", command: ["python3", "/scoring/scorer/score.py"] },
     });
+    expect(c.scoring.direction).toBe("lower");
+    expect(c.leaderboard.direction).toBe("lower");
     const issues = await issuesOf(
       MINIMAL_COMPETITION.replace("metric: rmse", "metric:\n    custom:\n      command: []"),
     );
@@ -132,15 +135,57 @@ describe("competition.yml", () => {
     );
   });
 
+  it("takes the direction from the custom scorer or scoring.direction, refusing two that disagree or none", async () => {
+    const custom = (scorer: string, direction = "") =>
+      MINIMAL_COMPETITION.replace(
+        "metric: rmse\n  direction: lower",
+        `metric:\n    custom: { ${scorer}command: [python3, /scoring/scorer/s.py], script_dir: s }${direction}`,
+      );
+    const fromScoring = await load(custom("", "\n  direction: higher"));
+    expect((await fromScoring.load()).scoring.direction).toBe("higher");
+    expect((await issuesOf(custom("direction: higher, ", "\n  direction: lower")))[0]).toMatchObject({
+      key: "scoring.direction",
+      message: expect.stringMatching(
+        /"lower" but scoring\.metric\.custom\.direction is "higher"; they must agree/,
+      ),
+    });
+    const none = await issuesOf(custom(""));
+    expect(none[0]).toMatchObject({ key: "scoring.metric.custom.direction" });
+    expect(none[0]!.message).toMatch(/a higher or a lower custom score is better/);
+  });
+
+  it("refuses a scorer command that names a /scoring path the scorer is not given (the README's old example)", async () => {
+    const custom = (scorer: string) =>
+      MINIMAL_COMPETITION.replace("metric: rmse", `metric:\n    custom: { ${scorer} }`);
+    const typo = await issuesOf(custom("command: [python3, /scoring/score.py], script_dir: scorer"));
+    expect(typo[0]).toMatchObject({ key: "scoring.metric.custom.command[1]" });
+    expect(typo[0]!.message).toMatch(
+      /\/scoring\/score\.py, which the scorer is not given.*at \/scoring\/scorer\/score\.py/,
+    );
+    const noDir = await issuesOf(custom("command: [python3, /scoring/scorer/score.py]"));
+    expect(noDir[0]!.message).toMatch(/no script_dir is set.*set script_dir/);
+    // The inputs themselves are fine as arguments.
+    const inputs = await load(
+      custom("command: [my-scorer, /scoring/predictions.jsonl, /scoring/ground_truth.csv], direction: lower"),
+    );
+    expect((await inputs.load()).scoring.metric).toMatchObject({ custom: { name: "custom score" } });
+  });
+
+  it("takes a built-in metric's own direction when scoring.direction is left out", async () => {
+    const { load: go } = await load(MINIMAL_COMPETITION.replace("  direction: lower\n", ""));
+    expect((await go()).scoring.direction).toBe("lower");
+  });
+
   it("resolves a custom scorer: its folder against the file's, the competition's limits with its time and memory", async () => {
     const custom = MINIMAL_COMPETITION.replace(
       "metric: rmse",
-      "metric:\n    custom: { command: [python3, score.py], script_dir: scorer, time: 2m, memory: 1g }",
+      "metric:\n    custom: { name: Dice, command: [python3, score.py], script_dir: scorer, time: 2m, memory: 1g }",
     );
     const { file, load: go } = await load(custom + "limits: { cpus: 2 }\n");
     const c = await go();
     expect(c.scoring.metric).toEqual({
       custom: {
+        name: "Dice",
         command: ["python3", "score.py"],
         scriptDir: path.join(path.dirname(file), "scorer"),
         limits: { ...c.limits, timeLimitMs: 2 * 60_000, memoryBytes: 1024 ** 3 },

@@ -15,6 +15,7 @@ import {
 } from "../lifecycle/index.js";
 import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
 import { loadYamlFile, readOrganizerFile, suggestion } from "../yaml/index.js";
+import { SCORER_PATHS, scorerPredictionsFile } from "../contract/index.js";
 
 /** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
 const duration = z
@@ -87,8 +88,21 @@ function definedCaps(l: { shm?: number; tmp?: number; output_size?: number }) {
   };
 }
 
+/** The paths a custom scorer is given (docs/scoring.md): any other /scoring path in its command is a typo. */
+const SCORER_INPUTS = new Set([
+  SCORER_PATHS.groundTruth,
+  scorerPredictionsFile("csv"),
+  scorerPredictionsFile("json"),
+  scorerPredictionsFile("jsonl"),
+  SCORER_PATHS.predictionsFolder,
+]);
+
 const customScorerSchema = z
   .object({
+    /** What the pages and tables call the score (e.g. RMSLE). */
+    name: z.string().trim().min(1).max(40).default("custom score"),
+    /** Whether a higher or a lower score is better; agrees with scoring.direction when both are set. */
+    direction: z.enum(["higher", "lower"]).optional(),
     /** Run in its own sandboxed container: /scoring/predictions.csv and /scoring/ground_truth.csv read-only. */
     command: z.array(z.string().min(1)).min(1),
     /** Folder (relative to competition.yml) with the scoring code, shown read-only at /scoring/scorer. */
@@ -98,7 +112,27 @@ const customScorerSchema = z
     time: duration.default(10 * 60_000),
     memory: size.default(4 * 1024 ** 3),
   })
-  .strict();
+  .strict()
+  .superRefine((custom, ctx) => {
+    custom.command.forEach((arg, i) => {
+      const problem = scorerPathProblem(arg, custom.script_dir);
+      if (problem) ctx.addIssue({ code: "custom", path: ["command", i], message: problem });
+    });
+  });
+
+/** Why a command argument under /scoring names nothing the scorer is given (null: it is fine). */
+function scorerPathProblem(arg: string, scriptDir: string | undefined): string | null {
+  if (!/^\/scoring(\/|$)/.test(arg) || SCORER_INPUTS.has(arg)) return null;
+  const inScorer = arg.startsWith(`${SCORER_PATHS.scorer}/`);
+  if (inScorer && scriptDir) return null;
+  if (inScorer)
+    return `names ${arg}, but no script_dir is set, so ${SCORER_PATHS.scorer} is empty; set script_dir to the folder that holds the scorer's files`;
+  const name = arg.slice("/scoring/".length);
+  return (
+    `names ${arg}, which the scorer is not given (it gets ${[...SCORER_INPUTS].join(", ")} and script_dir's files under ${SCORER_PATHS.scorer}/)` +
+    (name && !name.includes("/") ? `; a file of script_dir is at ${SCORER_PATHS.scorer}/${name}` : "")
+  );
+}
 
 export const competitionSchema = z
   .object({
@@ -145,24 +179,41 @@ export const competitionSchema = z
     scoring: z
       .object({
         metric: z.union([z.string(), z.object({ custom: customScorerSchema }).strict()]),
-        direction: z.enum(["higher", "lower"]),
+        /** Optional where the metric says it: a built-in metric's own, or metric.custom.direction. */
+        direction: z.enum(["higher", "lower"]).optional(),
         precision: z.number().int().min(0).max(12).default(4),
         /** null: the ground truth has no public/private split; every row is public. */
         usage_column: z.string().min(1).nullable().default("usage"),
       })
       .strict()
       .superRefine((scoring, ctx) => {
-        if (typeof scoring.metric !== "string") return;
+        if (typeof scoring.metric !== "string") {
+          const own = scoring.metric.custom.direction;
+          if (own === undefined && scoring.direction === undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["metric", "custom", "direction"],
+              message: `is missing: say whether a higher or a lower ${scoring.metric.custom.name} is better (direction: higher or lower)`,
+            });
+          } else if (own !== undefined && scoring.direction !== undefined && own !== scoring.direction) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["direction"],
+              message: `is "${scoring.direction}" but scoring.metric.custom.direction is "${own}"; they must agree: keep one of the two (scoring.metric.custom.direction is enough)`,
+            });
+          }
+          return;
+        }
         if (!isMetricName(scoring.metric)) {
           ctx.addIssue({
             code: "custom",
             path: ["metric"],
-            message: `is not a built-in metric${suggestion(scoring.metric, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { command: [...] } })`,
+            message: `is not a built-in metric${suggestion(scoring.metric, METRIC_NAMES)}; use one of ${METRIC_NAMES.join(", ")}, or a custom scorer ({ custom: { name: ..., direction: ..., command: [...] } }, see docs/scoring.md)`,
           });
           return;
         }
         const direction = METRICS[scoring.metric].direction;
-        if (scoring.direction !== direction) {
+        if (scoring.direction !== undefined && scoring.direction !== direction) {
           ctx.addIssue({
             code: "custom",
             path: ["direction"],
@@ -170,10 +221,17 @@ export const competitionSchema = z
           });
         }
       })
-      // Typed: a name that is no built-in metric never gets here (refused just above).
-      .transform(({ metric, ...scoring }) => ({
+      // Typed: a name that is no built-in metric never gets here (refused just above), nor a custom scorer
+      // without a direction.
+      .transform(({ metric, direction, ...scoring }) => ({
         ...scoring,
         metric: typeof metric !== "string" || isMetricName(metric) ? metric : z.NEVER,
+        direction:
+          typeof metric !== "string"
+            ? (metric.custom.direction ?? direction ?? z.NEVER)
+            : isMetricName(metric)
+              ? METRICS[metric].direction
+              : z.NEVER,
       })),
     leaderboard: z
       .object({
@@ -363,6 +421,7 @@ function customScorer(
   at: (p: string) => string,
 ): CustomScorerSpec {
   return {
+    name: custom.name,
     command: custom.command,
     ...(custom.script_dir && { scriptDir: at(custom.script_dir) }),
     ...(custom.image && { image: custom.image }),

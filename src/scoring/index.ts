@@ -80,6 +80,7 @@ export {
 } from "./score-submission.js";
 export {
   runCustomScorer,
+  metricName,
   parseScorerOutput,
   scorerPredictionsPath,
   SCORER_PATHS,

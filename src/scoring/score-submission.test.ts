@@ -42,6 +42,7 @@ const request = (predictions: string, metric: SubmissionScoring["metric"]): Subm
 
 const customScorer = (overrides: { image?: string } = {}) => ({
   custom: {
+    name: "test score",
     command: ["python3", "/scoring/scorer/score.py"],
     scriptDir: path.join(dir, "scorer"),
     limits: TEST_LIMITS,

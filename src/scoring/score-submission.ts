@@ -18,6 +18,8 @@ import { formatIdType, validatePredictions } from "./validate.js";
 
 /** The organizer's scorer as competition.yml sets it (`scoring.metric: { custom: ... }`), resolved. */
 export interface CustomScorerSpec {
+  /** What pages and tables call its score (scoring.metric.custom.name). */
+  name: string;
   /** Run in its own sandboxed container, the predictions and the ground truth read-only under /scoring. */
   command: string[];
   /** Host folder with the scoring code, shown read-only at /scoring/scorer. */

@@ -11,6 +11,7 @@ import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
+import { metricName as scoreName } from "../../scoring/index.js";
 import { renderSparklineSvg } from "../../sandbox/sparkline.js";
 import { markup, trusted, type Html } from "./html.js";
 
@@ -38,7 +39,7 @@ const when = (iso: string | Date | null | undefined) =>
     : "—";
 
 function metricName(c: Competition): string {
-  return typeof c.scoring.metric === "string" ? c.scoring.metric : "custom metric";
+  return scoreName(c.scoring.metric);
 }
 
 function direction(c: Competition): string {
