@@ -4,7 +4,6 @@ import { SCORER_PATHS, scorerPredictionsFile } from "../contract/index.js";
 import { newRunId, runSandboxed, type SandboxLimits } from "../sandbox/index.js";
 import { ScoringError } from "./errors.js";
 import { predictionsEncoding, type SubmissionFormat } from "./format.js";
-import type { Metric } from "./score-submission.js";
 
 /** Where a custom scorer finds its inputs, read-only, in its own container: the container contract's. */
 export { SCORER_PATHS };
@@ -12,11 +11,6 @@ export { SCORER_PATHS };
 /** Where the scorer finds the predictions: /scoring/predictions.csv, .jsonl or .json, as the format writes them. */
 export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file">): string {
   return scorerPredictionsFile(predictionsEncoding(format));
-}
-
-/** The score's name as pages and tables show it: the built-in metric's, or the custom scorer's own. */
-export function metricName(metric: Metric): string {
-  return typeof metric === "string" ? metric : metric.custom.name;
 }
 
 export interface CustomScorer {

@@ -78,9 +78,9 @@ export {
   type SubmissionScores,
   type SubmissionScoring,
 } from "./score-submission.js";
+export { metricName } from "./metric-name.js";
 export {
   runCustomScorer,
-  metricName,
   parseScorerOutput,
   scorerPredictionsPath,
   SCORER_PATHS,

@@ -11,7 +11,7 @@ import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
-import { metricName as scoreName } from "../../scoring/index.js";
+import { metricName as scoreName } from "../../scoring/metric-name.js";
 import { renderSparklineSvg } from "../../sandbox/sparkline.js";
 import { markup, trusted, type Html } from "./html.js";
 
