@@ -11,7 +11,8 @@ import {
 } from "../leaderboard/index.js";
 import { IntakeDb } from "../intake/index.js";
 import { finalEntries } from "../lifecycle/index.js";
-import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
+import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { localStore, otherBoardsLine } from "./local-board.js";
 import { UsageError } from "./usage-error.js";
 
 const formatOption = () =>
@@ -60,6 +61,8 @@ export function leaderboardCommand(): Command {
           }),
           flags.out,
         );
+        const boards = otherBoardsLine(store, competition, true);
+        if (boards) process.stderr.write(`${boards}\n`);
       } finally {
         await store.close();
       }

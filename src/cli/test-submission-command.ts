@@ -15,7 +15,8 @@ import { offlineGap, packageLabel } from "../runtime/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
 import { packSubmission, submissionFileKind } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
-import { competitionFrom, CONFIG_OPTION, localStore } from "./context.js";
+import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { localStore, otherBoardsLine } from "./local-board.js";
 import { chosenRuntime, runtimeOption } from "./options.js";
 import { warnSyntaxErrors } from "./pack-command.js";
 import { describeUsage, programExitCode, runResultJson } from "./report.js";
@@ -151,6 +152,8 @@ export function testSubmissionCommand(): Command {
             }),
           );
         }
+        const boards = otherBoardsLine(store, competition);
+        if (boards) process.stderr.write(`${boards}\n`);
         process.exitCode = exitCodeFor(evaluation.status);
       } catch (error) {
         if (!(error instanceof CompetitionSetupError)) throw error;

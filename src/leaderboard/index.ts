@@ -43,7 +43,15 @@ export {
   type EntryFilter,
   type LeaderboardStore,
 } from "./store.js";
-export { SCHEMA_VERSION, SqliteLeaderboardStore, type SqliteStoreOptions } from "./sqlite-store.js";
+export {
+  boardId,
+  SCHEMA_VERSION,
+  SqliteLeaderboardStore,
+  UNKNOWN_BOARD,
+  type BoardKey,
+  type OtherBoard,
+  type SqliteStoreOptions,
+} from "./sqlite-store.js";
 export {
   RevealError,
   SealError,

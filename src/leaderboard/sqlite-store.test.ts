@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SCHEMA_VERSION, SqliteLeaderboardStore } from "./sqlite-store.js";
+import { SCHEMA_VERSION, SqliteLeaderboardStore, type BoardKey } from "./sqlite-store.js";
 import { MemoryLeaderboardStore, StoreError, type LeaderboardStore } from "./store.js";
 import { makeEntry, makeFailed } from "./test-support/entries.js";
 
@@ -144,6 +144,84 @@ describe("SqliteLeaderboardStore", () => {
     await store.record(gvisor);
     expect(await store.get("new")).toEqual(gvisor);
     await store.close();
+  });
+
+  it("keeps one board per competition and scoring setup: a changed ground truth starts a new one and says what changed", async () => {
+    const path = join(dir, "boards.db");
+    const penguins: BoardKey = {
+      competition: "Penguins",
+      metricDigest: "f1_macro",
+      groundTruthDigest: "gt-1",
+      formatDigest: "fmt-1",
+    };
+    const first = new SqliteLeaderboardStore(path, { board: penguins });
+    expect(first.boardIsNew).toBe(true);
+    expect(first.otherBoards()).toEqual([]);
+    const old = makeEntry({ participant: "a", publicScore: 0.99 });
+    await first.record(old);
+    await first.close();
+
+    const changed = new SqliteLeaderboardStore(path, { board: { ...penguins, groundTruthDigest: "gt-2" } });
+    expect(changed.boardIsNew).toBe(true);
+    expect(await changed.list()).toEqual([]);
+    expect(await changed.get(old.submissionId)).toBeUndefined();
+    expect(await changed.countSubmissions("a", undefined, true)).toBe(0);
+    expect(changed.otherBoards()).toEqual([
+      { competition: "Penguins", entries: 1, changed: ["ground truth"] },
+    ]);
+    await changed.record(makeEntry({ participant: "a", publicScore: 0.5 }));
+    await changed.close();
+
+    const other = new SqliteLeaderboardStore(path, {
+      board: { competition: "House prices", metricDigest: "rmse", groundTruthDigest: "x", formatDigest: "y" },
+    });
+    expect(other.otherBoards()).toEqual([
+      { competition: "Penguins", entries: 1, changed: [] },
+      { competition: "Penguins", entries: 1, changed: [] },
+    ]);
+    await other.close();
+
+    const again = new SqliteLeaderboardStore(path, { board: penguins });
+    expect(again.boardIsNew).toBe(false);
+    expect((await again.list()).map((e) => e.submissionId)).toEqual([old.submissionId]);
+    expect(again.otherBoards()).toEqual([{ competition: "Penguins", entries: 1, changed: ["ground truth"] }]);
+    await again.close();
+  });
+
+  it("migrates a version-2 file: its entries belong to the unknown setup, never shown with a known board", async () => {
+    const path = join(dir, "v2.db");
+    const v2 = new Database(path);
+    v2.exec(`CREATE TABLE entries (submission_id TEXT PRIMARY KEY NOT NULL, participant TEXT NOT NULL,
+      submitted_at TEXT NOT NULL, submitted_at_ms INTEGER NOT NULL, status TEXT NOT NULL, public_score REAL,
+      sealed_private_score TEXT, duration_ms INTEGER NOT NULL, image_digest TEXT NOT NULL,
+      zip_sha256 TEXT NOT NULL, runtime TEXT) STRICT`);
+    const old = makeEntry({ submissionId: "f1-entry" });
+    v2.prepare("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").run(
+      old.submissionId,
+      old.participant,
+      old.submittedAt,
+      Date.parse(old.submittedAt),
+      old.status,
+      old.publicScore,
+      old.sealedPrivateScore,
+      old.durationMs,
+      old.imageDigest,
+      old.zipSha256,
+      null,
+    );
+    v2.pragma("user_version = 2");
+    v2.close();
+
+    const store = new SqliteLeaderboardStore(path, {
+      board: { competition: "House prices", metricDigest: "rmse", groundTruthDigest: "x", formatDigest: "y" },
+    });
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(await store.list()).toEqual([]);
+    expect(store.otherBoards()).toEqual([{ competition: null, entries: 1, changed: [] }]);
+    await store.close();
+    const unknown = new SqliteLeaderboardStore(path);
+    expect(await unknown.get("f1-entry")).toEqual(old);
+    await unknown.close();
   });
 
   it("reopens an existing file with its entries, in WAL mode, at the current schema version", async () => {

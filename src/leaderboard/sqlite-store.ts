@@ -2,7 +2,13 @@
  * The default, local leaderboard store: one SQLite file, opened by the sqlite room (WAL, busy timeout,
  * migrations under the write lock). Safe with several processes writing at once: every write is an
  * IMMEDIATE transaction.
+ *
+ * The file holds one board per competition and scoring setup (its name, and digests of its metric or
+ * scorer, ground truth and format): a store reads and writes its own board only, so a changed metric or
+ * ground truth starts a fresh board instead of ranking old scores with new ones. Entries from before
+ * boards existed belong to the "unknown setup" board, never shown with a known one.
  */
+import { createHash } from "node:crypto";
 import { openSqlite, schemaVersion, type SqliteDatabase, type SqliteStatement } from "../sqlite/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { LeaderboardEntry } from "./entry.js";
@@ -10,7 +16,10 @@ import { countedStatusesSql } from "./quota.js";
 import { entryForStorage, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
 
 /** Schema version this code writes; `PRAGMA user_version` holds the version of a file. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** The board of entries recorded before boards were kept (and of a store opened without a board). */
+export const UNKNOWN_BOARD = "unknown";
 
 /** MIGRATIONS[n] upgrades a file from version n to n + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -29,13 +38,59 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX entries_by_participant_time ON entries (participant, submitted_at_ms);
    CREATE INDEX entries_by_time ON entries (submitted_at_ms, submission_id);`,
   `ALTER TABLE entries ADD COLUMN runtime TEXT;`,
+  `CREATE TABLE boards (
+     board               TEXT PRIMARY KEY NOT NULL,
+     competition         TEXT NOT NULL,
+     metric_digest       TEXT NOT NULL,
+     ground_truth_digest TEXT NOT NULL,
+     format_digest       TEXT NOT NULL,
+     created_at          TEXT NOT NULL
+   ) STRICT;
+   ALTER TABLE entries ADD COLUMN board TEXT NOT NULL DEFAULT '${UNKNOWN_BOARD}';
+   CREATE INDEX entries_by_board_time ON entries (board, submitted_at_ms, submission_id);`,
 ];
+
+/** Which competition and scoring setup a board is for: digests of what decides a score. */
+export interface BoardKey {
+  competition: string;
+  /** The built-in metric's name, or the custom scorer's command and files. */
+  metricDigest: string;
+  groundTruthDigest: string;
+  formatDigest: string;
+}
+
+/** Another board kept in the same file, as `otherBoards` tells it. */
+export interface OtherBoard {
+  /** Null for the "unknown setup" board (entries from before boards were kept). */
+  competition: string | null;
+  entries: number;
+  /** What differs from this store's board when the competition is the same: "metric", "ground truth", "format". */
+  changed: string[];
+}
+
+/** The board's id: the key's digest, so the same setup always finds its board again. */
+export function boardId(key: BoardKey): string {
+  return createHash("sha256")
+    .update(JSON.stringify([key.competition, key.metricDigest, key.groundTruthDigest, key.formatDigest]))
+    .digest("hex")
+    .slice(0, 32);
+}
 
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's lock before failing (default 10 s). */
   busyTimeoutMs?: number;
   /** Open an existing file read-only (e.g. to render); it must already hold the current schema. */
   readonly?: boolean;
+  /** The competition and scoring setup whose board this store reads and writes; default the unknown one. */
+  board?: BoardKey;
+}
+
+interface BoardRow {
+  board: string;
+  competition: string;
+  metric_digest: string;
+  ground_truth_digest: string;
+  format_digest: string;
 }
 
 interface Row {
@@ -70,13 +125,20 @@ function fromRow(row: Row): LeaderboardEntry {
 
 export class SqliteLeaderboardStore implements LeaderboardStore {
   readonly path: string;
+  /** The board this store reads and writes (boardId of its key, or UNKNOWN_BOARD). */
+  readonly board: string;
+  /** Whether opening this store started its board (the file had no board for this setup before). */
+  readonly boardIsNew: boolean;
+  readonly #key: BoardKey | undefined;
   readonly #db: SqliteDatabase;
   readonly #upsert: SqliteStatement;
-  readonly #get: SqliteStatement<[string], Row>;
+  readonly #get: SqliteStatement<[string, string], Row>;
   #closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
+    this.#key = options.board;
+    this.board = options.board ? boardId(options.board) : UNKNOWN_BOARD;
     this.#db = openSqlite(path, {
       what: "leaderboard database",
       schema: { version: SCHEMA_VERSION, migrations: MIGRATIONS },
@@ -86,17 +148,20 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
     try {
       this.#upsert = this.#db.prepare(
         `INSERT INTO entries (submission_id, participant, submitted_at, submitted_at_ms, status, public_score,
-                              sealed_private_score, duration_ms, image_digest, zip_sha256, runtime)
+                              sealed_private_score, duration_ms, image_digest, zip_sha256, runtime, board)
          VALUES (@submission_id, @participant, @submitted_at, @submitted_at_ms, @status, @public_score,
-                 @sealed_private_score, @duration_ms, @image_digest, @zip_sha256, @runtime)
+                 @sealed_private_score, @duration_ms, @image_digest, @zip_sha256, @runtime, @board)
          ON CONFLICT (submission_id) DO UPDATE SET
            participant = excluded.participant, submitted_at = excluded.submitted_at,
            submitted_at_ms = excluded.submitted_at_ms, status = excluded.status,
            public_score = excluded.public_score, sealed_private_score = excluded.sealed_private_score,
            duration_ms = excluded.duration_ms, image_digest = excluded.image_digest,
-           zip_sha256 = excluded.zip_sha256, runtime = excluded.runtime`,
+           zip_sha256 = excluded.zip_sha256, runtime = excluded.runtime, board = excluded.board`,
       );
-      this.#get = this.#db.prepare<[string], Row>("SELECT * FROM entries WHERE submission_id = ?");
+      this.#get = this.#db.prepare<[string, string], Row>(
+        "SELECT * FROM entries WHERE submission_id = ? AND board = ?",
+      );
+      this.boardIsNew = options.board && !options.readonly ? this.#register(options.board) : false;
     } catch (error) {
       this.#db.close();
       throw new StoreError(`cannot open leaderboard database ${path}: ${(error as Error).message}`);
@@ -129,6 +194,7 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
         image_digest: e.imageDigest,
         zip_sha256: e.zipSha256,
         runtime: e.runtime ?? null,
+        board: this.board,
       };
     });
     const write = this.#db.transaction(() => {
@@ -139,14 +205,14 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
 
   async get(submissionId: string): Promise<LeaderboardEntry | undefined> {
     this.#open();
-    const row = this.#get.get(submissionId);
+    const row = this.#get.get(submissionId, this.board);
     return row === undefined ? undefined : fromRow(row);
   }
 
   async list(filter: EntryFilter = {}): Promise<LeaderboardEntry[]> {
     this.#open();
-    const where: string[] = [];
-    const params: (string | number)[] = [];
+    const where: string[] = ["board = ?"];
+    const params: (string | number)[] = [this.board];
     if (filter.participant !== undefined) {
       where.push("participant = ?");
       params.push(filter.participant);
@@ -165,9 +231,7 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
       params.push(filter.until.getTime());
     }
     const sql =
-      "SELECT * FROM entries" +
-      (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
-      " ORDER BY submitted_at_ms, submission_id";
+      `SELECT * FROM entries WHERE ${where.join(" AND ")}` + " ORDER BY submitted_at_ms, submission_id";
     return this.#db
       .prepare<(string | number)[], Row>(sql)
       .all(...params)
@@ -182,17 +246,68 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
     this.#open();
     const counted = countedStatusesSql("status", countFailed);
     const sql =
-      `SELECT COUNT(*) AS n FROM entries WHERE participant = ? AND ${counted.sql}` +
+      `SELECT COUNT(*) AS n FROM entries WHERE board = ? AND participant = ? AND ${counted.sql}` +
       (since !== undefined ? " AND submitted_at_ms >= ?" : "");
-    const params = [participant, ...counted.params, ...(since !== undefined ? [since.getTime()] : [])];
+    const params = [
+      this.board,
+      participant,
+      ...counted.params,
+      ...(since !== undefined ? [since.getTime()] : []),
+    ];
     const row = this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params);
     return row?.n ?? 0;
+  }
+
+  /**
+   * The file's other boards that hold entries, newest first: earlier setups of this competition (with what
+   * changed), other competitions, and the unknown setup of entries from before boards were kept.
+   */
+  otherBoards(): OtherBoard[] {
+    this.#open();
+    const rows = this.#db
+      .prepare<[string], { board: string; entries: number; created_at: string | null } & Partial<BoardRow>>(
+        `SELECT e.board, COUNT(*) AS entries, b.competition, b.metric_digest, b.ground_truth_digest,
+                b.format_digest, b.created_at
+           FROM entries e LEFT JOIN boards b ON b.board = e.board
+          WHERE e.board != ? GROUP BY e.board ORDER BY b.created_at DESC`,
+      )
+      .all(this.board);
+    return rows.map((row) => ({
+      competition: row.competition ?? null,
+      entries: row.entries,
+      changed:
+        this.#key && row.competition === this.#key.competition
+          ? [
+              ...(row.metric_digest !== this.#key.metricDigest ? ["metric"] : []),
+              ...(row.ground_truth_digest !== this.#key.groundTruthDigest ? ["ground truth"] : []),
+              ...(row.format_digest !== this.#key.formatDigest ? ["format"] : []),
+            ]
+          : [],
+    }));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#db.close();
+  }
+
+  /** Adds the board to the file unless it is there; true when it was not. */
+  #register(key: BoardKey): boolean {
+    const added = this.#db
+      .prepare(
+        `INSERT INTO boards (board, competition, metric_digest, ground_truth_digest, format_digest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (board) DO NOTHING`,
+      )
+      .run(
+        this.board,
+        key.competition,
+        key.metricDigest,
+        key.groundTruthDigest,
+        key.formatDigest,
+        new Date().toISOString(),
+      );
+    return added.changes > 0;
   }
 
   #open(): void {

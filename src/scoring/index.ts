@@ -79,6 +79,7 @@ export {
   type SubmissionScoring,
 } from "./score-submission.js";
 export { metricName } from "./metric-name.js";
+export { scoringSetupDigests, type ScoringSetup, type ScoringSetupDigests } from "./setup-digest.js";
 export {
   runCustomScorer,
   parseScorerOutput,
