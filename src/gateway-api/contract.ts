@@ -7,14 +7,16 @@
  *   POST /v1/submissions            -> 202 SubmittedView
  *   GET  /v1/submissions/:id        -> 200 SubmissionView     (only to its owner; others get 404)
  *   GET  /v1/submissions            -> 200 SubmissionListView (the caller's own, newest first, + quota)
- *   POST /v1/submissions/:id/cancel -> 200 SubmittedView      (not started yet: cancelled, not counted;
- *                                      409 not_cancellable once a runner has it)
+ *   POST /v1/submissions/:id/cancel -> 200 SubmittedView      (queued: cancelled, not counted; running:
+ *                                      its runner stops it, and it counts; 409 not_cancellable once over)
  *   POST /v1/submissions/:id/choice -> 200 SubmissionView     ({"chosen": true|false}: for the final
  *                                      leaderboard, where final_selection is `chosen`)
  *
  * Runners (Authorization: Bearer prc_…, the runner credential: a repository secret, valid only here):
+ *   claims, heartbeats and releases (claims.ts)
  *   GET  /v1/runner/submissions/:id            -> 200 RunnerSubmissionView (409 once cancelled: run nothing)
- *   GET  /v1/runner/submissions/:id/zip?attempt=N -> the zip (marks attempt N running)
+ *   GET  /v1/runner/submissions/:id/zip?attempt=N -> the zip (a claimed attempt: with its claim token in
+ *                                      the x-proctor-claim header)
  *   POST /v1/runner/submissions/:id/result     -> ResultReport for one attempt (result-report.ts)
  *
  * Errors everywhere -> ErrorBody. Private scores never appear in any of them, and every score a
@@ -113,7 +115,7 @@ export interface SubmissionView {
   zip_bytes: number;
   /**
    * queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome); or
-   * cancelled (before a runner started it; it does not count against the limits).
+   * cancelled (free while queued; counted when a runner had started it).
    */
   state: SubmissionState;
   /** The lifecycle phase it was submitted in (smoke_test, evaluation), or null. */

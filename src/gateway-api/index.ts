@@ -4,6 +4,7 @@
  * participant's commands run from a copy of build/ alone.
  */
 export * from "./contract.js";
+export * from "./claims.js";
 export {
   DiagnosisSchema,
   diagnosisOf,
@@ -40,9 +41,16 @@ export {
   type WaitOptions,
 } from "./participant-client.js";
 export {
+  CLAIM_HEADER,
+  claimById,
+  claimNext,
   downloadAttempt,
+  heartbeatClaim,
+  releaseClaim,
   runnerSubmission,
   sendResultReport,
+  type ClaimOutcome,
+  type HeartbeatOutcome,
   type RunnerRequestOptions,
   type SendResultOutcome,
 } from "./runner-client.js";

@@ -1,19 +1,21 @@
 /**
  * The result-report contract between a runner and the intake.
  *
- * A runner learns of a submission from the public `repository_dispatch` payload (contract.ts:
- * DispatchPayload, identifiers only). With its runner credential (`Authorization: Bearer prc_…`) it reads
- * the submission (`GET /v1/runner/submissions/:id`), downloads the zip of the attempt it was dispatched for
- * (`GET /v1/runner/submissions/:id/zip?attempt=N`, which marks that attempt running), and reports to
+ * A runner claims a submission (claims.ts: the next of its kind, or by id for the Actions job a public
+ * `repository_dispatch` payload started), with its runner credential (`Authorization: Bearer prc_…`);
+ * downloads the zip of the claimed attempt (`GET /v1/runner/submissions/:id/zip?attempt=N`), heartbeats
+ * while it runs, and reports to
  * `POST /v1/runner/submissions/:id/result` a JSON body (`Content-Type: application/json`, at most 1 MiB)
  * that is either
  *
- *   { "attempt": N, "status": "running" }  optional; the download marks the submission running anyway
+ *   { "attempt": N, "claim_token": "clm_…", "status": "running" }  optional; the claim marks it running
  *
  * or the final result:
  *
  *   {
- *     "attempt": N,                         // the attempt of the dispatch
+ *     "attempt": N,                         // the attempt of the claim (or of the dispatch)
+ *     "claim_token": "clm_…",               // the claim's token (claims.ts); a report without the token
+ *                                           // that holds a claimed attempt is refused (409 claim_lost)
  *     "status": RunStatus,                  // succeeded | failed | timed_out | oom_killed | invalid_submission
  *                                           // | output_missing | output_invalid | output_too_large
  *                                           // | scoring_failed | infrastructure_error
@@ -49,6 +51,7 @@ import type { Diagnosis } from "../logs/index.js";
 import type { RunMetrics } from "../sandbox/metrics.js";
 import { PROBLEM_RULES } from "../scoring/problems.js";
 import { RUN_STATUSES, type RunStatus } from "../status/index.js";
+import { CLAIM_TOKEN_PATTERN } from "./claims.js";
 
 /** Largest accepted stdout/stderr in a report (characters). */
 export const MAX_REPORTED_LOG_CHARS = 256 * 1024;
@@ -60,8 +63,13 @@ export const MAX_RESULTS_JSON_CHARS = 64 * 1024;
 export const MAX_REPORT_BODY_BYTES = 1024 * 1024;
 
 const attempt = z.number().int("must be a whole number").positive("must be 1 or more");
+/** The claim's token (claims.ts): required of a claimed attempt, whose report only its holder may send. */
+const claim_token = z
+  .string()
+  .regex(CLAIM_TOKEN_PATTERN, "must be the claim_token the claim answered")
+  .optional();
 
-export const RunningReportSchema = z.object({ attempt, status: z.literal("running") }).strict();
+export const RunningReportSchema = z.object({ attempt, claim_token, status: z.literal("running") }).strict();
 
 /** Points of the usage series a report carries (one every few seconds of a long run). */
 export const MAX_USAGE_SAMPLES = 60;
@@ -138,6 +146,7 @@ export const diagnosisOf = (r: DiagnosisReport): Diagnosis => ({
 export const FinalReportSchema = z
   .object({
     attempt,
+    claim_token,
     status: z.enum(RUN_STATUSES),
     reason: z.string().max(4000, "must be at most 4000 characters"),
     public_score: z.number({ error: "must be a finite number or null" }).nullable(),
@@ -206,6 +215,8 @@ export function parseResultReport(body: unknown): ResultReport {
 /** The fields of a runner's evaluation a final report is made of (see `finalReport`). */
 export interface ReportableOutcome {
   attempt: number;
+  /** The claim that holds the attempt (absent only for an attempt no runner claimed). */
+  claimToken?: string;
   status: RunStatus;
   reason: string;
   publicScore: number | null;
@@ -235,6 +246,7 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
   const logs = outcome.status !== "infrastructure_error";
   return {
     attempt: outcome.attempt,
+    ...(outcome.claimToken !== undefined && { claim_token: outcome.claimToken }),
     status: outcome.status,
     reason: outcome.reason.length > 4000 ? `${outcome.reason.slice(0, 3997)}...` : outcome.reason,
     public_score:

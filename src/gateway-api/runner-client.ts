@@ -1,9 +1,18 @@
 /**
- * The runner's client of the gateway (contract.ts, result-report.ts), authenticated with the runner
- * credential: read a submission, download the zip of one attempt, report its result. Network errors and
- * 5xx answers are retried; a refusal (4xx) never is.
+ * The runner's client of the gateway (contract.ts, claims.ts, result-report.ts), authenticated with the
+ * runner credential: claim a submission (the next of a kind, or by id), keep the claim (heartbeats) or give
+ * it back, read a submission, download the zip of the claimed attempt, report its result. Network errors
+ * and 5xx answers are retried; a refusal (4xx) never is.
  */
 import { downloadSubmission } from "../submission/index.js";
+import type {
+  ClaimByIdRequest,
+  ClaimHold,
+  ClaimNextAnswer,
+  ClaimNextRequest,
+  ClaimView,
+  HeartbeatAnswer,
+} from "./claims.js";
 import type { RunnerSubmissionView } from "./contract.js";
 import { GatewayApiError, requestJson, type GatewayCredentials } from "./http.js";
 import { ResultReportSchema, type ResultReport } from "./result-report.js";
@@ -33,12 +42,109 @@ export function downloadAttempt(
   id: string,
   attempt: number,
   dest: string,
-  options: { maxBytes: number; sha256: string },
+  options: { maxBytes: number; sha256: string; claimToken?: string },
 ): Promise<{ sha256: string; bytes: number }> {
+  const { claimToken, ...download } = options;
   return downloadSubmission(`${credentials.server}${route(id, `/zip?attempt=${attempt}`)}`, dest, {
-    ...options,
-    headers: { authorization: `Bearer ${credentials.token}` },
+    ...download,
+    headers: {
+      authorization: `Bearer ${credentials.token}`,
+      ...(claimToken !== undefined && { [CLAIM_HEADER]: claimToken }),
+    },
   });
+}
+
+/** The header a claimed attempt's download carries its claim token in (never the URL: URLs get logged). */
+export const CLAIM_HEADER = "x-proctor-claim";
+
+/**
+ * The next queued submission of a kind, waiting up to `wait_ms` on the gateway for one (a long poll); null
+ * when none came.
+ */
+export async function claimNext(
+  credentials: GatewayCredentials,
+  request: ClaimNextRequest,
+  options: RunnerRequestOptions = {},
+): Promise<ClaimView | null> {
+  const answer = await requestJson<ClaimNextAnswer>(credentials, "/v1/runner/claims", {
+    method: "POST",
+    body: request,
+    // The gateway holds the request up to wait_ms before answering.
+    timeoutMs: (request.wait_ms ?? 0) + 30_000,
+    retries: options.retries ?? 4,
+    ...options,
+  });
+  return answer.claim;
+}
+
+export type ClaimOutcome = { outcome: "claimed"; claim: ClaimView } | { outcome: "lost"; message: string };
+
+/** Claims one submission (the Actions job its dispatch started); `lost` (409) when it is not to be run here. */
+export async function claimById(
+  credentials: GatewayCredentials,
+  id: string,
+  request: ClaimByIdRequest,
+  options: RunnerRequestOptions = {},
+): Promise<ClaimOutcome> {
+  try {
+    const claim = await requestJson<ClaimView>(credentials, route(id, "/claim"), {
+      method: "POST",
+      body: request,
+      retries: options.retries ?? 4,
+      ...options,
+    });
+    return { outcome: "claimed", claim };
+  } catch (error) {
+    if (error instanceof GatewayApiError && error.status === 409)
+      return { outcome: "lost", message: error.message };
+    throw error;
+  }
+}
+
+export type HeartbeatOutcome =
+  | { outcome: "held"; answer: HeartbeatAnswer }
+  /** 409: stop the run now and report nothing (`cancelled`, or `claim_lost`: the lease ran out). */
+  | { outcome: "stop"; why: string; message: string };
+
+/** One heartbeat of a claim (no retries: the next heartbeat is the retry). */
+export async function heartbeatClaim(
+  credentials: GatewayCredentials,
+  id: string,
+  hold: ClaimHold,
+): Promise<HeartbeatOutcome> {
+  try {
+    const answer = await requestJson<HeartbeatAnswer>(credentials, route(id, "/heartbeat"), {
+      method: "POST",
+      body: hold,
+      timeoutMs: 10_000,
+    });
+    return { outcome: "held", answer };
+  } catch (error) {
+    if (error instanceof GatewayApiError && error.status === 409)
+      return { outcome: "stop", why: error.body?.error ?? "claim_lost", message: error.message };
+    throw error;
+  }
+}
+
+/** Gives a claim back (the submission is queued again); false when it was not held any more (409). */
+export async function releaseClaim(
+  credentials: GatewayCredentials,
+  id: string,
+  hold: ClaimHold,
+  options: RunnerRequestOptions = {},
+): Promise<boolean> {
+  try {
+    await requestJson(credentials, route(id, "/release"), {
+      method: "POST",
+      body: hold,
+      retries: options.retries ?? 1,
+      ...options,
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof GatewayApiError && error.status === 409) return false;
+    throw error;
+  }
 }
 
 export type SendResultOutcome =

@@ -49,10 +49,15 @@ export interface GatewayOptions {
   competition: Competition;
   /** Holds intake.sqlite and (with the default storage) submissions/. Created 0700 if missing. */
   dataDir: string;
-  /** Where dispatches go: a client from createGitHubClient, and the runners' repository. */
-  github: { client: GitHubClient; owner: string; repo: string; eventType?: string };
+  /**
+   * Where dispatches go: a client from createGitHubClient, and the runners' repository. Without it (and
+   * without `dispatch`) nothing is dispatched: pull runners claim the queue (`proctor runner`).
+   */
+  github?: { client: GitHubClient; owner: string; repo: string; eventType?: string };
   /** Overrides `github` (tests, or another way of starting runs). */
   dispatch?: Dispatch;
+  /** How long a runner's claim lasts without a heartbeat (default 30 s). */
+  leaseMs?: number;
   clock?: Clock;
   /**
    * The gateway's URL as participants and runners reach it, e.g. https://submit.example.org (the runners'
@@ -138,7 +143,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     competition: options.competition,
     db,
     storage,
-    dispatch: options.dispatch ?? githubDispatch(options.github),
+    dispatch: options.dispatch ?? (options.github ? githubDispatch(options.github) : null),
+    ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
     logger: log,
     ...(options.clock && { clock: options.clock }),
     ...(options.phase && { phase: options.phase }),

@@ -122,18 +122,21 @@ describe("runs under way and cancelling", () => {
     expect(await uploaded(token)).toMatch(/^sub-/);
   });
 
-  it("refuses to cancel a started submission, someone else's, or a made-up id", async () => {
+  it("cancels a started submission (it counts), refuses a finished one, someone else's, or a made-up id", async () => {
     h.clock.now = new Date("2025-03-13T12:00:00Z");
     const token = h.token("runner-fast");
     const id = await uploaded(token);
     expect((await download(h, id, 1, h.runner)).status).toBe(200); // running now
-    const started = await post(`/v1/submissions/${id}/cancel`, token);
-    expect(started.status).toBe(409);
-    expect(started.json()).toMatchObject({ error: "not_cancellable" });
     expect((await post(`/v1/submissions/${id}/cancel`, h.token("stranger"))).status).toBe(404);
     expect((await post(`/v1/submissions/sub-${"x".repeat(22)}/cancel`, token)).status).toBe(404);
     expect((await post(`/v1/submissions/${id}/cancel`, h.runner)).status).toBe(401);
-    expect((await postResult(h, id, h.runner, SUCCEEDED)).status).toBe(200);
+    const started = await post(`/v1/submissions/${id}/cancel`, token);
+    expect(started.status).toBe(200);
+    expect(started.json()).toMatchObject({ submission: { state: "cancelled" }, quota: { used_today: 1 } });
+    expect((await postResult(h, id, h.runner, SUCCEEDED)).status).toBe(409);
+    const again = await post(`/v1/submissions/${id}/cancel`, token);
+    expect(again.status).toBe(409);
+    expect(again.json()).toMatchObject({ error: "not_cancellable" });
   });
 });
 

@@ -77,15 +77,23 @@ describe("IntakeDb diagnosis", () => {
     expect(db.getSubmission(id)!.diagnosis).toBeNull();
   });
 
-  it("upgrades a file of the schema before it, keeping its submissions (no diagnosis)", () => {
-    const id = submit("old");
+  it("upgrades a file of the schema before it, keeping its submissions (no claims: queued where submitted)", () => {
+    const id = submit("old", Date.UTC(2025, 2, 1, 9));
     db.close();
     const raw = new Database(join(dir, "intake.sqlite"));
-    raw.exec("ALTER TABLE submissions DROP COLUMN diagnosis");
+    raw.exec(
+      `DROP INDEX submissions_queue;
+       ALTER TABLE submissions DROP COLUMN queued_at_ms; ALTER TABLE submissions DROP COLUMN claim_sha256;
+       ALTER TABLE submissions DROP COLUMN claimed_by; ALTER TABLE submissions DROP COLUMN lease_expires_at_ms;`,
+    );
     raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 1}`);
     raw.close();
     db = new IntakeDb(join(dir, "intake.sqlite"));
-    expect(db.getSubmission(id)).toMatchObject({ participant: "old", diagnosis: null });
+    expect(db.getSubmission(id)).toMatchObject({
+      participant: "old",
+      queuedAtMs: Date.UTC(2025, 2, 1, 9),
+      claimSha256: null,
+    });
     expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 3, problemCounts: {} } }))).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 3, problemCounts: {} });
   });

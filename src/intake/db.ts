@@ -13,7 +13,7 @@ import type { Diagnosis } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 
-export const INTAKE_SCHEMA_VERSION = 6;
+export const INTAKE_SCHEMA_VERSION = 7;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -89,6 +89,15 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE submissions ADD COLUMN results_json TEXT;`,
   // The run's structured diagnosis (exit code, problem counts: JSON), for the participant's reason class.
   `ALTER TABLE submissions ADD COLUMN diagnosis TEXT;`,
+  // Claims (runner.ts): a queued submission's place in its queue (a lost claim keeps it, so the attempt
+  // after it runs next), and the claim of the running attempt: the sha256 of its token (the fence every
+  // heartbeat and report must pass), who holds it, and its lease.
+  `ALTER TABLE submissions ADD COLUMN queued_at_ms INTEGER;
+   UPDATE submissions SET queued_at_ms = submitted_at_ms;
+   ALTER TABLE submissions ADD COLUMN claim_sha256 TEXT;
+   ALTER TABLE submissions ADD COLUMN claimed_by TEXT;
+   ALTER TABLE submissions ADD COLUMN lease_expires_at_ms INTEGER;
+   CREATE INDEX submissions_queue ON submissions (state, cpu_or_gpu, queued_at_ms, id);`,
 ];
 
 export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
@@ -137,6 +146,14 @@ export interface SubmissionRecord {
   cancelledBy: string | null;
   /** Why an organizer disqualified it; null when not. */
   disqualified: string | null;
+  /** Its place in the queue of its kind (lower runs first). */
+  queuedAtMs: number;
+  /** The sha256 of the running attempt's claim token; null when no runner claimed it (or not running). */
+  claimSha256: string | null;
+  /** Who holds the claim: the runner credential's holder and the runner's own name for the slot. */
+  claimedBy: string | null;
+  /** When the claim's lease ends unless a heartbeat extends it. */
+  leaseExpiresAtMs: number | null;
 }
 
 export interface TokenRecord {
@@ -186,6 +203,10 @@ interface SubmissionRow {
   cancelled_at: string | null;
   cancelled_by: string | null;
   disqualified: string | null;
+  queued_at_ms: number;
+  claim_sha256: string | null;
+  claimed_by: string | null;
+  lease_expires_at_ms: number | null;
 }
 
 interface TokenRow {
@@ -235,6 +256,10 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     cancelledAt: row.cancelled_at,
     cancelledBy: row.cancelled_by,
     disqualified: row.disqualified,
+    queuedAtMs: row.queued_at_ms,
+    claimSha256: row.claim_sha256,
+    claimedBy: row.claimed_by,
+    leaseExpiresAtMs: row.lease_expires_at_ms,
   };
 }
 
@@ -260,6 +285,38 @@ export interface NewSubmission {
   submittedAtMs: number;
   phase?: string | null;
   note?: string | null;
+}
+
+/** A claim being made: the sha256 of its token, who makes it, when, and for how long. */
+export interface NewClaim {
+  sha256: string;
+  by: string;
+  nowMs: number;
+  leaseMs: number;
+}
+
+/**
+ * Narrows a transition of a running attempt to one claim: only while `claimSha256` still holds it (a
+ * runner's report or release), or only while its lease is still over before `leaseOverAtMs` (the
+ * sweeper: a heartbeat that came in meanwhile wins). Empty: whoever holds it.
+ */
+export interface ClaimGuard {
+  claimSha256?: string;
+  leaseOverAtMs?: number;
+}
+
+function fenceSql(guard: ClaimGuard): { sql: string; params: (string | number)[] } {
+  const sql: string[] = [];
+  const params: (string | number)[] = [];
+  if (guard.claimSha256 !== undefined) {
+    sql.push(" AND claim_sha256 = ?");
+    params.push(guard.claimSha256);
+  }
+  if (guard.leaseOverAtMs !== undefined) {
+    sql.push(" AND lease_expires_at_ms < ?");
+    params.push(guard.leaseOverAtMs);
+  }
+  return { sql: sql.join(""), params };
 }
 
 export interface FinalFields {
@@ -355,8 +412,8 @@ export class IntakeDb {
     this.#db
       .prepare(
         `INSERT INTO submissions (id, participant, cpu_or_gpu, zip_sha256, zip_bytes, submitted_at,
-           submitted_at_ms, state, dispatch_state, next_dispatch_at_ms, phase, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?, ?, ?)`,
+           submitted_at_ms, state, dispatch_state, next_dispatch_at_ms, phase, note, queued_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?, ?, ?, ?)`,
       )
       .run(
         s.id,
@@ -369,6 +426,7 @@ export class IntakeDb {
         s.submittedAtMs,
         s.phase ?? null,
         s.note ?? null,
+        s.submittedAtMs,
       );
   }
 
@@ -398,14 +456,15 @@ export class IntakeDb {
   }
 
   /**
-   * Submissions that count toward the participant's limits: those not final yet (they may succeed) and
-   * final ones whose status counts (`countedStatuses`, the leaderboard's rule).
+   * Submissions that count toward the participant's limits: those not final yet (they may succeed), final
+   * ones whose status counts (`countedStatuses`, the leaderboard's rule), and cancelled ones a runner had
+   * started (they used a runner; one cancelled while queued is free).
    */
   countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
     const counted = countedStatusesSql("status", countFailed);
     const sql =
       "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR " +
-      `(state = 'final' AND ${counted.sql}))` +
+      `(state = 'final' AND ${counted.sql}) OR (state = 'cancelled' AND started_at_ms IS NOT NULL))` +
       (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "");
     const params = [participant, ...counted.params, ...(sinceMs !== undefined ? [sinceMs] : [])];
     return this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params)?.n ?? 0;
@@ -423,16 +482,20 @@ export class IntakeDb {
     );
   }
 
-  /** queued|running -> final for this attempt; false when it is final already (or the attempt moved on). */
-  finalize(id: string, attempt: number, f: FinalFields): boolean {
+  /**
+   * queued|running -> final for this attempt; false when it is final already (or the attempt moved on), or
+   * when `guard` does not hold (see ClaimGuard).
+   */
+  finalize(id: string, attempt: number, f: FinalFields, guard: ClaimGuard = {}): boolean {
+    const fence = fenceSql(guard);
     return (
       this.#db
         .prepare(
           `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
              sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
              problems = ?, usage = ?, results_json = ?, diagnosis = ?, finished_at = ?,
-             next_dispatch_at_ms = NULL
-           WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')`,
+             next_dispatch_at_ms = NULL, lease_expires_at_ms = NULL
+           WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')${fence.sql}`,
         )
         .run(
           f.status,
@@ -450,8 +513,72 @@ export class IntakeDb {
           f.finishedAt,
           id,
           attempt,
+          ...fence.params,
         ).changes === 1
     );
+  }
+
+  // ---- claims (one guarded UPDATE each: two runners never hold the same attempt) ----------------------
+
+  /**
+   * The next queued submission of `kind` (lowest queued_at_ms) -> running, claimed: one statement, so two
+   * runners asking at once get different submissions (or one gets none).
+   */
+  claimNext(kind: CpuOrGpu, claim: NewClaim): SubmissionRecord | undefined {
+    const row = this.#db
+      .prepare<[number, string, string, number, string], SubmissionRow>(
+        `UPDATE submissions SET state = 'running', started_at_ms = ?, claim_sha256 = ?, claimed_by = ?,
+           lease_expires_at_ms = ?, next_dispatch_at_ms = NULL
+         WHERE id = (SELECT id FROM submissions WHERE state = 'queued' AND cpu_or_gpu = ?
+                     ORDER BY queued_at_ms, id LIMIT 1)
+           AND state = 'queued'
+         RETURNING *`,
+      )
+      .get(claim.nowMs, claim.sha256, claim.by, claim.nowMs + claim.leaseMs, kind);
+    return row && fromRow(row);
+  }
+
+  /** A queued submission (at `attempt`, when given) -> running, claimed; undefined when it is not queued. */
+  claimById(id: string, attempt: number | undefined, claim: NewClaim): SubmissionRecord | undefined {
+    const row = this.#db
+      .prepare<(string | number)[], SubmissionRow>(
+        `UPDATE submissions SET state = 'running', started_at_ms = ?, claim_sha256 = ?, claimed_by = ?,
+           lease_expires_at_ms = ?, next_dispatch_at_ms = NULL
+         WHERE id = ? AND state = 'queued'${attempt === undefined ? "" : " AND attempt = ?"}
+         RETURNING *`,
+      )
+      .get(
+        claim.nowMs,
+        claim.sha256,
+        claim.by,
+        claim.nowMs + claim.leaseMs,
+        id,
+        ...(attempt === undefined ? [] : [attempt]),
+      );
+    return row && fromRow(row);
+  }
+
+  /** Extends the lease of a claim that still holds its running attempt; false when it does not. */
+  heartbeat(id: string, attempt: number, claimSha256: string, leaseExpiresAtMs: number): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submissions SET lease_expires_at_ms = ?
+           WHERE id = ? AND attempt = ? AND state = 'running' AND claim_sha256 = ?`,
+        )
+        .run(leaseExpiresAtMs, id, attempt, claimSha256).changes === 1
+    );
+  }
+
+  /** Running submissions whose claim's lease ended before `nowMs` (their runner stopped heartbeating). */
+  expiredLeases(nowMs: number): SubmissionRecord[] {
+    return this.#db
+      .prepare<[number], SubmissionRow>(
+        `SELECT * FROM submissions WHERE state = 'running' AND lease_expires_at_ms < ?
+         ORDER BY lease_expires_at_ms, id`,
+      )
+      .all(nowMs)
+      .map(fromRow);
   }
 
   /** Records one dispatch try of this attempt: sent, or failed with the next try scheduled. */
@@ -479,11 +606,11 @@ export class IntakeDb {
     }
   }
 
-  /** Submissions whose dispatch is pending and due. */
+  /** Queued submissions whose dispatch is pending and due (a claimed one needs none). */
   dueDispatches(nowMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `SELECT * FROM submissions WHERE state IN ('queued', 'running') AND dispatch_state = 'pending'
+        `SELECT * FROM submissions WHERE state = 'queued' AND dispatch_state = 'pending'
            AND next_dispatch_at_ms IS NOT NULL AND next_dispatch_at_ms <= ?
          ORDER BY next_dispatch_at_ms, id`,
       )
@@ -514,23 +641,27 @@ export class IntakeDb {
 
   /**
    * Gives up on an attempt (running, or dispatched and never picked up) and queues the next one (dispatch
-   * pending, due now); false when the attempt is no longer in `from` (its result came in meanwhile).
+   * pending, due now) where the submission stood in its queue; false when the attempt is no longer in
+   * `from` (its result came in meanwhile), or when `guard` does not hold (see ClaimGuard).
    */
   requeue(
     id: string,
     attempt: number,
     from: "queued" | "running",
     next: { history: AttemptRecord[]; nowMs: number },
+    guard: ClaimGuard = {},
   ): boolean {
+    const fence = fenceSql(guard);
     return (
       this.#db
         .prepare(
           `UPDATE submissions SET state = 'queued', attempt = attempt + 1, started_at_ms = NULL,
              dispatch_state = 'pending', dispatch_attempts = 0, dispatch_error = NULL,
-             next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL, history = ?
-           WHERE id = ? AND attempt = ? AND state = ?`,
+             next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL, history = ?,
+             claim_sha256 = NULL, claimed_by = NULL, lease_expires_at_ms = NULL
+           WHERE id = ? AND attempt = ? AND state = ?${fence.sql}`,
         )
-        .run(next.nowMs, JSON.stringify(next.history), id, attempt, from).changes === 1
+        .run(next.nowMs, JSON.stringify(next.history), id, attempt, from, ...fence.params).changes === 1
     );
   }
 
@@ -568,17 +699,16 @@ export class IntakeDb {
   }
 
   /**
-   * queued (or, for `running: true`, running too) -> cancelled; false when it is in neither (a runner
-   * took it, or it is final).
+   * queued or running -> cancelled; false when it is neither (final, or cancelled already). The claim
+   * stays recorded, so its runner's next heartbeat is told to stop; `started_at_ms` says whether it counts.
    */
-  cancel(id: string, by: "participant" | "organizer", at: string, running = false): boolean {
-    const states = running ? "('queued', 'running')" : "('queued')";
+  cancel(id: string, by: "participant" | "organizer", at: string): boolean {
     return (
       this.#db
         .prepare(
           `UPDATE submissions SET state = 'cancelled', cancelled_at = ?, cancelled_by = ?,
-             next_dispatch_at_ms = NULL
-           WHERE id = ? AND state IN ${states}`,
+             next_dispatch_at_ms = NULL, lease_expires_at_ms = NULL
+           WHERE id = ? AND state IN ('queued', 'running')`,
         )
         .run(at, by, id).changes === 1
     );
@@ -598,10 +728,10 @@ export class IntakeDb {
              started_at_ms = NULL,
              cancelled_at = NULL, cancelled_by = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
              dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL,
-             history = ?
+             history = ?, queued_at_ms = ?, claim_sha256 = NULL, claimed_by = NULL, lease_expires_at_ms = NULL
            WHERE id = ? AND state IN ('final', 'cancelled')`,
         )
-        .run(next.nowMs, JSON.stringify(next.history), id).changes === 1
+        .run(next.nowMs, JSON.stringify(next.history), next.nowMs, id).changes === 1
     );
   }
 

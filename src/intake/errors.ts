@@ -68,7 +68,17 @@ export class NoRunnersError extends IntakeError {
 /** A download or report for a submission that already has a final result, or for a superseded attempt. */
 export class ResultConflictError extends IntakeError {
   override name = "ResultConflictError";
-  readonly code = "result_conflict";
+  readonly code: string = "result_conflict";
+}
+
+/** A heartbeat, release, download or report of a claim that no longer holds its attempt: stop, write nothing. */
+export class ClaimLostError extends ResultConflictError {
+  override name = "ClaimLostError";
+  override readonly code: "claim_lost" | "cancelled";
+  constructor(code: "claim_lost" | "cancelled", message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** An upload outside the competition's dates (timeline in competition.yml). */
@@ -111,12 +121,12 @@ export class ActiveRunsError extends IntakeError {
   }
 }
 
-/** A cancel of a submission a runner has already started, or that is finished. */
+/** A cancel of a submission that is finished (final, or cancelled already). */
 export class NotCancellableError extends IntakeError {
   override name = "NotCancellableError";
   readonly code = "not_cancellable";
   constructor(id: string, state: string) {
-    super(`submission ${id} is ${state}: only a submission no runner has started (queued) can be cancelled`);
+    super(`submission ${id} is ${state}: only a queued or running submission can be cancelled`);
   }
 }
 

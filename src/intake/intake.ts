@@ -33,8 +33,14 @@ import {
   lastChars,
   MAX_STORED_LOG_CHARS,
   parseResultReport,
+  type ClaimByIdRequest,
+  type ClaimHold,
+  type ClaimNextAnswer,
+  type ClaimNextRequest,
+  type ClaimView,
   type CpuOrGpu,
   type DispatchPayload,
+  type HeartbeatAnswer,
   type RunnerSubmissionView,
   type SubmissionListView,
   type SubmissionView,
@@ -49,7 +55,14 @@ import {
   inspectSubmission,
 } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
-import { blankResult, type FinalFields, type IntakeDb, type SubmissionRecord } from "./db.js";
+import { ClaimDesk, DEFAULT_LEASE_MS } from "./claims.js";
+import {
+  blankResult,
+  type ClaimGuard,
+  type FinalFields,
+  type IntakeDb,
+  type SubmissionRecord,
+} from "./db.js";
 import {
   ActiveRunsError,
   ChoiceError,
@@ -83,8 +96,11 @@ export interface IntakeOptions {
   competition: Competition;
   db: IntakeDb;
   storage: SubmissionStorage;
-  dispatch: Dispatch;
+  /** Where runs are dispatched (GitHub); null: nowhere, pull runners claim them (`proctor runner`). */
+  dispatch: Dispatch | null;
   clock?: Clock;
+  /** How long a runner's claim lasts without a heartbeat (default 30 s). */
+  leaseMs?: number;
   /** Which log visibility of competition.yml applies (default evaluation). */
   phase?: Phase;
   /**
@@ -117,7 +133,7 @@ export interface IntakeOptions {
 }
 
 export interface SweepReport {
-  /** Stuck or never picked-up submissions dispatched again (attempt + 1). */
+  /** Stuck, lost (lease over) or never picked-up submissions queued again (attempt + 1). */
   redispatched: string[];
   /** Stuck or never picked-up submissions left as infrastructure_error (attempts used up). */
   failed: string[];
@@ -180,7 +196,9 @@ export class Intake {
   readonly organizer: Organizer;
   readonly #db: IntakeDb;
   readonly #storage: SubmissionStorage;
-  readonly #dispatch: Dispatch;
+  readonly #dispatch: Dispatch | null;
+  /** The runners' claims (claims.ts). */
+  readonly #claims: ClaimDesk;
   readonly #clock: Clock;
   readonly #phase: Phase;
   readonly #pickupDeadlineMs: number;
@@ -217,6 +235,14 @@ export class Intake {
     this.sessions = new Sessions(this.#db, { participant: this.tokens, admin: this.admins }, this.#clock);
     this.organizer = new Organizer(this.#db, this.#clock);
     this.#quotaStore = this.#readOnlyStore();
+    this.#claims = new ClaimDesk({
+      db: this.#db,
+      clock: this.#clock,
+      leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+      view: (record) => this.#runnerView(record),
+      giveUp: (record, what, guard) => this.#giveUpAndDispatch(record, "running", what, guard),
+      log: this.#log,
+    });
   }
 
   /**
@@ -343,6 +369,7 @@ export class Intake {
         throw error;
       });
     this.#log.info(`submission ${id} from ${participant}: ${stored.bytes} bytes, sha256 ${stored.sha256}`);
+    this.#claims.ring();
 
     const dispatching = this.#track(this.#dispatchOne(this.#db.getSubmission(result.id)!));
     if (this.#dispatchWaitMs > 0) {
@@ -375,8 +402,9 @@ export class Intake {
   }
 
   /**
-   * Cancels a participant's submission that no runner has started (NotCancellableError otherwise); it
-   * does not count against their limits, and a runner that asks for it afterwards is told 409.
+   * Cancels a participant's queued or running submission (NotCancellableError once it is over). Cancelled
+   * while queued it does not count against their limits; cancelled running it does (it used a runner), and
+   * its runner is told to stop at its next heartbeat (409 `cancelled`, as any later download or report).
    */
   async cancel(participant: string, id: string): Promise<SubmittedView> {
     const record = this.#record(id);
@@ -459,6 +487,39 @@ export class Intake {
   runnerView(id: string): RunnerSubmissionView {
     const record = this.#record(id);
     if (record.state === "cancelled") throw cancelledConflict(record);
+    return this.#runnerView(record);
+  }
+
+  /** How long a claim lasts without a heartbeat. */
+  get leaseMs(): number {
+    return this.#claims.leaseMs;
+  }
+
+  /**
+   * Claims the next queued submission of a kind for a runner (`holder`: its credential's holder), waiting
+   * up to `wait_ms` for one (gateway-api/claims.ts).
+   */
+  claimNext(holder: string, request: ClaimNextRequest, signal?: AbortSignal): Promise<ClaimNextAnswer> {
+    return this.#claims.next(holder, request, signal);
+  }
+
+  /** Claims one submission by id (the Actions job); ResultConflictError when it is not queued. */
+  claimById(holder: string, id: string, request: ClaimByIdRequest): ClaimView {
+    return this.#claims.byId(holder, this.#record(id), request);
+  }
+
+  /** Extends a claim's lease; ClaimLostError (409 cancelled or claim_lost) when the runner must stop. */
+  heartbeat(id: string, hold: ClaimHold): HeartbeatAnswer {
+    return this.#claims.heartbeat(this.#record(id), hold);
+  }
+
+  /** Gives a claim back (its runner stops at once): queued again as the next attempt, uncounted. */
+  release(id: string, hold: ClaimHold): { submission_id: string; state: string } {
+    this.#claims.release(this.#record(id), hold);
+    return { submission_id: id, state: this.#db.getSubmission(id)!.state };
+  }
+
+  #runnerView(record: SubmissionRecord): RunnerSubmissionView {
     const final = record.state === "final" && record.status !== null;
     return {
       submission_id: record.id,
@@ -488,9 +549,10 @@ export class Intake {
    * and marks the queued attempt running. ResultConflictError when the submission is final or the attempt
    * is not the current one (it was given up on; a newer dispatch is under way).
    */
-  async openZip(id: string, attempt: unknown): Promise<StoredZip & { sha256: string }> {
+  async openZip(id: string, attempt: unknown, claimToken?: string): Promise<StoredZip & { sha256: string }> {
     const record = this.#record(id);
     this.#checkAttempt(record, attempt);
+    this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
     const zip = await this.#storage.open(id).catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
@@ -519,35 +581,40 @@ export class Intake {
     const record = this.#record(id);
     const report = parseResultReport(body);
     this.#checkAttempt(record, report.attempt);
+    this.#claims.check(record, report);
+    // A claimed attempt is written only while its claim holds it (the lease may run out meanwhile).
+    const guard: ClaimGuard = record.claimSha256 === null ? {} : { claimSha256: record.claimSha256 };
     const now = this.#clock();
     if (report.status === "running") {
       this.#db.markRunning(id, record.attempt, now.getTime());
     } else if (report.status === "infrastructure_error") {
       // Not the participant's fault: run it again while attempts remain, then end it uncounted.
-      const swept = emptySweep();
-      this.#giveUp(
+      this.#giveUpAndDispatch(
         record,
         record.state === "running" ? "running" : "queued",
-        swept,
         `the runner could not run attempt ${record.attempt} (${report.reason})`,
+        guard,
       );
-      if (swept.redispatched.length > 0) this.#track(this.#dispatchOne(this.#db.getSubmission(id)!));
     } else {
-      this.#finalize(record, {
-        status: report.status,
-        reason: report.reason,
-        publicScore: report.public_score,
-        sealedPrivateScore: report.private_score_sealed ?? null,
-        durationMs: report.duration_ms,
-        imageDigest: report.image_digest,
-        stdout: report.stdout === undefined ? null : lastChars(report.stdout, MAX_STORED_LOG_CHARS),
-        stderr: report.stderr === undefined ? null : lastChars(report.stderr, MAX_STORED_LOG_CHARS),
-        problems: report.problems ?? [],
-        usage: report.usage ?? null,
-        resultsJson: report.results_json ?? null,
-        diagnosis: report.diagnosis ? diagnosisOf(report.diagnosis) : null,
-        finishedAt: now.toISOString(),
-      });
+      this.#finalize(
+        record,
+        {
+          status: report.status,
+          reason: report.reason,
+          publicScore: report.public_score,
+          sealedPrivateScore: report.private_score_sealed ?? null,
+          durationMs: report.duration_ms,
+          imageDigest: report.image_digest,
+          stdout: report.stdout === undefined ? null : lastChars(report.stdout, MAX_STORED_LOG_CHARS),
+          stderr: report.stderr === undefined ? null : lastChars(report.stderr, MAX_STORED_LOG_CHARS),
+          problems: report.problems ?? [],
+          usage: report.usage ?? null,
+          resultsJson: report.results_json ?? null,
+          diagnosis: report.diagnosis ? diagnosisOf(report.diagnosis) : null,
+          finishedAt: now.toISOString(),
+        },
+        guard,
+      );
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
     }
     const after = this.#db.getSubmission(id)!;
@@ -563,6 +630,16 @@ export class Intake {
   async sweep(): Promise<SweepReport> {
     const report = emptySweep();
     const now = this.#clock().getTime();
+    for (const record of this.#db.expiredLeases(now)) {
+      this.#giveUp(
+        record,
+        "running",
+        report,
+        `the runner holding attempt ${record.attempt} (${record.claimedBy ?? "?"}) stopped heartbeating: ` +
+          `its claim's lease ran out at ${new Date(record.leaseExpiresAtMs!).toISOString()}`,
+        { leaseOverAtMs: now },
+      );
+    }
     const stuck = this.stuckAfterMs;
     for (const record of this.#db.stuckRunning(now - stuck)) {
       this.#giveUp(
@@ -640,10 +717,11 @@ export class Intake {
     }
   }
 
-  #finalize(record: SubmissionRecord, fields: FinalFields): void {
-    if (!this.#db.finalize(record.id, record.attempt, fields)) {
+  #finalize(record: SubmissionRecord, fields: FinalFields, guard: ClaimGuard = {}): void {
+    if (!this.#db.finalize(record.id, record.attempt, fields, guard)) {
       const now = this.#db.getSubmission(record.id);
       if (now?.state === "cancelled") throw cancelledConflict(now);
+      if (now && guard.claimSha256 !== undefined) this.#claims.check(now, { attempt: record.attempt });
       throw new ResultConflictError(
         `submission ${record.id} already has its final result; a result is never replaced`,
       );
@@ -651,8 +729,17 @@ export class Intake {
     this.#db.bumpResultsVersion();
   }
 
-  /** Gives up on a lost attempt: dispatches the next one, or when attempts are used up ends it. */
-  #giveUp(record: SubmissionRecord, from: "queued" | "running", report: SweepReport, what: string): void {
+  /**
+   * Gives up on a lost attempt (while `guard` holds): queues the next one where the submission stood in
+   * its queue and dispatches it, or when attempts are used up ends it uncounted.
+   */
+  #giveUp(
+    record: SubmissionRecord,
+    from: "queued" | "running",
+    report: SweepReport,
+    what: string,
+    guard: ClaimGuard = {},
+  ): void {
     const now = this.#clock();
     const reason = `${what}; this is not your fault and does not count against your limits`;
     if (record.attempt < this.#maxAttempts) {
@@ -661,9 +748,10 @@ export class Intake {
         ...record.history,
         { attempt: record.attempt, status: "infrastructure_error" as const, reason, at: now.toISOString() },
       ];
-      if (this.#db.requeue(record.id, record.attempt, from, { history, nowMs: now.getTime() })) {
-        this.#log.warn(`submission ${record.id}: ${what}; dispatching attempt ${next}`);
+      if (this.#db.requeue(record.id, record.attempt, from, { history, nowMs: now.getTime() }, guard)) {
+        this.#log.warn(`submission ${record.id}: ${what}; queueing attempt ${next}`);
         report.redispatched.push(record.id);
+        this.#claims.ring();
       }
       return;
     }
@@ -675,6 +763,7 @@ export class Intake {
           reason: `${reason} (attempt ${record.attempt} of ${this.#maxAttempts}; given up)`,
           finishedAt: now.toISOString(),
         }),
+        guard,
       );
     } catch (error) {
       if (error instanceof ResultConflictError) return; // its result came in meanwhile
@@ -684,9 +773,16 @@ export class Intake {
     report.failed.push(record.id);
   }
 
+  /** #giveUp outside a sweep: the next attempt's dispatch is sent now. */
+  #giveUpAndDispatch(record: SubmissionRecord, from: "queued" | "running", what: string, guard: ClaimGuard) {
+    const swept = emptySweep();
+    this.#giveUp(record, from, swept, what, guard);
+    if (swept.redispatched.length > 0) this.#track(this.#dispatchOne(this.#db.getSubmission(record.id)!));
+  }
+
   /** Sends one dispatch and records the outcome; true sent, false failed, undefined already in flight. */
   async #dispatchOne(record: SubmissionRecord): Promise<boolean | undefined> {
-    if (this.#dispatching.has(record.id)) return undefined;
+    if (this.#dispatch === null || this.#dispatching.has(record.id)) return undefined;
     this.#dispatching.add(record.id);
     try {
       const payload: DispatchPayload = {

@@ -111,7 +111,7 @@ export class Organizer {
   /** Cancels a queued or running submission (a runner that reports for it afterwards is told 409). */
   cancel(id: string): SubmissionRecord {
     const record = this.#record(id);
-    if (!this.db.cancel(id, "organizer", this.clock().toISOString(), true)) {
+    if (!this.db.cancel(id, "organizer", this.clock().toISOString())) {
       throw new OrganizerError(
         `submission ${id} is ${record.state}: only a queued or running one can be cancelled`,
       );

@@ -23,6 +23,11 @@ export function newSubmissionId(): string {
   return `sub-${randomBytes(16).toString("base64url")}`;
 }
 
+/** A claim's token (gateway-api/claims.ts): only its sha256 is stored, as the fence of the claimed attempt. */
+export function newClaimToken(): string {
+  return `clm_${randomBytes(32).toString("base64url")}`;
+}
+
 export function sha256Hex(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
 }

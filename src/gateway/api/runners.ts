@@ -1,50 +1,71 @@
 /**
- * The runners' API (Authorization: Bearer <runner credential, prc_…>; see gateway-api/result-report.ts):
+ * The runners' API (Authorization: Bearer <runner credential, prc_…>; see gateway-api/claims.ts and
+ * gateway-api/result-report.ts):
  *
+ *   POST /v1/runner/claims                          -> claims the next queued submission of a kind
+ *   POST /v1/runner/submissions/:id/claim           -> claims that submission (the Actions job)
+ *   POST /v1/runner/submissions/:id/heartbeat       -> keeps a claim (409: stop)
+ *   POST /v1/runner/submissions/:id/release         -> gives a claim back
  *   GET  /v1/runner/submissions/:id                 -> RunnerSubmissionView
- *   GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip
+ *   GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip (a claimed attempt: with its x-proctor-claim)
  *   POST /v1/runner/submissions/:id/result          -> records a result report
  */
-import type { FastifyInstance, FastifySchemaCompiler } from "fastify";
-import { z } from "zod";
-import { parseResultReport, ResultReportSchema } from "../../gateway-api/index.js";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import {
+  CLAIM_HEADER,
+  ClaimByIdSchema,
+  ClaimHoldSchema,
+  ClaimNextSchema,
+  parseResultReport,
+  ResultReportSchema,
+  type ClaimByIdRequest,
+  type ClaimHold,
+  type ClaimNextRequest,
+} from "../../gateway-api/index.js";
 import { RunnerAuthError, type Intake } from "../../intake/index.js";
-import { HttpError } from "../errors.js";
 import { authenticateEachRoute, bearerHolder } from "../authenticate.js";
-import { ID_PARAMS } from "./schemas.js";
+import { ID_PARAMS, zodBody } from "./schemas.js";
 
 export interface RunnerApiOptions {
   intake: Intake;
 }
 
-/**
- * The report's body schema is the contract's own (zod, in gateway-api/result-report.ts): its JSON Schema
- * documents the route, and the contract's parser checks it, so a refusal is the runner's 400
- * `invalid_report` naming each field, in the contract's words.
- */
-const REPORT_BODY = z.toJSONSchema(ResultReportSchema, { unrepresentable: "any" });
-const reportValidator: FastifySchemaCompiler<unknown> = ({ httpPart }) => {
-  if (httpPart === "params") {
-    // ID_PARAMS: the router's `:id` is always a string.
-    return (params: unknown) =>
-      typeof (params as { id?: unknown } | null)?.id === "string"
-        ? { value: params }
-        : { error: new HttpError(400, "bad_request", "`id` in the path is required") };
-  }
-  return (body: unknown) => {
-    try {
-      return { value: parseResultReport(body) };
-    } catch (error) {
-      return { error: error as Error };
-    }
-  };
-};
-
 export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptions): Promise<void> {
   const { intake } = options;
+  /** The runner credential's holder (the hook below has authenticated it). */
+  const holder = (request: FastifyRequest) => bearerHolder(request, intake.runners)!.holder;
   authenticateEachRoute(routes, async (request) => {
     if (!bearerHolder(request, intake.runners)) throw new RunnerAuthError();
   });
+
+  routes.post<{ Body: ClaimNextRequest }>(
+    "/v1/runner/claims",
+    zodBody(ClaimNextSchema, { id: false }),
+    async (request) => {
+      // A long poll: a runner that goes away stops the wait.
+      const gone = new AbortController();
+      request.raw.once("close", () => gone.abort());
+      return intake.claimNext(holder(request), request.body, gone.signal);
+    },
+  );
+
+  routes.post<{ Params: { id: string }; Body: ClaimByIdRequest }>(
+    "/v1/runner/submissions/:id/claim",
+    zodBody(ClaimByIdSchema),
+    async (request) => intake.claimById(holder(request), request.params.id, request.body),
+  );
+
+  routes.post<{ Params: { id: string }; Body: ClaimHold }>(
+    "/v1/runner/submissions/:id/heartbeat",
+    zodBody(ClaimHoldSchema),
+    async (request) => intake.heartbeat(request.params.id, request.body),
+  );
+
+  routes.post<{ Params: { id: string }; Body: ClaimHold }>(
+    "/v1/runner/submissions/:id/release",
+    zodBody(ClaimHoldSchema),
+    async (request) => intake.release(request.params.id, request.body),
+  );
 
   routes.get<{ Params: { id: string } }>(
     "/v1/runner/submissions/:id",
@@ -62,7 +83,12 @@ export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptio
       },
     },
     async (request, reply) => {
-      const zip = await intake.openZip(request.params.id, request.query.attempt);
+      const claim = request.headers[CLAIM_HEADER];
+      const zip = await intake.openZip(
+        request.params.id,
+        request.query.attempt,
+        typeof claim === "string" ? claim : undefined,
+      );
       reply
         .header("content-type", "application/zip")
         .header("content-length", String(zip.bytes))
@@ -72,9 +98,11 @@ export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptio
     },
   );
 
+  // The report's parser is the contract's own, so a refusal is the runner's 400 `invalid_report` naming
+  // each field, in the contract's words.
   routes.post<{ Params: { id: string }; Body: unknown }>(
     "/v1/runner/submissions/:id/result",
-    { schema: { params: ID_PARAMS, body: REPORT_BODY }, validatorCompiler: reportValidator },
+    zodBody(ResultReportSchema, { parse: parseResultReport }),
     async (request) => intake.report(request.params.id, request.body),
   );
 }

@@ -170,7 +170,7 @@ export function landingPage(ctx: PageContext): Html {
             Submissions: ${lb.dailyLimit === null ? "no daily limit" : `${lb.dailyLimit} per day (UTC)`},
             ${lb.totalLimit === null ? "no total limit" : `${lb.totalLimit} in all`};
             ${lb.countFailed ? "failed runs count" : "only successful runs count"}; infrastructure errors and
-            cancelled submissions never
+            submissions cancelled before a runner started them never
             do.${c.lifecycle.maxActiveRuns === null ? "" : ` At most ${c.lifecycle.maxActiveRuns} queued or running at once.`}
           </li>
           <li>
@@ -363,7 +363,21 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
                 Cancel
               </button>
             </form>`
-          : ""
+          : v.state === "running"
+            ? markup`<details class="confirm">
+                <summary>Cancel…</summary>
+                <p>A runner has started it: cancelling stops it now, and it still counts toward your limits.</p>
+                <form method="post" action="/submissions/${v.submission_id}/cancel">
+                  <input type="hidden" name="_csrf" value="${csrf}" /><button
+                    type="submit"
+                    class="secondary"
+                    aria-label="Cancel submission ${v.submission_id}, counted"
+                  >
+                    Cancel the run (counts)
+                  </button>
+                </form>
+              </details>`
+            : ""
       }${choice}
       <details id="${detailsId}">
         <summary>Details</summary>

@@ -6,7 +6,7 @@
  *   POST /signout                   ends the session (deleted on the server)
  *   GET  /submit, POST /submit      the upload form (multipart; progress bar with the script)
  *   GET  /submissions               my submissions; GET /submissions/live: its live region alone
- *   POST /submissions/:id/cancel    cancel one that has not started
+ *   POST /submissions/:id/cancel    cancel a queued one (free) or a running one (counted)
  *   GET  /leaderboard               public standings, the viewer's row highlighted
  *   GET  /admin, POST /admin/…      the organizer's queue and actions (admin session only)
  *   GET  /admin/submissions/:id     one submission whole, the program's output included (admin only)
