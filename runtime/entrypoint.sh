@@ -15,7 +15,9 @@
 #   but left no /code_execution/submission/$PROCTOR_EXPECTED_OUTPUT (default submission.csv), it copies
 #   ./$PROCTOR_EXPECTED_OUTPUT from the working folder there, as DrivenData's runtimes do; without one, it
 #   says where files of that name or extension were written, and exits 65; when there is no main.sh or
-#   main.py to run, 66. It never exits 0 in either case.
+#   main.py to run, 66. It never exits 0 in either case. An expected output named with {id} (e.g.
+#   {id}.tif) is a folder of files, one per id: nothing is copied, and it exits 65 only when no file at all
+#   is in /code_execution/submission.
 #
 # With arguments (`docker run IMAGE python3 /opt/proctor/tests/test_imports.py`, `docker run -it IMAGE bash`),
 # it runs them as they are instead.
@@ -224,6 +226,33 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
+# Where the program wrote instead, when the expected output is missing: files of the expected name or
+# extension it made under the scratch folder (the links to the submission's own files and to data/ and
+# submission/ are not followed).
+log_written_instead() {
+  local extension=${EXPECTED_OUTPUT##*.} written
+  if [ "$extension" = "$EXPECTED_OUTPUT" ]; then extension=$EXPECTED_OUTPUT; else extension="*.$extension"; fi
+  written=$(find "$scratch_root" -mindepth 1 -maxdepth 4 -type f \( -name "$EXPECTED_OUTPUT" -o -name "$extension" \) \
+    -newer "$started_marker" -print0 2>/dev/null | LC_ALL=C sort -z | head -z -n 5 | tr -c '[:print:]\0' '?' |
+    tr '\0' ' ')
+  if [ -n "$written" ]; then
+    log "found instead: ${written% }"
+  fi
+}
+
+# A format of one file per id names them with {id} (e.g. {id}.tif, the contract's ID_PLACEHOLDER): the
+# program writes them into submission/ itself; nothing is copied, and any file there is output (proctor's
+# format check names the wrong ones).
+if [[ $EXPECTED_OUTPUT == *"{id}"* ]]; then
+  if [ -z "$(find "$SUBMISSION_DIR" -type f -print -quit 2>/dev/null)" ]; then
+    log "error: $main exited 0 after ${elapsed}s but wrote no file in $SUBMISSION_DIR: write one $EXPECTED_OUTPUT per id there (submission/ from the working folder)"
+    log_written_instead
+    exit "$EXIT_OUTPUT_MISSING"
+  fi
+  log "$main finished after ${elapsed}s and wrote its files in $SUBMISSION_DIR"
+  exit 0
+fi
+
 # DrivenData's entrypoints copy ./submission.csv from beside main.py into submission/: do the same with the
 # expected file when the program left it in the working folder only. The copy goes into the capped output
 # folder like any write there, so it cannot pass the cap; a partial copy is removed, not scored.
@@ -241,16 +270,7 @@ fi
 
 if [ ! -f "$target" ]; then
   log "error: $main exited 0 after ${elapsed}s but wrote no $target: write your predictions there (or to submission/$EXPECTED_OUTPUT or ./$EXPECTED_OUTPUT from the working folder)"
-  # Where it wrote instead: files of the expected name or extension it made under the scratch folder (the
-  # links to the submission's own files and to data/ and submission/ are not followed).
-  extension=${EXPECTED_OUTPUT##*.}
-  if [ "$extension" = "$EXPECTED_OUTPUT" ]; then extension=$EXPECTED_OUTPUT; else extension="*.$extension"; fi
-  written=$(find "$scratch_root" -mindepth 1 -maxdepth 4 -type f \( -name "$EXPECTED_OUTPUT" -o -name "$extension" \) \
-    -newer "$started_marker" -print0 2>/dev/null | LC_ALL=C sort -z | head -z -n 5 | tr -c '[:print:]\0' '?' |
-    tr '\0' ' ')
-  if [ -n "$written" ]; then
-    log "found instead: ${written% }"
-  fi
+  log_written_instead
   exit "$EXIT_OUTPUT_MISSING"
 fi
 log "$main finished after ${elapsed}s and wrote $SUBMISSION_DIR/$EXPECTED_OUTPUT"

@@ -5,6 +5,8 @@ import {
   DEFAULT_EXPECTED_OUTPUT,
   ENTRYPOINT_ENV,
   ENTRYPOINT_EXIT,
+  ID_PLACEHOLDER,
+  namesFilePerId,
   RUNTIME_TESTS_DIR,
   scorerPredictionsFile,
   submissionCommand,
@@ -49,6 +51,12 @@ describe("runtime/entrypoint.sh agrees with the contract", () => {
       `\${${ENTRYPOINT_ENV.expectedOutput}:-${DEFAULT_EXPECTED_OUTPUT}}`,
     );
     expect(script).toContain(`"\${${ENTRYPOINT_ENV.interactive}:-}" = 1`);
+  });
+
+  it("takes an expected output named with ID_PLACEHOLDER for a folder of files, one per id", () => {
+    expect(script).toContain(`if [[ $EXPECTED_OUTPUT == *"${ID_PLACEHOLDER}"* ]]; then`);
+    expect(namesFilePerId(`${ID_PLACEHOLDER}.tif`)).toBe(true);
+    expect(namesFilePerId("submission.csv")).toBe(false);
   });
 });
 

@@ -25,6 +25,18 @@ export const CONTAINER = {
 /** The file a zip submission's program writes in CONTAINER.submission when competition.yml names none. */
 export const DEFAULT_EXPECTED_OUTPUT = "submission.csv";
 
+/**
+ * An expected output named with this (e.g. "{id}.tif") is a folder of files, one per id, not one file: the
+ * program writes them into the output folder itself, and any file there is output (runtime/entrypoint.sh
+ * mirrors this).
+ */
+export const ID_PLACEHOLDER = "{id}";
+
+/** True for an expected output that names one file per id ("{id}.tif") rather than one file. */
+export function namesFilePerId(expectedOutput: string): boolean {
+  return expectedOutput.includes(ID_PLACEHOLDER);
+}
+
 /** An image submission's folders (Grand Challenge's contract), unless competition.yml says otherwise. */
 export const IMAGE_CONTAINER = {
   /** The test features: read-only. */
@@ -52,10 +64,12 @@ export const RUNTIME_TESTS_DIR = "/opt/proctor/tests";
 
 /**
  * Where a custom scorer finds its inputs, read-only, in its own container. Predictions in JSON come as
- * /scoring/predictions.jsonl or /scoring/predictions.json instead (scorerPredictionsFile).
+ * /scoring/predictions.jsonl or /scoring/predictions.json instead (scorerPredictionsFile), and a folder of
+ * files, one per id, as the folder /scoring/predictions.
  */
 export const SCORER_PATHS = {
   predictions: "/scoring/predictions.csv",
+  predictionsFolder: "/scoring/predictions",
   groundTruth: "/scoring/ground_truth.csv",
   scorer: "/scoring/scorer",
 } as const;

@@ -83,7 +83,8 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
     const { status, reason, problems, problemCounts, scores } =
       run.status === "succeeded"
         ? await score({
-            predictionsPath: path.join(outputDir, format.file),
+            // A folder format's predictions are the output folder itself, one file per id.
+            predictionsPath: format.files ? outputDir : path.join(outputDir, format.file),
             groundTruthPath: groundTruth,
             format,
             metric: competition.scoring.metric,

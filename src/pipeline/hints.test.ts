@@ -50,6 +50,10 @@ describe("runHints", () => {
     );
   });
 
+  it("names no file for a folder format ({id}.tif): its files have many names", () => {
+    expect(runHints(run("", ["chip1.tif", "chip2.tif"]), { expectedOutput: "{id}.tif" })).toEqual([]);
+  });
+
   it("names the command the shell could not find, as bash, sh and env print it", () => {
     const context = { expectedOutput: "submission.csv" };
     const bash = run("2026-01-01T00:00:00Z main.sh: line 3: pixi: command not found");

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { packageLabel, providerOf, readEnvironment, type Environment } from "../runtime/index.js";
-import { CONTAINER } from "../contract/index.js";
+import { CONTAINER, namesFilePerId } from "../contract/index.js";
 import type { SubmissionRunResult } from "./run-submission.js";
 
 export interface HintContext {
@@ -42,7 +42,8 @@ export function runHints(run: SubmissionRunResult, context: HintContext): string
   }
   const files = run.output?.files ?? [];
   const expected = context.expectedOutput;
-  if (!files.some((f) => f.path === expected) && files.length > 0) {
+  // A folder format ("{id}.tif") takes files of many names: the format check names the wrong ones.
+  if (!namesFilePerId(expected) && !files.some((f) => f.path === expected) && files.length > 0) {
     const found = files
       .slice(0, 3)
       .map((f) => f.path)

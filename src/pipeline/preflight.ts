@@ -2,10 +2,13 @@ import { stat } from "node:fs/promises";
 import type { Competition } from "../config/index.js";
 import {
   formatIdType,
+  idFileNameProblem,
   loadSubmissionFormat,
   readGroundTruth,
   ScoringError,
+  scorerPredictionsPath,
   scoringTarget,
+  shownName,
   type SubmissionFormat,
 } from "../scoring/index.js";
 import { YamlConfigError } from "../yaml/index.js";
@@ -36,8 +39,9 @@ export interface SetupPaths {
 
 /**
  * Checks everything a run needs from the organizer before the participant's code runs: the data folder,
- * the submission format, the metric against the format, and the ground truth (readable, ids unique, the
- * id, target and usage columns present). Returns the submission format; throws CompetitionSetupError
+ * the submission format, the metric against the format (a folder format needs a custom scorer), and the
+ * ground truth (readable, ids unique, the id, target and usage columns present; a folder format's ids can
+ * be file names). Returns the submission format; throws CompetitionSetupError
  * listing every problem found.
  */
 export async function checkCompetitionSetup(
@@ -80,6 +84,11 @@ async function groundTruthProblems(
 ): Promise<string[]> {
   const { metric, usageColumn } = competition.scoring;
   let target: Awaited<ReturnType<typeof scoringTarget>> | null = null;
+  if (typeof metric === "string" && format.files) {
+    return [
+      `scoring.metric: ${metric} scores a table of predictions, but the submission format ${format.source} is a folder of files (files: one ${format.files.name} per id), which no built-in metric reads; set scoring.metric: { custom: { command: [...] } } and score the folder in your scorer: it gets the files at ${scorerPredictionsPath(format)}/`,
+    ];
+  }
   if (typeof metric === "string") {
     try {
       target = await scoringTarget({
@@ -104,6 +113,18 @@ async function groundTruthProblems(
       ...(target && { targetColumn: target.column, targetKind: target.kind }),
     });
     if (truth.ids.size === 0) return [`paths.ground_truth: ${groundTruth} has no rows`];
+    if (format.files) {
+      const files = format.files;
+      const bad = truth.ids.ids().flatMap((id) => {
+        const problem = idFileNameProblem(files, id);
+        return problem ? [`id ${shownName(id)} ${problem}`] : [];
+      });
+      if (bad.length > 0) {
+        return [
+          `paths.ground_truth: ${groundTruth}'s ids name the files of the folder format ${format.source} (${files.name}), but ${bad.length} cannot: ${bad.slice(0, 3).join("; ")}${bad.length > 3 ? "; ..." : ""}; give every row an id that can be a file name`,
+        ];
+      }
+    }
     if (usageColumn !== null && !truth.usage) {
       return [
         `paths.ground_truth: ${groundTruth} has no "${usageColumn}" column (scoring.usage_column), so there is no public/private split; add the column (Public or Private per row), or set scoring.usage_column: null to score every row as public`,

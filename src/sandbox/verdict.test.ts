@@ -246,6 +246,28 @@ const cases: Case[] = [
     reason: /^the program exited with code 65$/,
   },
   {
+    name: "a folder format ({id}.tif), exit 0 with files of any name: the format check judges them",
+    request: { output: { ...ZIP_OUTPUT, expectedFile: "{id}.tif" } },
+    run: { exitCode: 0, output: collected({ "chip1.tif": 10, "notes.txt": 2 }) },
+    status: "succeeded",
+    reason: /^the program exited 0$/,
+  },
+  {
+    name: "a folder format, exit 0 with no file: output_missing, one file per id named",
+    request: { output: { ...OUTPUT, expectedFile: "{id}.tif" } },
+    run: { exitCode: 0, output: NOTHING },
+    status: "output_missing",
+    reason:
+      /^the program exited 0 but wrote no file \(one \{id\}\.tif per id\) in \/code_execution\/submission$/,
+  },
+  {
+    name: "a folder format, the entrypoint's 65 with no file: output_missing",
+    request: { output: { ...ZIP_OUTPUT, expectedFile: "{id}.tif" } },
+    run: { exitCode: 65, output: NOTHING },
+    status: "output_missing",
+    reason: /wrote no file \(one \{id\}\.tif per id\)/,
+  },
+  {
     name: "65 after a timeout is still timed_out",
     request: { output: ZIP_OUTPUT },
     run: { exitCode: 65, output: NOTHING, stop: { sigterm: true, sigkill: false } },

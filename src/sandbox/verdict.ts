@@ -1,3 +1,4 @@
+import { namesFilePerId } from "../contract/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { CollectedOutput } from "./output.js";
 import type { SandboxLimits } from "./limits.js";
@@ -46,7 +47,8 @@ export interface Verdict {
  * Why the run ended, from what the engine and the output folder say, most telling first: a kill from
  * outside proctor before its time limit, the time limit, the kernel's OOM kill, memory eaten by the output
  * folder, the output caps, a failed exit, an unusable or missing expected output. The one place `output_missing` is
- * decided: a run that exited 0 without its expected file, or whose entrypoint said so with
+ * decided: a run that exited 0 without its expected file (without any file, when the expected output names
+ * one file per id: "{id}.tif"), or whose entrypoint said so with
  * `output.missingExitCode` (runtime/entrypoint.sh's ENTRYPOINT_EXIT.outputMissing).
  */
 export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, run: RunEnd): Verdict {
@@ -81,7 +83,11 @@ export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, 
     };
   }
   const expected = request.output?.expectedFile;
-  const wroteExpected = !!expected && !!output?.files.some((f) => f.path === expected);
+  // A name with {id} is a folder of files, one per id: any file is output (the format check names the rest).
+  const wroteExpected =
+    !!expected &&
+    !!output &&
+    (namesFilePerId(expected) ? output.files.length > 0 : output.files.some((f) => f.path === expected));
   if (exitCode !== 0) {
     const entrypointSaysMissing =
       exitCode === request.output?.missingExitCode && !!expected && !wroteExpected;
@@ -117,7 +123,7 @@ function outputMissing(request: NonNullable<SandboxRequest["output"]>, output: C
   const skipped = output.skipped.length > 0 ? ` (not copied: ${describeSkipped(output)})` : "";
   return {
     status: "output_missing",
-    reason: `the program exited 0 but wrote ${expected ? `no ${expected}` : "nothing"} in ${request.target}${skipped}`,
+    reason: `the program exited 0 but wrote ${!expected ? "nothing" : namesFilePerId(expected) ? `no file (one ${expected} per id)` : `no ${expected}`} in ${request.target}${skipped}`,
   };
 }
 

@@ -8,9 +8,13 @@ import { predictionsEncoding, type SubmissionFormat } from "./format.js";
 /** Where a custom scorer finds its inputs, read-only, in its own container: the container contract's. */
 export { SCORER_PATHS };
 
-/** Where the scorer finds the predictions: /scoring/predictions.csv, .jsonl or .json, as the format writes them. */
-export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file">): string {
-  return scorerPredictionsFile(predictionsEncoding(format));
+/**
+ * Where the scorer finds the predictions: /scoring/predictions.csv, .jsonl or .json, as the format writes
+ * them; for a folder format, the folder /scoring/predictions holding one file per id, as the format names
+ * them (`files.name`, e.g. /scoring/predictions/<id>.tif), and nothing else: it passed validate-files.ts.
+ */
+export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file" | "files">): string {
+  return format.files ? SCORER_PATHS.predictionsFolder : scorerPredictionsFile(predictionsEncoding(format));
 }
 
 export interface CustomScorer {
@@ -34,6 +38,7 @@ const scoresSchema = z.record(z.string(), z.number().refine(Number.isFinite, "mu
  * Runs an organizer's scorer in its own sandboxed container (no network, the predictions and the ground
  * truth read-only, nothing writable but /tmp) and reads the JSON object it prints last on stdout:
  * `{"public": 0.91, "private": 0.89}` (private optional). Anything else is a ScoringError with the reason.
+ * `predictionsPath` is a file, or for a folder format the output folder (mounted whole at the target).
  */
 export async function runCustomScorer(
   scorer: CustomScorer,

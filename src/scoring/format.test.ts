@@ -70,9 +70,12 @@ describe("parseSubmissionFormat", () => {
   });
 
   it("refuses an empty file and a non-mapping", () => {
-    expect(issuesOf("")).toEqual([
-      { key: "id_column", message: "is required; add id_column: …" },
-      { key: "columns", message: "is required; add columns: …" },
+    expect(issuesOf("")).toEqual([{ key: "id_column", message: "is required; add id_column: …" }]);
+    expect(issuesOf("id_column: id\n")).toEqual([
+      {
+        key: "columns",
+        message: "is required; add columns: … (a table), or files: … (a folder of files, one per id)",
+      },
     ]);
     expect(issuesOf("- a\n- b\n")[0]!.message).toMatch(/must be a mapping, got a list/);
   });
@@ -195,6 +198,82 @@ describe("parseSubmissionFormat", () => {
     expect(issues.map((i) => i.key)).toEqual(["columns[3].class", "columns[4].class"]);
     expect(issues[0]!.message).toMatch(/not one of the categories of column "y"/);
     expect(issues[1]!.message).toMatch(/already given by columns\[2\]/);
+  });
+});
+
+describe("a folder format (files:)", () => {
+  it("reads the name, the type from its extension, and the size cap", () => {
+    const format = parseSubmissionFormat(
+      'id_column: chip_id\nfiles:\n  name: "{id}.tif"\n  max_size: 1m\n',
+      SOURCE,
+    );
+    expect(format).toEqual({
+      file: "{id}.tif",
+      idColumn: "chip_id",
+      columns: [],
+      files: { name: "{id}.tif", type: "tif", maxBytes: 1024 ** 2 },
+      source: SOURCE,
+    });
+  });
+
+  it.each([
+    ["pred_{id}.TIFF", "tif"],
+    ["{id}.png", "png"],
+    ["{id}.npy", "npy"],
+    ["{id}.json", "json"],
+    ["{id}.bin", "any"],
+    ["{id}", "any"],
+  ])("%s is of type %s unless it says otherwise, with no cap", (name, type) => {
+    const format = parseSubmissionFormat(`id_column: id\nfiles: { name: "${name}" }\n`, SOURCE);
+    expect(format.files).toEqual({ name, type, maxBytes: null });
+  });
+
+  it("takes an explicit type where the extension tells none", () => {
+    const format = parseSubmissionFormat('id_column: id\nfiles: { name: "{id}.mask", type: png }\n', SOURCE);
+    expect(format.files!.type).toBe("png");
+  });
+
+  it.each([
+    ["a name without {id}", '{ name: "mask.tif" }', "files.name", /must hold \{id\} exactly once/],
+    ["{id} twice", '{ name: "{id}_{id}.tif" }', "files.name", /exactly once/],
+    ["a path", '{ name: "masks/{id}.tif" }', "files.name", /plain file name without \/ or \\/],
+    [
+      "an unknown type",
+      '{ name: "{id}.tif", type: jpeg }',
+      "files.type",
+      /must be one of "tif", "png", "npy", "json", "any"/,
+    ],
+    [
+      "a type the extension contradicts",
+      '{ name: "{id}.tif", type: png }',
+      "files.type",
+      /is png, but the name "\{id\}\.tif" ends as a tif file does/,
+    ],
+    [
+      "a size that is not one",
+      '{ name: "{id}.tif", max_size: lots }',
+      "files.max_size",
+      /max_size "lots" is not a positive size; write it like 512m/,
+    ],
+    [
+      "an unknown key",
+      '{ name: "{id}.tif", pattern: x }',
+      "files.pattern",
+      /known keys here: name, type, max_size/,
+    ],
+  ])("refuses %s", (_what, files, key, message) => {
+    const issues = issuesOf(`id_column: id\nfiles: ${files}\n`);
+    expect(issues).toEqual([{ key, message: expect.stringMatching(message) }]);
+  });
+
+  it("refuses a table's keys beside files:", () => {
+    const issues = issuesOf(
+      'file: submission.csv\nid_column: id\ncolumns: []\nfiles: { name: "{id}.json" }\n',
+    );
+    expect(issues.map((i) => i.key)).toEqual(["file", "columns"]);
+    expect(issues[0]!.message).toMatch(
+      /describes a table, but files: says .* remove file: \(or files: to keep a table\)/,
+    );
   });
 });
 

@@ -22,8 +22,22 @@
  *     type: float               # integer, float, probability, category or string
  *     description: grams        # optional, free text for humans
  * ```
+ *
+ * Or, instead of `file` and `columns`, a folder of files, one per id of the ground truth (DrivenData's
+ * floodwater wrote one mask per chip), checked by validate-files.ts and scored only by a custom scorer:
+ *
+ * ```yaml
+ * id_column: chip_id            # the ground truth's column of ids: one file per id
+ * files:
+ *   name: "{id}.tif"            # {id} once; the rest fixed; no / or \
+ *   type: tif                   # tif, png, npy (their first bytes), json (it parses) or any; default
+ *                               # from the name's extension, else any
+ *   max_size: 1m                # optional: each file's cap
+ * ```
  */
 import { z } from "zod";
+import { DEFAULT_EXPECTED_OUTPUT, ID_PLACEHOLDER } from "../contract/index.js";
+import { parseSize, UnitError } from "../units/index.js";
 import { loadYamlFile, parseYaml, type PathIssue } from "../yaml/index.js";
 
 export const COLUMN_TYPES = ["string", "integer", "float", "probability", "category"] as const;
@@ -39,11 +53,28 @@ export interface FormatColumn {
   description?: string;
 }
 
+/** What each file of a folder format must be: checked by its first bytes (json: it parses), or not at all. */
+export const FILE_TYPES = ["tif", "png", "npy", "json", "any"] as const;
+export type FileType = (typeof FILE_TYPES)[number];
+
+/** A folder of files, one per id, instead of one table. */
+export interface FolderFormat {
+  /** The name of each file, `{id}` standing for its id, e.g. "{id}.tif". */
+  name: string;
+  type: FileType;
+  /** Each file's cap in bytes; null: only the output folder's own cap. */
+  maxBytes: number | null;
+}
+
 export interface SubmissionFormat {
-  /** The file the submission writes into its output folder. */
+  /** The file the submission writes into its output folder; for a folder format, `files.name`. */
   file: string;
+  /** The id column of the table, or of the ground truth (a folder format's ids). */
   idColumn: string;
+  /** The table's columns; none for a folder format. */
   columns: FormatColumn[];
+  /** Set when the submission writes a folder of files, one per id, instead of a table. */
+  files?: FolderFormat;
   /** Where the format came from (a path or a name), for messages. */
   source: string;
 }
@@ -64,20 +95,86 @@ const columnSchema = z
   })
   .strict();
 
+const PLAIN_NAME = /^(?!\.\.?$)[^/\\\0]+$/;
+
+const filesSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(PLAIN_NAME, 'must be a plain file name without / or \\, like "{id}.tif"')
+      .refine(
+        (name) => name.split(ID_PLACEHOLDER).length === 2,
+        `must hold ${ID_PLACEHOLDER} exactly once, where each file's id goes, like "${ID_PLACEHOLDER}.tif"`,
+      ),
+    type: z.enum(FILE_TYPES).optional(),
+    max_size: z
+      .union([z.string(), z.number()])
+      .transform((value, ctx) => {
+        try {
+          return parseSize(String(value), "max_size");
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as UnitError).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+  })
+  .strict();
+
 const formatSchema = z
   .object({
     file: z
       .string()
       .min(1)
-      .regex(/^(?!\.\.?$)[^/\\]+$/, "must be a plain file name without / or \\, like submission.csv")
-      .default("submission.csv"),
+      .regex(PLAIN_NAME, "must be a plain file name without / or \\, like submission.csv")
+      .optional(),
     id_column: z.string().min(1),
-    columns: z.array(columnSchema),
+    columns: z.array(columnSchema).optional(),
+    files: filesSchema.optional(),
   })
   .strict();
 
+/** The type a file name's extension tells, e.g. "{id}.tif" → tif. */
+function typeOfName(name: string): FileType {
+  const extension = /\.([^.]*)$/.exec(name)?.[1]?.toLowerCase() ?? "";
+  const known: Record<string, FileType> = { tif: "tif", tiff: "tif", png: "png", npy: "npy", json: "json" };
+  return known[extension] ?? "any";
+}
+
+/** A folder format's keys: no table keys beside it, and a type that agrees with the name's extension. */
+function checkFolder(format: z.output<typeof formatSchema>): PathIssue[] {
+  const files = format.files!;
+  const issues: PathIssue[] = [];
+  for (const key of ["file", "columns"] as const) {
+    if (format[key] !== undefined) {
+      issues.push({
+        path: [key],
+        message: `describes a table, but files: says the submission writes a folder of files, one per id; remove ${key}: (or files: to keep a table)`,
+      });
+    }
+  }
+  const named = typeOfName(files.name);
+  if (files.type !== undefined && named !== "any" && files.type !== named) {
+    issues.push({
+      path: ["files", "type"],
+      message: `is ${files.type}, but the name "${files.name}" ends as a ${named} file does; make them agree`,
+    });
+  }
+  return issues;
+}
+
 /** The rules between keys, each issue at its key path. */
-function checkSemantics(format: z.output<typeof formatSchema>): PathIssue[] {
+function checkSemantics(parsed: z.output<typeof formatSchema>): PathIssue[] {
+  if (parsed.files) return checkFolder(parsed);
+  if (!parsed.columns) {
+    return [
+      {
+        path: ["columns"],
+        message: "is required; add columns: … (a table), or files: … (a folder of files, one per id)",
+      },
+    ];
+  }
+  const format = { ...parsed, columns: parsed.columns };
   const issues: PathIssue[] = [];
   if (format.columns.length < 2) {
     issues.push({
@@ -180,14 +277,24 @@ export async function loadSubmissionFormat(path: string): Promise<SubmissionForm
 }
 
 function toFormat(parsed: z.output<typeof formatSchema>, source: string): SubmissionFormat {
-  const columns = parsed.columns.map((column) => {
+  if (parsed.files) {
+    const { name, type, max_size } = parsed.files;
+    return {
+      file: name,
+      idColumn: parsed.id_column,
+      columns: [],
+      files: { name, type: type ?? typeOfName(name), maxBytes: max_size ?? null },
+      source,
+    };
+  }
+  const columns = (parsed.columns ?? []).map((column) => {
     const out: FormatColumn = { name: column.name, type: column.type };
     if (column.categories) out.categories = column.categories;
     if (column.class !== undefined) out.class = column.class;
     if (column.description !== undefined) out.description = column.description;
     return out;
   });
-  return { file: parsed.file, idColumn: parsed.id_column, columns, source };
+  return { file: parsed.file ?? DEFAULT_EXPECTED_OUTPUT, idColumn: parsed.id_column, columns, source };
 }
 
 /** How a predictions file is written, told by its name: JSON Lines, one JSON array, or CSV (any other name). */

@@ -1,16 +1,19 @@
 /**
- * The scoring room: submission-format validation (CSV, JSON Lines, a JSON array), built-in metrics, the
- * organizer's custom scorer and the public/private split. scoreSubmission chooses between built-in and
- * custom.
+ * The scoring room: submission-format validation (CSV, JSON Lines, a JSON array, a folder of files one
+ * per id), built-in metrics, the organizer's custom scorer and the public/private split. scoreSubmission
+ * chooses between built-in and custom.
  */
 export { ScoringError, OutputInvalidError } from "./errors.js";
 export {
   COLUMN_TYPES,
+  FILE_TYPES,
   expectedHeader,
   loadSubmissionFormat,
   parseSubmissionFormat,
   predictionsEncoding,
   type ColumnType,
+  type FileType,
+  type FolderFormat,
   type PredictionsEncoding,
   type FormatColumn,
   type SubmissionFormat,
@@ -40,6 +43,13 @@ export {
   type IdType,
   type ScanOptions,
 } from "./validate.js";
+export {
+  fileNameOf,
+  idFileNameProblem,
+  shownName,
+  validateOutputFolder,
+  type FolderScanOptions,
+} from "./validate-files.js";
 export {
   readGroundTruth,
   USAGE_IGNORED,

@@ -1,6 +1,6 @@
 /**
- * Problems found in a predictions file. Each names the file, the line, the column, the rule broken and the
- * fix. A million-row file can break one rule a million times, so a collector keeps the first few of each
+ * Problems found in a predictions file (or a folder of files, one per id). Each names the file, the line,
+ * the column, the rule broken and the fix. A million-row file can break one rule a million times, so a collector keeps the first few of each
  * rule and counts the rest.
  */
 
@@ -27,6 +27,10 @@ export const PROBLEM_RULES = [
   "missing_id",
   "extra_id",
   "duplicate_id",
+  "unexpected_file",
+  "not_a_file",
+  "file_type",
+  "file_too_large",
 ] as const;
 
 export type ProblemRule = (typeof PROBLEM_RULES)[number];
@@ -97,6 +101,10 @@ const RULE_NOUNS: Record<ProblemRule, [string, string]> = {
   missing_id: ["missing id", "missing ids"],
   extra_id: ["unexpected id", "unexpected ids"],
   duplicate_id: ["duplicate id", "duplicate ids"],
+  unexpected_file: ["file the format does not name", "files the format does not name"],
+  not_a_file: ["entry that is not a regular file", "entries that are not regular files"],
+  file_type: ["file of the wrong type", "files of the wrong type"],
+  file_too_large: ["file over the size cap", "files over the size cap"],
 };
 
 /** "1 empty cell", "3 empty cells": how many times a rule was broken, in words. */
@@ -117,8 +125,11 @@ export class ProblemCollector {
     readonly keyed = false,
   ) {}
 
-  /** Records a problem; cheap when the rule already has its quota shown (the thunk is not called). */
-  add(rule: ProblemRule, make: () => Omit<Problem, "file" | "rule">): void {
+  /**
+   * Records a problem; cheap when the rule already has its quota shown (the thunk is not called). In a
+   * folder, the problem names its own file.
+   */
+  add(rule: ProblemRule, make: () => Omit<Problem, "file" | "rule"> & { file?: string }): void {
     this.total++;
     const count = (this.counts[rule] ?? 0) + 1;
     this.counts[rule] = count;
@@ -135,6 +146,26 @@ export class ProblemCollector {
     if (extra <= 0) return;
     this.total += extra;
     this.counts[rule] = (this.counts[rule] ?? 0) + extra;
+  }
+
+  /**
+   * Reports each expected id whose row is not marked in `seen` as missing_id: the first few described by
+   * `make`, the rest only counted.
+   */
+  addMissingIds(
+    seen: Uint8Array,
+    ids: { idsOf(rows: number[]): string[] },
+    make: (id: string) => Omit<Problem, "file" | "rule"> & { file?: string },
+  ): void {
+    let missing = 0;
+    const shown: number[] = [];
+    for (let row = 0; row < seen.length; row++) {
+      if (seen[row] === 1) continue;
+      missing++;
+      if (missing <= this.maxShownPerRule) shown.push(row);
+    }
+    for (const id of ids.idsOf(shown)) this.add("missing_id", () => make(id));
+    this.addUnshown("missing_id", missing - this.maxShownPerRule);
   }
 
   has(rule: ProblemRule): boolean {

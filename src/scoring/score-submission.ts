@@ -1,8 +1,8 @@
 /**
  * Scoring a submission's predictions whichever way the competition scores them: with a built-in metric
  * (validated and scored in one pass over each file, see score.ts) or with the organizer's own scorer (run
- * sandboxed, see custom.ts, and only on predictions that passed the format check). The one place that
- * chooses between the two.
+ * sandboxed, see custom.ts, and only on predictions that passed the format check: a table's, or a folder
+ * format's, see validate-files.ts). The one place that chooses between the two.
  *
  * Throws OutputInvalidError (output_invalid) when the predictions break the format, ScoringError
  * (scoring_failed) when no score can be computed.
@@ -15,6 +15,7 @@ import { readGroundTruth } from "./ground-truth.js";
 import type { MetricName } from "./metrics.js";
 import { scorePredictions } from "./score.js";
 import { formatIdType, validatePredictions } from "./validate.js";
+import { validateOutputFolder } from "./validate-files.js";
 
 /** The organizer's scorer as competition.yml sets it (`scoring.metric: { custom: ... }`), resolved. */
 export interface CustomScorerSpec {
@@ -33,6 +34,7 @@ export interface CustomScorerSpec {
 export type Metric = MetricName | { custom: CustomScorerSpec };
 
 export interface SubmissionScoring {
+  /** The predictions file; for a folder format (format.files), the output folder. */
   predictionsPath: string;
   groundTruthPath: string;
   format: SubmissionFormat;
@@ -50,6 +52,12 @@ export interface SubmissionScores {
 
 export async function scoreSubmission(options: SubmissionScoring): Promise<SubmissionScores> {
   const { predictionsPath, groundTruthPath, format, metric } = options;
+  if (typeof metric === "string" && format.files) {
+    // checkCompetitionSetup refuses this pairing before anything runs.
+    throw new Error(
+      `the metric ${metric} cannot score the folder format ${format.source}: it needs a custom scorer`,
+    );
+  }
   if (typeof metric === "string") {
     const result = await scorePredictions({
       predictionsPath,
@@ -66,7 +74,9 @@ export async function scoreSubmission(options: SubmissionScoring): Promise<Submi
     idType: formatIdType(format),
     usageColumn: null,
   });
-  const checked = await validatePredictions(predictionsPath, format, truth.ids);
+  const checked = format.files
+    ? await validateOutputFolder(predictionsPath, format, truth.ids)
+    : await validatePredictions(predictionsPath, format, truth.ids);
   if (!checked.ok) throw new OutputInvalidError(checked);
   const { custom } = metric;
   const result = await runCustomScorer(

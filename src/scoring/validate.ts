@@ -359,22 +359,12 @@ export async function scanPredictions(
       }));
       return { problems, rows };
     }
-    let missing = 0;
-    const shownMissing: number[] = [];
-    for (let row = 0; row < seen.length; row++) {
-      if (seen[row] === 1) continue;
-      missing++;
-      if (missing <= problems.maxShownPerRule) shownMissing.push(row);
-    }
-    for (const id of ids.idsOf(shownMissing)) {
-      problems.add("missing_id", () => ({
-        line: null,
-        column: format.idColumn,
-        message: `id ${JSON.stringify(id)} has no ${encoding === "csv" ? "row" : "record"}`,
-        fix: `write one ${encoding === "csv" ? "row" : "record"} per id of the test data`,
-      }));
-    }
-    problems.addUnshown("missing_id", missing - problems.maxShownPerRule);
+    problems.addMissingIds(seen, ids, (id) => ({
+      line: null,
+      column: format.idColumn,
+      message: `id ${JSON.stringify(id)} has no ${encoding === "csv" ? "row" : "record"}`,
+      fix: `write one ${encoding === "csv" ? "row" : "record"} per id of the test data`,
+    }));
     return { problems, rows };
   };
 
