@@ -1,6 +1,7 @@
 # proctor — run a code-execution competition's submissions exactly as the platform does.
 # `make help` lists the targets. Variables: CPU_OR_GPU (detected), IMAGE (from competition.yml), FORCE=1,
-# SUBMISSION (what test-submission runs: a zip, or an image saved with `docker save`; default submission.zip).
+# SUBMISSION (what test-submission runs: a zip, or an image saved with `docker save`; default submission.zip),
+# MODEL (an image's model tarball, model.tar.gz), COMPETITION (its competition.yml; default competition.yml).
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -10,6 +11,7 @@ PROCTOR := node build/proctor.mjs
 SUBMISSION_ZIP ?= submission.zip
 SUBMISSION ?= $(SUBMISSION_ZIP)
 SUBMISSION_SRC ?= submission_src
+COMPETITION ?= competition.yml
 # The image names live in competition.yml: proctor reads them (and says what is wrong with the file).
 IMAGE = $(shell $(PROCTOR) image-ref --flavour $(CPU_OR_GPU))
 OFFLINE_IMAGE = $(shell $(PROCTOR) image-ref --flavour offline)
@@ -76,7 +78,7 @@ PROCTOR_FAILED = { code=$$?; case $$code in \
 .PHONY: test-submission
 test-submission: build/proctor.mjs engine ## run submission.zip, SUBMISSION=algorithm.tar (docker save), or the example exactly as the platform: run, validate, score, rank
 	@$(RUNTIME_IMAGE); \
-	if [ -f "$(SUBMISSION)" ]; then $(PROCTOR) test-submission --submission "$(SUBMISSION)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); \
+	if [ -f "$(SUBMISSION)" ]; then $(PROCTOR) test-submission --config "$(COMPETITION)" --submission "$(SUBMISSION)" $(if $(MODEL),--model "$(MODEL)") --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); \
 	elif [ "$(SUBMISSION)" != "$(SUBMISSION_ZIP)" ]; then echo "no $(SUBMISSION): save your image first (docker save my-algorithm:latest | gzip -c > $(SUBMISSION))"; exit 2; \
 	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
 	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); fi

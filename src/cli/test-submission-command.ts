@@ -26,6 +26,7 @@ interface Flags {
   config: string;
   submission: string;
   from?: string;
+  model?: string;
   image?: string;
   participant: string;
   output: string;
@@ -51,6 +52,10 @@ export function testSubmissionCommand(): Command {
       "--submission <file>",
       "the submission zip, or your image saved with `docker save` (algorithm.tar[.gz])",
       "submission.zip",
+    )
+    .option(
+      "--model <file>",
+      "your image's model tarball (model.tar.gz), extracted read-only at /opt/ml/model (Grand Challenge)",
     )
     .option("--from <dir>", "pack this folder first (instead of an existing zip)")
     .option("--image <ref>", "runtime image (default: the competition's cpu or gpu image)")
@@ -110,6 +115,14 @@ export function testSubmissionCommand(): Command {
           );
         }
         const kind = await submissionKind(competition, zipPath, flags.json);
+        if (flags.model !== undefined && kind !== "image")
+          throw new UsageError(
+            `--model ${flags.model}: a model tarball goes with an image submission (algorithm.tar.gz), not a zip; put the model files in your zip instead`,
+          );
+        if (flags.model !== undefined && !(await stat(flags.model).catch(() => null))?.isFile())
+          throw new UsageError(
+            `--model ${flags.model} does not exist; make it with tar -czf model.tar.gz -C model .`,
+          );
         // The note is about the runtime image, which an image submission does not run in.
         if (kind === "zip" && hints.offline && hints.production)
           process.stderr.write(offlineBanner(competition, flavour, hints));
@@ -117,6 +130,7 @@ export function testSubmissionCommand(): Command {
           competition,
           zipPath,
           kind,
+          ...(flags.model !== undefined && { modelPath: flags.model }),
           image,
           participant: flags.participant,
           phase: flags.phase,

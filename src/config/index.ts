@@ -12,6 +12,7 @@ export {
   imageMountFolders,
   submissionSchema,
   type ImageSubmission,
+  type PerCaseContract,
   type SubmissionKind,
 } from "./submission.js";
 export { YamlConfigError, loadYamlFile, parseYaml, formatIssue, type YamlIssue } from "../yaml/index.js";

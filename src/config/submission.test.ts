@@ -61,7 +61,39 @@ describe("competition.yml submission:", () => {
     });
   });
 
+  it("contract: grand-challenge runs per case, with its time, model caps and output files", async () => {
+    const c = await load(
+      "submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    case_time: 90s\n    max_model: 1g\n    outputs: { rfs: rfs.json, mask: images/mask.json }\n",
+    );
+    expect(c.submission.kind === "image" && c.submission.image.perCase).toEqual({
+      caseTimeMs: 90_000,
+      maxModelBytes: 1024 ** 3,
+      maxModelUncompressedBytes: 10 * 1024 ** 3,
+      outputs: { rfs: "rfs.json", mask: "images/mask.json" },
+    });
+    const plain = await load("submission:\n  kind: image\n");
+    expect(plain.submission.kind === "image" && plain.submission.image.perCase).toBeUndefined();
+  });
+
   it.each([
+    [
+      "submission:\n  kind: image\n  image:\n    case_time: 1m\n",
+      "submission.image.case_time",
+      /only applies to contract: grand-challenge/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    contract: per-case\n",
+      "submission.image.contract",
+      /"plain", "grand-challenge"/,
+    ],
+    ...["/rfs.json", "../rfs.json", "a/../b.json", "out/", ".", "a\\\\b.json"].map(
+      (file) =>
+        [
+          `submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    outputs: { rfs: "${file}" }\n`,
+          "submission.image.outputs.rfs",
+          /normalised file path inside the output folder/,
+        ] as const,
+    ),
     ["submission:\n  kind: docker\n", "submission.kind", /"zip", "image"/],
     ["submission:\n  image:\n    input_dir: /in\n", "submission.image", /only applies to kind: image/],
     ["submission:\n  kind: image\n  image:\n    input_dir: in\n", "submission.image.input_dir", /absolute/],

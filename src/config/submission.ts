@@ -17,12 +17,24 @@
  *     output_dir: /output       # where the predictions file goes
  *     platform: linux/amd64     # what the runners run
  *     allowed_base_images: []   # e.g. [python:3.11-slim]; empty: any base
+ *     contract: plain           # plain: one run over the whole input folder; grand-challenge: one per case
+ *     case_time: 5m             # grand-challenge: each case's time limit (limits.time bounds the whole set)
+ *     max_model: 2g             # grand-challenge: the model tarball (model.tar.gz) as uploaded
+ *     max_model_uncompressed: 10g
+ *     outputs: { rfs: rfs.json } # grand-challenge: the format's column -> the output file holding its value
+ *                               #   (default: <column>.json for every column but the id)
  * ```
+ *
+ * Grand Challenge's contract (`contract: grand-challenge`): the data folder holds one folder per case
+ * (`<data_dir>/<case id>/`, each with its inputs at their relative paths); the image runs once per case with
+ * the case's inputs and an `inputs.json` describing them at `input_dir`, the participant's model tarball
+ * extracted read-only at /opt/ml/model, and writes one file per output socket in `output_dir`. The values
+ * are collected into one predictions table (the id column is the case id), which the format describes.
  */
 import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_PLATFORM, type ImageLimits, type Platform } from "../submission/image-rules.js";
-import { parseSize, UnitError } from "../units/index.js";
+import { parseDuration, parseSize, UnitError } from "../units/index.js";
 
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -33,6 +45,14 @@ const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   }
 });
 const positiveInt = z.number().int("must be a whole number").positive("must be at least 1");
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(String(value));
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as UnitError).message });
+    return z.NEVER;
+  }
+});
 
 /** Folders the container needs for itself: inputs and outputs may not be mounted over them. */
 const RESERVED = [
@@ -69,6 +89,24 @@ const containerDir = z.string().superRefine((dir, ctx) => {
   }
 });
 
+/** A file inside the output folder, e.g. rfs.json or images/mask.json. */
+const outputFile = z.string().superRefine((file, ctx) => {
+  const normal = path.posix.normalize(file);
+  if (
+    file.startsWith("/") ||
+    file.includes("\\") ||
+    normal !== file ||
+    file.endsWith("/") ||
+    normal === "." ||
+    normal.split("/").includes("..")
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be a normalised file path inside the output folder, like rfs.json, got ${JSON.stringify(file)}`,
+    });
+  }
+});
+
 const PLATFORM = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/;
 
 const imageSchema = z
@@ -92,9 +130,24 @@ const imageSchema = z
           .regex(/^[^\s@]+(@sha256:[0-9a-f]{64})?$/, "must be an image reference like python:3.11-slim"),
       )
       .default([]),
+    contract: z.enum(["plain", "grand-challenge"]).default("plain"),
+    case_time: duration.optional(),
+    max_model: size.optional(),
+    max_model_uncompressed: size.optional(),
+    outputs: z.record(z.string().min(1), outputFile).optional(),
   })
   .strict()
   .superRefine((image, ctx) => {
+    if (image.contract === "plain") {
+      for (const key of ["case_time", "max_model", "max_model_uncompressed", "outputs"] as const) {
+        if (image[key] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "only applies to contract: grand-challenge; set contract: grand-challenge, or remove it",
+          });
+      }
+    }
     const inside = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`);
     if (inside(image.input_dir, image.output_dir) || inside(image.output_dir, image.input_dir)) {
       ctx.addIssue({
@@ -131,7 +184,25 @@ export interface ImageSubmission {
   platform: Platform;
   /** Empty: any base image. */
   allowedBaseImages: string[];
+  /** Grand Challenge's per-case contract; absent: one run over the whole input folder. */
+  perCase?: PerCaseContract;
 }
+
+/** How an image runs once per case (Grand Challenge's contract). */
+export interface PerCaseContract {
+  /** Each case's time limit; unset: the whole set's (limits.time), which bounds all cases together. */
+  caseTimeMs?: number;
+  /** Caps of the model tarball: as uploaded, and extracted. */
+  maxModelBytes: number;
+  maxModelUncompressedBytes: number;
+  /** A format column -> the output file (relative to the output folder) holding its value; unset: <column>.json. */
+  outputs: Record<string, string>;
+}
+
+export const DEFAULT_MODEL_LIMITS = {
+  maxModelBytes: 2 * 1024 ** 3,
+  maxModelUncompressedBytes: 10 * 1024 ** 3,
+};
 
 /**
  * The folders the platform mounts in a participant's image that no VOLUME of the image may overlap. (/tmp
@@ -165,6 +236,15 @@ export function resolveSubmission(parsed: z.output<typeof submissionSchema>): Su
           ? { os: os!, architecture: architecture! }
           : { os: os!, architecture: architecture!, variant },
       allowedBaseImages: i.allowed_base_images,
+      ...(i.contract === "grand-challenge" && {
+        perCase: {
+          ...(i.case_time !== undefined && { caseTimeMs: i.case_time }),
+          maxModelBytes: i.max_model ?? DEFAULT_MODEL_LIMITS.maxModelBytes,
+          maxModelUncompressedBytes:
+            i.max_model_uncompressed ?? DEFAULT_MODEL_LIMITS.maxModelUncompressedBytes,
+          outputs: i.outputs ?? {},
+        },
+      }),
     },
   };
 }

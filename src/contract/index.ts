@@ -43,6 +43,12 @@ export const IMAGE_CONTAINER = {
   input: "/input",
   /** Where the predictions go: writable, capped. */
   output: "/output",
+  /**
+   * Grand Challenge's per-case contract: where the algorithm's model tarball is extracted (read-only), and
+   * the file in the input folder that lists the case's inputs (its "socket values").
+   */
+  model: "/opt/ml/model",
+  inputsJson: "inputs.json",
 } as const;
 
 /**

@@ -9,6 +9,7 @@ import {
   OutputInvalidError,
   scoreSubmission,
   ScoringError,
+  type SubmissionFormat,
   type SubmissionScoring,
 } from "../scoring/index.js";
 import type { RunStatus } from "../status/index.js";
@@ -22,6 +23,8 @@ export interface EvaluationRequest {
   zipPath: string;
   /** What the file is; default the competition's submission.kind. */
   kind?: "zip" | "image";
+  /** An image submission's model tarball (Grand Challenge's model.tar.gz), shown at /opt/ml/model. */
+  modelPath?: string;
   /**
    * The runtime image: runs a zip; for an image archive, the trusted image that holds the output folder
    * (and the custom scorer's default image).
@@ -78,7 +81,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   const scratch = request.outputDir ? null : await mkdtemp(path.join(os.tmpdir(), "proctor-predictions-"));
   const outputDir = request.outputDir ?? path.join(scratch!, "out");
   try {
-    const run = await runSandboxed(request, { dataDir, outputDir, expectedOutput: format.file });
+    const run = await runSandboxed(request, { dataDir, outputDir, format });
     const submissionId = request.submissionId ?? `local-${run.runId}`;
     const { status, reason, problems, problemCounts, scores } =
       run.status === "succeeded"
@@ -130,7 +133,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
 /** Runs the submission sandboxed: a zip in the runtime image, or the participant's own image. */
 function runSandboxed(
   request: EvaluationRequest,
-  paths: { dataDir: string; outputDir: string; expectedOutput: string },
+  paths: { dataDir: string; outputDir: string; format: SubmissionFormat },
 ): Promise<SubmissionRunResult> {
   const { competition } = request;
   const kind = request.kind ?? competition.submission.kind;
@@ -143,7 +146,9 @@ function runSandboxed(
         limits: competition.limits,
         image:
           competition.submission.kind === "image" ? competition.submission.image : DEFAULT_IMAGE_SUBMISSION,
-        expectedOutput: paths.expectedOutput,
+        expectedOutput: paths.format.file,
+        format: paths.format,
+        ...(request.modelPath && { modelPath: request.modelPath }),
         gpu: request.gpu,
       })
     : runSubmission({
@@ -153,7 +158,7 @@ function runSandboxed(
         outputDir: paths.outputDir,
         limits: competition.limits,
         zipLimits: competition.zipLimits,
-        expectedOutput: paths.expectedOutput,
+        expectedOutput: paths.format.file,
         gpu: request.gpu,
       });
 }

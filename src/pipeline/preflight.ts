@@ -1,17 +1,21 @@
 import { stat } from "node:fs/promises";
+import path from "node:path";
 import type { Competition } from "../config/index.js";
 import {
   formatIdType,
   idFileNameProblem,
   loadSubmissionFormat,
   readGroundTruth,
+  SCORER_PATHS,
   ScoringError,
   scorerPredictionsPath,
   scoringTarget,
   shownName,
+  type CustomScorerSpec,
   type SubmissionFormat,
 } from "../scoring/index.js";
 import { YamlConfigError } from "../yaml/index.js";
+import { listCases } from "./per-case.js";
 
 /**
  * The competition's own set-up is wrong (the organizer's mistake): found before any participant code runs,
@@ -54,6 +58,8 @@ export async function checkCompetitionSetup(
 
   if (!(await stat(dataDir).catch(() => null))?.isDirectory())
     problems.push(`paths.data_dir: ${dataDir} is not a folder; put the test features there`);
+  const { metric } = competition.scoring;
+  if (typeof metric !== "string") problems.push(...(await scorerFileProblems(metric.custom)));
 
   let format: SubmissionFormat | null = null;
   try {
@@ -73,8 +79,52 @@ export async function checkCompetitionSetup(
     problems.push(...(await groundTruthProblems(competition, format, groundTruth)));
   }
 
+  if (format) problems.push(...(await perCaseProblems(competition, format, dataDir)));
+
   if (problems.length > 0 || !format) throw new CompetitionSetupError(competition.file, problems);
   return format;
+}
+
+/** Grand Challenge's per-case contract: a folder of cases, and outputs that name the format's columns. */
+async function perCaseProblems(
+  competition: Competition,
+  format: SubmissionFormat,
+  dataDir: string,
+): Promise<string[]> {
+  const { submission } = competition;
+  if (submission.kind !== "image" || !submission.image.perCase) return [];
+  const columns = format.columns.map((column) => column.name).filter((name) => name !== format.idColumn);
+  const unknown = Object.keys(submission.image.perCase.outputs).filter((name) => !columns.includes(name));
+  const problems = unknown.map(
+    (name) =>
+      `submission.image.outputs: ${JSON.stringify(name)} is not a column of the submission format ${format.source} (${columns.join(", ")}); map each column to its output file`,
+  );
+  if (await stat(dataDir).catch(() => null)) {
+    problems.push(...(await listCases(dataDir)).problems.map((problem) => `paths.data_dir: ${problem}`));
+  }
+  return problems;
+}
+
+/**
+ * The scorer's folder and the files its command names under /scoring/scorer (the schema has checked that
+ * every other /scoring path is one the scorer is given): a typo here would fail every submission.
+ */
+async function scorerFileProblems(custom: CustomScorerSpec): Promise<string[]> {
+  if (!custom.scriptDir) return [];
+  if (!(await stat(custom.scriptDir).catch(() => null))?.isDirectory())
+    return [
+      `scoring.metric.custom.script_dir: ${custom.scriptDir} is not a folder; put the scorer's files there (they are shown at ${SCORER_PATHS.scorer})`,
+    ];
+  const problems: string[] = [];
+  for (const arg of custom.command) {
+    if (!arg.startsWith(`${SCORER_PATHS.scorer}/`)) continue;
+    const file = path.join(custom.scriptDir, arg.slice(SCORER_PATHS.scorer.length + 1));
+    if (!(await stat(file).catch(() => null)))
+      problems.push(
+        `scoring.metric.custom.command: ${arg} is ${file} in script_dir, which does not exist; fix the name in the command or add the file`,
+      );
+  }
+  return problems;
 }
 
 async function groundTruthProblems(

@@ -1,3 +1,5 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { imageMountFolders, type ImageSubmission } from "../config/index.js";
 import { IMAGE_CONTAINER } from "../contract/index.js";
@@ -23,6 +25,10 @@ import {
   type InspectedImage,
   type ResolvedUser,
 } from "../submission/index.js";
+import type { SubmissionFormat } from "../scoring/index.js";
+import { DEFAULT_MODEL_LIMITS } from "../config/submission.js";
+import { extractModelArchive } from "../submission/model-archive.js";
+import { runPerCase } from "./per-case.js";
 import { notRun, submissionEnv, type SubmissionRunResult } from "./run-submission.js";
 
 /** Where and how a participant's image runs when competition.yml says nothing (Grand Challenge's paths). */
@@ -49,6 +55,10 @@ export interface ImageRunRequest {
   image?: ImageSubmission;
   /** The file the program must write in the output folder, e.g. results.json. */
   expectedOutput?: string;
+  /** The submission format: a per-case contract writes its predictions table in it. */
+  format?: SubmissionFormat;
+  /** The algorithm's model tarball (Grand Challenge's model.tar.gz), shown read-only at /opt/ml/model. */
+  modelPath?: string;
   gpu?: boolean;
 }
 
@@ -85,51 +95,92 @@ export async function runImageSubmission(request: ImageRunRequest): Promise<Subm
     throw error;
   }
 
-  let loaded: LoadedImage;
+  const scratch = await mkdtemp(path.join(os.tmpdir(), "proctor-image-run-"));
   try {
-    loaded = await loadImageArchive((ref) => loadableArchive(request.archivePath, inspected, ref), {
-      expectedId: inspected.configDigest,
-      runId,
-      limits: request.limits,
-    });
-  } catch (error) {
-    const name = JSON.stringify(inspected.archiveName);
-    if (error instanceof ImageLoadError)
-      return unrun("invalid_submission", `${name}: ${error.message}`, inspected.sha256);
-    if (error instanceof EngineError) return unrun("infrastructure_error", error.message, inspected.sha256);
-    throw error;
-  }
-  try {
-    const result = await runSandboxed({
-      runId,
-      image: loaded.ref,
-      holderImage: holderId,
-      // The image's own ENTRYPOINT and CMD.
-      command: [],
-      workingDir: inspected.config.workingDir || "/",
-      user: user.spec,
-      participantImage: true,
-      mounts: [{ source: path.resolve(request.dataDir), target: settings.inputDir }],
-      output: {
-        target: settings.outputDir,
-        hostDir: path.resolve(request.outputDir),
-        expectedFile: request.expectedOutput,
-      },
-      limits: request.limits,
-      gpu: request.gpu,
-      env: submissionEnv(request),
-    });
-    return {
-      ...result,
-      // Named as the participant named it, pinned by the id the engine gave it.
-      image: result.image && { ...result.image, ref: inspected.repoTags[0] ?? inspected.archiveName },
-      runId,
-      submissionSha256: inspected.sha256,
-      notes: user.note === undefined ? [] : [user.note],
-    };
+    let modelDir: string | undefined;
+    if (request.modelPath) {
+      modelDir = path.join(scratch, "model");
+      await mkdir(modelDir);
+      try {
+        await extractModelArchive(request.modelPath, modelDir, settings.perCase ?? DEFAULT_MODEL_LIMITS);
+      } catch (error) {
+        if (error instanceof InvalidSubmissionError)
+          return unrun("invalid_submission", error.message, inspected.sha256);
+        throw error;
+      }
+    }
+    let loaded: LoadedImage;
+    try {
+      loaded = await loadImageArchive((ref) => loadableArchive(request.archivePath, inspected, ref), {
+        expectedId: inspected.configDigest,
+        runId,
+        limits: request.limits,
+      });
+    } catch (error) {
+      const name = JSON.stringify(inspected.archiveName);
+      if (error instanceof ImageLoadError)
+        return unrun("invalid_submission", `${name}: ${error.message}`, inspected.sha256);
+      if (error instanceof EngineError) return unrun("infrastructure_error", error.message, inspected.sha256);
+      throw error;
+    }
+    try {
+      const workingDir = inspected.config.workingDir || "/";
+      const modelMount = modelDir ? [{ source: modelDir, target: IMAGE_CONTAINER.model }] : [];
+      const result = settings.perCase
+        ? await runPerCase({
+            runId,
+            image: loaded.ref,
+            holderImage: holderId,
+            workingDir,
+            user: user.spec,
+            settings: { ...settings, perCase: settings.perCase },
+            dataDir: path.resolve(request.dataDir),
+            outputDir: path.resolve(request.outputDir),
+            scratchDir: path.join(scratch, "cases"),
+            ...(modelDir && { modelDir }),
+            format: perCaseFormat(request),
+            limits: request.limits,
+            gpu: request.gpu,
+            env: submissionEnv(request),
+          })
+        : await runSandboxed({
+            runId,
+            image: loaded.ref,
+            holderImage: holderId,
+            // The image's own ENTRYPOINT and CMD.
+            command: [],
+            workingDir,
+            user: user.spec,
+            participantImage: true,
+            mounts: [{ source: path.resolve(request.dataDir), target: settings.inputDir }, ...modelMount],
+            output: {
+              target: settings.outputDir,
+              hostDir: path.resolve(request.outputDir),
+              expectedFile: request.expectedOutput,
+            },
+            limits: request.limits,
+            gpu: request.gpu,
+            env: submissionEnv(request),
+          });
+      return {
+        ...result,
+        // Named as the participant named it, pinned by the id the engine gave it.
+        image: result.image && { ...result.image, ref: inspected.repoTags[0] ?? inspected.archiveName },
+        runId,
+        submissionSha256: inspected.sha256,
+        notes: user.note === undefined ? [] : [user.note],
+      };
+    } finally {
+      await loaded.remove().catch(() => undefined);
+    }
   } finally {
-    await loaded.remove().catch(() => undefined);
+    await rm(scratch, { recursive: true, force: true });
   }
+}
+
+function perCaseFormat(request: ImageRunRequest): SubmissionFormat {
+  if (!request.format) throw new Error("a per-case run needs the submission format (evaluate passes it)");
+  return request.format;
 }
 
 /** Refuses an image not built on one of the allowed base images (pulled where the engine lacks them). */

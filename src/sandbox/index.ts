@@ -7,6 +7,7 @@ export {
   type SandboxResult,
   type SandboxStatus,
 } from "./run.js";
+export { CappedCapture } from "./capture.js";
 export { interactiveRunArgs, type EarlyRequest, type SandboxRequest, type ReadOnlyMount } from "./spec.js";
 export { DEFAULT_LIMITS, describeLimits, type SandboxLimits } from "./limits.js";
 export {
@@ -20,6 +21,8 @@ export { EngineError } from "./engine.js";
 export { ImageLoadError, loadImageArchive, type LoadedImage } from "./image-load.js";
 export { LOADED_REPOSITORY } from "./cleanup.js";
 export { pendingRemovals, removeAllPending } from "./cleanup.js";
+export { labelledContainers, removeLabelled, runScope, withRunScope, type RunScope } from "./run-scope.js";
+export { gpuDeviceRequest } from "./spec.js";
 export {
   buildImage,
   hasBuildx,

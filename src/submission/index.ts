@@ -32,3 +32,4 @@ export {
   type ImageRule,
   type Platform,
 } from "./image-rules.js";
+export { extractModelArchive, type ExtractedModel, type ModelLimits } from "./model-archive.js";
