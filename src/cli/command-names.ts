@@ -8,7 +8,9 @@ export const COMMAND_NAMES = [
   "test-image",
   "interact",
   "image-ref",
+  "check",
   "serve",
+  "runner",
   "tokens",
   "runners",
   "admins",
@@ -16,6 +18,7 @@ export const COMMAND_NAMES = [
   "cancel",
   "submit",
   "status",
+  "runtime",
 ] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];

@@ -16,7 +16,9 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   "test-image": () => import("./test-image-command.js").then((m) => m.testImageCommand()),
   interact: () => import("./interact-command.js").then((m) => m.interactCommand()),
   "image-ref": () => import("./image-ref-command.js").then((m) => m.imageRefCommand()),
+  check: () => import("./check-command.js").then((m) => m.checkCommand()),
   serve: () => import("./serve-command.js").then((m) => m.serveCommand()),
+  runner: () => import("./runner-command.js").then((m) => m.runnerCommand()),
   tokens: () => import("./tokens-command.js").then((m) => m.tokensCommand("participant")),
   runners: () => import("./tokens-command.js").then((m) => m.tokensCommand("runner")),
   admins: () => import("./tokens-command.js").then((m) => m.tokensCommand("admin")),
@@ -24,6 +26,7 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   cancel: () => import("./cancel-command.js").then((m) => m.cancelCommand()),
   submit: () => import("./submit-command.js").then((m) => m.submitCommand()),
   status: () => import("./status-command.js").then((m) => m.statusCommand()),
+  runtime: () => import("./runtime-command.js").then((m) => m.runtimeCommand()),
 };
 
 /** Commands that run containers: an interrupt removes the run's containers before the process ends. */

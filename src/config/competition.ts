@@ -122,7 +122,9 @@ const customScorerSchema = z
 
 /** Why a command argument under /scoring names nothing the scorer is given (null: it is fine). */
 function scorerPathProblem(arg: string, scriptDir: string | undefined): string | null {
-  if (!/^\/scoring(\/|$)/.test(arg) || SCORER_INPUTS.has(arg)) return null;
+  // A folder format's predictions are the folder /scoring/predictions and its files.
+  if (!/^\/scoring(\/|$)/.test(arg) || SCORER_INPUTS.has(arg) || /^\/scoring\/predictions(\/|$)/.test(arg))
+    return null;
   const inScorer = arg.startsWith(`${SCORER_PATHS.scorer}/`);
   if (inScorer && scriptDir) return null;
   if (inScorer)
@@ -133,6 +135,15 @@ function scorerPathProblem(arg: string, scriptDir: string | undefined): string |
     (name && !name.includes("/") ? `; a file of script_dir is at ${SCORER_PATHS.scorer}/${name}` : "")
   );
 }
+
+/** Denied unless competition.yml says otherwise: licences whose terms reach the programs run with them. */
+export const DENIED_LICENCES = [
+  "AGPL-1.0-only",
+  "AGPL-1.0-or-later",
+  "AGPL-3.0-only",
+  "AGPL-3.0-or-later",
+  "SSPL-1.0",
+];
 
 export const competitionSchema = z
   .object({
@@ -151,6 +162,14 @@ export const competitionSchema = z
         cpu_tag: z.string().min(1).default("cpu-latest"),
         gpu_tag: z.string().min(1).default("gpu-latest"),
         offline_tag: z.string().min(1).default("cpu-offline"),
+        /** The runtime's licence report (proctor runtime sbom): SPDX ids denied, and whether unknown fails. */
+        licences: z
+          .object({
+            deny: z.array(z.string().trim().min(1)).default(DENIED_LICENCES),
+            unknown: z.enum(["warn", "fail"]).default("warn"),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict(),
     limits: limitsSchema.prefault({}),
@@ -270,6 +289,8 @@ export interface Competition {
   file: string;
   name: string;
   image: { repository: string; cpuTag: string; gpuTag: string; offlineTag: string };
+  /** The runtime's licence policy (runtime.licences): what the SBOM's licence report flags. */
+  licences: { deny: string[]; unknown: "warn" | "fail" };
   limits: SandboxLimits;
   zipLimits: Partial<ZipLimits>;
   paths: { dataDir: string; groundTruth: string; submissionFormat: string };
@@ -376,6 +397,7 @@ export function resolveCompetition(
       gpuTag: parsed.runtime.gpu_tag,
       offlineTag: parsed.runtime.offline_tag,
     },
+    licences: parsed.runtime.licences,
     limits,
     zipLimits: {
       ...(l.zip.max_size !== undefined && { maxZipBytes: l.zip.max_size }),

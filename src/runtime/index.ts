@@ -50,3 +50,25 @@ export {
   type RuntimeBuild,
 } from "./publish.js";
 export { offlineGap, packageLabel, providerOf, type OfflineGap } from "./offline.js";
+export {
+  checkLock,
+  checkRepositoryLocks,
+  lockCommand,
+  lockDrift,
+  lockPath,
+  LOCK_RULES,
+  parseCondaLock,
+  readCondaLock,
+  type CondaLock,
+  type LockIssue,
+  type LockRule,
+} from "./lock.js";
+export {
+  buildSbom,
+  imageSbom,
+  inventoryPackages,
+  readImageInventory,
+  serializeSbom,
+  type ImageInventory,
+} from "./sbom.js";
+export { licenceReport, licenceReportMarkdown, type LicencePolicy, type LicenceReport } from "./licences.js";
