@@ -13,6 +13,7 @@ import { readResultsJson } from "../pipeline/results-json.js";
 import { mergeLogs, programLines, writeRunLog, type LogLine } from "../pipeline/run-log.js";
 import { offlineGap, packageLabel } from "../runtime/index.js";
 import { EXIT_CODES, exitCodeFor } from "../status/index.js";
+import { metricName } from "../scoring/metric-name.js";
 import { packSubmission, submissionFileKind } from "../submission/index.js";
 import { formatDuration } from "../units/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
@@ -271,7 +272,9 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
   const usage = describeUsage(e.run.metrics);
   if (usage) lines.push(`  used        ${usage}`);
   if (e.status === "succeeded")
-    lines.push(`  score       public ${score(e.scores.public)}, private ${score(e.scores.private)}`);
+    lines.push(
+      `  score       ${metricName(competition.scoring.metric)}: public ${score(e.scores.public)}, private ${score(e.scores.private)}`,
+    );
   for (const problem of e.problems) lines.push(`  problem     ${problem}`);
   lines.push(`  quota       none on local runs; ${platformLimits(competition)}`);
   const all = mergeLogs(e.run.stdout, e.run.stderr);

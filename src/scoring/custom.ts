@@ -17,6 +17,21 @@ export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file" | "f
   return format.files ? SCORER_PATHS.predictionsFolder : scorerPredictionsFile(predictionsEncoding(format));
 }
 
+/**
+ * The organizer's scorer failed on predictions that passed the format check: it crashed, ran out of time
+ * or memory, or printed no score (never the participant's doing), or it could not be started at all
+ * (`infrastructure`: no engine, no image).
+ */
+export class ScorerFailedError extends ScoringError {
+  override name = "ScorerFailedError";
+  constructor(
+    message: string,
+    readonly infrastructure = false,
+  ) {
+    super(message);
+  }
+}
+
 export interface CustomScorer {
   command: string[];
   image: string;
@@ -37,7 +52,7 @@ const scoresSchema = z.record(z.string(), z.number().refine(Number.isFinite, "mu
 /**
  * Runs an organizer's scorer in its own sandboxed container (no network, the predictions and the ground
  * truth read-only, nothing writable but /tmp) and reads the JSON object it prints last on stdout:
- * `{"public": 0.91, "private": 0.89}` (private optional). Anything else is a ScoringError with the reason.
+ * `{"public": 0.91, "private": 0.89}` (private optional). Anything else is a ScorerFailedError with the reason.
  * `predictionsPath` is a file, or for a folder format the output folder (mounted whole at the target).
  */
 export async function runCustomScorer(
@@ -62,8 +77,9 @@ export async function runCustomScorer(
   });
   if (result.status !== "succeeded") {
     const stderr = result.stderr.text.trim().split("\n").slice(-5).join(" | ");
-    throw new ScoringError(
+    throw new ScorerFailedError(
       `the custom scorer ${result.status === "infrastructure_error" ? "could not run" : "did not succeed"}: ${result.reason}${stderr ? `; its stderr ends: ${stderr}` : ""}`,
+      result.status === "infrastructure_error",
     );
   }
   return parseScorerOutput(result.stdout.text);
@@ -76,19 +92,19 @@ export function parseScorerOutput(stdout: string): CustomScores {
   try {
     parsed = JSON.parse(last);
   } catch {
-    throw new ScoringError(
+    throw new ScorerFailedError(
       `the custom scorer must print a JSON object like {"public": 0.9, "private": 0.8} as its last line; it printed ${JSON.stringify(last.slice(0, 200))}`,
     );
   }
   const scores = scoresSchema.safeParse(parsed);
   if (!scores.success || Array.isArray(parsed)) {
-    throw new ScoringError(
+    throw new ScorerFailedError(
       `the custom scorer's last line must be a JSON object of numbers; got ${JSON.stringify(last.slice(0, 200))}`,
     );
   }
   const all = scores.data;
   if (all.public === undefined) {
-    throw new ScoringError(
+    throw new ScorerFailedError(
       `the custom scorer's JSON has no "public" score (keys: ${Object.keys(all).join(", ") || "none"}); print {"public": <number>, "private": <number>}`,
     );
   }

@@ -92,6 +92,7 @@ export { metricName } from "./metric-name.js";
 export { scoringSetupDigests, type ScoringSetup, type ScoringSetupDigests } from "./setup-digest.js";
 export {
   runCustomScorer,
+  ScorerFailedError,
   parseScorerOutput,
   scorerPredictionsPath,
   SCORER_PATHS,
