@@ -26,7 +26,7 @@ beforeAll(async () => {
   // The production environment lists what the examples import; the offline flavour's list is the real one.
   await writeFile(
     path.join(repo, "environment-cpu.yml"),
-    "name: production\nchannels: [conda-forge]\ndependencies:\n  - python=3.11.9\n  - pandas=2.2.2\n  - loguru=0.7.2\n  - tqdm=4.66.4\n  - click=8.1.7\n",
+    "name: production\nchannels: [conda-forge]\ndependencies:\n  - python=3.11.9\n  - pandas=2.2.2\n  - loguru=0.7.2\n  - tqdm=4.66.4\n  - click=8.1.7\n  - typer=0.9.0\n  - tifffile=2023.7.10\n",
   );
   await mkdir(path.join(repo, "runtime"));
   await writeFile(
@@ -38,12 +38,14 @@ afterAll(() => rm(repo, { recursive: true, force: true }));
 
 interface Competition {
   /** Files of the test data folder (mounted at /code_execution/data). */
-  data: Record<string, string>;
+  data: Record<string, string | Buffer>;
   /** format.yml's text. */
   format: string;
   groundTruth: string;
   /** Default: mae, lower is better. */
   metric?: { name: string; direction: "higher" | "lower" };
+  /** A custom scorer instead: its files (in scorer/, its script_dir) and its command. */
+  scorer?: { files: Record<string, string>; command: string[] };
 }
 
 /** format.yml's text: the file, its id column, and each column as `name: type` (or a type with options). */
@@ -65,8 +67,17 @@ async function testSubmission(competition: Competition, files: Record<string, st
   }
   await writeFile(path.join(dir, "format.yml"), competition.format);
   await writeFile(path.join(dir, "ground_truth.csv"), competition.groundTruth);
+  for (const [name, content] of Object.entries(competition.scorer?.files ?? {})) {
+    await mkdir(path.join(dir, "scorer"), { recursive: true });
+    await writeFile(path.join(dir, "scorer", name), content);
+  }
   const colon = image.lastIndexOf(":");
-  const metric = competition.metric ?? { name: "mae", direction: "lower" };
+  const metric = competition.scorer
+    ? {
+        name: `{ custom: { name: IoU, direction: higher, script_dir: scorer, command: ${JSON.stringify(competition.scorer.command)} } }`,
+        direction: "higher",
+      }
+    : (competition.metric ?? { name: "mae", direction: "lower" });
   await writeFile(
     path.join(dir, "competition.yml"),
     [
@@ -97,6 +108,7 @@ async function testSubmission(competition: Competition, files: Record<string, st
   const json = JSON.parse(ran.stdout) as {
     status: string;
     reason: string;
+    problems: string[];
     public_score: number | null;
     hints: string[];
     stderr: string;
@@ -411,6 +423,166 @@ const SPACECRAFT_STDLIB = {
   "    main()\n": "    main(*sys.argv[1:])\n",
 };
 
+// floodwater-runtime (2021), benchmark/main.py: the absolute /codeexecution/data/test_features, whose
+// <chip>_vv.tif and <chip>_vh.tif name the chips; a uint8 mask per chip (loguru, typer, tifffile, tqdm)
+// written to /codeexecution/submission/<chip>.tif, one file per chip and no table. The format declares
+// the folder (files:), and a custom scorer of our own reads it from /scoring/predictions.
+const CHIPS = ["awc00", "ayt01", "qus02"];
+const SIDE = 4;
+
+/** A little-endian 8-bit grey TIFF, one strip, the pixels after the IFD (as tifffile writes small images). */
+function tiff(pixels: number[]): Buffer {
+  const entries: [number, number, number][] = [
+    [256, 4, SIDE],
+    [257, 4, SIDE],
+    [258, 3, 8],
+    [259, 3, 1],
+    [262, 3, 1],
+    [273, 4, 8 + 2 + 12 * 9 + 4],
+    [277, 3, 1],
+    [278, 4, SIDE],
+    [279, 4, pixels.length],
+  ];
+  const ifd = Buffer.alloc(2 + 12 * entries.length + 4);
+  ifd.writeUInt16LE(entries.length, 0);
+  entries.forEach(([tag, kind, value], i) => {
+    ifd.writeUInt16LE(tag, 2 + 12 * i);
+    ifd.writeUInt16LE(kind, 4 + 12 * i);
+    ifd.writeUInt32LE(1, 6 + 12 * i);
+    ifd.writeUInt32LE(value, 10 + 12 * i);
+  });
+  return Buffer.concat([Buffer.from("II*\0", "latin1"), Buffer.from([8, 0, 0, 0]), ifd, Buffer.from(pixels)]);
+}
+
+// Each chip's vv band is 0 and 3 in turn and its vh band 0, so the benchmark's rule (vv > 0 or vh > 1)
+// predicts every other pixel. The truth agrees on the first two chips and floods all of the third:
+// intersection 8 + 8 + 8, union 8 + 8 + 16, an IoU of 0.75.
+const STRIPES = Array.from({ length: SIDE * SIDE }, (_, i) => (i % 2) * 3);
+const FLOOD: Competition = {
+  data: Object.fromEntries(
+    CHIPS.flatMap((chip) => [
+      [`test_features/${chip}_vv.tif`, tiff(STRIPES)],
+      [`test_features/${chip}_vh.tif`, tiff(STRIPES.map(() => 0))],
+    ]),
+  ),
+  format: 'id_column: chip_id\nfiles:\n  name: "{id}.tif"\n  max_size: 2k\n',
+  groundTruth: `chip_id,mask\n${CHIPS.map((chip) => `${chip},${chip === "qus02" ? "1".repeat(16) : "01".repeat(8)}`).join("\n")}\n`,
+  scorer: {
+    command: ["python3", "/scoring/scorer/score.py"],
+    files: {
+      "score.py": `"""IoU of the predicted masks (/scoring/predictions/<chip_id>.tif) against the truth's 0/1 strings."""
+import csv
+import json
+import os
+import struct
+
+PREDICTIONS = "/scoring/predictions"
+
+
+def pixels(path):
+    data = open(path, "rb").read()
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    tags = {}
+    for i in range(count):
+        tag, kind, _, value = struct.unpack_from("<HHII", data, ifd + 2 + 12 * i)
+        tags[tag] = value if kind == 4 else value & 0xFFFF
+    return data[tags[273] : tags[273] + tags[256] * tags[257]]
+
+
+truth = {row["chip_id"]: row["mask"] for row in csv.DictReader(open("/scoring/ground_truth.csv"))}
+assert sorted(os.listdir(PREDICTIONS)) == sorted(f"{chip}.tif" for chip in truth), os.listdir(PREDICTIONS)
+inter = union = 0
+for chip, mask in truth.items():
+    for predicted, actual in zip(pixels(f"{PREDICTIONS}/{chip}.tif"), mask):
+        inter += predicted == 1 and actual == "1"
+        union += predicted == 1 or actual == "1"
+print(json.dumps({"public": inter / union}))
+`,
+    },
+  },
+};
+const FLOOD_MAIN = `import sys
+from pathlib import Path
+
+from loguru import logger
+import numpy as np
+import typer
+from tifffile import imread, imwrite
+from tqdm import tqdm
+
+ROOT = Path("/codeexecution")
+OUT = ROOT / "submission"
+FEATURES = ROOT / "data" / "test_features"
+
+
+def predict(chip_id):
+    """One flood mask: a pixel is water where either band says so (a placeholder rule)."""
+    try:
+        vv = imread(FEATURES / f"{chip_id}_vv.tif")
+        vh = imread(FEATURES / f"{chip_id}_vh.tif")
+        return ((vv > 0) | (vh > 1)).astype(np.uint8)
+    except Exception:
+        logger.warning(f"no bands for {chip_id}: predicting no water")
+        return np.zeros((512, 512), dtype=np.uint8)
+
+
+def chip_ids():
+    """The chips of the test set, from the band files' names (<chip>_vv.tif)."""
+    return sorted({path.stem.split("_")[0] for path in FEATURES.glob("*.tif")})
+
+
+def main():
+    chips = chip_ids()
+    if not chips:
+        typer.echo("no test features found")
+        raise typer.Exit(code=1)
+    logger.info(f"predicting {len(chips)} chips")
+    for chip_id in tqdm(chips, miniters=25, file=sys.stdout, leave=True):
+        imwrite(OUT / f"{chip_id}.tif", predict(chip_id), dtype=np.uint8)
+    logger.success("done")
+
+
+if __name__ == "__main__":
+    typer.run(main)
+`;
+/** typer, tifffile and tqdm as far as the example uses them, on the standard library and numpy. */
+const FLOOD_STDLIB = {
+  "from loguru import logger\n": STDLIB_LOGGER,
+  "import typer\nfrom tifffile import imread, imwrite\nfrom tqdm import tqdm\n": `import struct
+
+
+class typer:
+    echo = print
+    Exit = SystemExit
+    run = staticmethod(lambda main: main())
+
+
+def tqdm(items, **options):
+    return items
+
+
+def imread(path):
+    data = Path(path).read_bytes()
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    tags = {}
+    for i in range(count):
+        tag, kind, _, value = struct.unpack_from("<HHII", data, ifd + 2 + 12 * i)
+        tags[tag] = value if kind == 4 else value & 0xFFFF
+    return np.frombuffer(data, np.uint8, tags[256] * tags[257], tags[273]).reshape(tags[257], tags[256])
+
+
+def imwrite(path, array, dtype):
+    array = np.ascontiguousarray(array, dtype=dtype)
+    height, width = array.shape
+    tags = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1),
+            (273, 4, 8 + 2 + 12 * 9 + 4), (277, 3, 1), (278, 4, height), (279, 4, array.size)]
+    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", t, k, 1, v) for t, k, v in tags)
+    Path(path).write_bytes(b"II*\\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + array.tobytes())
+`,
+};
+
 describe("DrivenData's example submissions, mirrored, through proctor test-submission", () => {
   it("youth-mental-health's example_submission: relative data/, ./submission.csv with its index, scores", async () => {
     const result = await testSubmission(YOUTH, { "main.py": YOUTH_MAIN });
@@ -487,5 +659,43 @@ describe("DrivenData's example submissions, mirrored, through proctor test-submi
       "main.py": withoutImports(SPACECRAFT_MAIN, SPACECRAFT_STDLIB),
     });
     expect(absolute, absolute.stderr).toMatchObject({ status: "succeeded", public_score: 1 });
+  });
+  it("floodwater's benchmark: fails naming loguru; without it, one /codeexecution/submission/<chip>.tif per chip scores by a custom scorer", async () => {
+    const unchanged = await testSubmission(FLOOD, { "main.py": FLOOD_MAIN });
+    expect(unchanged.status).toBe("failed");
+    expect(unchanged.hints.join("\n")).toMatch(/^loguru is in the production image/m);
+    const stdlib = withoutImports(FLOOD_MAIN, FLOOD_STDLIB);
+    const result = await testSubmission(FLOOD, { "main.py": stdlib });
+    expect(result, result.stderr).toMatchObject({ status: "succeeded", public_score: 0.75, hints: [] });
+    expect(result.stderr).toContain("finished after");
+    expect(result.stderr).not.toContain("copied");
+  });
+
+  it("floodwater's layout with the files misnamed is output_invalid, each file named; with none written, output_missing", async () => {
+    const stdlib = withoutImports(FLOOD_MAIN, FLOOD_STDLIB);
+    const misnamed = await testSubmission(FLOOD, {
+      "main.py": withoutImports(stdlib, { 'OUT / f"{chip_id}.tif"': 'OUT / f"{chip_id}.tiff"' }),
+    });
+    expect(misnamed.status, misnamed.stderr).toBe("output_invalid");
+    expect(misnamed.reason).toMatch(/^the output folder does not follow the submission format: 6 problems\n/);
+    expect(misnamed.reason).toContain("3 missing ids");
+    expect(misnamed.problems).toContainEqual(
+      expect.stringMatching(/^awc00\.tiff: the name is not \{id\}\.tif \[unexpected_file\]/),
+    );
+    expect(misnamed.problems).toContainEqual(
+      expect.stringMatching(/^awc00\.tif: id awc00 has no file \[missing_id\]/),
+    );
+    // Written beside main.py instead: nothing is copied for a folder format, and the log says where they are.
+    const beside = await testSubmission(FLOOD, {
+      "main.py": withoutImports(stdlib, { 'OUT / f"{chip_id}.tif"': 'Path(f"{chip_id}.tif")' }),
+    });
+    expect(beside.status, beside.stderr).toBe("output_missing");
+    expect(beside.reason).toBe(
+      "the program exited 0 but wrote no file (one {id}.tif per id) in /code_execution/submission",
+    );
+    expect(beside.stderr).toContain(
+      "wrote no file in /code_execution/submission: write one {id}.tif per id there",
+    );
+    expect(beside.stderr).toMatch(/found instead: \/tmp\/work\/awc00\.tif/);
   });
 });

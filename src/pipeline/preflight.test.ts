@@ -101,3 +101,33 @@ columns:
     expect(await problemsOf(numbers)).toEqual([expect.stringMatching(/rmse cannot score .*numeric column/)]);
   });
 });
+
+describe("checkCompetitionSetup with a folder format (one file per id)", () => {
+  const folderOf = (paths: Partial<Competition["paths"]>, metric: Competition["scoring"]["metric"]) => ({
+    ...withPaths(paths),
+    scoring: { ...competition.scoring, metric },
+  });
+  const scorer = () => ({
+    custom: { name: "IoU", command: ["python3", "-c", "print(1)"], limits: competition.limits },
+  });
+
+  it("needs a custom scorer: a built-in metric reads no folder, and the organizer is told what to set", async () => {
+    const format = await file('id_column: id\nfiles: { name: "{id}.tif" }\n');
+    expect(await problemsOf(folderOf({ submissionFormat: format }, "f1_macro"))).toEqual([
+      expect.stringMatching(
+        /^scoring\.metric: f1_macro scores a table of predictions, but the submission format .* is a folder of files \(files: one \{id\}\.tif per id\), which no built-in metric reads; set scoring\.metric: \{ custom: .* it gets the files at \/scoring\/predictions\/$/,
+      ),
+    ]);
+    const ready = await checkCompetitionSetup(folderOf({ submissionFormat: format }, scorer()));
+    expect(ready.files).toEqual({ name: "{id}.tif", type: "tif", maxBytes: null });
+  });
+
+  it("refuses ground-truth ids that cannot be file names, each escaped", async () => {
+    const format = await file('id_column: id\nfiles: { name: "{id}" }\n');
+    const truth = await file('id,usage\nok,Public\nsub/dir,Public\n..,Private\n"a\\b",Public\n');
+    const [problem] = await problemsOf(folderOf({ submissionFormat: format, groundTruth: truth }, scorer()));
+    expect(problem).toMatch(
+      /^paths\.ground_truth: .*'s ids name the files of the folder format .* \(\{id\}\), but 3 cannot: id "sub\/dir" holds a \/, \\ or NUL, which a file name cannot; id \.\. makes the file name \.\.; id "a\\\\b" holds .*; give every row an id that can be a file name$/,
+    );
+  });
+});
