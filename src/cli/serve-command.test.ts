@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -11,6 +11,19 @@ import { COMPETITION_YML } from "../gateway/test-support/harness.js";
 import { serveCommand, trustProxyArg } from "./serve-command.js";
 import { cli } from "./test-support/cli.js";
 import { UsageError } from "./usage-error.js";
+
+/** A folder with competition.yml and the files it names (proctor serve checks them before it starts). */
+async function competitionFolder(yml: string): Promise<string> {
+  const work = await mkdtemp(path.join(os.tmpdir(), "proctor-serve-"));
+  await writeFile(path.join(work, "competition.yml"), yml);
+  await mkdir(path.join(work, "data"));
+  await writeFile(
+    path.join(work, "format.yml"),
+    "id_column: id\ncolumns:\n  - { name: id, type: string }\n  - { name: label, type: category, categories: [a, b] }\n",
+  );
+  await writeFile(path.join(work, "gt.csv"), "id,label,usage\nx,a,Public\ny,b,Private\n");
+  return work;
+}
 
 /**
  * `proctor serve` in its own process on 127.0.0.1 (any free port), dispatching to a fake GitHub, with the
@@ -23,8 +36,7 @@ async function startServe(args: string[]): Promise<{
 }> {
   const fake = await startFakeGitHub();
   fake.addRepo("org", "comp");
-  const work = await mkdtemp(path.join(os.tmpdir(), "proctor-serve-"));
-  await writeFile(path.join(work, "competition.yml"), COMPETITION_YML);
+  const work = await competitionFolder(COMPETITION_YML);
   const child = spawn(
     process.execPath,
     [
@@ -145,6 +157,28 @@ describe("proctor serve", () => {
       expect(await served.stop()).toBe(0);
     } finally {
       await served.stop();
+    }
+  });
+
+  it("refuses a broken setup before it listens, with proctor check's messages", async () => {
+    const work = await competitionFolder(
+      COMPETITION_YML.replace("metric: accuracy, direction: higher", "metric: rmse"),
+    );
+    const token = process.env["GITHUB_TOKEN"];
+    process.env["GITHUB_TOKEN"] = "not-used";
+    try {
+      const ran = await cli(serveCommand(), [
+        ...["--config", path.join(work, "competition.yml"), "--data-dir", path.join(work, "gw")],
+        ...["--repo", "org/comp", "--port", "0"],
+      ]);
+      expect(ran.error).toBeInstanceOf(UsageError);
+      expect((ran.error as Error).message).toMatch(
+        /^the competition's setup is broken, so the gateway does not start:\n[^]*✘ .*competition\.yml: scoring\.metric: rmse cannot score the submission format [^]*proctor check: 1 problem to fix/,
+      );
+    } finally {
+      if (token === undefined) delete process.env["GITHUB_TOKEN"];
+      else process.env["GITHUB_TOKEN"] = token;
+      await rm(work, { recursive: true, force: true });
     }
   });
 });

@@ -5,6 +5,8 @@ import path from "node:path";
 import { createGateway } from "../gateway/index.js";
 import { createGitHubClient } from "../github/index.js";
 import { parseDuration } from "../units/index.js";
+import { checkSetup } from "../pipeline/setup-check.js";
+import { reportText } from "./check-command.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
 import { unitArg, UsageError } from "./usage-error.js";
 
@@ -154,6 +156,12 @@ export function serveCommand(): Command {
       if (flags.publicUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(flags.publicUrl)) {
         throw new UsageError(`--public-url ${JSON.stringify(flags.publicUrl)} must be an http(s) base URL`);
       }
+      // The same check as `proctor check`, less the scorer's run (the gateway need not have Docker).
+      const setup = await checkSetup(flags.config);
+      if (setup.problems.length > 0)
+        throw new UsageError(
+          `the competition's setup is broken, so the gateway does not start:\n${reportText(setup)}`,
+        );
       const competition = await competitionFrom(flags.config);
       const dataDir = path.resolve(flags.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
