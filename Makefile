@@ -75,6 +75,10 @@ PROCTOR_FAILED = { code=$$?; case $$code in \
   *) why="see the messages above" ;; esac; \
   echo "proctor exited $$code: $$why" >&2; exit $$code; }
 
+.PHONY: check
+check: build/proctor.mjs ## check the competition's setup in seconds without running a submission (KEY=keys/leaderboard.key.pem checks the sealing key pair)
+	@$(PROCTOR) check $(if $(KEY),--key "$(KEY)") || $(PROCTOR_FAILED)
+
 .PHONY: test-submission
 test-submission: build/proctor.mjs engine ## run submission.zip, SUBMISSION=algorithm.tar (docker save), or the example exactly as the platform: run, validate, score, rank
 	@$(RUNTIME_IMAGE); \
