@@ -53,6 +53,29 @@ build: build/proctor.mjs ## build the production runtime image (needs internet: 
 build-offline: build/proctor.mjs engine ## build the offline runtime flavour from Debian's packages (no internet needed)
 	@image="$(OFFLINE_IMAGE)"; [ -n "$$image" ] || exit 2; IMAGE=$$image bash scripts/build-offline-image.sh
 
+# Locks: runtime/lock/offline.lock from Debian's mirror (debootstrap resolves; needs root), and
+# runtime/lock/<cpu|gpu>.conda-lock.yml from conda-forge with conda-lock (where conda-forge is reachable: the
+# runtime workflow runs it on pull requests). `proctor runtime check-lock` checks the conda ones offline.
+FLAVOUR ?= offline
+CONDA_LOCK ?= pipx run --spec conda-lock==3.0.4 conda-lock
+
+.PHONY: lock
+lock: ## lock a flavour's packages: FLAVOUR=offline (Debian's mirror), cpu or gpu (conda-forge, conda-lock)
+	@case "$(FLAVOUR)" in \
+	  offline) bash scripts/offline-lock.sh write ;; \
+	  cpu|gpu) $(CONDA_LOCK) lock --micromamba --check-input-hash --platform linux-64 \
+	    --file environment-$(FLAVOUR).yml --virtual-package-spec runtime/lock/virtual-packages-$(FLAVOUR).yml \
+	    --lockfile runtime/lock/$(FLAVOUR).conda-lock.yml ;; \
+	  *) echo "FLAVOUR must be offline, cpu or gpu, not $(FLAVOUR)"; exit 2 ;; \
+	esac
+
+.PHONY: sbom
+sbom: build/proctor.mjs engine ## SBOM and licence report of a runtime image in .proctor/sbom/ (FLAVOUR=offline builds it if needed)
+	@if [ "$(FLAVOUR)" = offline ]; then image="$(OFFLINE_IMAGE)"; [ -n "$$image" ] || exit 2; \
+	  IMAGE=$$image bash scripts/build-offline-image.sh >/dev/null || exit 2; \
+	else image=$$($(PROCTOR) image-ref --flavour $(FLAVOUR)) || exit 2; fi; \
+	$(PROCTOR) runtime sbom --image "$$image" --out .proctor/sbom/$(FLAVOUR).cdx.json || $(PROCTOR_FAILED)
+
 .PHONY: pack-example
 pack-example: build/proctor.mjs ## zip example_submission/ into submission.zip (FORCE=1 replaces it)
 	$(PROCTOR) pack example_submission -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)

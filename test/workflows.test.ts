@@ -427,6 +427,147 @@ describe("runtime.yml", () => {
     expect(job("test").permissions).toEqual({ contents: "read", "pull-requests": "write" });
     expect(job("publish").permissions).toEqual({ contents: "read" });
     expect(job("report").permissions).toEqual({ issues: "write" });
+    // Only to push a changed lock back to a same-repository PR's branch (a fork's token is read-only).
+    expect(job("lock").permissions).toEqual({ contents: "write" });
+  });
+
+  describe("locks (issue 21)", () => {
+    const lock = job("lock");
+    const lockSteps = steps(lock);
+    const named = (name: string) => lockSteps.find((s) => s.name === name)!;
+    const pushBack = named("Push the locks back, or say which command to run");
+
+    it("locks both conda flavours, checks them offline, and hands them to the test job, which builds from them", () => {
+      expect(lock.if).toBe(job("test").if);
+      expect(String(named("Lock the CPU and GPU environments").run)).toMatch(
+        /make lock FLAVOUR=cpu\s+make lock FLAVOUR=gpu/,
+      );
+      expect(String(named("Check the locks against the environment files").run)).toContain(
+        "node build/proctor.mjs runtime check-lock",
+      );
+      const handed = named("Hand the locks to the test job");
+      expect(String(handed.uses)).toMatch(/^actions\/upload-artifact@/);
+      expect(stepWith(handed)).toMatchObject({ name: "runtime-locks", "if-no-files-found": "error" });
+
+      expect(job("test").needs).toBe("lock");
+      const testSteps = steps(job("test"));
+      const download = testSteps.findIndex((s) => String(s.uses).startsWith("actions/download-artifact@"));
+      const build = testSteps.findIndex((s) => stepWith(s).command === "build-runtime");
+      expect(stepWith(testSteps[download]!)).toEqual({ name: "runtime-locks", path: "runtime/lock" });
+      expect(download).toBeGreaterThan(-1);
+      expect(download).toBeLessThan(build);
+    });
+
+    it("reads the PR's data only through env:, and pushes only on a pull request", () => {
+      expect(pushBack.if).toBe("github.event_name == 'pull_request'");
+      expect(obj(pushBack.env, "env")).toEqual({
+        SAME_REPOSITORY: "${{ github.event.pull_request.head.repo.full_name == github.repository }}",
+        HEAD_REF: "${{ github.head_ref }}",
+        GITHUB_TOKEN: "${{ github.token }}",
+      });
+      expect(String(pushBack.run)).not.toContain("${{");
+    });
+
+    describe("the push-back step, run in a real git repository", () => {
+      let dir: string;
+      const token = "ghs_secret-token-of-the-lock-job";
+      beforeAll(() => {
+        dir = mkdtempSync(join(tmpdir(), "proctor-lock-push-"));
+      });
+      afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+      /** A clone of a bare "server" repository (owner/repo.git under dir/server) with a committed lock. */
+      function checkout(name: string): { work: string; server: string } {
+        const server = join(dir, name, "server");
+        const work = join(dir, name, "work");
+        const git = (cwd: string, ...args: string[]) =>
+          execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd, stdio: "pipe" });
+        mkdirSync(join(server, "owner"), { recursive: true });
+        git(join(server, "owner"), "init", "--quiet", "--bare", "repo.git");
+        mkdirSync(join(work, "runtime", "lock"), { recursive: true });
+        git(work, "init", "--quiet", "-b", "add-numpy");
+        writeFileSync(join(work, "runtime", "lock", "cpu.conda-lock.yml"), "version: 1\n");
+        writeFileSync(join(work, "runtime", "lock", "gpu.conda-lock.yml"), "version: 1\n");
+        git(work, "add", ".");
+        git(work, "commit", "--quiet", "-m", "base");
+        return { work, server };
+      }
+
+      function run(work: string, server: string, sameRepository: boolean) {
+        return spawnSync("bash", ["-e", "-c", String(pushBack.run)], {
+          cwd: work,
+          env: {
+            PATH: process.env.PATH,
+            HOME: dir,
+            GITHUB_SERVER_URL: `file://${server}`,
+            GITHUB_REPOSITORY: "owner/repo",
+            SAME_REPOSITORY: String(sameRepository),
+            HEAD_REF: "add-numpy",
+            GITHUB_TOKEN: token,
+          },
+          encoding: "utf8",
+        });
+      }
+
+      it("does nothing when the locks did not change", () => {
+        const { work, server } = checkout("unchanged");
+        const r = run(work, server, true);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("up to date");
+      });
+
+      it("fails a fork's PR with a changed lock, naming the commands to run", () => {
+        const { work, server } = checkout("fork");
+        writeFileSync(join(work, "runtime", "lock", "cpu.conda-lock.yml"), "version: 1\npackage: []\n");
+        const r = run(work, server, false);
+        expect(r.status).toBe(1);
+        expect(r.stdout).toMatch(
+          /^::error title=runtime locks out of date::.*Run make lock FLAVOUR=cpu and make lock FLAVOUR=gpu .*commit runtime\/lock\//m,
+        );
+        expect(
+          execFileSync("git", ["--git-dir", join(server, "owner", "repo.git"), "branch"], {
+            encoding: "utf8",
+          }),
+        ).toBe("");
+      });
+
+      it("commits a same-repository PR's changed lock and pushes it to the PR's branch, the token never printed", () => {
+        const { work, server } = checkout("same");
+        writeFileSync(join(work, "runtime", "lock", "gpu.conda-lock.yml"), "version: 1\npackage: []\n");
+        const r = run(work, server, true);
+        expect(r.stderr + r.stdout).not.toContain(token);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain(
+          "::notice title=runtime locks updated::pushed the new runtime/lock/ to add-numpy",
+        );
+        const pushed = execFileSync(
+          "git",
+          [
+            "--git-dir",
+            join(server, "owner", "repo.git"),
+            "show",
+            "add-numpy:runtime/lock/gpu.conda-lock.yml",
+          ],
+          { encoding: "utf8" },
+        );
+        expect(pushed).toBe("version: 1\npackage: []\n");
+      });
+    });
+  });
+
+  it("makes each built image's SBOM and licence report and attaches them to the run, even when the policy fails", () => {
+    const testSteps = steps(job("test"));
+    const sbom = testSteps.find((s) => s.id === "sbom")!;
+    expect(obj(sbom.env, "env")).toEqual({
+      IMAGE: "${{ steps.test.outputs.image }}",
+      FLAVOUR: "${{ matrix.cpu-or-gpu }}",
+    });
+    expect(String(sbom.run)).toContain('node build/proctor.mjs runtime sbom --image "$IMAGE"');
+    expect(String(sbom.run)).toContain('>> "$GITHUB_STEP_SUMMARY"');
+    const attach = testSteps.find((s) => s.name === "Attach the SBOM to the checks")!;
+    expect(attach.if).toBe("always() && steps.sbom.outcome != 'skipped'");
+    expect(stepWith(attach)).toMatchObject({ name: "sbom-${{ matrix.cpu-or-gpu }}", path: "sbom/" });
+    expect(testSteps.indexOf(sbom)).toBeGreaterThan(testSteps.findIndex((s) => s.id === "test"));
   });
 
   describe("the runtime-build-failed reporter", () => {
