@@ -87,7 +87,7 @@ pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (F
 
 # The image a local run uses: the competition's, else the offline flavour. When competition.yml is wrong,
 # proctor says what and where, and the target stops.
-RUNTIME_IMAGE = image=$$(bash scripts/runtime-image.sh $(CPU_OR_GPU)) || exit 2
+RUNTIME_IMAGE = image=$$(COMPETITION="$(COMPETITION)" bash scripts/runtime-image.sh $(CPU_OR_GPU)) || exit 2
 
 # After a proctor command that failed: its own exit code and what it means, before make's "Error" line
 # (GNU make itself exits 2 whatever the recipe's code was).

@@ -88,6 +88,21 @@ module.exports = (namespace) => (process.env.DEBUG ? require(${JSON.stringify(ar
   },
 };
 
+/**
+ * "*.node" keeps native addons out of the bundle, but the CycloneDX library names JavaScript modules
+ * `./contrib/index.node`, `./utils.node` … (for index.node.js …): those are bundled as the JavaScript they are.
+ */
+const nodeNamedModules = {
+  name: "node-named-modules",
+  setup(b) {
+    b.onResolve({ filter: /\.node$/ }, (args) =>
+      /[\\/]@cyclonedx[\\/]/.test(args.importer)
+        ? { path: path.join(args.resolveDir, `${args.path}.js`) }
+        : undefined,
+    );
+  },
+};
+
 const only = process.argv[2];
 const common = {
   bundle: true,
@@ -95,7 +110,16 @@ const common = {
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["better-sqlite3", "cpu-features", "*.node", "playwright-core"],
+  // The CycloneDX library's optional XML and schema-validation plug-ins: tried at use, absent here.
+  external: [
+    "better-sqlite3",
+    "cpu-features",
+    "*.node",
+    "playwright-core",
+    "xmlbuilder2",
+    "libxmljs2",
+    "ajv-formats-draft2019",
+  ],
   // Bundled CommonJS dependencies use require, __filename and __dirname; give ESM those.
   banner: {
     js: [
@@ -108,7 +132,7 @@ const common = {
   },
   logLevel: "warning",
   legalComments: "none",
-  plugins: [stubUnused, loadOnUse],
+  plugins: [stubUnused, loadOnUse, nodeNamedModules],
 };
 
 if (!only || only === "cli") {

@@ -8,8 +8,10 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 flavour=${1:?usage: scripts/runtime-image.sh <cpu|gpu>}
 proctor=(node "$repo_root/build/proctor.mjs")
-image=$("${proctor[@]}" image-ref --flavour "$flavour")
-offline=$("${proctor[@]}" image-ref --flavour offline)
+# COMPETITION: the competition.yml make was given (default the one at the root).
+config=(--config "${COMPETITION:-competition.yml}")
+image=$("${proctor[@]}" image-ref "${config[@]}" --flavour "$flavour")
+offline=$("${proctor[@]}" image-ref "${config[@]}" --flavour offline)
 if docker image inspect "$image" >/dev/null 2>&1; then
   echo "using the local image $image" >&2
   echo "$image"

@@ -4,7 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { PREDICT_CSV_SH, saveAlgorithmImage } from "../src/sandbox/test-support/algorithm-image.js";
+import { engine } from "../src/sandbox/engine.js";
+import { buildImage } from "../src/sandbox/registry.js";
+import {
+  PREDICT_CSV_SH,
+  saveAlgorithmImage,
+  TEST_IMAGE_LABEL,
+} from "../src/sandbox/test-support/algorithm-image.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -12,7 +18,7 @@ let dir: string;
 /** The participant's side of the repository in a temp folder, with the CLI this checkout built. */
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "proctor-make-"));
-  for (const item of ["Makefile", "data", "example_submission", "submission_format"])
+  for (const item of ["Makefile", "data", "example_submission", "submission_format", "examples"])
     await cp(item, path.join(dir, item), { recursive: true });
   for (const item of ["build", "scripts", "node_modules", "runtime"])
     await symlink(path.resolve(item), path.join(dir, item));
@@ -66,6 +72,42 @@ describe("make", () => {
       await algorithm.cleanup();
     }
     // Where the offline runtime is not built yet, make builds it first (the holder of the output folder).
+  }, 900_000);
+
+  it("test-submission COMPETITION=examples/per-case … MODEL=model.tar.gz runs the example algorithm per case", async () => {
+    // As its README says: built FROM the offline runtime (its Python), saved, and the model packed.
+    const example = path.join(dir, "examples", "per-case");
+    const tag = `proctor-test-algorithm/per-case-${path.basename(dir).toLowerCase()}:latest`;
+    await buildImage({
+      context: path.join(example, "algorithm"),
+      files: ["Dockerfile", "inference.py"],
+      dockerfile: "Dockerfile",
+      tag,
+      buildArgs: { BASE: inject("baseImage") },
+      labels: { [TEST_IMAGE_LABEL]: "per-case" },
+    });
+    try {
+      await run("sh", ["-c", `docker save "$0" -o "$1"`, tag, path.join(example, "algorithm.tar")]);
+    } finally {
+      await engine().getImage(tag).remove();
+    }
+    await run("tar", [
+      "-czf",
+      path.join(example, "model.tar.gz"),
+      "-C",
+      path.join(example, "algorithm", "model"),
+      ".",
+    ]);
+    const result = await make(
+      "test-submission",
+      "COMPETITION=examples/per-case/competition.yml",
+      "SUBMISSION=examples/per-case/algorithm.tar",
+      "MODEL=examples/per-case/model.tar.gz",
+    );
+    expect(result.stdout, result.stderr).toContain("✔ succeeded: scored");
+    expect(result.stdout).toContain('=== case 6 of 6: "case-005" ===');
+    expect(result.stdout).toMatch(/score {7}mae: public \d+\.\d\d, private \d+\.\d\d/);
+    expect(result.code).toBe(0);
   }, 900_000);
 
   it("test-submission of a zip says so before the run when the offline flavour stands in", async () => {
