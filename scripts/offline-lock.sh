@@ -146,7 +146,8 @@ verify() {
   installed=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Package}\t${Version}\t${Architecture}\n' | LC_ALL=C sort)
   if [ "$installed" != "$(locked | cut -f1-3)" ]; then
     echo "offline-lock: $root does not hold exactly the packages of $lock:" >&2
-    diff <(locked | cut -f1-3) <(echo "$installed") | sed -n 's/^</  locked only:/p; s/^>/  installed only:/p' >&2
+    { diff <(locked | cut -f1-3) <(echo "$installed") || true; } |
+      sed -n 's/^</  locked only:/p; s/^>/  installed only:/p' >&2
     fail "$fix"
   fi
   debs=$(find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec sha256sum {} + | cut -d' ' -f1 | LC_ALL=C sort)
