@@ -227,7 +227,14 @@ async function checkScoring(
     const score =
       typeof metric === "string"
         ? (file: string) => builtInScore(competition, format, file)
-        : await customScore(metric.custom, format, groundTruth, scorerImages!, report);
+        : await customScore(
+            metric.custom,
+            format,
+            competition.scoring.usageColumn,
+            groundTruth,
+            scorerImages!,
+            report,
+          );
     if (!score) return;
     const perfect = await score(sample.perfect);
     const shifted = await score(sample.shifted);
@@ -276,6 +283,7 @@ async function builtInScore(
 async function customScore(
   custom: CustomScorerSpec,
   format: SubmissionFormat,
+  usageColumn: string | null,
   groundTruth: string,
   candidates: string[],
   report: SetupReport,
@@ -306,8 +314,9 @@ async function customScore(
     limits: custom.limits,
     ...(custom.scriptDir && { scriptDir: custom.scriptDir }),
   };
+  const columns = { id: format.idColumn, usage: usageColumn };
   return async (file) =>
-    (await runCustomScorer(scorer, file, groundTruth, scorerPredictionsPath(format))).public;
+    (await runCustomScorer(scorer, file, groundTruth, scorerPredictionsPath(format), columns)).public;
 }
 
 /** The perfect sample must score at least as well as the shifted one, in the competition's direction. */

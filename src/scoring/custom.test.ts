@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TEST_LIMITS } from "../sandbox/test-support/fixtures.js";
-import { parseScorerOutput, runCustomScorer } from "./custom.js";
+import { parseScorerOutput, runCustomScorer, ScorerFailedError } from "./custom.js";
 import { ScoringError } from "./errors.js";
 
 const image = inject("baseImage");
@@ -19,12 +19,14 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function score(program: string) {
+async function score(program: string, columns?: { id: string; usage: string | null }) {
   await writeFile(path.join(scripts, "score.py"), program);
   return runCustomScorer(
     { command: ["python3", "/scoring/scorer/score.py"], image, scriptDir: scripts, limits: TEST_LIMITS },
     path.join(dir, "pred.csv"),
     path.join(dir, "truth.csv"),
+    "/scoring/predictions.csv",
+    columns,
   );
 }
 
@@ -45,10 +47,27 @@ print(json.dumps({"public": acc("Public"), "private": acc("Private"), "rows": le
     expect(scores).toEqual({ public: 1, private: 0, all: { public: 1, private: 0, rows: 2 } });
   });
 
-  it("a scorer that crashes is scoring_failed with the end of its stderr", async () => {
+  it("tells the scorer its inputs and columns in its environment (docs/scoring.md)", async () => {
+    const scores = await score(
+      `
+import json, os
+keys = ["PROCTOR_PREDICTIONS", "PROCTOR_GROUND_TRUTH", "PROCTOR_ID_COLUMN", "PROCTOR_USAGE_COLUMN"]
+seen = [os.environ[k] for k in keys]
+assert seen == ["/scoring/predictions.csv", "/scoring/ground_truth.csv", "id", "usage"], seen
+assert os.path.isfile(seen[0]) and os.path.isfile(seen[1])
+print(json.dumps({"public": 1}))
+`,
+      { id: "id", usage: "usage" },
+    );
+    expect(scores.public).toBe(1);
+  });
+
+  it("a scorer that crashes is a ScorerFailedError (scoring_failed) with the end of its stderr", async () => {
     const error = await score(`raise RuntimeError("ground truth has no column y_true")`).catch(
       (e: unknown) => e,
     );
+    expect(error).toBeInstanceOf(ScorerFailedError);
+    expect((error as ScorerFailedError).infrastructure).toBe(false);
     expect(error).toBeInstanceOf(ScoringError);
     expect((error as ScoringError).status).toBe("scoring_failed");
     expect((error as Error).message).toMatch(/exited with code 1.*ground truth has no column y_true/);

@@ -61,6 +61,8 @@ export async function runCustomScorer(
   groundTruthPath: string,
   /** Where the scorer sees the predictions: scorerPredictionsPath(format). */
   predictionsTarget: string = SCORER_PATHS.predictions,
+  /** The format's id column and the ground truth's usage column (null: no split), told in its environment. */
+  columns?: { id: string; usage: string | null },
 ): Promise<CustomScores> {
   const mounts = [
     { source: path.resolve(predictionsPath), target: predictionsTarget },
@@ -74,6 +76,12 @@ export async function runCustomScorer(
     workingDir: "/tmp",
     mounts,
     limits: scorer.limits,
+    // What docs/scoring.md promises a scorer, so one scorer serves formats and splits without edits.
+    env: {
+      PROCTOR_PREDICTIONS: predictionsTarget,
+      PROCTOR_GROUND_TRUTH: SCORER_PATHS.groundTruth,
+      ...(columns && { PROCTOR_ID_COLUMN: columns.id, PROCTOR_USAGE_COLUMN: columns.usage ?? "" }),
+    },
   });
   if (result.status !== "succeeded") {
     const stderr = result.stderr.text.trim().split("\n").slice(-5).join(" | ");

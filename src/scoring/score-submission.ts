@@ -89,6 +89,7 @@ export async function scoreSubmission(options: SubmissionScoring): Promise<Submi
     predictionsPath,
     groundTruthPath,
     scorerPredictionsPath(format),
+    { id: format.idColumn, usage: options.usageColumn },
   );
   return { public: result.public, private: result.private };
 }
