@@ -245,7 +245,7 @@ log_written_instead() {
 # format check names the wrong ones).
 if [[ $EXPECTED_OUTPUT == *"{id}"* ]]; then
   if [ -z "$(find "$SUBMISSION_DIR" -type f -print -quit 2>/dev/null)" ]; then
-    log "error: $main exited 0 after ${elapsed}s but wrote no file in $SUBMISSION_DIR: write one $EXPECTED_OUTPUT per id there (submission/ from the working folder)"
+    log "error: $main exited 0 after ${elapsed}s but wrote no file in $SUBMISSION_DIR: write one $EXPECTED_OUTPUT per id there (or in submission/ from the working folder)"
     log_written_instead
     exit "$EXIT_OUTPUT_MISSING"
   fi

@@ -253,6 +253,17 @@ const cases: Case[] = [
     reason: /^the program exited 0$/,
   },
   {
+    name: "a folder format, exit 0 with a link among the files: output_invalid, the link named",
+    request: { output: { ...ZIP_OUTPUT, expectedFile: "{id}.tif" } },
+    run: {
+      exitCode: 0,
+      output: collected({ "chip1.tif": 10 }, { skipped: [{ path: "chip2.tif", type: "a symbolic link" }] }),
+    },
+    status: "output_invalid",
+    reason:
+      /^\/code_execution\/submission holds what is not a regular file: "chip2\.tif" \(a symbolic link\); write one \{id\}\.tif per id there, as regular files$/,
+  },
+  {
     name: "a folder format, exit 0 with no file: output_missing, one file per id named",
     request: { output: { ...OUTPUT, expectedFile: "{id}.tif" } },
     run: { exitCode: 0, output: NOTHING },

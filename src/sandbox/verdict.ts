@@ -95,6 +95,14 @@ export function classifyEnd(request: Pick<SandboxRequest, "limits" | "output">, 
     return { status: "failed", reason: `the program exited with code ${exitCode}${signalName(exitCode)}` };
   }
   if (!request.output || !output) return { status: "succeeded", reason: "the program exited 0" };
+  // A folder of files one per id takes only regular files: whatever was not copied (a link, a special
+  // file, a name that is not UTF-8) is unusable, and the format check could not see it.
+  if (expected && namesFilePerId(expected) && output.skipped.length > 0) {
+    return {
+      status: "output_invalid",
+      reason: `${request.output.target} holds what is not a regular file: ${describeSkipped(output)}; write one ${expected} per id there, as regular files`,
+    };
+  }
   const unusable = expected ? output.skipped.find((s) => s.path === expected) : undefined;
   if (unusable) {
     return {
