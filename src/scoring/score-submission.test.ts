@@ -74,4 +74,31 @@ describe("scoreSubmission", () => {
     expect(ran).toBeInstanceOf(ScoringError);
     expect((ran as ScoringError).status).toBe("scoring_failed");
   });
+
+  it("shows a custom scorer a folder format's folder, read-only at /scoring/predictions, once it passed the check", async () => {
+    const folder = parseSubmissionFormat('id_column: id\nfiles: { name: "{id}.json" }\n', "format.yml");
+    const out = path.join(dir, "folder");
+    await mkdir(out);
+    for (const id of ["7", "8", "9"]) await writeFile(path.join(out, `${id}.json`), `{"y": "${id}"}`);
+    await writeFile(
+      path.join(dir, "scorer", "folder.py"),
+      `import json, os\nnames = sorted(os.listdir("/scoring/predictions"))\n` +
+        `try:\n    open("/scoring/predictions/7.json", "a"); names = []\nexcept OSError:\n    pass\n` +
+        `print(json.dumps({"public": len(names), "private": float(json.load(open("/scoring/predictions/9.json"))["y"] == "9")}))\n`,
+    );
+    const metric = {
+      custom: { ...customScorer().custom, command: ["python3", "/scoring/scorer/folder.py"] },
+    };
+    const scoring = { ...request("folder", metric), format: folder, predictionsPath: out };
+    expect(await scoreSubmission(scoring)).toEqual({ public: 3, private: 1 });
+    // A file of no expected id: output_invalid, and the scorer never runs.
+    await writeFile(path.join(out, "10.json"), "{}");
+    const error = await scoreSubmission(scoring).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OutputInvalidError);
+    expect((error as OutputInvalidError).failure.counts).toEqual({ extra_id: 1 });
+    // A built-in metric cannot read a folder (the set-up check refuses it before any run).
+    await expect(scoreSubmission({ ...scoring, metric: "accuracy" })).rejects.toThrow(
+      /needs a custom scorer/,
+    );
+  });
 });
