@@ -192,18 +192,12 @@ describe("the custom-scorer example through proctor test-submission", () => {
     const config = await example({
       "competition.yml": (t) => t.replace("../../.proctor/leaderboard.sqlite", "board.sqlite"),
     });
-    const ran = await cli(testSubmissionCommand(), [
-      "--config",
-      config,
-      "--from",
-      path.join(EXAMPLE, "example_submission"),
-      "--image",
-      image,
-      "--output",
-      path.join(path.dirname(config), "last-run"),
-      "--participant",
-      "ada",
-    ]);
+    const run = () =>
+      cli(testSubmissionCommand(), [
+        ...["--config", config, "--from", path.join(EXAMPLE, "example_submission")],
+        ...["--image", image, "--output", path.join(path.dirname(config), "last-run")],
+      ]);
+    const ran = await run();
     expect(ran.error).toBeUndefined();
     expect(ran.code).toBe(0);
     expect(ran.stdout).toMatch(/✔ succeeded: scored/);
@@ -212,16 +206,7 @@ describe("the custom-scorer example through proctor test-submission", () => {
     // A changed scorer starts a new local board, and the run says so.
     const scorer = path.join(path.dirname(config), "scorer", "score.py");
     await writeFile(scorer, (await readFile(scorer, "utf8")) + "\n# a fix\n");
-    const again = await cli(testSubmissionCommand(), [
-      "--config",
-      config,
-      "--from",
-      path.join(EXAMPLE, "example_submission"),
-      "--image",
-      image,
-      "--output",
-      path.join(path.dirname(config), "last-run"),
-    ]);
+    const again = await run();
     expect(again.stderr).toMatch(
       /note: a new local leaderboard: the metric changed since the earlier board of "House prices \(custom scorer example\)" \(1 entry, kept apart\)/,
     );

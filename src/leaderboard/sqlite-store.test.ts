@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SCHEMA_VERSION, SqliteLeaderboardStore, type BoardKey } from "./sqlite-store.js";
 import { MemoryLeaderboardStore, StoreError, type LeaderboardStore } from "./store.js";
+import type { LeaderboardEntry } from "./entry.js";
 import { makeEntry, makeFailed } from "./test-support/entries.js";
 
 let dir: string;
@@ -111,6 +112,15 @@ describe.each(stores)("%s store contract", (_name, open) => {
   });
 });
 
+/** An entry as an older schema's file holds it (version 2 adds the runtime column). */
+function insertRaw(raw: Database.Database, e: LeaderboardEntry, ...runtime: [] | [string | null]): void {
+  const values = [
+    ...[e.submissionId, e.participant, e.submittedAt, Date.parse(e.submittedAt), e.status, e.publicScore],
+    ...[e.sealedPrivateScore, e.durationMs, e.imageDigest, e.zipSha256, ...runtime],
+  ];
+  raw.prepare(`INSERT INTO entries VALUES (${values.map(() => "?").join(", ")})`).run(...values);
+}
+
 describe("SqliteLeaderboardStore", () => {
   it("keeps the runtime a run used, and migrates a version-1 file (its entries keep no runtime)", async () => {
     const path = join(dir, "v1.db");
@@ -120,20 +130,7 @@ describe("SqliteLeaderboardStore", () => {
       sealed_private_score TEXT, duration_ms INTEGER NOT NULL, image_digest TEXT NOT NULL,
       zip_sha256 TEXT NOT NULL) STRICT`);
     const old = makeEntry({ submissionId: "old" });
-    raw
-      .prepare("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(
-        old.submissionId,
-        old.participant,
-        old.submittedAt,
-        Date.parse(old.submittedAt),
-        old.status,
-        old.publicScore,
-        old.sealedPrivateScore,
-        old.durationMs,
-        old.imageDigest,
-        old.zipSha256,
-      );
+    insertRaw(raw, old);
     raw.pragma("user_version = 1");
     raw.close();
 
@@ -196,19 +193,7 @@ describe("SqliteLeaderboardStore", () => {
       sealed_private_score TEXT, duration_ms INTEGER NOT NULL, image_digest TEXT NOT NULL,
       zip_sha256 TEXT NOT NULL, runtime TEXT) STRICT`);
     const old = makeEntry({ submissionId: "f1-entry" });
-    v2.prepare("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").run(
-      old.submissionId,
-      old.participant,
-      old.submittedAt,
-      Date.parse(old.submittedAt),
-      old.status,
-      old.publicScore,
-      old.sealedPrivateScore,
-      old.durationMs,
-      old.imageDigest,
-      old.zipSha256,
-      null,
-    );
+    insertRaw(v2, old, null);
     v2.pragma("user_version = 2");
     v2.close();
 
