@@ -2,17 +2,15 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import {
   buildImage,
-  newRunId,
   pullImage,
   pushImage,
   resolveImage,
-  runSandboxed,
   tagImage,
-  DEFAULT_LIMITS,
   type BuiltImage,
   type ProgressLine,
   type RegistryAuth,
 } from "../sandbox/index.js";
+import { listInImage } from "./lister.js";
 import { parseCondaList, type PackageVersion } from "./package-diff.js";
 
 export type Flavour = "cpu" | "gpu";
@@ -116,24 +114,8 @@ export async function resolvedPackages(image: string): Promise<PackageVersion[]>
     "if command -v micromamba >/dev/null 2>&1; then exec micromamba list -n base --json; fi",
     `exec python3 -c 'import json, importlib.metadata as m; print(json.dumps([{"name": d.metadata["Name"], "version": d.version, "channel": "pypi"} for d in m.distributions()]))'`,
   ].join("\n");
-  const result = await runSandboxed({
-    runId: `packages-${newRunId()}`,
-    image,
-    entrypoint: ["sh", "-c", script],
-    command: [],
-    workingDir: "/tmp",
-    mounts: [],
-    limits: {
-      ...DEFAULT_LIMITS,
-      timeLimitMs: 120_000,
-      memoryBytes: 1024 ** 3,
-      logHeadBytes: 4 * 1024 ** 2,
-      logTailBytes: 0,
-    },
-  });
-  if (result.status !== "succeeded")
-    throw new Error(`listing the packages of ${image} failed: ${result.reason}`);
-  return parseCondaList(result.stdout.text, `the package list of ${image}`);
+  const listed = await listInImage(image, "the packages", ["sh", "-c", script]);
+  return parseCondaList(listed, `the package list of ${image}`);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import * as CDX from "@cyclonedx/cyclonedx-library";
 import { PackageURL } from "packageurl-js";
-import { newRunId, resolveImage, runSandboxed, DEFAULT_LIMITS } from "../sandbox/index.js";
+import { resolveImage } from "../sandbox/index.js";
 import {
   condaLicence,
   debianLicence,
@@ -17,6 +17,7 @@ import {
   type LicencePolicy,
   type LicenceReport,
 } from "./licences.js";
+import { listInImage } from "./lister.js";
 
 /** The SBOM of a local image (CycloneDX JSON) and its licence report under `policy`. */
 export async function imageSbom(
@@ -132,28 +133,14 @@ interface Listed {
 
 /** Runs the lister in `image` and reads its inventory. Throws when the run fails (naming the image). */
 export async function readImageInventory(image: string): Promise<ImageInventory> {
-  const run = await runSandboxed({
-    runId: `sbom-${newRunId()}`,
-    image,
-    entrypoint: ["python3", "-c", LISTER_SCRIPT],
-    command: [],
-    workingDir: "/tmp",
-    mounts: [],
-    limits: {
-      ...DEFAULT_LIMITS,
-      timeLimitMs: 120_000,
-      memoryBytes: 1024 ** 3,
-      logHeadBytes: 32 * 1024 ** 2,
-      logTailBytes: 0,
-    },
-  });
-  if (run.status !== "succeeded")
-    throw new Error(
-      `listing the packages of ${image} failed (${run.status}): ${run.reason}; is it a runtime image with python3?`,
-    );
+  const text = await listInImage(image, "the packages (is it a runtime image with python3?)", [
+    "python3",
+    "-c",
+    LISTER_SCRIPT,
+  ]);
   let listed: Listed;
   try {
-    listed = JSON.parse(run.stdout.text) as Listed;
+    listed = JSON.parse(text) as Listed;
   } catch {
     throw new Error(
       `the package lister in ${image} printed something other than JSON: is it a proctor runtime image?`,
