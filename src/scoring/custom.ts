@@ -1,3 +1,13 @@
+/**
+ * The organizer's own scorer (`scoring.metric: { custom: { command, script_dir, image } }`), run in a
+ * sandboxed container of its own: no network, never root, nothing writable but /tmp. It gets, read-only:
+ * - the predictions that passed the format check: /scoring/predictions.csv (or .jsonl, .json, as the
+ *   format's file is written); for a folder format (`files:`), the folder /scoring/predictions/ holding
+ *   exactly one file per expected id, named as `files.name` says (e.g. <id>.tif), and nothing else;
+ * - the ground truth at /scoring/ground_truth.csv;
+ * - script_dir's files under /scoring/scorer/.
+ * It prints `{"public": <number>, "private": <number>}` (private optional) as its last line on stdout.
+ */
 import path from "node:path";
 import { z } from "zod";
 import { SCORER_PATHS, scorerPredictionsFile } from "../contract/index.js";
