@@ -2,6 +2,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IntakeDb, TokenRegistry } from "../intake/index.js";
 import { generateSealingKeys } from "../leaderboard/index.js";
 import { offlineImage } from "../runtime/test-support/offline-image.js";
 import { EXIT_CODES } from "../status/index.js";
@@ -162,10 +163,22 @@ describe("proctor check", () => {
     delete process.env["PROCTOR_GITHUB_TOKEN"];
     delete process.env["GITHUB_TOKEN"];
     try {
-      const gateway = await check(config, "--gateway");
+      const gateway = await check(config, "--gateway", "--data-dir", path.join(dir, "gw"));
       expect(gateway.stdout).toMatch(
         /✘ PROCTOR_GITHUB_TOKEN: not set \(nor GITHUB_TOKEN\).*set it to a token/,
       );
+      expect(gateway.stdout).toMatch(/– --data-dir .*gw: no gateway data yet; proctor runners add/);
+      // The gateway's database with an admin token only: the runners' and participants' are still to make.
+      await mkdir(path.join(dir, "gw"));
+      const admins = new IntakeDb(path.join(dir, "gw", "intake.sqlite"));
+      new TokenRegistry(admins, "admin").add("org");
+      admins.close();
+      const tokens = await check(config, "--gateway", "--data-dir", path.join(dir, "gw"));
+      expect(tokens.stdout).toMatch(
+        /– --data-dir .*gw: no runner credential: runners cannot take submissions; make one with proctor runners add/,
+      );
+      expect(tokens.stdout).toMatch(/– --data-dir .*gw: no participant token yet/);
+      expect(tokens.stdout).not.toMatch(/no admin token/);
     } finally {
       if (saved.p !== undefined) process.env["PROCTOR_GITHUB_TOKEN"] = saved.p;
       if (saved.g !== undefined) process.env["GITHUB_TOKEN"] = saved.g;

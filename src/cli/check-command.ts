@@ -1,9 +1,14 @@
 import { Command } from "commander";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { imageRef, loadCompetition, YamlConfigError } from "../config/index.js";
+import { IntakeDb, type TokenKind } from "../intake/index.js";
 import { checkSetup, type SetupReport } from "../pipeline/setup-check.js";
 import { EXIT_CODES } from "../status/index.js";
 import { CONFIG_OPTION } from "./context.js";
+import { DATA_DIR_OPTION } from "./serve-command.js";
+import { reportText } from "./setup-report.js";
 import { UsageError } from "./usage-error.js";
 
 interface Flags {
@@ -11,6 +16,7 @@ interface Flags {
   key?: string;
   image?: string;
   gateway: boolean;
+  dataDir: string;
 }
 
 /**
@@ -31,7 +37,12 @@ export function checkCommand(): Command {
         "leaderboard.sealing_public_key seals",
     )
     .option("--image <ref>", "run the custom scorer in this image (default: its own, else the runtime's)")
-    .option("--gateway", "also check what proctor serve needs (its GitHub token)", false)
+    .option(
+      "--gateway",
+      "also check what proctor serve needs: its GitHub token, and the tokens in --data-dir",
+      false,
+    )
+    .option(...DATA_DIR_OPTION)
     .action(async (flags: Flags) => {
       const privateKey = flags.key
         ? {
@@ -48,9 +59,35 @@ export function checkCommand(): Command {
         scorerImages: flags.image ? [flags.image] : await runtimeImages(flags.config),
         ...(flags.gateway && { gatewayEnv: process.env }),
       });
+      if (flags.gateway) report.notes.push(...tokenNotes(flags.dataDir));
       process.stdout.write(reportText(report));
       process.exitCode = exitCode(report);
     });
+}
+
+/** Which of the tokens the gateway's people and runners need are still to be made (notes, not problems). */
+function tokenNotes(dataDir: string): string[] {
+  const file = path.join(path.resolve(dataDir), "intake.sqlite");
+  if (!existsSync(file))
+    return [
+      `--data-dir ${dataDir}: no gateway data yet; proctor runners add, admins add and tokens add make the runners', organizers' and participants' tokens there`,
+    ];
+  const db = new IntakeDb(file);
+  try {
+    const wanted: [TokenKind, string][] = [
+      [
+        "runner",
+        "no runner credential: runners cannot take submissions; make one with proctor runners add <runner>",
+      ],
+      ["admin", "no admin token: nobody can open /admin; make one with proctor admins add <name>"],
+      ["participant", "no participant token yet: make them with proctor tokens add <participant>"],
+    ];
+    return wanted
+      .filter(([kind]) => !db.listTokens(kind).some((token) => token.revokedAt === null))
+      .map(([, note]) => `--data-dir ${dataDir}: ${note}`);
+  } finally {
+    db.close();
+  }
 }
 
 /** The runtime images a scorer without its own runs in, preferred first: the competition's cpu, the offline. */
@@ -60,27 +97,6 @@ async function runtimeImages(config: string): Promise<string[]> {
     throw error;
   });
   return competition ? [imageRef(competition, "cpu"), imageRef(competition, "offline")] : [];
-}
-
-/** One line per finding: ✔ right, ✘ the organizer's to fix, ⚠ not checkable here, – not checked. */
-export function reportText(report: SetupReport): string {
-  const lines = [
-    ...report.passed.map((line) => `✔ ${line}`),
-    ...report.notes.map((line) => `– ${line}`),
-    ...report.unavailable.map((line) => `⚠ ${line}`),
-    ...report.problems.map((line) => `✘ ${line}`),
-  ];
-  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
-  if (report.problems.length > 0)
-    lines.push(
-      `proctor check: ${count(report.problems.length, "problem")} to fix before any submission runs (the organizer's; nothing was run or counted)`,
-    );
-  else if (report.unavailable.length > 0)
-    lines.push(
-      `proctor check: no problem found, but ${count(report.unavailable.length, "part")} could not be checked here`,
-    );
-  else lines.push("proctor check: the setup is right");
-  return `${lines.join("\n")}\n`;
 }
 
 export function exitCode(report: SetupReport): number {

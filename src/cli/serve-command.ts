@@ -6,7 +6,7 @@ import { createGateway } from "../gateway/index.js";
 import { createGitHubClient } from "../github/index.js";
 import { parseDuration } from "../units/index.js";
 import { checkSetup } from "../pipeline/setup-check.js";
-import { reportText } from "./check-command.js";
+import { reportText } from "./setup-report.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
 import { unitArg, UsageError } from "./usage-error.js";
 
