@@ -42,7 +42,19 @@ export function runtimeCommand(): Command {
     .action(async (flags: { image: string; out: string; report?: string; config: string }) => {
       const { licences } = await competitionFrom(flags.config);
       const { imageSbom, licenceReportMarkdown } = await import("../runtime/index.js");
-      const { json, report } = await imageSbom(flags.image, licences);
+      const { EngineError } = await import("../sandbox/index.js");
+      let made: Awaited<ReturnType<typeof imageSbom>>;
+      try {
+        made = await imageSbom(flags.image, licences);
+      } catch (error) {
+        // The engine's fault or a missing image (EngineError): an infrastructure error; an image whose
+        // packages cannot be listed is the caller's (not a runtime image).
+        process.stderr.write(`proctor runtime sbom: ${(error as Error).message}\n`);
+        process.exitCode =
+          error instanceof EngineError ? EXIT_CODES.infrastructureError : EXIT_CODES.usageError;
+        return;
+      }
+      const { json, report } = made;
       const reportFile = flags.report ?? flags.out.replace(/(\.cdx)?\.json$/, "") + ".licences.md";
       await mkdir(path.dirname(flags.out), { recursive: true });
       await mkdir(path.dirname(reportFile), { recursive: true });
