@@ -1,9 +1,14 @@
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeZip } from "../../test/support/zips.js";
 import { offlineImage } from "../runtime/test-support/offline-image.js";
+import { engine } from "../sandbox/engine.js";
+import { buildImage } from "../sandbox/registry.js";
+import { TEST_IMAGE_LABEL } from "../sandbox/test-support/algorithm-image.js";
 import { cli } from "./test-support/cli.js";
 import { testSubmissionCommand } from "./test-submission-command.js";
 
@@ -59,7 +64,7 @@ function formatYml(file: string, idColumn: string, columns: string[]): string {
 
 let n = 0;
 /** Writes competitions/<name>/competition.yml and its files, the zip of `files`, and runs test-submission. */
-async function testSubmission(competition: Competition, files: Record<string, string>) {
+async function testSubmission(competition: Competition, files: Record<string, string>, runImage = image) {
   const dir = path.join(repo, "competitions", `c${++n}`);
   for (const [name, content] of Object.entries(competition.data)) {
     await mkdir(path.dirname(path.join(dir, "data", name)), { recursive: true });
@@ -97,7 +102,7 @@ async function testSubmission(competition: Competition, files: Record<string, st
     "--submission",
     zip,
     "--image",
-    image,
+    runImage,
     "--output",
     path.join(dir, "last-run"),
     "--participant",
@@ -697,5 +702,97 @@ describe("DrivenData's example submissions, mirrored, through proctor test-submi
       "wrote no file in /code_execution/submission: write one {id}.tif per id there",
     );
     expect(beside.stderr).toMatch(/found instead: \/tmp\/work\/awc00\.tif/);
+  });
+});
+
+/**
+ * The same examples, unchanged, on an image that has what they import: the offline flavour with Debian's
+ * loguru, tqdm, click, typer and tifffile (from the Debian mirror, as the base image's packages come).
+ * OpenCV is left out here (its 200 packages take minutes to install): spacecraft-pose then fails naming
+ * cv2, the one module this image lacks. PROCTOR_TEST_PACKAGES_IMAGE names an image that has cv2 as well.
+ */
+describe("DrivenData's example submissions, unchanged, on an image with the packages they import", () => {
+  let packages: string;
+  let built: string | null = null;
+
+  beforeAll(async () => {
+    packages = process.env.PROCTOR_TEST_PACKAGES_IMAGE ?? "";
+    if (packages) return;
+    const context = await mkdtemp(path.join(os.tmpdir(), "proctor-packages-"));
+    built = `proctor-test-packages/${path.basename(context).toLowerCase()}:latest`;
+    try {
+      await writeFile(
+        path.join(context, "Dockerfile"),
+        [
+          `FROM ${image}`,
+          "USER root",
+          "RUN apt-get update && apt-get install -y --no-install-recommends python3-loguru python3-tqdm python3-click python3-typer python3-tifffile && rm -rf /var/lib/apt/lists/*",
+          "USER appuser",
+          "",
+        ].join("\n"),
+      );
+      await buildImage({
+        context,
+        files: ["Dockerfile"],
+        dockerfile: "Dockerfile",
+        tag: built,
+        labels: { [TEST_IMAGE_LABEL]: "packages" },
+      });
+      packages = built;
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+  }, 900_000);
+  afterAll(async () => {
+    if (built)
+      await engine()
+        .getImage(built)
+        .remove()
+        .catch(() => undefined);
+  });
+
+  it("tutoring-outcomes' minimal (loguru) scores", async () => {
+    const result = await testSubmission(TUTORING, TUTORING_MINIMAL, packages);
+    expect(result, result.stderr).toMatchObject({ status: "succeeded", public_score: 0.5 });
+  });
+
+  it("childrens-speech's word and phonetic minimal (loguru, tqdm) score", async () => {
+    for (const column of ["orthographic_text", "phonetic_text"]) {
+      const { competition, files } = speech(column);
+      const result = await testSubmission(competition, files, packages);
+      expect(result, result.stderr).toMatchObject({ status: "succeeded", public_score: 0.5 });
+    }
+  });
+
+  it("floodwater's benchmark (loguru, typer, tifffile, tqdm) scores", async () => {
+    const result = await testSubmission(FLOOD, { "main.py": FLOOD_MAIN }, packages);
+    expect(result, result.stderr).toMatchObject({ status: "succeeded", public_score: 0.75 });
+  });
+
+  it("spacecraft-pose's benchmark (click, cv2, loguru, tqdm) scores where the image has cv2, else fails naming it", async () => {
+    const result = await testSubmission(
+      SPACECRAFT,
+      { "main.sh": SPACECRAFT_SH, "main.py": SPACECRAFT_MAIN },
+      packages,
+    );
+    const hasCv2 = await promisify(execFile)("docker", [
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "--entrypoint",
+      "python3",
+      packages,
+      "-c",
+      "import cv2",
+    ]).then(
+      () => true,
+      () => false,
+    );
+    if (hasCv2) expect(result, result.stderr).toMatchObject({ status: "succeeded", public_score: 1 });
+    else {
+      expect(result.status).toBe("failed");
+      expect(result.stderr).toContain("No module named 'cv2'");
+    }
   });
 });

@@ -75,7 +75,7 @@ describe("competition.yml submission:", () => {
     expect(plain.submission.kind === "image" && plain.submission.image.perCase).toBeUndefined();
   });
 
-  it.each([
+  it.each<[string, string, RegExp]>([
     [
       "submission:\n  kind: image\n  image:\n    case_time: 1m\n",
       "submission.image.case_time",
@@ -92,7 +92,7 @@ describe("competition.yml submission:", () => {
           `submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    outputs: { rfs: "${file}" }\n`,
           "submission.image.outputs.rfs",
           /normalised file path inside the output folder/,
-        ] as const,
+        ] as [string, string, RegExp],
     ),
     ["submission:\n  kind: docker\n", "submission.kind", /"zip", "image"/],
     ["submission:\n  image:\n    input_dir: /in\n", "submission.image", /only applies to kind: image/],
