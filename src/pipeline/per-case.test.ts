@@ -50,7 +50,14 @@ afterAll(async () => {
 /** A per-case competition in its own folder: each case's value.txt, and the ground truth value + bias. */
 async function competitionWith(
   values: Record<string, string>,
-  options: { caseTime?: string; format?: string; ownInputsJson?: boolean; runtime?: string } = {},
+  options: {
+    caseTime?: string;
+    format?: string;
+    ownInputsJson?: boolean;
+    runtime?: string;
+    /** A folder format (one file per case) scored by a scorer of our own, instead of a table and mae. */
+    folder?: boolean;
+  } = {},
 ): Promise<Competition> {
   const dir = await mkdtemp(path.join(work, "competition-"));
   const rows = ["case_id,rfs,usage"];
@@ -66,8 +73,26 @@ async function competitionWith(
   await writeFile(path.join(dir, "ground_truth.csv"), rows.join("\n") + "\n");
   await writeFile(
     path.join(dir, "format.yml"),
-    `file: ${options.format ?? "predictions.csv"}\nid_column: case_id\ncolumns:\n  - { name: case_id, type: string }\n  - { name: rfs, type: float }\n`,
+    options.folder
+      ? "id_column: case_id\nfiles: { name: '{id}.json', type: json }\n"
+      : `file: ${options.format ?? "predictions.csv"}\nid_column: case_id\ncolumns:\n  - { name: case_id, type: string }\n  - { name: rfs, type: float }\n`,
   );
+  await mkdir(path.join(dir, "scorer"));
+  // The folder's scorer: the share of cases whose file holds the ground truth's value.
+  await writeFile(
+    path.join(dir, "scorer", "score.py"),
+    [
+      "import csv, json, os",
+      "rows = list(csv.DictReader(open(os.environ['PROCTOR_GROUND_TRUTH'])))",
+      "folder = os.environ['PROCTOR_PREDICTIONS']",
+      "right = sum(json.load(open(os.path.join(folder, r['case_id'] + '.json'))) == float(r['rfs']) for r in rows)",
+      "print(json.dumps({'public': right / len(rows)}))",
+      "",
+    ].join("\n"),
+  );
+  const metric = options.folder
+    ? "{ custom: { name: exact, direction: higher, script_dir: scorer, command: [python3, /scoring/scorer/score.py] } }, direction: higher"
+    : "mae, direction: lower";
   await writeFile(
     path.join(dir, "competition.yml"),
     `name: Per case
@@ -75,9 +100,9 @@ runtime: { image: proctor/runtime }
 limits: { time: 60s, memory: 256m, cpus: 1, runtime: ${options.runtime ?? "runc"} }
 submission:
   kind: image
-  image: { contract: grand-challenge, case_time: ${options.caseTime ?? "30s"}, outputs: { rfs: rfs.json } }
+  image: { contract: grand-challenge, case_time: ${options.caseTime ?? "30s"}, outputs: { ${options.folder ? "files" : "rfs"}: rfs.json } }
 paths: { data_dir: cases, ground_truth: ground_truth.csv, submission_format: format.yml }
-scoring: { metric: mae, direction: lower, usage_column: usage }
+scoring: { metric: ${metric}, usage_column: usage }
 logs: { local: full }
 `,
   );
@@ -141,6 +166,22 @@ describe("an algorithm image under Grand Challenge's per-case contract", () => {
       { case_id: "two", rfs: 4 },
     ]);
     expect(evaluation.run.stdout.text).toContain('inputs.json: [{"exported": true}]');
+  });
+
+  it("collects one file per case into a folder format, named by the case id, for the custom scorer", async () => {
+    const outputDir = path.join(work, "out-folder");
+    const evaluation = await evaluate(await competitionWith({ x1: "1", x2: "5" }, { folder: true }), {
+      outputDir,
+    });
+    expect(evaluation.status, evaluation.reason).toBe("succeeded");
+    expect(evaluation.scores.public).toBe(1);
+    expect(await readFile(path.join(outputDir, "x2.json"), "utf8")).toBe("7\n");
+    expect(evaluation.run.output?.files.map((f) => f.path)).toEqual(["x1.json", "x2.json"]);
+    const missing = await evaluate(await competitionWith({ x1: "none" }, { folder: true }));
+    expect(missing.status).toBe("output_missing");
+    expect(missing.reason).toBe(
+      "case 1 of 1: the algorithm exited 0 but wrote no /output/rfs.json (the case's {id}.json)",
+    );
   });
 
   it("mounts each input and the model the same way under gVisor", async () => {

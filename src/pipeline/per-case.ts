@@ -7,11 +7,12 @@
  * one predictions table, the case id in the format's id column, so validation, metrics and custom scorers
  * score it like any other.
  */
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "csv-stringify/sync";
 import type { ImageSubmission, PerCaseContract } from "../config/index.js";
-import { IMAGE_CONTAINER } from "../contract/index.js";
+import { ID_PLACEHOLDER, IMAGE_CONTAINER } from "../contract/index.js";
 import { CappedCapture, runSandboxed, type ReadOnlyMount, type SandboxLimits } from "../sandbox/index.js";
 import { predictionsEncoding, type SubmissionFormat } from "../scoring/index.js";
 import { formatDuration } from "../units/index.js";
@@ -131,8 +132,18 @@ function socket(
   };
 }
 
+/**
+ * The key of `outputs` that names a folder format's file: each case's file is collected as the format's
+ * `files.name` with the case id in it (a mask per case, as HECKTOR's segmentation task writes).
+ */
+export const FOLDER_OUTPUT_KEY = "files";
+
 /** The output file of each non-id column: what competition.yml maps it to, else `<column>.json`. */
 export function outputFiles(format: SubmissionFormat, perCase: PerCaseContract): Map<string, string> {
+  if (format.files) {
+    const file = perCase.outputs[FOLDER_OUTPUT_KEY];
+    return new Map(file === undefined ? [] : [[FOLDER_OUTPUT_KEY, file]]);
+  }
   return new Map(
     format.columns
       .filter((column) => column.name !== format.idColumn)
@@ -176,6 +187,7 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
   const stdout = new CappedCapture(limits.logHeadBytes, limits.logTailBytes);
   const stderr = new CappedCapture(limits.logHeadBytes, limits.logTailBytes);
   const rows: Record<string, unknown>[] = [];
+  const collected: { path: string; bytes: number }[] = [];
   let durationMs = 0;
   let last: Awaited<ReturnType<typeof runSandboxed>> | null = null;
   let peak: Awaited<ReturnType<typeof runSandboxed>>["metrics"] = null;
@@ -240,7 +252,7 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
     const missing = (file: string, column: string) =>
       finish(
         "output_missing",
-        `${place}: the algorithm exited 0 but wrote no ${path.posix.join(settings.outputDir, file)} (the value of column ${JSON.stringify(column)})`,
+        `${place}: the algorithm exited 0 but wrote no ${path.posix.join(settings.outputDir, file)} (${column === FOLDER_OUTPUT_KEY && format.files ? `the case's ${format.files.name}` : `the value of column ${JSON.stringify(column)}`})`,
       );
     // Nothing at all in the output folder: named by the first file it should have written.
     if (result.status === "output_missing") {
@@ -249,6 +261,17 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
     }
     if (result.status !== "succeeded") return finish(result.status, `${place}: ${result.reason}`);
 
+    if (format.files) {
+      const file = columns.get(FOLDER_OUTPUT_KEY)!;
+      const source = path.join(outDir, file);
+      if (!(await stat(source).catch(() => null))?.isFile()) return missing(file, FOLDER_OUTPUT_KEY);
+      const name = format.files.name.replace(ID_PLACEHOLDER, testCase.id);
+      await mkdir(request.outputDir, { recursive: true });
+      await copyFile(source, path.join(request.outputDir, name), constants.COPYFILE_EXCL);
+      collected.push({ path: name, bytes: (await stat(source)).size });
+      await rm(caseDir, { recursive: true, force: true });
+      continue;
+    }
     const row: Record<string, unknown> = { [format.idColumn]: testCase.id };
     for (const [column, file] of columns) {
       const value = await readValue(path.join(outDir, file));
@@ -259,13 +282,21 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
     await rm(caseDir, { recursive: true, force: true });
   }
   if (last === null) throw new Error(`no cases in ${request.dataDir} (preflight lets none through)`);
-  await mkdir(request.outputDir, { recursive: true });
-  const text = table(format, rows);
-  await writeFile(path.join(request.outputDir, format.file), text);
-  const bytes = Buffer.byteLength(text);
-  // What the run left is the table collected from every case.
-  const output = { files: [{ path: format.file, bytes }], totalBytes: bytes, entries: 1, skipped: [] };
-  return { ...finish("succeeded", `all ${cases.length} cases ran`), output: { ...output, overCaps: false } };
+  if (!format.files) {
+    await mkdir(request.outputDir, { recursive: true });
+    const text = table(format, rows);
+    await writeFile(path.join(request.outputDir, format.file), text);
+    collected.push({ path: format.file, bytes: Buffer.byteLength(text) });
+  }
+  // What the run left is what was collected from every case: the table, or one file per case.
+  const output = {
+    files: collected,
+    totalBytes: collected.reduce((sum, file) => sum + file.bytes, 0),
+    entries: collected.length,
+    skipped: [],
+    overCaps: false,
+  };
+  return { ...finish("succeeded", `all ${cases.length} cases ran`), output };
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   type SubmissionFormat,
 } from "../scoring/index.js";
 import { YamlConfigError } from "../yaml/index.js";
-import { listCases } from "./per-case.js";
+import { FOLDER_OUTPUT_KEY, listCases } from "./per-case.js";
 
 /**
  * The competition's own set-up is wrong (the organizer's mistake): found before any participant code runs,
@@ -93,12 +93,20 @@ async function perCaseProblems(
 ): Promise<string[]> {
   const { submission } = competition;
   if (submission.kind !== "image" || !submission.image.perCase) return [];
-  const columns = format.columns.map((column) => column.name).filter((name) => name !== format.idColumn);
-  const unknown = Object.keys(submission.image.perCase.outputs).filter((name) => !columns.includes(name));
-  const problems = unknown.map(
-    (name) =>
-      `submission.image.outputs: ${JSON.stringify(name)} is not a column of the submission format ${format.source} (${columns.join(", ")}); map each column to its output file`,
-  );
+  const outputs = Object.keys(submission.image.perCase.outputs);
+  const problems: string[] = [];
+  if (format.files) {
+    if (outputs.length !== 1 || outputs[0] !== FOLDER_OUTPUT_KEY)
+      problems.push(
+        `submission.image.outputs: the submission format ${format.source} is a folder of files (${format.files.name}), one per case; name the file each case writes as the only output, e.g. outputs: { ${FOLDER_OUTPUT_KEY}: images/mask/output.mha }`,
+      );
+  } else {
+    const columns = format.columns.map((column) => column.name).filter((name) => name !== format.idColumn);
+    for (const name of outputs.filter((name) => !columns.includes(name)))
+      problems.push(
+        `submission.image.outputs: ${JSON.stringify(name)} is not a column of the submission format ${format.source} (${columns.join(", ")}); map each column to its output file`,
+      );
+  }
   if (await stat(dataDir).catch(() => null)) {
     problems.push(...(await listCases(dataDir)).problems.map((problem) => `paths.data_dir: ${problem}`));
   }
