@@ -1,46 +1,32 @@
 #!/usr/bin/env bash
 # Build the offline base image: Debian bookworm (debootstrap --variant=minbase) with the Debian packages of
 # the Python stack listed in runtime/environment-offline.yml (the one list of the offline flavour's
-# packages), imported with `docker import`. No registry is needed, only Debian's mirror.
-# The tag carries a hash of this recipe and of the package list, so a rebuild happens only when they change.
+# packages) at exactly the versions of runtime/lock/offline.lock, imported with `docker import`. No registry
+# is needed, only Debian's mirror.
+# The tag carries a hash of this recipe, the lock and the package list, so a rebuild happens only when they
+# change.
 # Prints the image tag as the last line on stdout; progress goes to stderr.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-environment=$repo_root/runtime/environment-offline.yml
 repo=${BASE_IMAGE_REPO:-proctor/base}
 
-# The Debian package of a conda package name: python -> python3, scikit-learn -> python3-sklearn, pytz ->
-# python3-tz, python-dateutil -> python3-dateutil, anything else -> python3-<name>.
-debian_package() {
-  case $1 in
-    python) echo python3 ;;
-    scikit-learn) echo python3-sklearn ;;
-    pytz) echo python3-tz ;;
-    python-*) echo "python3-${1#python-}" ;;
-    *) echo "python3-$1" ;;
-  esac
-}
-
-# The names under `dependencies:` (versions and comments dropped); the file is a flat conda list.
-mapfile -t names < <(awk '
-  /^dependencies:/ { inside = 1; next }
-  /^[^[:space:]#]/ { inside = 0 }
-  inside && /^[[:space:]]*-[[:space:]]*[A-Za-z0-9]/ {
-    sub(/#.*/, ""); sub(/^[[:space:]]*-[[:space:]]*/, ""); sub(/[=<>!~ ].*/, ""); print
-  }' "$environment")
-if [ ${#names[@]} -eq 0 ]; then
-  echo "build-base-image: $environment lists no dependencies; list the offline flavour's packages there" >&2
+# The packages come from the lock (runtime/lock/offline.lock, made by `make lock FLAVOUR=offline` from the
+# environment file): the build installs exactly those, and fails, naming `make lock`, when the mirror has
+# moved past them. The tag hashes the lock, so a new lock makes a new base image.
+lock_script=$repo_root/scripts/offline-lock.sh
+lock=${OFFLINE_LOCK:-$repo_root/runtime/lock/offline.lock}
+export OFFLINE_LOCK=$lock DEBIAN_MIRROR=$mirror
+mapfile -t packages < <(bash "$lock_script" packages)
+[ ${#packages[@]} -gt 0 ] || exit 1
+if [ ! -f "$lock" ]; then
+  echo "build-base-image: $lock is missing; run \`make lock FLAVOUR=offline\` and commit it" >&2
   exit 1
 fi
-packages=(ca-certificates tzdata)
-for name in "${names[@]}"; do
-  packages+=("$(debian_package "$name")")
-done
 
-recipe_hash=$( { cat "$0"; echo "$suite ${packages[*]}"; } | sha256sum | cut -c1-12)
+recipe_hash=$( { cat "$0" "$lock_script" "$lock"; echo "$suite ${packages[*]}"; } | sha256sum | cut -c1-12)
 tag="$repo:$suite-$recipe_hash"
 
 # One build at a time on this host (test runs started together all ask for it); the others wait, then find
@@ -72,13 +58,22 @@ fi
 root=$(mktemp -d /var/tmp/proctor-base.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 
+# The mirror must still hold every locked package at its version and checksum (else: make lock).
+bash "$lock_script" check
+
 include=$(IFS=,; echo "${packages[*]}")
 echo "build-base-image: debootstrap $suite ($include) into $root" >&2
 debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >&2
 
-# Slim it down: caches, package lists, docs and byte-code nobody needs at run time.
-rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
+# Exactly the locked packages were installed, from .debs with the locked checksums.
+bash "$lock_script" verify "$root"
+
+# Slim it down: caches, package lists, docs and byte-code nobody needs at run time. Each package's
+# copyright file stays: it is the licence the SBOM reports (proctor runtime sbom).
+rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* \
   "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*
+find "$root/usr/share/doc" -mindepth 2 ! -type d ! -name copyright -delete
+find "$root/usr/share/doc" -mindepth 2 -type d -empty -delete
 find "$root" -name '__pycache__' -type d -prune -exec rm -rf {} +
 # debootstrap makes device nodes in /dev; the engine mounts its own /dev at run time, so the image keeps
 # only the empty folder (images built on it then carry no device files for the archive checks to weigh).
