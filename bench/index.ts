@@ -6,6 +6,7 @@ import { benchExtract } from "./extract.js";
 import { benchGateway } from "./gateway.js";
 import { benchImage } from "./image.js";
 import { benchLeaderboard } from "./leaderboard.js";
+import { benchPerCase } from "./per-case.js";
 import { missingPrerequisites } from "./prerequisites.js";
 import { benchRun } from "./run.js";
 import { benchScoring } from "./scoring.js";
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   run: benchRun,
   extract: benchExtract,
   image: benchImage,
+  "per-case": benchPerCase,
   scoring: benchScoring,
   leaderboard: benchLeaderboard,
   gateway: benchGateway,

@@ -40,6 +40,7 @@ export const PREREQUISITES: Record<string, Need[]> = {
   run: [DOCKER, DEBOOTSTRAP_OR_BASE],
   extract: [],
   image: [],
+  "per-case": [DOCKER, DEBOOTSTRAP_OR_BASE],
   scoring: [PANDAS],
   leaderboard: [],
   gateway: [],
