@@ -7,7 +7,7 @@ describe("renderSparklineSvg", () => {
   it("draws memory and CPU over time inside the box, with an accessible summary", () => {
     const svg = renderSparklineSvg(
       [sample(0, 0, 0), sample(1000, 512 * 1024 ** 2, 1), sample(2000, 256 * 1024 ** 2, 0.5)],
-      { width: 100, height: 20, cpus: 1 },
+      { width: 100, height: 20, cpus: 1, axes: false },
     );
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="20"')).toBe(true);
     expect(svg).toContain("memory (blue) peak 512 MiB, CPU (red) peak 1.00 cores, over 2 s");
@@ -32,9 +32,30 @@ describe("renderSparklineSvg", () => {
     const svg = renderSparklineSvg([sample(0, 0, 0), sample(1000, 50, 0)], {
       height: 22,
       memoryLimitBytes: 100,
+      axes: false,
     });
     expect(svg).toMatch(/<polyline points="1,21 239,11"/);
     expect(renderSparklineSvg([])).toContain("too short to chart");
     expect(renderSparklineSvg([])).toContain('aria-label="no resource samples"');
+  });
+
+  it("labels its scales: memory and cores at the top, the run's start and end below, the chart between", () => {
+    const svg = renderSparklineSvg([sample(0, 0, 0), sample(90_000, 512 * 1024 ** 2, 2)], {
+      width: 200,
+      height: 60,
+      memoryLimitBytes: 1024 ** 3,
+      cpus: 2,
+    });
+    expect(svg).toContain(">memory, top 1.0 GiB</text>");
+    expect(svg).toContain(">CPU, top 2 cores</text>");
+    expect(svg).toContain(">0 s</text>");
+    expect(svg).toContain(">1m30s</text>");
+    const ys = [...svg.matchAll(/<polyline points="([^"]+)"/g)].flatMap((m) =>
+      m[1]!.split(" ").map((point) => Number(point.split(",")[1])),
+    );
+    for (const y of ys) {
+      expect(y).toBeGreaterThanOrEqual(11);
+      expect(y).toBeLessThanOrEqual(49);
+    }
   });
 });
