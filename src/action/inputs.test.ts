@@ -67,23 +67,20 @@ describe("buildRuntimeInputs", () => {
 });
 
 describe("testRuntimeInputs", () => {
-  it("reads the size budget and the optional files, the job's token by default", async () => {
+  it("reads the size budget and the optional environment file", async () => {
     await inputs({});
     expect(testRuntimeInputs()).toEqual({
       config: "competition.yml",
       flavour: "cpu",
       imageSizeBudget: 12 * 1024 ** 3,
-      githubToken: JOB_TOKEN,
     });
     await inputs({
       "image-size-budget": "100m",
       "environment-file": "runtime/environment-offline.yml",
-      "published-image": "org/rt:cpu-latest",
     });
     expect(testRuntimeInputs()).toMatchObject({
       imageSizeBudget: 100 * 1024 ** 2,
       environmentFile: "runtime/environment-offline.yml",
-      publishedImage: "org/rt:cpu-latest",
     });
   });
 

@@ -103,21 +103,14 @@ export interface TestRuntimeInputs extends RuntimeInputs {
   /** The environment file whose packages must import; absent: environment-<flavour>.yml. */
   environmentFile?: string;
   imageSizeBudget: number;
-  /** The published image to compare with on a PR; absent: <image>:<flavour>-latest. */
-  publishedImage?: string;
-  githubToken?: string;
 }
 
 export function testRuntimeInputs(): TestRuntimeInputs {
   const environmentFile = optional("environment-file");
-  const publishedImage = optional("published-image");
-  const githubToken = secret(optional("github-token"));
   return {
     ...runtimeInputs("test-runtime"),
     imageSizeBudget: size("image-size-budget", "test-runtime"),
     ...(environmentFile && { environmentFile }),
-    ...(publishedImage && { publishedImage }),
-    ...(githubToken && { githubToken }),
   };
 }
 

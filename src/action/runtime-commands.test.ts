@@ -4,7 +4,6 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runAction } from "../../test/support/action-runner.js";
-import { startFakeGitHub } from "../github/test-support/fake-github.js";
 import { engine } from "../sandbox/engine.js";
 import { startRegistry, type LocalRegistry } from "../sandbox/test-support/registry.js";
 
@@ -149,36 +148,6 @@ describe("action runtime commands", () => {
     // The runner masks what ::add-mask:: names; nowhere else may the password appear.
     expect(run.stdout).toContain(`::add-mask::${registry.password}`);
     expect(run.stdout.replace(`::add-mask::${registry.password}`, "")).not.toContain(registry.password);
-  });
-
-  it("on a pull request, comments which resolved packages differ from the published image", async () => {
-    const github = await startFakeGitHub();
-    try {
-      github.addRepo("org", "competition");
-      const pr = github.addPullRequest("org", "competition", "Add lightgbm");
-      const run = await runAction(
-        {
-          command: "test-runtime",
-          image: repository,
-          "environment-file": "runtime/environment-offline.yml",
-          "published-image": base,
-          "github-token": github.token,
-        },
-        {
-          eventName: "pull_request",
-          event: { pull_request: { number: pr } },
-          env: { GITHUB_API_URL: github.url },
-        },
-      );
-      expect(run.stdout).not.toContain("::error::");
-      expect(run.code).toBe(0);
-      const comment = github.comments("org", "competition").at(-1)!;
-      expect(comment.body).toContain("<!-- proctor:package-diff -->");
-      expect(comment.body).toContain(`compared with \`${base}\``);
-      expect(comment.body).toMatch(/No resolved package differs \(\d+ unchanged\)/);
-    } finally {
-      await github.close();
-    }
   });
 
   it("publish-runtime fails loudly with wrong credentials", async () => {

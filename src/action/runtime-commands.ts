@@ -4,18 +4,14 @@ import { access, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { loadCompetition } from "../config/index.js";
-import { commentOnIssue, createGitHubClient } from "../github/index.js";
 import { MemoryLeaderboardStore } from "../leaderboard/store.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import {
   alignmentIssues,
   buildRuntime,
   checkImageSize,
-  diffPackages,
-  publishedPackages,
   publishRuntime,
   readEnvironment,
-  resolvedPackages,
   testGpu,
   testImports,
   type GpuTestReport,
@@ -23,9 +19,8 @@ import {
 import { resolveImage } from "../sandbox/index.js";
 import { packSubmission } from "../submission/index.js";
 import { formatBytes } from "../units/index.js";
-import { githubContext, pullRequestNumber } from "./github-context.js";
+import { githubContext } from "./github-context.js";
 import { buildRuntimeInputs, publishRuntimeInputs, testRuntimeInputs, type RuntimeInputs } from "./inputs.js";
-import { packageDiffComment } from "./package-diff.js";
 
 /** The competition, its image repository, and the image the build job leaves for test and publish. */
 async function runtimeTarget(inputs: RuntimeInputs) {
@@ -75,7 +70,7 @@ export async function buildRuntimeCommand(): Promise<void> {
 export async function testRuntimeCommand(): Promise<void> {
   const inputs = testRuntimeInputs();
   const { flavour } = inputs;
-  const { competition, repository, buildRef: image } = await runtimeTarget(inputs);
+  const { competition, buildRef: image } = await runtimeTarget(inputs);
   const context = await githubContext();
   const budget = inputs.imageSizeBudget;
   const resolved = await resolveImage(image);
@@ -145,28 +140,6 @@ export async function testRuntimeCommand(): Promise<void> {
     ...(gpu && !gpu.ok ? [`the GPU test failed: ${lastLine(gpu.output)}`] : []),
     ...(sizeProblem ? [sizeProblem] : []),
   ];
-
-  const pr = pullRequestNumber(context);
-  if (pr !== null) {
-    const published = inputs.publishedImage ?? `${repository}:${flavour}-latest`;
-    const before = await core.group(`packages of the published image ${published}`, () =>
-      publishedPackages(published),
-    );
-    const after = await resolvedPackages(image);
-    const body = packageDiffComment(flavour, published, before && diffPackages(before, after));
-    if (inputs.githubToken) {
-      const client = createGitHubClient({ token: inputs.githubToken, baseUrl: context.apiUrl });
-      // A fork's PR gets a read-only token: the comparison is in the summary and the log either way.
-      await commentOnIssue(client, { owner: context.owner, repo: context.repo, issueNumber: pr, body }).catch(
-        (error: unknown) =>
-          core.warning(
-            `could not comment on #${pr} (${(error as Error).message}); the comparison is in the job summary`,
-          ),
-      );
-    }
-    core.info(body);
-    await core.summary.addRaw(body, true).write();
-  }
 
   core.setOutput("image", image);
   core.setOutput("image-id", resolved.id);

@@ -17,12 +17,22 @@ export {
   type SpecResult,
 } from "./package-spec.js";
 export {
+  acknowledgedDowngrades,
+  askedFor,
+  CHANGE_KINDS,
+  CHANGE_MARKS,
+  diffLocks,
   diffPackages,
-  parseCondaList,
+  packageDiffReportSchema,
+  unaskedDowngrades,
+  type ChangeKind,
+  type LockChange,
   type PackageDiff,
+  type PackageDiffReport,
   type PackageVersion,
   type VersionChange,
 } from "./package-diff.js";
+export { compareCondaVersions } from "./conda-version.js";
 export { importTargetFor, MODULE_MAP, SKIP_IMPORT, type ImportTarget } from "./modules.js";
 export {
   describeImportFailures,
@@ -40,10 +50,8 @@ export {
   buildRuntime,
   checkImageSize,
   ImageSizeError,
-  publishedPackages,
   publishRuntime,
   publishTags,
-  resolvedPackages,
   runtimeContextFiles,
   type Flavour,
   type Published,

@@ -289,7 +289,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** The build string: the lock's `build`, else the file name's (name-version-build.conda). */
-function buildOf(pkg: LockedPackage): string {
+export function buildOf(pkg: LockedPackage): string {
   if (pkg.build) return pkg.build;
   const file = pkg.url.split("/").pop() ?? "";
   const stem = file.replace(/\.(conda|tar\.bz2)$/, "");

@@ -2,16 +2,12 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import {
   buildImage,
-  pullImage,
   pushImage,
-  resolveImage,
   tagImage,
   type BuiltImage,
   type ProgressLine,
   type RegistryAuth,
 } from "../sandbox/index.js";
-import { listInImage } from "./lister.js";
-import { parseCondaList, type PackageVersion } from "./package-diff.js";
 
 export type Flavour = "cpu" | "gpu";
 
@@ -103,33 +99,4 @@ export function checkImageSize(built: { tag: string; sizeBytes: number }, budget
       `${built.tag} is ${gib(built.sizeBytes)}, over the budget of ${gib(budgetBytes)} by ${gib(built.sizeBytes - budgetBytes)}; drop packages or raise image-size-budget`,
     );
   }
-}
-
-/**
- * The packages an image really has: `micromamba list --json` where micromamba exists (the production
- * runtime), else the Python distributions it can import (the offline flavour). Run sandboxed.
- */
-export async function resolvedPackages(image: string): Promise<PackageVersion[]> {
-  const script = [
-    "if command -v micromamba >/dev/null 2>&1; then exec micromamba list -n base --json; fi",
-    `exec python3 -c 'import json, importlib.metadata as m; print(json.dumps([{"name": d.metadata["Name"], "version": d.version, "channel": "pypi"} for d in m.distributions()]))'`,
-  ].join("\n");
-  const listed = await listInImage(image, "the packages", ["sh", "-c", script]);
-  return parseCondaList(listed, `the package list of ${image}`);
-}
-
-/**
- * The published image's packages: freshly pulled, else the copy this engine already has; null when there
- * is neither (first publish, no registry access).
- */
-export async function publishedPackages(ref: string): Promise<PackageVersion[] | null> {
-  if (
-    (await pullImage(ref)) ||
-    (await resolveImage(ref).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return resolvedPackages(ref);
-  return null;
 }
