@@ -272,25 +272,31 @@ function scaledObjectProblems(doc: Obj, deployments: Obj[]): string[] {
 
 // --- ARC's values ---
 
-/** The labels submission.yml's job asks for: `[self-hosted, cpu|gpu]`. */
-function submissionLabels(): string[] {
+/**
+ * What submission.yml's run job asks for, with the kind put in: `[self-hosted, cpu]` (ARC 0.14's
+ * scaleSetLabels serve it) or, as docs/github.md offers for older ARC, one scale set's name `proctor-cpu`.
+ */
+function submissionRunsOn(kind: string): string[] | string {
   const workflow = parseYaml(readFileSync(join(ROOT, ".github/workflows/submission.yml"), "utf8")) as {
     jobs: Record<string, { "runs-on": unknown }>;
   };
+  const withKind = (v: string) => v.replace(/\$\{\{[^}]*cpu_or_gpu[^}]*\}\}/, kind);
   const runsOn = Object.values(workflow.jobs)
     .map((job) => job["runs-on"])
-    .find((r) => Array.isArray(r) && r.includes("self-hosted")) as string[];
-  return runsOn;
+    .find((r) => JSON.stringify(r).includes("cpu_or_gpu"));
+  return Array.isArray(runsOn) ? runsOn.map((l) => withKind(String(l))) : withKind(String(runsOn));
 }
 
-function arcProblems(values: Obj, kind: "cpu" | "gpu"): string[] {
+function arcProblems(values: Obj, kind: "cpu" | "gpu", runsOn = submissionRunsOn(kind)): string[] {
   const problems: string[] = [];
-  const wanted = submissionLabels().map((l) => (l.includes("${{") ? kind : l));
-  const labels = Array.isArray(values.scaleSetLabels) ? values.scaleSetLabels : [];
-  for (const label of wanted)
+  const labels = [
+    values.runnerScaleSetName,
+    ...(Array.isArray(values.scaleSetLabels) ? values.scaleSetLabels : []),
+  ];
+  for (const label of Array.isArray(runsOn) ? runsOn : [runsOn])
     if (!labels.includes(label))
       problems.push(
-        `scaleSetLabels lacks ${label}: submission.yml's job asks for runs-on ${JSON.stringify(wanted)}`,
+        `the scale set (name and scaleSetLabels) lacks ${label}: submission.yml's job asks for runs-on ${JSON.stringify(runsOn)}`,
       );
   if (values.containerMode)
     problems.push("containerMode replaces the template's engine, data and TMPDIR: leave it out");
@@ -568,6 +574,12 @@ describe("ARC's Helm values (no schema to check them against: they parse, carry 
     expect(engine.resources?.limits?.["nvidia.com/gpu"] !== undefined).toBe(kind === "gpu");
   });
 
+  it("also serve docs/github.md's form for older ARC, runs-on: proctor-<kind>, by the scale set's name", () => {
+    const values = yamlDocs("deploy/arc/values-gpu.yaml")[0]!.doc;
+    expect(arcProblems(values, "gpu", "proctor-gpu")).toEqual([]);
+    expect(arcProblems(values, "gpu", "proctor-cpu").join()).toMatch(/lacks proctor-cpu/);
+  });
+
   it("refuses missing labels, containerMode, an inline GitHub credential and an invalid template", () => {
     const values = yamlDocs("deploy/arc/values-cpu.yaml")[0]!.doc;
     values.scaleSetLabels = ["proctor-cpu"];
@@ -575,8 +587,10 @@ describe("ARC's Helm values (no schema to check them against: they parse, carry 
     values.githubConfigSecret = { github_token: "x" };
     ((values.template as Obj).spec as Obj).containers = [{ name: "runner", image: 7 }];
     const problems = arcProblems(values, "cpu").join("\n");
-    expect(problems).toMatch(/scaleSetLabels lacks self-hosted/);
-    expect(problems).toMatch(/scaleSetLabels lacks cpu/);
+    expect(problems).toMatch(
+      /lacks self-hosted: submission.yml's job asks for runs-on \["self-hosted","cpu"\]/,
+    );
+    expect(problems).toMatch(/lacks cpu/);
     expect(problems).toMatch(/containerMode/);
     expect(problems).toMatch(/githubConfigSecret must name a Secret/);
     expect(problems).toMatch(/image must be string/);
