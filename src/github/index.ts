@@ -30,6 +30,12 @@ export {
   type IssueCommentOptions,
 } from "./notify.js";
 export {
+  findPullRequestByHead,
+  upsertMarkedComment,
+  type MarkedCommentOptions,
+  type PullRequestHead,
+} from "./pull-comment.js";
+export {
   GitHubLeaderboardStore,
   LEADERBOARD_ENTRIES_FORMAT,
   serializeEntries,

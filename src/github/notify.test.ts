@@ -110,7 +110,7 @@ describe("commentOnIssue", () => {
     });
     expect(comment.htmlUrl).toContain(`/issues/${number}#issuecomment-${comment.id}`);
     expect(github.fake.comments("org", repo)).toEqual([
-      { id: comment.id, issueNumber: number, body: "**scored** 0.93" },
+      { id: comment.id, issueNumber: number, body: "**scored** 0.93", author: "proctor-bot" },
     ]);
     await expect(commentOnIssue(client, { owner: "org", repo, issueNumber: 999, body: "x" })).rejects.toThrow(
       /commenting on org\/comp-\d+#999 failed: GitHub answered 404 \(Not Found\): issue or pull request #999 does not exist/,

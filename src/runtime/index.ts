@@ -33,6 +33,32 @@ export {
   type VersionChange,
 } from "./package-diff.js";
 export { compareCondaVersions } from "./conda-version.js";
+export {
+  downgradeFailures,
+  makePackageDiffReport,
+  MAX_REPORT_BYTES,
+  PACKAGE_DIFF_MARKER,
+  PackageDiffArtifactError,
+  packageDiffComment,
+  readPackageDiffReports,
+  type MakeReportOptions,
+} from "./package-diff-report.js";
+export {
+  addPublished,
+  latestPublished,
+  parsePublished,
+  PUBLISHED_FILE,
+  PUBLISHED_FORMAT,
+  publishedByDigest,
+  publishedImageSchema,
+  PublishedRecordError,
+  readPublished,
+  serializePublished,
+  sha256File,
+  writePublished,
+  type PublishedFile,
+  type PublishedImage,
+} from "./published.js";
 export { importTargetFor, MODULE_MAP, SKIP_IMPORT, type ImportTarget } from "./modules.js";
 export {
   describeImportFailures,

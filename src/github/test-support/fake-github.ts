@@ -13,9 +13,13 @@
  *        a branch under a ruleset (`protectBranch`) -> 409 `Repository rule violations found\n\n{rule}\n\n`
  *   POST /repos/{o}/{r}/statuses/{sha}                   commit status (description <= 140 characters)
  *   POST /repos/{o}/{r}/issues/{n}/comments              a comment on an issue or pull request
+ *   GET  /repos/{o}/{r}/issues/{n}/comments              its comments (page, per_page)
+ *   PATCH /repos/{o}/{r}/issues/comments/{id}            edit a comment
+ *   GET  /repos/{o}/{r}/pulls?state=&head=owner:branch   pull requests (a fork's head included)
  *   POST /repos/{o}/{r}/dispatches                       repository_dispatch (204; 422 over 10 properties)
  *
- * plus token auth (401 `Bad credentials`), rate-limit headers on every answer, fault injection (5xx,
+ * plus token auth (401 `Bad credentials`; more tokens with `addToken`, e.g. a fork PR's read-only one,
+ * whose writes answer 403), rate-limit headers on every answer, fault injection (5xx,
  * secondary and primary rate limits, forced conflicts) and artificial latency so concurrent races are
  * real. Everything received is recorded for assertions. Binds 127.0.0.1 only. Test support, not API.
  */
@@ -99,6 +103,8 @@ export interface FakeIssue {
   state_reason: string | null;
   labels: string[];
   isPullRequest: boolean;
+  /** A pull request's head: the (fork's) owner, its branch and commit. */
+  head?: FakePullHead;
   createdAt: string;
   updatedAt: string;
 }
@@ -107,6 +113,20 @@ export interface FakeComment {
   id: number;
   issueNumber: number;
   body: string;
+  /** The login of the token that wrote it. */
+  author: string;
+}
+
+export interface FakePullHead {
+  owner: string;
+  branch: string;
+  sha: string;
+}
+
+/** Who a token is: its login, and whether it may only read (a fork pull request's GITHUB_TOKEN). */
+export interface FakeTokenIdentity {
+  login: string;
+  readOnly?: boolean;
 }
 
 export interface FakeStatus {
@@ -198,9 +218,11 @@ export class FakeGitHub {
   #faults: { fault: FakeFault; remaining: number; method?: string; path?: RegExp }[] = [];
   #ids = 1000;
   #commitCounter = 0;
+  #tokens = new Map<string, FakeTokenIdentity>();
 
   constructor(options: FakeGitHubOptions = {}) {
     this.token = options.token ?? "test-token";
+    this.#tokens.set(this.token, { login: "proctor-bot" });
     this.latencyMs = options.latencyMs ?? 0;
     this.contentsSizeLimit = options.contentsSizeLimit ?? 1024 * 1024;
     this.#server = createServer((req, res) => {
@@ -307,8 +329,19 @@ export class FakeGitHub {
     return out;
   }
 
+  /** Another token the fake accepts, with its identity (a read-only one is refused every write). */
+  addToken(token: string, identity: FakeTokenIdentity): void {
+    this.#tokens.set(token, identity);
+  }
+
   /** Adds a pull request (it shares issue numbers and shows in the issues list, as on GitHub). */
-  addPullRequest(owner: string, name: string, title: string, labels: string[] = []): number {
+  addPullRequest(
+    owner: string,
+    name: string,
+    title: string,
+    labels: string[] = [],
+    head?: FakePullHead,
+  ): number {
     const repo = this.#repo(owner, name);
     const now = new Date().toISOString();
     const number = repo.issues.length + 1;
@@ -320,6 +353,7 @@ export class FakeGitHub {
       state_reason: null,
       labels,
       isPullRequest: true,
+      ...(head && { head }),
       createdAt: now,
       updatedAt: now,
     });
@@ -530,7 +564,9 @@ export class FakeGitHub {
     const auth = req.headers.authorization ?? "";
     const token = auth.replace(/^(token|bearer)\s+/i, "");
     if (auth === "") return answer(401, "Requires authentication");
-    if (token !== this.token) return answer(401, "Bad credentials");
+    const identity = this.#tokens.get(token);
+    if (identity === undefined) return answer(401, "Bad credentials");
+    if (identity.readOnly && method !== "GET") return answer(403, "Resource not accessible by integration");
 
     const fault = this.#fault(method, record.path);
     if (fault !== undefined) return fault;
@@ -561,7 +597,12 @@ export class FakeGitHub {
     }
     if ((s = seg(/^\/statuses\/([^/]+)$/)) && method === "POST") return this.#createStatus(repo, s[0]!, body);
     if ((s = seg(/^\/issues\/(\d+)\/comments$/)) && method === "POST")
-      return this.#createComment(repo, Number(s[0]), body);
+      return this.#createComment(repo, Number(s[0]), body, identity.login);
+    if ((s = seg(/^\/issues\/(\d+)\/comments$/)) && method === "GET")
+      return this.#listComments(repo, Number(s[0]), url.searchParams);
+    if ((s = seg(/^\/issues\/comments\/(\d+)$/)) && method === "PATCH")
+      return this.#updateComment(repo, Number(s[0]), body);
+    if (rest === "/pulls" && method === "GET") return this.#listPulls(repo, url.searchParams);
     if (rest === "/dispatches" && method === "POST") return this.#repositoryDispatch(repo, body);
     return notFound();
   }
@@ -792,13 +833,64 @@ export class FakeGitHub {
     return repo.issues.find((i) => i.number === number);
   }
 
-  #createComment(repo: Repo, number: number, body: Record<string, unknown>): HttpAnswer {
+  #createComment(repo: Repo, number: number, body: Record<string, unknown>, author: string): HttpAnswer {
     const docs = `${DOCS}/issues/comments#create-an-issue-comment`;
     if (this.#findIssue(repo, number) === undefined) return notFound(docs);
     if (typeof body.body !== "string") return invalid(`"body" wasn't supplied.`, docs);
-    const comment: FakeComment = { id: this.#ids++, issueNumber: number, body: body.body };
+    const comment: FakeComment = { id: this.#ids++, issueNumber: number, body: body.body, author };
     repo.comments.push(comment);
     return new HttpAnswer(201, this.#commentBody(repo, comment));
+  }
+
+  /** Comments of an issue, oldest first, a page at a time (per_page at most 100, as GitHub). */
+  #listComments(repo: Repo, number: number, query: URLSearchParams): HttpAnswer {
+    if (this.#findIssue(repo, number) === undefined)
+      return notFound(`${DOCS}/issues/comments#list-issue-comments`);
+    const perPage = Math.min(100, Number(query.get("per_page") ?? 30) || 30);
+    const page = Math.max(1, Number(query.get("page") ?? 1) || 1);
+    const all = repo.comments.filter((c) => c.issueNumber === number);
+    return new HttpAnswer(
+      200,
+      all.slice((page - 1) * perPage, page * perPage).map((c) => this.#commentBody(repo, c)),
+    );
+  }
+
+  /** Edits a comment (a token with write access may edit anyone's: the caller must pick its own). */
+  #updateComment(repo: Repo, id: number, body: Record<string, unknown>): HttpAnswer {
+    const docs = `${DOCS}/issues/comments#update-an-issue-comment`;
+    const comment = repo.comments.find((c) => c.id === id);
+    if (comment === undefined) return notFound(docs);
+    if (typeof body.body !== "string") return invalid(`"body" wasn't supplied.`, docs);
+    comment.body = body.body;
+    return new HttpAnswer(200, this.#commentBody(repo, comment));
+  }
+
+  /** Pull requests by state and `head` (`owner:branch`, which a fork's pull request is found by). */
+  #listPulls(repo: Repo, query: URLSearchParams): HttpAnswer {
+    const state = query.get("state") ?? "open";
+    const head = query.get("head");
+    const pulls = repo.issues.filter(
+      (i) =>
+        i.isPullRequest &&
+        (state === "all" || i.state === state) &&
+        (head === null || (i.head !== undefined && head === `${i.head.owner}:${i.head.branch}`)),
+    );
+    return new HttpAnswer(
+      200,
+      pulls.map((p) => ({
+        number: p.number,
+        state: p.state,
+        title: p.title,
+        head: {
+          sha: p.head?.sha ?? "",
+          ref: p.head?.branch ?? "",
+          label: p.head ? `${p.head.owner}:${p.head.branch}` : "",
+          repo: p.head ? { full_name: `${p.head.owner}/${repo.name}`, owner: { login: p.head.owner } } : null,
+        },
+        base: { ref: repo.defaultBranch, repo: { full_name: `${repo.owner}/${repo.name}` } },
+        html_url: `https://github.com/${repo.owner}/${repo.name}/pull/${p.number}`,
+      })),
+    );
   }
 
   #commentBody(repo: Repo, c: FakeComment): Record<string, unknown> {
@@ -810,7 +902,7 @@ export class FakeGitHub {
       html_url: `https://github.com/${repo.owner}/${repo.name}/issues/${c.issueNumber}#issuecomment-${c.id}`,
       issue_url: this.#api(repo, `/issues/${c.issueNumber}`),
       body: c.body,
-      user: { login: "proctor-bot", id: 2, type: "Bot" },
+      user: { login: c.author, id: 2, type: "Bot" },
       created_at: now,
       updated_at: now,
     };
