@@ -3,11 +3,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { EXIT_CODES } from "../status/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { addPackageDiffCommands } from "./runtime-diff-command.js";
+import { runtimeModelsCommand } from "./runtime-models-command.js";
 
 /**
  * `proctor runtime`: the runtime's locks and SBOM. `check-lock` (offline) says whether each conda flavour's
  * lock satisfies its environment file and the two agree; `sbom` writes an image's CycloneDX SBOM and its
- * licence report.
+ * licence report; the package diff and the record of published images are in runtime-diff-command.ts.
  */
 export function runtimeCommand(): Command {
   const runtime = new Command("runtime").description("the runtime image's locks, SBOM and licence report");
@@ -69,5 +71,6 @@ export function runtimeCommand(): Command {
         );
       if (report.failed) process.exitCode = EXIT_CODES.usageError;
     });
+  runtime.addCommand(runtimeModelsCommand());
   return runtime;
 }

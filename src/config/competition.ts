@@ -2,6 +2,8 @@ import path from "node:path";
 import { z } from "zod";
 import { RulesSchema, type LeaderboardRules } from "../leaderboard/rules.js";
 import { capsProblem, DEFAULT_LIMITS, derivedCaps, type SandboxLimits } from "../sandbox/limits.js";
+import type { ModelsMount } from "../sandbox/models-volume.js";
+import { loadModels, modelsMount } from "../runtime/models.js";
 import type { LogVisibility } from "../logs/index.js";
 import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
 import type { CustomScorerSpec, Metric } from "../scoring/score-submission.js";
@@ -162,6 +164,8 @@ export const competitionSchema = z
         cpu_tag: z.string().min(1).default("cpu-latest"),
         gpu_tag: z.string().min(1).default("gpu-latest"),
         offline_tag: z.string().min(1).default("cpu-offline"),
+        /** runtime/models.yml: model files every zip run gets read-only at /code_execution/models. */
+        models: relativePath.optional(),
         /** The runtime's licence report (proctor runtime sbom): SPDX ids denied, and whether unknown fails. */
         licences: z
           .object({
@@ -291,6 +295,8 @@ export interface Competition {
   image: { repository: string; cpuTag: string; gpuTag: string; offlineTag: string };
   /** The runtime's licence policy (runtime.licences): what the SBOM's licence report flags. */
   licences: { deny: string[]; unknown: "warn" | "fail" };
+  /** runtime.models, loaded (loadCompetition): the models image and files a zip run mounts; null: none. */
+  models?: ModelsMount | null;
   limits: SandboxLimits;
   zipLimits: Partial<ZipLimits>;
   paths: { dataDir: string; groundTruth: string; submissionFormat: string };
@@ -336,7 +342,13 @@ export async function loadCompetition(
 ): Promise<Competition> {
   const parsed = await loadYamlFile(file, competitionSchema);
   const pem = options.sealingPublicKeyPem ?? (await readSealingKey(parsed, file));
-  return resolveCompetition(parsed, file, pem);
+  const models = parsed.runtime.models
+    ? modelsMount(
+        await loadModels(path.resolve(path.dirname(file), parsed.runtime.models)),
+        parsed.runtime.image,
+      )
+    : undefined;
+  return { ...resolveCompetition(parsed, file, pem), ...(models !== undefined && { models }) };
 }
 
 const KEYGEN_FIX = "make the key pair with proctor leaderboard keygen and point this at leaderboard.pub.pem";

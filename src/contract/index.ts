@@ -13,6 +13,8 @@ export const CONTAINER = {
   data: "/code_execution/data",
   /** Where the predictions go: writable, size- and file-capped while the program runs. */
   submission: "/code_execution/submission",
+  /** The organizer's pinned model files (runtime/models.yml), one folder per model: read-only. */
+  models: "/code_execution/models",
   /** Scratch, empty at start, size-capped; also HOME and TMPDIR. */
   tmp: "/tmp",
   /**

@@ -160,6 +160,7 @@ function runSandboxed(
         zipLimits: competition.zipLimits,
         expectedOutput: paths.format.file,
         gpu: request.gpu,
+        models: competition.models,
       });
 }
 

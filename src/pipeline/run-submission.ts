@@ -2,8 +2,12 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
+  EngineError,
+  ensureModelsVolume,
+  LEASE_MARGIN_MS,
   newRunId,
   prepareRun,
+  type ModelsMount,
   type SandboxLimits,
   type SandboxRequest,
   type SandboxResult,
@@ -25,6 +29,8 @@ export interface SubmissionRunRequest {
   /** The file the program must write in the submission folder, e.g. submission.csv. */
   expectedOutput?: string;
   gpu?: boolean;
+  /** runtime/models.yml's files, mounted read-only at /code_execution/models (competition.yml runtime.models). */
+  models?: ModelsMount | null;
 }
 
 export type SubmissionRunResult = Omit<SandboxResult, "status"> & {
@@ -52,6 +58,13 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     limits: request.limits,
     output: submissionOutput(request),
   });
+  // The models volume is found (or filled, once per models digest) while the zip is extracted.
+  const models = request.models
+    ? ensureModelsVolume(request.models, {
+        needMs: request.limits.timeLimitMs + request.limits.graceMs + LEASE_MARGIN_MS,
+      })
+    : null;
+  models?.catch(() => undefined);
   try {
     let extracted;
     try {
@@ -63,7 +76,16 @@ export async function runSubmission(request: SubmissionRunRequest): Promise<Subm
     }
     // The sandbox user is not root: it must be able to read the code through the bind mount.
     await chmod(extracted.root, 0o755);
-    const result = await prepared.run(submissionSandboxRequest(request, runId, extracted));
+    let modelsVolume: string | undefined;
+    try {
+      modelsVolume = (await models)?.name;
+    } catch (error) {
+      // The engine's or the organizer's (an unpublished models image), never the participant's.
+      const reason = `the models could not be mounted: ${(error as Error).message}`;
+      if (!(error instanceof EngineError)) throw error;
+      return notRun(request.limits, runId, "infrastructure_error", reason, extracted.sha256);
+    }
+    const result = await prepared.run(submissionSandboxRequest(request, runId, extracted, modelsVolume));
     return { ...result, runId, submissionSha256: extracted.sha256 };
   } finally {
     await Promise.all([prepared.dispose(), rm(workDir, { recursive: true, force: true })]);
@@ -79,6 +101,8 @@ export function submissionSandboxRequest(
   request: Omit<SubmissionRunRequest, "zipPath" | "zipLimits">,
   runId: string,
   extracted: { root: string; entrypoint: "main.py" | "main.sh" },
+  /** The models volume (ensureModelsVolume), shown read-only at /code_execution/models. */
+  modelsVolume?: string,
 ): SandboxRequest {
   return {
     runId,
@@ -88,6 +112,7 @@ export function submissionSandboxRequest(
     mounts: [
       { source: extracted.root, target: CONTAINER.src },
       { source: path.resolve(request.dataDir), target: CONTAINER.data },
+      ...(modelsVolume ? [{ source: modelsVolume, target: CONTAINER.models, kind: "volume" as const }] : []),
     ],
     output: submissionOutput(request),
     limits: request.limits,

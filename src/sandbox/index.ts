@@ -19,7 +19,14 @@ export {
 } from "./image.js";
 export { EngineError } from "./engine.js";
 export { ImageLoadError, loadImageArchive, type LoadedImage } from "./image-load.js";
-export { LOADED_REPOSITORY } from "./cleanup.js";
+export { LEASE_MARGIN_MS, LOADED_REPOSITORY } from "./cleanup.js";
+export {
+  ensureModelsVolume,
+  MODELS_LABEL,
+  type ModelsMount,
+  type ModelsVolume,
+  type ModelsVolumeOptions,
+} from "./models-volume.js";
 export { pendingRemovals, removeAllPending } from "./cleanup.js";
 export { labelledContainers, removeLabelled, runScope, withRunScope, type RunScope } from "./run-scope.js";
 export { gpuDeviceRequest } from "./spec.js";

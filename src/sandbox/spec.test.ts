@@ -117,6 +117,22 @@ describe("container spec", () => {
     expect(mounts.find((m) => m.Type === "volume")).toMatchObject({ VolumeOptions: { NoCopy: true } });
   });
 
+  it("shows an engine volume (the models) read-only, never filled from the image, in runs and shells alike", () => {
+    const models = { source: "proctor-models-x", target: "/code_execution/models", kind: "volume" as const };
+    const withModels = { ...request, mounts: [...request.mounts, models] };
+    const mounts = untrustedContainerSpec(withModels, image, "vol").HostConfig!.Mounts!;
+    expect(mounts.find((m) => m.Target === models.target)).toEqual({
+      Type: "volume",
+      Source: "proctor-models-x",
+      Target: "/code_execution/models",
+      ReadOnly: true,
+      VolumeOptions: { NoCopy: true },
+    });
+    expect(interactiveRunArgs(withModels, image, false)).toContain(
+      "type=volume,source=proctor-models-x,target=/code_execution/models,readonly,volume-nocopy",
+    );
+  });
+
   it("names the runtime, and under runsc leaves gVisor's own threads room in the pids cgroup", () => {
     const runc = untrustedContainerSpec(request, image, "vol").HostConfig!;
     expect(runc).toMatchObject({ Runtime: "runc", PidsLimit: TEST_LIMITS.pids });

@@ -8,8 +8,11 @@ import type { SandboxLimits } from "./limits.js";
 export const FALLBACK_USER = "65534:65534";
 
 export interface ReadOnlyMount {
+  /** A host folder, or (kind "volume") an engine volume's name. */
   source: string;
   target: string;
+  /** Default "bind"; "volume": an existing engine volume (e.g. the models volume, models-volume.ts). */
+  kind?: "bind" | "volume";
 }
 
 export interface SandboxRequest {
@@ -99,13 +102,25 @@ export function untrustedContainerSpec(
 ): ContainerCreateOptions {
   const { limits } = request;
   const command = typeof request.command === "function" ? request.command(image) : request.command;
-  const mounts = request.mounts.map((m) => ({
-    Type: "bind" as const,
-    Source: m.source,
-    Target: m.target,
-    ReadOnly: true,
-    BindOptions: { Propagation: "rprivate" as const },
-  }));
+  const mounts = request.mounts.map((m) =>
+    m.kind === "volume"
+      ? {
+          Type: "volume" as const,
+          Source: m.source,
+          Target: m.target,
+          ReadOnly: true,
+          // Never filled from the sandbox's image, whatever it has at the target (dockerode's type wants
+          // the options of a volume the mount would create; this one exists).
+          VolumeOptions: { NoCopy: true } as never,
+        }
+      : {
+          Type: "bind" as const,
+          Source: m.source,
+          Target: m.target,
+          ReadOnly: true,
+          BindOptions: { Propagation: "rprivate" as const },
+        },
+  );
   if (outputVolume && request.output) {
     mounts.push({
       Type: "volume",
@@ -272,7 +287,12 @@ export function interactiveRunArgs(request: SandboxRequest, image: ResolvedImage
   for (const [target, options] of Object.entries(host.Tmpfs ?? {}))
     args.push("--tmpfs", `${target}:${options}`);
   for (const m of request.mounts)
-    args.push("--mount", `type=bind,source=${m.source},target=${m.target},readonly`);
+    args.push(
+      "--mount",
+      m.kind === "volume"
+        ? `type=volume,source=${m.source},target=${m.target},readonly,volume-nocopy`
+        : `type=bind,source=${m.source},target=${m.target},readonly`,
+    );
   if (request.output) {
     const volume = outputVolumeOptions(request).DriverConfig.Options;
     // One --mount value is CSV: the tmpfs options (which hold commas) are quoted as one field.
