@@ -72,5 +72,6 @@ export function runtimeCommand(): Command {
       if (report.failed) process.exitCode = EXIT_CODES.usageError;
     });
   runtime.addCommand(runtimeModelsCommand());
+  addPackageDiffCommands(runtime);
   return runtime;
 }
