@@ -438,6 +438,20 @@ describe("runner pods", () => {
     for (const d of deployments) expect(pullRunnerProblems(d)).toEqual([]);
   });
 
+  it("docs/scale.md's hostPath alternative for the data keeps the rules, read-only", () => {
+    for (const file of ["deploy/kubernetes/runner-cpu.yaml", "deploy/kubernetes/runner-gpu.yaml"]) {
+      const spec = podSpecOf(runnerManifest(file))!;
+      const data = spec.volumes!.find((v) => v.name === "data")!;
+      delete data.persistentVolumeClaim;
+      data.hostPath = { path: "/srv/proctor", type: "Directory" };
+      expect(podProblems(spec), file).toEqual([]);
+      spec.initContainers![0]!.volumeMounts!.find((m) => m.name === "data")!.readOnly = false;
+      expect(podProblems(spec).join(), file).toMatch(
+        /engine mounts data \(shared storage\) at \/srv\/proctor writable/,
+      );
+    }
+  });
+
   const broken: [string, (spec: v1.IPodSpec) => void, RegExp][] = [
     [
       "a privileged runner",
