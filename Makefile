@@ -45,6 +45,11 @@ engine: ## make sure a Docker engine runs, with gVisor registered (installs Debi
 pull: build/proctor.mjs ## pull the published runtime image for CPU_OR_GPU
 	docker pull $(IMAGE)
 
+.PHONY: pull-models
+pull-models: build/proctor.mjs ## pull the models image the runs mount (competition.yml runtime.models; docs/models.md)
+	@ref=$$($(PROCTOR) runtime models ref --config "$(COMPETITION)") || exit 2; \
+	if [ -n "$$ref" ]; then docker pull "$$ref"; fi
+
 .PHONY: build
 build: build/proctor.mjs ## build the production runtime image (needs internet: conda-forge, Docker Hub)
 	docker build --build-arg CPU_OR_GPU=$(CPU_OR_GPU) -f runtime/Dockerfile -t $(IMAGE) .

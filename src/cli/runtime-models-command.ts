@@ -45,7 +45,10 @@ export function runtimeModelsCommand(): Command {
       "check, pack and push the models image (password from the PROCTOR_REGISTRY_PASSWORD variable)",
     )
     .option("--username <name>", "the registry user (none: push without credentials)")
-    .option("--registry <host>", "the registry's host (default: the repository's, or Docker Hub)")
+    .option(
+      "--registry <host>",
+      "the registry's host (default: the one the repository names, else Docker Hub)",
+    )
     .action(async (flags: Flags & { username?: string; registry?: string }) => {
       const made = await packed(flags);
       if (!made) return;
@@ -53,11 +56,13 @@ export function runtimeModelsCommand(): Command {
       if (flags.username && !password)
         throw new UsageError("--username needs the password in the PROCTOR_REGISTRY_PASSWORD variable");
       const { pushModels } = await import("../runtime/models-image.js");
+      const { registryOf } = await import("../sandbox/index.js");
+      const host = flags.registry ?? registryOf(made.ref);
       const auth = flags.username
         ? {
             username: flags.username,
             password: password!,
-            ...(flags.registry && { serveraddress: flags.registry }),
+            ...(host !== "docker.io" && { serveraddress: host }),
           }
         : null;
       await infrastructure(async () => {

@@ -12,6 +12,7 @@ export { interactiveRunArgs, type EarlyRequest, type SandboxRequest, type ReadOn
 export { DEFAULT_LIMITS, describeLimits, type SandboxLimits } from "./limits.js";
 export {
   ensureImage,
+  registryOf,
   resolveImage,
   type EnsuredImage,
   type EnsureImageOptions,
