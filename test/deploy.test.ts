@@ -1,8 +1,10 @@
 /**
  * deploy/, checked offline: no cluster, kubeconform or helm can be had here. Every Kubernetes manifest is
  * validated against the Kubernetes and KEDA schemas (kubernetes-models and @kubernetes-models/keda: ajv
- * validators generated from the OpenAPI schemas; they check types, formats and required fields, not
- * unknown fields); a kind they do not carry fails. Then the rules that keep a runner pod safe and working:
+ * validators generated from the OpenAPI schemas; they check types, formats and required fields); a kind
+ * they do not carry fails. Unknown keys, which those validators let through, are found by type-checking
+ * each document against the same packages' TypeScript interfaces. Then the rules that keep a runner pod
+ * safe and working:
  * images pinned by tag, only the engine sidecar privileged, the runner non-root, no writable shared
  * storage, the runner credential only from a Secret, the engine's storage the pod's own, the runner's
  * TMPDIR and data at the same paths in the engine (it bind-mounts them), `--slots` agreeing with the GPUs
@@ -19,6 +21,7 @@ import { Copy, DockerfileParser } from "dockerfile-ast";
 import { validate as lintDockerfile } from "dockerfile-utils";
 import * as k8s from "kubernetes-models";
 import type { v1 } from "kubernetes-models";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 
@@ -96,6 +99,57 @@ function podTemplateProblems(template: unknown): string[] {
   } catch (error) {
     return [(error as Error).message];
   }
+}
+
+/**
+ * Unknown fields, which the schemas' validators let through: each document is type-checked as an object
+ * literal of its kind's interface (kubernetes-models' declarations, made from the same OpenAPI schema), so
+ * TypeScript's excess-property check names any key the kind does not have, at any depth. One program for
+ * all the documents given; returns each one's problems, in order.
+ */
+function unknownFieldProblems(docs: { doc: Obj; type?: string }[]): string[][] {
+  const typeOf = (doc: Obj) => {
+    const [group, version] = String(doc.apiVersion).includes("/")
+      ? String(doc.apiVersion).split("/")
+      : [undefined, String(doc.apiVersion)];
+    const where =
+      group === "keda.sh"
+        ? "@kubernetes-models/keda/keda.sh"
+        : `kubernetes-models${group ? `/${group}` : ""}`;
+    return { module: `${where}/${version}/${String(doc.kind)}`, name: `I${String(doc.kind)}` };
+  };
+  const sources = new Map(
+    docs.map(({ doc, type }, i) => {
+      const { module, name } = type
+        ? { module: `kubernetes-models/v1/${type}`, name: `I${type}` }
+        : typeOf(doc);
+      const text = `import type { ${name} } from "${module}";\nexport const doc: ${name} = ${JSON.stringify(doc)};\n`;
+      return [join(ROOT, `test/deploy-doc-${i}.ts`), text];
+    }),
+  );
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (name, language) =>
+    sources.has(name)
+      ? ts.createSourceFile(name, sources.get(name)!, language)
+      : getSourceFile(name, language);
+  const fileExists = host.fileExists.bind(host);
+  host.fileExists = (name) => sources.has(name) || fileExists(name);
+  const program = ts.createProgram([...sources.keys()], options, host);
+  return [...sources.keys()].map((name) =>
+    ts
+      .getPreEmitDiagnostics(program, program.getSourceFile(name))
+      // The literal's keys are JSON strings: name them as the YAML does.
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, " ").replace(/'"([^"]+)"'/g, "'$1'")),
+  );
 }
 
 // --- Our own rules for a runner pod ---
@@ -378,6 +432,23 @@ describe("deploy/", () => {
       ]),
     );
     for (const m of manifests) expect(schemaProblems(m.doc), m.where).toEqual([]);
+    const unknown = unknownFieldProblems(manifests);
+    manifests.forEach((m, i) => expect(unknown[i], m.where).toEqual([]));
+  });
+
+  it("a misspelt or unknown key is refused, at any depth, naming it", () => {
+    const deployment = runnerManifest("deploy/kubernetes/runner-cpu.yaml");
+    const spec = podSpecOf(deployment)!;
+    Object.assign(spec.containers[0]!.volumeMounts![0]!, { readonly: true });
+    Object.assign(spec.volumes![0]!.emptyDir!, { sizelimit: "1Gi" });
+    const scaled = structuredClone(manifests.find((m) => m.doc.kind === "ScaledObject")!.doc);
+    Object.assign(scaled.spec as Obj, { minReplicas: 0 });
+    const [deploymentProblems, scaledProblems] = unknownFieldProblems([{ doc: deployment }, { doc: scaled }]);
+    expect(deploymentProblems!.join("\n")).toMatch(/'readonly' does not exist in type 'IVolumeMount'/);
+    expect(deploymentProblems!.join("\n")).toMatch(
+      /'sizelimit' does not exist in type 'IEmptyDirVolumeSource'/,
+    );
+    expect(scaledProblems!.join()).toMatch(/'minReplicas' does not exist/);
   });
 
   it("the schemas refuse an unknown kind, a wrong type and a missing required field", () => {
@@ -586,6 +657,18 @@ describe("ARC's Helm values (no schema to check them against: they parse, carry 
     expect(arcProblems(docs[0]!.doc, kind)).toEqual([]);
     const engine = (docs[0]!.doc.template as { spec: v1.IPodSpec }).spec.initContainers![0]!;
     expect(engine.resources?.limits?.["nvidia.com/gpu"] !== undefined).toBe(kind === "gpu");
+  });
+
+  it("their pod templates carry no key a pod template does not have", () => {
+    const templates = arcFiles.map((f) => ({
+      doc: yamlDocs(f)[0]!.doc.template as Obj,
+      type: "PodTemplateSpec",
+    }));
+    expect(unknownFieldProblems(templates)).toEqual([[], []]);
+    Object.assign((templates[0]!.doc.spec as v1.IPodSpec).containers[0]!, { envfrom: [] });
+    expect(unknownFieldProblems(templates.slice(0, 1))[0]!.join()).toMatch(
+      /'envfrom' does not exist in type 'IContainer'/,
+    );
   });
 
   it("also serve docs/github.md's form for older ARC, runs-on: proctor-<kind>, by the scale set's name", () => {
