@@ -172,8 +172,12 @@ describe("the organizer's actions", () => {
     const id = await uploaded(token);
     expect((await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 0.1 })).status).toBe(200);
     const record = h.gateway.intake.organizer.rerun(id);
-    expect(record).toMatchObject({ state: "queued", attempt: 2, status: null, publicScore: null });
-    expect(record.history.at(-1)).toMatchObject({ attempt: 1, status: "succeeded" });
+    // The earlier score stands while the re-run waits.
+    expect(record).toMatchObject({ state: "queued", attempt: 2, status: "succeeded", publicScore: 0.1 });
+    expect(record.attempts.map((a) => [a.attempt, a.why, a.status])).toEqual([
+      [1, "upload", "succeeded"],
+      [2, "rerun", null],
+    ]);
     await h.gateway.intake.sweep(); // what the sweeper does within its interval
     expect(
       h
@@ -197,7 +201,9 @@ describe("the organizer's actions", () => {
     const report = await postResult(h, id, h.runner, SUCCEEDED);
     expect(report.status).toBe(409);
     expect(String(report.json()["message"])).toContain("cancelled by the organizer");
-    expect(() => h.gateway.intake.organizer.cancel(id)).toThrow(/only a queued or running one/);
+    expect(() => h.gateway.intake.organizer.cancel(id)).toThrow(
+      /is cancelled: "cancel" happens only to a queued or running submission/,
+    );
   });
 
   it("disqualifies a submission or a participant: off the leaderboard, and no more uploads", async () => {

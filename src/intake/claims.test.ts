@@ -70,10 +70,9 @@ describe("the fence", () => {
   it("a report from a claim that lost its lease is refused: the sweeper queued the next attempt first", () => {
     const id = submit();
     db.claimNext("cpu", claim("a"));
-    const history = [{ attempt: 1, status: "infrastructure_error" as const, reason: "lost", at: "" }];
-    expect(
-      db.requeue(id, 1, "running", { history, nowMs: T0 + 40_000 }, { leaseOverAtMs: T0 + 40_000 }),
-    ).toBe(true);
+    expect(db.requeue(id, 1, { reason: "lost", nowMs: T0 + 40_000 }, { leaseOverAtMs: T0 + 40_000 })).toBe(
+      true,
+    );
     // The lost runner reports attempt 1 with its claim: nothing is written.
     expect(db.finalize(id, 1, final(), { claimSha256: "a" })).toBe(false);
     expect(db.heartbeat(id, 1, "a", T0 + 70_000)).toBe(false);
@@ -92,7 +91,7 @@ describe("the fence", () => {
     const now = T0 + 31_000;
     expect(db.expiredLeases(now).map((r) => r.id)).toEqual([id]);
     expect(other.heartbeat(id, 1, "a", now + 30_000)).toBe(true);
-    expect(db.requeue(id, 1, "running", { history: [], nowMs: now }, { leaseOverAtMs: now })).toBe(false);
+    expect(db.requeue(id, 1, { reason: "lost", nowMs: now }, { leaseOverAtMs: now })).toBe(false);
     expect(db.finalize(id, 1, final(), { leaseOverAtMs: now })).toBe(false);
     expect(db.getSubmission(id)).toMatchObject({
       state: "running",

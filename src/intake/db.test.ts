@@ -65,14 +65,14 @@ describe("IntakeDb.countForQuota", () => {
 });
 
 describe("IntakeDb diagnosis", () => {
-  it("keeps the run's diagnosis with its result, none when the runner sent none, and clears it on a re-run", () => {
+  it("keeps the run's diagnosis with its standing result, through a re-run until the re-run's result stands", () => {
     const id = submit("d");
     expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 0, problemCounts: { header: 2 } } }))).toBe(
       true,
     );
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 0, problemCounts: { header: 2 } });
-    expect(db.rerun(id, { history: [], nowMs: Date.now() })).toBe(true);
-    expect(db.getSubmission(id)!.diagnosis).toBeNull();
+    expect(db.rerun(id, Date.now())).toBe(true);
+    expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 0, problemCounts: { header: 2 } });
     expect(db.finalize(id, 2, final())).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toBeNull();
   });
@@ -82,11 +82,14 @@ describe("IntakeDb diagnosis", () => {
     db.close();
     const raw = new Database(join(dir, "intake.sqlite"));
     raw.exec(
-      `DROP INDEX submissions_queue;
+      `DROP TABLE submission_attempts; ALTER TABLE submissions DROP COLUMN run_first_attempt;
+       ALTER TABLE submissions DROP COLUMN standing_attempt;
+       ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+       DROP INDEX submissions_queue;
        ALTER TABLE submissions DROP COLUMN queued_at_ms; ALTER TABLE submissions DROP COLUMN claim_sha256;
        ALTER TABLE submissions DROP COLUMN claimed_by; ALTER TABLE submissions DROP COLUMN lease_expires_at_ms;`,
     );
-    raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 1}`);
+    raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 2}`);
     raw.close();
     db = new IntakeDb(join(dir, "intake.sqlite"));
     expect(db.getSubmission(id)).toMatchObject({

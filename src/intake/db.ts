@@ -3,17 +3,19 @@
  * and results. One SQLite file, opened by the sqlite room (0600, WAL, busy timeout, migrations under the
  * write lock). `proctor tokens` and `proctor serve` may open it at the same time.
  *
- * State changes are single UPDATEs guarded by the expected state and attempt in their WHERE clause, so a
- * transition happens once even when a runner's report, a download and the sweeper race.
+ * State changes are the transition table's (transitions.ts): one guarded UPDATE each, with the attempt's
+ * own row (submission_attempts: appended, its outcome written once) in the same transaction, so a
+ * transition happens once even when a runner's report, a cancel, a download and the sweeper race.
  */
-import type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
+import type { CpuOrGpu, DispatchState, SubmissionState, Usage } from "../gateway-api/index.js";
 import { countedStatusesSql } from "../leaderboard/index.js";
-import { openSqlite, type SqliteDatabase } from "../sqlite/index.js";
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from "../sqlite/index.js";
 import type { Diagnosis } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
+import { TRANSITIONS, transitionSql, type SubmissionEvent } from "./transitions.js";
 
-export const INTAKE_SCHEMA_VERSION = 7;
+export const INTAKE_SCHEMA_VERSION = 8;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -98,9 +100,87 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE submissions ADD COLUMN claimed_by TEXT;
    ALTER TABLE submissions ADD COLUMN lease_expires_at_ms INTEGER;
    CREATE INDEX submissions_queue ON submissions (state, cpu_or_gpu, queued_at_ms, id);`,
+  // Attempts as rows of their own (transitions.ts), appended, their outcome written once; the submission's
+  // result columns become its standing result (`standing_attempt` says whose), and `run_first_attempt`
+  // starts each run's tries (an upload's, an organizer's re-run's). Every attempt the counter counted
+  // becomes a row: the current one from the record, earlier ones from the history JSON, gaps as unknown.
+  `CREATE TABLE submission_attempts (
+     submission_id        TEXT NOT NULL REFERENCES submissions (id),
+     attempt              INTEGER NOT NULL,
+     run                  INTEGER NOT NULL,
+     why                  TEXT NOT NULL,
+     queued_at_ms         INTEGER,
+     runner               TEXT,
+     claim_sha256         TEXT,
+     started_at_ms        INTEGER,
+     ended_at             TEXT,
+     status               TEXT,
+     reason               TEXT,
+     public_score         REAL,
+     sealed_private_score TEXT,
+     duration_ms          INTEGER,
+     image_digest         TEXT,
+     PRIMARY KEY (submission_id, attempt)
+   ) STRICT;
+   ALTER TABLE submissions ADD COLUMN run_first_attempt INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE submissions ADD COLUMN standing_attempt INTEGER;
+   UPDATE submissions SET run_first_attempt = attempt,
+     standing_attempt = CASE WHEN status IS NULL THEN NULL ELSE attempt END;
+   INSERT INTO submission_attempts (submission_id, attempt, run, why, queued_at_ms, runner, claim_sha256,
+       started_at_ms, ended_at, status, reason, public_score, sealed_private_score, duration_ms, image_digest)
+     SELECT id, attempt, attempt, CASE WHEN attempt = 1 THEN 'upload' ELSE 'retry' END, queued_at_ms,
+       claimed_by, claim_sha256, started_at_ms,
+       CASE state WHEN 'final' THEN finished_at WHEN 'cancelled' THEN cancelled_at END,
+       CASE state WHEN 'final' THEN status WHEN 'cancelled' THEN 'cancelled' END,
+       CASE state WHEN 'final' THEN reason WHEN 'cancelled' THEN 'cancelled by the ' || cancelled_by END,
+       public_score, sealed_private_score, duration_ms, image_digest
+     FROM submissions;
+   INSERT OR IGNORE INTO submission_attempts (submission_id, attempt, run, why, ended_at, status, reason)
+     SELECT s.id, json_extract(h.value, '$.attempt'), 1,
+       CASE WHEN json_extract(h.value, '$.attempt') = 1 THEN 'upload' ELSE 'retry' END,
+       json_extract(h.value, '$.at'), json_extract(h.value, '$.status'), json_extract(h.value, '$.reason')
+     FROM submissions s, json_each(s.history) h
+     WHERE json_extract(h.value, '$.attempt') BETWEEN 1 AND s.attempt - 1;
+   WITH RECURSIVE k (id, n, last) AS (
+       SELECT id, 1, attempt FROM submissions WHERE attempt > 1
+       UNION ALL SELECT id, n + 1, last FROM k WHERE n + 1 < last)
+     INSERT OR IGNORE INTO submission_attempts (submission_id, attempt, run, why, ended_at, reason)
+     SELECT id, n, 1, CASE WHEN n = 1 THEN 'upload' ELSE 'retry' END, '',
+       'not recorded (it ended before attempts were kept apart)' FROM k;
+   ALTER TABLE submissions DROP COLUMN history;`,
 ];
 
-export type { AttemptRecord, CpuOrGpu, DispatchState, SubmissionState };
+/** Every submission column, and its attempts (oldest first) as JSON: what fromRow reads. */
+const SELECT_SUBMISSIONS = `SELECT submissions.*,
+  (SELECT json_group_array(json_object('attempt', attempt, 'run', run, 'why', why,
+     'queued_at_ms', queued_at_ms, 'runner', runner, 'started_at_ms', started_at_ms, 'ended_at', ended_at,
+     'status', status, 'reason', reason, 'public_score', public_score, 'duration_ms', duration_ms,
+     'image_digest', image_digest) ORDER BY attempt)
+   FROM submission_attempts a WHERE a.submission_id = submissions.id) AS attempts_json
+  FROM submissions`;
+
+export type { CpuOrGpu, DispatchState, SubmissionState };
+
+/** One attempt of a submission (submission_attempts), as recorded. */
+export interface AttemptRow {
+  attempt: number;
+  /** The first attempt of the run it belongs to (the upload's, or an organizer's re-run's). */
+  run: number;
+  /** What started it: the upload, a retry after a lost attempt, an organizer's re-run. */
+  why: "upload" | "retry" | "rerun";
+  queuedAtMs: number | null;
+  /** Who claimed it (credential holder/runner name); null when no runner claimed it. */
+  runner: string | null;
+  startedAtMs: number | null;
+  /** When it ended; null while under way ("" when it ended before this was recorded). */
+  endedAt: string | null;
+  /** Its own outcome; null while under way (or unknown, for attempts older than this table). */
+  status: RunStatus | "cancelled" | null;
+  reason: string | null;
+  publicScore: number | null;
+  durationMs: number | null;
+  imageDigest: string | null;
+}
 
 export interface SubmissionRecord {
   id: string;
@@ -110,8 +190,13 @@ export interface SubmissionRecord {
   zipBytes: number;
   submittedAt: string;
   submittedAtMs: number;
+  /** The current attempt's state. */
   state: SubmissionState;
-  /** Set when final. */
+  /**
+   * The standing result, from here to `finishedAt` (the attempt `standingAttempt`'s): what counts on the
+   * leaderboard and toward the limits; null until an attempt ended. A re-run's own outcome is its row in
+   * `attempts`; it takes this place by the standing rule (status room: a score stays until a newer one).
+   */
   status: RunStatus | null;
   reason: string | null;
   publicScore: number | null;
@@ -135,7 +220,12 @@ export interface SubmissionRecord {
   dispatchedAtMs: number | null;
   startedAtMs: number | null;
   finishedAt: string | null;
-  history: AttemptRecord[];
+  /** Every attempt, oldest first (the last is the current one). */
+  attempts: AttemptRow[];
+  /** The attempt whose result stands; null when none ended yet. */
+  standingAttempt: number | null;
+  /** The first attempt of the current run: its tries are counted from there (`maxAttempts`). */
+  runFirstAttempt: number;
   /** The lifecycle phase it was submitted in (null: no phases configured). */
   phase: string | null;
   note: string | null;
@@ -196,7 +286,9 @@ interface SubmissionRow {
   dispatched_at_ms: number | null;
   started_at_ms: number | null;
   finished_at: string | null;
-  history: string;
+  attempts_json: string;
+  standing_attempt: number | null;
+  run_first_attempt: number;
   phase: string | null;
   note: string | null;
   chosen: number;
@@ -249,7 +341,9 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     dispatchedAtMs: row.dispatched_at_ms,
     startedAtMs: row.started_at_ms,
     finishedAt: row.finished_at,
-    history: JSON.parse(row.history) as AttemptRecord[],
+    attempts: (JSON.parse(row.attempts_json) as AttemptJson[]).map(attemptFromJson),
+    standingAttempt: row.standing_attempt,
+    runFirstAttempt: row.run_first_attempt,
     phase: row.phase,
     note: row.note,
     chosen: row.chosen === 1,
@@ -262,6 +356,36 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     leaseExpiresAtMs: row.lease_expires_at_ms,
   };
 }
+
+interface AttemptJson {
+  attempt: number;
+  run: number;
+  why: string;
+  queued_at_ms: number | null;
+  runner: string | null;
+  started_at_ms: number | null;
+  ended_at: string | null;
+  status: string | null;
+  reason: string | null;
+  public_score: number | null;
+  duration_ms: number | null;
+  image_digest: string | null;
+}
+
+const attemptFromJson = (a: AttemptJson): AttemptRow => ({
+  attempt: a.attempt,
+  run: a.run,
+  why: a.why as AttemptRow["why"],
+  queuedAtMs: a.queued_at_ms,
+  runner: a.runner,
+  startedAtMs: a.started_at_ms,
+  endedAt: a.ended_at,
+  status: a.status as AttemptRow["status"],
+  reason: a.reason,
+  publicScore: a.public_score,
+  durationMs: a.duration_ms,
+  imageDigest: a.image_digest,
+});
 
 const tokenFromRow = (row: TokenRow): TokenRecord => ({
   id: row.id,
@@ -305,19 +429,32 @@ export interface ClaimGuard {
   leaseOverAtMs?: number;
 }
 
-function fenceSql(guard: ClaimGuard): { sql: string; params: (string | number)[] } {
-  const sql: string[] = [];
-  const params: (string | number)[] = [];
-  if (guard.claimSha256 !== undefined) {
-    sql.push(" AND claim_sha256 = ?");
-    params.push(guard.claimSha256);
-  }
-  if (guard.leaseOverAtMs !== undefined) {
-    sql.push(" AND lease_expires_at_ms < ?");
-    params.push(guard.leaseOverAtMs);
-  }
-  return { sql: sql.join(""), params };
+/** How an attempt ended, for its row. */
+interface AttemptEnd {
+  at: string;
+  status: RunStatus | "cancelled";
+  reason: string;
+  publicScore?: number | null;
+  sealedPrivateScore?: string | null;
+  durationMs?: number | null;
+  imageDigest?: string | null;
 }
+
+const claimValues = (claim: NewClaim) => ({
+  now_ms: claim.nowMs,
+  claim_sha256: claim.sha256,
+  claimed_by: claim.by,
+  lease_until: claim.nowMs + claim.leaseMs,
+});
+
+/** The attempt rows' changes of a transition (transitions.ts `attemptRow`). */
+const OPEN_ATTEMPT = `INSERT INTO submission_attempts (submission_id, attempt, run, why, queued_at_ms)
+  SELECT id, attempt, run_first_attempt, @why, @now_ms FROM submissions WHERE id = @id`;
+const START_ATTEMPT = `UPDATE submission_attempts SET started_at_ms = @now_ms, runner = @runner,
+  claim_sha256 = @claim_sha256 WHERE submission_id = @id AND attempt = @attempt`;
+const END_ATTEMPT = `UPDATE submission_attempts SET ended_at = @ended_at, status = @status, reason = @reason,
+  public_score = @public_score, sealed_private_score = @sealed_private_score, duration_ms = @duration_ms,
+  image_digest = @image_digest WHERE submission_id = @id AND attempt = @attempt AND ended_at IS NULL`;
 
 export interface FinalFields {
   status: RunStatus;
@@ -357,6 +494,7 @@ export function blankResult(
 export class IntakeDb {
   readonly path: string;
   readonly #db: SqliteDatabase;
+  readonly #statements = new Map<string, SqliteStatement>();
   #closed = false;
 
   constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
@@ -410,28 +548,33 @@ export class IntakeDb {
 
   insertSubmission(s: NewSubmission): void {
     this.#db
-      .prepare(
-        `INSERT INTO submissions (id, participant, cpu_or_gpu, zip_sha256, zip_bytes, submitted_at,
-           submitted_at_ms, state, dispatch_state, next_dispatch_at_ms, phase, note, queued_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?, ?, ?, ?)`,
-      )
-      .run(
-        s.id,
-        s.participant,
-        s.cpuOrGpu,
-        s.zipSha256,
-        s.zipBytes,
-        new Date(s.submittedAtMs).toISOString(),
-        s.submittedAtMs,
-        s.submittedAtMs,
-        s.phase ?? null,
-        s.note ?? null,
-        s.submittedAtMs,
-      );
+      .transaction(() => {
+        this.#db
+          .prepare(
+            `INSERT INTO submissions (id, participant, cpu_or_gpu, zip_sha256, zip_bytes, submitted_at,
+               submitted_at_ms, state, dispatch_state, next_dispatch_at_ms, phase, note, queued_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 'pending', ?, ?, ?, ?)`,
+          )
+          .run(
+            s.id,
+            s.participant,
+            s.cpuOrGpu,
+            s.zipSha256,
+            s.zipBytes,
+            new Date(s.submittedAtMs).toISOString(),
+            s.submittedAtMs,
+            s.submittedAtMs,
+            s.phase ?? null,
+            s.note ?? null,
+            s.submittedAtMs,
+          );
+        this.#statement(OPEN_ATTEMPT).run({ id: s.id, why: "upload", now_ms: s.submittedAtMs });
+      })
+      .immediate();
   }
 
   getSubmission(id: string): SubmissionRecord | undefined {
-    const row = this.#db.prepare<[string], SubmissionRow>("SELECT * FROM submissions WHERE id = ?").get(id);
+    const row = this.#db.prepare<[string], SubmissionRow>(`${SELECT_SUBMISSIONS} WHERE id = ?`).get(id);
     return row && fromRow(row);
   }
 
@@ -439,134 +582,188 @@ export class IntakeDb {
   listByParticipant(participant: string): SubmissionRecord[] {
     return this.#db
       .prepare<[string], SubmissionRow>(
-        "SELECT * FROM submissions WHERE participant = ? ORDER BY submitted_at_ms DESC, id DESC",
+        `${SELECT_SUBMISSIONS} WHERE participant = ? ORDER BY submitted_at_ms DESC, id DESC`,
       )
       .all(participant)
       .map(fromRow);
   }
 
-  /** Every submission with a final result, oldest first. */
-  listFinal(): SubmissionRecord[] {
+  /**
+   * Every submission with a standing result, oldest first: what the leaderboard ranks. A re-run under
+   * way, cancelled or failed keeps its submission here with the earlier result.
+   */
+  listStanding(): SubmissionRecord[] {
     return this.#db
       .prepare<[], SubmissionRow>(
-        "SELECT * FROM submissions WHERE state = 'final' ORDER BY submitted_at_ms, id",
+        `${SELECT_SUBMISSIONS} WHERE status IS NOT NULL ORDER BY submitted_at_ms, id`,
       )
       .all()
       .map(fromRow);
   }
 
   /**
-   * Submissions that count toward the participant's limits: those not final yet (they may succeed), final
-   * ones whose status counts (`countedStatuses`, the leaderboard's rule), and cancelled ones a runner had
-   * started (they used a runner; one cancelled while queued is free).
+   * Submissions that count toward the participant's limits: those not final yet (they may succeed), those
+   * whose standing status counts (`countedStatuses`, the leaderboard's rule), and cancelled ones a runner
+   * had started (they used a runner; one cancelled while queued is free).
    */
   countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
     const counted = countedStatusesSql("status", countFailed);
     const sql =
       "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR " +
-      `(state = 'final' AND ${counted.sql}) OR (state = 'cancelled' AND started_at_ms IS NOT NULL))` +
+      `(status IS NOT NULL AND ${counted.sql}) OR (state = 'cancelled' AND started_at_ms IS NOT NULL))` +
       (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "");
     const params = [participant, ...counted.params, ...(sinceMs !== undefined ? [sinceMs] : [])];
     return this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params)?.n ?? 0;
   }
 
-  /** queued -> running for this attempt; false when it was not queued (already running, or final). */
+  // ---- transitions (transitions.ts: each one guarded UPDATE, with its attempt row, in one transaction) --
+
+  /**
+   * Applies `event` to a submission: the table's guarded UPDATE, then its attempt row's change (`ended`:
+   * how the attempt ended, where it ends one). Returns the attempt it leaves current, or undefined when
+   * the guard did not hold (another state, attempt or claim): nothing changed.
+   */
+  #apply(
+    event: SubmissionEvent,
+    id: string,
+    values: Record<string, string | number | null>,
+    fence: ClaimGuard & { attempt?: number } = {},
+    ended?: AttemptEnd,
+  ): number | undefined {
+    const t = TRANSITIONS[event];
+    const sql = transitionSql(event, {
+      attempt: fence.attempt !== undefined,
+      claim: fence.claimSha256 !== undefined,
+      leaseOver: fence.leaseOverAtMs !== undefined,
+    });
+    const params = {
+      ...values,
+      id,
+      ...(fence.attempt !== undefined && { attempt: fence.attempt }),
+      ...(fence.claimSha256 !== undefined && { claim_sha256: fence.claimSha256 }),
+      ...(fence.leaseOverAtMs !== undefined && { lease_over_at_ms: fence.leaseOverAtMs }),
+    };
+    return this.#db
+      .transaction(() => {
+        const done = this.#statement(sql).get(params) as { attempt: number } | undefined;
+        if (!done) return undefined;
+        const opens = t.attemptRow === "opens" || t.attemptRow === "ends, opens";
+        if (t.attemptRow === "starts") {
+          this.#statement(START_ATTEMPT).run({
+            id,
+            attempt: done.attempt,
+            now_ms: values["now_ms"] ?? null,
+            runner: values["claimed_by"] ?? null,
+            claim_sha256: values["claim_sha256"] ?? null,
+          });
+        }
+        if (t.attemptRow === "ends" || t.attemptRow === "ends, opens") {
+          if (!ended) throw new Error(`${event} ends an attempt: say how`);
+          this.#statement(END_ATTEMPT).run({
+            id,
+            attempt: opens ? done.attempt - 1 : done.attempt,
+            ended_at: ended.at,
+            status: ended.status,
+            reason: ended.reason,
+            public_score: ended.publicScore ?? null,
+            sealed_private_score: ended.sealedPrivateScore ?? null,
+            duration_ms: ended.durationMs ?? null,
+            image_digest: ended.imageDigest ?? null,
+          });
+        }
+        if (opens) {
+          this.#statement(OPEN_ATTEMPT).run({
+            id,
+            why: event === "rerun" ? "rerun" : "retry",
+            now_ms: values["now_ms"] ?? null,
+          });
+        }
+        return done.attempt;
+      })
+      .immediate();
+  }
+
+  #statement(sql: string): SqliteStatement {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
+  }
+
+  /** `start`: queued -> running for this attempt; false when it was not queued (already running, or final). */
   markRunning(id: string, attempt: number, atMs: number): boolean {
-    return (
-      this.#db
-        .prepare(
-          `UPDATE submissions SET state = 'running', started_at_ms = ?
-           WHERE id = ? AND attempt = ? AND state = 'queued'`,
-        )
-        .run(atMs, id, attempt).changes === 1
-    );
+    return this.#apply("start", id, { now_ms: atMs }, { attempt }) !== undefined;
   }
 
   /**
-   * queued|running -> final for this attempt; false when it is final already (or the attempt moved on), or
-   * when `guard` does not hold (see ClaimGuard).
+   * `report` (or `give_up`, for the intake's infrastructure_error): queued|running -> final for this
+   * attempt, its result standing by the standing rule; false when it is final already (or the attempt
+   * moved on), or when `guard` does not hold (see ClaimGuard).
    */
-  finalize(id: string, attempt: number, f: FinalFields, guard: ClaimGuard = {}): boolean {
-    const fence = fenceSql(guard);
-    return (
-      this.#db
-        .prepare(
-          `UPDATE submissions SET state = 'final', status = ?, reason = ?, public_score = ?,
-             sealed_private_score = ?, duration_ms = ?, image_digest = ?, stdout = ?, stderr = ?,
-             problems = ?, usage = ?, results_json = ?, diagnosis = ?, finished_at = ?,
-             next_dispatch_at_ms = NULL, lease_expires_at_ms = NULL
-           WHERE id = ? AND attempt = ? AND state IN ('queued', 'running')${fence.sql}`,
-        )
-        .run(
-          f.status,
-          f.reason,
-          f.publicScore,
-          f.sealedPrivateScore,
-          f.durationMs,
-          f.imageDigest,
-          f.stdout,
-          f.stderr,
-          JSON.stringify(f.problems),
-          f.usage === null ? null : JSON.stringify(f.usage),
-          f.resultsJson,
-          f.diagnosis ? JSON.stringify(f.diagnosis) : null,
-          f.finishedAt,
-          id,
-          attempt,
-          ...fence.params,
-        ).changes === 1
-    );
+  finalize(
+    id: string,
+    attempt: number,
+    f: FinalFields,
+    guard: ClaimGuard = {},
+    event: "report" | "give_up" = "report",
+  ): boolean {
+    const values = {
+      status: f.status,
+      reason: f.reason,
+      public_score: f.publicScore,
+      sealed_private_score: f.sealedPrivateScore,
+      duration_ms: f.durationMs,
+      image_digest: f.imageDigest,
+      stdout: f.stdout,
+      stderr: f.stderr,
+      problems: JSON.stringify(f.problems),
+      usage: f.usage === null ? null : JSON.stringify(f.usage),
+      results_json: f.resultsJson,
+      diagnosis: f.diagnosis ? JSON.stringify(f.diagnosis) : null,
+      finished_at: f.finishedAt,
+    };
+    const ended: AttemptEnd = {
+      at: f.finishedAt,
+      status: f.status,
+      reason: f.reason,
+      publicScore: f.publicScore,
+      sealedPrivateScore: f.sealedPrivateScore,
+      durationMs: f.durationMs,
+      imageDigest: f.imageDigest,
+    };
+    return this.#apply(event, id, values, { ...guard, attempt }, ended) !== undefined;
   }
 
   // ---- claims (one guarded UPDATE each: two runners never hold the same attempt) ----------------------
 
   /**
-   * The next queued submission of `kind` (lowest queued_at_ms) -> running, claimed: one statement, so two
+   * `claim` of the next queued submission of `kind` (lowest queued_at_ms): one write transaction, so two
    * runners asking at once get different submissions (or one gets none).
    */
   claimNext(kind: CpuOrGpu, claim: NewClaim): SubmissionRecord | undefined {
-    const row = this.#db
-      .prepare<[number, string, string, number, string], SubmissionRow>(
-        `UPDATE submissions SET state = 'running', started_at_ms = ?, claim_sha256 = ?, claimed_by = ?,
-           lease_expires_at_ms = ?, next_dispatch_at_ms = NULL
-         WHERE id = (SELECT id FROM submissions WHERE state = 'queued' AND cpu_or_gpu = ?
-                     ORDER BY queued_at_ms, id LIMIT 1)
-           AND state = 'queued'
-         RETURNING *`,
-      )
-      .get(claim.nowMs, claim.sha256, claim.by, claim.nowMs + claim.leaseMs, kind);
-    return row && fromRow(row);
+    const id = this.#db
+      .transaction(() => {
+        const next = this.#db
+          .prepare<[string], { id: string }>(
+            `SELECT id FROM submissions WHERE state = 'queued' AND cpu_or_gpu = ?
+             ORDER BY queued_at_ms, id LIMIT 1`,
+          )
+          .get(kind);
+        return next && this.#apply("claim", next.id, claimValues(claim)) !== undefined ? next.id : undefined;
+      })
+      .immediate();
+    return id === undefined ? undefined : this.getSubmission(id);
   }
 
-  /** A queued submission (at `attempt`, when given) -> running, claimed; undefined when it is not queued. */
+  /** `claim` of a queued submission (at `attempt`, when given); undefined when it is not queued. */
   claimById(id: string, attempt: number | undefined, claim: NewClaim): SubmissionRecord | undefined {
-    const row = this.#db
-      .prepare<(string | number)[], SubmissionRow>(
-        `UPDATE submissions SET state = 'running', started_at_ms = ?, claim_sha256 = ?, claimed_by = ?,
-           lease_expires_at_ms = ?, next_dispatch_at_ms = NULL
-         WHERE id = ? AND state = 'queued'${attempt === undefined ? "" : " AND attempt = ?"}
-         RETURNING *`,
-      )
-      .get(
-        claim.nowMs,
-        claim.sha256,
-        claim.by,
-        claim.nowMs + claim.leaseMs,
-        id,
-        ...(attempt === undefined ? [] : [attempt]),
-      );
-    return row && fromRow(row);
+    const done = this.#apply("claim", id, claimValues(claim), attempt === undefined ? {} : { attempt });
+    return done === undefined ? undefined : this.getSubmission(id);
   }
 
-  /** Extends the lease of a claim that still holds its running attempt; false when it does not. */
+  /** `heartbeat`: extends the lease of a claim that still holds its running attempt; false when it does not. */
   heartbeat(id: string, attempt: number, claimSha256: string, leaseExpiresAtMs: number): boolean {
     return (
-      this.#db
-        .prepare(
-          `UPDATE submissions SET lease_expires_at_ms = ?
-           WHERE id = ? AND attempt = ? AND state = 'running' AND claim_sha256 = ?`,
-        )
-        .run(leaseExpiresAtMs, id, attempt, claimSha256).changes === 1
+      this.#apply("heartbeat", id, { lease_until: leaseExpiresAtMs }, { attempt, claimSha256 }) !== undefined
     );
   }
 
@@ -574,7 +771,7 @@ export class IntakeDb {
   expiredLeases(nowMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `SELECT * FROM submissions WHERE state = 'running' AND lease_expires_at_ms < ?
+        `${SELECT_SUBMISSIONS} WHERE state = 'running' AND lease_expires_at_ms < ?
          ORDER BY lease_expires_at_ms, id`,
       )
       .all(nowMs)
@@ -610,7 +807,7 @@ export class IntakeDb {
   dueDispatches(nowMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `SELECT * FROM submissions WHERE state = 'queued' AND dispatch_state = 'pending'
+        `${SELECT_SUBMISSIONS} WHERE state = 'queued' AND dispatch_state = 'pending'
            AND next_dispatch_at_ms IS NOT NULL AND next_dispatch_at_ms <= ?
          ORDER BY next_dispatch_at_ms, id`,
       )
@@ -622,7 +819,7 @@ export class IntakeDb {
   stuckRunning(beforeMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        "SELECT * FROM submissions WHERE state = 'running' AND started_at_ms < ? ORDER BY started_at_ms, id",
+        `${SELECT_SUBMISSIONS} WHERE state = 'running' AND started_at_ms < ? ORDER BY started_at_ms, id`,
       )
       .all(beforeMs)
       .map(fromRow);
@@ -632,7 +829,7 @@ export class IntakeDb {
   neverPickedUp(beforeMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `SELECT * FROM submissions WHERE state = 'queued' AND dispatch_state = 'sent'
+        `${SELECT_SUBMISSIONS} WHERE state = 'queued' AND dispatch_state = 'sent'
            AND dispatched_at_ms < ? ORDER BY dispatched_at_ms, id`,
       )
       .all(beforeMs)
@@ -640,29 +837,23 @@ export class IntakeDb {
   }
 
   /**
-   * Gives up on an attempt (running, or dispatched and never picked up) and queues the next one (dispatch
-   * pending, due now) where the submission stood in its queue; false when the attempt is no longer in
-   * `from` (its result came in meanwhile), or when `guard` does not hold (see ClaimGuard).
+   * `retry`: gives up on an attempt (running, or dispatched and never picked up; `reason` says why, on its
+   * row) and queues the next one (dispatch pending, due now) where the submission stood in its queue;
+   * false when the attempt is no longer queued or running (its result came in meanwhile), or when `guard`
+   * does not hold (see ClaimGuard).
    */
   requeue(
     id: string,
     attempt: number,
-    from: "queued" | "running",
-    next: { history: AttemptRecord[]; nowMs: number },
+    next: { reason: string; nowMs: number },
     guard: ClaimGuard = {},
   ): boolean {
-    const fence = fenceSql(guard);
-    return (
-      this.#db
-        .prepare(
-          `UPDATE submissions SET state = 'queued', attempt = attempt + 1, started_at_ms = NULL,
-             dispatch_state = 'pending', dispatch_attempts = 0, dispatch_error = NULL,
-             next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL, history = ?,
-             claim_sha256 = NULL, claimed_by = NULL, lease_expires_at_ms = NULL
-           WHERE id = ? AND attempt = ? AND state = ?${fence.sql}`,
-        )
-        .run(next.nowMs, JSON.stringify(next.history), id, attempt, from, ...fence.params).changes === 1
-    );
+    const ended: AttemptEnd = {
+      at: new Date(next.nowMs).toISOString(),
+      status: "infrastructure_error",
+      reason: next.reason,
+    };
+    return this.#apply("retry", id, { now_ms: next.nowMs }, { ...guard, attempt }, ended) !== undefined;
   }
 
   /** Submissions queued or running of a participant (for `max_active_runs`). */
@@ -692,47 +883,29 @@ export class IntakeDb {
     const where = options.active ? "WHERE state IN ('queued', 'running')" : "";
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `SELECT * FROM submissions ${where} ORDER BY submitted_at_ms DESC, id DESC LIMIT ?`,
+        `${SELECT_SUBMISSIONS} ${where} ORDER BY submitted_at_ms DESC, id DESC LIMIT ?`,
       )
       .all(options.limit ?? 1000)
       .map(fromRow);
   }
 
   /**
-   * queued or running -> cancelled; false when it is neither (final, or cancelled already). The claim
-   * stays recorded, so its runner's next heartbeat is told to stop; `started_at_ms` says whether it counts.
+   * `cancel`: queued or running -> cancelled; false when it is neither (final, or cancelled already). The
+   * claim stays recorded, so its runner's next heartbeat is told to stop; `started_at_ms` says whether it
+   * counts. The standing result of an earlier run stays.
    */
   cancel(id: string, by: "participant" | "organizer", at: string): boolean {
-    return (
-      this.#db
-        .prepare(
-          `UPDATE submissions SET state = 'cancelled', cancelled_at = ?, cancelled_by = ?,
-             next_dispatch_at_ms = NULL, lease_expires_at_ms = NULL
-           WHERE id = ? AND state IN ('queued', 'running')`,
-        )
-        .run(at, by, id).changes === 1
-    );
+    const ended: AttemptEnd = { at, status: "cancelled", reason: `cancelled by the ${by}` };
+    return this.#apply("cancel", id, { at, by }, {}, ended) !== undefined;
   }
 
   /**
-   * A final or cancelled submission queued again as the next attempt (dispatch pending, due now), its
-   * result cleared (kept in `history`); false when it is queued or running already.
+   * `rerun`: a final or cancelled submission queued again as the next attempt and a new run (dispatch
+   * pending, due now, at the end of the queue); its standing result stays until a newer one stands. False
+   * when it is queued or running already.
    */
-  rerun(id: string, next: { history: AttemptRecord[]; nowMs: number }): boolean {
-    return (
-      this.#db
-        .prepare(
-          `UPDATE submissions SET state = 'queued', attempt = attempt + 1, status = NULL, reason = NULL,
-             public_score = NULL, sealed_private_score = NULL, duration_ms = NULL, image_digest = NULL,
-             stdout = NULL, stderr = NULL, problems = '[]', usage = NULL, results_json = NULL, diagnosis = NULL, finished_at = NULL,
-             started_at_ms = NULL,
-             cancelled_at = NULL, cancelled_by = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
-             dispatch_error = NULL, next_dispatch_at_ms = ?, dispatched_at = NULL, dispatched_at_ms = NULL,
-             history = ?, queued_at_ms = ?, claim_sha256 = NULL, claimed_by = NULL, lease_expires_at_ms = NULL
-           WHERE id = ? AND state IN ('final', 'cancelled')`,
-        )
-        .run(next.nowMs, JSON.stringify(next.history), next.nowMs, id).changes === 1
-    );
+  rerun(id: string, nowMs: number): boolean {
+    return this.#apply("rerun", id, { now_ms: nowMs }) !== undefined;
   }
 
   /** Marks a submission disqualified (reason) or clears it (null). */

@@ -125,8 +125,8 @@ export class ActiveRunsError extends IntakeError {
 export class NotCancellableError extends IntakeError {
   override name = "NotCancellableError";
   readonly code = "not_cancellable";
-  constructor(id: string, state: string) {
-    super(`submission ${id} is ${state}: only a queued or running submission can be cancelled`);
+  constructor(id: string, state: string, why?: string) {
+    super(why ?? `submission ${id} is ${state}: only a queued or running submission can be cancelled`);
   }
 }
 

@@ -4,12 +4,14 @@
  * credential); answers participants' questions; and sweeps runs that were lost. No HTTP here: the gateway
  * edge maps requests onto these methods and the typed errors (errors.ts) onto statuses.
  *
- * A submission's life: queued (recorded; dispatch pending until GitHub accepts it, retried with backoff)
- * -> running (the first download of its zip, or a runner's `running` report) -> final (a runner's result,
- * one of the RunStatus values, never replaced). An attempt is given up on when it stays running past the
- * competition's time limit + grace + `runningGraceMs`, or when no runner picks it up within
- * `pickupDeadlineMs` of its dispatch: the first time the submission is dispatched again as the next
- * attempt, after that it is final as infrastructure_error, which never counts against the limits.
+ * A submission's life is the transition table's (transitions.ts): queued (recorded; dispatch pending
+ * until GitHub accepts it, retried with backoff) -> running (claimed by a runner, or its zip downloaded)
+ * -> final (a runner's result; it stands unless an earlier score does), or cancelled. An attempt is given
+ * up on when its claim's lease runs out, when it stays running past the competition's time limit + grace
+ * + `runningGraceMs`, or when no runner picks it up within `pickupDeadlineMs` of its dispatch: while the
+ * run's tries last (`maxAttempts`, counted per run: the upload's, or each re-run's) it is queued again as
+ * the next attempt, after that it ends as infrastructure_error, which never counts against the limits and
+ * never replaces a standing result.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, promises as fsp } from "node:fs";
@@ -76,6 +78,7 @@ import {
   UploadTooLargeError,
 } from "./errors.js";
 import { newSubmissionId } from "./secrets.js";
+import { allowed } from "./transitions.js";
 import { StorageNotFoundError, type StoredZip, type SubmissionStorage } from "./storage.js";
 import { Organizer } from "./organizer.js";
 import { Sessions } from "./sessions.js";
@@ -240,7 +243,7 @@ export class Intake {
       clock: this.#clock,
       leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
       view: (record) => this.#runnerView(record),
-      giveUp: (record, what, guard) => this.#giveUpAndDispatch(record, "running", what, guard),
+      giveUp: (record, what, guard) => this.#giveUpAndDispatch(record, what, guard),
       log: this.#log,
     });
   }
@@ -409,6 +412,15 @@ export class Intake {
   async cancel(participant: string, id: string): Promise<SubmittedView> {
     const record = this.#record(id);
     if (record.participant !== participant) throw new SubmissionNotFoundError(id);
+    if (record.standingAttempt !== null && allowed(record.state, "cancel")) {
+      // An organizers' re-run (a re-score) is theirs: cancelling it would keep a score they mean to check.
+      throw new NotCancellableError(
+        id,
+        record.state,
+        `submission ${id} is being run again by the organizers (attempt ${record.attempt}); its result so ` +
+          `far stands until then, and only the organizers can cancel their re-run`,
+      );
+    }
     if (!this.#db.cancel(id, "participant", this.#clock().toISOString())) {
       throw new NotCancellableError(id, this.#db.getSubmission(id)!.state);
     }
@@ -460,7 +472,7 @@ export class Intake {
   entries(): LeaderboardEntry[] {
     const out = this.#db.disqualifiedParticipants();
     return this.#db
-      .listFinal()
+      .listStanding()
       .filter((r) => r.disqualified === null && !out.has(r.participant))
       .map(toEntry);
   }
@@ -591,7 +603,6 @@ export class Intake {
       // Not the participant's fault: run it again while attempts remain, then end it uncounted.
       this.#giveUpAndDispatch(
         record,
-        record.state === "running" ? "running" : "queued",
         `the runner could not run attempt ${record.attempt} (${report.reason})`,
         guard,
       );
@@ -633,7 +644,6 @@ export class Intake {
     for (const record of this.#db.expiredLeases(now)) {
       this.#giveUp(
         record,
-        "running",
         report,
         `the runner holding attempt ${record.attempt} (${record.claimedBy ?? "?"}) stopped heartbeating: ` +
           `its claim's lease ran out at ${new Date(record.leaseExpiresAtMs!).toISOString()}`,
@@ -644,7 +654,6 @@ export class Intake {
     for (const record of this.#db.stuckRunning(now - stuck)) {
       this.#giveUp(
         record,
-        "running",
         report,
         `no result came ${formatDuration(stuck)} after attempt ${record.attempt} started (the time limit, ` +
           `its grace and the intake's grace): the runner was lost`,
@@ -654,7 +663,6 @@ export class Intake {
     for (const record of this.#db.neverPickedUp(now - pickup)) {
       this.#giveUp(
         record,
-        "queued",
         report,
         `no ${record.cpuOrGpu} runner picked up attempt ${record.attempt} within ${formatDuration(pickup)} ` +
           `of its dispatch`,
@@ -717,41 +725,42 @@ export class Intake {
     }
   }
 
-  #finalize(record: SubmissionRecord, fields: FinalFields, guard: ClaimGuard = {}): void {
-    if (!this.#db.finalize(record.id, record.attempt, fields, guard)) {
+  /** `report` (or `give_up`) of the record's attempt; ResultConflictError when it is not queued or running. */
+  #finalize(
+    record: SubmissionRecord,
+    fields: FinalFields,
+    guard: ClaimGuard = {},
+    event: "report" | "give_up" = "report",
+  ): void {
+    if (!this.#db.finalize(record.id, record.attempt, fields, guard, event)) {
       const now = this.#db.getSubmission(record.id);
       if (now?.state === "cancelled") throw cancelledConflict(now);
       if (now && guard.claimSha256 !== undefined) this.#claims.check(now, { attempt: record.attempt });
       throw new ResultConflictError(
-        `submission ${record.id} already has its final result; a result is never replaced`,
+        `submission ${record.id} already has its result for attempt ${record.attempt}; a result is never replaced`,
       );
     }
     this.#db.bumpResultsVersion();
   }
 
   /**
-   * Gives up on a lost attempt (while `guard` holds): queues the next one where the submission stood in
-   * its queue and dispatches it, or when attempts are used up ends it uncounted.
+   * Gives up on a lost attempt (while `guard` holds): `retry` (the next attempt queued where the
+   * submission stood, and dispatched) while this run's tries last, else `give_up` (infrastructure_error,
+   * uncounted; a standing result stays). Tries count per run: the upload's, or each re-run's.
    */
-  #giveUp(
-    record: SubmissionRecord,
-    from: "queued" | "running",
-    report: SweepReport,
-    what: string,
-    guard: ClaimGuard = {},
-  ): void {
+  #giveUp(record: SubmissionRecord, report: SweepReport, what: string, guard: ClaimGuard = {}): void {
     const now = this.#clock();
     const reason = `${what}; this is not your fault and does not count against your limits`;
-    if (record.attempt < this.#maxAttempts) {
-      const next = record.attempt + 1;
-      const history = [
-        ...record.history,
-        { attempt: record.attempt, status: "infrastructure_error" as const, reason, at: now.toISOString() },
-      ];
-      if (this.#db.requeue(record.id, record.attempt, from, { history, nowMs: now.getTime() }, guard)) {
-        this.#log.warn(`submission ${record.id}: ${what}; queueing attempt ${next}`);
+    const tries = record.attempt - record.runFirstAttempt + 1;
+    if (tries < this.#maxAttempts) {
+      if (this.#db.requeue(record.id, record.attempt, { reason, nowMs: now.getTime() }, guard)) {
+        this.#log.warn(`submission ${record.id}: ${what}; queueing attempt ${record.attempt + 1}`);
         report.redispatched.push(record.id);
         this.#claims.ring();
+      } else {
+        this.#log.info(
+          `submission ${record.id}: attempt ${record.attempt} not retried: ${refusedWhy(this.#db, record)}`,
+        );
       }
       return;
     }
@@ -760,23 +769,26 @@ export class Intake {
         record,
         blankResult({
           status: "infrastructure_error",
-          reason: `${reason} (attempt ${record.attempt} of ${this.#maxAttempts}; given up)`,
+          reason: `${reason} (try ${tries} of ${this.#maxAttempts} of this run; given up)`,
           finishedAt: now.toISOString(),
         }),
         guard,
+        "give_up",
       );
     } catch (error) {
-      if (error instanceof ResultConflictError) return; // its result came in meanwhile
-      throw error;
+      if (!(error instanceof ResultConflictError)) throw error;
+      // Expected: its result (or a cancel, or a heartbeat) came in meanwhile.
+      this.#log.info(`submission ${record.id}: attempt ${record.attempt} not given up on: ${error.message}`);
+      return;
     }
     this.#log.warn(`submission ${record.id}: ${what}; left as infrastructure_error`);
     report.failed.push(record.id);
   }
 
   /** #giveUp outside a sweep: the next attempt's dispatch is sent now. */
-  #giveUpAndDispatch(record: SubmissionRecord, from: "queued" | "running", what: string, guard: ClaimGuard) {
+  #giveUpAndDispatch(record: SubmissionRecord, what: string, guard: ClaimGuard) {
     const swept = emptySweep();
-    this.#giveUp(record, from, swept, what, guard);
+    this.#giveUp(record, swept, what, guard);
     if (swept.redispatched.length > 0) this.#track(this.#dispatchOne(this.#db.getSubmission(record.id)!));
   }
 
@@ -891,9 +903,9 @@ export class Intake {
       },
       get: async (id) => {
         const record = db.getSubmission(id);
-        return record && record.state === "final" ? toEntry(record) : undefined;
+        return record && record.status !== null ? toEntry(record) : undefined;
       },
-      list: async () => db.listFinal().map(toEntry),
+      list: async () => db.listStanding().map(toEntry),
       countSubmissions: async (participant, since, countFailed) =>
         db.countForQuota(participant, since?.getTime(), countFailed),
       close: async () => {},
@@ -911,6 +923,13 @@ function cancelledConflict(record: SubmissionRecord): ResultConflictError {
   );
 }
 
+/** Why a transition of the record's attempt found it moved on (for the log of an expected race). */
+function refusedWhy(db: IntakeDb, record: SubmissionRecord): string {
+  const now = db.getSubmission(record.id);
+  return now ? `it is ${now.state} at attempt ${now.attempt}` : "it is gone";
+}
+
+/** A submission's standing result as a leaderboard entry. */
 function toEntry(record: SubmissionRecord): LeaderboardEntry {
   const succeeded = record.status === "succeeded";
   return {

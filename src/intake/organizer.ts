@@ -2,7 +2,8 @@
  * The organizer's hand on the queue (`proctor admin` and the gateway's /admin page): list it with states
  * and ages, read one submission whole (everything the runner reported, the program's text included, which
  * a hidden-set phase never shows its participant), run a submission again, cancel one, disqualify a
- * submission or a participant, and re-score after a metric fix (every scored submission run again as its next attempt). It writes the records only:
+ * submission or a participant, and re-score after a metric fix (every scored submission run again as its
+ * next attempt). Re-runs and cancels are transitions of the table (transitions.ts). It writes the records only:
  * a submission queued again has its dispatch pending and due now, and the gateway's sweeper sends it
  * (within its interval), so this works from the command line beside a running gateway.
  */
@@ -11,6 +12,7 @@ import type { RunStatus } from "../status/index.js";
 import type { IntakeDb, SubmissionRecord } from "./db.js";
 import { SubmissionNotFoundError } from "./errors.js";
 import { isSubmissionId } from "../gateway-api/index.js";
+import { allowed, TransitionRefusedError, type State, type SubmissionEvent } from "./transitions.js";
 
 export class OrganizerError extends Error {
   override name = "OrganizerError";
@@ -83,38 +85,25 @@ export class Organizer {
     };
   }
 
-  /** Runs a final or cancelled submission again as its next attempt. */
-  rerun(id: string, why = "re-run by the organizers"): SubmissionRecord {
+  /**
+   * `rerun`: a final or cancelled submission again, as its next attempt and a new run with its own tries;
+   * its standing result stays on the leaderboard until the re-run's result takes its place (a score does;
+   * a failure, a cancel or an infrastructure error leaves it). OrganizerError names the state otherwise.
+   */
+  rerun(id: string): SubmissionRecord {
     const record = this.#record(id);
-    const now = this.clock();
-    const history =
-      record.status === null
-        ? record.history
-        : [
-            ...record.history,
-            {
-              attempt: record.attempt,
-              status: record.status,
-              reason: `${why}; this result was replaced`,
-              at: now.toISOString(),
-            },
-          ];
-    if (!this.db.rerun(id, { history, nowMs: now.getTime() })) {
-      throw new OrganizerError(
-        `submission ${id} is ${record.state}: only a final or cancelled submission can be run again`,
-      );
+    if (!this.db.rerun(id, this.clock().getTime())) {
+      throw new OrganizerError(refused(id, this.db.getSubmission(id)?.state ?? record.state, "rerun"));
     }
     this.db.bumpResultsVersion();
     return this.db.getSubmission(id)!;
   }
 
-  /** Cancels a queued or running submission (a runner that reports for it afterwards is told 409). */
+  /** `cancel` of a queued or running submission (a runner that reports for it afterwards is told 409). */
   cancel(id: string): SubmissionRecord {
     const record = this.#record(id);
     if (!this.db.cancel(id, "organizer", this.clock().toISOString())) {
-      throw new OrganizerError(
-        `submission ${id} is ${record.state}: only a queued or running one can be cancelled`,
-      );
+      throw new OrganizerError(refused(id, this.db.getSubmission(id)?.state ?? record.state, "cancel"));
     }
     return this.db.getSubmission(id)!;
   }
@@ -139,9 +128,10 @@ export class Organizer {
    */
   rescore(statuses: readonly RunStatus[] = RESCORE_STATUSES): string[] {
     const ids: string[] = [];
-    for (const record of this.db.listFinal()) {
+    for (const record of this.db.listStanding()) {
       if (record.status === null || !statuses.includes(record.status)) continue;
-      this.rerun(record.id, "re-scored by the organizers after a scoring fix");
+      if (!allowed(record.state, "rerun")) continue; // a run of it is under way already
+      this.rerun(record.id);
       ids.push(record.id);
     }
     return ids;
@@ -153,6 +143,9 @@ export class Organizer {
     return record;
   }
 }
+
+const refused = (id: string, state: State, event: SubmissionEvent) =>
+  new TransitionRefusedError(id, state, event).message;
 
 function checkReason(reason: string): string {
   const trimmed = reason.trim();

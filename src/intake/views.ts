@@ -2,11 +2,14 @@
  * The server's side of the participant views (contract.ts): a submission record as its owner may see it,
  * its logs, reason, problems and results.json per the phase's log visibility (src/logs/diagnostics.ts:
  * where it is `none`, the status and a reason class only), scores rounded to the competition's precision.
+ * `state` and `attempt` are the current attempt's; the status, score and logs are the standing result's
+ * (a re-run under way, failed or cancelled leaves the earlier score there), and `earlier_attempts` are
+ * the other attempts that ended with a result, each with its own outcome.
  */
 import { logVisibility, type Competition, type Phase } from "../config/index.js";
 import { roundScore, type QuotaStatus } from "../leaderboard/index.js";
 import { participantAttempts, participantShowing, type LogShowing } from "../logs/index.js";
-import type { QuotaView, SubmissionView } from "../gateway-api/index.js";
+import type { AttemptRecord, QuotaView, SubmissionView } from "../gateway-api/index.js";
 import type { SubmissionRecord } from "./db.js";
 
 export function quotaView(q: QuotaStatus): QuotaView {
@@ -22,6 +25,15 @@ export function quotaView(q: QuotaStatus): QuotaView {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The attempts that ended with a result other than the standing one (a cancelled one shows as `state`). */
+function otherAttempts(record: SubmissionRecord): AttemptRecord[] {
+  return record.attempts.flatMap((a) =>
+    a.attempt === record.standingAttempt || a.status === null || a.status === "cancelled"
+      ? []
+      : [{ attempt: a.attempt, status: a.status, reason: a.reason ?? "", at: a.endedAt ?? "" }],
+  );
+}
 
 export function submissionView(
   record: SubmissionRecord,
@@ -56,7 +68,7 @@ export function submissionView(
     started_at: iso(record.startedAtMs),
     finished_at: record.finishedAt,
     attempt: record.attempt,
-    earlier_attempts: participantAttempts(record.history, logs),
+    earlier_attempts: participantAttempts(otherAttempts(record), logs),
     dispatch: {
       state: record.dispatchState,
       attempts: record.dispatchAttempts,

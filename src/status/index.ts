@@ -33,3 +33,15 @@ export function exitCodeFor(status: RunStatus): number {
   if (status === "succeeded") return EXIT_CODES.succeeded;
   return isInfrastructureFault(status) ? EXIT_CODES.infrastructureError : EXIT_CODES.participantFailure;
 }
+
+/**
+ * Whether an attempt's result (`incoming`) takes the place of the result a submission stands on
+ * (`standing`, null when it has none): a score always does (the newest score stands); anything does where
+ * nothing stands; a participant's failure replaces another unscored result; an infrastructure error never
+ * replaces a result, and nothing but a newer score replaces a score. So a failed, cancelled or given-up
+ * re-run leaves the earlier score in place.
+ */
+export function replacesStanding(standing: RunStatus | null, incoming: RunStatus): boolean {
+  if (incoming === "succeeded" || standing === null) return true;
+  return standing !== "succeeded" && !isInfrastructureFault(incoming);
+}

@@ -306,11 +306,25 @@ function uploadKind(c: Competition) {
   };
 }
 
+/**
+ * The current attempt's state and, where it differs, the standing result (what the score column and the
+ * leaderboard show): a re-run under way, cancelled or failed leaves the earlier result standing.
+ */
 function outcome(v: SubmissionView): Html {
-  if (v.state === "cancelled") return markup`cancelled`;
-  if (v.state !== "final") return markup`<strong>${v.state}</strong>`;
   const good = v.status === "succeeded";
-  return markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
+  const standing = markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
+  // The current attempt ended without taking the standing place: it is among the other attempts.
+  const current = v.earlier_attempts.find((a) => a.attempt === v.attempt);
+  if (v.state === "final" && !current) return standing;
+  const now =
+    v.state === "cancelled"
+      ? markup`cancelled`
+      : current
+        ? markup`attempt ${v.attempt}: ${current.status}`
+        : markup`<strong>${v.state}</strong>`;
+  return v.status === null
+    ? now
+    : markup`${now}<br /><span data-cell="standing">standing: ${standing}</span>`;
 }
 
 function submissionRow(v: SubmissionView, competition: Competition, csrf: string): Html {
@@ -353,8 +367,10 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
     <td class="wide">${v.duration_ms === null ? "—" : formatDuration(v.duration_ms)}</td>
     <td>
       ${
-        v.state === "queued"
-          ? markup`<form method="post" action="/submissions/${v.submission_id}/cancel">
+        v.status !== null
+          ? "" // a re-run by the organizers: theirs to cancel
+          : v.state === "queued"
+            ? markup`<form method="post" action="/submissions/${v.submission_id}/cancel">
               <input type="hidden" name="_csrf" value="${csrf}" /><button
                 type="submit"
                 class="secondary"
@@ -363,8 +379,8 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
                 Cancel
               </button>
             </form>`
-          : v.state === "running"
-            ? markup`<details class="confirm">
+            : v.state === "running"
+              ? markup`<details class="confirm">
                 <summary>Cancel…</summary>
                 <p>A runner has started it: cancelling stops it now, and it still counts toward your limits.</p>
                 <form method="post" action="/submissions/${v.submission_id}/cancel">
@@ -377,7 +393,7 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
                   </button>
                 </form>
               </details>`
-            : ""
+              : ""
       }${choice}
       <details id="${detailsId}">
         <summary>Details</summary>
@@ -391,6 +407,14 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
             ? markup`<ul>
                 ${v.problems.map((p) => markup`<li>${p}</li>`)}
               </ul>`
+            : ""
+        }
+        ${
+          v.earlier_attempts.length > 0
+            ? markup`<h4>Other attempts</h4>
+                <ul data-cell="attempts">
+                  ${v.earlier_attempts.map((a) => markup`<li>attempt ${a.attempt}: ${a.status} (${a.reason})</li>`)}
+                </ul>`
             : ""
         }
         ${usageSection(v)}${
@@ -609,7 +633,8 @@ export function adminSubmissionPage(ctx: PageContext, s: OrganizerSubmission): H
       <dl class="card" id="submission">
         <dt>Participant</dt><dd>${s.participant}</dd>
         <dt>Phase</dt><dd>${s.phase ?? "—"}, ${s.cpuOrGpu}, attempt ${s.attempt}</dd>
-        <dt>State</dt><dd>${s.state}${s.status ? markup`: <strong>${s.status}</strong>` : ""}${s.publicScore === null ? "" : ` (public score ${s.publicScore})`}</dd>
+        <dt>State</dt><dd>${s.state} (attempt ${s.attempt}, try ${s.attempt - s.runFirstAttempt + 1} of its run)</dd>
+        <dt>Standing result</dt><dd data-cell="standing">${s.status ? markup`<strong>${s.status}</strong>${s.publicScore === null ? "" : ` (public score ${s.publicScore})`}, attempt ${s.standingAttempt ?? "?"}` : "none yet"}</dd>
         <dt>Its participant is told</dt><dd data-cell="reason-class">${s.hiddenPhaseReason ?? "—"} (where the phase shows no logs)</dd>
         <dt>Submitted</dt><dd>${when(s.submittedAt)}; finished ${when(s.finishedAt)}</dd>
         ${s.disqualified ? markup`<dt>Disqualified</dt><dd>${s.disqualified}</dd>` : ""}
@@ -622,11 +647,35 @@ export function adminSubmissionPage(ctx: PageContext, s: OrganizerSubmission): H
               </ul>`
           : ""
       }${pre("results.json", s.resultsJson)}${pre("stdout", s.stdout)}${pre("stderr", s.stderr)}${
-        s.history.length > 0
-          ? markup`<h2>Earlier attempts</h2>
-              <ul>
-                ${s.history.map((a) => markup`<li>attempt ${a.attempt}: ${a.status} (${a.reason}), ${when(a.at)}</li>`)}
-              </ul>`
+        s.attempts.length > 0
+          ? markup`<h2>Attempts</h2>
+              <div class="table-wrap">
+                <table id="attempts">
+                  <thead>
+                    <tr>
+                      <th scope="col">Attempt</th>
+                      <th scope="col">Why</th>
+                      <th scope="col">Runner</th>
+                      <th scope="col">Ended</th>
+                      <th scope="col">Outcome</th>
+                      <th scope="col" class="num">Score</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${s.attempts.map(
+                      (a) =>
+                        markup`<tr data-attempt="${a.attempt}">
+                          <td>${a.attempt}${a.attempt === s.standingAttempt ? markup` <strong>(stands)</strong>` : ""}</td>
+                          <td>${a.why}${a.why === "retry" ? "" : markup`<br /><span class="muted">run from attempt ${a.run}</span>`}</td>
+                          <td>${a.runner ?? "—"}</td>
+                          <td>${a.endedAt === null ? "under way" : a.endedAt === "" ? "not recorded" : when(a.endedAt)}</td>
+                          <td>${a.status ?? "—"}${a.reason ? markup`<br /><span class="muted">${a.reason}</span>` : ""}</td>
+                          <td class="num">${a.publicScore ?? "—"}</td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>
+              </div>`
           : ""
       }`,
   );

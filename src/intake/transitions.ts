@@ -1,0 +1,298 @@
+/**
+ * The life of a submission, in one table: for each event, the states it may happen in, the state it leads
+ * to, and what it does to the record (each column it sets or clears; every other column is kept). It is
+ * the only place that decides. The state and event unions are derived from it, and so is each event's
+ * guarded UPDATE (`… WHERE id = @id AND state IN (<its from-states>) [AND attempt = @attempt] [fence]`),
+ * which db.ts runs with the attempt row's change in one transaction; when the guard does not hold nothing
+ * changes and the caller says why (`refusal`). docs/gateway.md shows the table as `renderTable` writes it
+ * (a test keeps them equal).
+ *
+ * A submission's result columns hold its standing result: the attempt whose result counts (on the
+ * leaderboard, toward the limits). An attempt's own result is its row in submission_attempts; it takes
+ * the standing place only by the rule of the status room (`replacesStanding`), so a failed, cancelled or
+ * given-up re-run leaves the earlier score where it was.
+ */
+import type { SubmissionState } from "../gateway-api/index.js";
+import { RUN_STATUSES, replacesStanding } from "../status/index.js";
+import { ResultConflictError } from "./errors.js";
+
+export const STATES = ["queued", "running", "final", "cancelled"] as const;
+export type State = (typeof STATES)[number];
+/** The wire contract's states are these, no more, no fewer (a compile error otherwise). */
+export const SAME_STATES: [State, SubmissionState] extends [SubmissionState, State] ? true : never = true;
+
+export const EVENTS = [
+  "claim",
+  "start",
+  "heartbeat",
+  "report",
+  "retry",
+  "give_up",
+  "cancel",
+  "rerun",
+] as const;
+export type SubmissionEvent = (typeof EVENTS)[number];
+
+/** The columns of the standing result: written together, by the standing rule only. */
+export const STANDING_COLUMNS = [
+  "status",
+  "reason",
+  "public_score",
+  "sealed_private_score",
+  "duration_ms",
+  "image_digest",
+  "stdout",
+  "stderr",
+  "problems",
+  "usage",
+  "results_json",
+  "diagnosis",
+  "finished_at",
+] as const;
+
+/** What happens to the attempt's own row (submission_attempts) in the same transaction. */
+export type AttemptRowChange =
+  /** a new row for the next attempt */
+  | "opens"
+  /** the running attempt's runner and start */
+  | "starts"
+  /** its outcome, written once */
+  | "ends"
+  /** the lost attempt's outcome, then a row for the next */
+  | "ends, opens";
+
+export interface Transition {
+  from: readonly State[];
+  to: State;
+  /** Who makes it happen, and why, in words (the docs' table). */
+  what: string;
+  /** SET assignments besides `state`: column -> SQL over the named parameters (`@…`). */
+  set: Readonly<Record<string, string>>;
+  /** Only for the attempt named by `@attempt` (a runner's, the sweeper's), else whatever is current. */
+  attempt: "required" | "optional" | "none";
+  /** Only while `@claim_sha256` holds the claim (required), or where the caller names a fence. */
+  claim: "required" | "optional";
+  attemptRow: AttemptRowChange | null;
+  /** What the caller is told when its event is refused, after the states it needs. */
+  refused: string;
+}
+
+const NULL = "NULL";
+const clearClaim = { claim_sha256: NULL, claimed_by: NULL, lease_expires_at_ms: NULL };
+const newDispatch = {
+  dispatch_state: "'pending'",
+  dispatch_attempts: "0",
+  dispatch_error: NULL,
+  next_dispatch_at_ms: "@now_ms",
+  dispatched_at: NULL,
+  dispatched_at_ms: NULL,
+};
+
+/** `CASE`: whether `@status` takes the standing place of `status`, from the status room's rule. */
+export function standingRuleSql(): string {
+  const cases = [null, ...RUN_STATUSES].map((standing) => {
+    const replacing = RUN_STATUSES.filter((incoming) => replacesStanding(standing, incoming));
+    const when = standing === null ? "status IS NULL" : `status = '${standing}'`;
+    return `WHEN ${when} THEN @status IN (${replacing.map((s) => `'${s}'`).join(", ")})`;
+  });
+  return `(CASE ${cases.join(" ")} ELSE 0 END)`;
+}
+
+const standingResult = (): Record<string, string> => {
+  const rule = standingRuleSql();
+  const set: Record<string, string> = {};
+  for (const column of STANDING_COLUMNS) set[column] = `CASE WHEN ${rule} THEN @${column} ELSE ${column} END`;
+  set["standing_attempt"] = `CASE WHEN ${rule} THEN attempt ELSE standing_attempt END`;
+  return set;
+};
+
+/** An attempt's end with a result (a runner's, or the intake's infrastructure_error): final. */
+const endsAttempt = {
+  from: ["queued", "running"],
+  to: "final",
+  set: { ...standingResult(), next_dispatch_at_ms: NULL, lease_expires_at_ms: NULL },
+  attempt: "required",
+  claim: "optional",
+  attemptRow: "ends",
+} as const satisfies Omit<Transition, "what" | "refused">;
+
+export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
+  claim: {
+    from: ["queued"],
+    to: "running",
+    what: "a runner claims it (next of its kind, or by id): a lease, kept by heartbeats",
+    set: {
+      started_at_ms: "@now_ms",
+      claim_sha256: "@claim_sha256",
+      claimed_by: "@claimed_by",
+      lease_expires_at_ms: "@lease_until",
+      next_dispatch_at_ms: NULL,
+    },
+    attempt: "optional",
+    claim: "optional",
+    attemptRow: "starts",
+    refused: "another runner has it, or it is over: run nothing",
+  },
+  start: {
+    from: ["queued"],
+    to: "running",
+    what: "a runner without a claim downloads its zip or reports `running`",
+    set: { started_at_ms: "@now_ms" },
+    attempt: "required",
+    claim: "optional",
+    attemptRow: "starts",
+    refused: "it started already, or it is over",
+  },
+  heartbeat: {
+    from: ["running"],
+    to: "running",
+    what: "the claim's runner keeps its lease",
+    set: { lease_expires_at_ms: "@lease_until" },
+    attempt: "required",
+    claim: "required",
+    attemptRow: null,
+    refused: "this runner no longer holds it: stop the run and report nothing",
+  },
+  report: {
+    ...endsAttempt,
+    what: "its runner reports the attempt's result; it stands by the standing rule",
+    refused: "a result is never replaced: report nothing",
+  },
+  retry: {
+    from: ["queued", "running"],
+    to: "queued",
+    what:
+      "the attempt was lost (lease over, released, stuck, never picked up, the runner's infrastructure " +
+      "error) and this run's tries are not used up: the next attempt, uncounted, in its place in the queue",
+    set: { attempt: "attempt + 1", started_at_ms: NULL, ...newDispatch, ...clearClaim },
+    attempt: "required",
+    claim: "optional",
+    attemptRow: "ends, opens",
+    refused: "its result came in meanwhile",
+  },
+  give_up: {
+    ...endsAttempt,
+    what: "the attempt was lost and this run's tries are used up: infrastructure_error, which replaces no result",
+    refused: "its result came in meanwhile",
+  },
+  cancel: {
+    from: ["queued", "running"],
+    to: "cancelled",
+    what: "its participant or an organizer cancels it; the claim stays, so its runner is told to stop",
+    set: {
+      cancelled_at: "@at",
+      cancelled_by: "@by",
+      next_dispatch_at_ms: NULL,
+      lease_expires_at_ms: NULL,
+    },
+    attempt: "none",
+    claim: "optional",
+    attemptRow: "ends",
+    refused: "it is over: there is nothing to cancel",
+  },
+  rerun: {
+    from: ["final", "cancelled"],
+    to: "queued",
+    what: "an organizer runs it again: a new run (its own tries) at the end of the queue; the standing result stays until a newer one stands",
+    set: {
+      attempt: "attempt + 1",
+      run_first_attempt: "attempt + 1",
+      started_at_ms: NULL,
+      cancelled_at: NULL,
+      cancelled_by: NULL,
+      queued_at_ms: "@now_ms",
+      ...newDispatch,
+      ...clearClaim,
+    },
+    attempt: "none",
+    claim: "optional",
+    attemptRow: "opens",
+    refused: "a run of it is under way: wait for it to end, or cancel it first",
+  },
+};
+
+/** Whether `event` may happen to a submission in `state`. */
+export const allowed = (state: State, event: SubmissionEvent): boolean =>
+  (TRANSITIONS[event].from as readonly State[]).includes(state);
+
+/** Fences beyond the state: the attempt, the claim's token hash, a lease over before this time. */
+export interface Fence {
+  attempt?: boolean;
+  claim?: boolean;
+  leaseOver?: boolean;
+}
+
+/**
+ * The guarded UPDATE of `event`, RETURNING the attempt it leaves current. Named parameters: @id, those
+ * of its SET, @attempt / @claim_sha256 / @lease_over_at_ms where fenced.
+ */
+export function transitionSql(event: SubmissionEvent, fence: Fence = {}): string {
+  const t = TRANSITIONS[event];
+  if (t.attempt === "required" && !fence.attempt) throw new Error(`${event} needs the attempt fence`);
+  if (t.attempt === "none" && fence.attempt) throw new Error(`${event} takes no attempt fence`);
+  if (t.claim === "required" && !fence.claim) throw new Error(`${event} needs the claim fence`);
+  const set = [`state = '${t.to}'`, ...Object.entries(t.set).map(([column, sql]) => `${column} = ${sql}`)];
+  const where = [`id = @id`, `state IN (${t.from.map((s) => `'${s}'`).join(", ")})`];
+  if (fence.attempt) where.push("attempt = @attempt");
+  if (fence.claim) where.push("claim_sha256 = @claim_sha256");
+  if (fence.leaseOver) where.push("lease_expires_at_ms < @lease_over_at_ms");
+  return `UPDATE submissions SET ${set.join(", ")} WHERE ${where.join(" AND ")} RETURNING attempt`;
+}
+
+/** An event its submission's state does not allow (409 on the API): names both, and what to do. */
+export class TransitionRefusedError extends ResultConflictError {
+  override name = "TransitionRefusedError";
+  override readonly code = "transition_refused";
+  constructor(
+    readonly submissionId: string,
+    readonly state: State,
+    readonly event: SubmissionEvent,
+    detail?: string,
+  ) {
+    const t = TRANSITIONS[event];
+    super(
+      `submission ${submissionId} is ${state}: "${event}" happens only to a ${t.from.join(" or ")} ` +
+        `submission (${detail ?? t.refused})`,
+    );
+  }
+}
+
+/** What an event does to one concern of the record, for the table (and its test). */
+export type Effect = "set" | "cleared" | "kept" | "by the standing rule" | "next";
+
+/** The concerns a reader of the table asks about, and the columns that make each. */
+const CONCERNS = {
+  lease: ["lease_expires_at_ms"],
+  claim: ["claim_sha256", "claimed_by"],
+  attempt: ["attempt"],
+  "standing result": ["status", "public_score", "standing_attempt"],
+  "queue place": ["queued_at_ms"],
+} as const;
+export type Concern = keyof typeof CONCERNS;
+
+export function effect(event: SubmissionEvent, concern: Concern): Effect {
+  const sql = CONCERNS[concern].map((column) => TRANSITIONS[event].set[column]);
+  if (sql.every((s) => s === undefined)) return "kept";
+  if (sql.every((s) => s === NULL)) return "cleared";
+  if (sql.every((s) => s?.startsWith("CASE WHEN"))) return "by the standing rule";
+  if (sql.every((s) => s === "attempt + 1")) return "next";
+  return "set";
+}
+
+/** The table as docs/gateway.md shows it (Markdown). */
+export function renderTable(): string {
+  const concerns = Object.keys(CONCERNS) as Concern[];
+  const head = ["event", "from", "to", ...concerns, "attempt row", "what"];
+  const rows = EVENTS.map((event) => {
+    const t = TRANSITIONS[event];
+    return [
+      `\`${event}\``,
+      t.from.join(", "),
+      t.to,
+      ...concerns.map((c) => effect(event, c)),
+      t.attemptRow ?? "—",
+      t.what,
+    ];
+  });
+  return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
