@@ -8,6 +8,7 @@ import { MemoryLeaderboardStore } from "../leaderboard/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { sweepExpired } from "../sandbox/cleanup.js";
 import { engine } from "../sandbox/engine.js";
+import { ensureImage } from "../sandbox/image.js";
 import { ensureModelsVolume, MODELS_LABEL, type ModelsMount } from "../sandbox/models-volume.js";
 import { startRegistry, type LocalRegistry } from "../sandbox/test-support/registry.js";
 import { checkModels } from "./models-check.js";
@@ -100,7 +101,7 @@ const readyMarkers = async (digest: string) =>
   ).filter((c) => !c.Names.some((n) => n.includes("filling")));
 
 describe("the models image and volume", () => {
-  it("checks, packs and pushes the models image: FROM scratch, the files at /code_execution/models", async () => {
+  it("checks, packs and pushes the models image (FROM scratch, the files at /code_execution/models), which pulls back", async () => {
     const checked = await checkModels(manifest, path.join(dir, "cache"));
     const built = await packModels(manifest, checked, repository);
     expect(built.tag).toBe(`${repository}:models-${manifest.digest}`);
@@ -126,6 +127,12 @@ describe("the models image and volume", () => {
     );
     expect(manifestResponse.status).toBe(200);
     expect(manifestResponse.headers.get("docker-content-digest")).toBe(digest);
+    // What the runs below mount is what the registry holds: the local copy goes, and is pulled back.
+    await engine().getImage(built.tag).remove();
+    const pulled = await ensureImage(built.tag, {
+      auth: { username: registry.username, password: registry.password, serveraddress: registry.address },
+    });
+    expect(pulled).toMatchObject({ pulled: true, digest: `${repository}@${digest}` });
   });
 
   it("mounts it read-only in a zip run, whose program predicts with it; a second run reuses the volume", async () => {
@@ -182,6 +189,21 @@ describe("the models image and volume", () => {
       await expect(engine().getVolume(name).inspect()).rejects.toThrow(/no such volume/i);
     // The competition's own volume, within its lease, is untouched.
     expect((await readyMarkers(manifest.digest)).length).toBe(1);
+  });
+
+  it("a fill that misses a listed file fails naming it, and leaves no volume or container behind", async () => {
+    const models: ModelsMount = {
+      ...competition.models!,
+      digest: `broken-${process.pid}-${Date.now()}`,
+      files: [{ target: "penguins/model.json", size: 1 }],
+    };
+    digests.push(models.digest);
+    await expect(ensureModelsVolume(models, { needMs: 0 })).rejects.toThrow(
+      /the models volume did not get penguins\/model\.json from .* \(\d+ bytes, 1 expected\)/,
+    );
+    const filters = JSON.stringify({ label: [`${MODELS_LABEL}=${models.digest}`] });
+    expect(await engine().listContainers({ all: true, filters })).toEqual([]);
+    expect((await engine().listVolumes({ filters })).Volumes ?? []).toEqual([]);
   });
 
   it("a models image this engine lacks (and cannot pull) is an infrastructure error, never the participant's", async () => {
