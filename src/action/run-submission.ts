@@ -1,7 +1,8 @@
 /**
  * The `run-submission` command, as a self-hosted runner runs it for one dispatch: read the submission from
- * the gateway (runner credential), download the zip of its attempt, run, validate and score it, report the
- * result to the gateway, then record it on the leaderboard branch.
+ * the gateway (runner credential), claim it by id (the claim every runner makes: whoever claims first runs
+ * it), then the one claimed run (runner/run-claim.ts: download, run, validate, score, report, heartbeats),
+ * then record it on the leaderboard branch.
  *
  * Everything this prints, the job summary, the outputs, the commit status and the comment are public: they
  * carry the status, the public score rounded to the competition's precision, durations and ids, never the
@@ -9,21 +10,14 @@
  * its owner reads them on the gateway), and never the runner credential (masked before anything runs).
  */
 import * as core from "@actions/core";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { imageRef, loadCompetition, type Competition } from "../config/index.js";
 import {
-  downloadAttempt,
-  finalReport,
+  claimById,
   GatewayApiError,
   runnerSubmission,
-  sendResultReport,
   type GatewayCredentials,
-  MAX_RESULTS_JSON_CHARS,
   type RunnerSubmissionView,
   type Usage,
-  usageReport,
 } from "../gateway-api/index.js";
 import {
   commentOnIssue,
@@ -31,21 +25,9 @@ import {
   GitHubLeaderboardStore,
   setCommitStatus,
 } from "../github/index.js";
-import {
-  escapeHtml,
-  escapeMarkdown,
-  MemoryLeaderboardStore,
-  renderStandings,
-  roundScore,
-  type LeaderboardEntry,
-} from "../leaderboard/index.js";
-import type { Diagnosis } from "../logs/index.js";
-import { evaluateSubmission } from "../pipeline/evaluate.js";
-import { CompetitionSetupError } from "../pipeline/preflight.js";
-import { readResultsJson } from "../pipeline/results-json.js";
-import { EngineError, ensureImage } from "../sandbox/index.js";
-import { isInfrastructureFault, type RunStatus } from "../status/index.js";
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
+import { escapeHtml, escapeMarkdown, renderStandings, type LeaderboardEntry } from "../leaderboard/index.js";
+import { entryOf, runClaim, runnerPaths, type Outcome } from "../runner/index.js";
+import { isInfrastructureFault } from "../status/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
 import { githubContext } from "./github-context.js";
 import { InputError, runSubmissionInputs, type RunSubmissionInputs } from "./inputs.js";
@@ -67,18 +49,6 @@ export function leaderboardPages(competition: Competition) {
       "index.html": renderStandings(entries, competition.leaderboard, { ...options, format: "html" }),
     };
   };
-}
-
-/** What the public surfaces say of an outcome. */
-interface Outcome {
-  submissionId: string;
-  attempt: number;
-  status: RunStatus;
-  publicScore: number | null;
-  durationMs: number;
-  imageDigest: string;
-  /** Coarse (usageReport): what the run used, shown with the status. */
-  usage?: Usage;
 }
 
 export async function runSubmissionCommand(): Promise<void> {
@@ -113,11 +83,7 @@ export async function runSubmissionCommand(): Promise<void> {
   if (!submission) return;
   // The phase it was submitted in (the gateway's record) decides its data and log visibility.
   const phase = submission.phase ?? inputs.phase;
-  // A phase's own runner_paths (timeline.phases) first; else the smoke test runs on the public sample in the
-  // repository (its full logs show nothing hidden), the evaluation on the hidden set on this runner's disk.
-  const paths =
-    competition.lifecycle.phases.find((p) => p.name === phase)?.runnerPaths ??
-    (phase === "smoke_test" ? competition.paths : competition.runnerPaths);
+  const paths = runnerPaths(competition, phase);
   if (!paths)
     throw new InputError(
       `${competition.file} has no runner_paths for phase ${phase}: set where this runner keeps the test ` +
@@ -139,148 +105,43 @@ export async function runSubmissionCommand(): Promise<void> {
     );
     return;
   }
-  const attempt = submission.attempt;
-  const posting: Posting = { branch, client, context, inputs };
-  /** Ends this attempt before the program ran: reported to the gateway, then published. */
-  const endUnrun = async (status: RunStatus, reason: string) => {
-    const outcome = { ...unrun(submissionId, attempt), status };
-    const reported = await reportToGateway(gateway, outcome, { reason });
-    return publish(outcome, reported ? entryOf(outcome, submission, null) : null, posting);
-  };
-
-  const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
-  try {
-    // A zip, or the participant's image archive where the competition takes images (submission.kind).
-    const zipPath = path.join(
-      work,
-      competition.submission.kind === "image" ? "algorithm.tar" : "submission.zip",
-    );
-    try {
-      await core.group(`download submission ${submissionId} (attempt ${attempt})`, () =>
-        downloadAttempt(gateway, submissionId, attempt, zipPath, {
-          maxBytes: maxSubmissionBytes(competition, inputs.maxZipBytes),
-          sha256: submission.submission_sha256,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof SubmissionFetchError)) throw error;
-      return await endUnrun(error.status, error.message);
-    }
-
-    try {
-      // A fresh runner has no runtime image yet: pull it (progress folded in a group), digest recorded. An
-      // image submission needs it too: it holds the output folder while it is copied out.
-      await core.group(`runtime image ${image}`, () =>
-        ensureImage(image, { auth: inputs.registryAuth, onProgress: (line) => core.info(line) }),
-      );
-    } catch (error) {
-      if (!(error instanceof EngineError)) throw error;
-      core.error(error.message);
-      return await endUnrun(error.status, error.message);
-    }
-
-    const evaluation = await core
-      .group("run, validate and score", () =>
-        evaluateSubmission({
-          competition,
-          zipPath,
-          image,
-          participant: submission.participant,
-          submissionId,
-          submittedAt: new Date(submission.submitted_at),
-          phase,
-          dataDir: paths.dataDir,
-          groundTruth: paths.groundTruth,
-          outputDir: path.join(work, "out"),
-          // The gateway is written first and the branch after it (writeBranch), so the run records nowhere.
-          store: new MemoryLeaderboardStore(),
-          gpu: flavour === "gpu",
-        }),
-      )
-      .catch((error: unknown) => {
-        if (!(error instanceof CompetitionSetupError)) throw error;
-        // The organizer's mistake, found before anything ran: never the participant's, never counted.
-        core.error(error.message);
-        return null;
-      });
-    if (!evaluation)
-      return await endUnrun(
-        "infrastructure_error",
-        "the competition's setup on the runner is incomplete (the organizers are told)",
-      );
-    const outcome: Outcome = {
-      submissionId,
-      attempt,
-      status: evaluation.status,
-      publicScore: roundScore(evaluation.scores.public, competition.leaderboard.precision),
-      durationMs: evaluation.run.durationMs,
-      imageDigest: evaluation.entry.imageDigest,
-      ...(evaluation.run.metrics && {
-        usage: usageReport(evaluation.run.metrics, {
-          runtime: evaluation.run.runtime,
-          memoryLimitBytes: evaluation.run.limits.memoryBytes,
-          cpus: evaluation.run.limits.cpus,
-        }),
-      }),
-    };
-    const reported = await reportToGateway(gateway, outcome, {
-      reason: evaluation.reason,
-      sealedPrivateScore: evaluation.entry.sealedPrivateScore,
-      stdout: evaluation.logs.stdout,
-      stderr: evaluation.logs.stderr,
-      problems: evaluation.problems,
-      diagnosis: evaluation.diagnosis,
-      ...(evaluation.logs.visibility !== "none" && {
-        resultsJson:
-          (await readResultsJson(
-            path.join(work, "out", evaluation.expectedOutput),
-            MAX_RESULTS_JSON_CHARS,
-          )) ?? undefined,
-      }),
-    });
-    const entry = entryOf(outcome, submission, evaluation.entry.sealedPrivateScore);
-    await publish(outcome, reported ? entry : null, posting);
-  } finally {
-    await rm(work, { recursive: true, force: true });
+  // The same claim as every runner's: where pull runners serve the competition too, whoever claims first
+  // runs it, and this job, losing, runs and writes nothing.
+  const claimed = await core.group(`claim submission ${submissionId} (attempt ${submission.attempt})`, () =>
+    claimById(gateway, submissionId, {
+      attempt: submission.attempt,
+      runner: `github-actions/${process.env["GITHUB_RUN_ID"] ?? "run"}`,
+    }),
+  );
+  if (claimed.outcome === "lost") {
+    core.notice(`submission ${submissionId}: not run here: ${claimed.message}`);
+    return;
   }
-}
-
-/** An outcome before anything ran. */
-const unrun = (submissionId: string, attempt: number) => ({
-  submissionId,
-  attempt,
-  publicScore: null,
-  durationMs: 0,
-  imageDigest: "",
-});
-
-/** The largest submission this runner downloads: the input's cap, else the competition's for its kind. */
-function maxSubmissionBytes(competition: Competition, fromInput: number | undefined): number {
-  if (fromInput !== undefined) return fromInput;
-  const submission = competition.submission;
-  if (submission.kind === "image")
-    return submission.image.limits.maxArchiveBytes ?? DEFAULT_IMAGE_LIMITS.maxArchiveBytes;
-  return competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
-}
-
-function entryOf(
-  outcome: Outcome,
-  submission: RunnerSubmissionView,
-  sealedPrivateScore: string | null,
-): LeaderboardEntry {
-  const succeeded = outcome.status === "succeeded";
-  return {
-    submissionId: outcome.submissionId,
-    participant: submission.participant,
-    submittedAt: new Date(submission.submitted_at).toISOString(),
-    status: outcome.status,
-    publicScore: succeeded ? outcome.publicScore : null,
-    privateScore: null,
-    sealedPrivateScore: succeeded ? sealedPrivateScore : null,
-    durationMs: outcome.durationMs,
-    imageDigest: outcome.imageDigest,
-    zipSha256: submission.submission_sha256,
-  };
+  const result = await runClaim({
+    gateway,
+    claim: claimed.claim,
+    competition,
+    image,
+    registryAuth: inputs.registryAuth,
+    gpu: flavour === "gpu",
+    paths,
+    phase,
+    maxZipBytes: inputs.maxZipBytes,
+    hooks: {
+      step: (title, work) => core.group(title, work),
+      progress: (line) => core.info(line),
+      notice: (message) => core.notice(message),
+      error: (message) => core.error(message),
+    },
+  });
+  if (result.ended !== "reported") {
+    // Cancelled, or the claim was lost to another runner: its containers are gone; write nothing.
+    core.notice(
+      `submission ${submissionId}: stopped (${result.ended === "stopped" ? result.message : "released"})`,
+    );
+    return;
+  }
+  await publish(result.outcome, result.recorded ? result.entry : null, { branch, client, context, inputs });
 }
 
 function entryFromGateway(submission: RunnerSubmissionView): LeaderboardEntry {
@@ -297,50 +158,6 @@ function entryFromGateway(submission: RunnerSubmissionView): LeaderboardEntry {
     submission,
     result.private_score_sealed,
   );
-}
-
-/**
- * Reports the outcome to the gateway, before anything else is written: the gateway is what participants
- * read. True when recorded; false when the gateway already had a result or moved to another attempt (that
- * attempt writes the branch). An infrastructure_error is reported without logs: the gateway runs the
- * submission again or, when its attempts are used up, ends it without counting it.
- */
-async function reportToGateway(
-  gateway: GatewayCredentials,
-  outcome: Outcome,
-  details: {
-    reason: string;
-    sealedPrivateScore?: string | null;
-    stdout?: string;
-    stderr?: string;
-    problems?: string[];
-    diagnosis?: Diagnosis;
-    resultsJson?: string | undefined;
-  },
-): Promise<boolean> {
-  const report = finalReport({
-    attempt: outcome.attempt,
-    status: outcome.status,
-    reason: details.reason,
-    publicScore: outcome.publicScore,
-    sealedPrivateScore: details.sealedPrivateScore ?? null,
-    durationMs: outcome.durationMs,
-    imageDigest: outcome.imageDigest,
-    ...(outcome.usage && { usage: outcome.usage }),
-    ...(details.stdout !== undefined && { stdout: details.stdout }),
-    ...(details.stderr !== undefined && { stderr: details.stderr }),
-    ...(details.problems !== undefined && { problems: details.problems }),
-    ...(details.diagnosis !== undefined && { diagnosis: details.diagnosis }),
-    ...(details.resultsJson !== undefined && { resultsJson: details.resultsJson }),
-  });
-  const sent = await core.group("report the result to the gateway", () =>
-    sendResultReport(gateway, outcome.submissionId, report),
-  );
-  if (sent.outcome === "conflict") {
-    core.notice(`the gateway did not take this result: ${sent.message}`);
-    return false;
-  }
-  return true;
 }
 
 /**

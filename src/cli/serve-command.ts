@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { mkdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
-import { createGateway } from "../gateway/index.js";
+import type { Competition } from "../config/index.js";
+import { createGateway, type Gateway } from "../gateway/index.js";
 import { createGitHubClient } from "../github/index.js";
 import { parseDuration } from "../units/index.js";
 import { checkSetup } from "../pipeline/setup-check.js";
@@ -72,7 +73,9 @@ interface ServeFlags {
   host: string;
   port: number;
   publicUrl?: string;
-  repo: string;
+  repo?: string;
+  localRunners?: number;
+  image?: string;
   githubApiUrl: string;
   eventType: string;
   /** true: the flag without its value, refused (see trustProxyArg). */
@@ -97,9 +100,19 @@ export function serveCommand(): Command {
       "--public-url <url>",
       "the gateway's https URL as runners and participants reach it (default http://HOST:PORT)",
     )
-    .requiredOption(
+    .option(
       "--repo <owner/name>",
-      "the repository whose runners take submissions (repository_dispatch)",
+      "the repository whose Actions runners take submissions (repository_dispatch); without it, pull runners " +
+        "claim them (--local-runners, `proctor runner`)",
+    )
+    .option(
+      "--local-runners <n>",
+      "runner slots in this process, on this machine's Docker engine (default 1 without --repo, 0 with it)",
+      localRunnersArg,
+    )
+    .option(
+      "--image <ref>",
+      "the local runners' runtime image (default: the competition's, else its offline flavour where only that is here)",
     )
     .option(
       "--github-api-url <url>",
@@ -144,15 +157,9 @@ export function serveCommand(): Command {
             `${TRUST_PROXY_EXAMPLE} (several separated by commas)`,
         );
       }
-      const repo = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(flags.repo);
-      if (!repo) throw new UsageError(`--repo ${JSON.stringify(flags.repo)} must be owner/name`);
-      const token = process.env["PROCTOR_GITHUB_TOKEN"] || process.env["GITHUB_TOKEN"];
-      if (!token) {
-        throw new UsageError(
-          "no GitHub token: set PROCTOR_GITHUB_TOKEN (or GITHUB_TOKEN) to a token that may send " +
-            `repository_dispatch to ${flags.repo} (fine-grained: Contents read and write)`,
-        );
-      }
+      const github =
+        flags.repo === undefined ? undefined : githubTarget(flags.repo, flags.githubApiUrl, flags.eventType);
+      const localRunners = flags.localRunners ?? (github ? 0 : 1);
       if (flags.publicUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(flags.publicUrl)) {
         throw new UsageError(`--public-url ${JSON.stringify(flags.publicUrl)} must be an http(s) base URL`);
       }
@@ -169,12 +176,7 @@ export function serveCommand(): Command {
       const gateway = createGateway({
         competition,
         dataDir,
-        github: {
-          client: createGitHubClient({ token, baseUrl: flags.githubApiUrl }),
-          owner: repo[1]!,
-          repo: repo[2]!,
-          eventType: flags.eventType,
-        },
+        ...(github && { github }),
         ...(flags.publicUrl && { publicUrl: flags.publicUrl }),
         ...(flags.trustProxy && { trustProxy: flags.trustProxy }),
         sweepIntervalMs: flags.sweepInterval,
@@ -188,9 +190,10 @@ export function serveCommand(): Command {
           throw new UsageError(`cannot listen on ${flags.host}:${flags.port}: ${error.message}`);
         });
       process.stderr.write(
-        `proctor gateway for "${competition.name}" listening on ${address}; dispatching to ${flags.repo}; ` +
-          `data in ${dataDir}\nrunners reach it at ${gateway.publicUrl()}: set the repository secrets ` +
-          `PROCTOR_GATEWAY_URL to that URL and PROCTOR_RUNNER_CREDENTIAL to a credential from ` +
+        `proctor gateway for "${competition.name}" listening on ${address}; ` +
+          `${flags.repo ? `dispatching to ${flags.repo}` : "no GitHub dispatch"}` +
+          `${localRunners > 0 ? `; ${localRunners} local runner slot${localRunners === 1 ? "" : "s"}` : ""}; data in ${dataDir}\n` +
+          `runners reach it at ${gateway.publicUrl()}: ${flags.repo ? "set the repository secrets PROCTOR_GATEWAY_URL to that URL and PROCTOR_RUNNER_CREDENTIAL" : `start \`proctor runner --gateway ${gateway.publicUrl()}\` with PROCTOR_RUNNER_CREDENTIAL set`} to a credential from ` +
           `\`proctor runners add <runner>\`\nparticipants sign in at ${gateway.publicUrl()}/signin with a token ` +
           `from \`proctor tokens add <participant>\`; organizers see the queue at /admin with one from ` +
           `\`proctor admins add <name>\`\n`,
@@ -198,13 +201,102 @@ export function serveCommand(): Command {
       if (!flags.publicUrl && !["127.0.0.1", "localhost", "::1"].includes(flags.host)) {
         process.stderr.write("warning: no --public-url; put the gateway behind TLS and pass its https URL\n");
       }
+      const runners =
+        localRunners > 0
+          ? await startLocalRunners(gateway, competition, localRunners, flags.image)
+          : undefined;
       await new Promise<void>((resolve) => {
+        let signals = 0;
         const stop = (signal: string) => {
-          process.stderr.write(`${signal}: closing the gateway\n`);
-          gateway.close().then(resolve, resolve);
+          signals += 1;
+          if (signals > 1) {
+            // A second signal: the local runs stop now and give their claims back.
+            void runners?.stopNow();
+            return;
+          }
+          process.stderr.write(
+            `${signal}: ${runners ? "the local runs under way finish and report (again to stop them now), then " : ""}closing the gateway\n`,
+          );
+          void (runners?.drain() ?? Promise.resolve())
+            .then(() => runners?.close())
+            .then(() => gateway.close())
+            .then(resolve, resolve);
         };
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
       });
     });
+}
+
+const localRunnersArg = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64)
+    throw new InvalidArgumentError(
+      `--local-runners "${value}" must be a whole number from 0 to 64 (runs at once)`,
+    );
+  return n;
+};
+
+/** --repo and the GitHub token: where dispatches go. */
+function githubTarget(repo: string, apiUrl: string, eventType: string) {
+  const parts = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repo);
+  if (!parts) throw new UsageError(`--repo ${JSON.stringify(repo)} must be owner/name`);
+  const token = process.env["PROCTOR_GITHUB_TOKEN"] || process.env["GITHUB_TOKEN"];
+  if (!token) {
+    throw new UsageError(
+      "no GitHub token: set PROCTOR_GITHUB_TOKEN (or GITHUB_TOKEN) to a token that may send " +
+        `repository_dispatch to ${repo} (fine-grained: Contents read and write), or leave --repo out to run ` +
+        "submissions with local and pull runners only",
+    );
+  }
+  return {
+    client: createGitHubClient({ token, baseUrl: apiUrl }),
+    owner: parts[1]!,
+    repo: parts[2]!,
+    eventType,
+  };
+}
+
+/**
+ * N runner slots in this process, on this machine's engine, talking to the gateway over its own HTTP
+ * protocol with a runner credential made for them (revoked at close). They read each phase's runner_paths,
+ * else the competition's paths (a fresh clone runs a whole competition). Docker's client is loaded only here.
+ */
+async function startLocalRunners(gateway: Gateway, competition: Competition, slots: number, image?: string) {
+  const [{ PullRunner, formatRunnerEvent }, { imageRef }, { resolveImage }] = await Promise.all([
+    import("../runner/index.js"),
+    import("../config/index.js"),
+    import("../sandbox/index.js"),
+  ]);
+  const credential = gateway.intake.runners.add("local-runners");
+  const kind = competition.runners.includes("cpu") ? "cpu" : "gpu";
+  const onEngine = (ref: string) =>
+    resolveImage(ref).then(
+      () => true,
+      () => false,
+    );
+  // The competition's image; on a machine that only has the offline flavour (built here), that one.
+  const chosen =
+    image ??
+    ((await onEngine(imageRef(competition, kind))) || !(await onEngine(imageRef(competition, "offline")))
+      ? imageRef(competition, kind)
+      : imageRef(competition, "offline"));
+  const runner = new PullRunner({
+    gateway: { server: gateway.publicUrl(), token: credential.token },
+    kind,
+    slots,
+    competition,
+    image: chosen,
+    local: true,
+    name: "local",
+    log: (event) => process.stderr.write(`${formatRunnerEvent(event)}\n`),
+  });
+  void runner.start();
+  return {
+    drain: () => runner.drain(),
+    stopNow: () => runner.stopNow(),
+    close: () => {
+      gateway.intake.runners.revoke(credential.id);
+    },
+  };
 }

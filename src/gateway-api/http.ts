@@ -51,6 +51,8 @@ export interface RequestOptions {
   /** Tries after the first for transient failures (default 0), waiting retryBaseMs × 2^(n-1) (default 1 s). */
   retries?: number;
   retryBaseMs?: number;
+  /** Aborts the request (and its retries): a GatewayApiError with no status. */
+  signal?: AbortSignal;
 }
 
 export async function requestJson<T>(
@@ -65,6 +67,7 @@ export async function requestJson<T>(
       return await requestOnce<T>(credentials, route, options);
     } catch (error) {
       if (!(error instanceof GatewayApiError) || !error.transient || attempt >= retries) throw error;
+      if (options.signal?.aborted) throw error;
       await sleep(base * 2 ** attempt);
     }
   }
@@ -85,7 +88,9 @@ async function requestOnce<T>(
         ...(options.body !== undefined && { "content-type": "application/json" }),
       },
       ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      signal: options.signal
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
+        : AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (error) {
     throw new GatewayApiError(

@@ -21,6 +21,7 @@ export interface RunnerRequestOptions {
   /** Tries after the first for network errors and 5xx (default 4), waiting retryBaseMs × 2^(n-1). */
   retries?: number;
   retryBaseMs?: number;
+  signal?: AbortSignal;
 }
 
 const route = (id: string, rest = "") => `/v1/runner/submissions/${encodeURIComponent(id)}${rest}`;

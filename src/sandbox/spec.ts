@@ -1,6 +1,7 @@
 import type { ContainerCreateOptions } from "dockerode";
 import { CONTAINER } from "../contract/index.js";
 import { leaseLabels } from "./cleanup.js";
+import { runScope } from "./run-scope.js";
 import type { ResolvedImage } from "./image.js";
 import type { SandboxLimits } from "./limits.js";
 
@@ -91,7 +92,7 @@ export function outputVolumeOptions(request: Pick<EarlyRequest, "runId" | "limit
 }
 
 function labels(request: Pick<EarlyRequest, "runId" | "limits">): Record<string, string> {
-  return { ...leaseLabels(request.limits), [OUTPUT_VOLUME_LABEL]: request.runId };
+  return { ...runScope()?.labels, ...leaseLabels(request.limits), [OUTPUT_VOLUME_LABEL]: request.runId };
 }
 
 /** The container that runs untrusted code, with every isolation and limit of the container contract. */
@@ -203,8 +204,11 @@ export function tmpOptions(limits: SandboxLimits): string {
 export const RUNSC_THREADS = 128;
 const pidsLimit = (limits: SandboxLimits) => limits.pids + (limits.runtime === "runsc" ? RUNSC_THREADS : 0);
 
-export function gpuDeviceRequest() {
-  return { Driver: "", Count: -1, DeviceIDs: [], Capabilities: [["gpu"]], Options: {} };
+/** All GPUs (`--gpus all`), or only `devices` (`--gpus device=0`: a runner slot's own, see run-scope.ts). */
+export function gpuDeviceRequest(devices = runScope()?.gpuDevices) {
+  return devices?.length
+    ? { Driver: "", Count: 0, DeviceIDs: devices, Capabilities: [["gpu"]], Options: {} }
+    : { Driver: "", Count: -1, DeviceIDs: [], Capabilities: [["gpu"]], Options: {} };
 }
 
 /**

@@ -41,10 +41,10 @@ export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptio
   routes.post<{ Body: ClaimNextRequest }>(
     "/v1/runner/claims",
     zodBody(ClaimNextSchema, { id: false }),
-    async (request) => {
-      // A long poll: a runner that goes away stops the wait.
+    async (request, reply) => {
+      // A long poll: a runner that goes away stops the wait (the response closes before it is written).
       const gone = new AbortController();
-      request.raw.once("close", () => gone.abort());
+      reply.raw.once("close", () => gone.abort());
       return intake.claimNext(holder(request), request.body, gone.signal);
     },
   );
