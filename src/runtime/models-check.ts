@@ -48,7 +48,9 @@ export async function checkModels(
   for (const file of manifest.files) {
     const result = await checkFile(file, cacheDir);
     if ("problem" in result) {
-      issues.push({ path: keyPath(file.key, result.key), rule: result.rule, message: result.problem });
+      // A file's url is optional: a problem with its source belongs to its path.
+      const key = result.key === "url" ? "path" : result.key;
+      issues.push({ path: [...file.key, key], rule: result.rule, message: result.problem });
       onLine(`FAIL ${result.problem}`);
     } else {
       checked.push(result);
@@ -154,12 +156,6 @@ async function openSource(file: ModelFile): Promise<{ stream: Readable } | Probl
       `fetching ${file.url} failed: HTTP ${response.status}; run the check again later`,
     );
   return { stream: Readable.fromWeb(response.body as import("node:stream/web").ReadableStream) };
-}
-
-function keyPath(fileKey: string, key: Problem["key"]): PathIssue["path"] {
-  const [, m, i] = /^models\[(\d+)\]\.files\[(\d+)\]$/.exec(fileKey)!;
-  // A file's url is optional: the problem then belongs to its path.
-  return ["models", Number(m), "files", Number(i), key === "url" ? "path" : key];
 }
 
 /** What is wrong with the file's first bytes for its format; null when they agree (or it has no magic). */

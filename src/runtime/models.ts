@@ -106,8 +106,8 @@ export interface ModelFile {
   format: string;
   /** True when it was taken only because allow_formats says so. */
   allowed: boolean;
-  /** Its key path in models.yml, e.g. models[0].files[1] (for messages). */
-  key: string;
+  /** Its key path in models.yml (models, 0, files, 1), where a problem with it is reported. */
+  key: readonly ["models", number, "files", number];
 }
 
 export interface ModelsManifest {
@@ -222,7 +222,7 @@ function resolveModels(parsed: ModelsFile, file: string): { files: ModelFile[]; 
         licence: f.licence ?? model.licence,
         format: format.ok ? format.format : "",
         allowed: format.ok && format.allowed,
-        key: `models[${m}].files[${i}]`,
+        key: ["models", m, "files", i],
       });
     });
   });
