@@ -238,10 +238,42 @@ describe("security", () => {
     }
   });
 
-  it("no workflow uses pull_request_target or workflow_run", () => {
-    for (const { file, doc } of workflows) {
-      expect(triggers(doc), file).not.toContain("pull_request_target");
-      expect(triggers(doc), file).not.toContain("workflow_run");
+  it("no workflow uses pull_request_target", () => {
+    for (const { file, doc } of workflows) expect(triggers(doc), file).not.toContain("pull_request_target");
+  });
+
+  // GitHub Security Lab's pattern for fork pull requests: a workflow_run job with a write token that reads
+  // the PR run's artifact as data and never runs the PR's code (docs/github.md).
+  it("workflow_run only in package-diff-comment.yml, a data-only job: no PR code, no secrets, its artifacts outside the workspace", () => {
+    const users = workflows.filter(({ doc }) => triggers(doc).includes("workflow_run")).map((w) => w.file);
+    expect(users).toEqual(["package-diff-comment.yml"]);
+    const { doc, text } = workflow("package-diff-comment.yml");
+    expect(triggers(doc)).toEqual(["workflow_run"]);
+    expect(obj(obj(doc.on, "on").workflow_run, "workflow_run")).toEqual({
+      workflows: ["runtime"],
+      types: ["completed"],
+    });
+    expect(doc.permissions).toEqual({});
+    const all = jobs(doc);
+    expect(all).toHaveLength(1);
+    const [, job] = all[0]!;
+    expect(job["runs-on"]).toBe("ubuntu-latest");
+    expect(job.permissions).toEqual({ actions: "read", "pull-requests": "write" });
+    expect(String(job.if)).toContain("github.event.workflow_run.event == 'pull_request'");
+    expect(text).not.toMatch(/\bsecrets\./);
+    for (const step of steps(job)) {
+      const uses = String(step.uses ?? "");
+      // This repository's default branch only: no ref, no other repository.
+      if (uses.startsWith("actions/checkout@"))
+        expect(Object.keys(stepWith(step)).sort()).toEqual(["persist-credentials"]);
+      if (uses.startsWith("actions/download-artifact@")) {
+        expect(stepWith(step)).toMatchObject({
+          pattern: "package-diff-*",
+          path: "${{ runner.temp }}/package-diff",
+        });
+      }
+      expect(uses === "" || uses.startsWith("actions/"), uses).toBe(true);
+      expect(uses).not.toBe("./");
     }
   });
 
@@ -424,8 +456,11 @@ describe("runtime.yml", () => {
 
   it("asks for the least permissions", () => {
     expect(doc.permissions).toEqual({});
-    expect(job("test").permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    // No comment from the PR's run: package-diff-comment.yml posts the diff (a fork's token cannot).
+    expect(job("test").permissions).toEqual({ contents: "read" });
     expect(job("publish").permissions).toEqual({ contents: "read" });
+    // Only to commit runtime/published.json to main, in a job that runs no PR code and reads no secret.
+    expect(job("record").permissions).toEqual({ contents: "write" });
     expect(job("report").permissions).toEqual({ issues: "write" });
     // Only to push a changed lock back to a same-repository PR's branch (a fork's token is read-only).
     expect(job("lock").permissions).toEqual({ contents: "write" });

@@ -118,7 +118,22 @@ function runnerLog(
   output: string,
   secrets: string[],
 ): string {
-  const masks = new Set(secrets);
+  const lines = ["##[group]Run ./", "with:"];
+  for (const [name, value] of Object.entries(inputs)) lines.push(`  ${name}: ${value}`);
+  return maskedLog(lines, stepEnv, output, secrets);
+}
+
+/**
+ * A step's log as the runner writes it: the header lines, the step's `env:`, then its output, with
+ * secrets masked from the start and `::add-mask::` values from where they are printed on.
+ */
+export function maskedLog(
+  header: string[],
+  stepEnv: Record<string, string>,
+  output: string,
+  secrets: string[],
+): string {
+  const masks = new Set(secrets.filter(Boolean));
   const mask = (line: string) => {
     let masked = line;
     // Longest first, as the runner's masker does, so a secret containing another is masked whole.
@@ -126,8 +141,7 @@ function runnerLog(
       masked = masked.split(value).join("***");
     return masked;
   };
-  const lines = ["##[group]Run ./", "with:"];
-  for (const [name, value] of Object.entries(inputs)) lines.push(`  ${name}: ${value}`);
+  const lines = [...header];
   const envEntries = Object.entries(stepEnv);
   if (envEntries.length > 0) {
     lines.push("env:");
@@ -147,11 +161,16 @@ function runnerLog(
   return log.join("\n");
 }
 
-/** GITHUB_OUTPUT's format: name<<DELIMITER, the value's lines, DELIMITER. */
-function parseOutputs(text: string): Record<string, string> {
+/** GITHUB_OUTPUT's formats: name=value on one line, or name<<DELIMITER, the value's lines, DELIMITER. */
+export function parseOutputs(text: string): Record<string, string> {
   const outputs: Record<string, string> = {};
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
+    const line = /^([^<=]+)=(.*)$/.exec(lines[i]!);
+    if (line) {
+      outputs[line[1]!] = line[2]!;
+      continue;
+    }
     const match = /^([^<]+)<<(.+)$/.exec(lines[i]!);
     if (!match) continue;
     const value: string[] = [];
