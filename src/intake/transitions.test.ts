@@ -1,0 +1,430 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  blankResult,
+  INTAKE_SCHEMA_VERSION,
+  IntakeDb,
+  type FinalFields,
+  type SubmissionRecord,
+} from "./db.js";
+import {
+  allowed,
+  effect,
+  EVENTS,
+  renderTable,
+  STATES,
+  TRANSITIONS,
+  TransitionRefusedError,
+  transitionSql,
+  type Concern,
+  type State,
+  type SubmissionEvent,
+} from "./transitions.js";
+
+/**
+ * The transition table, as a specification written out by hand (every state × every event), checked
+ * against the module and then against real SQLite: each allowed event moves the record as the table says
+ * and writes the attempt's row; each refused one changes nothing. Then the races, over two connections.
+ */
+const EXPECTED: Record<SubmissionEvent, Partial<Record<State, State>>> = {
+  claim: { queued: "running" },
+  start: { queued: "running" },
+  heartbeat: { running: "running" },
+  report: { queued: "final", running: "final" },
+  retry: { queued: "queued", running: "queued" },
+  give_up: { queued: "final", running: "final" },
+  cancel: { queued: "cancelled", running: "cancelled" },
+  rerun: { final: "queued", cancelled: "queued" },
+};
+
+/** What each event does to each concern (the same for every state it is allowed in). */
+const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
+  claim: { lease: "set", claim: "set", attempt: "kept", "standing result": "kept", "queue place": "kept" },
+  start: { lease: "kept", claim: "kept", attempt: "kept", "standing result": "kept", "queue place": "kept" },
+  heartbeat: {
+    lease: "set",
+    claim: "kept",
+    attempt: "kept",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
+  report: {
+    lease: "cleared",
+    claim: "kept",
+    attempt: "kept",
+    "standing result": "by the standing rule",
+    "queue place": "kept",
+  },
+  retry: {
+    lease: "cleared",
+    claim: "cleared",
+    attempt: "next",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
+  give_up: {
+    lease: "cleared",
+    claim: "kept",
+    attempt: "kept",
+    "standing result": "by the standing rule",
+    "queue place": "kept",
+  },
+  cancel: {
+    lease: "cleared",
+    claim: "kept",
+    attempt: "kept",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
+  rerun: {
+    lease: "cleared",
+    claim: "cleared",
+    attempt: "next",
+    "standing result": "kept",
+    "queue place": "set",
+  },
+};
+
+const CONCERNS = Object.keys(EFFECTS.claim) as Concern[];
+
+describe("the table", () => {
+  it.each(EVENTS.flatMap((event) => STATES.map((state) => [event, state] as const)))(
+    "%s from %s: allowed exactly where the specification says, to the state it says",
+    (event, state) => {
+      const to = EXPECTED[event][state];
+      expect(allowed(state, event)).toBe(to !== undefined);
+      if (to !== undefined) expect(TRANSITIONS[event].to).toBe(to);
+    },
+  );
+
+  it.each(EVENTS)("%s sets, clears or keeps each concern as the specification says", (event) => {
+    expect(Object.fromEntries(CONCERNS.map((c) => [c, effect(event, c)]))).toEqual(EFFECTS[event]);
+  });
+
+  it("makes each event's guarded UPDATE from its from-states, and refuses a missing fence", () => {
+    expect(transitionSql("cancel")).toMatch(
+      /^UPDATE submissions SET state = 'cancelled', .* WHERE id = @id AND state IN \('queued', 'running'\) RETURNING attempt$/,
+    );
+    expect(transitionSql("heartbeat", { attempt: true, claim: true })).toContain(
+      "WHERE id = @id AND state IN ('running') AND attempt = @attempt AND claim_sha256 = @claim_sha256",
+    );
+    expect(transitionSql("retry", { attempt: true, leaseOver: true })).toContain(
+      "AND lease_expires_at_ms < @lease_over_at_ms",
+    );
+    expect(() => transitionSql("heartbeat", { attempt: true })).toThrow(/needs the claim fence/);
+    expect(() => transitionSql("report")).toThrow(/needs the attempt fence/);
+    expect(() => transitionSql("rerun", { attempt: true })).toThrow(/takes no attempt fence/);
+  });
+
+  it("a refusal names the submission, its state, the event and the states it needs", () => {
+    const error = new TransitionRefusedError("sub-x", "final", "cancel");
+    expect(error.code).toBe("transition_refused");
+    expect(error.message).toBe(
+      'submission sub-x is final: "cancel" happens only to a queued or running submission (it is over: ' +
+        "there is nothing to cancel)",
+    );
+  });
+
+  it("docs/gateway.md shows the table as the module renders it", () => {
+    const doc = readFileSync(new URL("../../docs/gateway.md", import.meta.url), "utf8");
+    const section = /<!-- transitions:begin -->\n([\s\S]*?)\n<!-- transitions:end -->/.exec(doc);
+    expect(section?.[1], "the table between the transitions markers of docs/gateway.md").toBe(renderTable());
+  });
+});
+
+// ---- on real SQLite --------------------------------------------------------------------------------
+
+let dir: string;
+let db: IntakeDb;
+let other: IntakeDb;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "proctor-transitions-"));
+  db = new IntakeDb(join(dir, "intake.sqlite"));
+  // A second connection to the same file: another gateway process, `proctor admin`, the sweeper's view.
+  other = new IntakeDb(join(dir, "intake.sqlite"));
+});
+afterEach(() => {
+  db.close();
+  other.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const T0 = Date.UTC(2025, 2, 1, 12);
+const iso = (ms: number) => new Date(ms).toISOString();
+let n = 0;
+function submit(): string {
+  n += 1;
+  const id = `s-${String(n).padStart(4, "0")}`;
+  db.insertSubmission({
+    id,
+    participant: "p",
+    cpuOrGpu: "cpu",
+    zipSha256: "ab".repeat(32),
+    zipBytes: 1,
+    submittedAtMs: T0 + n,
+  });
+  return id;
+}
+const claim = (sha256: string, nowMs = T0) => ({ sha256, by: `r/${sha256}`, nowMs, leaseMs: 30_000 });
+const scored = (score: number): FinalFields => ({
+  ...blankResult({ status: "succeeded", reason: "scored", finishedAt: iso(T0) }),
+  publicScore: score,
+  durationMs: 5,
+  imageDigest: "sha256:" + "d".repeat(64),
+});
+const failed = blankResult({ status: "failed", reason: "exit 1", finishedAt: iso(T0 + 1) });
+const infra = blankResult({ status: "infrastructure_error", reason: "lost", finishedAt: iso(T0 + 2) });
+const get = (id: string) => db.getSubmission(id)!;
+
+/** A submission in `state`; `rerun`: with a standing score of 0.5, the state being its re-run's. */
+function inState(state: State, rerun: boolean): string {
+  const id = submit();
+  if (rerun) {
+    db.claimById(id, 1, claim("first"));
+    expect(db.finalize(id, 1, scored(0.5), { claimSha256: "first" })).toBe(true);
+    expect(db.rerun(id, T0 + 100)).toBe(true);
+  }
+  const attempt = get(id).attempt;
+  if (state === "running" || state === "final") expect(db.claimById(id, attempt, claim("a"))).toBeDefined();
+  if (state === "final") expect(db.finalize(id, attempt, failed, { claimSha256: "a" })).toBe(true);
+  if (state === "cancelled") expect(db.cancel(id, "organizer", iso(T0 + 3))).toBe(true);
+  expect(get(id).state).toBe(state);
+  return id;
+}
+
+/** Applies `event` as its caller does (the claim's own token where one holds it). */
+function apply(id: string, event: SubmissionEvent, nowMs = T0 + 1000): boolean {
+  const r = get(id);
+  const held = r.claimSha256 === null ? {} : { claimSha256: r.claimSha256 };
+  switch (event) {
+    case "claim":
+      return db.claimById(id, undefined, claim("z", nowMs)) !== undefined;
+    case "start":
+      return db.markRunning(id, r.attempt, nowMs);
+    case "heartbeat":
+      return db.heartbeat(id, r.attempt, r.claimSha256 ?? "none", nowMs + 30_000);
+    case "report":
+      return db.finalize(id, r.attempt, failed, held);
+    case "retry":
+      return db.requeue(id, r.attempt, { reason: "lost", nowMs }, held);
+    case "give_up":
+      return db.finalize(id, r.attempt, infra, held, "give_up");
+    case "cancel":
+      return db.cancel(id, "participant", iso(nowMs));
+    case "rerun":
+      return db.rerun(id, nowMs);
+  }
+}
+
+const standing = (r: SubmissionRecord) => ({
+  status: r.status,
+  publicScore: r.publicScore,
+  standingAttempt: r.standingAttempt,
+});
+
+describe("every state × every event on SQLite", () => {
+  const cases = [false, true].flatMap((rerun) =>
+    EVENTS.flatMap((event) => STATES.map((state) => [event, state, rerun] as const)),
+  );
+  it.each(cases)("%s from %s (a re-run with a standing score: %s)", (event, state, rerun) => {
+    const id = inState(state, rerun);
+    const before = get(id);
+    const now = T0 + 1000;
+    const done = apply(id, event, now);
+    const after = get(id);
+    const to = EXPECTED[event][state];
+    if (to === undefined) {
+      // Refused: nothing changed, not the record and not an attempt row.
+      expect(done).toBe(false);
+      expect(after).toEqual(before);
+      expect(new TransitionRefusedError(id, state, event).message).toContain(`is ${state}: "${event}"`);
+      return;
+    }
+    expect(done).toBe(true);
+    expect(after.state).toBe(to);
+    const fx = EFFECTS[event];
+    const leaseBefore = before.leaseExpiresAtMs;
+    if (fx.lease === "cleared") expect(after.leaseExpiresAtMs).toBeNull();
+    if (fx.lease === "kept") expect(after.leaseExpiresAtMs).toBe(leaseBefore);
+    if (fx.lease === "set") expect(after.leaseExpiresAtMs).toBe(now + 30_000);
+    if (fx.claim === "cleared") expect([after.claimSha256, after.claimedBy]).toEqual([null, null]);
+    if (fx.claim === "kept") expect(after.claimSha256).toBe(before.claimSha256);
+    if (fx.claim === "set") expect(after.claimSha256).toBe("z");
+    expect(after.attempt).toBe(before.attempt + (fx.attempt === "next" ? 1 : 0));
+    expect(after.queuedAtMs).toBe(fx["queue place"] === "set" ? now : before.queuedAtMs);
+    if (fx["standing result"] === "kept") expect(standing(after)).toEqual(standing(before));
+    else if (rerun)
+      expect(standing(after)).toEqual({ status: "succeeded", publicScore: 0.5, standingAttempt: 1 });
+    else expect(after.status).toBe(event === "report" ? "failed" : "infrastructure_error");
+
+    // The attempt rows: appended, never rewritten; the current one is the last.
+    expect(after.attempts.map((a) => a.attempt)).toEqual(
+      Array.from({ length: after.attempt }, (_, i) => i + 1),
+    );
+    expect(after.attempts.slice(0, before.attempts.length - 1)).toEqual(before.attempts.slice(0, -1));
+    const row = after.attempts.find((a) => a.attempt === before.attempt)!;
+    const rowChange = TRANSITIONS[event].attemptRow;
+    if (rowChange?.startsWith("ends")) {
+      expect(row.endedAt).not.toBeNull();
+      expect(row.status).toBe(
+        { report: "failed", give_up: "infrastructure_error", retry: "infrastructure_error" }[
+          event as string
+        ] ?? "cancelled",
+      );
+    }
+    if (rowChange === "starts") expect(row.startedAtMs).toBe(now);
+    if (rowChange?.endsWith("opens")) {
+      expect(after.attempts.at(-1)).toMatchObject({
+        attempt: after.attempt,
+        why: event === "rerun" ? "rerun" : "retry",
+        endedAt: null,
+        status: null,
+      });
+    }
+    expect(after.runFirstAttempt).toBe(event === "rerun" ? after.attempt : before.runFirstAttempt);
+  });
+});
+
+describe("races, over two connections to one file", () => {
+  it("report vs cancel: a report after the cancel is refused; the cancel after a report is refused", () => {
+    const a = inState("running", true);
+    expect(other.cancel(a, "organizer", iso(T0 + 5))).toBe(true);
+    expect(db.finalize(a, 2, scored(0.9), { claimSha256: "a" })).toBe(false);
+    expect(get(a)).toMatchObject({
+      state: "cancelled",
+      status: "succeeded",
+      publicScore: 0.5,
+      claimSha256: "a",
+    });
+    expect(get(a).attempts.at(-1)).toMatchObject({ attempt: 2, status: "cancelled" });
+
+    const b = inState("running", false);
+    expect(db.finalize(b, 1, scored(0.7), { claimSha256: "a" })).toBe(true);
+    expect(other.cancel(b, "participant", iso(T0 + 5))).toBe(false);
+    expect(get(b)).toMatchObject({ state: "final", status: "succeeded", publicScore: 0.7 });
+  });
+
+  it("report vs the sweeper's lease expiry: the late report is fenced off by its claim token", () => {
+    const id = inState("running", true);
+    const over = T0 + 31_000;
+    expect(other.expiredLeases(over).map((r) => r.id)).toContain(id);
+    expect(other.requeue(id, 2, { reason: "lease over", nowMs: over }, { leaseOverAtMs: over })).toBe(true);
+    expect(db.finalize(id, 2, scored(0.9), { claimSha256: "a" })).toBe(false);
+    expect(db.finalize(id, 3, scored(0.9), { claimSha256: "a" })).toBe(false);
+    expect(get(id)).toMatchObject({ state: "queued", attempt: 3, publicScore: 0.5, claimSha256: null });
+    // The other way round: the report first, then the sweeper (which read the lease before) finds nothing.
+    const won = inState("running", false);
+    expect(db.finalize(won, 1, scored(0.8), { claimSha256: "a" })).toBe(true);
+    expect(other.requeue(won, 1, { reason: "lease over", nowMs: over }, { leaseOverAtMs: over })).toBe(false);
+    expect(other.finalize(won, 1, infra, { leaseOverAtMs: over }, "give_up")).toBe(false);
+    expect(get(won)).toMatchObject({ state: "final", attempt: 1, publicScore: 0.8 });
+  });
+
+  it("heartbeat vs cancel: the heartbeat after a cancel extends nothing; the claim stays, so it is told why", () => {
+    const id = inState("running", false);
+    expect(other.cancel(id, "participant", iso(T0 + 5))).toBe(true);
+    expect(db.heartbeat(id, 1, "a", T0 + 60_000)).toBe(false);
+    expect(get(id)).toMatchObject({ state: "cancelled", claimSha256: "a", leaseExpiresAtMs: null });
+  });
+
+  it("two reports with different claim tokens: only the claim holding the attempt writes", () => {
+    const id = inState("running", false);
+    expect(db.requeue(id, 1, { reason: "released", nowMs: T0 + 10 }, { claimSha256: "a" })).toBe(true);
+    expect(other.claimById(id, 2, claim("b"))).toBeDefined();
+    expect(db.finalize(id, 2, scored(0.1), { claimSha256: "a" })).toBe(false);
+    expect(other.finalize(id, 2, scored(0.2), { claimSha256: "b" })).toBe(true);
+    expect(db.finalize(id, 2, scored(0.3), { claimSha256: "b" })).toBe(false); // never replaced
+    expect(get(id)).toMatchObject({ state: "final", publicScore: 0.2, standingAttempt: 2 });
+    expect(get(id).attempts.map((a) => [a.attempt, a.runner, a.status])).toEqual([
+      [1, "r/a", "infrastructure_error"],
+      [2, "r/b", "succeeded"],
+    ]);
+  });
+
+  it("claim vs claim: two runners asking for the same queued attempt, one wins", () => {
+    const id = submit();
+    expect(db.claimById(id, 1, claim("a"))).toBeDefined();
+    expect(other.claimById(id, 1, claim("b"))).toBeUndefined();
+    expect(other.claimNext("cpu", claim("b"))?.id).not.toBe(id);
+  });
+});
+
+describe("nothing scored is lost", () => {
+  it("a failed, a cancelled and a given-up re-run keep the earlier score; a newer score takes its place", () => {
+    const id = inState("final", true); // score 0.5 stands; the re-run (attempt 2) failed
+    expect(get(id)).toMatchObject({ status: "succeeded", publicScore: 0.5, standingAttempt: 1 });
+    expect(db.rerun(id, T0 + 200)).toBe(true);
+    expect(db.cancel(id, "organizer", iso(T0 + 201))).toBe(true);
+    expect(db.rerun(id, T0 + 300)).toBe(true);
+    expect(db.finalize(id, 4, infra, {}, "give_up")).toBe(true);
+    expect(get(id)).toMatchObject({
+      state: "final",
+      status: "succeeded",
+      publicScore: 0.5,
+      standingAttempt: 1,
+    });
+    expect(db.listStanding().map((r) => r.id)).toContain(id);
+    expect(db.rerun(id, T0 + 400)).toBe(true);
+    expect(db.listStanding().find((r) => r.id === id)?.publicScore).toBe(0.5); // while it waits
+    expect(db.finalize(id, 5, scored(0.25))).toBe(true);
+    expect(get(id)).toMatchObject({ status: "succeeded", publicScore: 0.25, standingAttempt: 5 });
+    expect(get(id).attempts.map((a) => [a.attempt, a.why, a.status, a.publicScore])).toEqual([
+      [1, "upload", "succeeded", 0.5],
+      [2, "rerun", "failed", null],
+      [3, "rerun", "cancelled", null],
+      [4, "rerun", "infrastructure_error", null],
+      [5, "rerun", "succeeded", 0.25],
+    ]);
+  });
+
+  it("an infrastructure error never replaces a participant's result either", () => {
+    const id = inState("final", false); // failed
+    expect(db.rerun(id, T0 + 200)).toBe(true);
+    expect(db.finalize(id, 2, infra, {}, "give_up")).toBe(true);
+    expect(get(id)).toMatchObject({ status: "failed", standingAttempt: 1 });
+  });
+});
+
+describe("the migration to attempt rows", () => {
+  it("turns an older file's attempt counter and history into rows; the result stands where it was", () => {
+    const done = inState("final", false);
+    const queued = submit();
+    db.close();
+    const raw = new Database(join(dir, "intake.sqlite"));
+    raw.exec(
+      `DROP TABLE submission_attempts; ALTER TABLE submissions DROP COLUMN run_first_attempt;
+       ALTER TABLE submissions DROP COLUMN standing_attempt;
+       ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';`,
+    );
+    // Attempt 3 scored; attempt 1 was lost (in the history), attempt 2's record is gone.
+    raw
+      .prepare(
+        "UPDATE submissions SET attempt = 3, public_score = 0.75, status = 'succeeded', history = ? WHERE id = ?",
+      )
+      .run(
+        JSON.stringify([{ attempt: 1, status: "infrastructure_error", reason: "lost", at: iso(T0) }]),
+        done,
+      );
+    raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 1}`);
+    raw.close();
+    other.close();
+    db = new IntakeDb(join(dir, "intake.sqlite"));
+    other = new IntakeDb(join(dir, "intake.sqlite"));
+    expect(get(done)).toMatchObject({ state: "final", attempt: 3, standingAttempt: 3, runFirstAttempt: 3 });
+    expect(get(done).attempts.map((a) => [a.attempt, a.status, a.reason])).toEqual([
+      [1, "infrastructure_error", "lost"],
+      [2, null, "not recorded (it ended before attempts were kept apart)"],
+      [3, "succeeded", "exit 1"],
+    ]);
+    expect(get(queued)).toMatchObject({
+      standingAttempt: null,
+      attempts: [{ attempt: 1, why: "upload", endedAt: null }],
+    });
+    // And it goes on living by the table.
+    expect(db.rerun(done, T0 + 500)).toBe(true);
+    expect(get(done)).toMatchObject({ state: "queued", attempt: 4, runFirstAttempt: 4, publicScore: 0.75 });
+  });
+});
