@@ -6,7 +6,7 @@ import path from "node:path";
 import { CONTAINER, ENTRYPOINT_ENV } from "../contract/index.js";
 import { checkCompetitionSetup } from "../pipeline/preflight.js";
 import { submissionSandboxRequest } from "../pipeline/run-submission.js";
-import { describeLimits, interactiveRunArgs, resolveImage } from "../sandbox/index.js";
+import { describeLimits, ensureModelsVolume, interactiveRunArgs, resolveImage } from "../sandbox/index.js";
 import { extractSubmission, packSubmission } from "../submission/index.js";
 import { competitionFrom, CONFIG_OPTION } from "./context.js";
 import { chosenRuntime, runtimeOption } from "./options.js";
@@ -43,6 +43,9 @@ export function interactCommand(): Command {
         const extracted = await extractSubmission(zip, path.join(work, "src"), competition.zipLimits);
         await chmod(extracted.root, 0o755);
         const image = await resolveImage(flags.image);
+        // The models volume of a run (runtime.models), leased for a long session.
+        const models =
+          competition.models && (await ensureModelsVolume(competition.models, { needMs: 24 * 3_600_000 }));
         const request = submissionSandboxRequest(
           {
             image: flags.image,
@@ -54,13 +57,16 @@ export function interactCommand(): Command {
           },
           "interactive",
           extracted,
+          models ? models.name : undefined,
         );
         // The runtime's entrypoint sets up the working folder, then starts bash instead of the program; an
         // image without one gets bash in the code folder.
         request.env = { ...request.env, [ENTRYPOINT_ENV.interactive]: "1" };
         if (!image.hasEntrypoint) request.command = ["bash"];
         const args = interactiveRunArgs(request, image, process.stdin.isTTY === true);
-        process.stderr.write(banner(flags.from, competition.paths.dataDir, request.limits));
+        process.stderr.write(
+          banner(flags.from, competition.paths.dataDir, request.limits, competition.models?.image),
+        );
         const code = await new Promise<number>((resolve) =>
           spawn("docker", args, { stdio: "inherit" }).on("close", (c) => resolve(c ?? 1)),
         );
@@ -71,7 +77,12 @@ export function interactCommand(): Command {
     });
 }
 
-function banner(from: string, dataDir: string, limits: Parameters<typeof describeLimits>[0]): string {
+function banner(
+  from: string,
+  dataDir: string,
+  limits: Parameters<typeof describeLimits>[0],
+  models?: string,
+): string {
   // A run's time limit does not end the shell: time python3 main.py against it.
   const shown = Object.entries(describeLimits(limits))
     .map(([k, v]) => (k === "time_limit" ? `time limit ${v} (a run's; not the shell's)` : `${k} ${v}`))
@@ -81,6 +92,7 @@ function banner(from: string, dataDir: string, limits: Parameters<typeof describ
     `  ${CONTAINER.src}         ${from} (packed and extracted as a run does), read-only`,
     `  ${CONTAINER.data}        ${path.relative(process.cwd(), dataDir) || dataDir}, read-only`,
     `  ${CONTAINER.submission}  writable, capped; discarded when the shell exits`,
+    ...(models ? [`  ${CONTAINER.models}      ${models}, read-only`] : []),
     "  /tmp                          writable scratch (HOME), capped; exec allowed",
     `  limits: ${shown}; no network`,
     "",

@@ -1,9 +1,13 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { cliScratch, spawnCollected } from "../../test/support/cli.js";
 import { PICKLE_BYTES, sha256Of, writeModelFiles } from "../runtime/test-support/model-files.js";
+import { checkModels } from "../runtime/models-check.js";
+import { packModels } from "../runtime/models-image.js";
+import { loadModels } from "../runtime/models.js";
 import { engine } from "../sandbox/engine.js";
+import { MODELS_LABEL } from "../sandbox/models-volume.js";
 import { startRegistry } from "../sandbox/test-support/registry.js";
 
 /** `proctor runtime models`, the PR's check: file: sources only, never the network. */
@@ -35,7 +39,7 @@ const models = (root: string, ...args: string[]) =>
     path.join(root, "cache"),
   ]);
 
-describe("proctor runtime models check", () => {
+describe("proctor runtime models", () => {
   it("passes verified files, a line each, and prints the models digest", async () => {
     const root = await modelsFolder({ "model.json": Buffer.from('{"w": [1, 2]}') });
     const r = await models(root, "check");
@@ -142,6 +146,56 @@ scoring: { metric: accuracy, direction: higher }
           .getImage(ref)
           .remove()
           .catch(() => undefined);
+    }
+  });
+
+  it("proctor interact shows the models read-only, as a run does", async () => {
+    const root = await modelsFolder({ "model.json": Buffer.from('{"shell": "yes"}') });
+    for (const item of ["data", "submission_format", "example_submission"])
+      await cp(item, path.join(root, item), { recursive: true });
+    const repository = `proctor-test/models-interact-${process.pid}`;
+    await writeFile(
+      path.join(root, "competition.yml"),
+      `name: T
+runtime: { image: ${repository}, models: models.yml }
+limits: { time: 60s, memory: 512m, cpus: 1 }
+paths: { data_dir: data/test_features, ground_truth: data/ground_truth.csv, submission_format: submission_format/format.yml }
+scoring: { metric: f1_macro, direction: higher }
+`,
+    );
+    const manifest = await loadModels(path.join(root, "models.yml"));
+    const built = await packModels(
+      manifest,
+      await checkModels(manifest, path.join(root, "cache")),
+      repository,
+    );
+    try {
+      const shell = spawnCollected("bash", [
+        "-c",
+        'printf "%s\\n" "cat /code_execution/models/m/model.json" "touch /code_execution/models/m/x || echo refused" "exit" | "$@"',
+        "bash",
+        process.execPath,
+        CLI,
+        "interact",
+        "--config",
+        path.join(root, "competition.yml"),
+        "--from",
+        path.join(root, "example_submission"),
+        "--image",
+        inject("baseImage"),
+      ]);
+      const r = await shell;
+      expect(r.stdout).toContain('{"shell": "yes"}');
+      expect(r.stdout).toMatch(/refused\n$/);
+      expect(r.stderr).toContain("touch: cannot touch '/code_execution/models/m/x': Read-only file system");
+      expect(r.stderr).toContain(`/code_execution/models      ${built.tag}, read-only`);
+    } finally {
+      const filters = JSON.stringify({ label: [`${MODELS_LABEL}=${manifest.digest}`] });
+      for (const c of await engine().listContainers({ all: true, filters }))
+        await engine().getContainer(c.Id).remove({ force: true });
+      for (const v of (await engine().listVolumes({ filters })).Volumes ?? [])
+        await engine().getVolume(v.Name).remove({ force: true });
+      await engine().getImage(built.tag).remove();
     }
   });
 });
