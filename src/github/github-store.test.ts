@@ -67,6 +67,31 @@ const json = (repo: string, branch = "leaderboard") =>
   } | null;
 
 describe("GitHubLeaderboardStore", () => {
+  it("keeps a scored entry when a re-run of it fails or meets an infrastructure error; a newer score replaces it", async () => {
+    const repo = freshRepo();
+    const board = store(repo);
+    await board.upsert(entry("s-1", { publicScore: 0.5 }));
+    const commits = github.fake.history("org", repo, "leaderboard").length;
+    for (const status of ["failed", "infrastructure_error"] as const) {
+      const outcome = await board.upsert(entry("s-1", { status, publicScore: null }));
+      expect(outcome.committed).toBe(false);
+    }
+    expect(github.fake.history("org", repo, "leaderboard")).toHaveLength(commits);
+    expect(json(repo)?.entries).toMatchObject([
+      { submissionId: "s-1", status: "succeeded", publicScore: 0.5 },
+    ]);
+    expect((await board.upsert(entry("s-1", { publicScore: 0.25 }))).committed).toBe(true);
+    expect(json(repo)?.entries).toMatchObject([{ submissionId: "s-1", publicScore: 0.25 }]);
+    // An unscored entry is replaced by a participant's failure, never by an infrastructure error.
+    await board.upsert(entry("s-2", { status: "output_invalid", publicScore: null }));
+    await board.upsert(entry("s-2", { status: "infrastructure_error", publicScore: null }));
+    await board.upsert(entry("s-2", { status: "failed", publicScore: null }));
+    expect(json(repo)?.entries.map((e) => [e.submissionId, e.status])).toEqual([
+      ["s-1", "succeeded"],
+      ["s-2", "failed"],
+    ]);
+  });
+
   it("creates the branch from the default branch's head, then the file and the pages", async () => {
     const repo = freshRepo();
     const mainHead = github.fake.branchHead("org", repo, "main")!;

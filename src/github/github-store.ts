@@ -7,7 +7,8 @@
  * sorted by submission time then id, private scores only ever sealed. It is read and written with
  * optimistic concurrency (branch-file.ts: read it, upsert the entry by submission id, write it back naming
  * the sha it read, read again and retry when another runner wrote in between, up to `retryForMs`).
- * Recording an identical entry again makes no commit.
+ * Recording an identical entry again makes no commit, and neither does an entry that does not replace the
+ * standing one (status room's `replacesStanding`: only a newer score replaces a score).
  *
  * After the JSON, the pages (`render(entries)`, e.g. README.md and index.html) are regenerated on the same
  * branch the same way, skipping files whose content is already right. Every runner that moves the JSON
@@ -26,6 +27,7 @@ import {
   type LeaderboardEntry,
   type LeaderboardStore,
 } from "../leaderboard/index.js";
+import { replacesStanding } from "../status/index.js";
 import { Branch, plural } from "./branch-file.js";
 import type { GitHubClient } from "./client.js";
 
@@ -167,7 +169,14 @@ export class GitHubLeaderboardStore implements LeaderboardStore {
       (text) => {
         const current = text === undefined ? [] : this.#parse(text);
         const index = current.findIndex((e) => e.submissionId === valid.submissionId);
-        if (index >= 0 && JSON.stringify(current[index]) === JSON.stringify(valid)) {
+        const standing = index >= 0 ? current[index]! : undefined;
+        // A re-run's entry takes the place of the one there by the standing rule only: a failed or
+        // given-up re-run leaves the earlier score on the branch, as on the gateway.
+        if (
+          standing &&
+          (JSON.stringify(standing) === JSON.stringify(valid) ||
+            !replacesStanding(standing.status, valid.status))
+        ) {
           entries = current;
           return undefined;
         }
