@@ -35,15 +35,22 @@ import { InputError, runSubmissionInputs, type RunSubmissionInputs } from "./inp
 /** Tries of the leaderboard-branch write (each already retries its own conflicts). */
 const BRANCH_WRITE_TRIES = 3;
 
-/** The leaderboard branch's pages, regenerated from its entries on every post. */
-export function leaderboardPages(competition: Competition) {
+/**
+ * The leaderboard branch's pages, regenerated from its entries on every post; each row's image digest links
+ * to `imageRecordUrl` (runtime/published.json on the repository) when given.
+ */
+export function leaderboardPages(competition: Competition, imageRecordUrl?: string) {
   return (entries: LeaderboardEntry[]) => {
     // Dated by the newest entry, not by now: the same entries render the same pages (no empty commits).
     const newest = entries.reduce(
       (latest, e) => (e.submittedAt > latest ? e.submittedAt : latest),
       "1970-01-01T00:00:00.000Z",
     );
-    const options = { competition: competition.name, generatedAt: new Date(newest) };
+    const options = {
+      competition: competition.name,
+      generatedAt: new Date(newest),
+      ...(imageRecordUrl && { imageRecordUrl }),
+    };
     return {
       "README.md": renderStandings(entries, competition.leaderboard, { ...options, format: "markdown" }),
       "index.html": renderStandings(entries, competition.leaderboard, { ...options, format: "html" }),
@@ -67,7 +74,11 @@ export async function runSubmissionCommand(): Promise<void> {
     owner: context.owner,
     repo: context.repo,
     branch: inputs.leaderboardBranch,
-    render: leaderboardPages(competition),
+    // blob/HEAD: the default branch, where the runtime workflow commits the record.
+    render: leaderboardPages(
+      competition,
+      `${context.serverUrl}/${context.owner}/${context.repo}/blob/HEAD/runtime/published.json`,
+    ),
   });
 
   const submission = await core

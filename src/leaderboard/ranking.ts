@@ -34,6 +34,8 @@ export interface RankedRow {
   privateScore: number | null;
   /** The selected entry (null when unranked). */
   submissionId: string | null;
+  /** The runtime image digest the selected entry ran with (null when none ran or none is selected). */
+  imageDigest: string | null;
   submittedAt: string | null;
   /** The participant's entries, infrastructure errors excluded. */
   entries: number;
@@ -186,6 +188,7 @@ export function rankEntries(
       publicScore: shown(r.selected.entry.publicScore),
       privateScore: mode === "private" ? r.selected.entry.privateScore : null,
       submissionId: r.selected.entry.submissionId,
+      imageDigest: r.selected.entry.imageDigest || null,
       submittedAt: new Date(r.selected.at).toISOString(),
       entries: r.group.entries,
       lastSubmittedAt: r.group.lastSubmittedAt,
@@ -201,6 +204,7 @@ export function rankEntries(
       publicScore: shown(selected?.entry.publicScore ?? null),
       privateScore: null,
       submissionId: selected?.entry.submissionId ?? null,
+      imageDigest: selected?.entry.imageDigest || null,
       submittedAt: selected === undefined ? null : new Date(selected.at).toISOString(),
       entries: group.entries,
       lastSubmittedAt: group.lastSubmittedAt,

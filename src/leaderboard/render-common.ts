@@ -11,6 +11,18 @@ export interface RenderOptions {
    * scores are published only when revealed *and* asked for.
    */
   includePrivate?: boolean;
+  /**
+   * Where the record of published runtime images is (runtime/published.json on the repository, e.g.
+   * https://github.com/org/comp/blob/main/runtime/published.json): each row's image digest links to it, so
+   * anyone can look up the lock and SBOM a score was made with. https only.
+   */
+  imageRecordUrl?: string;
+}
+
+/** The record URL when it is an https URL, else null (never a javascript: or relative link). */
+export function imageRecordUrl(options: RenderOptions): string | null {
+  const url = options.imageRecordUrl;
+  return url !== undefined && /^https:\/\/[^\s"'<>`]+$/.test(url) ? url : null;
 }
 
 export class RenderError extends Error {

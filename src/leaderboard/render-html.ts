@@ -16,6 +16,7 @@ import {
   assertPublishable,
   describeRanking,
   formatUtc,
+  imageRecordUrl,
   scoreHeading,
   type RenderOptions,
 } from "./render-common.js";
@@ -50,6 +51,7 @@ tbody tr.podium td.rank span { display: inline-block; min-width: 1.8em; text-ali
   background: var(--gold); }
 tbody tr.unranked { color: var(--muted); }
 .num { text-align: right; }
+.image code { font-size: .85em; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
   white-space: nowrap; }
 footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
@@ -117,14 +119,16 @@ export function renderHtml(standings: Standings, options: RenderOptions): string
     { label: "Entries", type: "number", defaultSort: "descending" },
     { label: "Last submission", type: "number", defaultSort: "descending" },
   ];
-  const head = columns
-    .map(
-      (c, i) =>
-        `<th scope="col" data-type="${c.type}" data-default-sort="${c.defaultSort}"` +
-        `${i === 0 ? ' aria-sort="ascending"' : ""}${i !== 1 ? ' class="num"' : ""}>` +
-        `<button type="button">${escapeHtml(c.label)}</button></th>`,
-    )
-    .join("");
+  const record = imageRecordUrl(options);
+  const head =
+    columns
+      .map(
+        (c, i) =>
+          `<th scope="col" data-type="${c.type}" data-default-sort="${c.defaultSort}"` +
+          `${i === 0 ? ' aria-sort="ascending"' : ""}${i !== 1 ? ' class="num"' : ""}>` +
+          `<button type="button">${escapeHtml(c.label)}</button></th>`,
+      )
+      .join("") + `<th scope="col">Runtime image</th>`;
   const body = standings.rows
     .map((row, i) => {
       const cls = row.rank === null ? "unranked" : row.rank <= 3 ? "podium" : "";
@@ -138,12 +142,13 @@ export function renderHtml(standings: Standings, options: RenderOptions): string
         `<td class="num" data-sort="${row.entries}">${row.entries}</td>` +
         `<td class="num" data-sort="${Number.isNaN(last) ? "" : last}"><time datetime="${escapeHtml(row.lastSubmittedAt)}">` +
         `${escapeHtml(formatUtc(row.lastSubmittedAt))}</time></td>` +
+        `<td class="image">${imageCell(row.imageDigest, record)}</td>` +
         `</tr>`
       );
     })
     .join("\n");
   const ranked = standings.rows.filter((r) => r.rank !== null).length;
-  const empty = standings.rows.length === 0 ? `<tr><td colspan="5">No submissions yet.</td></tr>` : "";
+  const empty = standings.rows.length === 0 ? `<tr><td colspan="6">No submissions yet.</td></tr>` : "";
   const csp =
     `default-src 'none'; style-src ${cspHash(STYLE)}; script-src ${cspHash(SCRIPT)}; ` +
     `img-src 'none'; base-uri 'none'; form-action 'none'`;
@@ -179,4 +184,18 @@ ${body}${empty}
 </body>
 </html>
 `;
+}
+
+/**
+ * The runtime image a row's entry ran with: its digest shortened (the full one in the title), linked to the
+ * record of published images (runtime/published.json) when its URL is known, so anyone can look up the
+ * lock and SBOM a score was made with.
+ */
+function imageCell(digest: string | null, record: string | null): string {
+  if (digest === null) return "—";
+  const short = escapeHtml(digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, "$1…"));
+  const code = `<code title="${escapeHtml(digest)}">${short}</code>`;
+  return record === null
+    ? code
+    : `<a href="${escapeHtml(record)}" rel="noreferrer" title="the record of this image in runtime/published.json">${code}</a>`;
 }

@@ -1,6 +1,7 @@
 /**
  * The leaderboard as JSON, for other tools and pages. The shape is stable (`format` names its version;
- * keys are always present and in this order; any change bumps the version):
+ * keys are always present and in this order; a key added at the end of a row keeps the version, any other
+ * change bumps it):
  *
  * ```
  * {
@@ -20,13 +21,15 @@
  *     "submissionId": string | null, // the selected entry
  *     "submittedAt": ISO | null,     // of the selected entry
  *     "entries": int,                // infrastructure errors excluded
- *     "lastSubmittedAt": ISO
+ *     "lastSubmittedAt": ISO,
+ *     "imageDigest": string | null,  // the runtime image the selected entry ran with (sha256:…)
+ *     "imageRecord": string | null   // where that digest is recorded (runtime/published.json), when known
  *   }]
  * }
  * ```
  */
 import type { Standings } from "./ranking.js";
-import { assertPublishable, type RenderOptions } from "./render-common.js";
+import { assertPublishable, imageRecordUrl, type RenderOptions } from "./render-common.js";
 
 export const LEADERBOARD_JSON_FORMAT = "proctor.leaderboard/v1";
 
@@ -41,6 +44,8 @@ export interface LeaderboardJsonRow {
   submittedAt: string | null;
   entries: number;
   lastSubmittedAt: string;
+  imageDigest: string | null;
+  imageRecord: string | null;
 }
 
 export interface LeaderboardJson {
@@ -61,6 +66,7 @@ export interface LeaderboardJson {
 export function leaderboardJson(standings: Standings, options: RenderOptions): LeaderboardJson {
   assertPublishable(standings, options);
   const { rules, mode } = standings;
+  const record = imageRecordUrl(options);
   return {
     format: LEADERBOARD_JSON_FORMAT,
     competition: options.competition,
@@ -84,6 +90,8 @@ export function leaderboardJson(standings: Standings, options: RenderOptions): L
       submittedAt: row.submittedAt,
       entries: row.entries,
       lastSubmittedAt: row.lastSubmittedAt,
+      imageDigest: row.imageDigest,
+      imageRecord: row.imageDigest === null ? null : record,
     })),
   };
 }

@@ -10,6 +10,8 @@ import { makeEntry, makeFailed } from "./test-support/entries.js";
 const rules = parseRules({ direction: "higher", precision: 3 });
 const generatedAt = new Date("2025-03-10T08:00:00Z");
 const evil = "<img src=x onerror=alert(1)>";
+/** The runtime image digest the test entries ran with (test-support/entries.ts). */
+const DIGEST = "sha256:" + "ab".repeat(32);
 const entries = [
   makeEntry({
     submissionId: "a1",
@@ -84,6 +86,8 @@ describe("renderJson", () => {
           submittedAt: "2025-03-01T10:00:00.000Z",
           entries: 2,
           lastSubmittedAt: "2025-03-02T10:00:00.000Z",
+          imageDigest: DIGEST,
+          imageRecord: null,
         },
         {
           rank: 2,
@@ -95,6 +99,8 @@ describe("renderJson", () => {
           submittedAt: "2025-03-01T11:00:00.000Z",
           entries: 1,
           lastSubmittedAt: "2025-03-01T11:00:00.000Z",
+          imageDigest: DIGEST,
+          imageRecord: null,
         },
         {
           rank: null,
@@ -106,6 +112,8 @@ describe("renderJson", () => {
           submittedAt: null,
           entries: 1,
           lastSubmittedAt: "2025-03-03T09:30:00.000Z",
+          imageDigest: null,
+          imageRecord: null,
         },
       ],
     });
@@ -121,6 +129,8 @@ describe("renderJson", () => {
       "submittedAt",
       "entries",
       "lastSubmittedAt",
+      "imageDigest",
+      "imageRecord",
     ]);
   });
 
@@ -159,9 +169,56 @@ describe("renderHtml", () => {
 
   it("is an accessible table", () => {
     expect(html).toMatch(/<table id="leaderboard">\n<caption>/);
-    expect(html.match(/<th scope="col"/g)).toHaveLength(5);
+    expect(html.match(/<th scope="col"/g)).toHaveLength(6);
     expect(html.match(/<th [^>]*aria-sort="ascending"/g)).toHaveLength(1);
     expect(html).toContain('<time datetime="2025-03-10T08:00:00.000Z">2025-03-10 08:00 UTC</time>');
+  });
+});
+
+describe("the runtime image of each row (issue 21)", () => {
+  const record = "https://github.com/org/comp/blob/main/runtime/published.json";
+
+  it("links each digest to the record of published images, in JSON and HTML", () => {
+    const json = JSON.parse(
+      renderJson(publicBoard, { competition: "x", generatedAt, imageRecordUrl: record }),
+    );
+    expect(
+      json.rows.map((r: { imageDigest: string | null; imageRecord: string | null }) => [
+        r.imageDigest,
+        r.imageRecord,
+      ]),
+    ).toEqual([
+      [DIGEST, record],
+      [DIGEST, record],
+      [null, null],
+    ]);
+    const html = renderHtml(publicBoard, { competition: "x", generatedAt, imageRecordUrl: record });
+    expect(html).toContain(
+      `<a href="${record}" rel="noreferrer" title="the record of this image in runtime/published.json"><code title="${DIGEST}">sha256:abababababab…</code></a>`,
+    );
+    expect(html.match(/\bhref=/g)).toHaveLength(2);
+  });
+
+  it("shows the digest without a link when the record's URL is unknown or not https", () => {
+    for (const imageRecordUrl of [undefined, "javascript:alert(1)", 'https://x" onmouseover="alert(1)']) {
+      const html = renderHtml(publicBoard, {
+        competition: "x",
+        generatedAt,
+        ...(imageRecordUrl && { imageRecordUrl }),
+      });
+      expect(html).not.toMatch(/\bhref=|javascript:|onmouseover/);
+      expect(html).toContain(`<code title="${DIGEST}">sha256:abababababab…</code>`);
+    }
+  });
+
+  it("escapes a digest that is not one", () => {
+    const odd = rankEntries(
+      [makeEntry({ submissionId: "z", participant: "z", imageDigest: '"><script>alert(1)</script>' })],
+      rules,
+    );
+    const html = renderHtml(odd, { competition: "x", generatedAt });
+    expect(html).not.toContain("<script>alert");
+    expect(html).toContain("&quot;&gt;&lt;script&gt;");
   });
 });
 

@@ -24,6 +24,7 @@ export function renderStandings(
   const renderOptions: RenderOptions = {
     competition: options.competition,
     ...(options.generatedAt !== undefined && { generatedAt: options.generatedAt }),
+    ...(options.imageRecordUrl !== undefined && { imageRecordUrl: options.imageRecordUrl }),
     includePrivate: mode === "private",
   };
   if (options.format === "json") return renderJson(standings, renderOptions);
