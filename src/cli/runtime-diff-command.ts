@@ -202,7 +202,13 @@ export function addPackageDiffCommands(runtime: Command): void {
         await import("../runtime/index.js");
       const images = [];
       for (const file of records) {
-        const parsed = publishedImageSchema.safeParse(JSON.parse(await readFile(file, "utf8")));
+        let raw: unknown;
+        try {
+          raw = JSON.parse(await readFile(file, "utf8"));
+        } catch {
+          raw = undefined;
+        }
+        const parsed = publishedImageSchema.safeParse(raw);
         if (!parsed.success)
           return usage(`${file} is not an image record (make it with proctor runtime record)`);
         images.push(parsed.data);
