@@ -62,6 +62,8 @@ export class ClaimDesk {
   async next(holder: string, request: ClaimNextRequest, signal?: AbortSignal): Promise<ClaimNextAnswer> {
     const deadline = Date.now() + Math.min(request.wait_ms ?? 0, MAX_CLAIM_WAIT_MS);
     for (;;) {
+      // A runner that went away claims nothing (the claim would wait out its lease for no one).
+      if (signal?.aborted) return { claim: null };
       const token = newClaimToken();
       const record = this.#o.db.claimNext(request.kind, this.#newClaim(holder, request.runner, token));
       if (record) return { claim: this.#claimed(record, token) };

@@ -236,6 +236,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
       );
     } catch (error) {
       if (!(error instanceof SubmissionFetchError)) throw error;
+      if (error.status === "infrastructure_error") request.hooks?.error?.(error.message);
       return unrun(error.status, error.message);
     }
     try {

@@ -28,6 +28,7 @@ let dir: string;
 let mainPy: string;
 let model: string;
 const made: string[] = [];
+const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "proctor-runner-"));
@@ -48,6 +49,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   await gateway?.close();
   // Only what these tests made: the containers of their submissions' claims.
   for (const c of await labelledContainers(CLAIM_LABEL)) {
@@ -131,6 +134,7 @@ function runnerProcess(name: string): {
     ],
     { env: { ...process.env, PROCTOR_RUNNER_CREDENTIAL: credential }, stdio: ["ignore", "pipe", "pipe"] },
   );
+  children.push(child);
   const lines: string[] = [];
   child.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
   child.stderr!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));

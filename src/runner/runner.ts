@@ -10,8 +10,8 @@
  * - Leftovers: containers on this engine that carry a claim's label (CLAIM_LABEL) and that no slot here
  *   runs are asked about at the gateway every LEFTOVER_CHECK_MS; once their claim is over (the lease of a
  *   dead predecessor ran out and the submission was queued again, or it was cancelled or is final) they
- *   are removed. A claim a live runner on the same engine still holds is left alone: the claim decides,
- *   never a PID.
+ *   are removed. A claim a live runner on the same engine still holds, or one this gateway does not know
+ *   (another competition's), is left alone: the claim decides, never a PID.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Competition, Phase } from "../config/index.js";
@@ -163,8 +163,8 @@ export class PullRunner {
       const view = await runnerSubmission(this.#o.gateway, id!, { retries: 0 });
       return view.state !== "running" || view.attempt !== Number(attempt);
     } catch (error) {
-      // 409: cancelled; 404: not this gateway's, or gone.
-      return error instanceof GatewayApiError && (error.status === 409 || error.status === 404);
+      // 409: cancelled. A 404 is another gateway's claim (a second competition on this engine): not ours.
+      return error instanceof GatewayApiError && error.status === 409;
     }
   }
 
