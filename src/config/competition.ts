@@ -8,7 +8,6 @@ import type { LogVisibility } from "../logs/index.js";
 import { isMetricName, METRIC_NAMES, METRICS } from "../scoring/metrics.js";
 import type { CustomScorerSpec, Metric } from "../scoring/score-submission.js";
 import type { ZipLimits } from "../submission/limits.js";
-import { parseDuration, parseSize, UnitError } from "../units/index.js";
 import {
   finalSelectionSchema,
   resolveLifecycle,
@@ -16,24 +15,11 @@ import {
   type Lifecycle,
 } from "../lifecycle/index.js";
 import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
-import { loadYamlFile, readOrganizerFile, suggestion } from "../yaml/index.js";
+import { durationField, loadYamlFile, readOrganizerFile, sizeField, suggestion } from "../yaml/index.js";
 import { SCORER_PATHS, scorerPredictionsFile } from "../contract/index.js";
 
-/** "30m", "90s" → ms; "4g" → bytes: units are checked by zod, so errors get a key and a line. */
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => unit(() => parseDuration(String(value)), ctx));
-const size = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => unit(() => parseSize(String(value)), ctx));
-function unit(parse: () => number, ctx: z.RefinementCtx): number {
-  try {
-    return parse();
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as UnitError).message });
-    return z.NEVER;
-  }
-}
+const duration = durationField;
+const size = sizeField;
 const positiveInt = z.number().int("must be a whole number").positive("must be at least 1");
 const relativePath = z.string().min(1);
 

@@ -34,25 +34,9 @@
 import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_PLATFORM, type ImageLimits, type Platform } from "../submission/image-rules.js";
-import { parseDuration, parseSize, UnitError } from "../units/index.js";
+import { durationField as duration, sizeField as size } from "../yaml/index.js";
 
-const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseSize(String(value));
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as UnitError).message });
-    return z.NEVER;
-  }
-});
 const positiveInt = z.number().int("must be a whole number").positive("must be at least 1");
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(String(value));
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as UnitError).message });
-    return z.NEVER;
-  }
-});
 
 /** Folders the container needs for itself: inputs and outputs may not be mounted over them. */
 const RESERVED = [

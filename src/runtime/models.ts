@@ -11,8 +11,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { parseYaml, YamlConfigError, type PathIssue } from "../yaml/index.js";
-import { formatBytes, GiB, parseSize } from "../units/index.js";
+import { parseYaml, sizeField, YamlConfigError, type PathIssue } from "../yaml/index.js";
+import { formatBytes, GiB } from "../units/index.js";
 
 /** Formats whose loading runs no code, by file extension. */
 export const SAFE_FORMATS: Record<string, readonly string[]> = {
@@ -34,14 +34,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Relative, slash-separated, no `.`/`..` segments, no odd characters (it becomes a path in the image). */
 const FILE_PATH = /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9_.+-]+(?:\/[A-Za-z0-9_.+-]+)*$/;
 
-const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseSize(String(value));
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+const size = sizeField;
 
 const fileSchema = z
   .object({

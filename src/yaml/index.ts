@@ -306,3 +306,4 @@ function editDistance(a: string, b: string): number {
   }
   return d[a.length]![b.length]!;
 }
+export { durationField, sizeField } from "./units.js";
