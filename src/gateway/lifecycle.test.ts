@@ -202,7 +202,7 @@ describe("the organizer's actions", () => {
     expect(report.status).toBe(409);
     expect(String(report.json()["message"])).toContain("cancelled by the organizer");
     expect(() => h.gateway.intake.organizer.cancel(id)).toThrow(
-      /is cancelled: "cancel" happens only to a queued or running submission/,
+      /is cancelled, and only a queued or running submission can take "cancel"/,
     );
   });
 

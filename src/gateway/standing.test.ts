@@ -129,7 +129,7 @@ describe("the standing score", () => {
     const again = await adminAction("cancel");
     expect(again.status).toBe(409);
     expect(again.text).toContain(
-      `submission ${id} is cancelled: &quot;cancel&quot; happens only to a queued or running submission`,
+      `submission ${id} is cancelled, and only a queued or running submission can take &quot;cancel&quot;`,
     );
     // A runner still holding attempt 3 is told it was cancelled.
     expect((await postResult(h, id, h.runner, { ...SUCCEEDED, attempt: 3 })).status).toBe(409);

@@ -123,7 +123,7 @@ describe("the table", () => {
     const error = new TransitionRefusedError("sub-x", "final", "cancel");
     expect(error.code).toBe("transition_refused");
     expect(error.message).toBe(
-      'submission sub-x is final: "cancel" happens only to a queued or running submission (it is over: ' +
+      'submission sub-x is final, and only a queued or running submission can take "cancel" (it is over: ' +
         "there is nothing to cancel)",
     );
   });
@@ -240,7 +240,7 @@ describe("every state × every event on SQLite", () => {
       // Refused: nothing changed, not the record and not an attempt row.
       expect(done).toBe(false);
       expect(after).toEqual(before);
-      expect(new TransitionRefusedError(id, state, event).message).toContain(`is ${state}: "${event}"`);
+      expect(new TransitionRefusedError(id, state, event).message).toContain(`is ${state}, and only a`);
       return;
     }
     expect(done).toBe(true);

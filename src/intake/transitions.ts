@@ -251,8 +251,8 @@ export class TransitionRefusedError extends ResultConflictError {
   ) {
     const t = TRANSITIONS[event];
     super(
-      `submission ${submissionId} is ${state}: "${event}" happens only to a ${t.from.join(" or ")} ` +
-        `submission (${detail ?? t.refused})`,
+      `submission ${submissionId} is ${state}, and only a ${t.from.join(" or ")} submission can take ` +
+        `"${event}" (${detail ?? t.refused})`,
     );
   }
 }
