@@ -592,6 +592,24 @@ export class Intake {
   report(id: string, body: unknown): { submission_id: string; state: string; status: string | null } {
     const record = this.#record(id);
     const report = parseResultReport(body);
+    try {
+      this.#apply(record, report);
+    } catch (error) {
+      // Expected after a lost lease, a cancel or a second runner: refused (409), and noted for the organizers.
+      if (error instanceof ResultConflictError) {
+        this.#log.info(
+          `submission ${id}: a report for attempt ${report.attempt} was refused: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+    const after = this.#db.getSubmission(id)!;
+    return { submission_id: id, state: after.state, status: after.status };
+  }
+
+  /** Applies a parsed report to its attempt (`report`, or `start`/`retry`/`give_up` by its status). */
+  #apply(record: SubmissionRecord, report: ReturnType<typeof parseResultReport>): void {
+    const id = record.id;
     this.#checkAttempt(record, report.attempt);
     this.#claims.check(record, report);
     // A claimed attempt is written only while its claim holds it (the lease may run out meanwhile).
@@ -628,8 +646,6 @@ export class Intake {
       );
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
     }
-    const after = this.#db.getSubmission(id)!;
-    return { submission_id: id, state: after.state, status: after.status };
   }
 
   // ---- the sweeper's work -------------------------------------------------------------------------
