@@ -109,4 +109,20 @@ describe("extractModelArchive", () => {
     expect((junk as InvalidSubmissionError).rule).toBe("corrupt_archive");
     expect((await refusal([])).rule).toBe("empty_archive");
   });
+
+  it("checks without writing when given no folder (the gateway, at upload), with the same refusals", async () => {
+    const name = await archive([dir("w/"), file("w/a.bin", "abc"), file("b.json", "{}")]);
+    expect(await extractModelArchive(name, null, LIMITS)).toEqual({ files: 2, bytes: 5 });
+    expect(await readdir(dest)).toEqual([]);
+    const error = await extractModelArchive(
+      await archive([file("x"), symlink("y", "x")]),
+      null,
+      LIMITS,
+    ).catch((e: unknown) => e as InvalidSubmissionError);
+    expect((error as InvalidSubmissionError).rule).toBe("unsupported_entry");
+    const clash = await extractModelArchive(await archive([file("w"), dir("w/")]), null, LIMITS).catch(
+      (e: unknown) => e as InvalidSubmissionError,
+    );
+    expect((clash as InvalidSubmissionError).rule).toBe("duplicate_entry");
+  });
 });

@@ -8,6 +8,7 @@
 import { createReadStream } from "node:fs";
 import { chmod, mkdir, open, stat } from "node:fs/promises";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
@@ -38,12 +39,13 @@ export interface ExtractedModel {
 
 /**
  * Checks `archivePath` (a tar, gzipped or not) and writes its files under `dest` (which must be empty),
- * readable by anyone (the run's user is not the runner's), folders 0755, files 0644 or 0755. Throws
- * InvalidSubmissionError naming the tarball, the entry and the fix; `dest` is then the caller's to remove.
+ * readable by anyone (the run's user is not the runner's), folders 0755, files 0644 or 0755; with `dest`
+ * null, only checks (the gateway, at upload). Throws InvalidSubmissionError naming the tarball, the entry
+ * and the fix; `dest` is then the caller's to remove.
  */
 export async function extractModelArchive(
   archivePath: string,
-  dest: string,
+  dest: string | null,
   limits: ModelLimits,
 ): Promise<ExtractedModel> {
   const name = path.basename(archivePath);
@@ -66,12 +68,23 @@ export async function extractModelArchive(
   const maxRatio = limits.maxCompressionRatio ?? DEFAULT_MAX_RATIO;
   const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
 
-  await chmod(dest, 0o755);
+  if (dest !== null) await chmod(dest, 0o755);
   const extract = tar.extract();
   let bytes = 0;
   let files = 0;
   let entries = 0;
-  const written = new Set<string>();
+  // What the tarball holds so far, so that a file never lands where a folder is or the other way round.
+  const fileKeys = new Set<string>();
+  const folderKeys = new Set<string>();
+  const clash = (entry: string) =>
+    refuse("duplicate_entry", entry, "a file and a folder of the tarball share this name");
+  const addFolders = (segments: string[], entry: string) => {
+    for (let i = 1; i <= segments.length; i++) {
+      const key = segments.slice(0, i).join("/");
+      if (fileKeys.has(key)) throw clash(entry);
+      folderKeys.add(key);
+    }
+  };
   const consumed = new Meter();
   extract.on("entry", (header, stream, next) => {
     void (async () => {
@@ -81,9 +94,11 @@ export async function extractModelArchive(
         throw refuse("too_many_entries", entry, `it has more than ${maxEntries} files and folders`);
       const checked = checkTarName(entry);
       if (!("segments" in checked)) throw refuse(checked.rule, entry, checked.what);
-      const target = path.join(dest, ...checked.segments);
+      const { segments } = checked;
       if (header.type === "directory") {
-        if (checked.segments.length > 0) await mkdir(target, { recursive: true, mode: 0o755 });
+        addFolders(segments, entry);
+        if (dest !== null && segments.length > 0)
+          await mkdir(path.join(dest, ...segments), { recursive: true, mode: 0o755 });
         stream.resume();
         return;
       }
@@ -94,43 +109,38 @@ export async function extractModelArchive(
           `it is a ${header.type ?? "special entry"}; only files and folders can be in a model`,
           "replace links with the files they point to (tar -h) and remake it",
         );
-      const key = checked.segments.join("/");
-      if (written.has(key)) throw refuse("duplicate_entry", entry, "the same file is in the tarball twice");
-      written.add(key);
+      const key = segments.join("/");
+      if (fileKeys.has(key)) throw refuse("duplicate_entry", entry, "the same file is in the tarball twice");
+      if (folderKeys.has(key)) throw clash(entry);
+      addFolders(segments.slice(0, -1), entry);
+      fileKeys.add(key);
       files++;
-      await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+      const target = dest === null ? null : path.join(dest, ...segments);
+      if (target !== null) await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
       // wx: never through anything already there (a folder's name reused, or a link).
-      const handle = await open(target, "wx", (header.mode ?? 0) & 0o111 ? 0o755 : 0o644);
+      const handle =
+        target === null ? null : await open(target, "wx", (header.mode ?? 0) & 0o111 ? 0o755 : 0o644);
+      const meter = new Meter((total) => {
+        const all = bytes + total;
+        if (all > limits.maxModelUncompressedBytes)
+          throw refuse(
+            "model_too_large",
+            entry,
+            `it unpacks to over ${formatBytes(limits.maxModelUncompressedBytes)}`,
+            "make it smaller (keep only what inference loads)",
+          );
+        if (gzipped && ratioCheck(all, consumed.bytes, maxRatio))
+          throw refuse("compression_bomb", entry, `it expands more than ${maxRatio} times`);
+      });
       try {
-        await pipeline(
-          stream,
-          new Meter((total) => {
-            const all = bytes + total;
-            if (all > limits.maxModelUncompressedBytes)
-              throw refuse(
-                "model_too_large",
-                entry,
-                `it unpacks to over ${formatBytes(limits.maxModelUncompressedBytes)}`,
-                "make it smaller (keep only what inference loads)",
-              );
-            if (gzipped && ratioCheck(all, consumed.bytes, maxRatio))
-              throw refuse("compression_bomb", entry, `it expands more than ${maxRatio} times`);
-          }),
-          handle.createWriteStream(),
-        );
+        await pipeline(stream, meter, handle === null ? discard() : handle.createWriteStream());
       } finally {
-        await handle.close().catch(() => undefined);
+        await handle?.close().catch(() => undefined);
       }
-      bytes += (await stat(target)).size;
+      bytes += meter.bytes;
     })().then(
       () => next(),
-      (error: unknown) => {
-        const code = (error as NodeJS.ErrnoException).code;
-        // A file where a folder is (or the other way round): the file system refuses; so do we, by name.
-        if (code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR")
-          next(refuse("duplicate_entry", header.name, "a file and a folder of the tarball share this name"));
-        else next(error as Error);
-      },
+      (error: unknown) => next(error as Error),
     );
   });
   try {
@@ -156,3 +166,6 @@ async function readStart(file: string): Promise<Buffer> {
     await handle.close();
   }
 }
+
+/** Where a checked-only tarball's bytes go. */
+const discard = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done() });
