@@ -33,6 +33,18 @@ describe("LocalDirectoryStorage", () => {
     await storage.remove(id); // nothing there: fine
   });
 
+  it("keeps an image's model tarball beside it, opened on its own and removed with it", async () => {
+    const id = newSubmissionId();
+    await storage.put(id, Readable.from([Buffer.from("image")]));
+    await expect(storage.open(id, "model")).rejects.toThrow(`no stored model for submission ${id}`);
+    await storage.put(id, Readable.from([Buffer.from("weights")]), "model");
+    expect(await readFile(path.join(dir, "zips", `${id}.model.tar`), "utf8")).toBe("weights");
+    expect(await text((await storage.open(id, "model")).stream)).toBe("weights");
+    expect(await text((await storage.open(id)).stream)).toBe("image");
+    await storage.remove(id);
+    expect((await readdir(path.join(dir, "zips"))).filter((name) => name.startsWith(id))).toEqual([]);
+  });
+
   it("refuses keys that are not submission ids, so no path can be smuggled in", async () => {
     for (const key of ["../escape", "/etc/passwd", "sub-../../x", "", "a/b"]) {
       await expect(storage.put(key, Readable.from([]))).rejects.toThrow(/not a submission id/);

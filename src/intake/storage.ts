@@ -14,22 +14,30 @@ export interface StoredZip {
   bytes: number;
 }
 
+/**
+ * What a submission's upload holds: the submitted file (a zip, or an image archive), and for an image an
+ * optional model tarball (Grand Challenge's model.tar.gz, shown to the run at /opt/ml/model).
+ */
+export type StoredPart = "submission" | "model";
+
 export interface SubmissionStorage {
   /**
-   * Writes the stream under `id`. All or nothing: when the stream fails (e.g. the upload is cut off for
-   * size) nothing is left behind under `id`, and the stream's error is rethrown.
+   * Writes the stream under `id` (and `part`, default the submission). All or nothing: when the stream
+   * fails (e.g. the upload is cut off for size) nothing is left behind, and the stream's error is rethrown.
    */
-  put(id: string, data: Readable): Promise<{ bytes: number }>;
-  /** Opens a stored zip; throws StorageNotFoundError when there is none. */
-  open(id: string): Promise<StoredZip>;
-  /** Removes a stored zip (nothing when there is none). */
+  put(id: string, data: Readable, part?: StoredPart): Promise<{ bytes: number }>;
+  /** Opens a stored part; throws StorageNotFoundError when there is none. */
+  open(id: string, part?: StoredPart): Promise<StoredZip>;
+  /** Removes every part stored under `id` (nothing when there is none). */
   remove(id: string): Promise<void>;
   /**
-   * A local file holding the zip, when the storage has one (inspection reads the zip at random). Other
+   * A local file holding the part, when the storage has one (inspection reads the zip at random). Other
    * storages leave it out: the intake then copies the zip to a temporary file to inspect it.
    */
-  localPath?(id: string): string;
+  localPath?(id: string, part?: StoredPart): string;
 }
+
+const SUFFIX: Record<StoredPart, string> = { submission: ".zip", model: ".model.tar" };
 
 export class StorageNotFoundError extends Error {
   override name = "StorageNotFoundError";
@@ -55,12 +63,12 @@ export class LocalDirectoryStorage implements SubmissionStorage {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  localPath(id: string): string {
-    return path.join(this.dir, `${checkId(id)}.zip`);
+  localPath(id: string, part: StoredPart = "submission"): string {
+    return path.join(this.dir, `${checkId(id)}${SUFFIX[part]}`);
   }
 
-  async put(id: string, data: Readable): Promise<{ bytes: number }> {
-    const final = this.localPath(id);
+  async put(id: string, data: Readable, part: StoredPart = "submission"): Promise<{ bytes: number }> {
+    const final = this.localPath(id, part);
     const partial = final + PARTIAL;
     // Created exclusively: a failure to create it is not ours to clean up.
     const handle = await fsp.open(partial, "wx", 0o600).catch((error: unknown) => {
@@ -79,10 +87,10 @@ export class LocalDirectoryStorage implements SubmissionStorage {
     return { bytes: out.bytesWritten };
   }
 
-  async open(id: string): Promise<StoredZip> {
-    const file = this.localPath(id);
+  async open(id: string, part: StoredPart = "submission"): Promise<StoredZip> {
+    const file = this.localPath(id, part);
     const handle = await fsp.open(file, "r").catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") throw new StorageNotFoundError(`no stored zip for submission ${id}`);
+      if (error.code === "ENOENT") throw new StorageNotFoundError(`no stored ${part} for submission ${id}`);
       throw error;
     });
     try {
@@ -95,7 +103,8 @@ export class LocalDirectoryStorage implements SubmissionStorage {
   }
 
   async remove(id: string): Promise<void> {
-    await fsp.rm(this.localPath(id), { force: true });
+    for (const part of Object.keys(SUFFIX) as StoredPart[])
+      await fsp.rm(this.localPath(id, part), { force: true });
   }
 
   /** Deletes `*.partial` files (uploads interrupted by a crash). Returns how many. */
