@@ -175,3 +175,45 @@ describe("the standing score", () => {
     });
   });
 });
+
+describe("the organizers' scorer failing", () => {
+  const scorerFailed = {
+    status: "scorer_failed",
+    reason: "the custom scorer did not succeed: exit code 1; its stderr ends: KeyError: 'y_true' SECRET-ROW",
+    public_score: null,
+    private_score_sealed: null,
+  };
+
+  it("is neither counted nor shown its cause; the participant is told it waits for the organizers", async () => {
+    const other = h.token("waiter");
+    const sent = await upload(h, other, await GOOD_ZIP());
+    const waiting = (sent.json()["submission"] as { submission_id: string }).submission_id;
+    const claimed = await runnerPost(`/v1/runner/submissions/${waiting}/claim`, { attempt: 1 });
+    const claim_token = claimed.json()["claim_token"] as string;
+    const answer = await postResult(h, waiting, h.runner, { ...SUCCEEDED, ...scorerFailed, claim_token });
+    expect(answer.status, answer.text).toBe(200);
+    const shown = (await getJson(h, `/v1/submissions/${waiting}`, other)).json();
+    expect(shown).toMatchObject({ state: "final", status: "scorer_failed", reason_class: "organizer_fault" });
+    expect(String(shown["reason"])).toMatch(/^waiting for the organizers: their scorer failed/);
+    expect(JSON.stringify(shown)).not.toContain("SECRET-ROW");
+    expect((await getJson(h, "/v1/submissions", other)).json()["quota"]).toMatchObject({ used_total: 0 });
+    // The organizers see the cause.
+    expect(h.gateway.intake.organizer.submission(waiting).reason).toContain("SECRET-ROW");
+  });
+
+  it("on a re-run leaves the earlier score standing", async () => {
+    const attempt = h.gateway.intake.organizer.rerun(id).attempt;
+    expect(await run(attempt, scorerFailed)).toBe(200);
+    expect(await boardScore()).toBe(0.5);
+    const shown = await view();
+    expect(shown).toMatchObject({ status: "succeeded", public_score: 0.5 });
+    expect(shown["earlier_attempts"]).toContainEqual(
+      expect.objectContaining({
+        attempt,
+        status: "scorer_failed",
+        reason: expect.stringMatching(/^waiting for/),
+      }),
+    );
+    expect(JSON.stringify(shown)).not.toContain("SECRET-ROW");
+  });
+});

@@ -44,7 +44,12 @@ export type OrganizerSubmission = Omit<SubmissionRecord, "sealedPrivateScore"> &
 };
 
 /** The statuses a metric fix can change: runs that got as far as scoring. */
-export const RESCORE_STATUSES: readonly RunStatus[] = ["succeeded", "output_invalid", "scoring_failed"];
+export const RESCORE_STATUSES: readonly RunStatus[] = [
+  "succeeded",
+  "output_invalid",
+  "scoring_failed",
+  "scorer_failed",
+];
 
 export class Organizer {
   constructor(

@@ -8,7 +8,13 @@
  */
 import { logVisibility, type Competition, type Phase } from "../config/index.js";
 import { roundScore, type QuotaStatus } from "../leaderboard/index.js";
-import { participantAttempts, participantShowing, type LogShowing } from "../logs/index.js";
+import {
+  describeReasonClass,
+  participantAttempts,
+  participantShowing,
+  type LogShowing,
+} from "../logs/index.js";
+import type { RunStatus } from "../status/index.js";
 import type { AttemptRecord, QuotaView, SubmissionView } from "../gateway-api/index.js";
 import type { SubmissionRecord } from "./db.js";
 
@@ -25,6 +31,14 @@ export function quotaView(q: QuotaStatus): QuotaView {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * The organizers' scorer failing is theirs: its cause (the end of the scorer's stderr) goes to them only;
+ * the participant is told it waits for them, whatever the phase shows.
+ */
+const WAITING = describeReasonClass({ kind: "organizer_fault" });
+const participantReason = (status: RunStatus | null, reason: string | null) =>
+  status === "scorer_failed" ? WAITING : reason;
 
 /** The attempts that ended with a result other than the standing one (a cancelled one shows as `state`). */
 function otherAttempts(record: SubmissionRecord): AttemptRecord[] {
@@ -60,7 +74,7 @@ export function submissionView(
     chosen: record.chosen,
     status: record.status,
     reason_class: shown.reasonClass,
-    reason: shown.reason,
+    reason: participantReason(record.status, shown.reason),
     public_score: roundScore(record.publicScore, competition.leaderboard.precision),
     score_precision: competition.leaderboard.precision,
     duration_ms: record.durationMs,
@@ -68,7 +82,10 @@ export function submissionView(
     started_at: iso(record.startedAtMs),
     finished_at: record.finishedAt,
     attempt: record.attempt,
-    earlier_attempts: participantAttempts(otherAttempts(record), logs),
+    earlier_attempts: participantAttempts(otherAttempts(record), logs).map((a) => ({
+      ...a,
+      reason: participantReason(a.status, a.reason)!,
+    })),
     dispatch: {
       state: record.dispatchState,
       attempts: record.dispatchAttempts,

@@ -6,7 +6,7 @@
  * The check reads the store; it reserves nothing. Two submissions checked at the same moment can both be
  * allowed, so a caller that must be exact serialises check + record per participant.
  */
-import { isInfrastructureFault, RUN_STATUSES, type RunStatus } from "../status/index.js";
+import { isParticipantOutcome, RUN_STATUSES, type RunStatus } from "../status/index.js";
 import type { LeaderboardRules } from "./rules.js";
 import type { LeaderboardStore } from "./store.js";
 
@@ -30,12 +30,12 @@ export interface QuotaStatus {
 }
 
 /**
- * The run statuses that count toward a participant's submission limits: infrastructure errors never
- * count; other failed runs count only when `countFailed` is true.
+ * The run statuses that count toward a participant's submission limits: infrastructure errors and the
+ * organizers' scorer failing never count; other failed runs count only when `countFailed` is true.
  */
 export function countedStatuses(countFailed: boolean): RunStatus[] {
   return RUN_STATUSES.filter(
-    (status) => !isInfrastructureFault(status) && (countFailed || status === "succeeded"),
+    (status) => isParticipantOutcome(status) && (countFailed || status === "succeeded"),
   );
 }
 

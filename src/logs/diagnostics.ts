@@ -33,6 +33,7 @@ export const REASON_CLASSES = [
   "output_too_large",
   "wrong_format",
   "scoring_failed",
+  "organizer_fault",
   "platform_fault",
 ] as const;
 
@@ -54,6 +55,7 @@ const CLASS_OF: Record<RunStatus, ReasonClassKind> = {
   output_invalid: "wrong_format",
   output_too_large: "output_too_large",
   scoring_failed: "scoring_failed",
+  scorer_failed: "organizer_fault",
   infrastructure_error: "platform_fault",
 };
 
@@ -93,6 +95,11 @@ export function describeReasonClass(reason: ReasonClass): string {
     }
     case "scoring_failed":
       return "the predictions could not be scored";
+    case "organizer_fault":
+      return (
+        "waiting for the organizers: their scorer failed on your predictions, which passed the format " +
+        "check; it does not count against your limits, and they re-score it once they fixed it"
+      );
     case "platform_fault":
       return "a fault of the platform, not yours: it does not count against your limits";
   }

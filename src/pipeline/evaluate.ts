@@ -194,8 +194,8 @@ async function score(scoring: SubmissionScoring): Promise<Scored> {
         problemCounts: error.failure.counts,
       };
     }
-    if (error instanceof ScoringError)
-      return { ...UNSCORED, status: "scoring_failed", reason: error.message };
+    // Its own status: scoring_failed, or scorer_failed where the organizers' scorer failed.
+    if (error instanceof ScoringError) return { ...UNSCORED, status: error.status, reason: error.message };
     throw error;
   }
 }

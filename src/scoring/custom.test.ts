@@ -62,14 +62,14 @@ print(json.dumps({"public": 1}))
     expect(scores.public).toBe(1);
   });
 
-  it("a scorer that crashes is a ScorerFailedError (scoring_failed) with the end of its stderr", async () => {
+  it("a scorer that crashes is a ScorerFailedError (scorer_failed: the organizers') with the end of its stderr", async () => {
     const error = await score(`raise RuntimeError("ground truth has no column y_true")`).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ScorerFailedError);
     expect((error as ScorerFailedError).infrastructure).toBe(false);
     expect(error).toBeInstanceOf(ScoringError);
-    expect((error as ScoringError).status).toBe("scoring_failed");
+    expect((error as ScoringError).status).toBe("scorer_failed");
     expect((error as Error).message).toMatch(/exited with code 1.*ground truth has no column y_true/);
   });
 

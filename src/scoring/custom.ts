@@ -12,6 +12,7 @@ import path from "node:path";
 import { z } from "zod";
 import { SCORER_PATHS, scorerPredictionsFile } from "../contract/index.js";
 import { newRunId, runSandboxed, type SandboxLimits } from "../sandbox/index.js";
+import type { RunStatus } from "../status/index.js";
 import { ScoringError } from "./errors.js";
 import { predictionsEncoding, type SubmissionFormat } from "./format.js";
 
@@ -34,11 +35,14 @@ export function scorerPredictionsPath(format: Pick<SubmissionFormat, "file" | "f
  */
 export class ScorerFailedError extends ScoringError {
   override name = "ScorerFailedError";
+  /** scorer_failed: the organizers' to fix (never counted, never retried by itself). */
+  override readonly status: RunStatus;
   constructor(
     message: string,
     readonly infrastructure = false,
   ) {
     super(message);
+    this.status = infrastructure ? "scoring_failed" : "scorer_failed";
   }
 }
 

@@ -11,6 +11,7 @@ export const RUN_STATUSES = [
   "output_invalid",
   "output_too_large",
   "scoring_failed",
+  "scorer_failed",
   "infrastructure_error",
 ] as const;
 
@@ -19,6 +20,21 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Faults of the platform, not the participant: retryable, never counted against a participant. */
 export function isInfrastructureFault(status: RunStatus): boolean {
   return status === "infrastructure_error";
+}
+
+/**
+ * The organizer's fault found during a run: their custom scorer failed on predictions that passed the
+ * format check. Never counted, never retried by itself (a retry would run the program again: crafted
+ * predictions would earn free runs); the participant is shown it waits for the organizers, who fix the
+ * scorer and re-score.
+ */
+export function isOrganizerFault(status: RunStatus): boolean {
+  return status === "scorer_failed";
+}
+
+/** Whether a run with this status is the participant's own outcome (a score or their failure). */
+export function isParticipantOutcome(status: RunStatus): boolean {
+  return !isInfrastructureFault(status) && !isOrganizerFault(status);
 }
 
 /** Process exit codes of proctor commands, so scripts and CI can tell who is at fault. */
@@ -31,17 +47,17 @@ export const EXIT_CODES = {
 
 export function exitCodeFor(status: RunStatus): number {
   if (status === "succeeded") return EXIT_CODES.succeeded;
-  return isInfrastructureFault(status) ? EXIT_CODES.infrastructureError : EXIT_CODES.participantFailure;
+  return isParticipantOutcome(status) ? EXIT_CODES.participantFailure : EXIT_CODES.infrastructureError;
 }
 
 /**
  * Whether an attempt's result (`incoming`) takes the place of the result a submission stands on
  * (`standing`, null when it has none): a score always does (the newest score stands); anything does where
- * nothing stands; a participant's failure replaces another unscored result; an infrastructure error never
- * replaces a result, and nothing but a newer score replaces a score. So a failed, cancelled or given-up
- * re-run leaves the earlier score in place.
+ * nothing stands; a participant's failure replaces another unscored result; an infrastructure error or the
+ * organizers' scorer failing never replaces a result, and nothing but a newer score replaces a score. So
+ * a failed, cancelled or given-up re-run leaves the earlier score in place.
  */
 export function replacesStanding(standing: RunStatus | null, incoming: RunStatus): boolean {
   if (incoming === "succeeded" || standing === null) return true;
-  return standing !== "succeeded" && !isInfrastructureFault(incoming);
+  return standing !== "succeeded" && isParticipantOutcome(incoming);
 }

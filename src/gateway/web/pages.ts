@@ -312,7 +312,9 @@ function uploadKind(c: Competition) {
  */
 function outcome(v: SubmissionView): Html {
   const good = v.status === "succeeded";
-  const standing = markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${v.status}</span>`;
+  // The organizers' scorer failed: theirs to fix and re-score (the details say so).
+  const label = v.status === "scorer_failed" ? "waiting for the organizers" : v.status;
+  const standing = markup`<span class="${good ? "state-final-succeeded" : "state-final-failed"}">${label}</span>`;
   // The current attempt ended without taking the standing place: it is among the other attempts.
   const current = v.earlier_attempts.find((a) => a.attempt === v.attempt);
   if (v.state === "final" && !current) return standing;
@@ -611,7 +613,7 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
       <section aria-labelledby="rescore" class="card">
         <h2 id="rescore">Re-score after a scoring fix</h2>
         <p>
-          Runs every scored submission again (succeeded, output_invalid, scoring_failed): the runners score
+          Runs every scored submission again (succeeded, output_invalid, scoring_failed, scorer_failed): the runners score
           them afresh.
         </p>
         ${form("/admin/rescore", "Re-score all")}

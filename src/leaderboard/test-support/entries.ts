@@ -45,5 +45,6 @@ export const QUOTA_CASES: readonly {
   { status: "output_invalid", counts: { strict: false, countFailed: true } },
   { status: "output_too_large", counts: { strict: false, countFailed: true } },
   { status: "scoring_failed", counts: { strict: false, countFailed: true } },
+  { status: "scorer_failed", counts: { strict: false, countFailed: false } },
   { status: "infrastructure_error", counts: { strict: false, countFailed: false } },
 ];
