@@ -174,7 +174,7 @@ describe("participantAttempts", () => {
   it("tells each earlier attempt's class where logs are none, and keeps the reasons elsewhere", () => {
     expect(participantAttempts(attempts, none).map((a) => a.reason)).toEqual([
       "a fault of the platform, not yours: it does not count against your limits",
-      "the predictions do not follow the submission format; replaced by a re-run",
+      "the predictions do not follow the submission format; not the result that stands",
     ]);
     expect(participantAttempts(attempts, full)).toEqual(attempts);
   });

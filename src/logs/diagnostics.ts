@@ -11,7 +11,7 @@
  * `logs.max_bytes`, marked where cut. The organizer's view is not made here: it shows the record whole.
  */
 import { PROBLEM_RULES, ruleCount, type ProblemRule } from "../scoring/problems.js";
-import type { RunStatus } from "../status/index.js";
+import { isParticipantOutcome, type RunStatus } from "../status/index.js";
 import { cutText } from "../units/index.js";
 import { visibleLog, type LogShowing } from "./visibility.js";
 
@@ -177,8 +177,9 @@ export function participantAttempts<T extends { status: RunStatus; reason: strin
   if (logs.visibility !== "none") return [...attempts];
   return attempts.map((a) => {
     const words = describeReasonClass(reasonClass(a.status, null));
-    // Attempts other than a platform fault end in the record only when the organizers ran it again.
-    return { ...a, reason: a.status === "infrastructure_error" ? words : `${words}; replaced by a re-run` };
+    // The other attempts than the one whose result stands: a platform's or organizers' fault says why by
+    // itself; a participant's outcome is one a re-run's score replaced, or a re-run that left a score be.
+    return { ...a, reason: isParticipantOutcome(a.status) ? `${words}; not the result that stands` : words };
   });
 }
 
