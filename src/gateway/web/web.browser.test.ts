@@ -327,6 +327,44 @@ describe("the participant's pages", () => {
   });
 });
 
+describe("a re-run that fails", () => {
+  it("keeps the earlier score: the owner's page shows both, the organizer's page every attempt", async () => {
+    const token = h.token("steady");
+    const id = ((await upload(h, token, await GOOD_ZIP())).json()["submission"] as { submission_id: string })
+      .submission_id;
+    expect((await postResult(h, id, h.runner, { ...SUCCEEDED, public_score: 0.77 })).status).toBe(200);
+    h.gateway.intake.organizer.rerun(id);
+    const failed = { ...SUCCEEDED, attempt: 2, status: "failed", reason: "exit code 1", public_score: null };
+    expect((await postResult(h, id, h.runner, { ...failed, private_score_sealed: null })).status).toBe(200);
+
+    const { context, page } = await newPage(1000, 800, { bypassCSP: true });
+    await signIn(page, token);
+    await page.goto(`${h.url}/submissions`);
+    const row = page.locator(`tr[id="${id}"]`);
+    expect(await row.locator("[data-cell=status]").innerText()).toBe(
+      "attempt 2: failed\nstanding: succeeded",
+    );
+    expect(await row.locator("[data-cell=score]").innerText()).toBe("0.7700");
+    expect(await row.getByRole("button", { name: /Cancel/ }).count()).toBe(0);
+    await row.getByText("Details").click();
+    expect(await row.locator("[data-cell=attempts]").innerText()).toContain("attempt 2: failed");
+    expect(await accessibilityViolations(page)).toEqual([]);
+
+    await signIn(page, h.gateway.intake.admins.add("orga-attempts").token);
+    await page.goto(`${h.url}/admin/submissions/${id}`);
+    expect(await page.locator("[data-cell=standing]").innerText()).toBe(
+      "succeeded (public score 0.77), attempt 1",
+    );
+    const attempts = page.locator("#attempts tbody tr");
+    expect(await attempts.count()).toBe(2);
+    expect(await attempts.first().innerText()).toContain("1 (stands)");
+    expect(await attempts.last().innerText()).toMatch(/2\s+rerun[\s\S]*failed\s+exit code 1/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
 describe("on a phone, for everyone", () => {
   it("every page fits a 390 px screen and passes axe-core's WCAG 2.1 AA checks", async () => {
     const token = h.token("phone-user");
