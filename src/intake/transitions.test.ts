@@ -117,6 +117,7 @@ describe("the table", () => {
     expect(() => transitionSql("heartbeat", { attempt: true })).toThrow(/needs the claim fence/);
     expect(() => transitionSql("report")).toThrow(/needs the attempt fence/);
     expect(() => transitionSql("rerun", { attempt: true })).toThrow(/takes no attempt fence/);
+    expect(() => transitionSql("claim", { claim: true })).toThrow(/takes no claim fence/);
   });
 
   it("a refusal names the submission, its state, the event and the states it needs", () => {

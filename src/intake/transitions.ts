@@ -70,8 +70,8 @@ export interface Transition {
   set: Readonly<Record<string, string>>;
   /** Only for the attempt named by `@attempt` (a runner's, the sweeper's), else whatever is current. */
   attempt: "required" | "optional" | "none";
-  /** Only while `@claim_sha256` holds the claim (required), or where the caller names a fence. */
-  claim: "required" | "optional";
+  /** Only while `@claim_sha256` holds the claim (required), where the caller names one, or never. */
+  claim: "required" | "optional" | "none";
   attemptRow: AttemptRowChange | null;
   /** What the caller is told when its event is refused, after the states it needs. */
   refused: string;
@@ -129,7 +129,7 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
       next_dispatch_at_ms: NULL,
     },
     attempt: "optional",
-    claim: "optional",
+    claim: "none",
     attemptRow: "starts",
     refused: "another runner has it, or it is over: run nothing",
   },
@@ -231,6 +231,7 @@ export function transitionSql(event: SubmissionEvent, fence: Fence = {}): string
   if (t.attempt === "required" && !fence.attempt) throw new Error(`${event} needs the attempt fence`);
   if (t.attempt === "none" && fence.attempt) throw new Error(`${event} takes no attempt fence`);
   if (t.claim === "required" && !fence.claim) throw new Error(`${event} needs the claim fence`);
+  if (t.claim === "none" && fence.claim) throw new Error(`${event} takes no claim fence`);
   const set = [`state = '${t.to}'`, ...Object.entries(t.set).map(([column, sql]) => `${column} = ${sql}`)];
   const where = [`id = @id`, `state IN (${t.from.map((s) => `'${s}'`).join(", ")})`];
   if (fence.attempt) where.push("attempt = @attempt");
