@@ -4,8 +4,8 @@
  * the only place that decides. The state and event unions are derived from it, and so is each event's
  * guarded UPDATE (`… WHERE id = @id AND state IN (<its from-states>) [AND attempt = @attempt] [fence]`),
  * which db.ts runs with the attempt row's change in one transaction; when the guard does not hold nothing
- * changes and the caller says why (`refusal`). docs/gateway.md shows the table as `renderTable` writes it
- * (a test keeps them equal).
+ * changes and the caller says why (`TransitionRefusedError`). docs/gateway.md shows the table as
+ * `renderTable` writes it (a test keeps them equal).
  *
  * A submission's result columns hold its standing result: the attempt whose result counts (on the
  * leaderboard, toward the limits). An attempt's own result is its row in submission_attempts; it takes
