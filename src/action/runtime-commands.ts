@@ -43,6 +43,7 @@ export async function buildRuntimeCommand(): Promise<void> {
         flavour,
         tag: buildRef,
         revision: context.sha,
+        ...(context.owner && { source: `${context.serverUrl}/${context.owner}/${context.repo}` }),
         dockerfile: inputs.dockerfile,
         buildArgs: inputs.buildArgs,
         ...(cache && { cache }),

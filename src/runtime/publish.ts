@@ -28,6 +28,11 @@ export interface RuntimeBuild {
   /** Local tag for the built image, e.g. proctor/runtime:cpu-local. */
   tag: string;
   revision?: string;
+  /**
+   * The repository's web address (https://github.com/<owner>/<repo>): the image's source label, and the
+   * label that points to its SBOM on the leaderboard branch (sbomLocation).
+   */
+  source?: string;
   /** BuildKit cache, e.g. "type=gha" on GitHub-hosted runners. */
   cache?: string;
   /** Default runtime/Dockerfile; runtime/Dockerfile.offline builds the offline flavour. */
@@ -47,12 +52,25 @@ export async function buildRuntime(build: RuntimeBuild, onLine?: ProgressLine): 
         CPU_OR_GPU: build.flavour,
         REVISION: build.revision ?? "unknown",
         CREATED: new Date().toISOString(),
+        ...(build.source && { SOURCE: build.source, SBOM: sbomLocation(build.source, build.flavour) }),
         ...build.buildArgs,
       },
       ...(build.cache && { cache: build.cache }),
     },
     onLine,
   );
+}
+
+/** The leaderboard branch the runtime workflow publishes each image's SBOM on (the action's default). */
+export const SBOM_BRANCH = "leaderboard";
+
+/**
+ * Where the SBOM of a published image of `flavour` is kept: runtime/sbom-<flavour>.cdx.json on the
+ * leaderboard branch (the record job of the runtime workflow puts it there; runtime/published.json names
+ * its sha256 per image). An image's `org.proctor.sbom` label points here.
+ */
+export function sbomLocation(source: string, flavour: Flavour): string {
+  return `${source}/blob/${SBOM_BRANCH}/runtime/sbom-${flavour}.cdx.json`;
 }
 
 /** The tags a published runtime gets: <flavour>-latest and <flavour>-<commit>. */

@@ -398,4 +398,61 @@ describe("signed and recorded (publish and record jobs)", () => {
       "moved\n",
     );
   });
+
+  it("the record job puts each published image's SBOM on the leaderboard branch under runtime/, and says so where that branch is not made yet", async () => {
+    const base = path.join(dir, "sboms");
+    const server = path.join(base, "server", "org", "comp.git");
+    const work = path.join(base, "work");
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+        cwd,
+        stdio: "pipe",
+        encoding: "utf8",
+      });
+    await mkdir(path.dirname(server), { recursive: true });
+    git(path.dirname(server), "init", "--quiet", "--bare", "-b", "main", "comp.git");
+    await mkdir(work, { recursive: true });
+    git(work, "init", "--quiet", "-b", "main");
+    await writeFile(path.join(work, "README.md"), "competition\n");
+    git(work, "add", ".");
+    git(work, "commit", "--quiet", "-m", "base");
+    git(work, "push", "--quiet", server, "main");
+    const temp = path.join(base, "temp");
+    for (const flavour of ["cpu", "gpu"]) {
+      const folder = path.join(temp, "published", `published-${flavour}`, "sbom");
+      await mkdir(folder, { recursive: true });
+      await writeFile(
+        path.join(folder, `${flavour}.cdx.json`),
+        `{"bomFormat":"CycloneDX","flavour":"${flavour}"}\n`,
+      );
+    }
+    const step = named(runtime.jobs.record!, "Publish the SBOMs on the leaderboard branch");
+    const run = () =>
+      runStep(step, {
+        context: { github: { token: WRITE_TOKEN }, runner: { temp } } as JobContext,
+        cwd: work,
+        env: {
+          GITHUB_SERVER_URL: `file://${path.join(base, "server")}`,
+          GITHUB_REPOSITORY: "org/comp",
+          GITHUB_SHA: "b".repeat(40),
+        },
+      });
+    const before = await run();
+    expect(before.status, before.stderr).toBe(0);
+    expect(before.stdout).toContain(
+      "::notice title=SBOMs not on leaderboard::the branch leaderboard does not exist yet",
+    );
+    // The first scored submission makes the branch.
+    git(work, "push", "--quiet", server, "main:leaderboard");
+    const ran = await run();
+    expect(ran.stdout + ran.stderr).not.toContain(WRITE_TOKEN);
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toContain("::notice title=SBOMs published::");
+    const show = (file: string) =>
+      execFileSync("git", ["--git-dir", server, "show", `leaderboard:${file}`], { encoding: "utf8" });
+    expect(JSON.parse(show("runtime/sbom-gpu.cdx.json"))).toEqual({ bomFormat: "CycloneDX", flavour: "gpu" });
+    expect(show("README.md")).toBe("competition\n");
+    const again = await run();
+    expect(again.stdout).toContain("the SBOMs on leaderboard are current");
+  });
 });
