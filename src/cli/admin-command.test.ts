@@ -30,7 +30,7 @@ async function uploaded(participant: string): Promise<{ token: string; id: strin
 const admin = (...args: string[]) => cli(adminCommand(), [...args, "--data-dir", h.dataDir]);
 
 describe("proctor cancel", () => {
-  it("cancels a queued submission; a started one is refused with the reason", async () => {
+  it("cancels a queued submission, and a started one (which counts); an ended one is refused with the reason", async () => {
     const { token, id } = await uploaded("cli-canceller");
     const ran = await cli(cancelCommand(), [id, "--server", h.url, "--token", token]);
     expect(ran.error).toBeUndefined();
@@ -39,14 +39,12 @@ describe("proctor cancel", () => {
 
     const started = await uploaded("cli-late-canceller");
     expect((await download(h, started.id, 1, h.runner)).status).toBe(200);
-    const refused = await cli(cancelCommand(), [
-      started.id,
-      "--server",
-      h.url,
-      "--token",
-      started.token,
-      "--json",
-    ]);
+    const cancel = () =>
+      cli(cancelCommand(), [started.id, "--server", h.url, "--token", started.token, "--json"]);
+    const stopped = await cancel();
+    expect(stopped.error).toBeUndefined();
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ quota: { used_today: 1 } });
+    const refused = await cancel();
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ error: "not_cancellable" });
   });
