@@ -114,8 +114,9 @@ export interface SubmissionView {
   zip_sha256: string;
   zip_bytes: number;
   /**
-   * queued (waiting for a runner) -> running (a runner has it) -> final (status holds the outcome); or
-   * cancelled (free while queued; counted when a runner had started it).
+   * Its current attempt: queued (waiting for a runner) -> running (a runner has it) -> final; or cancelled
+   * (free while queued; counted when a runner had started it). An organizer's re-run makes a final
+   * submission queued again while its standing result (below) stays (src/intake/transitions.ts).
    */
   state: SubmissionState;
   /** The lifecycle phase it was submitted in (smoke_test, evaluation), or null. */
@@ -126,7 +127,11 @@ export interface SubmissionView {
   disqualified: string | null;
   /** Chosen by its participant for the final (private) leaderboard (final_selection mode `chosen`). */
   chosen: boolean;
-  /** The outcome once final; null before. */
+  /**
+   * The standing outcome: the last scored attempt's, until a newer attempt scores (a failed, cancelled or
+   * given-up re-run, an infrastructure error or a scorer's crash never replaces a score); null until one
+   * attempt has ended.
+   */
   status: RunStatus | null;
   /**
    * Why it ended, as a class (src/logs/diagnostics.ts: exit_code, time_limit, memory_limit, no_output_file,
@@ -146,9 +151,9 @@ export interface SubmissionView {
   image_digest: string | null;
   started_at: string | null;
   finished_at: string | null;
-  /** 1, or 2 after the intake gave up on a stuck run and dispatched it again. */
+  /** The current attempt's number: each run, re-run and retry after a lost runner is an attempt of its own. */
   attempt: number;
-  /** Earlier attempts the intake gave up on (where logs are `none`, each reason is its class in words). */
+  /** The other ended attempts, each with its own outcome (where logs are `none`, each reason is its class). */
   earlier_attempts: AttemptRecord[];
   dispatch: {
     /** sent: a runner was asked to run it; pending: sending failed and is retried (see next_attempt_at). */
