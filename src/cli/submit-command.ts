@@ -127,6 +127,7 @@ interface SubmitFlags {
   json: boolean;
   cpuOrGpu: "cpu" | "gpu";
   wait: number;
+  model?: string;
 }
 
 export function submitCommand(): Command {
@@ -141,6 +142,11 @@ export function submitCommand(): Command {
     .addOption(
       new Option("--cpu-or-gpu <kind>", "which runners run it").choices(["cpu", "gpu"]).default("cpu"),
     )
+    .option(
+      "--model <model.tar.gz>",
+      "a model tarball sent with your image, shown to it at /opt/ml/model (Grand Challenge's contract; " +
+        "make it with `tar -czf model.tar.gz -C model .`)",
+    )
     .addOption(
       new Option("--wait <duration>", "how long to wait for the result (0: do not wait)")
         .default(30 * 60_000, "30m")
@@ -150,6 +156,12 @@ export function submitCommand(): Command {
       const info = await stat(zip).catch(() => undefined);
       if (!info?.isFile())
         throw new UsageError(`${zip}: no such file; pass the submission zip (proctor pack makes one)`);
+      const model = flags.model === undefined ? undefined : await stat(flags.model).catch(() => undefined);
+      if (flags.model !== undefined && !model?.isFile())
+        throw new UsageError(
+          `--model ${flags.model}: no such file; pass your model tarball (tar -czf model.tar.gz -C model .)`,
+        );
+      const size = info.size + (model?.size ?? 0);
       const credentials = await gatewayCredentials(flags);
 
       const showProgress = process.stderr.isTTY === true && !flags.json;
@@ -165,11 +177,12 @@ export function submitCommand(): Command {
           )
         : undefined;
       const started = Date.now();
-      bar?.start(info.size, 0, { sent: formatBytes(0), size: formatBytes(info.size), speed: "" });
+      bar?.start(size, 0, { sent: formatBytes(0), size: formatBytes(size), speed: "" });
       let submitted;
       try {
         submitted = await uploadSubmission(credentials, {
           zipPath: zip,
+          ...(flags.model !== undefined && { modelPath: flags.model }),
           cpuOrGpu: flags.cpuOrGpu,
           onProgress: (sent) => {
             const seconds = Math.max(0.001, (Date.now() - started) / 1000);
@@ -185,6 +198,7 @@ export function submitCommand(): Command {
       if (!flags.json) {
         process.stderr.write(
           `submitted ${zip} (${formatBytes(submission.zip_bytes)}, sha256 ${submission.zip_sha256.slice(0, 12)}…) ` +
+            (flags.model !== undefined ? `with the model ${flags.model} ` : "") +
             `as ${submission.submission_id}\n${describeQuota(submitted.quota)}\n`,
         );
       }

@@ -45,6 +45,7 @@ export {
   claimById,
   claimNext,
   downloadAttempt,
+  downloadModel,
   heartbeatClaim,
   releaseClaim,
   runnerSubmission,

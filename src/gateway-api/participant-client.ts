@@ -1,12 +1,13 @@
 /**
  * The participant's client of the gateway API (contract.ts): upload a zip (streamed, with progress), read one
- * submission or the list, cancel one that has not started, and wait for a result by polling with backoff.
+ * submission or the list, cancel one, and wait for a result by polling with backoff.
  */
 import { createReadStream, promises as fsp } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SubmissionListView, SubmissionView, SubmittedView } from "./contract.js";
 import { apiError, GatewayApiError, requestJson, type GatewayCredentials } from "./http.js";
@@ -19,36 +20,65 @@ export function listSubmissions(credentials: GatewayCredentials): Promise<Submis
   return requestJson(credentials, "/v1/submissions");
 }
 
-/** Cancels a submission no runner has started (409 not_cancellable once one has). */
+/**
+ * Cancels a submission: a queued one without counting, a running one stopped by its runner at its next
+ * heartbeat and counted (409 not_cancellable once it is over, or for the organizers' re-run).
+ */
 export function cancelSubmission(credentials: GatewayCredentials, id: string): Promise<SubmittedView> {
   return requestJson(credentials, `/v1/submissions/${encodeURIComponent(id)}/cancel`, { method: "POST" });
 }
 
 export interface UploadOptions {
   zipPath: string;
+  /** A model tarball sent with an image (a second file part, `model`): Grand Challenge's /opt/ml/model. */
+  modelPath?: string;
   cpuOrGpu?: "cpu" | "gpu";
-  /** Called as bytes of the zip go out. */
+  /** Called as bytes of the zip (and the model after it) go out. */
   onProgress?: (sentBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
 
 /**
- * Uploads a zip as multipart/form-data (one file part), streamed with a known Content-Length. An answer
- * that comes while the body is still going out (413, 401, 429...) is taken as the answer.
+ * Uploads a zip as multipart/form-data (one file part, then the model's if any), streamed with a known
+ * Content-Length. An answer that comes while the body is still going out (413, 401, 429...) is taken as
+ * the answer.
  */
 export async function uploadSubmission(
   credentials: GatewayCredentials,
   options: UploadOptions,
 ): Promise<SubmittedView> {
-  const { size } = await fsp.stat(options.zipPath);
   const boundary = `----proctor${randomBytes(12).toString("hex")}`;
-  const name = path.basename(options.zipPath).replace(/["\r\n\\]/g, "_");
+  const filePart = (field: string, file: string, type: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; ` +
+    `filename="${path.basename(file).replace(/["\r\n\\]/g, "_")}"\r\nContent-Type: ${type}\r\n\r\n`;
+  const files = [{ file: options.zipPath, head: filePart("submission", options.zipPath, "application/zip") }];
+  if (options.modelPath !== undefined)
+    files.push({
+      file: options.modelPath,
+      head: `\r\n${filePart("model", options.modelPath, "application/gzip")}`,
+    });
+  const sizes = await Promise.all(files.map(async ({ file }) => (await fsp.stat(file)).size));
+  const size = sizes.reduce((a, b) => a + b, 0);
   const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="cpu_or_gpu"\r\n\r\n${options.cpuOrGpu ?? "cpu"}\r\n` +
-      `--${boundary}\r\nContent-Disposition: form-data; name="submission"; filename="${name}"\r\n` +
-      `Content-Type: application/zip\r\n\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="cpu_or_gpu"\r\n\r\n${options.cpuOrGpu ?? "cpu"}\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const framing = head.length + tail.length + files.reduce((n, f) => n + Buffer.byteLength(f.head), 0);
+  let sent = 0;
+  async function* body() {
+    yield head;
+    for (const { file, head: part } of files) {
+      yield Buffer.from(part);
+      for await (const chunk of createReadStream(file, {
+        highWaterMark: 256 * 1024,
+      }) as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        options.onProgress?.(sent, size);
+        yield chunk;
+      }
+    }
+    yield tail;
+  }
   const url = new URL(`${credentials.server}/v1/submissions`);
   const transport = url.protocol === "https:" ? https : http;
 
@@ -59,12 +89,12 @@ export async function uploadSubmission(
       headers: {
         authorization: `Bearer ${credentials.token}`,
         "content-type": `multipart/form-data; boundary=${boundary}`,
-        "content-length": String(head.length + size + tail.length),
+        "content-length": String(framing + size),
         accept: "application/json",
       },
       ...(options.signal && { signal: options.signal }),
     });
-    const file = createReadStream(options.zipPath, { highWaterMark: 256 * 1024 });
+    const file = Readable.from(body(), { objectMode: false });
     request.on("response", (response) => {
       answered = true;
       file.destroy();
@@ -88,15 +118,8 @@ export async function uploadSubmission(
         );
       }
     });
-    let sent = 0;
-    file.on("data", (chunk) => {
-      sent += chunk.length;
-      options.onProgress?.(sent, size);
-    });
     file.on("error", (error) => request.destroy(error));
-    request.write(head);
-    file.pipe(request, { end: false });
-    file.on("end", () => request.end(tail));
+    file.pipe(request);
   });
   if (status !== 202 && status !== 200) throw apiError(status, text);
   return JSON.parse(text) as SubmittedView;

@@ -1,10 +1,11 @@
 /**
  * The runner's client of the gateway (contract.ts, claims.ts, result-report.ts), authenticated with the
  * runner credential: claim a submission (the next of a kind, or by id), keep the claim (heartbeats) or give
- * it back, read a submission, download the zip of the claimed attempt, report its result. Network errors
+ * it back, read a submission, download the zip (and an image's model tarball) of the claimed attempt, report
+ * its result. Network errors
  * and 5xx answers are retried; a refusal (4xx) never is.
  */
-import { downloadSubmission } from "../submission/index.js";
+import { downloadSubmission, SubmissionFetchError } from "../submission/index.js";
 import type {
   ClaimByIdRequest,
   ClaimHold,
@@ -45,8 +46,36 @@ export function downloadAttempt(
   dest: string,
   options: { maxBytes: number; sha256: string; claimToken?: string },
 ): Promise<{ sha256: string; bytes: number }> {
+  return downloadPart(credentials, route(id, `/zip?attempt=${attempt}`), dest, options);
+}
+
+/**
+ * Downloads the model tarball uploaded with the image of `attempt` to `dest` (size-capped while streaming);
+ * null when the submission has none (404 `no_model`).
+ */
+export async function downloadModel(
+  credentials: GatewayCredentials,
+  id: string,
+  attempt: number,
+  dest: string,
+  options: { maxBytes: number; claimToken?: string },
+): Promise<{ bytes: number } | null> {
+  try {
+    return await downloadPart(credentials, route(id, `/model?attempt=${attempt}`), dest, options);
+  } catch (error) {
+    if (error instanceof SubmissionFetchError && error.httpStatus === 404) return null;
+    throw error;
+  }
+}
+
+function downloadPart(
+  credentials: GatewayCredentials,
+  path: string,
+  dest: string,
+  options: { maxBytes: number; sha256?: string; claimToken?: string },
+): Promise<{ sha256: string; bytes: number }> {
   const { claimToken, ...download } = options;
-  return downloadSubmission(`${credentials.server}${route(id, `/zip?attempt=${attempt}`)}`, dest, {
+  return downloadSubmission(`${credentials.server}${path}`, dest, {
     ...download,
     headers: {
       authorization: `Bearer ${credentials.token}`,

@@ -20,6 +20,7 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { imageMountFolders, type Competition, type Phase } from "../config/index.js";
+import { DEFAULT_MODEL_LIMITS } from "../config/submission.js";
 import { phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
 import {
   checkQuota,
@@ -53,6 +54,7 @@ import {
   DEFAULT_IMAGE_LIMITS,
   DEFAULT_ZIP_LIMITS,
   checkImageConfig,
+  extractModelArchive,
   inspectImageArchive,
   inspectSubmission,
 } from "../submission/index.js";
@@ -79,7 +81,7 @@ import {
 } from "./errors.js";
 import { newSubmissionId } from "./secrets.js";
 import { allowed } from "./transitions.js";
-import { StorageNotFoundError, type StoredZip, type SubmissionStorage } from "./storage.js";
+import { StorageNotFoundError, type StoredPart, type StoredZip, type SubmissionStorage } from "./storage.js";
 import { Organizer } from "./organizer.js";
 import { Sessions } from "./sessions.js";
 import { TokenRegistry } from "./tokens.js";
@@ -259,6 +261,13 @@ export class Intake {
     return this.competition.zipLimits.maxZipBytes ?? DEFAULT_ZIP_LIMITS.maxZipBytes;
   }
 
+  /** The cap on a model tarball uploaded with an image (submission.image.max_model); null: no model is taken. */
+  get maxModelBytes(): number | null {
+    const submission = this.competition.submission;
+    if (submission.kind !== "image") return null;
+    return (submission.image.perCase ?? DEFAULT_MODEL_LIMITS).maxModelBytes;
+  }
+
   /**
    * Grows each time the leaderboard changes (a result, a re-run, a disqualification, here or by
    * `proctor admin` on the same database): what a cached leaderboard is keyed on.
@@ -326,7 +335,8 @@ export class Intake {
    * Takes an upload: streams it to storage with the size cap enforced on the way (past the cap the stream
    * fails with UploadTooLargeError and nothing is kept) and its sha256 computed; inspects the zip (or the
    * image archive, when the competition takes images) with the same checks as `proctor run`
-   * (InvalidSubmissionError); checks the limits and records it atomically per
+   * (InvalidSubmissionError); stores and checks the model tarball `model` gives, if any (before the record
+   * exists, so no runner claims it without its model); checks the limits and records it atomically per
    * participant (QuotaExceededError); then dispatches it (a failed dispatch is retried, not an error).
    */
   async accept(input: {
@@ -334,6 +344,8 @@ export class Intake {
     cpuOrGpu: CpuOrGpu;
     data: Readable;
     note?: string | undefined;
+    /** The rest of the upload, read once the submission is stored: a model tarball, or null for none. */
+    model?: () => Promise<Readable | null>;
   }): Promise<SubmittedView> {
     const { participant, cpuOrGpu } = input;
     this.checkRunnerKind(cpuOrGpu);
@@ -344,6 +356,11 @@ export class Intake {
       const inspected = await this.#inspections.run(() => this.#inspect(id));
       if (inspected.sha256 !== stored.sha256) {
         throw new Error(`submission ${id}: the stored zip's sha256 differs from what was received`);
+      }
+      const model = await input.model?.();
+      if (model) {
+        await this.#storage.put(id, model, "model");
+        await this.#inspections.run(() => this.#checkModel(id));
       }
     } catch (error) {
       await this.#storage.remove(id);
@@ -582,6 +599,20 @@ export class Intake {
       }
     }
     return { ...zip, sha256: record.zipSha256 };
+  }
+
+  /**
+   * A runner's download of the model tarball stored with the submission (same checks as openZip, which the
+   * runner calls first); null when the submission has none.
+   */
+  async openModel(id: string, attempt: unknown, claimToken?: string): Promise<StoredZip | null> {
+    const record = this.#record(id);
+    this.#checkAttempt(record, attempt);
+    this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
+    return this.#storage.open(id, "model").catch((error: unknown) => {
+      if (error instanceof StorageNotFoundError) return null;
+      throw error;
+    });
   }
 
   /**
@@ -882,7 +913,7 @@ export class Intake {
   /** The zip checks, or the image archive's and its config's (the base-image allow-list is checked on the runner). */
   async #inspect(id: string): Promise<{ sha256: string }> {
     const submission = this.competition.submission;
-    const inspect = (file: string) =>
+    const inspect = (file: string): Promise<{ sha256: string }> =>
       submission.kind === "image"
         ? inspectImageArchive(file, {
             limits: submission.image.limits,
@@ -895,12 +926,46 @@ export class Intake {
         : inspectSubmission(file, this.competition.zipLimits, { name: "the uploaded zip" });
     const local = this.#storage.localPath?.(id);
     if (local !== undefined) return inspect(local);
+    return this.#localCopy(
+      id,
+      "submission",
+      submission.kind === "image" ? "algorithm.tar" : "submission.zip",
+      inspect,
+    );
+  }
+
+  /** The model tarball's checks (no link, no name out of its folder, the caps), as the runner extracts it. */
+  async #checkModel(id: string): Promise<void> {
+    const submission = this.competition.submission;
+    const limits = (submission.kind === "image" && submission.image.perCase) || DEFAULT_MODEL_LIMITS;
+    // Under the name the participant knows (the refusal names it), without copying a local file.
+    const local = this.#storage.localPath?.(id, "model");
+    await this.#localCopy(
+      id,
+      "model",
+      "model.tar.gz",
+      (file) => extractModelArchive(file, null, limits),
+      local,
+    );
+  }
+
+  /** `use` on a stored part as a file named `name` in a temporary folder: a link to `local`, else a copy. */
+  async #localCopy<T>(
+    id: string,
+    part: StoredPart,
+    name: string,
+    use: (file: string) => Promise<T>,
+    local?: string,
+  ): Promise<T> {
     const dir = await fsp.mkdtemp(path.join(this.#tmpDir, "proctor-intake-"));
     try {
-      const file = path.join(dir, submission.kind === "image" ? "algorithm.tar" : "submission.zip");
-      const { stream } = await this.#storage.open(id);
-      await pipeline(stream, createWriteStream(file, { mode: 0o600 }));
-      return await inspect(file);
+      const file = path.join(dir, name);
+      if (local !== undefined) await fsp.symlink(local, file);
+      else {
+        const { stream } = await this.#storage.open(id, part);
+        await pipeline(stream, createWriteStream(file, { mode: 0o600 }));
+      }
+      return await use(file);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }

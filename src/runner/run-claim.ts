@@ -15,6 +15,7 @@ import path from "node:path";
 import type { Competition, Phase } from "../config/index.js";
 import {
   downloadAttempt,
+  downloadModel,
   finalReport,
   heartbeatClaim,
   MAX_RESULTS_JSON_CHARS,
@@ -39,6 +40,7 @@ import {
   type EnsureImageOptions,
 } from "../sandbox/index.js";
 import type { RunStatus } from "../status/index.js";
+import { DEFAULT_MODEL_LIMITS } from "../config/submission.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS, SubmissionFetchError } from "../submission/index.js";
 
 /** The label every container and volume of a claimed run carries: `<submission id>.<attempt>` (public). */
@@ -226,6 +228,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
       work,
       competition.submission.kind === "image" ? "algorithm.tar" : "submission.zip",
     );
+    let modelPath: string | undefined;
     try {
       await step(request, `download submission ${submissionId} (attempt ${attempt})`, () =>
         downloadAttempt(gateway, submissionId, attempt, zipPath, {
@@ -234,6 +237,16 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
           claimToken: claim.claim_token,
         }),
       );
+      // An image may come with a model tarball (Grand Challenge's /opt/ml/model); the run checks it again.
+      const kind = competition.submission;
+      if (kind.kind === "image") {
+        const model = path.join(work, "model.tar");
+        const downloaded = await downloadModel(gateway, submissionId, attempt, model, {
+          maxBytes: (kind.image.perCase ?? DEFAULT_MODEL_LIMITS).maxModelBytes,
+          claimToken: claim.claim_token,
+        });
+        if (downloaded) modelPath = model;
+      }
     } catch (error) {
       if (!(error instanceof SubmissionFetchError)) throw error;
       if (error.status === "infrastructure_error") request.hooks?.error?.(error.message);
@@ -259,6 +272,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
       evaluateSubmission({
         competition,
         zipPath,
+        ...(modelPath !== undefined && { modelPath }),
         image: request.image,
         participant: submission.participant,
         submissionId,

@@ -25,6 +25,8 @@ export class SubmissionFetchError extends Error {
   constructor(
     readonly status: Extract<RunStatus, "invalid_submission" | "infrastructure_error">,
     message: string,
+    /** The HTTP status of a refused download (404: nothing there). */
+    readonly httpStatus?: number,
   ) {
     super(message);
   }
@@ -92,6 +94,7 @@ export async function downloadSubmission(
     throw new SubmissionFetchError(
       "infrastructure_error",
       `downloading ${shown}: HTTP ${response.status} ${response.statusText}`,
+      response.status,
     );
   }
   const declared = Number(response.headers.get("content-length") ?? NaN);

@@ -8,9 +8,10 @@
  *   POST /v1/runner/submissions/:id/release         -> gives a claim back
  *   GET  /v1/runner/submissions/:id                 -> RunnerSubmissionView
  *   GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip (a claimed attempt: with its x-proctor-claim)
+ *   GET  /v1/runner/submissions/:id/model?attempt=N -> the model tarball uploaded with an image (404 no_model)
  *   POST /v1/runner/submissions/:id/result          -> records a result report
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   CLAIM_HEADER,
   ClaimByIdSchema,
@@ -22,9 +23,28 @@ import {
   type ClaimHold,
   type ClaimNextRequest,
 } from "../../gateway-api/index.js";
-import { RunnerAuthError, type Intake } from "../../intake/index.js";
+import { RunnerAuthError, type Intake, type StoredZip } from "../../intake/index.js";
 import { authenticateEachRoute, bearerHolder } from "../authenticate.js";
+import { HttpError } from "../errors.js";
 import { ID_PARAMS, zodBody } from "./schemas.js";
+
+const ATTEMPT_QUERY = { type: "object", properties: { attempt: { type: "string" } } } as const;
+
+type Download = FastifyRequest<{ Params: { id: string }; Querystring: { attempt?: string } }>;
+
+/** What a runner's download names: the submission, its attempt, and the claim's token (when claimed). */
+function fenced(request: Download): [id: string, attempt: unknown, claimToken: string | undefined] {
+  const claim = request.headers[CLAIM_HEADER];
+  return [request.params.id, request.query.attempt, typeof claim === "string" ? claim : undefined];
+}
+
+function sendFile(reply: FastifyReply, stored: StoredZip, type: string) {
+  reply
+    .header("content-type", type)
+    .header("content-length", String(stored.bytes))
+    .header("cache-control", "no-store");
+  return reply.send(stored.stream);
+}
 
 export interface RunnerApiOptions {
   intake: Intake;
@@ -77,24 +97,26 @@ export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptio
     "/v1/runner/submissions/:id/zip",
     {
       // Any attempt: one that is not the current attempt is a 409 from the intake, saying which is.
-      schema: {
-        params: ID_PARAMS,
-        querystring: { type: "object", properties: { attempt: { type: "string" } } },
-      },
+      schema: { params: ID_PARAMS, querystring: ATTEMPT_QUERY },
     },
     async (request, reply) => {
-      const claim = request.headers[CLAIM_HEADER];
-      const zip = await intake.openZip(
-        request.params.id,
-        request.query.attempt,
-        typeof claim === "string" ? claim : undefined,
-      );
-      reply
-        .header("content-type", "application/zip")
-        .header("content-length", String(zip.bytes))
-        .header("cache-control", "no-store")
-        .header("x-content-sha256", zip.sha256);
-      return reply.send(zip.stream);
+      const zip = await intake.openZip(...fenced(request));
+      return sendFile(reply.header("x-content-sha256", zip.sha256), zip, "application/zip");
+    },
+  );
+
+  routes.get<{ Params: { id: string }; Querystring: { attempt?: string } }>(
+    "/v1/runner/submissions/:id/model",
+    { schema: { params: ID_PARAMS, querystring: ATTEMPT_QUERY } },
+    async (request, reply) => {
+      const model = await intake.openModel(...fenced(request));
+      if (!model)
+        throw new HttpError(
+          404,
+          "no_model",
+          `submission ${request.params.id} was uploaded without a model tarball`,
+        );
+      return sendFile(reply, model, "application/x-tar");
     },
   );
 

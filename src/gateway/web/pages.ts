@@ -279,6 +279,22 @@ export function submitPage(
                   first: the same run, image and limits.`
           }
         </p>
+        ${
+          kind.image
+            ? markup`<label for="model">Model tarball (model.tar.gz, optional)</label>
+              <input
+                type="file"
+                id="model"
+                name="model"
+                accept=".tar,.gz,.tgz,application/x-tar,application/gzip"
+                aria-describedby="model-help"
+              />
+              <p id="model-help" class="muted">
+                Shown to your algorithm read-only at <code>/opt/ml/model</code>. Make it with
+                <code>tar -czf model.tar.gz -C model .</code> (files and folders only, no links).
+              </p>`
+            : ""
+        }
         <progress max="100" value="0" hidden aria-label="Upload progress"></progress>
         <p data-progress-text aria-live="polite" class="muted"></p>
         <p><button type="submit" ${closed ? markup` disabled` : ""}>Upload</button></p>

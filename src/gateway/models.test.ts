@@ -1,0 +1,217 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  claimById,
+  downloadModel,
+  GatewayApiError,
+  uploadSubmission,
+  type GatewayCredentials,
+} from "../gateway-api/index.js";
+import { dir, file, imageArchive, symlink, tarBytes } from "../submission/test-support/image-tar.js";
+import { COMPETITION_YML, GOOD_ZIP, rawRequest, startHarness, type Harness } from "./test-support/harness.js";
+
+/**
+ * A Grand Challenge model tarball travels with its image: uploaded as a second file part (`model`), checked
+ * and kept beside the image, downloaded by the runner that holds the claim. Real gateways, real clients.
+ */
+const IMAGE_YML =
+  `${COMPETITION_YML}submission: { kind: image, image: { max_size: 64k, contract: grand-challenge, ` +
+  `max_model: 8k } }\n`;
+
+let images: Harness;
+let zips: Harness;
+let work: string;
+beforeAll(async () => {
+  [images, zips] = await Promise.all([startHarness({}, IMAGE_YML), startHarness()]);
+  work = await mkdtemp(path.join(os.tmpdir(), "proctor-models-"));
+});
+afterAll(async () => {
+  await Promise.all([images.close(), zips.close()]);
+  await rm(work, { recursive: true, force: true });
+});
+
+let files = 0;
+async function saved(data: Buffer, name: string): Promise<string> {
+  const file = path.join(work, `${files++}-${name}`);
+  await writeFile(file, data);
+  return file;
+}
+
+const participant = (h: Harness, who: string): GatewayCredentials => ({ server: h.url, token: h.token(who) });
+const runner = (h: Harness): GatewayCredentials => ({ server: h.url, token: h.runner });
+
+async function refusal(promise: Promise<unknown>): Promise<GatewayApiError> {
+  const error = await promise.catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(GatewayApiError);
+  return error as GatewayApiError;
+}
+
+describe("a model tarball with an image submission", () => {
+  it("is kept beside the image and downloaded by the claim's runner byte for byte; none is 404 no_model", async () => {
+    const model = gzipSync(await tarBytes([dir("weights/"), file("weights/w.json", '{"bias": 0.5}')]));
+    const submitted = await uploadSubmission(participant(images, "grace"), {
+      zipPath: await saved(gzipSync(await imageArchive()), "algorithm.tar.gz"),
+      modelPath: await saved(model, "model.tar.gz"),
+    });
+    const id = submitted.submission.submission_id;
+    expect(submitted.submission.state).toBe("queued");
+    expect(await images.storedFiles()).toContain(`${id}.model.tar`);
+
+    const claimed = await claimById(runner(images), id, { attempt: 1 });
+    if (claimed.outcome !== "claimed") throw new Error(claimed.message);
+    const dest = path.join(work, `${id}.model.tar`);
+    // The claim fences it as it fences the image: without the claim's token, refused.
+    const unfenced = await downloadModel(runner(images), id, 1, dest, { maxBytes: 1 << 20 }).catch(
+      (e: unknown) => e,
+    );
+    expect(String(unfenced)).toMatch(/HTTP 409/);
+    const fetched = await downloadModel(runner(images), id, 1, dest, {
+      maxBytes: 1 << 20,
+      claimToken: claimed.claim.claim_token,
+    });
+    expect(fetched?.bytes).toBe(model.length);
+    expect(await readFile(dest)).toEqual(model);
+
+    // Without one: the runner is told there is none, and runs the image without /opt/ml/model.
+    const bare = await uploadSubmission(participant(images, "grace"), {
+      zipPath: await saved(gzipSync(await imageArchive()), "algorithm.tar.gz"),
+    });
+    const bareId = bare.submission.submission_id;
+    expect(await images.storedFiles()).not.toContain(`${bareId}.model.tar`);
+    const bareClaim = await claimById(runner(images), bareId, { attempt: 1 });
+    if (bareClaim.outcome !== "claimed") throw new Error(bareClaim.message);
+    const none = await rawRequest(images.url, {
+      path: `/v1/runner/submissions/${bareId}/model?attempt=1`,
+      headers: { authorization: `Bearer ${images.runner}`, "x-proctor-claim": bareClaim.claim.claim_token },
+    });
+    expect(none.status).toBe(404);
+    expect(none.json()).toMatchObject({ error: "no_model" });
+    expect(
+      await downloadModel(runner(images), bareId, 1, path.join(work, "none.tar"), {
+        maxBytes: 1 << 20,
+        claimToken: bareClaim.claim.claim_token,
+      }),
+    ).toBeNull();
+  });
+
+  it("refuses a hostile model at upload (422 naming the entry and the fix) and keeps nothing of the upload", async () => {
+    const before = await images.storedFiles();
+    const image = await saved(gzipSync(await imageArchive()), "algorithm.tar.gz");
+    const link = await refusal(
+      uploadSubmission(participant(images, "mallory"), {
+        zipPath: image,
+        modelPath: await saved(gzipSync(await tarBytes([symlink("leak", "/etc/shadow")])), "model.tar.gz"),
+      }),
+    );
+    expect(link.status).toBe(422);
+    expect(link.body).toMatchObject({
+      error: "invalid_submission",
+      rule: "unsupported_entry",
+      entry: "leak",
+    });
+    expect(link.message).toMatch(/"model\.tar\.gz" at "leak".*replace links with the files/);
+
+    const notTar = await refusal(
+      uploadSubmission(participant(images, "mallory"), {
+        zipPath: image,
+        modelPath: await saved(Buffer.from("these are not the weights you are looking for"), "model.tar.gz"),
+      }),
+    );
+    expect(notTar.status).toBe(422);
+    expect(notTar.body).toMatchObject({ error: "invalid_submission", rule: "corrupt_archive" });
+
+    const big = await refusal(
+      uploadSubmission(participant(images, "mallory"), {
+        zipPath: image,
+        modelPath: await saved(Buffer.alloc(9 * 1024, 1), "model.tar.gz"),
+      }),
+    );
+    expect(big.status).toBe(413);
+    expect(big.body).toMatchObject({ error: "model_too_large" });
+    expect(big.message).toMatch(/limit of 8.0 KiB \(submission\.image\.max_model/);
+
+    expect(await images.storedFiles()).toEqual(before);
+    // None of them counted.
+    const quota = await uploadSubmission(participant(images, "mallory"), { zipPath: image });
+    expect(quota.quota.used_today).toBe(1);
+  });
+
+  it("refuses a part out of order or after the model (400 unexpected_part), keeping nothing", async () => {
+    const before = await images.storedFiles();
+    const image = gzipSync(await imageArchive());
+    const model = gzipSync(await tarBytes([file("w.bin", "1")]));
+    const token = images.token("eve");
+    const send = (parts: { name: string; filename?: string; data: Buffer }[]) => {
+      const boundary = "----proctorModelTest";
+      const body = Buffer.concat([
+        ...parts.flatMap(({ name, filename, data }) => [
+          Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="${name}"` +
+              `${filename === undefined ? "" : `; filename="${filename}"`}\r\n\r\n`,
+          ),
+          data,
+          Buffer.from("\r\n"),
+        ]),
+        Buffer.from(`--${boundary}--\r\n`),
+      ]);
+      return rawRequest(images.url, {
+        method: "POST",
+        path: "/v1/submissions",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": `multipart/form-data; boundary=${boundary}`,
+        },
+        body,
+      });
+    };
+    const modelFirst = await send([
+      { name: "model", filename: "model.tar.gz", data: model },
+      { name: "submission", filename: "a.tar.gz", data: image },
+    ]);
+    expect(modelFirst.status).toBe(400);
+    expect(modelFirst.json()).toMatchObject({ error: "unexpected_part" });
+    expect(String(modelFirst.json()["message"])).toMatch(/send the submission's file part first/);
+
+    const trailing = await send([
+      { name: "submission", filename: "a.tar.gz", data: image },
+      { name: "model", filename: "model.tar.gz", data: model },
+      { name: "note", data: Buffer.from("late") },
+    ]);
+    expect(trailing.status).toBe(400);
+    expect(String(trailing.json()["message"])).toMatch(/the part "note" came after the model tarball/);
+
+    const otherFile = await send([
+      { name: "submission", filename: "a.tar.gz", data: image },
+      { name: "weights", filename: "w.bin", data: model },
+    ]);
+    expect(otherFile.status).toBe(400);
+    expect(String(otherFile.json()["message"])).toMatch(/"weights" came after the submission's file/);
+    expect(await images.storedFiles()).toEqual(before);
+
+    // A page's empty model field (none chosen) is no model.
+    const empty = await send([
+      { name: "submission", filename: "a.tar.gz", data: image },
+      { name: "model", filename: "", data: Buffer.alloc(0) },
+    ]);
+    expect(empty.status, empty.text).toBe(202);
+    const id = (empty.json()["submission"] as { submission_id: string }).submission_id;
+    expect(await images.storedFiles()).not.toContain(`${id}.model.tar`);
+  });
+
+  it("is refused where the competition takes zips (400 naming the fix); the zip is not kept", async () => {
+    const before = await zips.storedFiles();
+    const error = await refusal(
+      uploadSubmission(participant(zips, "ada"), {
+        zipPath: await saved(await GOOD_ZIP(), "submission.zip"),
+        modelPath: await saved(gzipSync(await tarBytes([file("w.bin")])), "model.tar.gz"),
+      }),
+    );
+    expect(error.status).toBe(400);
+    expect(error.body).toMatchObject({ error: "unexpected_part" });
+    expect(error.message).toMatch(/this competition takes zips.*send the zip alone/);
+    expect(await zips.storedFiles()).toEqual(before);
+  });
+});
