@@ -127,6 +127,37 @@ describe("proctor submit", () => {
     expect(missing.error).toBeInstanceOf(UsageError);
   });
 
+  it("sends --model after the zip: a missing file is a usage error, a zip competition refuses it (400)", async () => {
+    const token = h.token("cli-model");
+    const missing = await cli(submitCommand(), [
+      zip,
+      "--model",
+      path.join(dir, "nope.tar.gz"),
+      "--server",
+      h.url,
+      "--token",
+      token,
+    ]);
+    expect(missing.error).toBeInstanceOf(UsageError);
+    expect(String((missing.error as Error).message)).toMatch(/--model .*nope\.tar\.gz: no such file/);
+
+    const model = path.join(dir, "model.tar.gz");
+    await writeFile(model, "weights");
+    const refused = await cli(submitCommand(), [
+      zip,
+      "--model",
+      model,
+      "--server",
+      h.url,
+      "--token",
+      token,
+      "--json",
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: "unexpected_part" });
+    expect(refused.stderr).toMatch(/this competition takes zips/);
+  });
+
   it("reads the token from a 0600 credentials file and refuses one others can read", async () => {
     const token = h.token("cli-file");
     const file = path.join(dir, "config", "proctor", "credentials.json");

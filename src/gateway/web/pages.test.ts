@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadCompetition, type Competition } from "../../config/index.js";
-import { landingPage, leaderboardPage, type PageContext } from "./pages.js";
+import { landingPage, leaderboardPage, submitPage, type PageContext } from "./pages.js";
 
 const context = (competition: Competition): PageContext => ({
   competition,
@@ -36,5 +36,32 @@ describe("the pages name the score", () => {
     expect(landingPage(context(named)).toString()).toContain(
       "Metric: <strong>&lt;i&gt;R²&lt;/i&gt;</strong>",
     );
+  });
+});
+
+describe("the submit page", () => {
+  const quota = {
+    used_today: 0,
+    daily_limit: null,
+    remaining_today: null,
+    used_total: 0,
+    total_limit: null,
+    remaining_total: null,
+    resets_at: null,
+  };
+  it("offers an optional model tarball after the image (the order the gateway reads the parts in)", async () => {
+    const competition = await loadCompetition(path.resolve("examples/per-case/competition.yml"));
+    const page = submitPage(context(competition), quota, undefined).toString();
+    const submission = page.indexOf('name="submission"');
+    const model = page.indexOf('name="model"');
+    expect(submission).toBeGreaterThan(0);
+    expect(model).toBeGreaterThan(submission);
+    expect(page.slice(model - 200, model + 200)).not.toContain("required");
+    expect(page).toContain("Model tarball (model.tar.gz, optional)");
+  });
+
+  it("has no model field where the competition takes zips", async () => {
+    const competition = await loadCompetition(path.resolve("competition.yml"));
+    expect(submitPage(context(competition), quota, undefined).toString()).not.toContain('name="model"');
   });
 });
