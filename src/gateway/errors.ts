@@ -32,8 +32,14 @@ export class HttpError extends Error {
 /** fastify and plugin error codes we answer with our own words. */
 const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
   FST_REQ_FILE_TOO_LARGE: { code: "upload_too_large" },
-  FST_PARTS_LIMIT: { code: "bad_upload", message: "the upload has too many parts: send one file part" },
-  FST_FILES_LIMIT: { code: "bad_upload", message: "the upload has more than one file: send one zip" },
+  FST_PARTS_LIMIT: {
+    code: "bad_upload",
+    message: "the upload has too many parts: send the fields, the submission and at most its model tarball",
+  },
+  FST_FILES_LIMIT: {
+    code: "bad_upload",
+    message: "the upload has too many files: send the submission, and for an image at most its model tarball",
+  },
   FST_FIELDS_LIMIT: { code: "bad_upload", message: "the upload has too many fields" },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { code: "not_multipart" },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: "body_too_large" },

@@ -139,7 +139,7 @@ describe("a model tarball with an image submission", () => {
     expect(quota.quota.used_today).toBe(1);
   });
 
-  it("refuses a part out of order or after the model (400 unexpected_part), keeping nothing", async () => {
+  it("refuses a part out of order or after the model (400 unexpected_part), or a third file, keeping nothing", async () => {
     const before = await images.storedFiles();
     const image = gzipSync(await imageArchive());
     const model = gzipSync(await tarBytes([file("w.bin", "1")]));
@@ -182,6 +182,14 @@ describe("a model tarball with an image submission", () => {
     ]);
     expect(trailing.status).toBe(400);
     expect(String(trailing.json()["message"])).toMatch(/the part "note" came after the model tarball/);
+
+    const threeFiles = await send([
+      { name: "submission", filename: "a.tar.gz", data: image },
+      { name: "model", filename: "model.tar.gz", data: model },
+      { name: "model", filename: "again.tar.gz", data: model },
+    ]);
+    expect(threeFiles.status, threeFiles.text).toBe(413);
+    expect(String(threeFiles.json()["message"])).toMatch(/at most its model tarball/);
 
     const otherFile = await send([
       { name: "submission", filename: "a.tar.gz", data: image },
