@@ -262,6 +262,26 @@ describe("a fork's package PR, in the emulated runner", () => {
   });
 });
 
+/** git with an identity, its output as text. */
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+    cwd,
+    stdio: "pipe",
+    encoding: "utf8",
+  });
+
+/** A bare repository org/comp at file://<base>/server (the jobs' GITHUB_SERVER_URL) and an empty work tree on main. */
+async function repositoryOnAServer(name: string): Promise<{ base: string; server: string; work: string }> {
+  const base = path.join(dir, name);
+  const server = path.join(base, "server", "org", "comp.git");
+  const work = path.join(base, "work");
+  await mkdir(path.dirname(server), { recursive: true });
+  git(path.dirname(server), "init", "--quiet", "--bare", "-b", "main", "comp.git");
+  await mkdir(work, { recursive: true });
+  git(work, "init", "--quiet", "-b", "main");
+  return { base, server, work };
+}
+
 describe("signed and recorded (publish and record jobs)", () => {
   const publish = () => runtime.jobs.publish!;
 
@@ -315,19 +335,8 @@ describe("signed and recorded (publish and record jobs)", () => {
   });
 
   it("the record job commits both records to runtime/published.json on main, on top of a main that moved, the token never printed", async () => {
-    const base = path.join(dir, "record");
-    const server = path.join(base, "server", "org", "comp.git");
-    const work = path.join(base, "work");
-    const git = (cwd: string, ...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
-        cwd,
-        stdio: "pipe",
-        encoding: "utf8",
-      });
-    await mkdir(path.dirname(server), { recursive: true });
-    git(path.dirname(server), "init", "--quiet", "--bare", "-b", "main", "comp.git");
+    const { base, server, work } = await repositoryOnAServer("record");
     await mkdir(path.join(work, "runtime", "lock"), { recursive: true });
-    git(work, "init", "--quiet", "-b", "main");
     await writeFile(
       path.join(work, "runtime", "published.json"),
       '{\n  "format": "proctor-published/1",\n  "images": []\n}\n',
@@ -400,19 +409,7 @@ describe("signed and recorded (publish and record jobs)", () => {
   });
 
   it("the record job puts each published image's SBOM on the leaderboard branch under runtime/, and says so where that branch is not made yet", async () => {
-    const base = path.join(dir, "sboms");
-    const server = path.join(base, "server", "org", "comp.git");
-    const work = path.join(base, "work");
-    const git = (cwd: string, ...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
-        cwd,
-        stdio: "pipe",
-        encoding: "utf8",
-      });
-    await mkdir(path.dirname(server), { recursive: true });
-    git(path.dirname(server), "init", "--quiet", "--bare", "-b", "main", "comp.git");
-    await mkdir(work, { recursive: true });
-    git(work, "init", "--quiet", "-b", "main");
+    const { base, server, work } = await repositoryOnAServer("sboms");
     await writeFile(path.join(work, "README.md"), "competition\n");
     git(work, "add", ".");
     git(work, "commit", "--quiet", "-m", "base");
