@@ -12,11 +12,11 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { runImageSubmission } from "../src/pipeline/run-image.js";
+import { DEFAULT_IMAGE_SUBMISSION, runImageSubmission } from "../src/pipeline/run-image.js";
 import { loadSubmissionFormat } from "../src/scoring/index.js";
 import { DEFAULT_LIMITS } from "../src/sandbox/index.js";
 import { saveAlgorithmImage } from "../src/sandbox/test-support/algorithm-image.js";
-import { median, ms, pairedRatio, run, timeInterleaved, verdict } from "./support.js";
+import { baseImage, median, ms, pairedRatio, run, timeInterleaved, verdict } from "./support.js";
 
 const CASES = Number(process.env.BENCH_CASES ?? 10);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -28,13 +28,7 @@ printf '%s\\n' "$((value + bias))" > /output/rfs.json
 `;
 
 export async function benchPerCase(): Promise<void> {
-  const base = execFileSync("bash", ["scripts/build-base-image.sh"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  })
-    .trim()
-    .split("\n")
-    .pop()!;
+  const base = baseImage();
   const dir = await mkdtemp(path.join(os.tmpdir(), "proctor-bench-per-case-"));
   const algorithm = await saveAlgorithmImage(base, { script: SCRIPT });
   try {
@@ -91,11 +85,7 @@ export async function benchPerCase(): Promise<void> {
         outputDir: await out(),
         limits: DEFAULT_LIMITS,
         image: {
-          limits: {},
-          inputDir: "/input",
-          outputDir: "/output",
-          platform: { os: "linux", architecture: "amd64" },
-          allowedBaseImages: [],
+          ...DEFAULT_IMAGE_SUBMISSION,
           perCase: { maxModelBytes: 2 ** 30, maxModelUncompressedBytes: 2 ** 30, outputs: {} },
         },
         format,

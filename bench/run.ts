@@ -5,7 +5,6 @@
  *  (c) a 1 GiB stdout flood: proctor's peak RSS (target < 150 MB);
  *  (d) gVisor's costs where the engine has runsc: the trivial run and a numpy workload, runsc vs runc.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +12,7 @@ import { writeZip } from "../test/support/zips.js";
 import { runSubmission } from "../src/pipeline/run-submission.js";
 import { DEFAULT_LIMITS, engineRuntimes } from "../src/sandbox/index.js";
 import {
+  baseImage,
   mb,
   median,
   ms,
@@ -26,16 +26,6 @@ import {
 
 const REPS = Number(process.env.BENCH_REPS ?? 9);
 const CLI = path.resolve("build/proctor.mjs");
-
-function baseImage(): string {
-  return execFileSync("bash", ["scripts/build-base-image.sh"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  })
-    .trim()
-    .split("\n")
-    .pop()!;
-}
 
 export async function benchRun(): Promise<void> {
   const image = baseImage();

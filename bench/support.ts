@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** Median of a list of numbers. */
@@ -91,4 +91,15 @@ export function textLike(bytes: number, seed: number): Buffer {
     length += line.length;
   }
   return Buffer.from(lines.join("")).subarray(0, bytes);
+}
+
+/** The offline base image (built by debootstrap when missing): what the run benchmarks run. */
+export function baseImage(): string {
+  return execFileSync("bash", ["scripts/build-base-image.sh"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  })
+    .trim()
+    .split("\n")
+    .pop()!;
 }
