@@ -39,7 +39,7 @@ export async function listCases(dataDir: string): Promise<{ cases: TestCase[]; p
   const cases: TestCase[] = [];
   const top = await readdir(dataDir, { withFileTypes: true }).catch(() => null);
   if (top === null) return { cases, problems: [`${dataDir} is not a readable folder of cases`] };
-  for (const entry of top.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const entry of top.sort(byName)) {
     if (entry.name.startsWith(".") || !entry.isDirectory()) continue;
     const dir = path.join(dataDir, entry.name);
     const entries = (await readdir(dir)).filter((name) => !name.startsWith(".")).sort();
@@ -56,6 +56,9 @@ export async function listCases(dataDir: string): Promise<{ cases: TestCase[]; p
     );
   return { cases, problems };
 }
+
+/** Folder entries in name order (code-unit order, as the cases run). */
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** One socket value of Grand Challenge's inputs.json. */
 interface SocketValue {
@@ -89,8 +92,7 @@ export async function caseInputsJson(testCase: TestCase): Promise<string | null>
         values.push(socket(relative, "Image", { image: { name: files.sort()[0]! } }));
         return;
       }
-      for (const e of inside.sort((a, b) => (a.name < b.name ? -1 : 1)))
-        await describe(path.posix.join(relative, e.name));
+      for (const e of inside.sort(byName)) await describe(path.posix.join(relative, e.name));
       return;
     }
     if (relative.toLowerCase().endsWith(".json")) {
@@ -264,11 +266,12 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
     if (format.files) {
       const file = columns.get(FOLDER_OUTPUT_KEY)!;
       const source = path.join(outDir, file);
-      if (!(await stat(source).catch(() => null))?.isFile()) return missing(file, FOLDER_OUTPUT_KEY);
+      const info = await stat(source).catch(() => null);
+      if (!info?.isFile()) return missing(file, FOLDER_OUTPUT_KEY);
       const name = format.files.name.replace(ID_PLACEHOLDER, testCase.id);
       await mkdir(request.outputDir, { recursive: true });
       await copyFile(source, path.join(request.outputDir, name), constants.COPYFILE_EXCL);
-      collected.push({ path: name, bytes: (await stat(source)).size });
+      collected.push({ path: name, bytes: info.size });
       await rm(caseDir, { recursive: true, force: true });
       continue;
     }
