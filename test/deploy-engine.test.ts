@@ -88,7 +88,7 @@ function startEngine(image: string, args: string[]): string {
 
 /** `docker info` of the engine inside the container, once it answers (null: it never did, or it exited). */
 async function engineInfo(id: string): Promise<Record<string, unknown> | null> {
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 120; i++) {
     const info = spawnSync(
       "docker",
       ["exec", id, "docker", `--host=${SOCKET}`, "info", "--format", "{{json .}}"],
@@ -96,7 +96,9 @@ async function engineInfo(id: string): Promise<Record<string, unknown> | null> {
         encoding: "utf8",
       },
     );
-    if (info.status === 0) return JSON.parse(info.stdout) as Record<string, unknown>;
+    // The CLI also exits 0 with ServerErrors while the daemon is still coming up: that is not an answer yet.
+    const answer = info.status === 0 ? (JSON.parse(info.stdout) as Record<string, unknown>) : null;
+    if (answer && !answer.ServerErrors) return answer;
     if (docker("inspect", "-f", "{{.State.Running}}", id) !== "true") return null;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

@@ -214,7 +214,7 @@ ${WRITE_OUTPUT}`);
 
     it("a CPU spin past the time limit is timed_out", async () => {
       const result = await run(`while True:\n    pass\n`, { timeLimitMs: 2000, graceMs: 1000 });
-      expect(result.status).toBe("timed_out");
+      expect(result.status, result.reason).toBe("timed_out");
       expect(result.reason).toMatch(/time limit of 2s; stopped with SIGTERM.*no SIGKILL needed/);
     });
 

@@ -199,7 +199,12 @@ class RunResources {
   }
 
   async removeAll(): Promise<void> {
-    await Promise.allSettled(this.inFlight);
+    // What settles may have started more (the holder's creation tracks its start): wait until none is new.
+    for (let waited = 0; waited < this.inFlight.length;) {
+      const pending = this.inFlight.slice(waited);
+      waited = this.inFlight.length;
+      await Promise.allSettled(pending);
+    }
     await this.removeContainers();
     await this.releaseHolder?.().catch(() => undefined);
   }
