@@ -150,6 +150,12 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE submissions DROP COLUMN history;`,
 ];
 
+/**
+ * The order claims take a kind's queued submissions in (`claimNext`): the oldest place in the queue first
+ * (a lost claim keeps its place). Queue positions (src/queue-status) count in this same order.
+ */
+export const CLAIM_ORDER = "queued_at_ms, id";
+
 /** Every submission column, and its attempts (oldest first) as JSON: what fromRow reads. */
 const SELECT_SUBMISSIONS = `SELECT submissions.*,
   (SELECT json_group_array(json_object('attempt', attempt, 'run', run, 'why', why,
@@ -736,8 +742,8 @@ export class IntakeDb {
   // ---- claims (one guarded UPDATE each: two runners never hold the same attempt) ----------------------
 
   /**
-   * `claim` of the next queued submission of `kind` (lowest queued_at_ms): one write transaction, so two
-   * runners asking at once get different submissions (or one gets none).
+   * `claim` of the next queued submission of `kind` (CLAIM_ORDER): one write transaction, so two runners
+   * asking at once get different submissions (or one gets none).
    */
   claimNext(kind: CpuOrGpu, claim: NewClaim): SubmissionRecord | undefined {
     const id = this.#db
@@ -745,7 +751,7 @@ export class IntakeDb {
         const next = this.#db
           .prepare<[string], { id: string }>(
             `SELECT id FROM submissions WHERE state = 'queued' AND cpu_or_gpu = ?
-             ORDER BY queued_at_ms, id LIMIT 1`,
+             ORDER BY ${CLAIM_ORDER} LIMIT 1`,
           )
           .get(kind);
         return next && this.#apply("claim", next.id, claimValues(claim)) !== undefined ? next.id : undefined;

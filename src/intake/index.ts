@@ -27,6 +27,7 @@ export {
   IntakeDb,
   IntakeDbError,
   INTAKE_SCHEMA_VERSION,
+  CLAIM_ORDER,
   type SubmissionRecord,
   type TokenRecord,
 } from "./db.js";
