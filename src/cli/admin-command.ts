@@ -13,6 +13,7 @@ import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 import { formatDuration } from "../units/index.js";
 import { DATA_DIR_OPTION } from "./serve-command.js";
 import { UsageError } from "./usage-error.js";
+import { addRevealAndExport } from "./admin-reveal.js";
 
 /**
  * `proctor admin`: the organizer's hand on the gateway's queue, on its data dir (safe beside a running
@@ -118,5 +119,6 @@ export function adminCommand(): Command {
       const ids = await withOrganizer(flags.dataDir, (o) => o.rescore(statuses as RunStatus[]));
       print(flags.json, { requeued: ids }, `${ids.length} submission(s) queued again for scoring`);
     });
+  addRevealAndExport(command);
   return command;
 }

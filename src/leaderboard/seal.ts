@@ -225,8 +225,15 @@ export class RevealError extends Error {
  * silently misrank.
  */
 export async function reveal(store: LeaderboardStore, privateKeyPem: string): Promise<LeaderboardEntry[]> {
+  return revealEntries(await store.list(), privateKeyPem);
+}
+
+/** `reveal` of entries already read (e.g. the gateway's record of the final phase). */
+export function revealEntries(
+  entries: readonly LeaderboardEntry[],
+  privateKeyPem: string,
+): LeaderboardEntry[] {
   const key = openingKey(privateKeyPem);
-  const entries = await store.list();
   const failures: { submissionId: string; error: SealError }[] = [];
   const revealed = entries.map((entry) => {
     if (entry.sealedPrivateScore === null) return { ...entry, privateScore: null };

@@ -1,0 +1,109 @@
+/**
+ * `proctor admin reveal` and `proctor admin export`: the end of a competition, on the gateway's data dir.
+ * The reveal opens the final phase's sealed private scores with the organizer's private key (read here,
+ * never stored) and publishes the final ranking on the gateway (/leaderboard?board=private); the export
+ * writes every submission as CSV or JSON, as `GET /v1/admin/export` does.
+ */
+import { Command, Option } from "commander";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  EXPORT_FORMATS,
+  exportCsv,
+  exportSubmissions,
+  IntakeDb,
+  readRevealed,
+  revealFinal,
+  RevealRefusedError,
+  writeRevealed,
+  type ExportFormat,
+} from "../intake/index.js";
+import { RevealError } from "../leaderboard/index.js";
+import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { DATA_DIR_OPTION } from "./serve-command.js";
+import { UsageError } from "./usage-error.js";
+
+function openIntakeDb(dataDir: string): IntakeDb {
+  const file = path.join(path.resolve(dataDir), "intake.sqlite");
+  if (!existsSync(file)) {
+    throw new UsageError(
+      `--data-dir ${dataDir}: no intake.sqlite there; pass the gateway's --data-dir (default .proctor/gateway)`,
+    );
+  }
+  return new IntakeDb(file);
+}
+
+export function addRevealAndExport(command: Command): void {
+  command
+    .command("reveal")
+    .description(
+      "after the end: open the final phase's private scores with the organizer's private key and publish " +
+        "the final ranking on the gateway (/leaderboard?board=private)",
+    )
+    .requiredOption("--key <file>", "the organizer's private key (PEM); read here, never stored")
+    .option("--force", "reveal before timeline.end (submissions may still come)", false)
+    .option(...CONFIG_OPTION)
+    .option(...DATA_DIR_OPTION)
+    .option("--json", "print exactly one JSON object", false)
+    .action(
+      async (flags: { key: string; force: boolean; config: string; dataDir: string; json: boolean }) => {
+        const competition = await competitionFrom(flags.config);
+        const key = await readFile(flags.key, "utf8").catch(() => {
+          throw new UsageError(
+            `--key ${flags.key}: cannot read this file; pass the organizer's private key PEM`,
+          );
+        });
+        const db = openIntakeDb(flags.dataDir);
+        try {
+          const board = revealFinal({
+            db,
+            competition,
+            privateKeyPem: key,
+            now: new Date(),
+            force: flags.force,
+          });
+          const file = writeRevealed(path.resolve(flags.dataDir), board);
+          const ranked = board.entries.filter((e) => e.privateScore !== null).length;
+          const phase = board.phase === null ? "" : ` of phase ${board.phase}`;
+          const summary = { file, phase: board.phase, revealed_at: board.revealedAt, ranked_entries: ranked };
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify(summary)}\n`
+              : `revealed ${ranked} selected entr${ranked === 1 ? "y" : "ies"}${phase}: ${file}; the gateway ` +
+                  "shows it at /leaderboard?board=private\n",
+          );
+        } catch (error) {
+          if (error instanceof RevealRefusedError || error instanceof RevealError)
+            throw new UsageError(error.message);
+          throw error;
+        } finally {
+          db.close();
+        }
+      },
+    );
+
+  command
+    .command("export")
+    .description("every submission (phase, attempts, statuses, scores, digests; disqualified ones marked)")
+    .addOption(new Option("--format <format>", "csv or json").choices(EXPORT_FORMATS).default("csv"))
+    .option("--out <file>", "write to a file instead of stdout")
+    .option(...CONFIG_OPTION)
+    .option(...DATA_DIR_OPTION)
+    .action(async (flags: { format: ExportFormat; out?: string; config: string; dataDir: string }) => {
+      const competition = await competitionFrom(flags.config);
+      const db = openIntakeDb(flags.dataDir);
+      let text: string;
+      try {
+        const revealed = readRevealed(path.resolve(flags.dataDir));
+        const document = exportSubmissions(db, competition.name, revealed, new Date());
+        text = flags.format === "csv" ? exportCsv(document) : `${JSON.stringify(document, null, 2)}\n`;
+      } finally {
+        db.close();
+      }
+      if (!flags.out) return void process.stdout.write(text);
+      await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
+      await writeFile(flags.out, text, { mode: 0o600 });
+      process.stderr.write(`wrote ${flags.out}\n`);
+    });
+}
