@@ -84,6 +84,7 @@ interface ServeFlags {
   runningGrace: number;
   pickupDeadline: number;
   logLevel: string;
+  metricsToken?: string;
 }
 
 export function serveCommand(): Command {
@@ -145,6 +146,13 @@ export function serveCommand(): Command {
         .argParser(duration("--pickup-deadline")),
     )
     .addOption(
+      new Option(
+        "--metrics-token <token>",
+        "the bearer token GET /metrics then requires (16 or more characters, e.g. `openssl rand -hex 32`; " +
+          "prefer the environment variable: arguments show in the process list); without it /metrics is open",
+      ).env("PROCTOR_METRICS_TOKEN"),
+    )
+    .addOption(
       new Option("--log-level <level>", "request log level (JSON lines on stdout)")
         .choices(["fatal", "error", "warn", "info", "debug", "silent"])
         .default("info"),
@@ -169,6 +177,12 @@ export function serveCommand(): Command {
         throw new UsageError(
           `the competition's setup is broken, so the gateway does not start:\n${reportText(setup)}`,
         );
+      if (flags.metricsToken !== undefined && !/^\S{16,}$/.test(flags.metricsToken)) {
+        throw new UsageError(
+          "--metrics-token (or PROCTOR_METRICS_TOKEN) must be 16 or more characters without spaces, so that it " +
+            "cannot be guessed: make one with `openssl rand -hex 32`",
+        );
+      }
       const competition = await competitionFrom(flags.config);
       const dataDir = path.resolve(flags.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -182,6 +196,7 @@ export function serveCommand(): Command {
         sweepIntervalMs: flags.sweepInterval,
         runningGraceMs: flags.runningGrace,
         pickupDeadlineMs: flags.pickupDeadline,
+        ...(flags.metricsToken !== undefined && { metricsToken: flags.metricsToken }),
         logger: flags.logLevel === "silent" ? false : { level: flags.logLevel },
       });
       const address = await gateway.app
@@ -196,7 +211,8 @@ export function serveCommand(): Command {
           `runners reach it at ${gateway.publicUrl()}: ${flags.repo ? "set the repository secrets PROCTOR_GATEWAY_URL to that URL and PROCTOR_RUNNER_CREDENTIAL" : `start \`proctor runner --gateway ${gateway.publicUrl()}\` with PROCTOR_RUNNER_CREDENTIAL set`} to a credential from ` +
           `\`proctor runners add <runner>\`\nparticipants sign in at ${gateway.publicUrl()}/signin with a token ` +
           `from \`proctor tokens add <participant>\`; organizers see the queue at /admin with one from ` +
-          `\`proctor admins add <name>\`\n`,
+          `\`proctor admins add <name>\`\nthe public status is at /status (JSON: /v1/status); Prometheus metrics at ` +
+          `/metrics${flags.metricsToken === undefined ? " (open: --metrics-token closes it)" : " (bearer token required)"}\n`,
       );
       if (!flags.publicUrl && !["127.0.0.1", "localhost", "::1"].includes(flags.host)) {
         process.stderr.write("warning: no --public-url; put the gateway behind TLS and pass its https URL\n");

@@ -1,6 +1,7 @@
 import { Command } from "commander";
-import { getSubmission, listSubmissions } from "../gateway-api/index.js";
+import { describeQueuePlace, getSubmission, listSubmissions } from "../gateway-api/index.js";
 import { printable } from "../logs/printable.js";
+import { formatDuration } from "../units/index.js";
 import { exitCodeFor } from "../status/index.js";
 import {
   describeQuota,
@@ -23,7 +24,13 @@ export function statusCommand(): Command {
     try {
       if (id !== undefined) {
         const view = await getSubmission(credentials, id);
-        process.stdout.write(flags.json ? `${JSON.stringify(view)}\n` : `${describeSubmission(view)}\n`);
+        // Where it stands: its place in the queue and the wait, or the runner running it.
+        const place = describeQueuePlace(view);
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(view)}\n`
+            : `${describeSubmission(view)}\n${place ? `  ${printable(place)}\n` : ""}`,
+        );
         if (view.state === "final" && view.status) process.exitCode = exitCodeFor(view.status);
         return;
       }
@@ -34,7 +41,11 @@ export function statusCommand(): Command {
       }
       const lines = list.submissions.map((s) => {
         const outcome =
-          s.state === "final" ? `${s.status}${s.public_score === null ? "" : ` ${shownScore(s)}`}` : s.state;
+          s.state === "final"
+            ? `${s.status}${s.public_score === null ? "" : ` ${shownScore(s)}`}`
+            : s.state === "queued" && s.queue_position !== null
+              ? `queued #${s.queue_position}${s.eta_seconds === null ? "" : `, starts in ~${formatDuration(s.eta_seconds * 1000)}`}`
+              : s.state;
         const disqualified = s.disqualified ? `  disqualified: ${printable(s.disqualified)}` : "";
         return `${s.submission_id}  ${s.submitted_at}  ${outcome}${disqualified}`;
       });

@@ -19,6 +19,9 @@
  *                                      the x-proctor-claim header)
  *   POST /v1/runner/submissions/:id/result     -> ResultReport for one attempt (result-report.ts)
  *
+ * Everyone (no credential):
+ *   GET  /v1/status                 -> 200 PublicStatusView (the queue and the runners, no participant)
+ *
  * Errors everywhere -> ErrorBody. Private scores never appear in any of them, and every score a
  * participant can see is rounded to the competition's `precision`.
  */
@@ -149,8 +152,24 @@ export interface SubmissionView {
   score_precision: number;
   duration_ms: number | null;
   image_digest: string | null;
+  /** When a runner started the current attempt (running), or the standing one's. */
   started_at: string | null;
   finished_at: string | null;
+  /**
+   * Queued: its place in its kind's queue, 1 = the next a runner claims (the order claims take them);
+   * null when not queued.
+   */
+  queue_position: number | null;
+  /**
+   * Queued: about how many seconds until a runner starts it, from the runner slots of its kind online and
+   * the recent run times; null when not queued, when no runner of its kind is online (`slots_online` 0), or
+   * before any run of its kind has finished to estimate from.
+   */
+  eta_seconds: number | null;
+  /** Queued: the runner slots of its kind online now (0: it waits until a runner comes); null when not queued. */
+  slots_online: number | null;
+  /** Running: the runner that claimed it (its credential's holder and slot); null otherwise. */
+  runner: string | null;
   /** The current attempt's number: each run, re-run and retry after a lost runner is an attempt of its own. */
   attempt: number;
   /** The other ended attempts, each with its own outcome (where logs are `none`, each reason is its class). */
@@ -201,4 +220,35 @@ export interface ErrorBody {
   quota?: QuotaView;
   /** upload_too_large: the cap in bytes. */
   limit_bytes?: number;
+}
+
+/** Durations over a window, in seconds (nearest-rank percentiles); nulls when nothing happened in it. */
+export interface DurationSummary {
+  count: number;
+  median_seconds: number | null;
+  p95_seconds: number | null;
+}
+
+/** One kind of runner's queue (`GET /v1/status`). */
+export interface KindStatus {
+  /** Runners that claimed, heartbeated or asked for work lately (a runner's slots share its name). */
+  runners_online: number;
+  /** Their slots: each runs one submission at a time. */
+  slots_online: number;
+  queued: number;
+  running: number;
+  /** Queue wait: from queued to claimed, of the attempts claimed in the window. */
+  queue_wait: { last_hour: DurationSummary; last_day: DurationSummary };
+  /** Run time: from claimed to the result, of the attempts that ended in the window. */
+  run_time: { last_hour: DurationSummary; last_day: DurationSummary };
+}
+
+/** The public status (`GET /v1/status`, the /status page): counts and durations, no participant or id. */
+export interface PublicStatusView {
+  competition: string;
+  generated_at: string;
+  /** The kinds competition.yml's `runners` lists. */
+  kinds: Partial<Record<CpuOrGpu, KindStatus>>;
+  /** When a run last ended scored (succeeded); null before the first. */
+  last_scored_at: string | null;
 }

@@ -5,6 +5,7 @@
  */
 export * from "./contract.js";
 export * from "./claims.js";
+export { describeQueuePlace } from "./queue-place.js";
 export {
   DiagnosisSchema,
   diagnosisOf,

@@ -6,9 +6,10 @@
  *
  *   api/participants.ts   /v1/submissions…         participant token (Bearer pct_…)
  *   api/runners.ts        /v1/runner/submissions…  runner credential (Bearer prc_…)
- *   api/public.ts         /v1/leaderboard, /healthz
- *   web/routes.ts         the pages: /, /signin, /signout, /submit, /submissions, /leaderboard, /admin
- *                         (browser sessions, CSRF-protected forms)
+ *   api/public.ts         /v1/leaderboard, /v1/status, /healthz,
+ *                         /metrics (Prometheus; a bearer token of its own with metricsToken)
+ *   web/routes.ts         the pages: /, /signin, /signout, /submit, /submissions, /leaderboard, /status,
+ *                         /admin (browser sessions, CSRF-protected forms)
  *
  * Each token opens its own routes only. Rate limits count per verified participant or runner, and per
  * client address for everything else (a made-up token counts against its sender's address).
@@ -23,7 +24,7 @@ import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import type { Competition, Phase } from "../config/index.js";
 import type { GitHubClient } from "../github/index.js";
-import { MAX_REPORT_BODY_BYTES } from "../gateway-api/index.js";
+import { MAX_REPORT_BODY_BYTES, type ClaimNextRequest } from "../gateway-api/index.js";
 import { bearerHolder } from "./authenticate.js";
 import { leaderboardJson, type Standings } from "../leaderboard/index.js";
 import {
@@ -38,6 +39,7 @@ import {
   type SubmissionStorage,
   type Sweeper,
 } from "../intake/index.js";
+import { QueueMetrics, QueueStatus } from "../queue-status/index.js";
 import { participantApi } from "./api/participants.js";
 import { publicApi } from "./api/public.js";
 import { runnerApi } from "./api/runners.js";
@@ -89,6 +91,11 @@ export interface GatewayOptions {
   trustProxy?: string[];
   /** Longest a request (e.g. a slow 1 GB upload) may take (default 1 h). */
   requestTimeoutMs?: number;
+  /**
+   * The bearer token GET /metrics requires (`proctor serve --metrics-token`); without it /metrics is open
+   * (it names no participant).
+   */
+  metricsToken?: string;
   /** fastify's logger option (default off). */
   logger?: boolean | Record<string, unknown>;
   /** Where the intake says what it did (dispatches, sweeps). Default: fastify's logger when on. */
@@ -154,6 +161,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     ...(options.dispatchBackoffMs && { dispatchBackoffMs: options.dispatchBackoffMs }),
     ...(options.dispatchWaitMs !== undefined && { dispatchWaitMs: options.dispatchWaitMs }),
   });
+  const queue = new QueueStatus({
+    dbPath: db.path,
+    competition: options.competition,
+    clock: options.clock ?? (() => new Date()),
+  });
+  const metrics = new QueueMetrics(queue);
   const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
   const sweeper = createSweeper(intake, { intervalMs: sweepIntervalMs, logger: log });
 
@@ -184,6 +197,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     intake,
     secure: (options.publicUrl ?? "").startsWith("https:"),
     standings: () => pages(),
+    queue,
     uploadRateLimit,
   });
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
@@ -205,9 +219,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     return rendered;
   };
-  void app.register(publicApi, { leaderboard: () => pages() });
-  void app.register(participantApi, { intake, uploadRateLimit });
+  void app.register(publicApi, {
+    leaderboard: () => pages(),
+    queue,
+    metrics,
+    ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
+  });
+  void app.register(participantApi, { intake, queue, uploadRateLimit });
   void app.register(runnerApi, { intake });
+  // Runners online: a slot asking for work (the claims' long poll) is noted by the name its claims are
+  // recorded under (`holder/runner`); the slots holding claims are the queue's own records.
+  app.addHook("preHandler", async (request) => {
+    if (request.method !== "POST" || request.routeOptions.url !== "/v1/runner/claims") return;
+    const runner = bearerHolder(request, intake.runners);
+    const body = request.body as ClaimNextRequest;
+    if (runner) queue.asked(body.runner ? `${runner.holder}/${body.runner}` : runner.holder, body.kind);
+  });
 
   if (storage instanceof LocalDirectoryStorage) {
     app.addHook("onReady", async () => {
@@ -229,6 +256,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         await app.close();
         // Dispatches under way get a few seconds; what is cut short stays pending and is sent after a restart.
         await intake.idle(5000);
+        queue.close();
         db.close();
       })()),
   };

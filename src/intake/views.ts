@@ -81,6 +81,11 @@ export function submissionView(
     image_digest: record.imageDigest,
     started_at: iso(record.startedAtMs),
     finished_at: record.finishedAt,
+    // Where it stands in the queue is the queue's to say (src/queue-status: the gateway fills these in).
+    queue_position: null,
+    eta_seconds: null,
+    slots_online: null,
+    runner: record.state === "running" ? record.claimedBy : null,
     attempt: record.attempt,
     earlier_attempts: participantAttempts(otherAttempts(record), logs).map((a) => ({
       ...a,

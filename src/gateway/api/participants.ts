@@ -3,13 +3,16 @@
  *
  *   POST /v1/submissions                  multipart upload (one file part; optional field or query
  *                                         `cpu_or_gpu` = cpu|gpu) -> 202 SubmittedView
- *   GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404)
+ *   GET  /v1/submissions/:id              -> SubmissionView (only the owner; anyone else: 404); queued:
+ *                                         with its queue_position and eta_seconds; running: its runner
  *   GET  /v1/submissions                  -> the caller's submissions + remaining quota
  *   POST /v1/submissions/:id/cancel       -> cancels one no runner has started (409 once one has)
  *   POST /v1/submissions/:id/choice       -> {"chosen": bool}: picks it for the final leaderboard
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { SubmissionView } from "../../gateway-api/index.js";
 import type { Intake } from "../../intake/index.js";
+import type { QueueStatus } from "../../queue-status/index.js";
 import { HttpError } from "../errors.js";
 import { receiveUpload } from "../upload.js";
 import { authenticateEachRoute, bearerHolder } from "../authenticate.js";
@@ -17,6 +20,8 @@ import { ID_PARAMS, schemaError } from "./schemas.js";
 
 export interface ParticipantApiOptions {
   intake: Intake;
+  /** Fills in a queued submission's place and wait. */
+  queue: QueueStatus;
   /** Rate limit for uploads, or none. */
   uploadRateLimit?: { max: number } | undefined;
 }
@@ -26,7 +31,8 @@ const HOLDER = "participant";
 const holder = (request: FastifyRequest): string => request.getDecorator<string>(HOLDER);
 
 export async function participantApi(routes: FastifyInstance, options: ParticipantApiOptions): Promise<void> {
-  const { intake } = options;
+  const { intake, queue } = options;
+  const placed = (view: SubmissionView) => queue.place([view])[0]!;
   routes.decorateRequest(HOLDER, "");
   authenticateEachRoute(routes, async (request) => {
     const who = bearerHolder(request, intake.tokens);
@@ -55,7 +61,7 @@ export async function participantApi(routes: FastifyInstance, options: Participa
       reply
         .code(202)
         .header("location", `/v1/submissions/${submitted.submission.submission_id}`)
-        .send(submitted);
+        .send({ ...submitted, submission: placed(submitted.submission) });
     },
   );
 
@@ -80,11 +86,14 @@ export async function participantApi(routes: FastifyInstance, options: Participa
     async (request) => intake.choose(holder(request), request.params.id, request.body.chosen),
   );
 
-  routes.get("/v1/submissions", async (request) => intake.list(holder(request)));
+  routes.get("/v1/submissions", async (request) => {
+    const list = await intake.list(holder(request));
+    return { ...list, submissions: queue.place(list.submissions) };
+  });
 
   routes.get<{ Params: { id: string } }>(
     "/v1/submissions/:id",
     { schema: { params: ID_PARAMS } },
-    async (request) => intake.get(holder(request), request.params.id),
+    async (request) => placed(intake.get(holder(request), request.params.id)),
   );
 }

@@ -5,7 +5,13 @@
  * routes pass in.
  */
 import type { Competition } from "../../config/index.js";
-import type { QuotaView, SubmissionView } from "../../gateway-api/index.js";
+import {
+  describeQueuePlace,
+  type DurationSummary,
+  type PublicStatusView,
+  type QuotaView,
+  type SubmissionView,
+} from "../../gateway-api/index.js";
 import type { OrganizerSubmission, QueueRow } from "../../intake/index.js";
 import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
@@ -27,7 +33,7 @@ export interface PageContext {
   /** A CSRF token for the forms of this page (sign-out included). */
   csrf: string;
   /** Which navigation entry is this page. */
-  current?: "home" | "submit" | "submissions" | "leaderboard" | "admin" | "signin";
+  current?: "home" | "submit" | "submissions" | "leaderboard" | "status" | "admin" | "signin";
 }
 
 const when = (iso: string | Date | null | undefined) =>
@@ -66,6 +72,7 @@ export function layout(ctx: PageContext, title: string, body: Html): Html {
           <nav aria-label="Main">
             <ul>
               ${nav("/", "home", "Rules")} ${nav("/leaderboard", "leaderboard", "Leaderboard")}
+              ${nav("/status", "status", "Status")}
               ${who?.kind === "participant" ? [nav("/submit", "submit", "Submit"), nav("/submissions", "submissions", "My submissions")] : ""}
               ${who?.kind === "admin" ? nav("/admin", "admin", "Queue (organizer)") : ""}
               ${who ? "" : nav("/signin", "signin", "Sign in")}
@@ -345,6 +352,12 @@ function outcome(v: SubmissionView): Html {
     : markup`${now}<br /><span data-cell="standing">standing: ${standing}</span>`;
 }
 
+/** Where a queued or running submission stands (its place and wait, or its runner). */
+function queuePlace(v: SubmissionView): Html | string {
+  const place = describeQueuePlace(v, when);
+  return place ? markup`<br /><span class="muted" data-cell="queue">${place}</span>` : "";
+}
+
 function submissionRow(v: SubmissionView, competition: Competition, csrf: string): Html {
   const precision = competition.scoring.precision;
   const choosing = competition.lifecycle.finalSelection.mode === "chosen";
@@ -377,7 +390,7 @@ function submissionRow(v: SubmissionView, competition: Competition, csrf: string
     </td>
     <td class="wide">${when(v.submitted_at)}</td>
     <td data-cell="status">
-      ${outcome(v)}${v.disqualified ? markup`<br />disqualified: ${v.disqualified}` : ""}
+      ${outcome(v)}${queuePlace(v)}${v.disqualified ? markup`<br />disqualified: ${v.disqualified}` : ""}
     </td>
     <td class="num" data-cell="score">
       ${v.public_score === null ? "—" : formatScore(v.public_score, precision)}
@@ -706,5 +719,84 @@ export function errorPage(ctx: PageContext, title: string, message: string, hint
     markup`<p class="alert" role="alert">${message}</p>
       ${hint ?? ""}
       <p><a href="/">Back to the rules</a></p>`,
+  );
+}
+
+const durationText = (d: DurationSummary) =>
+  d.count === 0 || d.median_seconds === null || d.p95_seconds === null
+    ? "—"
+    : `${formatDuration(d.median_seconds * 1000)} / ${formatDuration(d.p95_seconds * 1000)} (${d.count})`;
+
+/** The live region of the public status page: runners and the queue per kind, waits and run times. */
+export function statusRegion(status: PublicStatusView): Html {
+  const kinds = (["cpu", "gpu"] as const).flatMap((k) => {
+    const s = status.kinds[k];
+    return s ? [{ kind: k, ...s }] : [];
+  });
+  const stranded = kinds.filter((k) => k.slots_online === 0 && k.queued > 0);
+  return markup`<div id="live" data-live="/status/live" data-active="true">
+    <p id="live-status" role="status" aria-live="polite">
+      Last scored: ${status.last_scored_at ? when(status.last_scored_at) : "no submission scored yet"}. Updated
+      ${when(status.generated_at)}; this page updates by itself.
+    </p>
+    ${stranded.map(
+      (k) =>
+        markup`<p class="notice" data-cell="no-runner">No ${k.kind} runner is online right now: the ${k.queued} queued ${k.kind} submission${k.queued === 1 ? " waits" : "s wait"} until one comes.</p>`,
+    )}
+    <div class="table-wrap">
+      <table id="status-queue">
+        <caption>
+          Runners and the queue
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Kind</th>
+            <th scope="col" class="num">Runners online</th>
+            <th scope="col" class="num">Slots</th>
+            <th scope="col" class="num">Queued</th>
+            <th scope="col" class="num">Running</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${kinds.map(
+            (k) =>
+              markup`<tr data-kind="${k.kind}"><th scope="row">${k.kind}</th><td class="num">${k.runners_online}</td><td class="num">${k.slots_online}</td><td class="num">${k.queued}</td><td class="num">${k.running}</td></tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <div class="table-wrap">
+      <table id="status-times">
+        <caption>
+          Median / 95th percentile (how many)
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Kind</th>
+            <th scope="col">What</th>
+            <th scope="col" class="num">Last hour</th>
+            <th scope="col" class="num">Last day</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${kinds.flatMap((k) => [
+            markup`<tr data-kind="${k.kind}" data-measure="queue_wait"><th scope="row">${k.kind}</th><td>Queue wait</td><td class="num">${durationText(k.queue_wait.last_hour)}</td><td class="num">${durationText(k.queue_wait.last_day)}</td></tr>`,
+            markup`<tr data-kind="${k.kind}" data-measure="run_time"><th scope="row">${k.kind}</th><td>Run time</td><td class="num">${durationText(k.run_time.last_hour)}</td><td class="num">${durationText(k.run_time.last_day)}</td></tr>`,
+          ])}
+        </tbody>
+      </table>
+    </div>
+  </div>`;
+}
+
+export function statusPage(ctx: PageContext, region: Html): Html {
+  return layout(
+    ctx,
+    "Status",
+    markup`<p>
+        The runners that evaluate submissions and the queue waiting for them. Queue wait: from upload (or a
+        retry) until a runner starts it; run time: from then until its result.
+      </p>
+      ${region}`,
   );
 }

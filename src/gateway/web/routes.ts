@@ -5,9 +5,12 @@
  *   GET  /signin, POST /signin      a participant (pct_…) or admin (pad_…) token -> session cookie
  *   POST /signout                   ends the session (deleted on the server)
  *   GET  /submit, POST /submit      the upload form (multipart; progress bar with the script)
- *   GET  /submissions               my submissions; GET /submissions/live: its live region alone
+ *   GET  /submissions               my submissions (a queued one's place and wait); GET /submissions/live:
+ *                                   its live region alone
  *   POST /submissions/:id/cancel    cancel a queued one (free) or a running one (counted)
  *   GET  /leaderboard               public standings, the viewer's row highlighted
+ *   GET  /status                    public: runners online, the queue, waits and run times; GET
+ *                                   /status/live: its live region alone
  *   GET  /admin, POST /admin/…      the organizer's queue and actions (admin session only)
  *   GET  /admin/submissions/:id     one submission whole, the program's output included (admin only)
  *   GET  /assets/app.css|app.js
@@ -27,6 +30,7 @@ import { createHash } from "node:crypto";
 import type { Intake, SessionHolder } from "../../intake/index.js";
 import { OrganizerError, SubmissionNotFoundError } from "../../intake/index.js";
 import type { Standings } from "../../leaderboard/index.js";
+import type { QueueStatus } from "../../queue-status/index.js";
 import { authenticateEachRoute } from "../authenticate.js";
 import { mapError } from "../errors.js";
 import { receiveUpload } from "../upload.js";
@@ -39,6 +43,8 @@ import {
   landingPage,
   leaderboardPage,
   signInPage,
+  statusPage,
+  statusRegion,
   submissionsPage,
   submissionsRegion,
   submitPage,
@@ -72,6 +78,8 @@ export interface WebOptions {
   secure: boolean;
   /** The current standings and their version (cached by the gateway until they change). */
   standings: () => { version: number; standings: Standings };
+  /** Where queued submissions stand, and the public status. */
+  queue: QueueStatus;
   /** Rate limit for uploads from the page, or none. */
   uploadRateLimit?: { max: number } | undefined;
 }
@@ -261,7 +269,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     const region = async (request: FastifyRequest, reply: FastifyReply, who: SessionHolder) => {
       const list = await intake.list(who.holder);
       const csrfToken = reply.generateCsrf({ userInfo: sessionKey(request) });
-      return submissionsRegion(list.submissions, list.quota, competition, csrfToken);
+      return submissionsRegion(options.queue.place(list.submissions), list.quota, competition, csrfToken);
     };
 
     // The participant's pages: a participant's session.
@@ -364,6 +372,12 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       if (request.headers["if-none-match"] === anonymous.etag) return reply.code(304).send();
       return page(reply, trusted(anonymous.html), 200, "no-cache");
     });
+
+    // Public, like the leaderboard: counts and durations only (no participant, no submission id).
+    web.get("/status", async (request, reply) =>
+      page(reply, statusPage(context(request, reply, "status"), statusRegion(options.queue.status()))),
+    );
+    web.get("/status/live", async (_request, reply) => page(reply, statusRegion(options.queue.status())));
 
     // The organizer's pages: an admin's session.
     void web.register(async (admin) => {

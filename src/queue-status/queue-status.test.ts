@@ -1,0 +1,253 @@
+/**
+ * The queue made visible, on a real gateway (harness: real fastify, real SQLite, a clock the test moves):
+ * queued submissions' places in the claim order and their wait, a running one's runner, the public status
+ * (/v1/status, counts and durations from the attempts' recorded times), the Prometheus metrics (/metrics,
+ * parsed), the metrics token; and never a participant's name or a submission id in what is public.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PublicStatusView, SubmissionListView, SubmissionView } from "../gateway-api/index.js";
+import {
+  GOOD_ZIP,
+  SUCCEEDED,
+  getJson,
+  rawRequest,
+  startHarness,
+  upload,
+  type Harness,
+} from "../gateway/test-support/harness.js";
+
+/** A participant name that must never reach anything public. */
+const SECRET_NAME = "zelda-queue-watcher";
+
+/** Prometheus text: `name{labels}` -> value, for every sample line. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
+const post = (h: Harness, route: string, body: unknown) =>
+  rawRequest(h.url, {
+    method: "POST",
+    path: route,
+    headers: { "content-type": "application/json", authorization: `Bearer ${h.runner}` },
+    body: Buffer.from(JSON.stringify(body)),
+  });
+
+interface Claimed {
+  claim_token: string;
+  submission: { submission_id: string; attempt: number };
+}
+
+async function claim(h: Harness, kind: "cpu" | "gpu", runner = "box/slot-1"): Promise<Claimed | null> {
+  const answer = await post(h, "/v1/runner/claims", { kind, runner });
+  expect(answer.status, answer.text).toBe(200);
+  return answer.json()["claim"] as Claimed | null;
+}
+
+async function report(h: Harness, c: Claimed, status: "succeeded" | "failed") {
+  const body =
+    status === "succeeded"
+      ? { ...SUCCEEDED, claim_token: c.claim_token }
+      : { ...SUCCEEDED, status, reason: "exited 1", public_score: null, private_score_sealed: null };
+  const answer = await post(h, `/v1/runner/submissions/${c.submission.submission_id}/result`, {
+    ...body,
+    claim_token: c.claim_token,
+  });
+  expect(answer.status, answer.text).toBe(200);
+}
+
+describe("the queue, visible", () => {
+  let h: Harness;
+  let token: Record<string, string>;
+  const ids: Record<string, string> = {};
+  const view = async (name: string) => {
+    const answer = await getJson(h, `/v1/submissions/${ids[name]}`, token[name]);
+    expect(answer.status, answer.text).toBe(200);
+    return answer.json() as unknown as SubmissionView;
+  };
+  const status = async () => (await getJson(h, "/v1/status")).json() as unknown as PublicStatusView;
+  const metrics = async () => {
+    const answer = await getJson(h, "/metrics");
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);
+    return { text: answer.text, samples: parseMetrics(answer.text) };
+  };
+
+  beforeAll(async () => {
+    // Pull runners only (no dispatch): the queue is theirs.
+    h = await startHarness({ dispatch: undefined, github: undefined });
+    token = Object.fromEntries(
+      ["a", "b", "c", "g1", "g2", SECRET_NAME].map((name) => [name, h.token(name)]),
+    ) as Record<string, string>;
+    // Interleaved kinds, ten seconds apart: cpu a, gpu g1, cpu b, gpu g2, cpu c.
+    for (const [name, kind] of [
+      ["a", "cpu"],
+      ["g1", "gpu"],
+      ["b", "cpu"],
+      ["g2", "gpu"],
+      [SECRET_NAME, "cpu"],
+    ] as const) {
+      const answer = await upload(h, token[name], await GOOD_ZIP(), { query: `?cpu_or_gpu=${kind}` });
+      expect(answer.status, answer.text).toBe(202);
+      const submitted = answer.json()["submission"] as SubmissionView;
+      ids[name] = submitted.submission_id;
+      // The upload's answer already says where it stands.
+      expect(submitted.queue_position).toBeGreaterThan(0);
+      h.clock.advance(10_000);
+    }
+  });
+  afterAll(() => h.close());
+
+  it("places each queued submission in its kind's queue; no runner online: no estimate, said plainly", async () => {
+    const places = await Promise.all(["a", "b", SECRET_NAME, "g1", "g2"].map(view));
+    expect(places.map((v) => [v.state, v.queue_position, v.eta_seconds, v.slots_online])).toEqual([
+      ["queued", 1, null, 0],
+      ["queued", 2, null, 0],
+      ["queued", 3, null, 0],
+      ["queued", 1, null, 0],
+      ["queued", 2, null, 0],
+    ]);
+    const list = (await getJson(h, "/v1/submissions", token["b"])).json() as unknown as SubmissionListView;
+    expect(list.submissions[0]).toMatchObject({ submission_id: ids["b"], queue_position: 2 });
+    expect((await status()).kinds.gpu).toMatchObject({ runners_online: 0, slots_online: 0, queued: 2 });
+  });
+
+  it("claims take them in the places shown; a running one names its runner and start", async () => {
+    // t = 50 s: a waited 50 s, b 30 s.
+    const first = (await claim(h, "cpu"))!;
+    expect(first.submission.submission_id).toBe(ids["a"]);
+    expect((await view("b")).queue_position).toBe(1);
+    expect((await view(SECRET_NAME)).queue_position).toBe(2);
+    expect((await view("g1")).queue_position).toBe(1);
+    const running = await view("a");
+    expect(running).toMatchObject({
+      state: "running",
+      queue_position: null,
+      eta_seconds: null,
+      runner: "runner-1/box/slot-1",
+      started_at: h.clock.now.toISOString(),
+    });
+    // A slot is online (it asked and holds a claim), but no run has ended yet to estimate from.
+    expect(await view("b")).toMatchObject({ slots_online: 1, eta_seconds: null });
+
+    h.clock.advance(30_000);
+    await report(h, first, "succeeded");
+    const scoredAt = h.clock.now.toISOString();
+    // One slot, idle now, and runs take 30 s: b starts at once, then the next one 30 s later.
+    expect(await view("b")).toMatchObject({ queue_position: 1, slots_online: 1, eta_seconds: 0 });
+    expect((await view(SECRET_NAME)).eta_seconds).toBe(30);
+
+    const second = (await claim(h, "cpu"))!;
+    expect(second.submission.submission_id).toBe(ids["b"]);
+    // b runs on the one slot: the next waits for it (30 s, the typical run).
+    expect(await view(SECRET_NAME)).toMatchObject({ queue_position: 1, eta_seconds: 30 });
+    h.clock.advance(10_000);
+    await report(h, second, "failed");
+
+    const s = await status();
+    expect(s.last_scored_at).toBe(scoredAt);
+    expect(s.kinds.cpu).toMatchObject({
+      runners_online: 1,
+      slots_online: 1,
+      queued: 1,
+      running: 0,
+      // a waited 50 s (t 0 -> 50), b 60 s (t 20 -> 80); runs 30 s and 10 s.
+      queue_wait: {
+        last_hour: { count: 2, median_seconds: 50, p95_seconds: 60 },
+        last_day: { count: 2, median_seconds: 50, p95_seconds: 60 },
+      },
+      run_time: {
+        last_hour: { count: 2, median_seconds: 10, p95_seconds: 30 },
+        last_day: { count: 2 },
+      },
+    });
+    expect(s.kinds.gpu).toMatchObject({ queued: 2, running: 0, slots_online: 0 });
+    expect(s.kinds.gpu!.queue_wait.last_hour).toEqual({ count: 0, median_seconds: null, p95_seconds: null });
+  });
+
+  it("/metrics: queue length, runs in progress, results by status and the histograms, counted once", async () => {
+    const before = await metrics();
+    expect(before.samples.get('proctor_queue_length{kind="cpu"}')).toBe(1);
+    expect(before.samples.get('proctor_queue_length{kind="gpu"}')).toBe(2);
+    expect(before.samples.get('proctor_runs_in_progress{kind="cpu"}')).toBe(0);
+    expect(before.samples.get('proctor_results_total{kind="cpu",status="succeeded"}')).toBe(1);
+    expect(before.samples.get('proctor_results_total{kind="cpu",status="failed"}')).toBe(1);
+    expect(before.samples.get('proctor_queue_wait_seconds_count{kind="cpu"}')).toBe(2);
+    expect(before.samples.get('proctor_queue_wait_seconds_sum{kind="cpu"}')).toBe(110);
+    expect(before.samples.get('proctor_queue_wait_seconds_bucket{le="60",kind="cpu"}')).toBe(2);
+    expect(before.samples.get('proctor_queue_wait_seconds_bucket{le="30",kind="cpu"}')).toBe(0);
+    expect(before.samples.get('proctor_run_duration_seconds_sum{kind="cpu"}')).toBe(40);
+    expect(before.samples.get('proctor_runners_online{kind="cpu"}')).toBe(1);
+    expect(before.samples.get('proctor_runner_slots_online{kind="gpu"}')).toBe(0);
+
+    // The last cpu one, seen queued by the scrape above, starts and ends before the next scrape.
+    const last = (await claim(h, "cpu", "other/slot-2"))!;
+    expect(last.submission.submission_id).toBe(ids[SECRET_NAME]);
+    const during = await metrics();
+    expect(during.samples.get('proctor_runs_in_progress{kind="cpu"}')).toBe(1);
+    expect(during.samples.get('proctor_queue_length{kind="cpu"}')).toBe(0);
+    expect(during.samples.get('proctor_runners_online{kind="cpu"}')).toBe(2);
+    h.clock.advance(5_000);
+    await report(h, last, "succeeded");
+    const after = await metrics();
+    expect(after.samples.get('proctor_results_total{kind="cpu",status="succeeded"}')).toBe(2);
+    expect(after.samples.get('proctor_queue_wait_seconds_count{kind="cpu"}')).toBe(3);
+    expect(after.samples.get('proctor_run_duration_seconds_count{kind="cpu"}')).toBe(3);
+    expect((await metrics()).samples.get('proctor_run_duration_seconds_count{kind="cpu"}')).toBe(3);
+  });
+
+  it("nothing public names a participant or a submission", async () => {
+    const shown = [
+      (await getJson(h, "/v1/status")).text,
+      (await getJson(h, "/metrics")).text,
+      (await getJson(h, "/status")).text,
+      (await getJson(h, "/status/live")).text,
+    ].join("\n");
+    expect(shown).toContain("proctor_queue_length");
+    expect(shown).toContain("Runners and the queue");
+    expect(shown).not.toContain(SECRET_NAME);
+    for (const id of Object.values(ids)) expect(shown).not.toContain(id);
+  });
+
+  it("an hour later the last hour is empty, the day is not, and idle runners have gone offline", async () => {
+    h.clock.advance(2 * 3600_000);
+    const s = await status();
+    expect(s.kinds.cpu!.queue_wait.last_hour.count).toBe(0);
+    expect(s.kinds.cpu!.queue_wait.last_day.count).toBe(3);
+    expect(s.kinds.cpu!.run_time.last_day).toMatchObject({ count: 3, median_seconds: 10 });
+    expect(s.kinds.cpu).toMatchObject({ runners_online: 0, slots_online: 0 });
+    expect(await view("g1")).toMatchObject({ queue_position: 1, slots_online: 0, eta_seconds: null });
+  });
+});
+
+describe("--metrics-token", () => {
+  it("closes /metrics to requests without the bearer token, in constant time; other gateways unaffected", async () => {
+    const closed = await startHarness({ metricsToken: "s3cret-metrics-token-0123" });
+    // A second gateway in the same process, open: each has its own registry.
+    const open = await startHarness();
+    try {
+      const none = await getJson(closed, "/metrics");
+      expect(none.status).toBe(401);
+      expect(none.json()).toMatchObject({ error: "unauthorized" });
+      expect(none.json()["message"]).toMatch(/no metrics token.*--metrics-token.*Authorization: Bearer/);
+      const wrong = await getJson(closed, "/metrics", "s3cret-metrics-token-0124");
+      expect(wrong.status).toBe(401);
+      expect(wrong.json()["message"]).toMatch(/a wrong metrics token/);
+      expect((await getJson(closed, "/metrics", closed.runner)).status).toBe(401);
+      const right = await getJson(closed, "/metrics", "s3cret-metrics-token-0123");
+      expect(right.status).toBe(200);
+      expect(right.text).toContain('proctor_queue_length{kind="cpu"} 0');
+      expect((await getJson(open, "/metrics")).status).toBe(200);
+      // The token guards /metrics only: the public status stays public.
+      expect((await getJson(closed, "/v1/status")).status).toBe(200);
+    } finally {
+      await closed.close();
+      await open.close();
+    }
+  });
+});
