@@ -87,6 +87,64 @@ describe("proctor admin reveal", () => {
   });
 });
 
+describe("proctor admin reveal --repo", () => {
+  const withToken = async <T>(token: string | undefined, use: () => Promise<T>): Promise<T> => {
+    const saved = { p: process.env["PROCTOR_GITHUB_TOKEN"], g: process.env["GITHUB_TOKEN"] };
+    delete process.env["PROCTOR_GITHUB_TOKEN"];
+    if (token === undefined) delete process.env["GITHUB_TOKEN"];
+    else process.env["GITHUB_TOKEN"] = token;
+    try {
+      return await use();
+    } finally {
+      for (const [name, value] of [
+        ["PROCTOR_GITHUB_TOKEN", saved.p],
+        ["GITHUB_TOKEN", saved.g],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  };
+  const revealOn = (...extra: string[]) =>
+    admin(
+      "reveal",
+      "--key",
+      keyFile,
+      "--force",
+      "--repo",
+      "org/comp",
+      "--github-api-url",
+      h.fake.url,
+      ...extra,
+    );
+
+  it("publishes the final ranking on the leaderboard branch, once (the same reveal again commits nothing)", async () => {
+    const first = await withToken(h.fake.token, () => revealOn("--json"));
+    expect(first.error).toBeUndefined();
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      branch_files_written: ["private-leaderboard.json", "PRIVATE.md"],
+    });
+    const json = JSON.parse(h.fake.file("org", "comp", "private-leaderboard.json", "leaderboard")!) as {
+      mode: string;
+      rows: unknown[];
+    };
+    expect(json.mode).toBe("private");
+    expect(json.rows).toEqual([expect.objectContaining({ participant: "dana", privateScore: 0.66 })]);
+    expect(h.fake.file("org", "comp", "PRIVATE.md", "leaderboard")).toContain("dana");
+    const again = await withToken(h.fake.token, () => revealOn());
+    expect(again.stdout).toContain("branch leaderboard already had it");
+  });
+
+  it("names what is missing: the token, a well-formed --repo", async () => {
+    const noToken = await withToken(undefined, () => revealOn());
+    expect(String(noToken.error)).toMatch(/no GitHub token; set PROCTOR_GITHUB_TOKEN/);
+    const badRepo = await withToken(h.fake.token, () =>
+      admin("reveal", "--key", keyFile, "--force", "--repo", "just-a-name"),
+    );
+    expect(String(badRepo.error)).toMatch(/--repo "just-a-name" must be owner\/name/);
+  });
+});
+
 describe("proctor admin export", () => {
   it("writes every submission as CSV or JSON, private scores once revealed", async () => {
     const csvFile = path.join(h.dir, "out", "submissions.csv");

@@ -44,3 +44,9 @@ export {
   type RecordOutcome,
   type RenderPages,
 } from "./github-store.js";
+export {
+  PRIVATE_BOARD_FILES,
+  publishRevealedBoard,
+  RevealPublishError,
+  type RevealedBoardTarget,
+} from "./revealed-board.js";

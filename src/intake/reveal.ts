@@ -102,13 +102,30 @@ export function revealFinal(options: {
   };
 }
 
-/** Writes the revealed board into the gateway's data dir (whole or not at all: a temporary file, renamed). */
-export function writeRevealed(dataDir: string, board: RevealedBoard): string {
+/**
+ * Writes the revealed board into the gateway's data dir (whole or not at all: a temporary file, renamed).
+ * A reveal that finds the same ranking already there keeps it as it was, its time included (so publishing
+ * it again changes nothing). Returns the file and the board as it stands.
+ */
+export function writeRevealed(dataDir: string, board: RevealedBoard): { file: string; board: RevealedBoard } {
   const file = path.join(dataDir, PRIVATE_BOARD_FILE);
+  const before = readRevealedOrNull(dataDir);
+  // Compared as read back: the schema's own order of keys.
+  const same = (a: RevealedBoard) => JSON.stringify([a.phase, revealedSchema.shape.entries.parse(a.entries)]);
+  if (before && same(before) === same(board)) return { file, board: before };
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(board, null, 2)}\n`, { mode: 0o644 });
   renameSync(temporary, file);
-  return file;
+  return { file, board };
+}
+
+function readRevealedOrNull(dataDir: string): RevealedBoard | null {
+  try {
+    return readRevealed(dataDir);
+  } catch (error) {
+    if (error instanceof RevealRefusedError) return null; // damaged: written afresh
+    throw error;
+  }
 }
 
 /** The revealed board in `dataDir`; null before the reveal. A damaged file is an error naming it. */
