@@ -6,8 +6,9 @@
  *
  *   api/participants.ts   /v1/submissions…         participant token (Bearer pct_…)
  *   api/runners.ts        /v1/runner/submissions…  runner credential (Bearer prc_…)
- *   api/public.ts         /v1/leaderboard, /v1/status, /healthz,
+ *   api/public.ts         /v1/leaderboard (?board=private after the reveal), /v1/status, /healthz,
  *                         /metrics (Prometheus; a bearer token of its own with metricsToken)
+ *   api/admin.ts          /v1/admin/export             admin token (Bearer pad_…)
  *   web/routes.ts         the pages: /, /signin, /signout, /submit, /submissions, /leaderboard, /status,
  *                         /admin (browser sessions, CSRF-protected forms)
  *
@@ -16,7 +17,7 @@
  * Bind it to localhost behind a TLS-terminating proxy (docs/gateway.md).
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -33,12 +34,16 @@ import {
   Intake,
   IntakeDb,
   LocalDirectoryStorage,
+  PRIVATE_BOARD_FILE,
+  readRevealed,
   type Clock,
+  type RevealedBoard,
   type Dispatch,
   type IntakeLogger,
   type SubmissionStorage,
   type Sweeper,
 } from "../intake/index.js";
+import { adminApi } from "./api/admin.js";
 import { QueueMetrics, QueueStatus } from "../queue-status/index.js";
 import { participantApi } from "./api/participants.js";
 import { publicApi } from "./api/public.js";
@@ -198,6 +203,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     secure: (options.publicUrl ?? "").startsWith("https:"),
     standings: () => pages(),
     queue,
+    privateStandings: () => revealed()?.standings ?? null,
     uploadRateLimit,
   });
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
@@ -219,12 +225,36 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     return rendered;
   };
+  // The private board exists once `proctor admin reveal` wrote it: ranked again when it or a disqualification changes.
+  let revealedRendered:
+    { key: string; board: RevealedBoard; standings: Standings; json: string; etag: string } | undefined;
+  const revealed = () => {
+    const changed = statSync(path.join(dataDir, PRIVATE_BOARD_FILE), { throwIfNoEntry: false })?.mtimeMs;
+    if (changed === undefined) return null;
+    const key = `${changed}-${intake.resultsVersion}`;
+    if (revealedRendered?.key !== key) {
+      const board = readRevealed(dataDir);
+      if (!board) return null;
+      const standings = intake.privateStandings(board);
+      const json = JSON.stringify(
+        leaderboardJson(standings, {
+          competition: options.competition.name,
+          includePrivate: true,
+          generatedAt: new Date(board.revealedAt),
+        }),
+      );
+      revealedRendered = { key, board, standings, json, etag: `"lb-private-${sha1(json)}"` };
+    }
+    return revealedRendered;
+  };
   void app.register(publicApi, {
     leaderboard: () => pages(),
+    privateLeaderboard: revealed,
     queue,
     metrics,
     ...(options.metricsToken !== undefined && { metricsToken: options.metricsToken }),
   });
+  void app.register(adminApi, { intake, revealed: () => revealed()?.board ?? null });
   void app.register(participantApi, { intake, queue, uploadRateLimit });
   void app.register(runnerApi, { intake });
   // Runners online: a slot asking for work (the claims' long poll) is noted by the name its claims are

@@ -22,6 +22,23 @@ export {
   type QueueRow,
 } from "./organizer.js";
 export { Sessions, type SessionHolder } from "./sessions.js";
+export {
+  finalPhase,
+  PRIVATE_BOARD_FILE,
+  readRevealed,
+  revealFinal,
+  RevealRefusedError,
+  writeRevealed,
+  type RevealedBoard,
+} from "./reveal.js";
+export {
+  EXPORT_FORMATS,
+  exportCsv,
+  exportSubmissions,
+  type ExportDocument,
+  type ExportFormat,
+  type ExportRow,
+} from "./export.js";
 export { githubDispatch, type GitHubDispatchTarget } from "./github-dispatch.js";
 export {
   IntakeDb,

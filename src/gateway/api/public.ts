@@ -2,6 +2,7 @@
  * What everyone may read, without a credential:
  *
  *   GET  /v1/leaderboard                  JSON (proctor.leaderboard/v1, public mode)
+ *   GET  /v1/leaderboard?board=private    the final ranking (private mode), once revealed; 404 before
  *   GET  /v1/status                       PublicStatusView: runners online, queued and running per kind,
  *                                         waits and run times (no participant, no submission id)
  *   GET  /metrics                         Prometheus text format (src/queue-status/metrics.ts); with
@@ -17,6 +18,8 @@ import { HttpError } from "../errors.js";
 export interface PublicApiOptions {
   /** The leaderboard's JSON and its ETag, computed once per change of the standings. */
   leaderboard: () => { json: string; etag: string };
+  /** The private (final) leaderboard the reveal published; null before. */
+  privateLeaderboard: () => { json: string; etag: string } | null;
   queue: QueueStatus;
   metrics: QueueMetrics;
   /** The bearer token /metrics requires; none: /metrics is open. */
@@ -52,11 +55,31 @@ export async function publicApi(routes: FastifyInstance, options: PublicApiOptio
     return options.metrics.text();
   });
 
-  routes.get("/v1/leaderboard", { schema: { querystring: { type: "object" } } }, async (request, reply) => {
-    const { json, etag } = options.leaderboard();
-    reply.header("cache-control", "no-cache").header("etag", etag);
-    if (request.headers["if-none-match"] === etag) return reply.code(304).send();
-    reply.header("content-type", "application/json; charset=utf-8");
-    return json;
-  });
+  routes.get<{ Querystring: { board?: "public" | "private" } }>(
+    "/v1/leaderboard",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          properties: { board: { type: "string", enum: ["public", "private"] } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const board = request.query.board === "private" ? options.privateLeaderboard() : options.leaderboard();
+      if (!board) {
+        throw new HttpError(
+          404,
+          "not_revealed",
+          "the private leaderboard is published at the reveal, after the competition ends; until then there is " +
+            "the public one (/v1/leaderboard)",
+        );
+      }
+      const { json, etag } = board;
+      reply.header("cache-control", "no-cache").header("etag", etag);
+      if (request.headers["if-none-match"] === etag) return reply.code(304).send();
+      reply.header("content-type", "application/json; charset=utf-8");
+      return json;
+    },
+  );
 }

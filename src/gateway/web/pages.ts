@@ -532,20 +532,36 @@ export function submissionsPage(ctx: PageContext, region: Html, flash?: string):
   );
 }
 
-export function leaderboardPage(ctx: PageContext, standings: Standings, active: number): Html {
+/**
+ * The public standings, or (mode private) the final ranking the reveal published. `revealed`: the public
+ * page links to the final ranking once there is one.
+ */
+export function leaderboardPage(
+  ctx: PageContext,
+  standings: Standings,
+  active: number,
+  revealed = false,
+): Html {
   const c = ctx.competition;
   const me = ctx.viewer?.kind === "participant" ? ctx.viewer.holder : undefined;
   const ranked = standings.rows.filter((r) => r.rank !== null).length;
-  return layout(
-    ctx,
-    "Leaderboard",
-    markup`<p>
+  const final = standings.mode === "private";
+  const intro = final
+    ? markup`<p>
+        Metric: <strong>${metricName(c)}</strong> (${direction(c)}). The final ranking: private scores, on the
+        hidden part of the test set, of each participant's selected entries. <a href="/leaderboard">Public leaderboard</a>
+      </p>`
+    : markup`<p>
         Metric: <strong>${metricName(c)}</strong> (${direction(c)}). Public scores, on part of the test set;
-        the final ranking uses the private part and is revealed at the end.
+        the final ranking uses the private part and ${revealed ? markup`<a href="/leaderboard?board=private">has been revealed</a>` : "is revealed at the end"}.
       </p>
       <p role="status">
         ${active > 0 ? `${active} submission${active === 1 ? " is" : "s are"} queued or running: ${active === 1 ? "its score appears" : "their scores appear"} here when ${active === 1 ? "it finishes" : "they finish"}.` : "No submissions are waiting."}
-      </p>
+      </p>`;
+  return layout(
+    ctx,
+    final ? "Final ranking" : "Leaderboard",
+    markup`${intro}
       <div class="table-wrap">
         <table id="leaderboard">
           <caption>

@@ -9,6 +9,7 @@
  *                                   its live region alone
  *   POST /submissions/:id/cancel    cancel a queued one (free) or a running one (counted)
  *   GET  /leaderboard               public standings, the viewer's row highlighted
+ *   GET  /leaderboard?board=private the final ranking, once revealed (proctor admin reveal)
  *   GET  /status                    public: runners online, the queue, waits and run times; GET
  *                                   /status/live: its live region alone
  *   GET  /admin, POST /admin/…      the organizer's queue and actions (admin session only)
@@ -78,6 +79,8 @@ export interface WebOptions {
   secure: boolean;
   /** The current standings and their version (cached by the gateway until they change). */
   standings: () => { version: number; standings: Standings };
+  /** The final (private) standings once revealed; null before. */
+  privateStandings: () => Standings | null;
   /** Where queued submissions stand, and the public status. */
   queue: QueueStatus;
   /** Rate limit for uploads from the page, or none. */
@@ -349,13 +352,26 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
     // Rendered once per change for visitors without a session (most of the traffic), with an ETag; a
     // signed-in participant's copy highlights their row, so it is rendered for them.
     let anonymous: { key: string; html: string; etag: string } | undefined;
-    web.get("/leaderboard", async (request, reply) => {
+    web.get<{ Querystring: { board?: string } }>("/leaderboard", async (request, reply) => {
+      const revealed = options.privateStandings();
+      if (request.query.board === "private") {
+        if (!revealed) {
+          const ctx = context(request, reply, "leaderboard");
+          const detail =
+            "The final ranking, by private score, is published at the reveal after the competition ends.";
+          return page(reply, errorPage(ctx, "Not revealed yet", detail), 404);
+        }
+        return page(reply, leaderboardPage(context(request, reply, "leaderboard"), revealed, 0));
+      }
       const { version, standings } = options.standings();
       const active = intake.activeCount();
       if (viewer(request)) {
-        return page(reply, leaderboardPage(context(request, reply, "leaderboard"), standings, active));
+        return page(
+          reply,
+          leaderboardPage(context(request, reply, "leaderboard"), standings, active, revealed !== null),
+        );
       }
-      const key = `${version}-${active}`;
+      const key = `${version}-${active}-${revealed !== null}`;
       if (anonymous?.key !== key) {
         const ctx: PageContext = {
           competition,
@@ -364,7 +380,7 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
           csrf: "",
           current: "leaderboard",
         };
-        const text = leaderboardPage(ctx, standings, active).text;
+        const text = leaderboardPage(ctx, standings, active, revealed !== null).text;
         const digest = createHash("sha1").update(text).digest("hex").slice(0, 16);
         anonymous = { key, html: text, etag: `"lb-${version}-${digest}"` };
       }
