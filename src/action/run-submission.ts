@@ -25,7 +25,13 @@ import {
   GitHubLeaderboardStore,
   setCommitStatus,
 } from "../github/index.js";
-import { escapeHtml, escapeMarkdown, renderStandings, type LeaderboardEntry } from "../leaderboard/index.js";
+import {
+  escapeHtml,
+  escapeMarkdown,
+  renderStandings,
+  type LeaderboardEntry,
+  type RenderOptions,
+} from "../leaderboard/index.js";
 import { entryOf, runClaim, runnerPaths, type Outcome } from "../runner/index.js";
 import { isInfrastructureFault } from "../status/index.js";
 import { formatBytes, formatDuration } from "../units/index.js";
@@ -37,9 +43,13 @@ const BRANCH_WRITE_TRIES = 3;
 
 /**
  * The leaderboard branch's pages, regenerated from its entries on every post; each row's image digest links
- * to `imageRecordUrl` (runtime/published.json on the repository) when given.
+ * to `records.imageRecordUrl` (runtime/published.json on the repository) and its models digest to
+ * `records.modelsRecordUrl` (runtime/models.yml) when given.
  */
-export function leaderboardPages(competition: Competition, imageRecordUrl?: string) {
+export function leaderboardPages(
+  competition: Competition,
+  records: Pick<RenderOptions, "imageRecordUrl" | "modelsRecordUrl"> = {},
+) {
   return (entries: LeaderboardEntry[]) => {
     // Dated by the newest entry, not by now: the same entries render the same pages (no empty commits).
     const newest = entries.reduce(
@@ -49,7 +59,7 @@ export function leaderboardPages(competition: Competition, imageRecordUrl?: stri
     const options = {
       competition: competition.name,
       generatedAt: new Date(newest),
-      ...(imageRecordUrl && { imageRecordUrl }),
+      ...records,
     };
     return {
       "README.md": renderStandings(entries, competition.leaderboard, { ...options, format: "markdown" }),
@@ -69,16 +79,17 @@ export async function runSubmissionCommand(): Promise<void> {
   const gateway: GatewayCredentials = { server: inputs.gatewayUrl, token: inputs.runnerCredential };
   const image = inputs.image ?? imageRef(competition, flavour);
   const client = createGitHubClient({ token: inputs.githubToken, baseUrl: context.apiUrl });
+  const repositoryUrl = `${context.serverUrl}/${context.owner}/${context.repo}`;
   const branch = new GitHubLeaderboardStore({
     client,
     owner: context.owner,
     repo: context.repo,
     branch: inputs.leaderboardBranch,
-    // blob/HEAD: the default branch, where the runtime workflow commits the record.
-    render: leaderboardPages(
-      competition,
-      `${context.serverUrl}/${context.owner}/${context.repo}/blob/HEAD/runtime/published.json`,
-    ),
+    // blob/HEAD: the default branch, where the runtime workflow commits the record and models.yml lives.
+    render: leaderboardPages(competition, {
+      imageRecordUrl: `${repositoryUrl}/blob/HEAD/runtime/published.json`,
+      modelsRecordUrl: `${repositoryUrl}/blob/HEAD/runtime/models.yml`,
+    }),
   });
 
   const submission = await core
@@ -165,6 +176,7 @@ function entryFromGateway(submission: RunnerSubmissionView): LeaderboardEntry {
       publicScore: result.public_score,
       durationMs: result.duration_ms,
       imageDigest: result.image_digest,
+      ...(result.models_digest && { modelsDigest: result.models_digest }),
     },
     submission,
     result.private_score_sealed,
@@ -241,6 +253,7 @@ async function publish(outcome: Outcome, entry: LeaderboardEntry | null, p: Post
       ["duration", formatDuration(outcome.durationMs)],
       ...usageRows(outcome.usage),
       ["image", cell(outcome.imageDigest || "—")],
+      ...(outcome.modelsDigest ? [["models", cell(outcome.modelsDigest)]] : []),
     ])
     .addRaw(
       "The participant reads the reason and what their program printed on the gateway; a public run log " +

@@ -255,6 +255,7 @@ export function evaluationJson(e: Evaluation) {
     problems: e.problems,
     public_score: e.scores.public,
     private_score: e.scores.private,
+    models_digest: e.entry.modelsDigest ?? null,
   };
 }
 
@@ -266,6 +267,7 @@ function evaluationText(e: Evaluation, competition: Competition, logFile: string
     `  submission  ${e.submissionId} by ${e.participant}`,
     `  duration    ${formatDuration(e.run.durationMs)}${exitCode === null ? "" : `, exit code ${exitCode}`}`,
     `  image       ${e.run.image ? `${e.run.image.ref} (${e.run.image.digest ?? e.run.image.id})` : "—"}`,
+    ...(e.entry.modelsDigest ? [`  models      ${e.entry.modelsDigest} (runtime/models.yml)`] : []),
     `  runtime     ${e.run.runtime}`,
     ...(e.run.notes ?? []).map((note) => `  note        ${note}`),
   ];

@@ -95,6 +95,8 @@ export interface RunnerSubmissionView {
     private_score_sealed: string | null;
     duration_ms: number;
     image_digest: string;
+    /** The models image it had mounted (sha256:…); null or absent (older gateways) when none. */
+    models_digest?: string | null;
   } | null;
 }
 

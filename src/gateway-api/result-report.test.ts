@@ -134,4 +134,33 @@ describe("the result report", () => {
       parseResultReport({ ...report, usage: { ...usage, samples: [...usage.samples, ...usage.samples] } }),
     ).toThrow(/usage.samples/);
   });
+
+  it("carries the models digest the run had mounted; a report without it (no models, an older runner) still parses", () => {
+    const modelsDigest = `sha256:${"0f".repeat(32)}`;
+    const report = finalReport({ ...outcome, modelsDigest });
+    expect(report.models_digest).toBe(modelsDigest);
+    expect(parseResultReport(report)).toEqual(report);
+    // None mounted: left out, so a gateway older than the field takes the report too; null is taken as none.
+    const none = finalReport(outcome);
+    expect("models_digest" in none).toBe(false);
+    expect(parseResultReport(none)).toEqual(none);
+    expect(parseResultReport({ ...none, models_digest: null })).toMatchObject({ models_digest: null });
+  });
+
+  it("refuses a models digest that is not sha256:<64 hex>, naming the field and the rule", () => {
+    const report = finalReport(outcome);
+    for (const hostile of [
+      '"><script>alert(1)</script>',
+      `sha256:${"A".repeat(64)}`,
+      "0f".repeat(32),
+      `sha256:${"0f".repeat(32)} `,
+      `sha256:${"0f".repeat(33)}`,
+      "",
+    ]) {
+      expect(() => parseResultReport({ ...report, models_digest: hostile }), hostile).toThrow(
+        /models_digest: must be sha256: and 64 lowercase hex digits \(runtime\/models\.yml's digest\), or null/,
+      );
+    }
+    expect(() => parseResultReport({ ...report, models_digest: 5 })).toThrow(/models_digest/);
+  });
 });

@@ -24,6 +24,10 @@
  *     "private_score_sealed"?: string|null, // sealScore() output; stored, never shown; null unless succeeded
  *     "duration_ms": integer >= 0,
  *     "image_digest": string,               // "" when no container ran
+ *     "models_digest"?: string | null,      // the models image the run had at /code_execution/models:
+ *                                           // sha256:<64 hex> (runtime/models.yml's digest); null or left
+ *                                           // out when it had none (runners send it only when it had one,
+ *                                           // so a gateway older than the field still takes their reports)
  *     "stdout"?: string, "stderr"?: string, // the logs as the phase lets the participant see them; at most
  *                                           // 256 KiB each (the intake keeps the last 64 KiB, applies the
  *                                           // phase's visibility and byte cap again when showing them, and
@@ -47,6 +51,7 @@
  * errors.
  */
 import { z } from "zod";
+import { MODELS_DIGEST_PATTERN, MODELS_DIGEST_RULE } from "../leaderboard/entry.js";
 import type { Diagnosis } from "../logs/index.js";
 import type { RunMetrics } from "../sandbox/metrics.js";
 import { PROBLEM_RULES } from "../scoring/problems.js";
@@ -153,6 +158,11 @@ export const FinalReportSchema = z
     private_score_sealed: z.string().min(1).max(8192).nullable().optional(),
     duration_ms: z.number().int("must be whole milliseconds").nonnegative(),
     image_digest: z.string().max(300, "must be at most 300 characters"),
+    models_digest: z
+      .string()
+      .regex(MODELS_DIGEST_PATTERN, `${MODELS_DIGEST_RULE}, or null when the run mounted no models`)
+      .nullable()
+      .optional(),
     stdout: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     stderr: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     problems: z.array(z.string().max(1000)).max(200).optional(),
@@ -223,6 +233,8 @@ export interface ReportableOutcome {
   sealedPrivateScore: string | null;
   durationMs: number;
   imageDigest: string;
+  /** The models image the run had mounted (sha256:…); absent when it had none. */
+  modelsDigest?: string;
   stdout?: string;
   stderr?: string;
   problems?: string[];
@@ -256,6 +268,7 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
     private_score_sealed: succeeded ? outcome.sealedPrivateScore : null,
     duration_ms: Math.max(0, Math.round(outcome.durationMs)),
     image_digest: outcome.imageDigest.slice(0, 300),
+    ...(outcome.modelsDigest !== undefined && { models_digest: outcome.modelsDigest }),
     ...(logs &&
       outcome.stdout !== undefined && { stdout: lastChars(outcome.stdout, MAX_REPORTED_LOG_CHARS) }),
     ...(logs &&

@@ -11,7 +11,18 @@ import {
   type GatewayCredentials,
 } from "../gateway-api/index.js";
 import { dir, file, imageArchive, symlink, tarBytes } from "../submission/test-support/image-tar.js";
-import { COMPETITION_YML, GOOD_ZIP, rawRequest, startHarness, type Harness } from "./test-support/harness.js";
+import { renderHtml } from "../leaderboard/index.js";
+import {
+  COMPETITION_YML,
+  getJson,
+  GOOD_ZIP,
+  postResult,
+  rawRequest,
+  startHarness,
+  SUCCEEDED,
+  upload,
+  type Harness,
+} from "./test-support/harness.js";
 
 /**
  * A Grand Challenge model tarball travels with its image: uploaded as a second file part (`model`), checked
@@ -221,5 +232,69 @@ describe("a model tarball with an image submission", () => {
     expect(error.body).toMatchObject({ error: "unexpected_part" });
     expect(error.message).toMatch(/this competition takes zips.*send the zip alone/);
     expect(await zips.storedFiles()).toEqual(before);
+  });
+});
+
+describe("the models digest a zip run had at /code_execution/models (issue 21)", () => {
+  const models = `sha256:${"5e".repeat(32)}`;
+  const submitted = async (who: string) => {
+    const r = await upload(zips, zips.token(who), await GOOD_ZIP());
+    expect(r.status, r.text).toBe(202);
+    return (r.json()["submission"] as { submission_id: string }).submission_id;
+  };
+
+  it("survives the report, the intake and the leaderboard (JSON, HTML, the runner's view); null where none", async () => {
+    const withModels = await submitted("mia");
+    const without = await submitted("noa");
+    const sent = await postResult(zips, withModels, zips.runner, { ...SUCCEEDED, models_digest: models });
+    expect(sent.status, sent.text).toBe(200);
+    // A report without the field (no models mounted, or a runner older than it) records none.
+    expect((await postResult(zips, without, zips.runner, { ...SUCCEEDED, public_score: 0.5 })).status).toBe(
+      200,
+    );
+
+    const board = (await getJson(zips, "/v1/leaderboard")).json() as {
+      rows: { participant: string; imageDigest: string | null; modelsDigest: string | null }[];
+    };
+    const row = (who: string) => board.rows.find((r) => r.participant === who);
+    expect(row("mia")).toMatchObject({ imageDigest: SUCCEEDED.image_digest, modelsDigest: models });
+    expect(row("noa")).toMatchObject({ imageDigest: SUCCEEDED.image_digest, modelsDigest: null });
+    // The runner's view of a final result carries it, so a re-run Actions job writes it to the branch too.
+    expect((await getJson(zips, `/v1/runner/submissions/${withModels}`, zips.runner)).json()).toMatchObject({
+      result: { models_digest: models },
+    });
+    expect((await getJson(zips, `/v1/runner/submissions/${without}`, zips.runner)).json()).toMatchObject({
+      result: { models_digest: null },
+    });
+
+    const modelsRecordUrl = "https://github.com/org/comp/blob/HEAD/runtime/models.yml";
+    const html = renderHtml(zips.gateway.intake.standings(), {
+      competition: zips.competition.name,
+      modelsRecordUrl,
+    });
+    expect(html).toContain(
+      `<a href="${modelsRecordUrl}" rel="noreferrer" title="the models list (runtime/models.yml) this digest is made from"><code title="${models}">sha256:5e5e5e5e5e5e…</code></a>`,
+    );
+  });
+
+  it("refuses a hostile models digest at the report (400 naming the field and the rule) and records nothing", async () => {
+    const id = await submitted("mallet");
+    for (const hostile of [
+      '"><script>alert(1)</script>',
+      `models-${"5e".repeat(32)}`,
+      models.toUpperCase(),
+    ]) {
+      const refused = await postResult(zips, id, zips.runner, { ...SUCCEEDED, models_digest: hostile });
+      expect(refused.status, hostile).toBe(400);
+      expect(String(refused.json()["message"])).toMatch(
+        /models_digest: must be sha256: and 64 lowercase hex digits \(runtime\/models\.yml's digest\)/,
+      );
+    }
+    expect((await getJson(zips, `/v1/runner/submissions/${id}`, zips.runner)).json()).toMatchObject({
+      state: "queued",
+      result: null,
+    });
+    const board = (await getJson(zips, "/v1/leaderboard")).json() as { rows: { participant: string }[] };
+    expect(board.rows.map((r) => r.participant)).not.toContain("mallet");
   });
 });

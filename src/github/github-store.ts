@@ -92,6 +92,7 @@ const ENTRY_KEYS = [
   "imageDigest",
   "zipSha256",
   "runtime",
+  "modelsDigest",
 ] as const satisfies readonly (keyof LeaderboardEntry)[];
 
 /** The entry with its keys in one fixed order, so equal entries serialise identically; absent keys stay absent. */

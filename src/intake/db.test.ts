@@ -87,9 +87,10 @@ describe("IntakeDb diagnosis", () => {
        ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
        DROP INDEX submissions_queue;
        ALTER TABLE submissions DROP COLUMN queued_at_ms; ALTER TABLE submissions DROP COLUMN claim_sha256;
-       ALTER TABLE submissions DROP COLUMN claimed_by; ALTER TABLE submissions DROP COLUMN lease_expires_at_ms;`,
+       ALTER TABLE submissions DROP COLUMN claimed_by; ALTER TABLE submissions DROP COLUMN lease_expires_at_ms;
+       ALTER TABLE submissions DROP COLUMN models_digest;`,
     );
-    raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 2}`);
+    raw.pragma("user_version = 6");
     raw.close();
     db = new IntakeDb(join(dir, "intake.sqlite"));
     expect(db.getSubmission(id)).toMatchObject({
@@ -99,5 +100,55 @@ describe("IntakeDb diagnosis", () => {
     });
     expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 3, problemCounts: {} } }))).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 3, problemCounts: {} });
+  });
+});
+
+describe("IntakeDb models digest", () => {
+  const models = (c: string) => `sha256:${c.repeat(64)}`;
+
+  it("keeps the models a run had with its standing result and with each attempt; null where it had none", () => {
+    const id = submit("m");
+    expect(db.finalize(id, 1, final({ status: "succeeded", modelsDigest: models("a") }))).toBe(true);
+    expect(db.getSubmission(id)).toMatchObject({
+      modelsDigest: models("a"),
+      attempts: [{ modelsDigest: models("a") }],
+    });
+    // A re-run's failure does not take the standing place: the scored run's models stay with its score.
+    expect(db.rerun(id, Date.now())).toBe(true);
+    expect(db.finalize(id, 2, final({ status: "failed" }))).toBe(true);
+    const record = db.getSubmission(id)!;
+    expect([record.standingAttempt, record.modelsDigest]).toEqual([1, models("a")]);
+    expect(record.attempts.map((a) => a.modelsDigest)).toEqual([models("a"), null]);
+    const none = submit("m");
+    expect(db.finalize(none, 1, final())).toBe(true);
+    expect(db.getSubmission(none)!.modelsDigest).toBeNull();
+  });
+
+  it("upgrades a version-8 file: its results and attempts have no models recorded, new ones do", () => {
+    const old = submit("old");
+    expect(db.finalize(old, 1, final({ status: "succeeded" }))).toBe(true);
+    const queued = submit("old");
+    db.close();
+    const raw = new Database(join(dir, "intake.sqlite"));
+    raw.exec(
+      `ALTER TABLE submissions DROP COLUMN models_digest;
+       ALTER TABLE submission_attempts DROP COLUMN models_digest;`,
+    );
+    raw.pragma("user_version = 8");
+    raw.close();
+    db = new IntakeDb(join(dir, "intake.sqlite"));
+    const reopened = new Database(join(dir, "intake.sqlite"), { readonly: true });
+    expect(reopened.pragma("user_version", { simple: true })).toBe(INTAKE_SCHEMA_VERSION);
+    reopened.close();
+    expect(db.getSubmission(old)).toMatchObject({
+      status: "succeeded",
+      modelsDigest: null,
+      attempts: [{ status: "succeeded", modelsDigest: null }],
+    });
+    expect(db.finalize(queued, 1, final({ status: "succeeded", modelsDigest: models("b") }))).toBe(true);
+    expect(db.getSubmission(queued)).toMatchObject({
+      modelsDigest: models("b"),
+      attempts: [{ modelsDigest: models("b") }],
+    });
   });
 });

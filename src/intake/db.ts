@@ -15,7 +15,7 @@ import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 import { TRANSITIONS, transitionSql, type SubmissionEvent } from "./transitions.js";
 
-export const INTAKE_SCHEMA_VERSION = 8;
+export const INTAKE_SCHEMA_VERSION = 9;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -148,6 +148,10 @@ const MIGRATIONS: readonly string[] = [
      SELECT id, n, 1, CASE WHEN n = 1 THEN 'upload' ELSE 'retry' END, '',
        'not recorded (it ended before attempts were kept apart)' FROM k;
    ALTER TABLE submissions DROP COLUMN history;`,
+  // The models image a run had at /code_execution/models (sha256:…; null: none), beside its runtime image:
+  // the standing result's and each attempt's. Results from before have none recorded.
+  `ALTER TABLE submissions ADD COLUMN models_digest TEXT;
+   ALTER TABLE submission_attempts ADD COLUMN models_digest TEXT;`,
 ];
 
 /**
@@ -161,7 +165,7 @@ const SELECT_SUBMISSIONS = `SELECT submissions.*,
   (SELECT json_group_array(json_object('attempt', attempt, 'run', run, 'why', why,
      'queued_at_ms', queued_at_ms, 'runner', runner, 'started_at_ms', started_at_ms, 'ended_at', ended_at,
      'status', status, 'reason', reason, 'public_score', public_score, 'duration_ms', duration_ms,
-     'image_digest', image_digest) ORDER BY attempt)
+     'image_digest', image_digest, 'models_digest', models_digest) ORDER BY attempt)
    FROM submission_attempts a WHERE a.submission_id = submissions.id) AS attempts_json
   FROM submissions`;
 
@@ -186,6 +190,8 @@ export interface AttemptRow {
   publicScore: number | null;
   durationMs: number | null;
   imageDigest: string | null;
+  /** The models image it had mounted (sha256:…); null: none (or not recorded). */
+  modelsDigest: string | null;
 }
 
 export interface SubmissionRecord {
@@ -209,6 +215,8 @@ export interface SubmissionRecord {
   sealedPrivateScore: string | null;
   durationMs: number | null;
   imageDigest: string | null;
+  /** The models image the standing result's run had mounted (sha256:…); null: none. */
+  modelsDigest: string | null;
   stdout: string | null;
   stderr: string | null;
   problems: string[];
@@ -277,6 +285,7 @@ interface SubmissionRow {
   sealed_private_score: string | null;
   duration_ms: number | null;
   image_digest: string | null;
+  models_digest: string | null;
   stdout: string | null;
   stderr: string | null;
   problems: string;
@@ -332,6 +341,7 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     sealedPrivateScore: row.sealed_private_score,
     durationMs: row.duration_ms,
     imageDigest: row.image_digest,
+    modelsDigest: row.models_digest,
     stdout: row.stdout,
     stderr: row.stderr,
     problems: JSON.parse(row.problems) as string[],
@@ -376,6 +386,7 @@ interface AttemptJson {
   public_score: number | null;
   duration_ms: number | null;
   image_digest: string | null;
+  models_digest: string | null;
 }
 
 const attemptFromJson = (a: AttemptJson): AttemptRow => ({
@@ -391,6 +402,7 @@ const attemptFromJson = (a: AttemptJson): AttemptRow => ({
   publicScore: a.public_score,
   durationMs: a.duration_ms,
   imageDigest: a.image_digest,
+  modelsDigest: a.models_digest,
 });
 
 const tokenFromRow = (row: TokenRow): TokenRecord => ({
@@ -444,6 +456,7 @@ interface AttemptEnd {
   sealedPrivateScore?: string | null;
   durationMs?: number | null;
   imageDigest?: string | null;
+  modelsDigest?: string | null;
 }
 
 const claimValues = (claim: NewClaim) => ({
@@ -460,7 +473,8 @@ const START_ATTEMPT = `UPDATE submission_attempts SET started_at_ms = @now_ms, r
   claim_sha256 = @claim_sha256 WHERE submission_id = @id AND attempt = @attempt`;
 const END_ATTEMPT = `UPDATE submission_attempts SET ended_at = @ended_at, status = @status, reason = @reason,
   public_score = @public_score, sealed_private_score = @sealed_private_score, duration_ms = @duration_ms,
-  image_digest = @image_digest WHERE submission_id = @id AND attempt = @attempt AND ended_at IS NULL`;
+  image_digest = @image_digest, models_digest = @models_digest
+  WHERE submission_id = @id AND attempt = @attempt AND ended_at IS NULL`;
 
 export interface FinalFields {
   status: RunStatus;
@@ -469,6 +483,8 @@ export interface FinalFields {
   sealedPrivateScore: string | null;
   durationMs: number;
   imageDigest: string;
+  /** The models image the run had mounted (sha256:…); default none. */
+  modelsDigest?: string | null;
   stdout: string | null;
   stderr: string | null;
   problems: string[];
@@ -675,6 +691,7 @@ export class IntakeDb {
             sealed_private_score: ended.sealedPrivateScore ?? null,
             duration_ms: ended.durationMs ?? null,
             image_digest: ended.imageDigest ?? null,
+            models_digest: ended.modelsDigest ?? null,
           });
         }
         if (opens) {
@@ -719,6 +736,7 @@ export class IntakeDb {
       sealed_private_score: f.sealedPrivateScore,
       duration_ms: f.durationMs,
       image_digest: f.imageDigest,
+      models_digest: f.modelsDigest ?? null,
       stdout: f.stdout,
       stderr: f.stderr,
       problems: JSON.stringify(f.problems),
@@ -735,6 +753,7 @@ export class IntakeDb {
       sealedPrivateScore: f.sealedPrivateScore,
       durationMs: f.durationMs,
       imageDigest: f.imageDigest,
+      modelsDigest: f.modelsDigest ?? null,
     };
     return this.#apply(event, id, values, { ...guard, attempt }, ended) !== undefined;
   }

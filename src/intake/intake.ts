@@ -568,6 +568,7 @@ export class Intake {
             private_score_sealed: record.sealedPrivateScore,
             duration_ms: record.durationMs ?? 0,
             image_digest: record.imageDigest ?? "",
+            models_digest: record.modelsDigest,
           }
         : null,
     };
@@ -665,6 +666,7 @@ export class Intake {
           sealedPrivateScore: report.private_score_sealed ?? null,
           durationMs: report.duration_ms,
           imageDigest: report.image_digest,
+          modelsDigest: report.models_digest ?? null,
           stdout: report.stdout === undefined ? null : lastChars(report.stdout, MAX_STORED_LOG_CHARS),
           stderr: report.stderr === undefined ? null : lastChars(report.stderr, MAX_STORED_LOG_CHARS),
           problems: report.problems ?? [],
@@ -1024,5 +1026,6 @@ function toEntry(record: SubmissionRecord): LeaderboardEntry {
     durationMs: record.durationMs ?? 0,
     imageDigest: record.imageDigest ?? "",
     zipSha256: record.zipSha256,
+    ...(record.modelsDigest !== null && { modelsDigest: record.modelsDigest }),
   };
 }

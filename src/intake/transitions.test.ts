@@ -3,13 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  blankResult,
-  INTAKE_SCHEMA_VERSION,
-  IntakeDb,
-  type FinalFields,
-  type SubmissionRecord,
-} from "./db.js";
+import { blankResult, IntakeDb, type FinalFields, type SubmissionRecord } from "./db.js";
 import {
   allowed,
   effect,
@@ -398,7 +392,8 @@ describe("the migration to attempt rows", () => {
     raw.exec(
       `DROP TABLE submission_attempts; ALTER TABLE submissions DROP COLUMN run_first_attempt;
        ALTER TABLE submissions DROP COLUMN standing_attempt;
-       ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';`,
+       ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+       ALTER TABLE submissions DROP COLUMN models_digest;`,
     );
     // Attempt 3 scored; attempt 1 was lost (in the history), attempt 2's record is gone.
     raw
@@ -409,7 +404,7 @@ describe("the migration to attempt rows", () => {
         JSON.stringify([{ attempt: 1, status: "infrastructure_error", reason: "lost", at: iso(T0) }]),
         done,
       );
-    raw.pragma(`user_version = ${INTAKE_SCHEMA_VERSION - 1}`);
+    raw.pragma("user_version = 7");
     raw.close();
     other.close();
     db = new IntakeDb(join(dir, "intake.sqlite"));

@@ -41,6 +41,7 @@ export const STANDING_COLUMNS = [
   "sealed_private_score",
   "duration_ms",
   "image_digest",
+  "models_digest",
   "stdout",
   "stderr",
   "problems",

@@ -26,7 +26,16 @@ export interface LeaderboardEntry {
   zipSha256: string;
   /** The OCI runtime the run used (runc, runsc for gVisor); absent where it was not recorded. */
   runtime?: string;
+  /**
+   * The models image the run had at /code_execution/models (runtime/models.yml's digest, `sha256:<hex>`);
+   * absent where the run mounted none (no models, an image submission, no container ran, older entries).
+   */
+  modelsDigest?: string;
 }
+
+/** A models digest as entries and result reports carry it: anything else is refused where it comes in. */
+export const MODELS_DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+export const MODELS_DIGEST_RULE = "must be sha256: and 64 lowercase hex digits (runtime/models.yml's digest)";
 
 export class EntryError extends Error {
   override name = "EntryError";
@@ -50,6 +59,7 @@ export const LeaderboardEntrySchema = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be an OCI runtime name such as runc or runsc")
       .optional(),
+    modelsDigest: z.string().regex(MODELS_DIGEST_PATTERN, MODELS_DIGEST_RULE).optional(),
   })
   .strict()
   .superRefine((entry, ctx) => {

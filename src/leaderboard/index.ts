@@ -5,6 +5,8 @@
 export {
   EntryError,
   LeaderboardEntrySchema,
+  MODELS_DIGEST_PATTERN,
+  MODELS_DIGEST_RULE,
   isScored,
   validateEntry,
   type LeaderboardEntry,

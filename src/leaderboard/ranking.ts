@@ -36,6 +36,8 @@ export interface RankedRow {
   submissionId: string | null;
   /** The runtime image digest the selected entry ran with (null when none ran or none is selected). */
   imageDigest: string | null;
+  /** The models image digest the selected entry had mounted (null when it had none). */
+  modelsDigest: string | null;
   submittedAt: string | null;
   /** The participant's entries, infrastructure errors excluded. */
   entries: number;
@@ -189,6 +191,7 @@ export function rankEntries(
       privateScore: mode === "private" ? r.selected.entry.privateScore : null,
       submissionId: r.selected.entry.submissionId,
       imageDigest: r.selected.entry.imageDigest || null,
+      modelsDigest: r.selected.entry.modelsDigest ?? null,
       submittedAt: new Date(r.selected.at).toISOString(),
       entries: r.group.entries,
       lastSubmittedAt: r.group.lastSubmittedAt,
@@ -205,6 +208,7 @@ export function rankEntries(
       privateScore: null,
       submissionId: selected?.entry.submissionId ?? null,
       imageDigest: selected?.entry.imageDigest || null,
+      modelsDigest: selected?.entry.modelsDigest ?? null,
       submittedAt: selected === undefined ? null : new Date(selected.at).toISOString(),
       entries: group.entries,
       lastSubmittedAt: group.lastSubmittedAt,

@@ -17,12 +17,20 @@ export interface RenderOptions {
    * anyone can look up the lock and SBOM a score was made with. https only.
    */
   imageRecordUrl?: string;
+  /**
+   * Where the models a run had at /code_execution/models are listed (runtime/models.yml on the repository,
+   * whose digest a row's models digest is): each row's models digest links to it. https only.
+   */
+  modelsRecordUrl?: string;
 }
 
-/** The record URL when it is an https URL, else null (never a javascript: or relative link). */
-export function imageRecordUrl(options: RenderOptions): string | null {
-  const url = options.imageRecordUrl;
-  return url !== undefined && /^https:\/\/[^\s"'<>`]+$/.test(url) ? url : null;
+/** The URL when it is an https URL, else null (never a javascript: or relative link). */
+const httpsOnly = (url: string | undefined): string | null =>
+  url !== undefined && /^https:\/\/[^\s"'<>`]+$/.test(url) ? url : null;
+
+/** Where a row's image digest and models digest link to (null: shown without a link). */
+export function recordUrls(options: RenderOptions): { image: string | null; models: string | null } {
+  return { image: httpsOnly(options.imageRecordUrl), models: httpsOnly(options.modelsRecordUrl) };
 }
 
 export class RenderError extends Error {

@@ -16,7 +16,7 @@ import {
   assertPublishable,
   describeRanking,
   formatUtc,
-  imageRecordUrl,
+  recordUrls,
   scoreHeading,
   type RenderOptions,
 } from "./render-common.js";
@@ -119,7 +119,9 @@ export function renderHtml(standings: Standings, options: RenderOptions): string
     { label: "Entries", type: "number", defaultSort: "descending" },
     { label: "Last submission", type: "number", defaultSort: "descending" },
   ];
-  const record = imageRecordUrl(options);
+  const records = recordUrls(options);
+  // A competition without models keeps its page as it was: the column is there only when a row has some.
+  const withModels = standings.rows.some((row) => row.modelsDigest !== null);
   const head =
     columns
       .map(
@@ -128,7 +130,9 @@ export function renderHtml(standings: Standings, options: RenderOptions): string
           `${i === 0 ? ' aria-sort="ascending"' : ""}${i !== 1 ? ' class="num"' : ""}>` +
           `<button type="button">${escapeHtml(c.label)}</button></th>`,
       )
-      .join("") + `<th scope="col">Runtime image</th>`;
+      .join("") +
+    `<th scope="col">Runtime image</th>` +
+    (withModels ? `<th scope="col">Models</th>` : "");
   const body = standings.rows
     .map((row, i) => {
       const cls = row.rank === null ? "unranked" : row.rank <= 3 ? "podium" : "";
@@ -142,13 +146,19 @@ export function renderHtml(standings: Standings, options: RenderOptions): string
         `<td class="num" data-sort="${row.entries}">${row.entries}</td>` +
         `<td class="num" data-sort="${Number.isNaN(last) ? "" : last}"><time datetime="${escapeHtml(row.lastSubmittedAt)}">` +
         `${escapeHtml(formatUtc(row.lastSubmittedAt))}</time></td>` +
-        `<td class="image">${imageCell(row.imageDigest, record)}</td>` +
+        `<td class="image">${digestCell(row.imageDigest, records.image, IMAGE_RECORD)}</td>` +
+        (withModels
+          ? `<td class="image">${digestCell(row.modelsDigest, records.models, MODELS_RECORD)}</td>`
+          : "") +
         `</tr>`
       );
     })
     .join("\n");
   const ranked = standings.rows.filter((r) => r.rank !== null).length;
-  const empty = standings.rows.length === 0 ? `<tr><td colspan="6">No submissions yet.</td></tr>` : "";
+  const empty =
+    standings.rows.length === 0
+      ? `<tr><td colspan="${columns.length + 1}">No submissions yet.</td></tr>`
+      : "";
   const csp =
     `default-src 'none'; style-src ${cspHash(STYLE)}; script-src ${cspHash(SCRIPT)}; ` +
     `img-src 'none'; base-uri 'none'; form-action 'none'`;
@@ -186,16 +196,19 @@ ${body}${empty}
 `;
 }
 
+const IMAGE_RECORD = "the record of this image in runtime/published.json";
+const MODELS_RECORD = "the models list (runtime/models.yml) this digest is made from";
+
 /**
- * The runtime image a row's entry ran with: its digest shortened (the full one in the title), linked to the
- * record of published images (runtime/published.json) when its URL is known, so anyone can look up the
- * lock and SBOM a score was made with.
+ * A digest a row's entry ran with (its runtime image, its models image): shortened (the full one in the
+ * title), linked to where it is recorded when that URL is known (runtime/published.json for an image,
+ * runtime/models.yml for models), so anyone can look up the packages and models a score was made with.
  */
-function imageCell(digest: string | null, record: string | null): string {
+function digestCell(digest: string | null, record: string | null, what: string): string {
   if (digest === null) return "—";
   const short = escapeHtml(digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, "$1…"));
   const code = `<code title="${escapeHtml(digest)}">${short}</code>`;
   return record === null
     ? code
-    : `<a href="${escapeHtml(record)}" rel="noreferrer" title="the record of this image in runtime/published.json">${code}</a>`;
+    : `<a href="${escapeHtml(record)}" rel="noreferrer" title="${what}">${code}</a>`;
 }

@@ -23,13 +23,15 @@
  *     "entries": int,                // infrastructure errors excluded
  *     "lastSubmittedAt": ISO,
  *     "imageDigest": string | null,  // the runtime image the selected entry ran with (sha256:…)
- *     "imageRecord": string | null   // where that digest is recorded (runtime/published.json), when known
+ *     "imageRecord": string | null,  // where that digest is recorded (runtime/published.json), when known
+ *     "modelsDigest": string | null, // the models image it had at /code_execution/models (sha256:…); null: none
+ *     "modelsRecord": string | null  // where those models are listed (runtime/models.yml), when known
  *   }]
  * }
  * ```
  */
 import type { Standings } from "./ranking.js";
-import { assertPublishable, imageRecordUrl, type RenderOptions } from "./render-common.js";
+import { assertPublishable, recordUrls, type RenderOptions } from "./render-common.js";
 
 export const LEADERBOARD_JSON_FORMAT = "proctor.leaderboard/v1";
 
@@ -46,6 +48,8 @@ export interface LeaderboardJsonRow {
   lastSubmittedAt: string;
   imageDigest: string | null;
   imageRecord: string | null;
+  modelsDigest: string | null;
+  modelsRecord: string | null;
 }
 
 export interface LeaderboardJson {
@@ -66,7 +70,7 @@ export interface LeaderboardJson {
 export function leaderboardJson(standings: Standings, options: RenderOptions): LeaderboardJson {
   assertPublishable(standings, options);
   const { rules, mode } = standings;
-  const record = imageRecordUrl(options);
+  const record = recordUrls(options);
   return {
     format: LEADERBOARD_JSON_FORMAT,
     competition: options.competition,
@@ -91,7 +95,9 @@ export function leaderboardJson(standings: Standings, options: RenderOptions): L
       entries: row.entries,
       lastSubmittedAt: row.lastSubmittedAt,
       imageDigest: row.imageDigest,
-      imageRecord: row.imageDigest === null ? null : record,
+      imageRecord: row.imageDigest === null ? null : record.image,
+      modelsDigest: row.modelsDigest,
+      modelsRecord: row.modelsDigest === null ? null : record.models,
     })),
   };
 }

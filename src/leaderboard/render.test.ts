@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { validateEntry } from "./entry.js";
 import { rankEntries } from "./ranking.js";
 import { renderHtml } from "./render-html.js";
 import { LEADERBOARD_JSON_FORMAT, renderJson } from "./render-json.js";
@@ -88,6 +89,8 @@ describe("renderJson", () => {
           lastSubmittedAt: "2025-03-02T10:00:00.000Z",
           imageDigest: DIGEST,
           imageRecord: null,
+          modelsDigest: null,
+          modelsRecord: null,
         },
         {
           rank: 2,
@@ -101,6 +104,8 @@ describe("renderJson", () => {
           lastSubmittedAt: "2025-03-01T11:00:00.000Z",
           imageDigest: DIGEST,
           imageRecord: null,
+          modelsDigest: null,
+          modelsRecord: null,
         },
         {
           rank: null,
@@ -114,6 +119,8 @@ describe("renderJson", () => {
           lastSubmittedAt: "2025-03-03T09:30:00.000Z",
           imageDigest: null,
           imageRecord: null,
+          modelsDigest: null,
+          modelsRecord: null,
         },
       ],
     });
@@ -131,6 +138,8 @@ describe("renderJson", () => {
       "lastSubmittedAt",
       "imageDigest",
       "imageRecord",
+      "modelsDigest",
+      "modelsRecord",
     ]);
   });
 
@@ -219,6 +228,68 @@ describe("the runtime image of each row (issue 21)", () => {
     const html = renderHtml(odd, { competition: "x", generatedAt });
     expect(html).not.toContain("<script>alert");
     expect(html).toContain("&quot;&gt;&lt;script&gt;");
+  });
+});
+
+describe("the models of each row (issue 21)", () => {
+  const MODELS = "sha256:" + "0f".repeat(32);
+  const records = {
+    imageRecordUrl: "https://github.com/org/comp/blob/HEAD/runtime/published.json",
+    modelsRecordUrl: "https://github.com/org/comp/blob/HEAD/runtime/models.yml",
+  };
+  // alice's best ran with models; bob's entry is from before they were recorded (none).
+  const withModels = rankEntries(
+    [
+      makeEntry({ submissionId: "m1", participant: "alice", publicScore: 0.9, modelsDigest: MODELS }),
+      makeEntry({ submissionId: "m2", participant: "bob", publicScore: 0.8 }),
+    ],
+    rules,
+  );
+
+  it("are a plain field of each JSON row beside the image's, with where they are listed; null where none", () => {
+    const json = JSON.parse(renderJson(withModels, { competition: "x", generatedAt, ...records }));
+    expect(
+      json.rows.map((r: Record<string, unknown>) => [r["participant"], r["modelsDigest"], r["modelsRecord"]]),
+    ).toEqual([
+      ["alice", MODELS, records.modelsRecordUrl],
+      ["bob", null, null],
+    ]);
+    const unlinked = JSON.parse(renderJson(withModels, { competition: "x", generatedAt }));
+    expect(unlinked.rows[0]).toMatchObject({ modelsDigest: MODELS, modelsRecord: null });
+  });
+
+  it("link the shortened digest to runtime/models.yml in the HTML (the full one in its title), as the image links to its record", () => {
+    const html = renderHtml(withModels, { competition: "x", generatedAt, ...records });
+    expect(html).toContain('<th scope="col">Runtime image</th><th scope="col">Models</th>');
+    expect(html).toContain(
+      `<a href="${records.modelsRecordUrl}" rel="noreferrer" title="the models list (runtime/models.yml) this digest is made from"><code title="${MODELS}">sha256:0f0f0f0f0f0f…</code></a>`,
+    );
+    expect(html).toContain(
+      `<a href="${records.imageRecordUrl}" rel="noreferrer" title="the record of this image in runtime/published.json"><code title="${DIGEST}">sha256:abababababab…</code></a>`,
+    );
+    // bob's row: the image linked, no models.
+    expect(html).toMatch(
+      /<th scope="row">bob<\/th>.*<td class="image"><a [^>]+><code[^>]+>[^<]+<\/code><\/a><\/td><td class="image">—<\/td><\/tr>/,
+    );
+    for (const modelsRecordUrl of ["javascript:alert(1)", 'https://x" onmouseover="alert(1)']) {
+      const hostile = renderHtml(withModels, { competition: "x", generatedAt, modelsRecordUrl });
+      expect(hostile).not.toMatch(/\bhref=|javascript:|onmouseover/);
+      expect(hostile).toContain(`<code title="${MODELS}">sha256:0f0f0f0f0f0f…</code>`);
+    }
+  });
+
+  it("add no column where no row has models (a competition without them keeps its page)", () => {
+    const html = renderHtml(publicBoard, { competition: "x", generatedAt, ...records });
+    expect(html).not.toContain("Models</th>");
+    expect(html).not.toContain("runtime/models.yml");
+  });
+
+  it("are refused on an entry unless sha256:<64 hex>, naming the field and the rule", () => {
+    for (const hostile of ['"><script>alert(1)</script>', "0f".repeat(32), `sha256:${"0F".repeat(32)}`]) {
+      expect(() => validateEntry(makeEntry({ submissionId: "h", modelsDigest: hostile })), hostile).toThrow(
+        /leaderboard entry "h" is invalid: modelsDigest: must be sha256: and 64 lowercase hex digits/,
+      );
+    }
   });
 });
 

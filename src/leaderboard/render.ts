@@ -25,6 +25,7 @@ export function renderStandings(
     competition: options.competition,
     ...(options.generatedAt !== undefined && { generatedAt: options.generatedAt }),
     ...(options.imageRecordUrl !== undefined && { imageRecordUrl: options.imageRecordUrl }),
+    ...(options.modelsRecordUrl !== undefined && { modelsRecordUrl: options.modelsRecordUrl }),
     includePrivate: mode === "private",
   };
   if (options.format === "json") return renderJson(standings, renderOptions);

@@ -143,6 +143,29 @@ describe("SqliteLeaderboardStore", () => {
     await store.close();
   });
 
+  it("keeps the models a run had mounted, and migrates a version-3 file (its entries have none)", async () => {
+    const path = join(dir, "v3.db");
+    const v3 = new SqliteLeaderboardStore(path);
+    const old = makeEntry({ submissionId: "before-models", runtime: "runc" });
+    await v3.record(old);
+    await v3.close();
+    const raw = new Database(path);
+    raw.exec("ALTER TABLE entries DROP COLUMN models_digest");
+    raw.pragma("user_version = 3");
+    raw.close();
+
+    const store = new SqliteLeaderboardStore(path);
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(await store.get("before-models")).toEqual(old);
+    const withModels = makeEntry({ submissionId: "with-models", modelsDigest: `sha256:${"0f".repeat(32)}` });
+    await store.record(withModels);
+    expect(await store.get("with-models")).toEqual(withModels);
+    await expect(store.record(makeEntry({ submissionId: "bad", modelsDigest: "models-0f" }))).rejects.toThrow(
+      /"bad".*modelsDigest: must be sha256: and 64 lowercase hex digits/,
+    );
+    await store.close();
+  });
+
   it("keeps one board per competition and scoring setup: a changed ground truth starts a new one and says what changed", async () => {
     const path = join(dir, "boards.db");
     const penguins: BoardKey = {

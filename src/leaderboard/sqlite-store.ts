@@ -16,7 +16,7 @@ import { countedStatusesSql } from "./quota.js";
 import { entryForStorage, StoreError, type EntryFilter, type LeaderboardStore } from "./store.js";
 
 /** Schema version this code writes; `PRAGMA user_version` holds the version of a file. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The board of entries recorded before boards were kept (and of a store opened without a board). */
 export const UNKNOWN_BOARD = "unknown";
@@ -48,6 +48,8 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    ALTER TABLE entries ADD COLUMN board TEXT NOT NULL DEFAULT '${UNKNOWN_BOARD}';
    CREATE INDEX entries_by_board_time ON entries (board, submitted_at_ms, submission_id);`,
+  // The models image a run had mounted (entry.ts `modelsDigest`); older entries had none recorded.
+  `ALTER TABLE entries ADD COLUMN models_digest TEXT;`,
 ];
 
 /** Which competition and scoring setup a board is for: digests of what decides a score. */
@@ -105,6 +107,7 @@ interface Row {
   image_digest: string;
   zip_sha256: string;
   runtime: string | null;
+  models_digest: string | null;
 }
 
 function fromRow(row: Row): LeaderboardEntry {
@@ -120,6 +123,7 @@ function fromRow(row: Row): LeaderboardEntry {
     imageDigest: row.image_digest,
     zipSha256: row.zip_sha256,
     ...(row.runtime !== null && { runtime: row.runtime }),
+    ...(row.models_digest !== null && { modelsDigest: row.models_digest }),
   };
 }
 
@@ -148,15 +152,18 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
     try {
       this.#upsert = this.#db.prepare(
         `INSERT INTO entries (submission_id, participant, submitted_at, submitted_at_ms, status, public_score,
-                              sealed_private_score, duration_ms, image_digest, zip_sha256, runtime, board)
+                              sealed_private_score, duration_ms, image_digest, zip_sha256, runtime, models_digest,
+                              board)
          VALUES (@submission_id, @participant, @submitted_at, @submitted_at_ms, @status, @public_score,
-                 @sealed_private_score, @duration_ms, @image_digest, @zip_sha256, @runtime, @board)
+                 @sealed_private_score, @duration_ms, @image_digest, @zip_sha256, @runtime, @models_digest,
+                 @board)
          ON CONFLICT (submission_id) DO UPDATE SET
            participant = excluded.participant, submitted_at = excluded.submitted_at,
            submitted_at_ms = excluded.submitted_at_ms, status = excluded.status,
            public_score = excluded.public_score, sealed_private_score = excluded.sealed_private_score,
            duration_ms = excluded.duration_ms, image_digest = excluded.image_digest,
-           zip_sha256 = excluded.zip_sha256, runtime = excluded.runtime, board = excluded.board`,
+           zip_sha256 = excluded.zip_sha256, runtime = excluded.runtime,
+           models_digest = excluded.models_digest, board = excluded.board`,
       );
       this.#get = this.#db.prepare<[string, string], Row>(
         "SELECT * FROM entries WHERE submission_id = ? AND board = ?",
@@ -194,6 +201,7 @@ export class SqliteLeaderboardStore implements LeaderboardStore {
         image_digest: e.imageDigest,
         zip_sha256: e.zipSha256,
         runtime: e.runtime ?? null,
+        models_digest: e.modelsDigest ?? null,
         board: this.board,
       };
     });

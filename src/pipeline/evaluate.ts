@@ -108,6 +108,7 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
       imageDigest: run.image?.digest ?? run.image?.id ?? "",
       zipSha256: run.submissionSha256 ?? "",
       ...(run.image && { runtime: run.runtime }),
+      ...(run.image && modelsDigestOf(request)),
     };
     await request.store.record(entry);
     return {
@@ -128,6 +129,14 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** The models a run gets at /code_execution/models (zips only, where the competition has them), as entries keep it. */
+function modelsDigestOf(request: EvaluationRequest): { modelsDigest: string } | undefined {
+  const { models, submission } = request.competition;
+  return (request.kind ?? submission.kind) === "zip" && models
+    ? { modelsDigest: `sha256:${models.digest}` }
+    : undefined;
 }
 
 /** Runs the submission sandboxed: a zip in the runtime image, or the participant's own image. */

@@ -56,6 +56,8 @@ export interface Outcome {
   publicScore: number | null;
   durationMs: number;
   imageDigest: string;
+  /** The models image the run had at /code_execution/models (sha256:…); absent when it had none. */
+  modelsDigest?: string;
   /** Coarse (usageReport): what the run used, shown with the status. */
   usage?: Usage;
 }
@@ -303,6 +305,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
       publicScore: roundScore(evaluation.scores.public, competition.leaderboard.precision),
       durationMs: evaluation.run.durationMs,
       imageDigest: evaluation.entry.imageDigest,
+      ...(evaluation.entry.modelsDigest && { modelsDigest: evaluation.entry.modelsDigest }),
       ...(evaluation.run.metrics && {
         usage: usageReport(evaluation.run.metrics, {
           runtime: evaluation.run.runtime,
@@ -371,6 +374,7 @@ export function entryOf(
     durationMs: outcome.durationMs,
     imageDigest: outcome.imageDigest,
     zipSha256: submission.submission_sha256,
+    ...(outcome.modelsDigest && { modelsDigest: outcome.modelsDigest }),
   };
 }
 
@@ -404,6 +408,7 @@ async function reportToGateway(
     sealedPrivateScore: details.sealedPrivateScore ?? null,
     durationMs: outcome.durationMs,
     imageDigest: outcome.imageDigest,
+    ...(outcome.modelsDigest && { modelsDigest: outcome.modelsDigest }),
     ...(outcome.usage && { usage: outcome.usage }),
     ...(details.stdout !== undefined && { stdout: details.stdout }),
     ...(details.stderr !== undefined && { stderr: details.stderr }),

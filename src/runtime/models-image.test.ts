@@ -156,6 +156,8 @@ describe("the models image and volume", () => {
     expect(first.status, `${first.reason}\n${first.run.stderr.text}`).toBe("succeeded");
     expect(first.scores.public).toBeGreaterThan(0.85);
     expect(first.run.stdout.text).toContain("models folder: not writable (Read-only file system)");
+    // The entry records which models made the score (issue 21, point 4).
+    expect(first.entry.modelsDigest).toBe(`sha256:${manifest.digest}`);
     const [marker] = await readyMarkers(manifest.digest);
     expect(marker).toBeDefined();
     const volume = marker!.Mounts.find((m) => m.Destination === "/code_execution/models")!.Name!;
@@ -229,5 +231,6 @@ describe("the models image and volume", () => {
     expect(result.reason).toMatch(
       /models image .* is not on this engine and could not be pulled; run make pull-models/,
     );
+    expect(result.entry.modelsDigest).toBeUndefined();
   });
 });
