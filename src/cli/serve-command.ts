@@ -171,18 +171,18 @@ export function serveCommand(): Command {
       if (flags.publicUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(flags.publicUrl)) {
         throw new UsageError(`--public-url ${JSON.stringify(flags.publicUrl)} must be an http(s) base URL`);
       }
-      // The same check as `proctor check`, less the scorer's run (the gateway need not have Docker).
-      const setup = await checkSetup(flags.config);
-      if (setup.problems.length > 0)
-        throw new UsageError(
-          `the competition's setup is broken, so the gateway does not start:\n${reportText(setup)}`,
-        );
       if (flags.metricsToken !== undefined && !/^\S{16,}$/.test(flags.metricsToken)) {
         throw new UsageError(
           "--metrics-token (or PROCTOR_METRICS_TOKEN) must be 16 or more characters without spaces, so that it " +
             "cannot be guessed: make one with `openssl rand -hex 32`",
         );
       }
+      // The same check as `proctor check`, less the scorer's run (the gateway need not have Docker).
+      const setup = await checkSetup(flags.config);
+      if (setup.problems.length > 0)
+        throw new UsageError(
+          `the competition's setup is broken, so the gateway does not start:\n${reportText(setup)}`,
+        );
       const competition = await competitionFrom(flags.config);
       const dataDir = path.resolve(flags.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });

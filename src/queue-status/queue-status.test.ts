@@ -4,7 +4,11 @@
  * (/v1/status, counts and durations from the attempts' recorded times), the Prometheus metrics (/metrics,
  * parsed), the metrics token; and never a participant's name or a submission id in what is public.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveCommand } from "../cli/serve-command.js";
+import { cli } from "../cli/test-support/cli.js";
+import { UsageError } from "../cli/usage-error.js";
 import type { PublicStatusView, SubmissionListView, SubmissionView } from "../gateway-api/index.js";
 import {
   GOOD_ZIP,
@@ -201,6 +205,14 @@ describe("the queue, visible", () => {
     expect((await metrics()).samples.get('proctor_run_duration_seconds_count{kind="cpu"}')).toBe(3);
   });
 
+  it("exports every metric deploy/kubernetes/keda.yaml scales on", async () => {
+    const keda = readFileSync(new URL("../../deploy/kubernetes/keda.yaml", import.meta.url), "utf8");
+    const wanted = new Set(keda.match(/\bproctor_[a-z_]+/g));
+    expect([...wanted].sort()).toEqual(["proctor_queue_length", "proctor_runs_in_progress"]);
+    const types = new Set([...(await metrics()).text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    for (const name of wanted) expect(types).toContain(name);
+  });
+
   it("nothing public names a participant or a submission", async () => {
     const shown = [
       (await getJson(h, "/v1/status")).text,
@@ -226,6 +238,21 @@ describe("the queue, visible", () => {
 });
 
 describe("--metrics-token", () => {
+  it("proctor serve refuses a guessable token, from the flag or PROCTOR_METRICS_TOKEN, before anything starts", async () => {
+    const short = await cli(serveCommand(), ["--metrics-token", "hunter2"]);
+    expect(short.error).toBeInstanceOf(UsageError);
+    expect((short.error as Error).message).toBe(
+      "--metrics-token (or PROCTOR_METRICS_TOKEN) must be 16 or more characters without spaces, so that it " +
+        "cannot be guessed: make one with `openssl rand -hex 32`",
+    );
+    process.env["PROCTOR_METRICS_TOKEN"] = "a long token with spaces in it";
+    try {
+      expect((await cli(serveCommand(), [])).error).toBeInstanceOf(UsageError);
+    } finally {
+      delete process.env["PROCTOR_METRICS_TOKEN"];
+    }
+  });
+
   it("closes /metrics to requests without the bearer token, in constant time; other gateways unaffected", async () => {
     const closed = await startHarness({ metricsToken: "s3cret-metrics-token-0123" });
     // A second gateway in the same process, open: each has its own registry.
