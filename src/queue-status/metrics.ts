@@ -12,12 +12,13 @@
  *   proctor_results_total{kind,status}          counter    attempts ended, by status (cancelled included)
  *
  * Each registry is the gateway's own (several gateways in one process never share one). The histograms
- * and the counter are read from the attempts' recorded times at each scrape: every attempt is observed
- * once as it starts and once as it ends, the first scrape observing the whole history, so a gateway's
- * restart continues its counts instead of starting them over.
+ * and the counter follow the attempts' recorded times (attempt-log.ts): every attempt is observed once as
+ * it starts and once as it ends, the first scrape observing the whole history, so a gateway's restart
+ * continues its counts instead of starting them over.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { between, type QueueStatus } from "./queue-status.js";
+import type { AttemptEvent } from "./attempt-log.js";
+import type { QueueStatus } from "./queue-status.js";
 
 const WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 const RUN_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];
@@ -32,11 +33,6 @@ export class QueueMetrics {
   readonly #wait: Histogram<"kind">;
   readonly #run: Histogram<"kind">;
   readonly #results: Counter<"kind" | "status">;
-  /** The last attempt row observed in full; rows after it are new. */
-  #after = 0;
-  /** Rows seen under way (not ended): whether their start was observed. */
-  readonly #open = new Map<number, boolean>();
-  readonly #zeroed = new Set<string>();
 
   constructor(status: QueueStatus) {
     this.#status = status;
@@ -67,6 +63,13 @@ export class QueueMetrics {
       labelNames: ["kind", "status"] as const,
       registers,
     });
+    // The competition's kinds have their histograms' series from the first scrape (rate() needs the zero),
+    // set before anything is observed (zero() empties a series).
+    for (const kind of status.kinds()) {
+      this.#wait.zero({ kind });
+      this.#run.zero({ kind });
+    }
+    status.onEvents((events) => this.#observe(events));
   }
 
   get contentType(): string {
@@ -82,33 +85,20 @@ export class QueueMetrics {
       const online = this.#status.online(kind);
       this.#runners.set({ kind }, online.runners);
       this.#slots.set({ kind }, online.slots);
-      // The histograms' series exist from the first scrape (rate() needs the zero); zero() empties one.
-      if (!this.#zeroed.has(kind)) {
-        this.#wait.zero({ kind });
-        this.#run.zero({ kind });
-        this.#zeroed.add(kind);
-      }
     }
-    this.#observeAttempts();
+    this.#status.sync();
     return this.#registry.metrics();
   }
 
-  #observeAttempts(): void {
-    for (const a of this.#status.attempts(this.#after, [...this.#open.keys()])) {
-      this.#after = Math.max(this.#after, a.row);
-      const kind = { kind: a.kind };
-      if (a.startedAtMs !== null && !this.#open.get(a.row)) {
-        if (a.queuedAtMs !== null) this.#wait.observe(kind, Math.max(0, a.startedAtMs - a.queuedAtMs) / 1000);
-        this.#open.set(a.row, true);
-      }
-      if (a.endedAt === null) {
-        if (!this.#open.has(a.row)) this.#open.set(a.row, false);
+  #observe(events: AttemptEvent[]): void {
+    for (const e of events) {
+      const kind = { kind: e.kind };
+      if (e.event === "start") {
+        if (e.waitMs !== null) this.#wait.observe(kind, e.waitMs / 1000);
         continue;
       }
-      this.#open.delete(a.row);
-      const ran = between(a.startedAtMs, a.endedAt);
-      if (ran !== undefined) this.#run.observe(kind, ran / 1000);
-      if (a.status !== null) this.#results.inc({ ...kind, status: a.status });
+      if (e.runMs !== null) this.#run.observe(kind, e.runMs / 1000);
+      if (e.status !== null) this.#results.inc({ ...kind, status: e.status });
     }
   }
 }

@@ -2,16 +2,17 @@
  * Where the queue stands, for participants (their queued submission's place and wait), for everyone (the
  * public status: runners online, queued and running per kind, waits and run times) and for Prometheus
  * (metrics.ts). It reads the intake's database over a read-only connection of its own, so nothing here
- * can change a submission; waits and run times come from the attempts' recorded times
- * (submission_attempts: queued, started by a runner's claim, ended), places from the claim order itself
- * (CLAIM_ORDER, the order `claimNext` takes them in). Runners online are presence.ts's.
+ * can change a submission. Places come from the claim order itself (CLAIM_ORDER, the order `claimNext`
+ * takes them in); waits and run times from the attempts' recorded times, followed as they start and end
+ * (attempt-log.ts) and kept for the last day in memory; runners online are presence.ts's.
  */
 import type { Competition } from "../config/index.js";
 import type { CpuOrGpu, KindStatus, PublicStatusView, SubmissionView } from "../gateway-api/index.js";
 import { CLAIM_ORDER, INTAKE_SCHEMA_VERSION } from "../intake/index.js";
 import { openSqlite, type SqliteDatabase } from "../sqlite/index.js";
+import { AttemptLog, type AttemptEvent } from "./attempt-log.js";
 import { RunnerPresence, type OnlineRunners } from "./presence.js";
-import { summarize } from "./summary.js";
+import { nearestRank, summarize } from "./summary.js";
 
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -26,41 +27,38 @@ export interface QueueStatusOptions {
   clock: () => Date;
 }
 
-/** One attempt as the metrics read it: its kind, and when it was queued, claimed and ended. */
-export interface AttemptTimes {
-  row: number;
-  kind: CpuOrGpu;
-  queuedAtMs: number | null;
-  startedAtMs: number | null;
-  /** ISO time; null while under way ("" when it ended before times were kept). */
-  endedAt: string | null;
-  status: string | null;
-}
-
-interface AttemptTimesRow {
-  row: number;
-  kind: CpuOrGpu;
-  queued: number | null;
-  started: number | null;
-  ended: string | null;
-  status: string | null;
-}
-
 export type QueueCounts = Record<CpuOrGpu, { queued: number; running: number }>;
 
-/** Milliseconds from a start (ms) to an ISO end; undefined when either is missing or unreadable. */
-export function between(startMs: number | null, endIso: string | null): number | undefined {
-  if (startMs === null || !endIso) return undefined;
-  const end = Date.parse(endIso);
-  return Number.isNaN(end) ? undefined : Math.max(0, end - startMs);
+/** A duration and when it ended (a wait: when the runner claimed it; a run: when it ended). */
+interface Timed {
+  atMs: number;
+  ms: number;
+}
+
+/** One kind's last day of waits and runs, and its last runs (the estimate's unit). */
+class Recent {
+  waits: Timed[] = [];
+  runs: Timed[] = [];
+  readonly lastRuns: number[] = [];
+
+  prune(sinceMs: number): void {
+    this.waits = this.waits.filter((t) => t.atMs >= sinceMs);
+    this.runs = this.runs.filter((t) => t.atMs >= sinceMs);
+  }
 }
 
 export class QueueStatus {
   readonly presence = new RunnerPresence();
   readonly #db: SqliteDatabase;
   readonly #o: QueueStatusOptions;
-  /** The last public status, until the database changes or a second passes. */
-  #cached: { version: number; atMs: number; view: PublicStatusView } | undefined;
+  readonly #log: AttemptLog;
+  readonly #listeners: ((events: AttemptEvent[]) => void)[] = [];
+  readonly #recent: Record<CpuOrGpu, Recent> = { cpu: new Recent(), gpu: new Recent() };
+  #lastScoredAtMs: number | null = null;
+  /** Moves with every batch of events: the public status is computed again when it or the second moves. */
+  #generation = 0;
+  #prunedAtMs = 0;
+  #status: { key: string; view: PublicStatusView } | undefined;
 
   constructor(options: QueueStatusOptions) {
     this.#o = options;
@@ -70,6 +68,7 @@ export class QueueStatus {
       error: (message) => new Error(message),
       readonly: true,
     });
+    this.#log = new AttemptLog(this.#db);
   }
 
   close(): void {
@@ -78,6 +77,39 @@ export class QueueStatus {
 
   #now(): number {
     return this.#o.clock().getTime();
+  }
+
+  /** Calls `listener` with every batch of attempt events from now on (the first: the whole history). */
+  onEvents(listener: (events: AttemptEvent[]) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Reads what started and ended since the last call into the last day's numbers and the listeners. */
+  sync(): void {
+    const events = this.#log.sync();
+    const now = this.#now();
+    if (events.length > 0) {
+      this.#generation += 1;
+      for (const e of events) {
+        const recent = this.#recent[e.kind];
+        if (e.event === "start") {
+          if (e.waitMs !== null) recent.waits.push({ atMs: e.atMs, ms: e.waitMs });
+          continue;
+        }
+        if (e.status === "succeeded" && e.atMs !== null)
+          this.#lastScoredAtMs = Math.max(this.#lastScoredAtMs ?? 0, e.atMs);
+        if (e.runMs === null || e.atMs === null) continue;
+        recent.runs.push({ atMs: e.atMs, ms: e.runMs });
+        recent.lastRuns.push(e.runMs);
+        if (recent.lastRuns.length > RECENT_RUNS) recent.lastRuns.shift();
+      }
+      for (const listener of this.#listeners) listener(events);
+    }
+    // What is older than a day is dropped once a minute (and after the first sync's whole history).
+    if (events.length > 0 || Math.abs(now - this.#prunedAtMs) >= 60_000) {
+      for (const recent of Object.values(this.#recent)) recent.prune(now - DAY_MS);
+      this.#prunedAtMs = now;
+    }
   }
 
   /** A runner slot (`holder/runner`, as its claims are recorded) asked for work of `kind`. */
@@ -122,6 +154,7 @@ export class QueueStatus {
    * estimated wait and the slots online for it. Other views are returned as they are.
    */
   place(views: SubmissionView[]): SubmissionView[] {
+    this.sync();
     const byKind = new Map<CpuOrGpu, { ids: string[]; positions: Map<string, number> }>();
     for (const v of views) {
       if (v.state !== "queued") continue;
@@ -169,119 +202,52 @@ export class QueueStatus {
    * RECENT_RUNS runs). Null with no slot online, or no run of the kind finished yet.
    */
   #estimate(kind: CpuOrGpu, slots: number): (position: number) => number | null {
-    const runs = this.#db
-      .prepare<[string, number], { started: number; ended: string }>(
-        `SELECT a.started_at_ms AS started, a.ended_at AS ended
-         FROM submission_attempts a JOIN submissions s ON s.id = a.submission_id
-         WHERE s.cpu_or_gpu = ? AND a.started_at_ms IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at != ''
-         ORDER BY a.started_at_ms DESC LIMIT ?`,
-      )
-      .all(kind, RECENT_RUNS)
-      .flatMap((r) => between(r.started, r.ended) ?? []);
-    const typical = summarize(runs).median_seconds;
-    if (slots === 0 || typical === null) return () => null;
+    const typicalMs = nearestRank(
+      [...this.#recent[kind].lastRuns].sort((a, b) => a - b),
+      50,
+    );
+    if (slots === 0 || typicalMs === undefined) return () => null;
     const running = this.counts()[kind].running;
-    return (position) => Math.round((Math.max(0, running + position - slots) * typical) / slots);
+    return (position) => Math.round((Math.max(0, running + position - slots) * typicalMs) / slots / 1000);
   }
 
   /** The public status: per kind, runners online, queued and running, waits and run times; no names. */
   status(): PublicStatusView {
+    this.sync();
     const now = this.#now();
-    // Recomputed when the database changed (another connection wrote: data_version moves) or each second.
-    const version = this.#db.pragma("data_version", { simple: true }) as number;
-    const cached = this.#cached;
-    let view: PublicStatusView;
-    if (cached && cached.version === version && Math.abs(now - cached.atMs) < 1000) {
-      view = cached.view;
-    } else {
-      view = this.#status(now);
-      this.#cached = { version, atMs: now, view };
-    }
+    // Computed again when an attempt started or ended, or the second moved (the windows slide).
+    const key = `${this.#generation}:${Math.floor(now / 1000)}`;
+    if (this.#status?.key !== key) this.#status = { key, view: this.#compute(now) };
     // Presence is the gateway's memory, not the database's: always current.
-    const kinds = { ...view.kinds };
+    const kinds = { ...this.#status.view.kinds };
     for (const kind of Object.keys(kinds) as CpuOrGpu[]) {
       const online = this.online(kind);
       kinds[kind] = { ...kinds[kind]!, runners_online: online.runners, slots_online: online.slots };
     }
-    return { ...view, kinds };
+    return { ...this.#status.view, kinds };
   }
 
-  #status(now: number): PublicStatusView {
-    const sinceDay = now - DAY_MS;
-    const waits = this.#db
-      .prepare<[number], { kind: CpuOrGpu; at: number; ms: number }>(
-        `SELECT s.cpu_or_gpu AS kind, a.started_at_ms AS at, a.started_at_ms - a.queued_at_ms AS ms
-         FROM submission_attempts a JOIN submissions s ON s.id = a.submission_id
-         WHERE a.started_at_ms >= ? AND a.queued_at_ms IS NOT NULL`,
-      )
-      .all(sinceDay);
-    const runs = this.#db
-      .prepare<[string], { kind: CpuOrGpu; started: number; ended: string }>(
-        `SELECT s.cpu_or_gpu AS kind, a.started_at_ms AS started, a.ended_at AS ended
-         FROM submission_attempts a JOIN submissions s ON s.id = a.submission_id
-         WHERE a.started_at_ms IS NOT NULL AND a.ended_at >= ?`,
-      )
-      .all(new Date(sinceDay).toISOString());
-    const lastScored = this.#db
-      .prepare<[], { at: string | null }>(
-        `SELECT MAX(ended_at) AS at FROM submission_attempts WHERE status = 'succeeded' AND ended_at != ''`,
-      )
-      .get()?.at;
+  #compute(now: number): PublicStatusView {
     const counts = this.counts();
     const kinds: Partial<Record<CpuOrGpu, KindStatus>> = {};
-    const active = this.kinds(counts);
-    for (const kind of active) {
-      const kindWaits = waits.filter((w) => w.kind === kind);
-      const kindRuns = runs.flatMap((r) => {
-        const ms = r.kind === kind ? between(r.started, r.ended) : undefined;
-        return ms === undefined ? [] : [{ at: Date.parse(r.ended), ms }];
-      });
-      const window = (rows: { at: number; ms: number }[], since: number) =>
-        summarize(rows.filter((r) => r.at >= since).map((r) => r.ms));
+    const window = (rows: Timed[], since: number) =>
+      summarize(rows.filter((r) => r.atMs >= since).map((r) => r.ms));
+    for (const kind of this.kinds(counts)) {
+      const { waits, runs } = this.#recent[kind];
       kinds[kind] = {
         runners_online: 0,
         slots_online: 0,
         queued: counts[kind].queued,
         running: counts[kind].running,
-        queue_wait: { last_hour: window(kindWaits, now - HOUR_MS), last_day: window(kindWaits, sinceDay) },
-        run_time: { last_hour: window(kindRuns, now - HOUR_MS), last_day: window(kindRuns, sinceDay) },
+        queue_wait: { last_hour: window(waits, now - HOUR_MS), last_day: window(waits, now - DAY_MS) },
+        run_time: { last_hour: window(runs, now - HOUR_MS), last_day: window(runs, now - DAY_MS) },
       };
     }
     return {
       competition: this.#o.competition.name,
       generated_at: new Date(now).toISOString(),
       kinds,
-      last_scored_at: lastScored ?? null,
+      last_scored_at: this.#lastScoredAtMs === null ? null : new Date(this.#lastScoredAtMs).toISOString(),
     };
-  }
-
-  /**
-   * Attempts recorded after row `after`, and the rows `open` (attempts seen under way): what the metrics
-   * observe as they start and end. Rows are appended, and each is started and ended once.
-   */
-  attempts(after: number, open: readonly number[]): AttemptTimes[] {
-    const select = `SELECT a.rowid AS row, s.cpu_or_gpu AS kind, a.queued_at_ms AS queued,
-        a.started_at_ms AS started, a.ended_at AS ended, a.status AS status
-      FROM submission_attempts a JOIN submissions s ON s.id = a.submission_id`;
-    const rows = [
-      ...(open.length === 0
-        ? []
-        : this.#db
-            .prepare<[string], AttemptTimesRow>(
-              `${select} WHERE a.rowid IN (SELECT value FROM json_each(?)) ORDER BY a.rowid`,
-            )
-            .all(JSON.stringify(open))),
-      ...this.#db
-        .prepare<[number], AttemptTimesRow>(`${select} WHERE a.rowid > ? ORDER BY a.rowid`)
-        .all(after),
-    ];
-    return rows.map((r) => ({
-      row: r.row,
-      kind: r.kind,
-      queuedAtMs: r.queued,
-      startedAtMs: r.started,
-      endedAt: r.ended,
-      status: r.status,
-    }));
   }
 }

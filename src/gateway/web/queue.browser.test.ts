@@ -20,6 +20,14 @@ import {
 
 const NAME = "quentin-queue-browser";
 
+/** What the tests read of the page's document (the tests compile without the DOM's types). */
+interface Cell {
+  textContent: string | null;
+}
+interface Dom {
+  document: { querySelector(s: string): Cell | null; querySelectorAll(s: string): ArrayLike<Cell> };
+}
+
 let h: Harness;
 let browser: Browser;
 const problems: string[] = [];
@@ -85,7 +93,7 @@ describe("the queue on the pages", () => {
     expect(first.submission.submission_id).toBe(ids[0]);
     await page.waitForFunction(
       (id) =>
-        (globalThis as unknown as { document: Document }).document
+        (globalThis as unknown as Dom).document
           .querySelector(`tr[id="${id}"] [data-cell="queue"]`)
           ?.textContent?.includes("running on"),
       ids[0],
@@ -106,7 +114,7 @@ describe("the queue on the pages", () => {
     expect(reported.status, reported.text).toBe(200);
     await page.waitForFunction(
       (id) =>
-        (globalThis as unknown as { document: Document }).document
+        (globalThis as unknown as Dom).document
           .querySelector(`tr[id="${id}"] [data-cell="queue"]`)
           ?.textContent?.includes("any moment"),
       ids[1],
@@ -143,9 +151,7 @@ describe("the queue on the pages", () => {
     await page.waitForFunction(
       () =>
         Array.from(
-          (globalThis as unknown as { document: Document }).document.querySelectorAll(
-            '#status-queue tr[data-kind="cpu"] > *',
-          ),
+          (globalThis as unknown as Dom).document.querySelectorAll('#status-queue tr[data-kind="cpu"] > *'),
           (cell) => cell.textContent?.trim(),
         ).join(" ") === "cpu 1 1 0 1",
     );
