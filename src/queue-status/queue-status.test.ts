@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveCommand } from "../cli/serve-command.js";
+import { statusCommand } from "../cli/status-command.js";
 import { cli } from "../cli/test-support/cli.js";
 import { UsageError } from "../cli/usage-error.js";
 import type { PublicStatusView, SubmissionListView, SubmissionView } from "../gateway-api/index.js";
@@ -119,6 +120,13 @@ describe("the queue, visible", () => {
     const list = (await getJson(h, "/v1/submissions", token["b"])).json() as unknown as SubmissionListView;
     expect(list.submissions[0]).toMatchObject({ submission_id: ids["b"], queue_position: 2 });
     expect((await status()).kinds.gpu).toMatchObject({ runners_online: 0, slots_online: 0, queued: 2 });
+    // proctor status says the same, in words.
+    const one = await cli(statusCommand(), [ids["b"]!, "--server", h.url, "--token", token["b"]!]);
+    expect(one.stdout).toContain(
+      "\n  #2 in the cpu queue; no cpu runner is online right now, so it waits until one comes\n",
+    );
+    const all = await cli(statusCommand(), ["--server", h.url, "--token", token["b"]!]);
+    expect(all.stdout).toContain(`${ids["b"]}  ${list.submissions[0]!.submitted_at}  queued #2\n`);
   });
 
   it("claims take them in the places shown; a running one names its runner and start", async () => {
