@@ -175,9 +175,9 @@ describe("runSubmissionInputs", () => {
     expect(refused(runSubmissionInputs)).toMatch(
       /^input "gateway-url" must be the gateway's http\(s\) base URL/,
     );
-    await inputs({ ...dispatch, phase: "final" });
+    await inputs({ ...dispatch, phase: "Final round;rm" });
     expect(refused(runSubmissionInputs)).toBe(
-      'input "phase" must be one of evaluation, smoke_test, got "final"',
+      'input "phase" must be a phase name (lowercase letters, digits, _ or -, starting with a letter), got "Final round;rm"',
     );
     await inputs({ ...dispatch, username: "u" });
     expect(refused(runSubmissionInputs)).toMatch(/^input "password" is required for command run-submission/);

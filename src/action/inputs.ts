@@ -5,6 +5,8 @@
  * out). Secrets are masked (`::add-mask::`) as they are read, before anything else can print them.
  */
 import * as core from "@actions/core";
+import type { Phase } from "../config/index.js";
+import { PHASE_NAME } from "../lifecycle/index.js";
 import type { Flavour } from "../runtime/index.js";
 import type { RegistryAuth } from "../sandbox/index.js";
 import { parseSize } from "../units/index.js";
@@ -12,7 +14,6 @@ import { parseSize } from "../units/index.js";
 export const COMMANDS = ["build-runtime", "test-runtime", "publish-runtime", "run-submission"] as const;
 export type ActionCommand = (typeof COMMANDS)[number];
 const FLAVOURS = ["cpu", "gpu"] as const;
-const PHASES = ["evaluation", "smoke_test"] as const;
 
 export class InputError extends Error {
   override name = "InputError";
@@ -46,6 +47,18 @@ function oneOf<T extends string>(name: string, allowed: readonly T[]): T {
     );
   }
   return value as T;
+}
+
+/** The `phase` input: a phase's name as competition.yml's timeline spells them (PHASE_NAME). */
+function phaseName(): Phase {
+  const value = core.getInput("phase") || "evaluation";
+  if (!PHASE_NAME.test(value)) {
+    throw new InputError(
+      `input "phase" must be a phase name (lowercase letters, digits, _ or -, starting with a letter), got ` +
+        JSON.stringify(value),
+    );
+  }
+  return value;
 }
 
 function size(name: string, command: ActionCommand): number {
@@ -139,8 +152,11 @@ export interface RunSubmissionInputs {
   attempt: number | null;
   gatewayUrl: string;
   runnerCredential: string;
-  /** Which log visibility applies when the gateway does not say which phase the submission is in. */
-  phase: (typeof PHASES)[number];
+  /**
+   * The phase when the gateway recorded none (competition.yml names no phases): evaluation (the hidden set)
+   * or smoke_test (the public sample). Where it names phases, the gateway's record decides.
+   */
+  phase: Phase;
   /** The runtime image; absent: the flavour's image of competition.yml. */
   image?: string;
   /** Largest zip downloaded; absent: limits.zip.max_size of competition.yml. */
@@ -188,7 +204,7 @@ export function runSubmissionInputs(): RunSubmissionInputs {
     attempt: attempt === undefined ? null : Number(attempt),
     gatewayUrl,
     runnerCredential,
-    phase: oneOf("phase", PHASES),
+    phase: phaseName(),
     githubToken,
     leaderboardBranch: required("leaderboard-branch", command),
     registryAuth: username

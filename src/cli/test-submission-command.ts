@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -71,15 +71,22 @@ export function testSubmissionCommand(): Command {
       ".proctor/last-run",
     )
     .option("--gpu", "run with the host's NVIDIA GPUs", false)
-    .addOption(
-      new Option("--phase <phase>", "whose log rules apply")
-        .choices(["local", "smoke_test", "evaluation"])
-        .default("local"),
+    .option(
+      "--phase <phase>",
+      "whose log rules apply: local, smoke_test, evaluation or a timeline phase of competition.yml",
+      "local",
     )
     .addOption(runtimeOption())
     .option("--json", "print exactly one JSON object", false)
     .action(async (flags: Flags) => {
       const loaded = await competitionFrom(flags.config);
+      const named = loaded.lifecycle.phases.map((p) => p.name);
+      if (!["local", "smoke_test", "evaluation", ...named].includes(flags.phase)) {
+        throw new UsageError(
+          `--phase ${JSON.stringify(flags.phase)} is no phase of ${flags.config}: use local, smoke_test, ` +
+            `evaluation${named.length > 0 ? ` or one of its timeline phases (${named.join(", ")})` : ""}`,
+        );
+      }
       const runtime = await chosenRuntime(flags.runtime, loaded.limits.runtime, flags.config);
       // Local runs keep their whole log (the platform keeps a head and a tail).
       const competition: Competition = {

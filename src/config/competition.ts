@@ -10,6 +10,7 @@ import type { CustomScorerSpec, Metric } from "../scoring/score-submission.js";
 import type { ZipLimits } from "../submission/limits.js";
 import {
   finalSelectionSchema,
+  phaseNamed,
   resolveLifecycle,
   timelineSchema,
   type Lifecycle,
@@ -272,7 +273,14 @@ export const competitionSchema = z
   .strict();
 
 export type CompetitionFile = z.output<typeof competitionSchema>;
-export type Phase = "local" | "smoke_test" | "evaluation";
+/**
+ * Which phase a run belongs to: a timeline phase's name (timeline.phases[].name), or one of the kinds that
+ * `logs:` keys on: local (`make test-submission`), smoke_test (the public sample) and evaluation (the
+ * hidden set), which are also the phases of a competition whose timeline names none.
+ */
+export type Phase = string;
+/** The kinds of run `logs:` sets a visibility for. */
+export type LogKind = "local" | "smoke_test" | "evaluation";
 
 /** competition.yml, resolved: paths absolute (relative to the file's folder), units parsed, rooms' types. */
 export interface Competition {
@@ -306,7 +314,7 @@ export interface Competition {
   /** What a participant sees of their program's logs. */
   logs: {
     /** Per phase (the lifecycle's phases may override theirs). */
-    visibility: Record<Phase, LogVisibility>;
+    visibility: Record<LogKind, LogVisibility>;
     tailLines: number;
     /** Most of each stream a participant is shown on the gateway (its end), whatever the visibility. */
     maxBytes: number;
@@ -449,10 +457,25 @@ function customScorer(
   };
 }
 
-/** What participants see of their program's logs in `phase`: the timeline's phase says, else `logs:`. */
+/**
+ * What participants see of their program's logs in `phase`: the timeline's phase says, else `logs:` for its
+ * kind of data (a public-sample phase as smoke_test, a hidden-set phase as evaluation).
+ */
 export function logVisibility(competition: Competition, phase: Phase): LogVisibility {
-  const override = competition.lifecycle.phases.find((p) => p.name === phase)?.logs;
-  return override ?? competition.logs.visibility[phase];
+  return (
+    phaseNamed(competition.lifecycle, phase)?.logs ?? competition.logs.visibility[logKind(competition, phase)]
+  );
+}
+
+/**
+ * The kind of run `phase` is, for `logs:` and the runners' data: a timeline phase by its data (public sample:
+ * smoke_test, hidden set: evaluation); local and smoke_test as named; anything else as the hidden set, whose
+ * logs are the most guarded.
+ */
+export function logKind(competition: Competition, phase: Phase): LogKind {
+  const named = phaseNamed(competition.lifecycle, phase);
+  if (named) return named.data === "public_sample" ? "smoke_test" : "evaluation";
+  return phase === "local" || phase === "smoke_test" ? phase : "evaluation";
 }
 
 export function imageRef(competition: Competition, flavour: "cpu" | "gpu" | "offline"): string {

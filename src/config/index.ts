@@ -3,9 +3,11 @@ export {
   resolveCompetition,
   imageRef,
   logVisibility,
+  logKind,
   competitionSchema,
   type Competition,
   type LoadOptions,
+  type LogKind,
   type Phase,
 } from "./competition.js";
 export {

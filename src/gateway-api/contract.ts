@@ -86,7 +86,7 @@ export interface RunnerSubmissionView {
    * The lifecycle phase it was submitted in (its data paths and log visibility), or null where
    * competition.yml has no phases (the runner's `phase` input decides).
    */
-  phase: "smoke_test" | "evaluation" | null;
+  phase: string | null;
   /** The recorded result once final (what the leaderboard branch needs), else null. */
   result: {
     status: RunStatus;
@@ -124,7 +124,7 @@ export interface SubmissionView {
    * submission queued again while its standing result (below) stays (src/intake/transitions.ts).
    */
   state: SubmissionState;
-  /** The lifecycle phase it was submitted in (smoke_test, evaluation), or null. */
+  /** The lifecycle phase it was submitted in (timeline.phases[].name), or null. */
   phase: string | null;
   /** The participant's note, as given at upload. */
   note: string | null;

@@ -49,7 +49,8 @@ import { participantApi } from "./api/participants.js";
 import { publicApi } from "./api/public.js";
 import { runnerApi } from "./api/runners.js";
 import { schemaError } from "./api/schemas.js";
-import { errorReply } from "./errors.js";
+import { errorReply, HttpError } from "./errors.js";
+import { defaultBoardPhase, phaseNamed } from "../lifecycle/index.js";
 import { registerCookies, registerWeb, SESSION_COOKIE } from "./web/routes.js";
 
 export interface GatewayOptions {
@@ -203,7 +204,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   void app.register(registerWeb, {
     intake,
     secure: (options.publicUrl ?? "").startsWith("https:"),
-    standings: () => pages(),
+    standings: (phase?: string) => pages(phase),
     queue,
     privateStandings: () => revealed()?.standings ?? null,
     uploadRateLimit,
@@ -215,17 +216,41 @@ export function createGateway(options: GatewayOptions): Gateway {
       .send({ error: "not_found", message: `nothing at ${request.method} ${request.url.split("?")[0]}` });
   });
 
-  // The leaderboard is ranked once per change (a result, a re-run, a disqualification), not once per
+  // Each phase's board is ranked once per change (a result, a re-run, a disqualification), not once per
   // request: a popular page under load would otherwise rank every entry on every hit.
-  let rendered: { version: number; standings: Standings; json: string; etag: string } | undefined;
-  const pages = () => {
+  const lifecycle = options.competition.lifecycle;
+  const boardPhase = (requested: string | undefined): string | null => {
+    if (requested === undefined || requested === "")
+      return defaultBoardPhase(lifecycle, intake.now)?.name ?? null;
+    if (phaseNamed(lifecycle, requested)) return requested;
+    const names = lifecycle.phases.map((p) => p.name).join(", ");
+    throw new HttpError(
+      404,
+      "unknown_phase",
+      `no phase ${JSON.stringify(requested)} in this competition: ` +
+        (names ? `its phases are ${names}` : "it has no phases; leave phase= out"),
+    );
+  };
+  const rendered = new Map<
+    string,
+    { version: number; phase: string | null; standings: Standings; json: string; etag: string }
+  >();
+  const pages = (requested?: string) => {
+    const phase = boardPhase(requested);
     const version = intake.resultsVersion;
-    if (rendered?.version !== version) {
-      const standings = intake.standings();
-      const json = JSON.stringify(leaderboardJson(standings, { competition: options.competition.name }));
-      rendered = { version, standings, json, etag: `"lb-${version}-${sha1(json)}"` };
+    let board = rendered.get(phase ?? "");
+    if (board?.version !== version) {
+      const standings = intake.standings(phase);
+      const json = JSON.stringify(
+        leaderboardJson(standings, {
+          competition: options.competition.name,
+          ...(phase !== null && { phase }),
+        }),
+      );
+      board = { version, phase, standings, json, etag: `"lb-${version}-${sha1(json)}"` };
+      rendered.set(phase ?? "", board);
     }
-    return rendered;
+    return board;
   };
   // The private board exists once `proctor admin reveal` wrote it: ranked again when it or a disqualification changes.
   let revealedRendered:
@@ -250,7 +275,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     return revealedRendered;
   };
   void app.register(publicApi, {
-    leaderboard: () => pages(),
+    leaderboard: (phase?: string) => pages(phase),
     privateLeaderboard: revealed,
     queue,
     metrics,

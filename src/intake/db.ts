@@ -628,13 +628,25 @@ export class IntakeDb {
    * whose standing status counts (`countedStatuses`, the leaderboard's rule), and cancelled ones a runner
    * had started (they used a runner; one cancelled while queued is free).
    */
-  countForQuota(participant: string, sinceMs: number | undefined, countFailed: boolean): number {
+  countForQuota(
+    participant: string,
+    sinceMs: number | undefined,
+    countFailed: boolean,
+    /** Only submissions of this phase (each phase has its own quota); undefined: of any. */
+    phase?: string,
+  ): number {
     const counted = countedStatusesSql("status", countFailed);
     const sql =
       "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND (state IN ('queued', 'running') OR " +
       `(status IS NOT NULL AND ${counted.sql}) OR (state = 'cancelled' AND started_at_ms IS NOT NULL))` +
-      (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "");
-    const params = [participant, ...counted.params, ...(sinceMs !== undefined ? [sinceMs] : [])];
+      (sinceMs !== undefined ? " AND submitted_at_ms >= ?" : "") +
+      (phase !== undefined ? " AND phase = ?" : "");
+    const params = [
+      participant,
+      ...counted.params,
+      ...(sinceMs !== undefined ? [sinceMs] : []),
+      ...(phase !== undefined ? [phase] : []),
+    ];
     return this.#db.prepare<(string | number)[], { n: number }>(sql).get(...params)?.n ?? 0;
   }
 

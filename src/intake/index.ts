@@ -23,7 +23,6 @@ export {
 } from "./organizer.js";
 export { Sessions, type SessionHolder } from "./sessions.js";
 export {
-  finalPhase,
   PRIVATE_BOARD_FILE,
   readRevealed,
   revealFinal,

@@ -21,7 +21,7 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { imageMountFolders, type Competition, type Phase } from "../config/index.js";
 import { DEFAULT_MODEL_LIMITS } from "../config/submission.js";
-import { phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
+import { finalPhase, phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
 import {
   checkQuota,
   rankEntries,
@@ -85,6 +85,9 @@ import { StorageNotFoundError, type StoredPart, type StoredZip, type SubmissionS
 import { Organizer } from "./organizer.js";
 import { Sessions } from "./sessions.js";
 import { TokenRegistry } from "./tokens.js";
+import { exportSubmissions, type ExportDocument } from "./export.js";
+import { privateStandings, type RevealedBoard } from "./reveal.js";
+import { rankableEntries, toEntry } from "./standing.js";
 import { quotaView, submissionView } from "./views.js";
 
 export type Clock = () => Date;
@@ -148,7 +151,12 @@ export interface SweepReport {
   dispatchFailed: string[];
 }
 
-const emptySweep = (): SweepReport => ({ redispatched: [], failed: [], dispatched: [], dispatchFailed: [] });
+const emptySweep = (): SweepReport => ({
+  redispatched: [],
+  failed: [],
+  dispatched: [],
+  dispatchFailed: [],
+});
 
 const quiet: IntakeLogger = { info: () => {}, warn: () => {} };
 
@@ -229,7 +237,10 @@ export class Intake {
     this.#pickupDeadlineMs = options.pickupDeadlineMs ?? 6 * 3600_000;
     this.#runningGraceMs = options.runningGraceMs ?? 15 * 60_000;
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 2);
-    this.#backoff = options.dispatchBackoffMs ?? { initial: 5_000, max: 10 * 60_000 };
+    this.#backoff = options.dispatchBackoffMs ?? {
+      initial: 5_000,
+      max: 10 * 60_000,
+    };
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
     this.#dispatchWaitMs = options.dispatchWaitMs ?? 0;
     this.#inspections = new Semaphore(Math.max(1, options.maxConcurrentInspections ?? 2));
@@ -299,7 +310,9 @@ export class Intake {
     if (!window.open) throw new SubmissionsClosedError(window.reason, window.opensAt);
     const disqualified = this.#db.participantDisqualified(participant);
     if (disqualified !== undefined) throw new DisqualifiedError(participant, disqualified);
-    const max = this.competition.lifecycle.maxActiveRuns;
+    const phase = this.currentPhase();
+    const max =
+      phase?.maxActiveRuns !== undefined ? phase.maxActiveRuns : this.competition.lifecycle.maxActiveRuns;
     if (max !== null) {
       const active = this.#db.countActive(participant);
       if (active >= max) throw new ActiveRunsError(max, active);
@@ -313,7 +326,10 @@ export class Intake {
 
   // ---- participants -------------------------------------------------------------------------------
 
-  /** The participant's limits now: the current phase's, where it sets its own. */
+  /**
+   * The participant's limits now: the current phase's, where it sets its own, counting that phase's
+   * submissions only (practice never uses up the final phase's quota).
+   */
   async quota(participant: string): Promise<QuotaStatus> {
     const phase = this.currentPhase();
     const rules = {
@@ -321,7 +337,12 @@ export class Intake {
       ...(phase?.dailyLimit !== undefined && { dailyLimit: phase.dailyLimit }),
       ...(phase?.totalLimit !== undefined && { totalLimit: phase.totalLimit }),
     };
-    return checkQuota(this.#quotaStore, participant, rules, this.#clock());
+    const store: LeaderboardStore = {
+      ...this.#quotaStore,
+      countSubmissions: async (who, since, countFailed) =>
+        this.#db.countForQuota(who, since?.getTime(), countFailed, phase?.name),
+    };
+    return checkQuota(store, participant, rules, this.#clock());
   }
 
   /** The participant's limits now, or QuotaExceededError when one is used up. */
@@ -468,6 +489,13 @@ export class Intake {
           `${record.disqualified ? ", disqualified" : ""}): choose a scored submission`,
       );
     }
+    const final = finalPhase(this.competition.lifecycle);
+    if (chosen && final && record.phase !== final.name) {
+      throw new ChoiceError(
+        `submission ${id} was made in phase ${record.phase ?? "(none)"}; only entries of the final phase ` +
+          `(${final.title}) count in the final ranking: choose one of those`,
+      );
+    }
     if (!this.#db.setChosen(participant, id, chosen, rule.count)) {
       throw new ChoiceError(
         `you have chosen ${rule.count} submission${rule.count === 1 ? "" : "s"} already, the most this ` +
@@ -486,12 +514,18 @@ export class Intake {
    * Final results as leaderboard entries (private scores only ever sealed), without disqualified
    * submissions or participants.
    */
-  entries(): LeaderboardEntry[] {
-    const out = this.#db.disqualifiedParticipants();
-    return this.#db
-      .listStanding()
-      .filter((r) => r.disqualified === null && !out.has(r.participant))
-      .map(toEntry);
+  entries(phase: string | null = null): LeaderboardEntry[] {
+    return rankableEntries(this.#db, phase);
+  }
+
+  /** The final ranking from a reveal (reveal.ts), without anyone disqualified since. */
+  privateStandings(board: RevealedBoard): Standings {
+    return privateStandings(board, this.#db, this.competition.leaderboard);
+  }
+
+  /** Every submission for the organizers (export.ts); private scores only from a reveal. */
+  exportSubmissions(revealed: RevealedBoard | null): ExportDocument {
+    return exportSubmissions(this.#db, this.competition.name, revealed, this.#clock());
   }
 
   /** How many submissions wait for a runner or are running (the leaderboard says so). */
@@ -499,9 +533,11 @@ export class Intake {
     return this.#db.countAllActive();
   }
 
-  /** Public standings from the intake's records. */
-  standings(): Standings {
-    return rankEntries(this.entries(), this.competition.leaderboard, { mode: "public" });
+  /** Public standings from the intake's records: of `phase` (null: of every entry, where there are no phases). */
+  standings(phase: string | null = null): Standings {
+    return rankEntries(this.entries(phase), this.competition.leaderboard, {
+      mode: "public",
+    });
   }
 
   // ---- runners ------------------------------------------------------------------------------------
@@ -582,7 +618,10 @@ export class Intake {
   async openZip(id: string, attempt: unknown, claimToken?: string): Promise<StoredZip & { sha256: string }> {
     const record = this.#record(id);
     this.#checkAttempt(record, attempt);
-    this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
+    this.#claims.check(record, {
+      attempt: record.attempt,
+      claim_token: claimToken,
+    });
     const zip = await this.#storage.open(id).catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
@@ -609,7 +648,10 @@ export class Intake {
   async openModel(id: string, attempt: unknown, claimToken?: string): Promise<StoredZip | null> {
     const record = this.#record(id);
     this.#checkAttempt(record, attempt);
-    this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
+    this.#claims.check(record, {
+      attempt: record.attempt,
+      claim_token: claimToken,
+    });
     return this.#storage.open(id, "model").catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) return null;
       throw error;
@@ -856,7 +898,10 @@ export class Intake {
       };
       try {
         await this.#dispatch(payload);
-        this.#db.recordDispatch(record.id, record.attempt, { ok: true, atMs: this.#clock().getTime() });
+        this.#db.recordDispatch(record.id, record.attempt, {
+          ok: true,
+          atMs: this.#clock().getTime(),
+        });
         this.#log.info(`submission ${record.id}: attempt ${record.attempt} dispatched`);
         return true;
       } catch (error) {
@@ -922,10 +967,14 @@ export class Intake {
             platform: submission.image.platform,
             name: "the uploaded archive",
           }).then((image) => {
-            checkImageConfig(image, { platformFolders: imageMountFolders(submission.image) });
+            checkImageConfig(image, {
+              platformFolders: imageMountFolders(submission.image),
+            });
             return image;
           })
-        : inspectSubmission(file, this.competition.zipLimits, { name: "the uploaded zip" });
+        : inspectSubmission(file, this.competition.zipLimits, {
+            name: "the uploaded zip",
+          });
     const local = this.#storage.localPath?.(id);
     if (local !== undefined) return inspect(local);
     return this.#localCopy(
@@ -1010,22 +1059,4 @@ function cancelledConflict(record: SubmissionRecord): ResultConflictError {
 function refusedWhy(db: IntakeDb, record: SubmissionRecord): string {
   const now = db.getSubmission(record.id);
   return now ? `it is ${now.state} at attempt ${now.attempt}` : "it is gone";
-}
-
-/** A submission's standing result as a leaderboard entry. */
-function toEntry(record: SubmissionRecord): LeaderboardEntry {
-  const succeeded = record.status === "succeeded";
-  return {
-    submissionId: record.id,
-    participant: record.participant,
-    submittedAt: record.submittedAt,
-    status: record.status ?? "infrastructure_error",
-    publicScore: succeeded ? record.publicScore : null,
-    privateScore: null,
-    sealedPrivateScore: succeeded ? record.sealedPrivateScore : null,
-    durationMs: record.durationMs ?? 0,
-    imageDigest: record.imageDigest ?? "",
-    zipSha256: record.zipSha256,
-    ...(record.modelsDigest !== null && { modelsDigest: record.modelsDigest }),
-  };
 }

@@ -10,16 +10,10 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Competition } from "../config/index.js";
-import {
-  LeaderboardEntrySchema,
-  rankEntries,
-  revealEntries,
-  type LeaderboardEntry,
-  type Standings,
-} from "../leaderboard/index.js";
-import { finalEntries } from "../lifecycle/index.js";
+import { LeaderboardEntrySchema, rankEntries, revealEntries, type Standings } from "../leaderboard/index.js";
+import { finalEntries, finalPhase } from "../lifecycle/index.js";
 import type { IntakeDb } from "./db.js";
-import { toEntry } from "./intake.js";
+import { rankableEntries } from "./standing.js";
 
 export const PRIVATE_BOARD_FILE = "private-leaderboard.json";
 export const REVEALED_FORMAT = "proctor.revealed/v1";
@@ -38,22 +32,6 @@ const revealedSchema = z.object({
 });
 
 export type RevealedBoard = z.output<typeof revealedSchema>;
-
-/** The phase whose entries decide the final ranking: the timeline's last; null where there are no phases. */
-export function finalPhase(competition: Competition): string | null {
-  return competition.lifecycle.phases.at(-1)?.name ?? null;
-}
-
-/** Standing records that may be ranked: in `phase` (any, where null), and neither they nor their participant disqualified. */
-export function rankableEntries(db: IntakeDb, phase: string | null): LeaderboardEntry[] {
-  const out = db.disqualifiedParticipants();
-  return db
-    .listStanding()
-    .filter(
-      (r) => (phase === null || r.phase === phase) && r.disqualified === null && !out.has(r.participant),
-    )
-    .map(toEntry);
-}
 
 /**
  * Opens the final phase's private scores and applies the final selection. Refused before the timeline's
@@ -83,7 +61,7 @@ export function revealFinal(options: {
       );
     }
   }
-  const phase = finalPhase(competition);
+  const phase = finalPhase(competition.lifecycle)?.name ?? null;
   const revealed = revealEntries(rankableEntries(db, phase), options.privateKeyPem);
   const selected = finalEntries(
     revealed,

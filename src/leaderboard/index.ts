@@ -60,6 +60,7 @@ export {
   generateSealingKeys,
   openSealedScore,
   reveal,
+  revealEntries,
   sealScore,
   type SealingKeys,
 } from "./seal.js";

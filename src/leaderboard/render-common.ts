@@ -6,6 +6,8 @@ export interface RenderOptions {
   competition: string;
   /** When the leaderboard was generated (default: now). */
   generatedAt?: Date;
+  /** The competition phase whose entries these are (timeline.phases[].name); absent: the competition has none. */
+  phase?: string;
   /**
    * Must be true to render standings ranked by private scores (mode "private", after reveal): private
    * scores are published only when revealed *and* asked for.

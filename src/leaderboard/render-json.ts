@@ -11,6 +11,7 @@
  *   "mode": "public" | "private",
  *   "ranking": { "direction": "higher"|"lower", "precision": int, "selection": "best"|"latest",
  *                "tieBreak": "earlier_submission", "rankNumbers": "competition" },
+ *   "phase": string | null,          // the phase whose entries these are (null: no phases configured)
  *   "rows": [{
  *     "rank": int | null,            // null: no scored entry (listed last)
  *     "participant": string,
@@ -64,6 +65,7 @@ export interface LeaderboardJson {
     tieBreak: "earlier_submission";
     rankNumbers: "competition";
   };
+  phase: string | null;
   rows: LeaderboardJsonRow[];
 }
 
@@ -83,6 +85,7 @@ export function leaderboardJson(standings: Standings, options: RenderOptions): L
       tieBreak: rules.tieBreak,
       rankNumbers: "competition",
     },
+    phase: options.phase ?? null,
     rows: standings.rows.map((row) => ({
       rank: row.rank,
       participant: row.participant,

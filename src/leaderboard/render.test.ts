@@ -61,6 +61,11 @@ describe("renderMarkdown", () => {
 });
 
 describe("renderJson", () => {
+  it("names the phase whose entries it ranks", () => {
+    const json = JSON.parse(renderJson(publicBoard, { competition: "C", generatedAt, phase: "final-round" }));
+    expect(json.phase).toBe("final-round");
+  });
+
   it("has the documented, stable shape without private scores in public mode", () => {
     const json = JSON.parse(renderJson(publicBoard, { competition: "Flood Forecast", generatedAt }));
     expect(json).toEqual({
@@ -75,6 +80,7 @@ describe("renderJson", () => {
         tieBreak: "earlier_submission",
         rankNumbers: "competition",
       },
+      phase: null,
       rows: [
         {
           rank: 1,

@@ -1,6 +1,10 @@
 /** The competition's lifecycle: dates, phases, the final selection, the cap on runs under way. */
 export {
+  defaultBoardPhase,
   finalEntries,
+  finalPhase,
+  phaseNamed,
+  PHASE_NAME,
   finalSelectionSchema,
   phaseAt,
   resolveLifecycle,
@@ -9,6 +13,7 @@ export {
   uploadWindow,
   type Lifecycle,
   type LifecyclePhase,
+  type PhaseData,
   type PhaseName,
   type SelectableEntry,
   type UploadWindow,

@@ -6,7 +6,9 @@ import { loadCompetition } from "../config/index.js";
 import { parseRules, rankEntries } from "../leaderboard/index.js";
 import { makeEntry, makeFailed } from "../leaderboard/test-support/entries.js";
 import {
+  defaultBoardPhase,
   finalEntries,
+  finalPhase,
   finalSelectionSchema,
   phaseAt,
   resolveLifecycle,
@@ -85,7 +87,7 @@ describe("timeline", () => {
     ).toEqual([
       "phases.1.start: must be after the start of the phase before (evaluation): list phases in order",
     ]);
-    expect(refused({ phases: [{ name: "final", start: "2025-03-01T00:00:00Z" }] })[0]).toMatch(
+    expect(refused({ phases: [{ name: "final round", start: "2025-03-01T00:00:00Z" }] })[0]).toMatch(
       /^phases\.0\.name/,
     );
   });
@@ -99,6 +101,73 @@ describe("timeline", () => {
       finalSelection: { mode: "best", count: 1 },
       maxActiveRuns: null,
     });
+  });
+});
+
+describe("phases", () => {
+  const phases = (list: Record<string, unknown>[]) =>
+    resolveLifecycle({ timeline: timelineSchema.parse({ end: "2025-05-01T00:00:00Z", phases: list }) });
+
+  it("take free names with a title made from the name, and know their data: public sample or hidden", () => {
+    const l = phases([
+      { name: "warm-up", start: "2025-03-01T00:00:00Z", data: "public_sample" },
+      { name: "smoke_test", start: "2025-03-05T00:00:00Z" },
+      { name: "main_round", start: "2025-03-10T00:00:00Z", max_active_runs: 2 },
+      { name: "evaluation", start: "2025-03-20T00:00:00Z", title: "The last word" },
+    ]);
+    expect(l.phases.map((p) => [p.name, p.title, p.data])).toEqual([
+      ["warm-up", "Warm up", "public_sample"],
+      ["smoke_test", "Smoke test (public sample)", "public_sample"],
+      ["main_round", "Main round", "hidden"],
+      ["evaluation", "The last word", "hidden"],
+    ]);
+    expect(l.phases[2]).toMatchObject({ maxActiveRuns: 2 });
+  });
+
+  it("have exactly one final phase: the one marked final, else the last", () => {
+    const marked = phases([
+      { name: "main", start: "2025-03-01T00:00:00Z", final: true },
+      { name: "extra-practice", start: "2025-04-01T00:00:00Z" },
+    ]);
+    expect(finalPhase(marked)?.name).toBe("main");
+    expect(marked.phases.map((p) => p.final)).toEqual([true, false]);
+    const last = phases([
+      { name: "practice", start: "2025-03-01T00:00:00Z" },
+      { name: "main", start: "2025-03-10T00:00:00Z" },
+    ]);
+    expect(finalPhase(last)?.name).toBe("main");
+    expect(finalPhase(resolveLifecycle({}))).toBeUndefined();
+  });
+
+  it("refuses a bad name, a name used twice and two final phases, naming each", () => {
+    const issues = (list: Record<string, unknown>[]) =>
+      timelineSchema
+        .safeParse({ phases: list })
+        .error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(issues([{ name: "Main Round", start: "2025-03-01T00:00:00Z" }])).toEqual([
+      "phases.0.name: must be lowercase letters, digits, _ or -, starting with a letter (at most 40)",
+    ]);
+    expect(
+      issues([
+        { name: "main", start: "2025-03-01T00:00:00Z" },
+        { name: "main", start: "2025-03-10T00:00:00Z" },
+      ]),
+    ).toEqual(["phases.1.name: main is the name of phase 1 too: give each phase its own name"]);
+    expect(
+      issues([
+        { name: "a", start: "2025-03-01T00:00:00Z", final: true },
+        { name: "b", start: "2025-03-10T00:00:00Z", final: true },
+      ]),
+    ).toEqual(["phases: only one phase can be final, but a and b say final: true"]);
+  });
+
+  it("show by default the current phase's board; between phases and after the end the last begun; before, the first", () => {
+    const l = lifecycle();
+    expect(defaultBoardPhase(l, at("2025-02-01T00:00:00Z"))?.name).toBe("smoke_test");
+    expect(defaultBoardPhase(l, at("2025-03-02T00:00:00Z"))?.name).toBe("smoke_test");
+    expect(defaultBoardPhase(l, at("2025-03-12T00:00:00Z"))?.name).toBe("evaluation");
+    expect(defaultBoardPhase(l, at("2025-06-01T00:00:00Z"))?.name).toBe("evaluation");
+    expect(defaultBoardPhase(resolveLifecycle({}), at("2025-06-01T00:00:00Z"))).toBeUndefined();
   });
 });
 

@@ -8,14 +8,19 @@
  *     start: 2025-03-01T00:00:00Z      # uploads refused before (optional)
  *     end: 2025-06-30T23:59:59Z        # and after (optional)
  *     phases:                          # optional; in order; each runs from its start to the next one's
- *       - name: smoke_test             # smoke_test | evaluation (what `logs.<name>` and runners key on)
- *         title: Smoke test on the public sample
+ *       - name: practice               # any [a-z][a-z0-9_-]* name, unique
+ *         title: Practice on the public sample
  *         start: 2025-03-01T00:00:00Z
- *         logs: full                   # overrides logs.smoke_test
+ *         data: public_sample          # public_sample (the repository's `paths`) | hidden (`runner_paths`);
+ *                                      # default: public_sample for a phase named smoke_test, else hidden
+ *         logs: full                   # default logs.smoke_test (public_sample) or logs.evaluation (hidden)
  *         daily_limit: 20              # override leaderboard.daily_limit / total_limit in this phase
+ *         max_active_runs: 2           # overrides max_active_runs in this phase
  *         runner_paths: { data_dir: /srv/proctor/sample, ground_truth: /srv/proctor/sample_gt.csv }
- *       - name: evaluation
+ *       - name: final
  *         start: 2025-03-15T00:00:00Z
+ *         final: true                  # the phase the reveal ranks (default: the last); one at most
+ *   Each phase has its own leaderboard and its own quota: entries of one never count in another.
  *   final_selection: { mode: best, count: 2 }   # best: the best N automatically; chosen: up to N picked
  *   max_active_runs: 1                          # queued or running at once per participant (null: any)
  */
@@ -23,7 +28,11 @@ import { z } from "zod";
 import type { LeaderboardEntry } from "../leaderboard/index.js";
 
 const LOG_VISIBILITY = ["full", "tail", "none"] as const;
-export type PhaseName = "smoke_test" | "evaluation";
+export type PhaseName = string;
+/** A phase's name: what entries, pages, the API and the runners call it. */
+export const PHASE_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
+/** Where a phase's test data comes from: the repository's public sample, or the runners' hidden set. */
+export type PhaseData = "public_sample" | "hidden";
 
 const instant = z.union([z.string(), z.date()]).transform((value, ctx) => {
   const date = value instanceof Date ? value : new Date(value);
@@ -42,9 +51,14 @@ const limit = z.number().int("must be a whole number").positive("must be at leas
 
 const phaseSchema = z
   .object({
-    name: z.enum(["smoke_test", "evaluation"]),
-    title: z.string().min(1).optional(),
+    name: z
+      .string()
+      .regex(PHASE_NAME, "must be lowercase letters, digits, _ or -, starting with a letter (at most 40)"),
+    title: z.string().min(1).max(100).optional(),
     start: instant,
+    final: z.boolean().optional(),
+    data: z.enum(["public_sample", "hidden"]).optional(),
+    max_active_runs: limit.optional(),
     logs: z.enum(LOG_VISIBILITY).optional(),
     daily_limit: limit.optional(),
     total_limit: limit.optional(),
@@ -66,7 +80,23 @@ export const timelineSchema = z
   .superRefine((t, ctx) => {
     if (t.start && t.end && t.end <= t.start)
       ctx.addIssue({ code: "custom", path: ["end"], message: "must be after timeline.start" });
+    const finals = t.phases.filter((p) => p.final === true);
+    if (finals.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["phases"],
+        message: `only one phase can be final, but ${finals.map((p) => p.name).join(" and ")} say final: true`,
+      });
+    }
     t.phases.forEach((p, i) => {
+      const same = t.phases.findIndex((q) => q.name === p.name);
+      if (same !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["phases", i, "name"],
+          message: `${p.name} is the name of phase ${same + 1} too: give each phase its own name`,
+        });
+      }
       const previous = t.phases[i - 1];
       if (previous && p.start <= previous.start) {
         ctx.addIssue({
@@ -95,9 +125,13 @@ export interface LifecyclePhase {
   start: Date;
   /** The next phase's start, or the timeline's end. */
   end: Date | null;
+  /** The phase the reveal ranks: exactly one of the timeline's phases (`final: true`, else the last). */
+  final: boolean;
+  data: PhaseData;
   logs?: "full" | "tail" | "none";
   dailyLimit?: number | null;
   totalLimit?: number | null;
+  maxActiveRuns?: number | null;
   runnerPaths?: { dataDir: string; groundTruth: string };
 }
 
@@ -111,10 +145,16 @@ export interface Lifecycle {
   maxActiveRuns: number | null;
 }
 
-const TITLES: Record<PhaseName, string> = {
+const TITLES: Record<string, string> = {
   smoke_test: "Smoke test (public sample)",
   evaluation: "Evaluation (hidden test set)",
 };
+
+/** A title for a phase that has none: "final-round" -> "Final round". */
+function titleOf(name: string): string {
+  const words = name.replace(/[_-]+/g, " ").trim();
+  return TITLES[name] ?? words.charAt(0).toUpperCase() + words.slice(1);
+}
 
 export function resolveLifecycle(input: {
   description?: string | undefined;
@@ -124,14 +164,20 @@ export function resolveLifecycle(input: {
 }): Lifecycle {
   const t = input.timeline;
   const end = t?.end ?? null;
-  const phases = (t?.phases ?? []).map((p, i, all): LifecyclePhase => ({
+  const listed = t?.phases ?? [];
+  const marked = listed.findIndex((p) => p.final === true);
+  const final = marked !== -1 ? marked : listed.length - 1;
+  const phases = listed.map((p, i, all): LifecyclePhase => ({
     name: p.name,
-    title: p.title ?? TITLES[p.name],
+    title: p.title ?? titleOf(p.name),
     start: p.start,
     end: all[i + 1]?.start ?? end,
+    final: i === final,
+    data: p.data ?? (p.name === "smoke_test" ? "public_sample" : "hidden"),
     ...(p.logs && { logs: p.logs }),
     ...(p.daily_limit !== undefined && { dailyLimit: p.daily_limit }),
     ...(p.total_limit !== undefined && { totalLimit: p.total_limit }),
+    ...(p.max_active_runs !== undefined && { maxActiveRuns: p.max_active_runs }),
     ...(p.runner_paths && {
       runnerPaths: { dataDir: p.runner_paths.data_dir, groundTruth: p.runner_paths.ground_truth },
     }),
@@ -144,6 +190,27 @@ export function resolveLifecycle(input: {
     finalSelection: input.final_selection ?? { mode: "best", count: 1 },
     maxActiveRuns: input.max_active_runs ?? null,
   };
+}
+
+/** The phase the reveal ranks (undefined when no phases are configured). */
+export function finalPhase(lifecycle: Lifecycle): LifecyclePhase | undefined {
+  return lifecycle.phases.find((p) => p.final);
+}
+
+/**
+ * The phase a leaderboard shows when none is asked for: the current one; between phases or after the end,
+ * the last that began; before the first, the first. undefined: no phases configured.
+ */
+export function defaultBoardPhase(lifecycle: Lifecycle, now: Date): LifecyclePhase | undefined {
+  return lifecycle.phases.filter((p) => p.start <= now).at(-1) ?? lifecycle.phases[0];
+}
+
+/** The phase named `name` (undefined: none such, or no phases). */
+export function phaseNamed(
+  lifecycle: Lifecycle,
+  name: string | null | undefined,
+): LifecyclePhase | undefined {
+  return name == null ? undefined : lifecycle.phases.find((p) => p.name === name);
 }
 
 /** The phase in effect at `now` (undefined before the first, or when no phases are configured). */

@@ -1,7 +1,7 @@
 /**
  * What everyone may read, without a credential:
  *
- *   GET  /v1/leaderboard                  JSON (proctor.leaderboard/v1, public mode)
+ *   GET  /v1/leaderboard[?phase=<name>]   JSON (proctor.leaderboard/v1, public mode): the current phase's
  *   GET  /v1/leaderboard?board=private    the final ranking (private mode), once revealed; 404 before
  *   GET  /v1/status                       PublicStatusView: runners online, queued and running per kind,
  *                                         waits and run times (no participant, no submission id)
@@ -17,7 +17,8 @@ import { HttpError } from "../errors.js";
 
 export interface PublicApiOptions {
   /** The leaderboard's JSON and its ETag, computed once per change of the standings. */
-  leaderboard: () => { json: string; etag: string };
+  /** A phase's board (the current one without `phase`); an HttpError 404 for a phase there is not. */
+  leaderboard: (phase?: string) => { json: string; etag: string };
   /** The private (final) leaderboard the reveal published; null before. */
   privateLeaderboard: () => { json: string; etag: string } | null;
   queue: QueueStatus;
@@ -55,18 +56,24 @@ export async function publicApi(routes: FastifyInstance, options: PublicApiOptio
     return options.metrics.text();
   });
 
-  routes.get<{ Querystring: { board?: "public" | "private" } }>(
+  routes.get<{ Querystring: { board?: "public" | "private"; phase?: string } }>(
     "/v1/leaderboard",
     {
       schema: {
         querystring: {
           type: "object",
-          properties: { board: { type: "string", enum: ["public", "private"] } },
+          properties: {
+            board: { type: "string", enum: ["public", "private"] },
+            phase: { type: "string", maxLength: 40 },
+          },
         },
       },
     },
     async (request, reply) => {
-      const board = request.query.board === "private" ? options.privateLeaderboard() : options.leaderboard();
+      const board =
+        request.query.board === "private"
+          ? options.privateLeaderboard()
+          : options.leaderboard(request.query.phase);
       if (!board) {
         throw new HttpError(
           404,

@@ -18,7 +18,7 @@ describe("the pages name the score", () => {
     const board = leaderboardPage(
       ctx,
       { mode: "public", rules: competition.leaderboard, rows: [] },
-      0,
+      { active: 0, revealed: false },
     ).toString();
     expect(landing).toContain("Metric: <strong>RMSLE</strong> (lower is better)");
     expect(board).toContain("Score (RMSLE)");

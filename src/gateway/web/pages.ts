@@ -4,7 +4,7 @@
  * reads it. Every value reaches the page through `markup`, which escapes it. Pure functions of what the
  * routes pass in.
  */
-import type { Competition } from "../../config/index.js";
+import { logVisibility, type Competition } from "../../config/index.js";
 import {
   describeQueuePlace,
   type DurationSummary,
@@ -13,7 +13,7 @@ import {
   type SubmissionView,
 } from "../../gateway-api/index.js";
 import type { OrganizerSubmission, QueueRow } from "../../intake/index.js";
-import { phaseAt, uploadWindow } from "../../lifecycle/index.js";
+import { phaseAt, uploadWindow, type LifecyclePhase } from "../../lifecycle/index.js";
 import { formatScore, type Standings } from "../../leaderboard/index.js";
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_ZIP_LIMITS } from "../../submission/index.js";
 import { formatBytes, formatDuration } from "../../units/index.js";
@@ -103,6 +103,19 @@ export function layout(ctx: PageContext, title: string, body: Html): Html {
     </html>`;
 }
 
+/** A phase's submission limits (its own, else the leaderboard's), and its cap on runs under way. */
+function submissionLimits(c: Competition, phase: LifecyclePhase | undefined): string {
+  const lb = c.leaderboard;
+  const daily = phase?.dailyLimit !== undefined ? phase.dailyLimit : lb.dailyLimit;
+  const total = phase?.totalLimit !== undefined ? phase.totalLimit : lb.totalLimit;
+  const active = phase?.maxActiveRuns !== undefined ? phase.maxActiveRuns : c.lifecycle.maxActiveRuns;
+  return [
+    daily === null ? "no daily limit" : `${daily} per day (UTC)`,
+    total === null ? "no total limit" : `${total} in all`,
+    ...(active === null ? [] : [`at most ${active} queued or running at once`]),
+  ].join(", ");
+}
+
 function timeline(c: Competition, now: Date): Html {
   const l = c.lifecycle;
   const window = uploadWindow(l, now);
@@ -123,7 +136,7 @@ function timeline(c: Competition, now: Date): Html {
             <ol class="phases">
               ${l.phases.map(
                 (p) =>
-                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; logs shown: ${p.logs ?? c.logs.visibility[p.name]}</li>`,
+                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}${p.final ? " (final: its entries decide the final ranking)" : ""}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; ${submissionLimits(c, p)}; logs shown: ${logVisibility(c, p.name)}; <a href="/leaderboard?phase=${p.name}">its leaderboard</a></li>`,
               )}
             </ol>`
         : ""
@@ -137,6 +150,8 @@ export function landingPage(ctx: PageContext): Html {
   const limits = c.limits;
   const fs = c.lifecycle.finalSelection;
   const window = uploadWindow(c.lifecycle, ctx.now);
+  const current = phaseAt(c.lifecycle, ctx.now);
+  const next = c.lifecycle.phases.find((p) => p.start > ctx.now);
   // After the end, not before the start: then Submit leads to a page that says when uploads open.
   const closedForGood = !window.open && window.opensAt === null;
   return layout(
@@ -174,11 +189,10 @@ export function landingPage(ctx: PageContext): Html {
             ${fs.mode === "best" ? `your best ${fs.count} entr${fs.count === 1 ? "y is" : "ies are"} used automatically` : `you pick up to ${fs.count} entr${fs.count === 1 ? "y" : "ies"}; without a pick your best ${fs.count === 1 ? "is" : "are"} used`}.
           </li>
           <li>
-            Submissions: ${lb.dailyLimit === null ? "no daily limit" : `${lb.dailyLimit} per day (UTC)`},
-            ${lb.totalLimit === null ? "no total limit" : `${lb.totalLimit} in all`};
+            Submissions${current ? ` in this phase (${current.title})` : ""}: ${submissionLimits(c, current)};
             ${lb.countFailed ? "failed runs count" : "only successful runs count"}; infrastructure errors and
             submissions cancelled before a runner started them never
-            do.${c.lifecycle.maxActiveRuns === null ? "" : ` At most ${c.lifecycle.maxActiveRuns} queued or running at once.`}
+            do.${c.lifecycle.phases.length > 1 ? " Each phase has its own limits and leaderboard: entries of one never count in another." : ""}${next ? ` Next: ${next.title} from ${when(next.start)} (${submissionLimits(c, next)}).` : ""}
           </li>
           <li>
             Each run: ${formatDuration(limits.timeLimitMs)} wall clock, ${formatBytes(limits.memoryBytes)}
@@ -532,28 +546,43 @@ export function submissionsPage(ctx: PageContext, region: Html, flash?: string):
   );
 }
 
+/** What the leaderboard page shows besides the standings. */
+export interface BoardView {
+  /** Submissions queued or running (the public board says their scores are on the way). */
+  active: number;
+  /** Whether the reveal has published the final ranking (the public board links to it). */
+  revealed: boolean;
+  /** The phase whose entries these are; absent where competition.yml names no phases. */
+  phase?: LifecyclePhase | undefined;
+}
+
 /**
- * The public standings, or (mode private) the final ranking the reveal published. `revealed`: the public
- * page links to the final ranking once there is one.
+ * The public standings of one phase (with links to the other phases' boards), or (mode private) the final
+ * ranking the reveal published.
  */
-export function leaderboardPage(
-  ctx: PageContext,
-  standings: Standings,
-  active: number,
-  revealed = false,
-): Html {
+export function leaderboardPage(ctx: PageContext, standings: Standings, view: BoardView): Html {
   const c = ctx.competition;
+  const { active, revealed, phase } = view;
   const me = ctx.viewer?.kind === "participant" ? ctx.viewer.holder : undefined;
   const ranked = standings.rows.filter((r) => r.rank !== null).length;
   const final = standings.mode === "private";
+  const phases = c.lifecycle.phases;
+  const nav =
+    !final && phases.length > 1
+      ? markup`<nav aria-label="Phases"><ul class="phase-boards">${phases.map((p) =>
+          p === phase
+            ? markup`<li aria-current="page"><strong>${p.title}</strong></li>`
+            : markup`<li><a href="/leaderboard?phase=${p.name}">${p.title}</a></li>`,
+        )}</ul></nav>`
+      : "";
   const intro = final
     ? markup`<p>
         Metric: <strong>${metricName(c)}</strong> (${direction(c)}). The final ranking: private scores, on the
         hidden part of the test set, of each participant's selected entries. <a href="/leaderboard">Public leaderboard</a>
       </p>`
-    : markup`<p>
-        Metric: <strong>${metricName(c)}</strong> (${direction(c)}). Public scores, on part of the test set;
-        the final ranking uses the private part and ${revealed ? markup`<a href="/leaderboard?board=private">has been revealed</a>` : "is revealed at the end"}.
+    : markup`${nav}<p>
+        ${phase ? markup`Phase: <strong>${phase.title}</strong>${phase.final ? " (final)" : " (its entries never count in the final ranking)"}. ` : ""}Metric: <strong>${metricName(c)}</strong> (${direction(c)}). Public scores, on part of the test set;
+        the final ranking uses the private part${phase && !phase.final ? " of the final phase's entries" : ""} and ${revealed ? markup`<a href="/leaderboard?board=private">has been revealed</a>` : "is revealed at the end"}.
       </p>
       <p role="status">
         ${active > 0 ? `${active} submission${active === 1 ? " is" : "s are"} queued or running: ${active === 1 ? "its score appears" : "their scores appear"} here when ${active === 1 ? "it finishes" : "they finish"}.` : "No submissions are waiting."}

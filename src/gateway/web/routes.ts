@@ -8,7 +8,8 @@
  *   GET  /submissions               my submissions (a queued one's place and wait); GET /submissions/live:
  *                                   its live region alone
  *   POST /submissions/:id/cancel    cancel a queued one (free) or a running one (counted)
- *   GET  /leaderboard               public standings, the viewer's row highlighted
+ *   GET  /leaderboard               public standings of the current phase (?phase=<name>: any phase's),
+ *                                   the viewer's row highlighted
  *   GET  /leaderboard?board=private the final ranking, once revealed (proctor admin reveal)
  *   GET  /status                    public: runners online, the queue, waits and run times; GET
  *                                   /status/live: its live region alone
@@ -31,6 +32,7 @@ import { createHash } from "node:crypto";
 import type { Intake, SessionHolder } from "../../intake/index.js";
 import { OrganizerError, SubmissionNotFoundError } from "../../intake/index.js";
 import type { Standings } from "../../leaderboard/index.js";
+import { phaseNamed } from "../../lifecycle/index.js";
 import type { QueueStatus } from "../../queue-status/index.js";
 import { authenticateEachRoute } from "../authenticate.js";
 import { mapError } from "../errors.js";
@@ -78,7 +80,11 @@ export interface WebOptions {
   /** Whether the public URL is https (cookies are then Secure). */
   secure: boolean;
   /** The current standings and their version (cached by the gateway until they change). */
-  standings: () => { version: number; standings: Standings };
+  /**
+   * A phase's standings (the default board without `phase`) and their version (cached by the gateway until
+   * they change); an HttpError 404 for a phase the competition does not have.
+   */
+  standings: (phase?: string) => { version: number; standings: Standings; phase: string | null };
   /** The final (private) standings once revealed; null before. */
   privateStandings: () => Standings | null;
   /** Where queued submissions stand, and the public status. */
@@ -351,8 +357,9 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
 
     // Rendered once per change for visitors without a session (most of the traffic), with an ETag; a
     // signed-in participant's copy highlights their row, so it is rendered for them.
-    let anonymous: { key: string; html: string; etag: string } | undefined;
-    web.get<{ Querystring: { board?: string } }>("/leaderboard", async (request, reply) => {
+    // One per phase's board (the phases are competition.yml's: a bounded set).
+    const anonymous = new Map<string, { key: string; html: string; etag: string }>();
+    web.get<{ Querystring: { board?: string; phase?: string } }>("/leaderboard", async (request, reply) => {
       const revealed = options.privateStandings();
       if (request.query.board === "private") {
         if (!revealed) {
@@ -361,18 +368,21 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
             "The final ranking, by private score, is published at the reveal after the competition ends.";
           return page(reply, errorPage(ctx, "Not revealed yet", detail), 404);
         }
-        return page(reply, leaderboardPage(context(request, reply, "leaderboard"), revealed, 0));
+        const view = { active: 0, revealed: true };
+        return page(reply, leaderboardPage(context(request, reply, "leaderboard"), revealed, view));
       }
-      const { version, standings } = options.standings();
-      const active = intake.activeCount();
+      const { version, standings, phase } = options.standings(request.query.phase);
+      const view = {
+        active: intake.activeCount(),
+        revealed: revealed !== null,
+        phase: phaseNamed(competition.lifecycle, phase),
+      };
       if (viewer(request)) {
-        return page(
-          reply,
-          leaderboardPage(context(request, reply, "leaderboard"), standings, active, revealed !== null),
-        );
+        return page(reply, leaderboardPage(context(request, reply, "leaderboard"), standings, view));
       }
-      const key = `${version}-${active}-${revealed !== null}`;
-      if (anonymous?.key !== key) {
+      const key = `${phase}-${version}-${view.active}-${view.revealed}`;
+      let cached = anonymous.get(phase ?? "");
+      if (cached?.key !== key) {
         const ctx: PageContext = {
           competition,
           now: intake.now,
@@ -380,13 +390,14 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
           csrf: "",
           current: "leaderboard",
         };
-        const text = leaderboardPage(ctx, standings, active, revealed !== null).text;
+        const text = leaderboardPage(ctx, standings, view).text;
         const digest = createHash("sha1").update(text).digest("hex").slice(0, 16);
-        anonymous = { key, html: text, etag: `"lb-${version}-${digest}"` };
+        cached = { key, html: text, etag: `"lb-${version}-${digest}"` };
+        anonymous.set(phase ?? "", cached);
       }
-      reply.header("etag", anonymous.etag);
-      if (request.headers["if-none-match"] === anonymous.etag) return reply.code(304).send();
-      return page(reply, trusted(anonymous.html), 200, "no-cache");
+      reply.header("etag", cached.etag);
+      if (request.headers["if-none-match"] === cached.etag) return reply.code(304).send();
+      return page(reply, trusted(cached.html), 200, "no-cache");
     });
 
     // Public, like the leaderboard: counts and durations only (no participant, no submission id).
