@@ -43,20 +43,18 @@ export class QueueMetrics {
     this.#running = gauge("proctor_runs_in_progress", "Submissions a runner has claimed and is running.");
     this.#runners = gauge("proctor_runners_online", "Runners that asked for work or hold a claim lately.");
     this.#slots = gauge("proctor_runner_slots_online", "The slots of the runners online.");
-    this.#wait = new Histogram({
-      name: "proctor_queue_wait_seconds",
-      help: "How long attempts waited in the queue before a runner claimed them.",
-      labelNames: ["kind"] as const,
-      buckets: WAIT_BUCKETS,
-      registers,
-    });
-    this.#run = new Histogram({
-      name: "proctor_run_duration_seconds",
-      help: "How long attempts took from their claim to their result.",
-      labelNames: ["kind"] as const,
-      buckets: RUN_BUCKETS,
-      registers,
-    });
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, labelNames: ["kind"] as const, buckets, registers });
+    this.#wait = histogram(
+      "proctor_queue_wait_seconds",
+      "How long attempts waited in the queue before a runner claimed them.",
+      WAIT_BUCKETS,
+    );
+    this.#run = histogram(
+      "proctor_run_duration_seconds",
+      "How long attempts took from their claim to their result.",
+      RUN_BUCKETS,
+    );
     this.#results = new Counter({
       name: "proctor_results_total",
       help: "Attempts ended, by status.",

@@ -55,6 +55,16 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
+/** Waits until the page's live region, refreshed by itself, says `words` of submission `id`'s place. */
+const queueSays = (page: Page, id: string, words: string) =>
+  page.waitForFunction(
+    ([id, words]) =>
+      (globalThis as unknown as Dom).document
+        .querySelector(`tr[id="${id}"] [data-cell="queue"]`)
+        ?.textContent?.includes(words),
+    [id, words] as const,
+  );
+
 const text = async (page: Page, selector: string) =>
   (await page.locator(selector).innerText()).replace(/\s+/g, " ").trim();
 
@@ -91,13 +101,7 @@ describe("the queue on the pages", () => {
     // A runner claims the first: the page shows its runner, and the second moves up, without a reload.
     const first = await claim("cpu");
     expect(first.submission.submission_id).toBe(ids[0]);
-    await page.waitForFunction(
-      (id) =>
-        (globalThis as unknown as Dom).document
-          .querySelector(`tr[id="${id}"] [data-cell="queue"]`)
-          ?.textContent?.includes("running on"),
-      ids[0],
-    );
+    await queueSays(page, ids[0]!, "running on");
     expect(await text(page, queue(ids[0]!))).toBe(
       "running on runner-1/box/slot-1 since 2025-03-01 10:00 UTC",
     );
@@ -112,13 +116,7 @@ describe("the queue on the pages", () => {
       claim_token: first.claim_token,
     });
     expect(reported.status, reported.text).toBe(200);
-    await page.waitForFunction(
-      (id) =>
-        (globalThis as unknown as Dom).document
-          .querySelector(`tr[id="${id}"] [data-cell="queue"]`)
-          ?.textContent?.includes("any moment"),
-      ids[1],
-    );
+    await queueSays(page, ids[1]!, "any moment");
     expect(await text(page, `tr[id="${ids[0]}"] [data-cell="score"]`)).toBe("0.8750");
     expect(await page.locator(queue(ids[0]!)).count()).toBe(0);
     expect(problems).toEqual([]);
