@@ -383,6 +383,7 @@ describe("on a phone, for everyone", () => {
     await check("/");
     await check("/signin");
     await check("/leaderboard");
+    await check("/status");
     await signIn(page, token);
     await check("/submit");
     await check("/submissions");
