@@ -154,7 +154,7 @@ export interface SubmissionView {
   score_precision: number;
   duration_ms: number | null;
   image_digest: string | null;
-  /** When a runner started the current attempt (running), or the standing one's. */
+  /** When a runner started the current attempt (null while it is queued). */
   started_at: string | null;
   finished_at: string | null;
   /**
