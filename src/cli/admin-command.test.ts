@@ -1,3 +1,4 @@
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   GOOD_ZIP,
@@ -75,10 +76,25 @@ describe("proctor admin", () => {
     expect(
       (await admin("disqualify", "cli-target", "--participant", "--reason", "copied")).error,
     ).toBeUndefined();
-    const badStatus = await admin("rescore", "--status", "great");
-    expect((badStatus.error as Error).message).toContain('--status "great" is not a run status');
-    const rescored = JSON.parse((await admin("rescore", "--json")).stdout) as { requeued: string[] };
-    expect(Array.isArray(rescored.requeued)).toBe(true);
+    const config = path.join(h.dir, "competition.yml");
+    const unnamed = await admin("rescore", "--config", config);
+    expect((unnamed.error as Error).message).toContain("name the submissions to re-score, or pass --all");
+    const phased = await admin("rescore", id, "--phase", "final", "--config", config);
+    expect((phased.error as Error).message).toContain('--phase "final" goes with --all');
+    // Its result was reported by hand, without predictions: it says why, and queues nothing.
+    const rescored = JSON.parse((await admin("rescore", id, "--config", config, "--json")).stdout) as {
+      jobs: unknown[];
+      skipped: { submission_id: string; reason: string }[];
+    };
+    expect(rescored.jobs).toEqual([]);
+    expect(rescored.skipped).toEqual([
+      { submission_id: id, reason: expect.stringMatching(/left no predictions on the gateway/) },
+    ]);
+    const text = await admin("rescore", "--all", "--dry-run", "--config", config);
+    expect(text.stdout).toContain(
+      `${id}  not re-scored: attempt 1 (whose result stands) left no predictions`,
+    );
+    expect(text.stdout).toContain("dry run: nothing applied");
     expect((await admin("rerun", "sub-nope")).error).toBeInstanceOf(UsageError);
   });
 });

@@ -5,25 +5,27 @@ import {
   IntakeDb,
   Organizer,
   OrganizerError,
-  RESCORE_STATUSES,
+  PREDICTIONS_DIR,
+  PredictionFiles,
   SubmissionNotFoundError,
   type QueueRow,
 } from "../intake/index.js";
-import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 import { formatDuration } from "../units/index.js";
 import { DATA_DIR_OPTION } from "./serve-command.js";
 import { UsageError } from "./usage-error.js";
+import { addRescore } from "./admin-rescore.js";
 import { addRevealAndExport } from "./admin-reveal.js";
 
 /**
  * `proctor admin`: the organizer's hand on the gateway's queue, on its data dir (safe beside a running
  * `proctor serve`: the records are SQLite, and what is queued again is dispatched by the gateway's sweeper).
  */
-async function withOrganizer<T>(dataDir: string, use: (organizer: Organizer) => T): Promise<T> {
+async function withOrganizer<T>(dataDir: string, use: (organizer: Organizer) => T | Promise<T>): Promise<T> {
   await mkdir(path.resolve(dataDir), { recursive: true, mode: 0o700 });
   const db = new IntakeDb(path.join(path.resolve(dataDir), "intake.sqlite"));
+  const predictions = new PredictionFiles(path.join(path.resolve(dataDir), PREDICTIONS_DIR));
   try {
-    return use(new Organizer(db, () => new Date()));
+    return await use(new Organizer(db, () => new Date(), predictions));
   } catch (error) {
     if (error instanceof OrganizerError || error instanceof SubmissionNotFoundError)
       throw new UsageError(error.message);
@@ -99,26 +101,7 @@ export function adminCommand(): Command {
       );
       process.stdout.write(`${JSON.stringify(target)}: disqualified (${flags.reason})\n`);
     });
-  command
-    .command("rescore")
-    .description(
-      "after a metric or ground-truth fix: run every scored submission again (default statuses " +
-        `${RESCORE_STATUSES.join(", ")}); the runners score them afresh`,
-    )
-    .option("--status <status...>", "only final submissions with these statuses")
-    .option(...DATA_DIR_OPTION)
-    .option("--json", "print exactly one JSON object", false)
-    .action(async (flags: { dataDir: string; status?: string[]; json: boolean }) => {
-      const statuses = flags.status ?? [...RESCORE_STATUSES];
-      for (const s of statuses) {
-        if (!(RUN_STATUSES as readonly string[]).includes(s))
-          throw new UsageError(
-            `--status ${JSON.stringify(s)} is not a run status: use one of ${RUN_STATUSES.join(", ")}`,
-          );
-      }
-      const ids = await withOrganizer(flags.dataDir, (o) => o.rescore(statuses as RunStatus[]));
-      print(flags.json, { requeued: ids }, `${ids.length} submission(s) queued again for scoring`);
-    });
+  addRescore(command, withOrganizer);
   addRevealAndExport(command);
   return command;
 }

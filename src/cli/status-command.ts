@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { describeQueuePlace, getSubmission, listSubmissions } from "../gateway-api/index.js";
+import { describeQueuePlace, getSubmission, listSubmissions, type PhaseView } from "../gateway-api/index.js";
 import { printable } from "../logs/printable.js";
 import { formatDuration } from "../units/index.js";
 import { exitCodeFor } from "../status/index.js";
@@ -47,12 +47,23 @@ export function statusCommand(): Command {
               ? `queued #${s.queue_position}${s.eta_seconds === null ? "" : `, starts in ~${formatDuration(s.eta_seconds * 1000)}`}`
               : s.state;
         const disqualified = s.disqualified ? `  disqualified: ${printable(s.disqualified)}` : "";
-        return `${s.submission_id}  ${s.submitted_at}  ${outcome}${disqualified}`;
+        const phase = s.phase === null ? "" : `  [${s.phase}]`;
+        return `${s.submission_id}  ${s.submitted_at}  ${outcome}${phase}${disqualified}`;
       });
       if (lines.length === 0) lines.push(`no submissions yet from ${list.participant}`);
-      process.stdout.write(`${lines.join("\n")}\n${describeQuota(list.quota)}\n`);
+      const phase = list.phase ? `\n${describePhase(list.phase)}` : "";
+      process.stdout.write(`${lines.join("\n")}\n${describeQuota(list.quota)}${phase}\n`);
     } catch (error) {
       reportGatewayError(error, flags.json);
     }
   });
+}
+
+/** Where the competition stands, for `proctor status`: the current phase (its quota is the one above) and the next. */
+export function describePhase(view: PhaseView): string {
+  const { current, next } = view;
+  const now = current
+    ? `phase: ${printable(current.title)}${current.final ? " (final: its entries decide the final ranking)" : " (its entries never count in the final ranking)"}${current.ends_at ? `, until ${current.ends_at}` : ""}`
+    : "phase: none open now";
+  return next ? `${now}; next: ${printable(next.title)} from ${next.starts_at}, with limits of its own` : now;
 }

@@ -16,6 +16,13 @@
  *        gives the claim back (a runner stopping at once): the submission is queued again, at its place,
  *        as its next attempt, uncounted
  *
+ * Jobs: a claim is to run the submission's program, or (where the runner says it can, `jobs: ["run",
+ * "rescore"]`) to re-score the predictions an earlier attempt left: the runner downloads them
+ * (`GET /v1/runner/submissions/:id/predictions?attempt=N`, with the claim), scores them with the current
+ * metric and ground truth, runs no container of the program, and reports as a run does. A runner that does
+ * not say so (an older one) is only given runs. A run's runner uploads its predictions
+ * (`PUT …/predictions?attempt=N`, a tar, with the claim) before it reports, so they can be re-scored.
+ *
  * A claim is a lease: the runner heartbeats every heartbeat_ms; when the heartbeats stop for lease_ms the
  * gateway's sweeper queues the submission again as its next attempt (an infrastructure fault: never
  * counted, never a second leaderboard row). The claim token fences the attempt: the download, heartbeats
@@ -40,16 +47,25 @@ const runner = z
   )
   .optional();
 
+/** What a claim may be for: run the program, re-score kept predictions (default: run only). */
+export const CLAIM_JOBS = ["run", "rescore"] as const;
+export type ClaimJob = (typeof CLAIM_JOBS)[number];
+const jobs = z
+  .array(z.enum(CLAIM_JOBS, { error: 'must be "run" or "rescore"' }))
+  .min(1, 'must name a job, e.g. ["run"]')
+  .optional();
+
 export const ClaimNextSchema = z
   .object({
     kind: z.enum(["cpu", "gpu"], { error: 'must be "cpu" or "gpu"' }),
     runner,
+    jobs,
     wait_ms: z.number().int("must be whole milliseconds").min(0).max(MAX_CLAIM_WAIT_MS).optional(),
   })
   .strict();
 
 export const ClaimByIdSchema = z
-  .object({ attempt: z.number().int().positive("must be 1 or more").optional(), runner })
+  .object({ attempt: z.number().int().positive("must be 1 or more").optional(), runner, jobs })
   .strict();
 
 export const ClaimHoldSchema = z
@@ -73,7 +89,14 @@ export interface ClaimView {
   heartbeat_ms: number;
   lease_expires_at: string;
   submission: RunnerSubmissionView;
+  /** What to do (absent from older gateways: run it). */
+  job?: ClaimJobView;
 }
+
+export type ClaimJobView =
+  | { kind: "run" }
+  /** Score the predictions attempt `predictions_of` left (download them with this claim); run nothing. */
+  | { kind: "rescore"; predictions_of: number; predictions_sha256: string; predictions_bytes: number };
 
 export interface ClaimNextAnswer {
   claim: ClaimView | null;

@@ -206,7 +206,16 @@ export interface SubmittedView {
 export interface SubmissionListView {
   participant: string;
   submissions: SubmissionView[];
+  /** The current phase's limits and use (each phase counts its own submissions). */
   quota: QuotaView;
+  /** The phase uploads go to now, and the next one; null where competition.yml names no phases. */
+  phase: PhaseView | null;
+}
+
+/** Where the competition stands: the current phase (null between phases), and what comes next. */
+export interface PhaseView {
+  current: { name: string; title: string; final: boolean; ends_at: string | null } | null;
+  next: { name: string; title: string; starts_at: string } | null;
 }
 
 export interface ErrorBody {

@@ -45,8 +45,12 @@ export function apiError(status: number, text: string): GatewayApiError {
 }
 
 export interface RequestOptions {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "PUT";
   body?: unknown;
+  /** A body sent as it is, instead of `body` as JSON (e.g. a file, with `fs.openAsBlob`). */
+  blob?: { type: string; data: Blob };
+  /** More headers (e.g. a claim's). */
+  headers?: Record<string, string>;
   timeoutMs?: number;
   /** Tries after the first for transient failures (default 0), waiting retryBaseMs × 2^(n-1) (default 1 s). */
   retries?: number;
@@ -86,8 +90,11 @@ async function requestOnce<T>(
         authorization: `Bearer ${credentials.token}`,
         accept: "application/json",
         ...(options.body !== undefined && { "content-type": "application/json" }),
+        ...(options.blob !== undefined && { "content-type": options.blob.type }),
+        ...options.headers,
       },
       ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+      ...(options.blob !== undefined && { body: options.blob.data }),
       signal: options.signal
         ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
         : AbortSignal.timeout(options.timeoutMs ?? 30_000),

@@ -47,6 +47,8 @@ export {
   claimNext,
   downloadAttempt,
   downloadModel,
+  downloadPredictions,
+  uploadPredictions,
   heartbeatClaim,
   releaseClaim,
   runnerSubmission,

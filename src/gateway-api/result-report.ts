@@ -28,6 +28,10 @@
  *                                           // sha256:<64 hex> (runtime/models.yml's digest); null or left
  *                                           // out when it had none (runners send it only when it had one,
  *                                           // so a gateway older than the field still takes their reports)
+ *     "scorer_digest"?: string,             // what scored it, 64 hex each (scoring/setup-digest.ts): the metric
+ *     "ground_truth_digest"?: string,       // (a built-in's name, or the custom scorer's files and command,
+ *                                           // with the direction and usage column) and the ground truth;
+ *                                           // sent when it was scored; organizer-only, the ground truth's
  *     "stdout"?: string, "stderr"?: string, // the logs as the phase lets the participant see them; at most
  *                                           // 256 KiB each (the intake keeps the last 64 KiB, applies the
  *                                           // phase's visibility and byte cap again when showing them, and
@@ -148,6 +152,8 @@ export const diagnosisOf = (r: DiagnosisReport): Diagnosis => ({
   problemCounts: r.problem_counts,
 });
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 digest: 64 lowercase hex digits");
+
 export const FinalReportSchema = z
   .object({
     attempt,
@@ -163,6 +169,8 @@ export const FinalReportSchema = z
       .regex(MODELS_DIGEST_PATTERN, `${MODELS_DIGEST_RULE}, or null when the run mounted no models`)
       .nullable()
       .optional(),
+    scorer_digest: sha256Hex.optional(),
+    ground_truth_digest: sha256Hex.optional(),
     stdout: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     stderr: z.string().max(MAX_REPORTED_LOG_CHARS).optional(),
     problems: z.array(z.string().max(1000)).max(200).optional(),
@@ -235,6 +243,9 @@ export interface ReportableOutcome {
   imageDigest: string;
   /** The models image the run had mounted (sha256:…); absent when it had none. */
   modelsDigest?: string;
+  /** What scored it (scoring/setup-digest.ts); absent when it was not scored. */
+  scorerDigest?: string;
+  groundTruthDigest?: string;
   stdout?: string;
   stderr?: string;
   problems?: string[];
@@ -269,6 +280,8 @@ export function finalReport(outcome: ReportableOutcome): FinalReport {
     duration_ms: Math.max(0, Math.round(outcome.durationMs)),
     image_digest: outcome.imageDigest.slice(0, 300),
     ...(outcome.modelsDigest !== undefined && { models_digest: outcome.modelsDigest }),
+    ...(outcome.scorerDigest !== undefined && { scorer_digest: outcome.scorerDigest }),
+    ...(outcome.groundTruthDigest !== undefined && { ground_truth_digest: outcome.groundTruthDigest }),
     ...(logs &&
       outcome.stdout !== undefined && { stdout: lastChars(outcome.stdout, MAX_REPORTED_LOG_CHARS) }),
     ...(logs &&

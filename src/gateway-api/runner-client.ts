@@ -2,9 +2,10 @@
  * The runner's client of the gateway (contract.ts, claims.ts, result-report.ts), authenticated with the
  * runner credential: claim a submission (the next of a kind, or by id), keep the claim (heartbeats) or give
  * it back, read a submission, download the zip (and an image's model tarball) of the claimed attempt, report
- * its result. Network errors
+ * its result, upload the predictions a run left and download those a re-score scores. Network errors
  * and 5xx answers are retried; a refusal (4xx) never is.
  */
+import { openAsBlob } from "node:fs";
 import { downloadSubmission, SubmissionFetchError } from "../submission/index.js";
 import type {
   ClaimByIdRequest,
@@ -81,6 +82,43 @@ function downloadPart(
       authorization: `Bearer ${credentials.token}`,
       ...(claimToken !== undefined && { [CLAIM_HEADER]: claimToken }),
     },
+  });
+}
+
+/**
+ * Downloads the predictions a claimed re-score scores (those of attempt `predictions_of`, a tar) to
+ * `dest`: size-capped while streaming, sha256 checked against the claim's.
+ */
+export function downloadPredictions(
+  credentials: GatewayCredentials,
+  id: string,
+  attempt: number,
+  dest: string,
+  options: { maxBytes: number; sha256: string; claimToken: string },
+): Promise<{ sha256: string; bytes: number }> {
+  return downloadPart(credentials, route(id, `/predictions?attempt=${attempt}`), dest, options);
+}
+
+/**
+ * Uploads the predictions the claimed run `attempt` left (`file`, a tar) so an organizer can re-score
+ * them without running the program again; before the result report, while the claim holds. Network
+ * errors and 5xx are retried; a refusal (4xx: too large, the claim lost) is thrown.
+ */
+export async function uploadPredictions(
+  credentials: GatewayCredentials,
+  id: string,
+  attempt: number,
+  file: string,
+  options: RunnerRequestOptions & { claimToken: string },
+): Promise<{ sha256: string; bytes: number }> {
+  const { claimToken, ...rest } = options;
+  return requestJson(credentials, route(id, `/predictions?attempt=${attempt}`), {
+    method: "PUT",
+    blob: { type: "application/x-tar", data: await openAsBlob(file) },
+    headers: { [CLAIM_HEADER]: claimToken },
+    timeoutMs: 300_000,
+    retries: 2,
+    ...rest,
   });
 }
 

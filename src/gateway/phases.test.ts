@@ -4,6 +4,8 @@
  * ranking, the pages naming the current phase's limits and what comes next, and the runners told the phase.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { statusCommand } from "../cli/status-command.js";
+import { cli } from "../cli/test-support/cli.js";
 import {
   COMPETITION_YML,
   getJson,
@@ -125,6 +127,28 @@ describe("the pages and the runners know the phase", () => {
     expect(landing).toContain("(3 per day (UTC), 10 in all)");
     expect(landing).toContain("The main round (final: its entries decide the final ranking)");
     h.clock.now = new Date("2025-03-12T00:00:00Z");
+  });
+
+  it("proctor status names each submission's phase, the current phase (its quota) and what comes next", async () => {
+    h.clock.now = new Date("2025-03-05T00:00:00Z");
+    const list = (await getJson(h, "/v1/submissions", token)).json();
+    expect(list["phase"]).toEqual({
+      current: { name: "warm-up", title: "Warm up", final: false, ends_at: "2025-03-10T00:00:00.000Z" },
+      next: { name: "main_round", title: "The main round", starts_at: "2025-03-10T00:00:00.000Z" },
+    });
+    const status = await cli(statusCommand(), ["--server", h.url, "--token", token]);
+    expect(status.stdout).toContain(
+      `${ids["practice1"]}  2025-03-02T12:00:00.000Z  succeeded 0.9900  [warm-up]`,
+    );
+    expect(status.stdout).toContain(
+      "phase: Warm up (its entries never count in the final ranking), until 2025-03-10T00:00:00.000Z; " +
+        "next: The main round from 2025-03-10T00:00:00.000Z, with limits of its own",
+    );
+    h.clock.now = new Date("2025-03-12T00:00:00Z");
+    const final = await cli(statusCommand(), ["--server", h.url, "--token", token]);
+    expect(final.stdout).toContain(
+      "phase: The main round (final: its entries decide the final ranking), until 2025-04-01",
+    );
   });
 
   it("a runner reads the submission's phase by its name from the gateway", async () => {

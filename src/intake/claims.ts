@@ -4,13 +4,16 @@
  * (one statement each, so two runners never hold the same attempt). A claim's token is the fence: only its
  * sha256 is kept, and every later call of the attempt must present it. What happens to a lost attempt
  * (queued again, or ended uncounted) is the intake's (`giveUp`), the same for a lost lease, a release and a
- * stuck run.
+ * stuck run. A claim is for a job the runner says it can do (an older runner says nothing: runs only), and
+ * tells it which: run the program, or re-score the predictions an earlier attempt left.
  */
 import { EventEmitter, once } from "node:events";
 import {
   MAX_CLAIM_WAIT_MS,
   type ClaimByIdRequest,
   type ClaimHold,
+  type ClaimJob,
+  type ClaimJobView,
   type ClaimNextAnswer,
   type ClaimNextRequest,
   type ClaimView,
@@ -65,7 +68,7 @@ export class ClaimDesk {
       // A runner that went away claims nothing (the claim would wait out its lease for no one).
       if (signal?.aborted) return { claim: null };
       const token = newClaimToken();
-      const record = this.#o.db.claimNext(request.kind, this.#newClaim(holder, request.runner, token));
+      const record = this.#o.db.claimNext(request.kind, this.#newClaim(holder, request, token));
       if (record) return { claim: this.#claimed(record, token) };
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { claim: null };
@@ -83,13 +86,16 @@ export class ClaimDesk {
    */
   byId(holder: string, record: SubmissionRecord, request: ClaimByIdRequest): ClaimView {
     const token = newClaimToken();
-    const claimed = this.#o.db.claimById(
-      record.id,
-      request.attempt,
-      this.#newClaim(holder, request.runner, token),
-    );
+    const claimed = this.#o.db.claimById(record.id, request.attempt, this.#newClaim(holder, request, token));
     if (claimed) return this.#claimed(claimed, token);
     const now = this.#o.db.getSubmission(record.id)!;
+    if (now.state === "queued" && !(request.jobs ?? ["run"]).includes(now.job)) {
+      throw new ResultConflictError(
+        `submission ${now.id} waits to be re-scored (attempt ${now.attempt}), a job this runner does not ` +
+          `do (it claims jobs ${JSON.stringify(request.jobs ?? ["run"])}): run nothing; a runner that ` +
+          `re-scores (proctor runner, serve --local-runners) takes it`,
+      );
+    }
     if (now.state === "queued") {
       throw new ResultConflictError(
         `submission ${now.id} waits for attempt ${now.attempt}, not ${String(request.attempt)}: an earlier ` +
@@ -146,12 +152,17 @@ export class ClaimDesk {
     if (!held) throw lost(record, hold.attempt);
   }
 
-  #newClaim(holder: string, runner: string | undefined, token: string) {
+  #newClaim(
+    holder: string,
+    request: { runner?: string | undefined; jobs?: ClaimJob[] | undefined },
+    token: string,
+  ) {
     return {
       sha256: sha256Hex(token),
-      by: runner ? `${holder}/${runner}` : holder,
+      by: request.runner ? `${holder}/${request.runner}` : holder,
       nowMs: this.#o.clock().getTime(),
       leaseMs: this.#o.leaseMs,
+      jobs: request.jobs ?? ["run"],
     };
   }
 
@@ -163,8 +174,21 @@ export class ClaimDesk {
       heartbeat_ms: Math.floor(this.#o.leaseMs / 3),
       lease_expires_at: new Date(record.leaseExpiresAtMs!).toISOString(),
       submission: this.#o.view(record),
+      job: jobView(record),
     };
   }
+}
+
+/** What a claimed attempt is for; a re-score names the predictions it scores. */
+function jobView(record: SubmissionRecord): ClaimJobView {
+  if (record.job === "run") return { kind: "run" };
+  const of = record.attempts.find((a) => a.attempt === record.rescoreOf);
+  return {
+    kind: "rescore",
+    predictions_of: record.rescoreOf ?? 0,
+    predictions_sha256: of?.predictionsSha256 ?? "",
+    predictions_bytes: of?.predictionsBytes ?? 0,
+  };
 }
 
 function lost(record: SubmissionRecord, attempt: number): ClaimLostError {

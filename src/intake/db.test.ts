@@ -64,6 +64,23 @@ describe("IntakeDb.countForQuota", () => {
   });
 });
 
+/** What schema 10 (re-scoring) added, dropped again to make an older file. */
+const DROP_RESCORE_COLUMNS = ["job", "rescore_of", "scorer_digest", "ground_truth_digest"]
+  .map((c) => `ALTER TABLE submissions DROP COLUMN ${c};`)
+  .join(" ");
+const DROP_RESCORE_ATTEMPT_COLUMNS = [
+  "job",
+  "rescore_of",
+  "predictions_sha256",
+  "predictions_bytes",
+  "scorer_digest",
+  "ground_truth_digest",
+  "problems",
+  "problem_counts",
+]
+  .map((c) => `ALTER TABLE submission_attempts DROP COLUMN ${c};`)
+  .join(" ");
+
 describe("IntakeDb diagnosis", () => {
   it("keeps the run's diagnosis with its standing result, through a re-run until the re-run's result stands", () => {
     const id = submit("d");
@@ -88,7 +105,7 @@ describe("IntakeDb diagnosis", () => {
        DROP INDEX submissions_queue;
        ALTER TABLE submissions DROP COLUMN queued_at_ms; ALTER TABLE submissions DROP COLUMN claim_sha256;
        ALTER TABLE submissions DROP COLUMN claimed_by; ALTER TABLE submissions DROP COLUMN lease_expires_at_ms;
-       ALTER TABLE submissions DROP COLUMN models_digest;`,
+       ALTER TABLE submissions DROP COLUMN models_digest; ${DROP_RESCORE_COLUMNS}`,
     );
     raw.pragma("user_version = 6");
     raw.close();
@@ -100,6 +117,28 @@ describe("IntakeDb diagnosis", () => {
     });
     expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 3, problemCounts: {} } }))).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 3, problemCounts: {} });
+  });
+});
+
+describe("IntakeDb re-scoring columns (schema 10)", () => {
+  it("upgrades a version-9 file: every attempt was a run, none left predictions or said what scored it", () => {
+    const id = submit("old");
+    expect(db.finalize(id, 1, final({ status: "succeeded" }))).toBe(true);
+    db.close();
+    const raw = new Database(join(dir, "intake.sqlite"));
+    raw.exec(`${DROP_RESCORE_COLUMNS} ${DROP_RESCORE_ATTEMPT_COLUMNS}`);
+    raw.pragma("user_version = 9");
+    raw.close();
+    db = new IntakeDb(join(dir, "intake.sqlite"));
+    expect(db.getSubmission(id)).toMatchObject({
+      job: "run",
+      rescoreOf: null,
+      scorerDigest: null,
+      groundTruthDigest: null,
+      attempts: [{ job: "run", predictionsSha256: null, scorerDigest: null, groundTruthDigest: null }],
+    });
+    // Nothing kept: it cannot be re-scored, only run again.
+    expect(db.rescore(id, Date.now())).toBe(false);
   });
 });
 
@@ -132,7 +171,8 @@ describe("IntakeDb models digest", () => {
     const raw = new Database(join(dir, "intake.sqlite"));
     raw.exec(
       `ALTER TABLE submissions DROP COLUMN models_digest;
-       ALTER TABLE submission_attempts DROP COLUMN models_digest;`,
+       ALTER TABLE submission_attempts DROP COLUMN models_digest; ${DROP_RESCORE_COLUMNS}
+       ${DROP_RESCORE_ATTEMPT_COLUMNS}`,
     );
     raw.pragma("user_version = 8");
     raw.close();

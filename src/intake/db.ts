@@ -13,9 +13,9 @@ import { openSqlite, type SqliteDatabase, type SqliteStatement } from "../sqlite
 import type { Diagnosis } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
-import { TRANSITIONS, transitionSql, type SubmissionEvent } from "./transitions.js";
+import { TRANSITIONS, transitionSql, type Job, type SubmissionEvent } from "./transitions.js";
 
-export const INTAKE_SCHEMA_VERSION = 9;
+export const INTAKE_SCHEMA_VERSION = 10;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -152,6 +152,22 @@ const MIGRATIONS: readonly string[] = [
   // the standing result's and each attempt's. Results from before have none recorded.
   `ALTER TABLE submissions ADD COLUMN models_digest TEXT;
    ALTER TABLE submission_attempts ADD COLUMN models_digest TEXT;`,
+  // Re-scoring without re-running (transitions.ts `rescore`): each attempt's job (run the program, or
+  // re-score the predictions of attempt `rescore_of`), the predictions a scored attempt left (kept by the
+  // gateway: their sha256 and size), what scored it (the metric's or scorer's digest, the ground truth's),
+  // and its format problems, so a re-score's result can be applied whole.
+  `ALTER TABLE submissions ADD COLUMN job TEXT NOT NULL DEFAULT 'run';
+   ALTER TABLE submissions ADD COLUMN rescore_of INTEGER;
+   ALTER TABLE submissions ADD COLUMN scorer_digest TEXT;
+   ALTER TABLE submissions ADD COLUMN ground_truth_digest TEXT;
+   ALTER TABLE submission_attempts ADD COLUMN job TEXT NOT NULL DEFAULT 'run';
+   ALTER TABLE submission_attempts ADD COLUMN rescore_of INTEGER;
+   ALTER TABLE submission_attempts ADD COLUMN predictions_sha256 TEXT;
+   ALTER TABLE submission_attempts ADD COLUMN predictions_bytes INTEGER;
+   ALTER TABLE submission_attempts ADD COLUMN scorer_digest TEXT;
+   ALTER TABLE submission_attempts ADD COLUMN ground_truth_digest TEXT;
+   ALTER TABLE submission_attempts ADD COLUMN problems TEXT;
+   ALTER TABLE submission_attempts ADD COLUMN problem_counts TEXT;`,
 ];
 
 /**
@@ -165,7 +181,9 @@ const SELECT_SUBMISSIONS = `SELECT submissions.*,
   (SELECT json_group_array(json_object('attempt', attempt, 'run', run, 'why', why,
      'queued_at_ms', queued_at_ms, 'runner', runner, 'started_at_ms', started_at_ms, 'ended_at', ended_at,
      'status', status, 'reason', reason, 'public_score', public_score, 'duration_ms', duration_ms,
-     'image_digest', image_digest, 'models_digest', models_digest) ORDER BY attempt)
+     'image_digest', image_digest, 'models_digest', models_digest, 'job', job, 'rescore_of', rescore_of,
+     'predictions_sha256', predictions_sha256, 'predictions_bytes', predictions_bytes,
+     'scorer_digest', scorer_digest, 'ground_truth_digest', ground_truth_digest) ORDER BY attempt)
    FROM submission_attempts a WHERE a.submission_id = submissions.id) AS attempts_json
   FROM submissions`;
 
@@ -192,6 +210,15 @@ export interface AttemptRow {
   imageDigest: string | null;
   /** The models image it had mounted (sha256:…); null: none (or not recorded). */
   modelsDigest: string | null;
+  /** Run the program, or re-score the predictions attempt `rescoreOf` left. */
+  job: Job;
+  rescoreOf: number | null;
+  /** The predictions it left, kept by the gateway (organizer-only); null: none kept. */
+  predictionsSha256: string | null;
+  predictionsBytes: number | null;
+  /** What scored it: the metric's (or custom scorer's) digest and the ground truth's; null: not recorded. */
+  scorerDigest: string | null;
+  groundTruthDigest: string | null;
 }
 
 export interface SubmissionRecord {
@@ -217,6 +244,12 @@ export interface SubmissionRecord {
   imageDigest: string | null;
   /** The models image the standing result's run had mounted (sha256:…); null: none. */
   modelsDigest: string | null;
+  /** What scored the standing result: the metric's (or custom scorer's) digest, the ground truth's. */
+  scorerDigest: string | null;
+  groundTruthDigest: string | null;
+  /** The current attempt's job: run the program, or re-score the predictions of attempt `rescoreOf`. */
+  job: Job;
+  rescoreOf: number | null;
   stdout: string | null;
   stderr: string | null;
   problems: string[];
@@ -286,6 +319,10 @@ interface SubmissionRow {
   duration_ms: number | null;
   image_digest: string | null;
   models_digest: string | null;
+  scorer_digest: string | null;
+  ground_truth_digest: string | null;
+  job: string;
+  rescore_of: number | null;
   stdout: string | null;
   stderr: string | null;
   problems: string;
@@ -342,6 +379,10 @@ function fromRow(row: SubmissionRow): SubmissionRecord {
     durationMs: row.duration_ms,
     imageDigest: row.image_digest,
     modelsDigest: row.models_digest,
+    scorerDigest: row.scorer_digest,
+    groundTruthDigest: row.ground_truth_digest,
+    job: row.job as Job,
+    rescoreOf: row.rescore_of,
     stdout: row.stdout,
     stderr: row.stderr,
     problems: JSON.parse(row.problems) as string[],
@@ -387,6 +428,12 @@ interface AttemptJson {
   duration_ms: number | null;
   image_digest: string | null;
   models_digest: string | null;
+  job: string;
+  rescore_of: number | null;
+  predictions_sha256: string | null;
+  predictions_bytes: number | null;
+  scorer_digest: string | null;
+  ground_truth_digest: string | null;
 }
 
 const attemptFromJson = (a: AttemptJson): AttemptRow => ({
@@ -403,6 +450,12 @@ const attemptFromJson = (a: AttemptJson): AttemptRow => ({
   durationMs: a.duration_ms,
   imageDigest: a.image_digest,
   modelsDigest: a.models_digest,
+  job: a.job as Job,
+  rescoreOf: a.rescore_of,
+  predictionsSha256: a.predictions_sha256,
+  predictionsBytes: a.predictions_bytes,
+  scorerDigest: a.scorer_digest,
+  groundTruthDigest: a.ground_truth_digest,
 });
 
 const tokenFromRow = (row: TokenRow): TokenRecord => ({
@@ -435,6 +488,8 @@ export interface NewClaim {
   by: string;
   nowMs: number;
   leaseMs: number;
+  /** The jobs the runner can do (default: run only, as older runners). */
+  jobs?: readonly Job[];
 }
 
 /**
@@ -457,6 +512,10 @@ interface AttemptEnd {
   durationMs?: number | null;
   imageDigest?: string | null;
   modelsDigest?: string | null;
+  scorerDigest?: string | null;
+  groundTruthDigest?: string | null;
+  problems?: string[];
+  problemCounts?: Record<string, number> | null;
 }
 
 const claimValues = (claim: NewClaim) => ({
@@ -464,16 +523,19 @@ const claimValues = (claim: NewClaim) => ({
   claim_sha256: claim.sha256,
   claimed_by: claim.by,
   lease_until: claim.nowMs + claim.leaseMs,
+  jobs: JSON.stringify(claim.jobs ?? ["run"]),
 });
 
 /** The attempt rows' changes of a transition (transitions.ts `attemptRow`). */
-const OPEN_ATTEMPT = `INSERT INTO submission_attempts (submission_id, attempt, run, why, queued_at_ms)
-  SELECT id, attempt, run_first_attempt, @why, @now_ms FROM submissions WHERE id = @id`;
+const OPEN_ATTEMPT = `INSERT INTO submission_attempts (submission_id, attempt, run, why, queued_at_ms, job,
+    rescore_of)
+  SELECT id, attempt, run_first_attempt, @why, @now_ms, job, rescore_of FROM submissions WHERE id = @id`;
 const START_ATTEMPT = `UPDATE submission_attempts SET started_at_ms = @now_ms, runner = @runner,
   claim_sha256 = @claim_sha256 WHERE submission_id = @id AND attempt = @attempt`;
 const END_ATTEMPT = `UPDATE submission_attempts SET ended_at = @ended_at, status = @status, reason = @reason,
   public_score = @public_score, sealed_private_score = @sealed_private_score, duration_ms = @duration_ms,
-  image_digest = @image_digest, models_digest = @models_digest
+  image_digest = @image_digest, models_digest = @models_digest, scorer_digest = @scorer_digest,
+  ground_truth_digest = @ground_truth_digest, problems = @problems, problem_counts = @problem_counts
   WHERE submission_id = @id AND attempt = @attempt AND ended_at IS NULL`;
 
 export interface FinalFields {
@@ -485,6 +547,9 @@ export interface FinalFields {
   imageDigest: string;
   /** The models image the run had mounted (sha256:…); default none. */
   modelsDigest?: string | null;
+  /** What scored it (default none): the metric's or custom scorer's digest, the ground truth's. */
+  scorerDigest?: string | null;
+  groundTruthDigest?: string | null;
   stdout: string | null;
   stderr: string | null;
   problems: string[];
@@ -704,12 +769,16 @@ export class IntakeDb {
             duration_ms: ended.durationMs ?? null,
             image_digest: ended.imageDigest ?? null,
             models_digest: ended.modelsDigest ?? null,
+            scorer_digest: ended.scorerDigest ?? null,
+            ground_truth_digest: ended.groundTruthDigest ?? null,
+            problems: ended.problems ? JSON.stringify(ended.problems) : null,
+            problem_counts: ended.problemCounts ? JSON.stringify(ended.problemCounts) : null,
           });
         }
         if (opens) {
           this.#statement(OPEN_ATTEMPT).run({
             id,
-            why: event === "rerun" ? "rerun" : "retry",
+            why: event === "rerun" || event === "rescore" ? event : "retry",
             now_ms: values["now_ms"] ?? null,
           });
         }
@@ -732,16 +801,17 @@ export class IntakeDb {
   /**
    * `report` (or `give_up`, for the intake's infrastructure_error): queued|running -> final for this
    * attempt, its result standing by the standing rule; false when it is final already (or the attempt
-   * moved on), or when `guard` does not hold (see ClaimGuard).
+   * moved on), or when `guard` does not hold (see ClaimGuard). `rescored`: a re-score's result, on its
+   * attempt's row only.
    */
   finalize(
     id: string,
     attempt: number,
     f: FinalFields,
     guard: ClaimGuard = {},
-    event: "report" | "give_up" = "report",
+    event: "report" | "give_up" | "rescored" = "report",
   ): boolean {
-    const values = {
+    const standing = {
       status: f.status,
       reason: f.reason,
       public_score: f.publicScore,
@@ -749,6 +819,8 @@ export class IntakeDb {
       duration_ms: f.durationMs,
       image_digest: f.imageDigest,
       models_digest: f.modelsDigest ?? null,
+      scorer_digest: f.scorerDigest ?? null,
+      ground_truth_digest: f.groundTruthDigest ?? null,
       stdout: f.stdout,
       stderr: f.stderr,
       problems: JSON.stringify(f.problems),
@@ -766,7 +838,13 @@ export class IntakeDb {
       durationMs: f.durationMs,
       imageDigest: f.imageDigest,
       modelsDigest: f.modelsDigest ?? null,
+      scorerDigest: f.scorerDigest ?? null,
+      groundTruthDigest: f.groundTruthDigest ?? null,
+      problems: f.problems,
+      problemCounts: f.diagnosis?.problemCounts ?? null,
     };
+    // A re-score's result is its attempt's only (`rescored`): what stands is the organizer's to apply.
+    const values = event === "rescored" ? {} : standing;
     return this.#apply(event, id, values, { ...guard, attempt }, ended) !== undefined;
   }
 
@@ -780,11 +858,12 @@ export class IntakeDb {
     const id = this.#db
       .transaction(() => {
         const next = this.#db
-          .prepare<[string], { id: string }>(
+          .prepare<[string, string], { id: string }>(
             `SELECT id FROM submissions WHERE state = 'queued' AND cpu_or_gpu = ?
+               AND job IN (SELECT value FROM json_each(?))
              ORDER BY ${CLAIM_ORDER} LIMIT 1`,
           )
-          .get(kind);
+          .get(kind, claimValues(claim).jobs);
         return next && this.#apply("claim", next.id, claimValues(claim)) !== undefined ? next.id : undefined;
       })
       .immediate();
@@ -844,7 +923,7 @@ export class IntakeDb {
   dueDispatches(nowMs: number): SubmissionRecord[] {
     return this.#db
       .prepare<[number], SubmissionRow>(
-        `${SELECT_SUBMISSIONS} WHERE state = 'queued' AND dispatch_state = 'pending'
+        `${SELECT_SUBMISSIONS} WHERE state = 'queued' AND dispatch_state = 'pending' AND job = 'run'
            AND next_dispatch_at_ms IS NOT NULL AND next_dispatch_at_ms <= ?
          ORDER BY next_dispatch_at_ms, id`,
       )
@@ -943,6 +1022,51 @@ export class IntakeDb {
    */
   rerun(id: string, nowMs: number): boolean {
     return this.#apply("rerun", id, { now_ms: nowMs }) !== undefined;
+  }
+
+  /**
+   * `rescore`: a final or cancelled submission queued again as a scoring-only job (its next attempt, a
+   * run of its own) on the predictions its standing attempt left. Never dispatched to GitHub: pull runners
+   * that say they re-score claim it. False when a run of it is under way, or the standing attempt left no
+   * predictions here.
+   */
+  rescore(id: string, nowMs: number): boolean {
+    return this.#apply("rescore", id, { now_ms: nowMs }) !== undefined;
+  }
+
+  /**
+   * `apply_rescore`: the finished re-score `attempt` (still the latest attempt) stands; false when it is
+   * not the latest, or ended by a scorer's or runner's fault.
+   */
+  applyRescore(id: string, attempt: number): boolean {
+    return this.#apply("apply_rescore", id, {}, { attempt }) !== undefined;
+  }
+
+  /** `apply_rescore` of each (submission, attempt), all in one transaction: which were applied. */
+  applyRescores(items: readonly { id: string; attempt: number }[]): boolean[] {
+    return this.#db.transaction(() => items.map((i) => this.applyRescore(i.id, i.attempt))).immediate();
+  }
+
+  /**
+   * Records the predictions the running `attempt` left (stored by the gateway): false when the attempt
+   * is not running (or not the current one) or `claimSha256` does not hold it.
+   */
+  recordPredictions(
+    id: string,
+    attempt: number,
+    predictions: { sha256: string; bytes: number },
+    claimSha256: string | null,
+  ): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE submission_attempts SET predictions_sha256 = @sha256, predictions_bytes = @bytes
+           WHERE submission_id = @id AND attempt = @attempt AND ended_at IS NULL AND job = 'run'
+             AND EXISTS (SELECT 1 FROM submissions s WHERE s.id = @id AND s.state = 'running'
+               AND s.attempt = @attempt AND s.claim_sha256 IS @claim)`,
+        )
+        .run({ id, attempt, ...predictions, claim: claimSha256 }).changes === 1
+    );
   }
 
   /** Marks a submission disqualified (reason) or clears it (null). */

@@ -14,13 +14,17 @@ export {
   MAX_NOTE_CHARS,
 } from "./intake.js";
 export { createSweeper, type Sweeper } from "./sweeper.js";
+export { Organizer, OrganizerError, type OrganizerSubmission, type QueueRow } from "./organizer.js";
 export {
-  Organizer,
-  OrganizerError,
   RESCORE_STATUSES,
-  type OrganizerSubmission,
-  type QueueRow,
-} from "./organizer.js";
+  Rescores,
+  type RankChange,
+  type RescoreJob,
+  type RescoreResult,
+  type RescoreSelection,
+  type RescoreSkip,
+} from "./rescore.js";
+export { PREDICTIONS_DIR, PredictionFiles } from "./predictions.js";
 export { Sessions, type SessionHolder } from "./sessions.js";
 export {
   PRIVATE_BOARD_FILE,

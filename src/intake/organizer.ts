@@ -2,8 +2,8 @@
  * The organizer's hand on the queue (`proctor admin` and the gateway's /admin page): list it with states
  * and ages, read one submission whole (everything the runner reported, the program's text included, which
  * a hidden-set phase never shows its participant), run a submission again, cancel one, disqualify a
- * submission or a participant, and re-score after a metric fix (every scored submission run again as its
- * next attempt). Re-runs and cancels are transitions of the table (transitions.ts). It writes the records only:
+ * submission or a participant, and re-score after a metric fix (rescore.ts: the kept predictions scored
+ * again, the program not run). Re-runs and cancels are transitions of the table (transitions.ts). It writes the records only:
  * a submission queued again has its dispatch pending and due now, and the gateway's sweeper sends it
  * (within its interval), so this works from the command line beside a running gateway.
  */
@@ -12,7 +12,9 @@ import type { RunStatus } from "../status/index.js";
 import type { IntakeDb, SubmissionRecord } from "./db.js";
 import { SubmissionNotFoundError } from "./errors.js";
 import { isSubmissionId } from "../gateway-api/index.js";
-import { allowed, TransitionRefusedError, type State, type SubmissionEvent } from "./transitions.js";
+import type { PredictionFiles } from "./predictions.js";
+import { Rescores } from "./rescore.js";
+import { TransitionRefusedError, type State, type SubmissionEvent } from "./transitions.js";
 
 export class OrganizerError extends Error {
   override name = "OrganizerError";
@@ -43,19 +45,17 @@ export type OrganizerSubmission = Omit<SubmissionRecord, "sealedPrivateScore"> &
   hiddenPhaseReason: string | null;
 };
 
-/** The statuses a metric fix can change: runs that got as far as scoring. */
-export const RESCORE_STATUSES: readonly RunStatus[] = [
-  "succeeded",
-  "output_invalid",
-  "scoring_failed",
-  "scorer_failed",
-];
-
 export class Organizer {
+  /** Re-scores of kept predictions (rescore.ts). */
+  readonly rescores: Rescores;
+
   constructor(
     private readonly db: IntakeDb,
     private readonly clock: () => Date,
-  ) {}
+    predictions: PredictionFiles,
+  ) {
+    this.rescores = new Rescores(db, clock, predictions);
+  }
 
   queue(options: { all?: boolean; limit?: number } = {}): QueueRow[] {
     const now = this.clock().getTime();
@@ -125,21 +125,6 @@ export class Organizer {
   disqualifyParticipant(participant: string, reason: string): void {
     this.db.disqualifyParticipant(participant, checkReason(reason), this.clock().toISOString());
     this.db.bumpResultsVersion();
-  }
-
-  /**
-   * Re-scores after a metric or ground-truth fix: every final submission with one of `statuses` is run
-   * again as its next attempt (the runner runs and scores it afresh). Returns the ids queued again.
-   */
-  rescore(statuses: readonly RunStatus[] = RESCORE_STATUSES): string[] {
-    const ids: string[] = [];
-    for (const record of this.db.listStanding()) {
-      if (record.status === null || !statuses.includes(record.status)) continue;
-      if (!allowed(record.state, "rerun")) continue; // a run of it is under way already
-      this.rerun(record.id);
-      ids.push(record.id);
-    }
-    return ids;
   }
 
   #record(id: string): SubmissionRecord {

@@ -14,6 +14,7 @@ import {
   TransitionRefusedError,
   transitionSql,
   type Concern,
+  type Job,
   type State,
   type SubmissionEvent,
 } from "./transitions.js";
@@ -32,16 +33,42 @@ const EXPECTED: Record<SubmissionEvent, Partial<Record<State, State>>> = {
   give_up: { queued: "final", running: "final" },
   cancel: { queued: "cancelled", running: "cancelled" },
   rerun: { final: "queued", cancelled: "queued" },
+  rescore: { final: "queued", cancelled: "queued" },
+  rescored: { queued: "final", running: "final" },
+  apply_rescore: { final: "final" },
+};
+
+/** Events for one job only (the table's guards): the other job's attempt refuses them. */
+const ONLY: Partial<Record<SubmissionEvent, Job>> = {
+  start: "run",
+  report: "run",
+  rescored: "rescore",
+  apply_rescore: "rescore",
 };
 
 /** What each event does to each concern (the same for every state it is allowed in). */
 const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
-  claim: { lease: "set", claim: "set", attempt: "kept", "standing result": "kept", "queue place": "kept" },
-  start: { lease: "kept", claim: "kept", attempt: "kept", "standing result": "kept", "queue place": "kept" },
+  claim: {
+    lease: "set",
+    claim: "set",
+    attempt: "kept",
+    job: "kept",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
+  start: {
+    lease: "kept",
+    claim: "kept",
+    attempt: "kept",
+    job: "kept",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
   heartbeat: {
     lease: "set",
     claim: "kept",
     attempt: "kept",
+    job: "kept",
     "standing result": "kept",
     "queue place": "kept",
   },
@@ -49,6 +76,7 @@ const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
     lease: "cleared",
     claim: "kept",
     attempt: "kept",
+    job: "kept",
     "standing result": "by the standing rule",
     "queue place": "kept",
   },
@@ -56,6 +84,7 @@ const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
     lease: "cleared",
     claim: "cleared",
     attempt: "next",
+    job: "kept",
     "standing result": "kept",
     "queue place": "kept",
   },
@@ -63,6 +92,7 @@ const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
     lease: "cleared",
     claim: "kept",
     attempt: "kept",
+    job: "kept",
     "standing result": "by the standing rule",
     "queue place": "kept",
   },
@@ -70,6 +100,7 @@ const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
     lease: "cleared",
     claim: "kept",
     attempt: "kept",
+    job: "kept",
     "standing result": "kept",
     "queue place": "kept",
   },
@@ -77,8 +108,33 @@ const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
     lease: "cleared",
     claim: "cleared",
     attempt: "next",
+    job: "set",
     "standing result": "kept",
     "queue place": "set",
+  },
+  rescore: {
+    lease: "cleared",
+    claim: "cleared",
+    attempt: "next",
+    job: "set",
+    "standing result": "kept",
+    "queue place": "set",
+  },
+  rescored: {
+    lease: "cleared",
+    claim: "kept",
+    attempt: "kept",
+    job: "kept",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
+  apply_rescore: {
+    lease: "kept",
+    claim: "kept",
+    attempt: "kept",
+    job: "kept",
+    "standing result": "set",
+    "queue place": "kept",
   },
 };
 
@@ -163,7 +219,15 @@ function submit(): string {
   });
   return id;
 }
-const claim = (sha256: string, nowMs = T0) => ({ sha256, by: `r/${sha256}`, nowMs, leaseMs: 30_000 });
+const BOTH: Job[] = ["run", "rescore"];
+const claim = (sha256: string, nowMs = T0, jobs: Job[] = BOTH) => ({
+  sha256,
+  by: `r/${sha256}`,
+  nowMs,
+  leaseMs: 30_000,
+  jobs,
+});
+const PREDICTIONS = { sha256: "c".repeat(64), bytes: 10 };
 const scored = (score: number): FinalFields => ({
   ...blankResult({ status: "succeeded", reason: "scored", finishedAt: iso(T0) }),
   publicScore: score,
@@ -172,19 +236,40 @@ const scored = (score: number): FinalFields => ({
 });
 const failed = blankResult({ status: "failed", reason: "exit 1", finishedAt: iso(T0 + 1) });
 const infra = blankResult({ status: "infrastructure_error", reason: "lost", finishedAt: iso(T0 + 2) });
+const invalid = blankResult({
+  status: "output_invalid",
+  reason: "2 problems",
+  finishedAt: iso(T0 + 4),
+  problems: ["row 2: not a number"],
+});
 const get = (id: string) => db.getSubmission(id)!;
 
-/** A submission in `state`; `rerun`: with a standing score of 0.5, the state being its re-run's. */
-function inState(state: State, rerun: boolean): string {
+/**
+ * How a submission got to its state: its upload; a re-run, or a re-score, of an attempt whose score of 0.5
+ * stands (the state then is the re-run's, the re-score's).
+ */
+type Variant = "upload" | "rerun" | "rescore";
+const VARIANTS: Variant[] = ["upload", "rerun", "rescore"];
+
+/** A submission in `state` (every attempt a runner ran left predictions). */
+function inState(state: State, variant: Variant = "upload"): string {
   const id = submit();
-  if (rerun) {
+  if (variant !== "upload") {
     db.claimById(id, 1, claim("first"));
+    expect(db.recordPredictions(id, 1, PREDICTIONS, "first")).toBe(true);
     expect(db.finalize(id, 1, scored(0.5), { claimSha256: "first" })).toBe(true);
-    expect(db.rerun(id, T0 + 100)).toBe(true);
+    expect(variant === "rerun" ? db.rerun(id, T0 + 100) : db.rescore(id, T0 + 100)).toBe(true);
   }
   const attempt = get(id).attempt;
   if (state === "running" || state === "final") expect(db.claimById(id, attempt, claim("a"))).toBeDefined();
-  if (state === "final") expect(db.finalize(id, attempt, failed, { claimSha256: "a" })).toBe(true);
+  if (state === "final") {
+    if (variant === "rescore") {
+      expect(db.finalize(id, attempt, scored(0.25), { claimSha256: "a" }, "rescored")).toBe(true);
+    } else {
+      expect(db.recordPredictions(id, attempt, PREDICTIONS, "a")).toBe(true);
+      expect(db.finalize(id, attempt, failed, { claimSha256: "a" })).toBe(true);
+    }
+  }
   if (state === "cancelled") expect(db.cancel(id, "organizer", iso(T0 + 3))).toBe(true);
   expect(get(id).state).toBe(state);
   return id;
@@ -211,7 +296,20 @@ function apply(id: string, event: SubmissionEvent, nowMs = T0 + 1000): boolean {
       return db.cancel(id, "participant", iso(nowMs));
     case "rerun":
       return db.rerun(id, nowMs);
+    case "rescore":
+      return db.rescore(id, nowMs);
+    case "rescored":
+      return db.finalize(id, r.attempt, invalid, held, "rescored");
+    case "apply_rescore":
+      return db.applyRescore(id, r.attempt);
   }
+}
+
+/** Where the table's guards refuse an event its state allows: the other job's, nothing to re-score. */
+function guardRefuses(event: SubmissionEvent, before: SubmissionRecord): boolean {
+  const only = ONLY[event];
+  if (only !== undefined && before.job !== only) return true;
+  return event === "rescore" && before.standingAttempt === null;
 }
 
 const standing = (r: SubmissionRecord) => ({
@@ -221,16 +319,16 @@ const standing = (r: SubmissionRecord) => ({
 });
 
 describe("every state × every event on SQLite", () => {
-  const cases = [false, true].flatMap((rerun) =>
-    EVENTS.flatMap((event) => STATES.map((state) => [event, state, rerun] as const)),
+  const cases = VARIANTS.flatMap((variant) =>
+    EVENTS.flatMap((event) => STATES.map((state) => [event, state, variant] as const)),
   );
-  it.each(cases)("%s from %s (a re-run with a standing score: %s)", (event, state, rerun) => {
-    const id = inState(state, rerun);
+  it.each(cases)("%s from %s (after: %s)", (event, state, variant) => {
+    const id = inState(state, variant);
     const before = get(id);
     const now = T0 + 1000;
     const done = apply(id, event, now);
     const after = get(id);
-    const to = EXPECTED[event][state];
+    const to = guardRefuses(event, before) ? undefined : EXPECTED[event][state];
     if (to === undefined) {
       // Refused: nothing changed, not the record and not an attempt row.
       expect(done).toBe(false);
@@ -250,8 +348,12 @@ describe("every state × every event on SQLite", () => {
     if (fx.claim === "set") expect(after.claimSha256).toBe("z");
     expect(after.attempt).toBe(before.attempt + (fx.attempt === "next" ? 1 : 0));
     expect(after.queuedAtMs).toBe(fx["queue place"] === "set" ? now : before.queuedAtMs);
+    if (fx.job === "kept") expect(after.job).toBe(before.job);
+    else expect(after.job).toBe(event === "rerun" ? "run" : "rescore");
     if (fx["standing result"] === "kept") expect(standing(after)).toEqual(standing(before));
-    else if (rerun)
+    else if (event === "apply_rescore")
+      expect(standing(after)).toEqual({ status: "succeeded", publicScore: 0.25, standingAttempt: 2 });
+    else if (variant !== "upload")
       expect(standing(after)).toEqual({ status: "succeeded", publicScore: 0.5, standingAttempt: 1 });
     else expect(after.status).toBe(event === "report" ? "failed" : "infrastructure_error");
 
@@ -265,27 +367,32 @@ describe("every state × every event on SQLite", () => {
     if (rowChange?.startsWith("ends")) {
       expect(row.endedAt).not.toBeNull();
       expect(row.status).toBe(
-        { report: "failed", give_up: "infrastructure_error", retry: "infrastructure_error" }[
-          event as string
-        ] ?? "cancelled",
+        {
+          report: "failed",
+          give_up: "infrastructure_error",
+          retry: "infrastructure_error",
+          rescored: "output_invalid",
+        }[event as string] ?? "cancelled",
       );
     }
     if (rowChange === "starts") expect(row.startedAtMs).toBe(now);
     if (rowChange?.endsWith("opens")) {
       expect(after.attempts.at(-1)).toMatchObject({
         attempt: after.attempt,
-        why: event === "rerun" ? "rerun" : "retry",
+        why: event === "rerun" || event === "rescore" ? event : "retry",
+        job: after.job,
         endedAt: null,
         status: null,
       });
     }
-    expect(after.runFirstAttempt).toBe(event === "rerun" ? after.attempt : before.runFirstAttempt);
+    const newRun = event === "rerun" || event === "rescore";
+    expect(after.runFirstAttempt).toBe(newRun ? after.attempt : before.runFirstAttempt);
   });
 });
 
 describe("races, over two connections to one file", () => {
   it("report vs cancel: a report after the cancel is refused; the cancel after a report is refused", () => {
-    const a = inState("running", true);
+    const a = inState("running", "rerun");
     expect(other.cancel(a, "organizer", iso(T0 + 5))).toBe(true);
     expect(db.finalize(a, 2, scored(0.9), { claimSha256: "a" })).toBe(false);
     expect(get(a)).toMatchObject({
@@ -296,14 +403,14 @@ describe("races, over two connections to one file", () => {
     });
     expect(get(a).attempts.at(-1)).toMatchObject({ attempt: 2, status: "cancelled" });
 
-    const b = inState("running", false);
+    const b = inState("running");
     expect(db.finalize(b, 1, scored(0.7), { claimSha256: "a" })).toBe(true);
     expect(other.cancel(b, "participant", iso(T0 + 5))).toBe(false);
     expect(get(b)).toMatchObject({ state: "final", status: "succeeded", publicScore: 0.7 });
   });
 
   it("report vs the sweeper's lease expiry: the late report is fenced off by its claim token", () => {
-    const id = inState("running", true);
+    const id = inState("running", "rerun");
     const over = T0 + 31_000;
     expect(other.expiredLeases(over).map((r) => r.id)).toContain(id);
     expect(other.requeue(id, 2, { reason: "lease over", nowMs: over }, { leaseOverAtMs: over })).toBe(true);
@@ -311,7 +418,7 @@ describe("races, over two connections to one file", () => {
     expect(db.finalize(id, 3, scored(0.9), { claimSha256: "a" })).toBe(false);
     expect(get(id)).toMatchObject({ state: "queued", attempt: 3, publicScore: 0.5, claimSha256: null });
     // The other way round: the report first, then the sweeper (which read the lease before) finds nothing.
-    const won = inState("running", false);
+    const won = inState("running");
     expect(db.finalize(won, 1, scored(0.8), { claimSha256: "a" })).toBe(true);
     expect(other.requeue(won, 1, { reason: "lease over", nowMs: over }, { leaseOverAtMs: over })).toBe(false);
     expect(other.finalize(won, 1, infra, { leaseOverAtMs: over }, "give_up")).toBe(false);
@@ -319,14 +426,14 @@ describe("races, over two connections to one file", () => {
   });
 
   it("heartbeat vs cancel: the heartbeat after a cancel extends nothing; the claim stays, so it is told why", () => {
-    const id = inState("running", false);
+    const id = inState("running");
     expect(other.cancel(id, "participant", iso(T0 + 5))).toBe(true);
     expect(db.heartbeat(id, 1, "a", T0 + 60_000)).toBe(false);
     expect(get(id)).toMatchObject({ state: "cancelled", claimSha256: "a", leaseExpiresAtMs: null });
   });
 
   it("two reports with different claim tokens: only the claim holding the attempt writes", () => {
-    const id = inState("running", false);
+    const id = inState("running");
     expect(db.requeue(id, 1, { reason: "released", nowMs: T0 + 10 }, { claimSha256: "a" })).toBe(true);
     expect(other.claimById(id, 2, claim("b"))).toBeDefined();
     expect(db.finalize(id, 2, scored(0.1), { claimSha256: "a" })).toBe(false);
@@ -349,7 +456,7 @@ describe("races, over two connections to one file", () => {
 
 describe("nothing scored is lost", () => {
   it("a failed, a cancelled and a given-up re-run keep the earlier score; a newer score takes its place", () => {
-    const id = inState("final", true); // score 0.5 stands; the re-run (attempt 2) failed
+    const id = inState("final", "rerun"); // score 0.5 stands; the re-run (attempt 2) failed
     expect(get(id)).toMatchObject({ status: "succeeded", publicScore: 0.5, standingAttempt: 1 });
     expect(db.rerun(id, T0 + 200)).toBe(true);
     expect(db.cancel(id, "organizer", iso(T0 + 201))).toBe(true);
@@ -376,16 +483,112 @@ describe("nothing scored is lost", () => {
   });
 
   it("an infrastructure error never replaces a participant's result either", () => {
-    const id = inState("final", false); // failed
+    const id = inState("final"); // failed
     expect(db.rerun(id, T0 + 200)).toBe(true);
     expect(db.finalize(id, 2, infra, {}, "give_up")).toBe(true);
     expect(get(id)).toMatchObject({ status: "failed", standingAttempt: 1 });
   });
 });
 
+describe("re-scores", () => {
+  it("an older runner (run only) never claims a re-score; one that says it re-scores does", () => {
+    const id = inState("queued", "rescore");
+    expect(db.claimById(id, undefined, claim("old", T0, ["run"]))).toBeUndefined();
+    expect(db.claimNext("cpu", claim("old", T0, ["run"]))?.id).not.toBe(id);
+    expect(db.markRunning(id, 2, T0)).toBe(false); // its zip is no one's to run
+    expect(db.claimNext("cpu", claim("new", T0, BOTH))?.id).toBe(id);
+    expect(get(id)).toMatchObject({ state: "running", job: "rescore", rescoreOf: 1, claimedBy: "r/new" });
+  });
+
+  it("a re-score's result stays on its row until applied; a run's report cannot end it", () => {
+    const id = inState("running", "rescore");
+    expect(db.finalize(id, 2, scored(0.9), { claimSha256: "a" })).toBe(false); // `report` is a run's
+    expect(db.finalize(id, 2, scored(0.25), { claimSha256: "a" }, "rescored")).toBe(true);
+    expect(get(id)).toMatchObject({ state: "final", publicScore: 0.5, standingAttempt: 1 });
+    expect(get(id).attempts.at(-1)).toMatchObject({ job: "rescore", rescoreOf: 1, publicScore: 0.25 });
+    expect(db.applyRescore(id, 2)).toBe(true);
+    expect(get(id)).toMatchObject({ status: "succeeded", publicScore: 0.25, standingAttempt: 2 });
+    expect(db.applyRescore(id, 2)).toBe(true); // applying again changes nothing
+    expect(get(id)).toMatchObject({
+      publicScore: 0.25,
+      standingAttempt: 2,
+      imageDigest: "sha256:" + "d".repeat(64),
+    });
+    // A standing re-score is re-scored from the run's predictions it re-scored.
+    expect(db.rescore(id, T0 + 50)).toBe(true);
+    expect(get(id)).toMatchObject({ state: "queued", attempt: 3, job: "rescore", rescoreOf: 1 });
+  });
+
+  it("a scorer's or a runner's failure is never applied: the earlier score stands", () => {
+    const scorerFailed = blankResult({ status: "scorer_failed", reason: "exit 2", finishedAt: iso(T0 + 9) });
+    for (const [result, event] of [
+      [scorerFailed, "rescored"],
+      [infra, "give_up"],
+    ] as const) {
+      const id = inState("running", "rescore");
+      expect(db.finalize(id, 2, result, { claimSha256: "a" }, event)).toBe(true);
+      expect(db.applyRescore(id, 2)).toBe(false);
+      expect(get(id)).toMatchObject({ status: "succeeded", publicScore: 0.5, standingAttempt: 1 });
+    }
+  });
+
+  it("predictions the new metric refuses are applied as the participant's output_invalid, with its problems", () => {
+    const id = inState("running", "rescore");
+    expect(
+      db.finalize(
+        id,
+        2,
+        { ...invalid, diagnosis: { exitCode: null, problemCounts: { nan: 1 } } },
+        { claimSha256: "a" },
+        "rescored",
+      ),
+    ).toBe(true);
+    expect(db.applyRescore(id, 2)).toBe(true);
+    expect(get(id)).toMatchObject({
+      status: "output_invalid",
+      publicScore: null,
+      problems: ["row 2: not a number"],
+      diagnosis: { exitCode: null, problemCounts: { nan: 1 } },
+      standingAttempt: 2,
+    });
+  });
+
+  it("is refused where the standing attempt left no predictions, and a stale re-score is not applied", () => {
+    const bare = submit();
+    db.claimById(bare, 1, claim("a"));
+    expect(db.finalize(bare, 1, scored(0.5), { claimSha256: "a" })).toBe(true);
+    expect(db.rescore(bare, T0 + 10)).toBe(false);
+    expect(get(bare)).toMatchObject({ state: "final", attempt: 1, job: "run" });
+
+    const id = inState("final", "rescore"); // re-scored 0.25, not applied
+    expect(db.rerun(id, T0 + 20)).toBe(true); // the program runs again meanwhile
+    expect(db.applyRescore(id, 2)).toBe(false);
+    expect(get(id)).toMatchObject({ state: "queued", job: "run", rescoreOf: null, publicScore: 0.5 });
+  });
+
+  it("a lost re-score is retried as a re-score, and is never dispatched to GitHub", () => {
+    const id = inState("running", "rescore");
+    expect(db.requeue(id, 2, { reason: "lost", nowMs: T0 + 5 }, { claimSha256: "a" })).toBe(true);
+    expect(get(id)).toMatchObject({ state: "queued", attempt: 3, job: "rescore", rescoreOf: 1 });
+    expect(get(id).attempts.at(-1)).toMatchObject({ why: "retry", job: "rescore", rescoreOf: 1 });
+    expect(db.dueDispatches(T0 + 60_000).map((r) => r.id)).not.toContain(id);
+  });
+
+  it("predictions are recorded only by the claim holding the running attempt", () => {
+    const id = inState("running");
+    expect(db.recordPredictions(id, 1, PREDICTIONS, "someone else")).toBe(false);
+    expect(db.recordPredictions(id, 2, PREDICTIONS, "a")).toBe(false);
+    expect(db.recordPredictions(id, 1, PREDICTIONS, "a")).toBe(true);
+    expect(get(id).attempts[0]).toMatchObject({
+      predictionsSha256: PREDICTIONS.sha256,
+      predictionsBytes: 10,
+    });
+  });
+});
+
 describe("the migration to attempt rows", () => {
   it("turns an older file's attempt counter and history into rows; the result stands where it was", () => {
-    const done = inState("final", false);
+    const done = inState("final");
     const queued = submit();
     db.close();
     const raw = new Database(join(dir, "intake.sqlite"));
@@ -393,7 +596,9 @@ describe("the migration to attempt rows", () => {
       `DROP TABLE submission_attempts; ALTER TABLE submissions DROP COLUMN run_first_attempt;
        ALTER TABLE submissions DROP COLUMN standing_attempt;
        ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
-       ALTER TABLE submissions DROP COLUMN models_digest;`,
+       ALTER TABLE submissions DROP COLUMN models_digest; ALTER TABLE submissions DROP COLUMN job;
+       ALTER TABLE submissions DROP COLUMN rescore_of; ALTER TABLE submissions DROP COLUMN scorer_digest;
+       ALTER TABLE submissions DROP COLUMN ground_truth_digest;`,
     );
     // Attempt 3 scored; attempt 1 was lost (in the history), attempt 2's record is gone.
     raw

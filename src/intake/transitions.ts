@@ -11,9 +11,15 @@
  * leaderboard, toward the limits). An attempt's own result is its row in submission_attempts; it takes
  * the standing place only by the rule of the status room (`replacesStanding`), so a failed, cancelled or
  * given-up re-run leaves the earlier score where it was.
+ *
+ * A re-score is an attempt too, of another job: `rescore` queues a scoring-only job on the predictions the
+ * standing attempt left (a runner scores them with the current metric and ground truth; the program does
+ * not run), `rescored` records its result on its own row only, and `apply_rescore` (the organizer's, after
+ * seeing old and new) makes it stand. So a dry run changes no standing result, and a failed re-score
+ * (the scorer's or a runner's fault) never removes one.
  */
 import type { SubmissionState } from "../gateway-api/index.js";
-import { RUN_STATUSES, replacesStanding } from "../status/index.js";
+import { isParticipantOutcome, RUN_STATUSES, replacesStanding } from "../status/index.js";
 import { ResultConflictError } from "./errors.js";
 
 export const STATES = ["queued", "running", "final", "cancelled"] as const;
@@ -30,6 +36,9 @@ export const EVENTS = [
   "give_up",
   "cancel",
   "rerun",
+  "rescore",
+  "rescored",
+  "apply_rescore",
 ] as const;
 export type SubmissionEvent = (typeof EVENTS)[number];
 
@@ -48,8 +57,18 @@ export const STANDING_COLUMNS = [
   "usage",
   "results_json",
   "diagnosis",
+  "scorer_digest",
+  "ground_truth_digest",
   "finished_at",
 ] as const;
+
+/**
+ * What an attempt does: `run` the program (validate and score its predictions), or `rescore` the
+ * predictions an earlier attempt left (the gateway keeps them): scoring only, no container of the
+ * participant's program. A retry of a lost attempt does the same job again.
+ */
+export const JOBS = ["run", "rescore"] as const;
+export type Job = (typeof JOBS)[number];
 
 /** What happens to the attempt's own row (submission_attempts) in the same transaction. */
 export type AttemptRowChange =
@@ -74,6 +93,8 @@ export interface Transition {
   /** Only while `@claim_sha256` holds the claim (required), where the caller names one, or never. */
   claim: "required" | "optional" | "none";
   attemptRow: AttemptRowChange | null;
+  /** A condition beyond the state and the fences (the job it is for, what a runner can do), in SQL. */
+  guard?: string;
   /** What the caller is told when its event is refused, after the states it needs. */
   refused: string;
 }
@@ -107,6 +128,19 @@ const standingResult = (): Record<string, string> => {
   return set;
 };
 
+/**
+ * The attempt whose predictions made the standing result: the standing attempt's own, or where a
+ * re-score stands, the run's it re-scored (so a re-score can be re-scored again).
+ */
+const PREDICTIONS_OF_STANDING =
+  "COALESCE((SELECT s.rescore_of FROM submission_attempts s WHERE s.submission_id = submissions.id " +
+  "AND s.attempt = submissions.standing_attempt), submissions.standing_attempt)";
+
+/** A column of the attempt `@attempt`'s own row. */
+function fromAttempt(column: string): string {
+  return `(SELECT a.${column} FROM submission_attempts a WHERE a.submission_id = @id AND a.attempt = @attempt)`;
+}
+
 /** An attempt's end with a result (a runner's, or the intake's infrastructure_error): final. */
 const endsAttempt = {
   from: ["queued", "running"],
@@ -132,6 +166,8 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
     attempt: "optional",
     claim: "none",
     attemptRow: "starts",
+    // Only a job the runner says it can do (@jobs, a JSON list): an older runner never gets a re-score.
+    guard: "job IN (SELECT value FROM json_each(@jobs))",
     refused: "another runner has it, or it is over: run nothing",
   },
   start: {
@@ -142,6 +178,7 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
     attempt: "required",
     claim: "optional",
     attemptRow: "starts",
+    guard: "job = 'run'",
     refused: "it started already, or it is over",
   },
   heartbeat: {
@@ -156,6 +193,7 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
   },
   report: {
     ...endsAttempt,
+    guard: "job = 'run'",
     what: "its runner reports the attempt's result; it stands by the standing rule",
     refused: "a result is never replaced: report nothing",
   },
@@ -202,6 +240,8 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
       cancelled_at: NULL,
       cancelled_by: NULL,
       queued_at_ms: "@now_ms",
+      job: "'run'",
+      rescore_of: NULL,
       ...newDispatch,
       ...clearClaim,
     },
@@ -209,6 +249,78 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
     claim: "optional",
     attemptRow: "opens",
     refused: "a run of it is under way: wait for it to end, or cancel it first",
+  },
+  rescore: {
+    from: ["final", "cancelled"],
+    to: "queued",
+    what:
+      "an organizer re-scores it: a scoring-only job (its own tries) on the predictions the standing " +
+      "attempt left, which the gateway kept; the program does not run, and the standing result stays",
+    set: {
+      attempt: "attempt + 1",
+      run_first_attempt: "attempt + 1",
+      job: "'rescore'",
+      rescore_of: PREDICTIONS_OF_STANDING,
+      started_at_ms: NULL,
+      cancelled_at: NULL,
+      cancelled_by: NULL,
+      queued_at_ms: "@now_ms",
+      ...newDispatch,
+      ...clearClaim,
+    },
+    attempt: "none",
+    claim: "optional",
+    attemptRow: "opens",
+    guard:
+      "EXISTS (SELECT 1 FROM submission_attempts a WHERE a.submission_id = @id " +
+      `AND a.attempt = ${PREDICTIONS_OF_STANDING} AND a.predictions_sha256 IS NOT NULL)`,
+    refused:
+      "a run of it is under way, or the attempt that stands left no predictions here (it ran before the " +
+      "gateway kept them, or it wrote none): run it again with `proctor admin rerun`",
+  },
+  rescored: {
+    from: ["queued", "running"],
+    to: "final",
+    what:
+      "its runner reports the re-score's result: recorded on the attempt only; the standing result stays " +
+      "until `apply_rescore`",
+    set: { next_dispatch_at_ms: NULL, lease_expires_at_ms: NULL },
+    attempt: "required",
+    claim: "optional",
+    attemptRow: "ends",
+    guard: "job = 'rescore'",
+    refused: "a result is never replaced: report nothing",
+  },
+  apply_rescore: {
+    from: ["final"],
+    to: "final",
+    what:
+      "an organizer applies a re-score: its result stands, the run's logs and usage stay; only a " +
+      "participant's outcome (a score, or predictions the metric now refuses) is applied, and only while " +
+      "nothing happened to the submission since",
+    set: {
+      status: fromAttempt("status"),
+      reason: fromAttempt("reason"),
+      public_score: fromAttempt("public_score"),
+      sealed_private_score: fromAttempt("sealed_private_score"),
+      problems: `COALESCE(${fromAttempt("problems")}, '[]')`,
+      diagnosis:
+        `json_set(COALESCE(diagnosis, '{"exitCode":null}'), '$.problemCounts', ` +
+        `json(COALESCE(${fromAttempt("problem_counts")}, '{}')))`,
+      scorer_digest: fromAttempt("scorer_digest"),
+      ground_truth_digest: fromAttempt("ground_truth_digest"),
+      finished_at: fromAttempt("ended_at"),
+      standing_attempt: "@attempt",
+    },
+    attempt: "required",
+    claim: "none",
+    attemptRow: null,
+    guard: `job = 'rescore' AND ${fromAttempt("status")} IN (${RUN_STATUSES.filter(isParticipantOutcome)
+      .map((s) => `'${s}'`)
+      .join(", ")})`,
+    refused:
+      "the re-score is not the latest attempt any more, or its scorer or runner failed (which never " +
+      "replaces a result): re-score again",
   },
 };
 
@@ -238,6 +350,7 @@ export function transitionSql(event: SubmissionEvent, fence: Fence = {}): string
   if (fence.attempt) where.push("attempt = @attempt");
   if (fence.claim) where.push("claim_sha256 = @claim_sha256");
   if (fence.leaseOver) where.push("lease_expires_at_ms < @lease_over_at_ms");
+  if (t.guard) where.push(`(${t.guard})`);
   return `UPDATE submissions SET ${set.join(", ")} WHERE ${where.join(" AND ")} RETURNING attempt`;
 }
 
@@ -267,6 +380,7 @@ const CONCERNS = {
   lease: ["lease_expires_at_ms"],
   claim: ["claim_sha256", "claimed_by"],
   attempt: ["attempt"],
+  job: ["job"],
   "standing result": ["status", "public_score", "standing_attempt"],
   "queue place": ["queued_at_ms"],
 } as const;

@@ -15,7 +15,8 @@ import {
   type LogShowing,
 } from "../logs/index.js";
 import type { RunStatus } from "../status/index.js";
-import type { AttemptRecord, QuotaView, SubmissionView } from "../gateway-api/index.js";
+import type { AttemptRecord, PhaseView, QuotaView, SubmissionView } from "../gateway-api/index.js";
+import { phaseAt, type Lifecycle } from "../lifecycle/index.js";
 import type { SubmissionRecord } from "./db.js";
 
 export function quotaView(q: QuotaStatus): QuotaView {
@@ -27,6 +28,24 @@ export function quotaView(q: QuotaStatus): QuotaView {
     total_limit: q.totalLimit,
     remaining_total: q.remainingTotal,
     resets_at: q.resetsAt,
+  };
+}
+
+/** The current phase and the next (PhaseView); null where there are no phases. */
+export function phaseView(lifecycle: Lifecycle, now: Date): PhaseView | null {
+  if (lifecycle.phases.length === 0) return null;
+  const current = phaseAt(lifecycle, now);
+  const next = lifecycle.phases.find((p) => p.start > now);
+  return {
+    current: current
+      ? {
+          name: current.name,
+          title: current.title,
+          final: current.final,
+          ends_at: current.end?.toISOString() ?? null,
+        }
+      : null,
+    next: next ? { name: next.name, title: next.title, starts_at: next.start.toISOString() } : null,
   };
 }
 

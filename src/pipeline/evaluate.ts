@@ -139,6 +139,52 @@ function modelsDigestOf(request: EvaluationRequest): { modelsDigest: string } | 
     : undefined;
 }
 
+/** A re-score: predictions a run left earlier, scored again with the competition as it is now. */
+export interface RescoreRequest {
+  competition: Competition;
+  /** Holds the kept predictions as the run left its output folder (the format's file, or a folder's files). */
+  outputDir: string;
+  /** Where a custom scorer without an image of its own runs. */
+  image: string;
+  submissionId: string;
+  dataDir: string;
+  groundTruth: string;
+}
+
+export type Rescored = Pick<Evaluation, "status" | "reason" | "problems" | "diagnosis" | "scores"> & {
+  sealedPrivateScore: string | null;
+};
+
+/**
+ * The scoring half of the one path, for a re-score: the same set-up check, format validation and metric
+ * or custom scorer as a run's, on predictions a run left earlier; no container of the program is made.
+ * Throws CompetitionSetupError (the organizer's mistake) before anything is scored.
+ */
+export async function rescorePredictions(request: RescoreRequest): Promise<Rescored> {
+  const { competition } = request;
+  const format = await checkCompetitionSetup(competition, {
+    dataDir: request.dataDir,
+    groundTruth: request.groundTruth,
+  });
+  const { problemCounts, ...scored } = await score({
+    predictionsPath: format.files ? request.outputDir : path.join(request.outputDir, format.file),
+    groundTruthPath: request.groundTruth,
+    format,
+    metric: competition.scoring.metric,
+    usageColumn: competition.scoring.usageColumn,
+    image: request.image,
+  });
+  return {
+    ...scored,
+    diagnosis: { exitCode: null, problemCounts },
+    sealedPrivateScore: sealed(
+      scored.scores.private,
+      request.submissionId,
+      competition.leaderboard.sealingPublicKeyPem,
+    ),
+  };
+}
+
 /** Runs the submission sandboxed: a zip in the runtime image, or the participant's own image. */
 function runSandboxed(
   request: EvaluationRequest,

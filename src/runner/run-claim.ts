@@ -1,8 +1,9 @@
 /**
  * One claimed attempt, run the same way by every runner (a `proctor runner` slot, the gateway's local
  * runners, the Actions job): download the zip of the attempt, make sure of the runtime image, run,
- * validate and score it (the one pipeline, pipeline/evaluate.ts), and report the result for that attempt
- * with its claim token. While it runs the claim is kept by heartbeats; when the gateway answers one with
+ * validate and score it (the one pipeline, pipeline/evaluate.ts), keep its predictions on the gateway, and
+ * report the result for that attempt with its claim token; or, for a re-score, score the kept predictions
+ * of an earlier attempt without running anything (rescore-claim.ts). While it runs the claim is kept by heartbeats; when the gateway answers one with
  * "stop" (the submission was cancelled, or the lease was lost and the submission queued again) the run's
  * containers are removed at once, by the claim's label, and nothing is reported.
  *
@@ -32,6 +33,7 @@ import type { Diagnosis } from "../logs/index.js";
 import { evaluateSubmission } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
 import { readResultsJson } from "../pipeline/results-json.js";
+import { evaluateRescore, keepPredictions, scoredBy } from "./rescore-claim.js";
 import {
   EngineError,
   ensureImage,
@@ -192,10 +194,10 @@ export async function runClaim(request: RunClaimRequest): Promise<ClaimResult> {
   }
 }
 
-const step = <T>(request: RunClaimRequest, title: string, work: () => Promise<T>): Promise<T> =>
+export const step = <T>(request: RunClaimRequest, title: string, work: () => Promise<T>): Promise<T> =>
   request.hooks?.step ? request.hooks.step(title, work) : work();
 
-interface Evaluated {
+export interface Evaluated {
   outcome: Outcome;
   entry: LeaderboardEntry;
   details: ReportDetails;
@@ -225,6 +227,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
   }
   const work = await mkdtemp(path.join(os.tmpdir(), "proctor-submission-"));
   try {
+    if (claim.job?.kind === "rescore") return await evaluateRescore(request, claim.job, work);
     // A zip, or the participant's image archive where the competition takes images (submission.kind).
     const zipPath = path.join(
       work,
@@ -298,6 +301,9 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
         "infrastructure_error",
         "the competition's setup on the runner is incomplete (the organizers are told)",
       );
+    // Predictions that went to scoring are kept on the gateway, so a metric fix re-scores them.
+    const scored = evaluation.run.status === "succeeded";
+    if (scored) await keepPredictions(request, path.join(work, "out"), evaluation.expectedOutput, work);
     const outcome: Outcome = {
       submissionId,
       attempt,
@@ -324,6 +330,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
         stderr: evaluation.logs.stderr,
         problems: evaluation.problems,
         diagnosis: evaluation.diagnosis,
+        ...(scored && (await scoredBy(competition, request.paths!.groundTruth))),
         ...(evaluation.logs.visibility !== "none" && {
           resultsJson:
             (await readResultsJson(
@@ -339,7 +346,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
 }
 
 /** An outcome before anything ran. */
-const unrunOutcome = (submissionId: string, attempt: number) => ({
+export const unrunOutcome = (submissionId: string, attempt: number) => ({
   submissionId,
   attempt,
   publicScore: null,
@@ -380,6 +387,8 @@ export function entryOf(
 
 interface ReportDetails {
   reason: string;
+  scorerDigest?: string;
+  groundTruthDigest?: string;
   sealedPrivateScore?: string | null;
   stdout?: string;
   stderr?: string;
@@ -415,6 +424,8 @@ async function reportToGateway(
     ...(details.problems !== undefined && { problems: details.problems }),
     ...(details.diagnosis !== undefined && { diagnosis: details.diagnosis }),
     ...(details.resultsJson !== undefined && { resultsJson: details.resultsJson }),
+    ...(details.scorerDigest !== undefined && { scorerDigest: details.scorerDigest }),
+    ...(details.groundTruthDigest !== undefined && { groundTruthDigest: details.groundTruthDigest }),
   });
   const sent = await sendResultReport(gateway, outcome.submissionId, report);
   return sent.outcome === "conflict" ? sent.message : true;

@@ -16,6 +16,7 @@ import { getJson, rawRequest, upload, zipOf } from "../gateway/test-support/harn
 import type { SubmissionView } from "../gateway-api/index.js";
 import { labelledContainers, removeLabelled } from "../sandbox/index.js";
 import { CLAIM_LABEL, PullRunner, type RunnerEvent } from "./index.js";
+import { exampleCompetitionYml } from "./test-support/example-competition.js";
 
 const IMAGE = "proctor/runtime:cpu-offline";
 /** Generous: two cores are shared by everything; nothing here asserts a time. */
@@ -47,20 +48,8 @@ beforeAll(async () => {
   credential = gateway.intake.runners.add("test-runner").token;
   // The `proctor runner` processes read a competition.yml whose runner_paths are this clone's data/ (the
   // repository's name /srv/proctor, a runner machine's disk).
-  const root = process.cwd();
   config = path.join(dir, "competition.yml");
-  await writeFile(
-    config,
-    (await readFile("competition.yml", "utf8"))
-      .replace("/srv/proctor/test_features", path.join(root, "data/test_features"))
-      .replace("/srv/proctor/ground_truth.csv", path.join(root, "data/ground_truth.csv"))
-      .replace("data_dir: data/test_features", `data_dir: ${path.join(root, "data/test_features")}`)
-      .replace(
-        "ground_truth: data/ground_truth.csv",
-        `ground_truth: ${path.join(root, "data/ground_truth.csv")}`,
-      )
-      .replace("submission_format/format.yml", path.join(root, "submission_format/format.yml")),
-  );
+  await writeFile(config, await exampleCompetitionYml());
   mainPy = await readFile("example_submission/main.py", "utf8");
   model = await readFile("example_submission/model.json", "utf8");
 });

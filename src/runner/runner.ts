@@ -179,6 +179,8 @@ export class PullRunner {
           {
             kind: this.#o.kind,
             runner: `${this.#o.name}/slot-${slot}`,
+            // This runner re-scores too (run-claim.ts): it is given kept predictions to score.
+            jobs: ["run", "rescore"],
             wait_ms: Math.min(this.#o.waitMs ?? 20_000, MAX_CLAIM_WAIT_MS),
           },
           { retries: 0, signal: this.#draining.signal },

@@ -128,3 +128,80 @@ describe("claims", () => {
     expect(h.gateway.intake.organizer.submission(id)).toMatchObject({ state: "queued", attempt: 2 });
   });
 });
+
+describe("predictions (kept for re-scoring)", () => {
+  const put = (id: string, attempt: number, body: Buffer, claim?: string, type = "application/x-tar") =>
+    rawRequest(h.url, {
+      method: "PUT",
+      path: `/v1/runner/submissions/${id}/predictions?attempt=${attempt}`,
+      headers: {
+        "content-type": type,
+        authorization: `Bearer ${h.runner}`,
+        ...(claim && { "x-proctor-claim": claim }),
+      },
+      body,
+    });
+  const get = (id: string, attempt: number, claim?: string, token = h.runner) =>
+    rawRequest(h.url, {
+      path: `/v1/runner/submissions/${id}/predictions?attempt=${attempt}`,
+      headers: { authorization: `Bearer ${token}`, ...(claim && { "x-proctor-claim": claim }) },
+    });
+
+  it("only the claim holding a running run keeps them; a re-score's claim fetches them, nobody else", async () => {
+    await drain("cpu");
+    const { id, token } = await submitted("cpu");
+    const claim = (await post("/v1/runner/claims", { kind: "cpu" })).json()["claim"] as {
+      claim_token: string;
+    };
+    const tar = Buffer.from("a tar's bytes, opaque to the gateway");
+    expect((await put(id, 1, tar)).status).toBe(409); // no claim token
+    expect((await put(id, 2, tar, claim.claim_token)).status).toBe(409); // not its attempt
+    const wrongType = await put(id, 1, tar, claim.claim_token, "application/octet-stream");
+    expect(wrongType.status).toBe(415);
+    const kept = await put(id, 1, tar, claim.claim_token);
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.json()).toMatchObject({ bytes: tar.length, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // A run's claim does not fetch predictions; a participant never does.
+    expect((await get(id, 1, claim.claim_token)).status).toBe(409);
+    expect((await get(id, 1, claim.claim_token, token)).status).toBe(401);
+    expect((await postResult(h, id, h.runner, { ...SUCCEEDED, claim_token: claim.claim_token })).status).toBe(
+      200,
+    );
+
+    // An older runner (run only) is never given the re-score; one that says it re-scores is.
+    expect(h.gateway.intake.organizer.rescores.queue({ ids: [id] }).jobs).toHaveLength(1);
+    expect((await post("/v1/runner/claims", { kind: "cpu" })).json()["claim"]).toBeNull();
+    const byId = await post(`/v1/runner/submissions/${id}/claim`, { attempt: 2 });
+    expect(byId.status).toBe(409);
+    expect(byId.json()["message"]).toMatch(/waits to be re-scored.*does not do/);
+    const rescore = (await post("/v1/runner/claims", { kind: "cpu", jobs: ["run", "rescore"] })).json()[
+      "claim"
+    ] as { claim_token: string; job: unknown };
+    expect(rescore.job).toEqual({
+      kind: "rescore",
+      predictions_of: 1,
+      predictions_sha256: kept.json()["sha256"],
+      predictions_bytes: tar.length,
+    });
+    expect((await download(h, id, 2, h.runner)).status).toBe(409); // no program for a re-score
+    expect((await put(id, 2, tar, rescore.claim_token)).status).toBe(409); // a re-score keeps none
+    const fetched = await get(id, 2, rescore.claim_token);
+    expect(fetched.status).toBe(200);
+    expect(fetched.text).toBe(tar.toString());
+    expect(fetched.headers["x-content-sha256"]).toBe(kept.json()["sha256"]);
+  });
+
+  it("refuses predictions past the output folder's cap, and keeps nothing of them", async () => {
+    await drain("cpu");
+    const { id } = await submitted("cpu");
+    const claim = (await post("/v1/runner/claims", { kind: "cpu" })).json()["claim"] as {
+      claim_token: string;
+    };
+    const cap = h.competition.limits.outputBytes + 1024 * (h.competition.limits.outputFiles + 2);
+    const big = await put(id, 1, Buffer.alloc(cap + 1), claim.claim_token);
+    expect(big.status).toBe(400);
+    expect(big.json()).toMatchObject({ error: "predictions_too_large" });
+    expect(big.json()["message"]).toMatch(/limits\.output/);
+    expect(h.gateway.intake.organizer.submission(id).attempts[0]!.predictionsSha256).toBeNull();
+  });
+});

@@ -9,6 +9,9 @@
  *   GET  /v1/runner/submissions/:id                 -> RunnerSubmissionView
  *   GET  /v1/runner/submissions/:id/zip?attempt=N   -> the zip (a claimed attempt: with its x-proctor-claim)
  *   GET  /v1/runner/submissions/:id/model?attempt=N -> the model tarball uploaded with an image (404 no_model)
+ *   PUT  /v1/runner/submissions/:id/predictions?attempt=N -> keeps a scored run's predictions (a tar, with
+ *        its claim; organizer-only, for re-scoring) -> {sha256, bytes}
+ *   GET  /v1/runner/submissions/:id/predictions?attempt=N -> a re-score's claim: the predictions it scores
  *   POST /v1/runner/submissions/:id/result          -> records a result report
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -117,6 +120,28 @@ export async function runnerApi(routes: FastifyInstance, options: RunnerApiOptio
           `submission ${request.params.id} was uploaded without a model tarball`,
         );
       return sendFile(reply, model, "application/x-tar");
+    },
+  );
+
+  // A predictions tar (Content-Type: application/x-tar; any other is fastify's 415) is streamed to its
+  // file, size-capped there, never buffered here.
+  routes.addContentTypeParser("application/x-tar", (_request, _payload, done) => done(null));
+  routes.put<{ Params: { id: string }; Querystring: { attempt?: string } }>(
+    "/v1/runner/submissions/:id/predictions",
+    { schema: { params: ID_PARAMS, querystring: ATTEMPT_QUERY } },
+    async (request) => {
+      const [id, attempt, claimToken] = fenced(request);
+      return intake.predictions.store(id, attempt, claimToken, request.raw);
+    },
+  );
+
+  routes.get<{ Params: { id: string }; Querystring: { attempt?: string } }>(
+    "/v1/runner/submissions/:id/predictions",
+    { schema: { params: ID_PARAMS, querystring: ATTEMPT_QUERY } },
+    async (request, reply) => {
+      const [id, attempt, claimToken] = fenced(request);
+      const kept = await intake.predictions.open(id, attempt, claimToken);
+      return sendFile(reply.header("x-content-sha256", kept.sha256), kept, "application/x-tar");
     },
   );
 

@@ -687,10 +687,13 @@ export function adminPage(ctx: PageContext, rows: QueueRow[], all: boolean, flas
       <section aria-labelledby="rescore" class="card">
         <h2 id="rescore">Re-score after a scoring fix</h2>
         <p>
-          Runs every scored submission again (succeeded, output_invalid, scoring_failed, scorer_failed): the runners score
-          them afresh.
+          Scores the kept predictions of every scored submission again on the runners, with the metric, scorer and
+          ground truth they have now; no participant's program runs again. The results are recorded on each
+          submission's attempts and not applied here: <code>proctor admin rescore --all --dry-run</code> shows old and new
+          scores and the rank changes, and <code>proctor admin rescore --all</code> applies them in one transaction. A
+          re-score the scorer or a runner fails never removes a score.
         </p>
-        ${form("/admin/rescore", "Re-score all")}
+        ${form("/admin/rescore", "Re-score all (results held)")}
       </section>`,
   );
 }

@@ -494,8 +494,15 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       );
       admin.post("/admin/rescore", { preHandler: web.csrfProtection }, async (request, reply) =>
         adminAction(request, reply, () => {
-          const ids = intake.organizer.rescore();
-          return `Queued ${ids.length} submission${ids.length === 1 ? "" : "s"} again for scoring.`;
+          // Scoring-only jobs on the kept predictions; their results are held until the CLI applies them.
+          const { jobs, skipped } = intake.organizer.rescores.queue({});
+          const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+          return (
+            `Queued ${n(jobs.length, "re-score")} of kept predictions (no program runs again); ` +
+            `${n(skipped.length, "submission")} could not be re-scored. Each result is recorded on its ` +
+            `submission's attempts, never applied from here: \`proctor admin rescore --all\` re-scores, shows ` +
+            `old and new scores and the rank changes, and applies them in one transaction.`
+          );
         }),
       );
     });
