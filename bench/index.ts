@@ -9,6 +9,7 @@ import { benchLeaderboard } from "./leaderboard.js";
 import { benchPerCase } from "./per-case.js";
 import { missingPrerequisites } from "./prerequisites.js";
 import { benchRun } from "./run.js";
+import { benchRunners } from "./runners.js";
 import { benchScoring } from "./scoring.js";
 
 const benches: Record<string, () => Promise<void>> = {
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   scoring: benchScoring,
   leaderboard: benchLeaderboard,
   gateway: benchGateway,
+  runners: () => benchRunners(process.argv.slice(3)),
 };
 
 const only = process.argv[2];

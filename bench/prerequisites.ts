@@ -30,6 +30,11 @@ const DEBOOTSTRAP_OR_BASE: Need = {
   present: () =>
     works("bash", ["-c", "command -v debootstrap || docker images -q proctor/base | grep -q ."])(),
 };
+const RUNTIME_OFFLINE: Need = {
+  what: "the offline runtime image proctor/runtime:cpu-offline (what the runners run)",
+  fix: "make build-offline",
+  present: works("docker", ["image", "inspect", "proctor/runtime:cpu-offline"]),
+};
 const PANDAS: Need = {
   what: "Debian's python3 with pandas and scikit-learn (the scoring baseline)",
   fix: "sudo apt-get install python3-pandas python3-sklearn, or make setup",
@@ -44,6 +49,7 @@ export const PREREQUISITES: Record<string, Need[]> = {
   scoring: [PANDAS],
   leaderboard: [],
   gateway: [],
+  runners: [DOCKER, RUNTIME_OFFLINE],
 };
 
 /** The missing prerequisites of these benchmarks, one line each with the fix ([] when all are there). */

@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 /** Median of a list of numbers. */
@@ -102,4 +103,70 @@ export function baseImage(): string {
     .trim()
     .split("\n")
     .pop()!;
+}
+
+/**
+ * The p-th percentile (0 to 100) of `values` by nearest rank: always a value that occurred, so a p95 of 20
+ * samples is the 19th smallest. NaN when there are none.
+ */
+export function percentile(values: number[], p: number): number {
+  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile ${p} must be from 0 to 100`);
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+}
+
+/** A size field of /proc/<pid>/status (VmRSS: resident now, VmHWM: its peak) in bytes; null without one. */
+export async function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): Promise<number | null> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => null);
+  const kb = status && new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : null;
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; null without one. */
+export async function procCpuMs(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  // The fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14, 15.
+  const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (!fields || fields.length < 13) return null;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+export interface NodeChild {
+  child: ChildProcess;
+  /** What `ready` matched in its output. */
+  ready: RegExpExecArray;
+  /** Everything it wrote so far, stdout and stderr interleaved. */
+  output(): string;
+  /** SIGTERM, then its exit code (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * Starts a long-running node child (the built CLI, a server) and waits for `ready` to match its output;
+ * throws with what it wrote when it exits first.
+ */
+export async function startNode(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; ready: RegExp },
+): Promise<NodeChild> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, NODE_OPTIONS: "", ...options.env } });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const stop = async (graceMs = 60_000) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  for (;;) {
+    const ready = options.ready.exec(output);
+    if (ready) return { child, ready, output: () => output, stop };
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`node ${args.join(" ")} exited before it was ready:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
