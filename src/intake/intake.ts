@@ -81,7 +81,14 @@ import {
 } from "./errors.js";
 import { newSubmissionId } from "./secrets.js";
 import { allowed } from "./transitions.js";
-import { StorageNotFoundError, type StoredPart, type StoredZip, type SubmissionStorage } from "./storage.js";
+import {
+  LocalDirectoryStorage,
+  StorageNotFoundError,
+  type StoredPart,
+  type StoredZip,
+  type SubmissionStorage,
+} from "./storage.js";
+import { maxPredictionsBytes, PREDICTIONS_DIR, PredictionDesk, PredictionFiles } from "./predictions.js";
 import { Organizer } from "./organizer.js";
 import { Sessions } from "./sessions.js";
 import { TokenRegistry } from "./tokens.js";
@@ -104,6 +111,8 @@ export interface IntakeOptions {
   competition: Competition;
   db: IntakeDb;
   storage: SubmissionStorage;
+  /** Where the predictions of scored attempts are kept (default: `predictions/` beside the storage's folder). */
+  predictionsDir?: string;
   /** Where runs are dispatched (GitHub); null: nowhere, pull runners claim them (`proctor runner`). */
   dispatch: Dispatch | null;
   clock?: Clock;
@@ -207,6 +216,8 @@ export class Intake {
   readonly sessions: Sessions;
   /** The organizer's actions on the queue. */
   readonly organizer: Organizer;
+  /** The predictions runs left (kept for re-scoring) and re-scores fetch (predictions.ts). */
+  readonly predictions: PredictionDesk;
   readonly #db: IntakeDb;
   readonly #storage: SubmissionStorage;
   readonly #dispatch: Dispatch | null;
@@ -249,7 +260,15 @@ export class Intake {
     this.runners = new TokenRegistry(this.#db, "runner", this.#clock);
     this.admins = new TokenRegistry(this.#db, "admin", this.#clock);
     this.sessions = new Sessions(this.#db, { participant: this.tokens, admin: this.admins }, this.#clock);
-    this.organizer = new Organizer(this.#db, this.#clock);
+    const predictionsDir =
+      options.predictionsDir ??
+      (this.#storage instanceof LocalDirectoryStorage
+        ? path.join(path.dirname(this.#storage.dir), PREDICTIONS_DIR)
+        : undefined);
+    if (predictionsDir === undefined)
+      throw new Error("the intake needs predictionsDir: where the predictions of scored attempts are kept");
+    const predictionFiles = new PredictionFiles(predictionsDir);
+    this.organizer = new Organizer(this.#db, this.#clock, predictionFiles);
     this.#quotaStore = this.#readOnlyStore();
     this.#claims = new ClaimDesk({
       db: this.#db,
@@ -258,6 +277,12 @@ export class Intake {
       view: (record) => this.#runnerView(record),
       giveUp: (record, what, guard) => this.#giveUpAndDispatch(record, what, guard),
       log: this.#log,
+    });
+    this.predictions = new PredictionDesk({
+      db: this.#db,
+      claims: this.#claims,
+      files: predictionFiles,
+      maxBytes: maxPredictionsBytes(this.competition.limits),
     });
   }
 
@@ -715,9 +740,13 @@ export class Intake {
           usage: report.usage ?? null,
           resultsJson: report.results_json ?? null,
           diagnosis: report.diagnosis ? diagnosisOf(report.diagnosis) : null,
+          scorerDigest: report.scorer_digest ?? null,
+          groundTruthDigest: report.ground_truth_digest ?? null,
           finishedAt: now.toISOString(),
         },
         guard,
+        // A re-score's result is its attempt's only, until the organizer applies it.
+        record.job === "rescore" ? "rescored" : "report",
       );
       this.#log.info(`submission ${id}: ${report.status} (${report.reason})`);
     }
@@ -821,7 +850,7 @@ export class Intake {
     record: SubmissionRecord,
     fields: FinalFields,
     guard: ClaimGuard = {},
-    event: "report" | "give_up" = "report",
+    event: "report" | "give_up" | "rescored" = "report",
   ): void {
     if (!this.#db.finalize(record.id, record.attempt, fields, guard, event)) {
       const now = this.#db.getSubmission(record.id);
@@ -831,7 +860,8 @@ export class Intake {
         `submission ${record.id} already has its result for attempt ${record.attempt}; a result is never replaced`,
       );
     }
-    this.#db.bumpResultsVersion();
+    // A re-score's result changes no board until it is applied.
+    if (event !== "rescored") this.#db.bumpResultsVersion();
   }
 
   /**
