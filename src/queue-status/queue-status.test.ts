@@ -10,6 +10,7 @@ import { serveCommand } from "../cli/serve-command.js";
 import { statusCommand } from "../cli/status-command.js";
 import { cli } from "../cli/test-support/cli.js";
 import { UsageError } from "../cli/usage-error.js";
+import { createGateway } from "../gateway/index.js";
 import type { PublicStatusView, SubmissionListView, SubmissionView } from "../gateway-api/index.js";
 import {
   GOOD_ZIP,
@@ -283,6 +284,88 @@ describe("--metrics-token", () => {
     } finally {
       await closed.close();
       await open.close();
+    }
+  });
+});
+
+describe("a restarted gateway", () => {
+  it("continues the counts and histograms from the recorded attempts; a cancel and a lost claim count once", async () => {
+    const h = await startHarness({ github: undefined });
+    try {
+      const ids: string[] = [];
+      const tokens: string[] = [];
+      for (const name of ["r1", "r2", "r3"]) {
+        tokens.push(h.token(name));
+        const answer = await upload(h, tokens.at(-1), await GOOD_ZIP(), { query: "?cpu_or_gpu=cpu" });
+        ids.push((answer.json()["submission"] as SubmissionView).submission_id);
+        h.clock.advance(10_000);
+      }
+      const first = (await claim(h, "cpu"))!;
+      h.clock.advance(20_000);
+      await report(h, first, "succeeded");
+      await h.gateway.close();
+
+      const again = createGateway({
+        competition: h.competition,
+        dataDir: h.dataDir,
+        clock: h.clock.read,
+        sweepIntervalMs: 0,
+        rateLimit: false,
+      });
+      await again.app.listen({ port: 0, host: "127.0.0.1" });
+      try {
+        const url = again.publicUrl();
+        const samples = parseMetrics((await getJson({ url }, "/metrics")).text);
+        expect(samples.get('proctor_results_total{kind="cpu",status="succeeded"}')).toBe(1);
+        expect(samples.get('proctor_queue_wait_seconds_sum{kind="cpu"}')).toBe(30);
+        expect(samples.get('proctor_run_duration_seconds_sum{kind="cpu"}')).toBe(20);
+        expect(samples.get('proctor_queue_length{kind="cpu"}')).toBe(2);
+        const s = (await getJson({ url }, "/v1/status")).json() as unknown as PublicStatusView;
+        expect(s.kinds.cpu!.run_time.last_hour).toEqual({ count: 1, median_seconds: 20, p95_seconds: 20 });
+        expect(s.last_scored_at).toBe(h.clock.now.toISOString());
+        // Runners online are the gateway's memory: none has asked this one yet.
+        expect(s.kinds.cpu).toMatchObject({ runners_online: 0, slots_online: 0 });
+
+        // One leaves the queue without a runner (cancelled): counted once, by its status.
+        const cancelled = await rawRequest(url, {
+          method: "POST",
+          path: `/v1/submissions/${ids[2]}/cancel`,
+          headers: { authorization: `Bearer ${tokens[2]}` },
+        });
+        expect(cancelled.status, cancelled.text).toBe(200);
+        for (let i = 0; i < 2; i += 1) {
+          const later = parseMetrics((await getJson({ url }, "/metrics")).text);
+          expect(later.get('proctor_results_total{kind="cpu",status="cancelled"}')).toBe(1);
+          expect(later.get('proctor_queue_length{kind="cpu"}')).toBe(1);
+          expect(later.get('proctor_queue_wait_seconds_count{kind="cpu"}')).toBe(1);
+        }
+
+        // A runner claims the last one and goes silent: its lease runs out, the attempt ends as an
+        // infrastructure error (uncounted) and the submission waits again, as its next attempt.
+        const lost = await rawRequest(url, {
+          method: "POST",
+          path: "/v1/runner/claims",
+          headers: { "content-type": "application/json", authorization: `Bearer ${h.runner}` },
+          body: Buffer.from(JSON.stringify({ kind: "cpu", runner: "doomed/slot-1" })),
+        });
+        expect((lost.json()["claim"] as Claimed).submission.submission_id).toBe(ids[1]);
+        expect(
+          parseMetrics((await getJson({ url }, "/metrics")).text).get('proctor_runs_in_progress{kind="cpu"}'),
+        ).toBe(1);
+        h.clock.advance(60_000);
+        await again.sweeper.tick();
+        const swept = parseMetrics((await getJson({ url }, "/metrics")).text);
+        expect(swept.get('proctor_results_total{kind="cpu",status="infrastructure_error"}')).toBe(1);
+        expect(swept.get('proctor_runs_in_progress{kind="cpu"}')).toBe(0);
+        expect(swept.get('proctor_queue_length{kind="cpu"}')).toBe(1);
+        expect(swept.get('proctor_run_duration_seconds_count{kind="cpu"}')).toBe(2);
+        const requeued = (await getJson({ url }, `/v1/submissions/${ids[1]}`, tokens[1])).json();
+        expect(requeued).toMatchObject({ state: "queued", attempt: 2, queue_position: 1 });
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await h.close();
     }
   });
 });
