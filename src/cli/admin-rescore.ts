@@ -43,9 +43,17 @@ const POLL_MS = 500;
 export async function rescore(
   organizer: Organizer,
   competition: Competition,
-  options: { ids: string[]; phase?: string | undefined; dryRun: boolean; waitMs: number },
+  options: {
+    ids: string[];
+    phase?: string | undefined;
+    dryRun: boolean;
+    waitMs: number;
+    /** Told once, when the runners are being waited for. */
+    waiting?: (jobs: number) => void;
+  },
 ): Promise<RescoreReport> {
   const { jobs, skipped } = organizer.rescores.queue({ ids: options.ids, phase: options.phase });
+  if (jobs.length > 0) options.waiting?.(jobs.length);
   const deadline = Date.now() + options.waitMs;
   let results = organizer.rescores.results(jobs);
   while (results.some((r) => r.progress === "waiting") && Date.now() < deadline) {
@@ -127,7 +135,18 @@ export function addRescore(
       const competition = await competitionFrom(flags.config);
       const waitMs = waitSeconds * 1000;
       const report = await withOrganizer(flags.dataDir, (o) =>
-        rescore(o, competition, { ids, phase: flags.phase, dryRun: flags.dryRun, waitMs }),
+        rescore(o, competition, {
+          ids,
+          phase: flags.phase,
+          dryRun: flags.dryRun,
+          waitMs,
+          waiting: (n) =>
+            process.stderr.write(
+              `waiting up to ${formatDuration(waitMs)} for the runners to re-score ${n} submission(s): a ` +
+                `gateway with pull runners that re-score (proctor serve --local-runners, proctor runner) ` +
+                `must be running\n`,
+            ),
+        }),
       );
       process.stdout.write(
         flags.json
