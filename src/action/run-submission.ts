@@ -44,13 +44,15 @@ const BRANCH_WRITE_TRIES = 3;
 /**
  * The leaderboard branch's pages, regenerated from its entries on every post; each row's image digest links
  * to `records.imageRecordUrl` (runtime/published.json on the repository) and its models digest to
- * `records.modelsRecordUrl` (runtime/models.yml) when given.
+ * `records.modelsRecordUrl` (runtime/models.yml) when given. Where entries name phases, each phase has its
+ * own board (`phases/<name>.md`), and README.md and index.html show the newest entry's phase (the current
+ * one): practice entries never share a board with the final phase's.
  */
 export function leaderboardPages(
   competition: Competition,
   records: Pick<RenderOptions, "imageRecordUrl" | "modelsRecordUrl"> = {},
 ) {
-  return (entries: LeaderboardEntry[]) => {
+  return (entries: LeaderboardEntry[]): Record<string, string> => {
     // Dated by the newest entry, not by now: the same entries render the same pages (no empty commits).
     const newest = entries.reduce(
       (latest, e) => (e.submittedAt > latest ? e.submittedAt : latest),
@@ -61,9 +63,17 @@ export function leaderboardPages(
       generatedAt: new Date(newest),
       ...records,
     };
+    // Entries recorded before phases were (none named) count in every phase's board.
+    const of = (phase: string | undefined) =>
+      phase === undefined ? entries : entries.filter((e) => e.phase === undefined || e.phase === phase);
+    const render = (phase: string | undefined, format: "markdown" | "html") =>
+      renderStandings(of(phase), competition.leaderboard, { ...options, ...(phase && { phase }), format });
+    const shown = entries.find((e) => e.submittedAt === newest && e.phase !== undefined)?.phase;
+    const phases = [...new Set(entries.flatMap((e) => (e.phase === undefined ? [] : [e.phase])))].sort();
     return {
-      "README.md": renderStandings(entries, competition.leaderboard, { ...options, format: "markdown" }),
-      "index.html": renderStandings(entries, competition.leaderboard, { ...options, format: "html" }),
+      "README.md": render(shown, "markdown"),
+      "index.html": render(shown, "html"),
+      ...Object.fromEntries(phases.map((phase) => [`phases/${phase}.md`, render(phase, "markdown")])),
     };
   };
 }

@@ -93,6 +93,7 @@ const ENTRY_KEYS = [
   "zipSha256",
   "runtime",
   "modelsDigest",
+  "phase",
 ] as const satisfies readonly (keyof LeaderboardEntry)[];
 
 /** The entry with its keys in one fixed order, so equal entries serialise identically; absent keys stay absent. */

@@ -95,7 +95,7 @@ import { TokenRegistry } from "./tokens.js";
 import { exportSubmissions, type ExportDocument } from "./export.js";
 import { privateStandings, type RevealedBoard } from "./reveal.js";
 import { rankableEntries, toEntry } from "./standing.js";
-import { quotaView, submissionView } from "./views.js";
+import { phaseView, quotaView, submissionView } from "./views.js";
 
 export type Clock = () => Date;
 
@@ -160,12 +160,7 @@ export interface SweepReport {
   dispatchFailed: string[];
 }
 
-const emptySweep = (): SweepReport => ({
-  redispatched: [],
-  failed: [],
-  dispatched: [],
-  dispatchFailed: [],
-});
+const emptySweep = (): SweepReport => ({ redispatched: [], failed: [], dispatched: [], dispatchFailed: [] });
 
 const quiet: IntakeLogger = { info: () => {}, warn: () => {} };
 
@@ -248,10 +243,7 @@ export class Intake {
     this.#pickupDeadlineMs = options.pickupDeadlineMs ?? 6 * 3600_000;
     this.#runningGraceMs = options.runningGraceMs ?? 15 * 60_000;
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 2);
-    this.#backoff = options.dispatchBackoffMs ?? {
-      initial: 5_000,
-      max: 10 * 60_000,
-    };
+    this.#backoff = options.dispatchBackoffMs ?? { initial: 5_000, max: 10 * 60_000 };
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
     this.#dispatchWaitMs = options.dispatchWaitMs ?? 0;
     this.#inspections = new Semaphore(Math.max(1, options.maxConcurrentInspections ?? 2));
@@ -464,6 +456,7 @@ export class Intake {
       participant,
       submissions: this.#db.listByParticipant(participant).map((r) => this.#view(r)),
       quota: quotaView(await this.quota(participant)),
+      phase: phaseView(this.competition.lifecycle, this.#clock()),
     };
   }
 
@@ -560,9 +553,7 @@ export class Intake {
 
   /** Public standings from the intake's records: of `phase` (null: of every entry, where there are no phases). */
   standings(phase: string | null = null): Standings {
-    return rankEntries(this.entries(phase), this.competition.leaderboard, {
-      mode: "public",
-    });
+    return rankEntries(this.entries(phase), this.competition.leaderboard, { mode: "public" });
   }
 
   // ---- runners ------------------------------------------------------------------------------------
@@ -643,10 +634,7 @@ export class Intake {
   async openZip(id: string, attempt: unknown, claimToken?: string): Promise<StoredZip & { sha256: string }> {
     const record = this.#record(id);
     this.#checkAttempt(record, attempt);
-    this.#claims.check(record, {
-      attempt: record.attempt,
-      claim_token: claimToken,
-    });
+    this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
     const zip = await this.#storage.open(id).catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
@@ -673,10 +661,7 @@ export class Intake {
   async openModel(id: string, attempt: unknown, claimToken?: string): Promise<StoredZip | null> {
     const record = this.#record(id);
     this.#checkAttempt(record, attempt);
-    this.#claims.check(record, {
-      attempt: record.attempt,
-      claim_token: claimToken,
-    });
+    this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
     return this.#storage.open(id, "model").catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) return null;
       throw error;
@@ -928,10 +913,7 @@ export class Intake {
       };
       try {
         await this.#dispatch(payload);
-        this.#db.recordDispatch(record.id, record.attempt, {
-          ok: true,
-          atMs: this.#clock().getTime(),
-        });
+        this.#db.recordDispatch(record.id, record.attempt, { ok: true, atMs: this.#clock().getTime() });
         this.#log.info(`submission ${record.id}: attempt ${record.attempt} dispatched`);
         return true;
       } catch (error) {
@@ -997,14 +979,10 @@ export class Intake {
             platform: submission.image.platform,
             name: "the uploaded archive",
           }).then((image) => {
-            checkImageConfig(image, {
-              platformFolders: imageMountFolders(submission.image),
-            });
+            checkImageConfig(image, { platformFolders: imageMountFolders(submission.image) });
             return image;
           })
-        : inspectSubmission(file, this.competition.zipLimits, {
-            name: "the uploaded zip",
-          });
+        : inspectSubmission(file, this.competition.zipLimits, { name: "the uploaded zip" });
     const local = this.#storage.localPath?.(id);
     if (local !== undefined) return inspect(local);
     return this.#localCopy(

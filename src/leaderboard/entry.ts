@@ -6,6 +6,7 @@
  * keeps, `privateScore` is the plain value and only ever lives in memory, after `reveal()`.
  */
 import { z } from "zod";
+import { PHASE_NAME } from "../lifecycle/index.js";
 import { RUN_STATUSES, type RunStatus } from "../status/index.js";
 
 export interface LeaderboardEntry {
@@ -31,6 +32,8 @@ export interface LeaderboardEntry {
    * absent where the run mounted none (no models, an image submission, no container ran, older entries).
    */
   modelsDigest?: string;
+  /** The competition phase it was submitted in (timeline.phases[].name); absent where there are none. */
+  phase?: string;
 }
 
 /** A models digest as entries and result reports carry it: anything else is refused where it comes in. */
@@ -60,6 +63,13 @@ export const LeaderboardEntrySchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be an OCI runtime name such as runc or runsc")
       .optional(),
     modelsDigest: z.string().regex(MODELS_DIGEST_PATTERN, MODELS_DIGEST_RULE).optional(),
+    phase: z
+      .string()
+      .regex(
+        PHASE_NAME,
+        "must be a phase name of competition.yml's timeline (lowercase letters, digits, _ or -)",
+      )
+      .optional(),
   })
   .strict()
   .superRefine((entry, ctx) => {

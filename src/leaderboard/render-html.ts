@@ -176,7 +176,7 @@ export function renderHtml(standings: Standings, options: RenderOptions): string
 <body>
 <main>
 <h1>${competition}</h1>
-<p class="meta">${which} leaderboard · generated <time datetime="${generatedAt}">${formatUtc(generatedAt)}</time></p>
+<p class="meta">${which} leaderboard${options.phase ? ` of phase ${escapeHtml(options.phase)}` : ""} · generated <time datetime="${generatedAt}">${formatUtc(generatedAt)}</time></p>
 <div class="table-wrap">
 <table id="leaderboard">
 <caption><strong>${which} leaderboard: ${ranked} ranked of ${standings.rows.length} participants.</strong>

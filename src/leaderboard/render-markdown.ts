@@ -13,7 +13,7 @@ export function renderMarkdown(standings: Standings, options: RenderOptions): st
   assertPublishable(standings, options);
   const generatedAt = (options.generatedAt ?? new Date()).toISOString();
   const lines = [
-    `## ${escapeMarkdown(options.competition)} — ${standings.mode === "private" ? "private" : "public"} leaderboard`,
+    `## ${escapeMarkdown(options.competition)} — ${standings.mode === "private" ? "private" : "public"} leaderboard${options.phase ? ` (phase ${escapeMarkdown(options.phase)})` : ""}`,
     "",
     `| Rank | Participant | ${scoreHeading(standings)} | Entries | Last submission |`,
     "| ---: | :--- | ---: | ---: | :--- |",

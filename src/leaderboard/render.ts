@@ -24,6 +24,7 @@ export function renderStandings(
   const renderOptions: RenderOptions = {
     competition: options.competition,
     ...(options.generatedAt !== undefined && { generatedAt: options.generatedAt }),
+    ...(options.phase !== undefined && { phase: options.phase }),
     ...(options.imageRecordUrl !== undefined && { imageRecordUrl: options.imageRecordUrl }),
     ...(options.modelsRecordUrl !== undefined && { modelsRecordUrl: options.modelsRecordUrl }),
     includePrivate: mode === "private",

@@ -382,6 +382,7 @@ export function entryOf(
     imageDigest: outcome.imageDigest,
     zipSha256: submission.submission_sha256,
     ...(outcome.modelsDigest && { modelsDigest: outcome.modelsDigest }),
+    ...(submission.phase !== null && { phase: submission.phase }),
   };
 }
 
