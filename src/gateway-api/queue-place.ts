@@ -7,7 +7,14 @@ import type { SubmissionView } from "./contract.js";
 
 type QueueFields = Pick<
   SubmissionView,
-  "state" | "cpu_or_gpu" | "queue_position" | "eta_seconds" | "slots_online" | "runner" | "started_at"
+  | "state"
+  | "cpu_or_gpu"
+  | "queue_position"
+  | "eta_seconds"
+  | "slots_online"
+  | "runner"
+  | "started_at"
+  | "dispatch"
 >;
 
 /**
@@ -24,6 +31,9 @@ export function describeQueuePlace(
   }
   if (v.state !== "queued" || v.queue_position === null) return null;
   const place = `#${v.queue_position} in the ${v.cpu_or_gpu} queue`;
+  // Sent to GitHub Actions: its runners are seen only once one takes the job.
+  if (v.slots_online === 0 && v.dispatch.state === "sent")
+    return `${place}; handed to the Actions runners, it starts when a ${v.cpu_or_gpu} runner takes the job`;
   if (v.slots_online === 0)
     return `${place}; no ${v.cpu_or_gpu} runner is online right now, so it waits until one comes`;
   if (v.eta_seconds === null)

@@ -369,3 +369,27 @@ describe("a restarted gateway", () => {
     }
   });
 });
+
+describe("with GitHub dispatch", () => {
+  it("a queued submission is said to wait for the Actions runners, not for a runner to come online", async () => {
+    const h = await startHarness();
+    try {
+      const token = h.token("actions-user");
+      const answer = await upload(h, token, await GOOD_ZIP());
+      const id = (answer.json()["submission"] as SubmissionView).submission_id;
+      const view = (await getJson(h, `/v1/submissions/${id}`, token)).json();
+      expect(view).toMatchObject({
+        queue_position: 1,
+        slots_online: 0,
+        eta_seconds: null,
+        dispatch: { state: "sent" },
+      });
+      const shown = await cli(statusCommand(), [id, "--server", h.url, "--token", token]);
+      expect(shown.stdout).toContain(
+        "#1 in the cpu queue; handed to the Actions runners, it starts when a cpu runner takes the job",
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
