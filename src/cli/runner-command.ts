@@ -72,6 +72,8 @@ export async function runUntilSignalled(runner: PullRunner): Promise<void> {
     process.removeListener("SIGTERM", onTerm);
     process.removeListener("SIGINT", onInt);
   }
+  // A credential the gateway refuses stops the runner: the operator's to fix, not a crash to restart into.
+  if (runner.refused) throw new UsageError(runner.refused);
 }
 
 export function runnerCommand(): Command {

@@ -152,6 +152,31 @@ function runnerProcess(name: string): {
 
 const claimedBy = (id: string) => gateway.intake.organizer.submission(id).claimedBy;
 
+describe("a runner whose credential the gateway refuses", () => {
+  it("stops at once with one line naming the fix, instead of retrying forever", async () => {
+    const issued = gateway.intake.runners.add("revoked-runner");
+    gateway.intake.runners.revoke(issued.id);
+    const events: RunnerEvent[] = [];
+    const runner = new PullRunner({
+      gateway: { server: url, token: issued.token },
+      kind: "cpu",
+      slots: 2,
+      competition: gateway.intake.competition,
+      image: IMAGE,
+      local: true,
+      name: "revoked",
+      waitMs: 2000,
+      log: (event) => events.push(event),
+    });
+    await runner.start();
+    expect(runner.refused).toMatch(/refused this runner's credential \(401: .*proctor runners add <name>/);
+    // One line for the operator, however many slots asked.
+    expect(events.filter((e) => e.event === "refused")).toHaveLength(1);
+    expect(events.filter((e) => e.event === "error")).toEqual([]);
+    expect(events.at(-1)).toEqual({ event: "done" });
+  });
+});
+
 describe("pull runners", () => {
   it(
     "two runners drain a queue from several participants: each submission run once, scored, one row each",

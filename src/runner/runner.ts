@@ -52,6 +52,7 @@ export type RunnerEvent =
   | { event: "released"; slot: number; submission_id: string; attempt: number }
   | { event: "leftovers"; claim: string; containers: number }
   | { event: "error"; slot?: number; message: string }
+  | { event: "refused"; message: string }
   | { event: "draining" | "stopping" | "done" };
 
 export interface PullRunnerOptions {
@@ -85,6 +86,7 @@ export class PullRunner {
   readonly #held = new Set<string>();
   #done: Promise<void> | undefined;
   #leftovers: NodeJS.Timeout | undefined;
+  #refused: string | undefined;
 
   constructor(options: PullRunnerOptions) {
     if (!Number.isInteger(options.slots) || options.slots < 1)
@@ -110,6 +112,14 @@ export class PullRunner {
 
   get done(): Promise<void> {
     return this.#done ?? Promise.resolve();
+  }
+
+  /**
+   * Why the gateway refused this runner's credential (401: revoked, or never this gateway's), once it has:
+   * the runner then drains and stops, since no retry can help; undefined otherwise.
+   */
+  get refused(): string | undefined {
+    return this.#refused;
   }
 
   /** No new claims; the runs under way finish and report. Resolves when they have. */
@@ -188,9 +198,21 @@ export class PullRunner {
         failures = 0;
       } catch (error) {
         if (this.#draining.signal.aborted) break;
+        if (error instanceof GatewayApiError && error.status === 401) {
+          // A revoked or wrong credential: waiting cannot help. The runs under way end and report (they
+          // fail to report too, and their claims run out); the operator gets one clear line and exit 2.
+          if (this.#refused === undefined) {
+            this.#refused =
+              `the gateway refused this runner's credential (401: ${error.message}): it was revoked, or is ` +
+              "not this gateway's; make one with `proctor runners add <name>` and set PROCTOR_RUNNER_CREDENTIAL";
+            this.#o.log({ event: "refused", message: this.#refused });
+          }
+          void this.drain();
+          break;
+        }
         failures += 1;
         this.#o.log({ event: "error", slot, message: (error as Error).message });
-        // A gateway that refuses (401: a revoked credential) or is down: back off, and keep trying.
+        // A gateway that is down, or answers an error of its own: back off, and keep trying.
         await sleep(Math.min(1000 * 2 ** (failures - 1), MAX_BACKOFF_MS), undefined, {
           signal: this.#draining.signal,
         }).catch(() => undefined);
@@ -280,6 +302,8 @@ export function formatRunnerEvent(event: RunnerEvent, at = new Date()): string {
       return `${time} removed ${event.containers} container(s) of ${event.claim}: its claim is over`;
     case "error":
       return `${time} ${event.slot === undefined ? "" : `slot ${event.slot}: `}error: ${event.message}`;
+    case "refused":
+      return `${time} refused: ${event.message}`;
     case "draining":
       return `${time} draining: no new claims; the runs under way finish and report`;
     case "stopping":
