@@ -8,11 +8,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Competition } from "../config/index.js";
-import {
-  downloadPredictions,
-  uploadPredictions,
-  type ClaimView,
-} from "../gateway-api/index.js";
+import { downloadPredictions, uploadPredictions, type ClaimView } from "../gateway-api/index.js";
 import { roundScore } from "../leaderboard/index.js";
 import { rescorePredictions } from "../pipeline/evaluate.js";
 import { CompetitionSetupError } from "../pipeline/preflight.js";
@@ -54,8 +50,20 @@ export async function keepPredictions(
 ): Promise<void> {
   const { claim } = request;
   const tar = path.join(work, "predictions.tar");
+  const notKept = (why: string) =>
+    request.hooks?.notice?.(
+      `the predictions were not kept on the gateway (${why}): this attempt cannot be re-scored without ` +
+        `running it again`,
+    );
+  let files: number;
   try {
-    if ((await packPredictions(outDir, expected, tar)) === 0) return;
+    files = await packPredictions(outDir, expected, tar);
+  } catch {
+    // The names in the output folder are the program's: never in a (public) log line.
+    return notKept("they could not be packed");
+  }
+  if (files === 0) return;
+  try {
     await step(request, "keep the predictions on the gateway (for re-scoring)", () =>
       uploadPredictions(request.gateway, claim.submission.submission_id, claim.submission.attempt, tar, {
         claimToken: claim.claim_token,
@@ -63,10 +71,7 @@ export async function keepPredictions(
       }),
     );
   } catch (error) {
-    request.hooks?.notice?.(
-      `the predictions were not kept on the gateway (${(error as Error).message}): this attempt cannot ` +
-        `be re-scored without running it again`,
-    );
+    notKept((error as Error).message);
   }
 }
 
@@ -101,9 +106,10 @@ export async function evaluateRescore(
     await mkdir(outDir, { mode: 0o700 });
     await unpackPredictions(tar, outDir, caps);
   } catch (error) {
-    const message = `the kept predictions could not be fetched: ${(error as Error).message}`;
-    request.hooks?.error?.(message);
-    return unscored(message);
+    // The runner's own log (the organizers') gets why; the names in the tar are the program's, so the
+    // reported reason, which its owner may see, carries none of them.
+    request.hooks?.error?.(`the kept predictions could not be fetched: ${(error as Error).message}`);
+    return unscored("the kept predictions could not be fetched or unpacked (the organizers are told)");
   }
   if (typeof competition.scoring.metric !== "string") {
     // A custom scorer runs in a container (its own image, or the runtime image): make sure it is here.
