@@ -81,6 +81,16 @@ describe("proctor submit", () => {
     expect(ran.stderr).toBe("");
   });
 
+  it("says its place in the queue while it waits, and that it goes on when the wait is over (exit 3)", async () => {
+    const token = h.token("cli-queued");
+    const ran = await cli(submitCommand(), [zip, "--server", h.url, "--token", token, "--wait", "2s"]);
+    // No runner takes it here: the harness dispatches to GitHub, whose runners are seen once one claims.
+    expect(ran.stderr).toMatch(/#\d+ in the cpu queue; handed to the Actions runners/);
+    expect(ran.stderr.match(/in the cpu queue/g)).toHaveLength(1); // said once, not at every poll
+    expect(ran.stderr).toMatch(/still queued after 2.0s; it goes on/);
+    expect(ran.code).toBe(3);
+  });
+
   it("does not wait with --wait 0", async () => {
     const token = h.token("cli-nowait");
     const ran = await cli(submitCommand(), [

@@ -3,6 +3,7 @@ import cliProgress from "cli-progress";
 import { stat } from "node:fs/promises";
 import {
   CredentialsError,
+  describeQueuePlace,
   GatewayApiError,
   resolveCredentials,
   uploadSubmission,
@@ -211,15 +212,17 @@ export function submitCommand(): Command {
 
       if (!flags.json)
         process.stderr.write(`waiting for the result (up to ${formatDuration(flags.wait)})...\n`);
-      let lastState = submission.state;
+      // Said when it changes: the place in the queue (and the wait), then the runner it runs on.
+      let lastSaid = "";
       let view: SubmissionView;
       try {
         view = await waitForFinal(credentials, submission.submission_id, {
           timeoutMs: flags.wait,
           onUpdate: (v) => {
-            if (!flags.json && v.state !== lastState && v.state !== "final")
-              process.stderr.write(`${v.state}...\n`);
-            lastState = v.state;
+            if (flags.json || v.state === "final") return;
+            const said = describeQueuePlace(v) ?? `${v.state}...`;
+            if (said !== lastSaid) process.stderr.write(`${printable(said)}\n`);
+            lastSaid = said;
           },
         });
       } catch (error) {
