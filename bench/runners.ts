@@ -19,7 +19,7 @@
  *      p50/p99, and the gateway's RSS at start, middle and end (goal: ≥ 200/s, p99 < 100 ms, memory flat).
  *
  *   npm run bench runners [-- --only latency|drain|simulated] [--runs 20] [--count 200] [--participants 50]
- *                            [--queued 4000] [--sim-runners 300] [--sim-run-ms 2000] [--profile DIR]
+ *                            [--queued 8000] [--sim-runners 300] [--sim-run-ms 2000] [--profile DIR]
  *
  * Every container the runs made is removed by its claim's label (and the baseline's by BENCH_LABEL), and
  * the gateways' data dirs with the work folder. Timings are printed, never asserted.
@@ -120,7 +120,7 @@ function options(args: string[]): Options {
       participants: { type: "string", default: "50" },
       runners: { type: "string", default: "2" },
       slots: { type: "string", default: "2" },
-      queued: { type: "string", default: "4000" },
+      queued: { type: "string", default: "8000" },
       "sim-runners": { type: "string", default: "300" },
       "sim-run-ms": { type: "string", default: "2000" },
       profile: { type: "string" },
@@ -416,7 +416,8 @@ interface Simulated {
   claims: number[];
   reports: number[];
   heartbeats: number[];
-  rss: { start: number | null; middle: number | null; end: number | null; peak: number | null };
+  /** The gateway's RSS as the runners start, at each quarter of the reports, and its peak. */
+  rss: { start: number | null; quarters: (number | null)[]; peak: number | null };
   /**
    * The gateway's CPU time over the drain: per wall second (cores kept busy) and per request answered
    * (what decides its capacity on free cores; less noisy than latencies on a shared machine).
@@ -519,20 +520,18 @@ async function benchSimulated(work: Work, o: Options): Promise<Simulated> {
       }
     };
 
-    const rss: Simulated["rss"] = {
-      start: await procStatusBytes(pid, "VmRSS"),
-      middle: null,
-      end: null,
-      peak: null,
-    };
+    const rss: Simulated["rss"] = { start: await procStatusBytes(pid, "VmRSS"), quarters: [], peak: null };
     const cpuStart = await procCpuMs(pid);
     // The simulated runners share this process: its own lag is time the gateway is not to blame for.
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const wallStart = performance.now();
     const sampler = setInterval(() => {
-      if (rss.middle === null && reported >= o.queued / 2)
-        void procStatusBytes(pid, "VmRSS").then((bytes) => (rss.middle ??= bytes));
+      const quarter = rss.quarters.length;
+      if (quarter < 3 && reported >= (o.queued * (quarter + 1)) / 4) {
+        rss.quarters.push(null);
+        void procStatusBytes(pid, "VmRSS").then((bytes) => (rss.quarters[quarter] = bytes));
+      }
     }, 100);
     try {
       await Promise.all(Array.from({ length: o.simRunners }, (_, i) => simulate(i)));
@@ -542,7 +541,7 @@ async function benchSimulated(work: Work, o: Options): Promise<Simulated> {
     const wallMs = performance.now() - wallStart;
     lag.disable();
     const cpuEnd = await procCpuMs(pid);
-    rss.end = await procStatusBytes(pid, "VmRSS");
+    rss.quarters[3] = await procStatusBytes(pid, "VmRSS");
     rss.peak = await procStatusBytes(pid, "VmHWM");
 
     done.sort((a, b) => a - b);
@@ -655,8 +654,8 @@ export async function benchRunners(args = process.argv.slice(3)): Promise<void> 
       );
       const size = (b: number | null) => (b === null ? "?" : mb(b));
       console.log(
-        `    gateway RSS: start ${size(r.rss.start)}, middle ${size(r.rss.middle)}, end ${size(r.rss.end)} ` +
-          `(peak ${size(r.rss.peak)})`,
+        `    gateway RSS: start ${size(r.rss.start)}, at each quarter of the reports ` +
+          `${r.rss.quarters.map(size).join(", ")} (peak ${size(r.rss.peak)})`,
       );
       console.log(
         `    gateway CPU: ${r.gatewayCpu === null ? "?" : `${r.gatewayCpu.cores.toFixed(2)} cores, ${r.gatewayCpu.perRequestMs.toFixed(2)} ms per request answered (claims, heartbeats, reports)`}`,
