@@ -20,6 +20,7 @@ export function toEntry(record: SubmissionRecord): LeaderboardEntry {
     imageDigest: record.imageDigest ?? "",
     zipSha256: record.zipSha256,
     ...(record.modelsDigest !== null && { modelsDigest: record.modelsDigest }),
+    ...(record.scorerDigest !== null && { scorerDigest: record.scorerDigest }),
     ...(record.phase !== null && { phase: record.phase }),
   };
 }

@@ -32,6 +32,11 @@ export interface LeaderboardEntry {
    * absent where the run mounted none (no models, an image submission, no container ran, older entries).
    */
   modelsDigest?: string;
+  /**
+   * What scored it: the digest of the metric or custom scorer (scoring/setup-digest.ts, 64 hex); absent
+   * where it was not recorded. Public: the ground truth's digest never is an entry's.
+   */
+  scorerDigest?: string;
   /** The competition phase it was submitted in (timeline.phases[].name); absent where there are none. */
   phase?: string;
 }
@@ -63,6 +68,10 @@ export const LeaderboardEntrySchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be an OCI runtime name such as runc or runsc")
       .optional(),
     modelsDigest: z.string().regex(MODELS_DIGEST_PATTERN, MODELS_DIGEST_RULE).optional(),
+    scorerDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits (the metric's or scorer's sha256)")
+      .optional(),
     phase: z
       .string()
       .regex(

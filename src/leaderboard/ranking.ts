@@ -38,6 +38,9 @@ export interface RankedRow {
   imageDigest: string | null;
   /** The models image digest the selected entry had mounted (null when it had none). */
   modelsDigest: string | null;
+  /** The selected entry's submission (zip or image archive) sha256 and what scored it; null when unknown. */
+  submissionSha256: string | null;
+  scorerDigest: string | null;
   submittedAt: string | null;
   /** The participant's entries, infrastructure errors excluded. */
   entries: number;
@@ -192,6 +195,8 @@ export function rankEntries(
       submissionId: r.selected.entry.submissionId,
       imageDigest: r.selected.entry.imageDigest || null,
       modelsDigest: r.selected.entry.modelsDigest ?? null,
+      submissionSha256: r.selected.entry.zipSha256 || null,
+      scorerDigest: r.selected.entry.scorerDigest ?? null,
       submittedAt: new Date(r.selected.at).toISOString(),
       entries: r.group.entries,
       lastSubmittedAt: r.group.lastSubmittedAt,
@@ -209,6 +214,8 @@ export function rankEntries(
       submissionId: selected?.entry.submissionId ?? null,
       imageDigest: selected?.entry.imageDigest || null,
       modelsDigest: selected?.entry.modelsDigest ?? null,
+      submissionSha256: selected?.entry.zipSha256 || null,
+      scorerDigest: selected?.entry.scorerDigest ?? null,
       submittedAt: selected === undefined ? null : new Date(selected.at).toISOString(),
       entries: group.entries,
       lastSubmittedAt: group.lastSubmittedAt,

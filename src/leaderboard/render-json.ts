@@ -26,7 +26,10 @@
  *     "imageDigest": string | null,  // the runtime image the selected entry ran with (sha256:…)
  *     "imageRecord": string | null,  // where that digest is recorded (runtime/published.json), when known
  *     "modelsDigest": string | null, // the models image it had at /code_execution/models (sha256:…); null: none
- *     "modelsRecord": string | null  // where those models are listed (runtime/models.yml), when known
+ *     "modelsRecord": string | null, // where those models are listed (runtime/models.yml), when known
+ *     "submissionSha256": string | null, // the selected entry's submitted file (zip or image archive)
+ *     "scorerDigest": string | null  // what scored it: the metric's or custom scorer's sha256 (never the
+ *                                    // ground truth's: it would let anyone test guesses of a small label set)
  *   }]
  * }
  * ```
@@ -51,6 +54,8 @@ export interface LeaderboardJsonRow {
   imageRecord: string | null;
   modelsDigest: string | null;
   modelsRecord: string | null;
+  submissionSha256: string | null;
+  scorerDigest: string | null;
 }
 
 export interface LeaderboardJson {
@@ -101,6 +106,8 @@ export function leaderboardJson(standings: Standings, options: RenderOptions): L
       imageRecord: row.imageDigest === null ? null : record.image,
       modelsDigest: row.modelsDigest,
       modelsRecord: row.modelsDigest === null ? null : record.models,
+      submissionSha256: row.submissionSha256,
+      scorerDigest: row.scorerDigest,
     })),
   };
 }

@@ -97,6 +97,8 @@ describe("renderJson", () => {
           imageRecord: null,
           modelsDigest: null,
           modelsRecord: null,
+          submissionSha256: "cd".repeat(32),
+          scorerDigest: null,
         },
         {
           rank: 2,
@@ -112,6 +114,8 @@ describe("renderJson", () => {
           imageRecord: null,
           modelsDigest: null,
           modelsRecord: null,
+          submissionSha256: "cd".repeat(32),
+          scorerDigest: null,
         },
         {
           rank: null,
@@ -127,6 +131,8 @@ describe("renderJson", () => {
           imageRecord: null,
           modelsDigest: null,
           modelsRecord: null,
+          submissionSha256: null,
+          scorerDigest: null,
         },
       ],
     });
@@ -146,7 +152,23 @@ describe("renderJson", () => {
       "imageRecord",
       "modelsDigest",
       "modelsRecord",
+      "submissionSha256",
+      "scorerDigest",
     ]);
+  });
+
+  it("names what scored each row (the metric's or scorer's digest) and the submission, never the ground truth", () => {
+    const scorer = "5c".repeat(32);
+    const board = rankEntries(
+      [makeEntry({ participant: "ada", publicScore: 0.5, scorerDigest: scorer })],
+      rules,
+    );
+    const json = JSON.parse(renderJson(board, { competition: "x", generatedAt }));
+    expect(json.rows[0]).toMatchObject({ scorerDigest: scorer, submissionSha256: "cd".repeat(32) });
+    expect(JSON.stringify(json)).not.toMatch(/ground/i);
+    expect(() => validateEntry(makeEntry({ submissionId: "s", scorerDigest: "f1_macro" }))).toThrow(
+      /scorerDigest: must be 64 lowercase hex digits/,
+    );
   });
 
   it("publishes private standings only when asked", () => {

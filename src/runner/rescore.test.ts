@@ -209,6 +209,13 @@ describe("re-scoring kept predictions", () => {
         submissionId: id,
         publicScore: accuracyScore,
       });
+      // The public board names what scored it and the submission, never the ground truth.
+      const published = (await (await fetch(`${url}/v1/leaderboard`)).json()) as {
+        rows: Record<string, unknown>[];
+      };
+      const row = published.rows.find((x) => x["submissionId"] === id);
+      expect(row).toMatchObject({ scorerDigest: r.scorerDigest, submissionSha256: r.zipSha256 });
+      expect(JSON.stringify(published)).not.toContain(r.groundTruthDigest!);
       // The program never ran again: no container was made for either re-score's claim.
       expect(await containersCreated(`${id}.2`, started)).toEqual([]);
       expect(await containersCreated(`${id}.3`, started)).toEqual([]);
