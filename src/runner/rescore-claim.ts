@@ -139,11 +139,13 @@ export async function evaluateRescore(
   });
   if (!scored)
     return unscored("the competition's setup on the runner is incomplete (the organizers are told)");
+  const by = await scoredBy(competition, paths.groundTruth);
   const outcome = {
     ...unrunOutcome(id, attempt),
     status: scored.status,
     publicScore: roundScore(scored.scores.public, competition.leaderboard.precision),
     durationMs: Date.now() - started,
+    ...(by.scorerDigest && { scorerDigest: by.scorerDigest }),
   };
   return {
     outcome,
@@ -153,7 +155,7 @@ export async function evaluateRescore(
       sealedPrivateScore: scored.sealedPrivateScore,
       problems: scored.problems,
       diagnosis: scored.diagnosis,
-      ...(await scoredBy(competition, paths.groundTruth)),
+      ...(by.groundTruthDigest && { groundTruthDigest: by.groundTruthDigest }),
     },
   };
 }

@@ -60,6 +60,8 @@ export interface Outcome {
   imageDigest: string;
   /** The models image the run had at /code_execution/models (sha256:…); absent when it had none. */
   modelsDigest?: string;
+  /** What scored it: the metric's or custom scorer's sha256 (public; the ground truth's is the report's only). */
+  scorerDigest?: string;
   /** Coarse (usageReport): what the run used, shown with the status. */
   usage?: Usage;
 }
@@ -304,6 +306,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
     // Predictions that went to scoring are kept on the gateway, so a metric fix re-scores them.
     const scored = evaluation.run.status === "succeeded";
     if (scored) await keepPredictions(request, path.join(work, "out"), evaluation.expectedOutput, work);
+    const by = scored ? await scoredBy(competition, request.paths!.groundTruth) : {};
     const outcome: Outcome = {
       submissionId,
       attempt,
@@ -312,6 +315,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
       durationMs: evaluation.run.durationMs,
       imageDigest: evaluation.entry.imageDigest,
       ...(evaluation.entry.modelsDigest && { modelsDigest: evaluation.entry.modelsDigest }),
+      ...(by.scorerDigest && { scorerDigest: by.scorerDigest }),
       ...(evaluation.run.metrics && {
         usage: usageReport(evaluation.run.metrics, {
           runtime: evaluation.run.runtime,
@@ -330,7 +334,7 @@ async function evaluateClaimed(request: RunClaimRequest, stopped: AbortSignal): 
         stderr: evaluation.logs.stderr,
         problems: evaluation.problems,
         diagnosis: evaluation.diagnosis,
-        ...(scored && (await scoredBy(competition, request.paths!.groundTruth))),
+        ...(by.groundTruthDigest && { groundTruthDigest: by.groundTruthDigest }),
         ...(evaluation.logs.visibility !== "none" && {
           resultsJson:
             (await readResultsJson(
@@ -382,13 +386,14 @@ export function entryOf(
     imageDigest: outcome.imageDigest,
     zipSha256: submission.submission_sha256,
     ...(outcome.modelsDigest && { modelsDigest: outcome.modelsDigest }),
+    ...(outcome.scorerDigest && { scorerDigest: outcome.scorerDigest }),
     ...(submission.phase !== null && { phase: submission.phase }),
   };
 }
 
 interface ReportDetails {
   reason: string;
-  scorerDigest?: string;
+  /** Organizer-only (the report's): never on an entry or a public page. */
   groundTruthDigest?: string;
   sealedPrivateScore?: string | null;
   stdout?: string;
@@ -425,7 +430,7 @@ async function reportToGateway(
     ...(details.problems !== undefined && { problems: details.problems }),
     ...(details.diagnosis !== undefined && { diagnosis: details.diagnosis }),
     ...(details.resultsJson !== undefined && { resultsJson: details.resultsJson }),
-    ...(details.scorerDigest !== undefined && { scorerDigest: details.scorerDigest }),
+    ...(outcome.scorerDigest !== undefined && { scorerDigest: outcome.scorerDigest }),
     ...(details.groundTruthDigest !== undefined && { groundTruthDigest: details.groundTruthDigest }),
   });
   const sent = await sendResultReport(gateway, outcome.submissionId, report);
