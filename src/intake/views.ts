@@ -59,10 +59,16 @@ const WAITING = describeReasonClass({ kind: "organizer_fault" });
 const participantReason = (status: RunStatus | null, reason: string | null) =>
   status === "scorer_failed" ? WAITING : reason;
 
-/** The attempts that ended with a result other than the standing one (a cancelled one shows as `state`). */
+/**
+ * The attempts that ended with a result other than the standing one (a cancelled one shows as `state`).
+ * A re-score that does not stand is the organizers' (a dry run, or one they did not apply): not shown.
+ */
 function otherAttempts(record: SubmissionRecord): AttemptRecord[] {
   return record.attempts.flatMap((a) =>
-    a.attempt === record.standingAttempt || a.status === null || a.status === "cancelled"
+    a.attempt === record.standingAttempt ||
+    a.status === null ||
+    a.status === "cancelled" ||
+    a.job === "rescore"
       ? []
       : [{ attempt: a.attempt, status: a.status, reason: a.reason ?? "", at: a.endedAt ?? "" }],
   );

@@ -189,6 +189,8 @@ describe("re-scoring kept predictions", () => {
       expect(standing(id)).toEqual({ status: "succeeded", publicScore: f1, standingAttempt: 1 });
       expect(JSON.stringify(gateway.intake.standings())).toBe(board);
       expect(gateway.intake.resultsVersion).toBe(version);
+      // Its owner is not shown the organizers' dry run as an attempt of theirs.
+      expect(gateway.intake.get("ada", id).earlier_attempts).toEqual([]);
 
       const applied = await rescore(organizer(), accuracy, { ids: [id], dryRun: false, waitMs: PATIENCE_MS });
       expect(applied.applied).toEqual([id]);
