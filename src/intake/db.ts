@@ -976,7 +976,9 @@ export class IntakeDb {
     return (
       this.#db
         .prepare<[string], { n: number }>(
-          "SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND state IN ('queued', 'running')",
+          // An organizers' re-score is theirs: it never holds a participant's upload back.
+          `SELECT COUNT(*) AS n FROM submissions WHERE participant = ? AND state IN ('queued', 'running')
+             AND job = 'run'`,
         )
         .get(participant)?.n ?? 0
     );

@@ -75,6 +75,8 @@ describe("rescores", () => {
       [bob, 2, 1],
     ]);
     expect(rescores.results(jobs).map((r) => r.progress)).toEqual(["waiting", "waiting"]);
+    // The organizers' re-scores never count as the participants' active runs (max_active_runs).
+    expect(db.countActive("ada")).toBe(0);
 
     rescored(ada, scored(0.7));
     rescored(bob, scored(0.85));
