@@ -250,10 +250,20 @@ async function prepareHolder(request: EarlyRequest, resources: RunResources): Pr
       return;
     }
     // Anything else (never started, gone early, interrupted): remove it and its volume now, and wait.
+    // Removed before its input ends: the end of input starts the engine's own removal (AutoRemove). Where
+    // the engine refuses ours anyway (its removal under way: 409; a kill not seen in time under load: 500),
+    // the end of input lets it go by itself: wait for that, then make sure.
+    const remove = () =>
+      onEngine("removing the output holder container", () => container.remove({ force: true, v: true }));
+    await remove().catch(async (error: unknown) => {
+      if (isGone(error)) return;
+      stdin?.destroy();
+      await Promise.race([container.wait({ condition: "removed" }), delay(HOLDER_GONE_MS)]).catch(
+        () => undefined,
+      );
+      await remove().catch(ignoreGone);
+    });
     stdin?.destroy();
-    await onEngine("removing the output holder container", () =>
-      container.remove({ force: true, v: true }),
-    ).catch(ignoreGone);
     if (volume)
       await onEngine("removing the output volume", () => docker.getVolume(volume).remove()).catch(ignoreGone);
   });
@@ -279,9 +289,18 @@ async function prepareHolder(request: EarlyRequest, resources: RunResources): Pr
   return { container, volume, mountpoint: mount?.Source, held, started, copied };
 }
 
+/** How long a holder the engine would not remove may take to go by itself (it exits at the end of its input). */
+const HOLDER_GONE_MS = 30_000;
+
+/** The engine found nothing to remove (404): an engine call's error, or dockerode's own. */
+function isGone(error: unknown): boolean {
+  const e = error as { statusCode?: number; cause?: { statusCode?: number } };
+  return (e.cause?.statusCode ?? e.statusCode) === 404;
+}
+
 /** A removal that found nothing to remove (404) has nothing left to do. */
 function ignoreGone(error: unknown): void {
-  if ((error as { cause?: { statusCode?: number } }).cause?.statusCode !== 404) throw error;
+  if (!isGone(error)) throw error;
 }
 
 async function execute(
