@@ -81,14 +81,18 @@ export async function saveAlgorithmImage(
   const tag = options.tag ?? `proctor-test-algorithm/${path.basename(dir).toLowerCase()}:latest`;
   await writeFile(path.join(dir, "predict.sh"), options.script ?? PREDICT_SH, { mode: 0o755 });
   const user = options.user ?? "1000";
+  // A step of its own first: the classic builder would otherwise reuse the layers of a same Dockerfile
+  // built at once by another test, and that test's removal of its image prunes them under this build.
+  const unique = `LABEL org.proctor.test.build=${path.basename(dir).toLowerCase()}`;
   await writeFile(
     path.join(dir, "Dockerfile"),
     [
       ...(options.wholeBase
-        ? [`FROM ${baseImage}`]
+        ? [`FROM ${baseImage}`, unique]
         : [
             `FROM ${baseImage} AS base`,
             "FROM scratch",
+            unique,
             "COPY --from=base /usr/bin/dash /bin/sh",
             "COPY --from=base /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libc.so.6",
             "COPY --from=base /lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2",
