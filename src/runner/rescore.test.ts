@@ -6,11 +6,9 @@
  * made for either re-score (the engine's own event log says so). A missing predictions file and a failing
  * scorer each leave the earlier score, and say why.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rescore } from "../cli/admin-rescore.js";
 import { loadCompetition, type Competition } from "../config/index.js";
@@ -19,12 +17,12 @@ import { upload, zipOf } from "../gateway/test-support/harness.js";
 import type { SubmissionView } from "../gateway-api/index.js";
 import { labelledContainers, removeLabelled } from "../sandbox/index.js";
 import { CLAIM_LABEL, PullRunner, type RunnerEvent } from "./index.js";
+import { containersCreated } from "./test-support/containers-created.js";
 import { exampleCompetitionYml } from "./test-support/example-competition.js";
 
 const IMAGE = "proctor/runtime:cpu-offline";
 /** Generous: two cores are shared by everything; nothing here asserts a time. */
 const PATIENCE_MS = 240_000;
-const run = promisify(execFile);
 
 let gateway: Gateway;
 let url: string;
@@ -109,26 +107,6 @@ async function scoredSubmission(participant: string): Promise<string> {
     return r.state === "final" && r;
   });
   return id;
-}
-
-/** Containers the engine created for a claim (its label) since `since` (the engine's event log). */
-async function containersCreated(claim: string, since: Date): Promise<string[]> {
-  const { stdout } = await run("docker", [
-    "events",
-    "--since",
-    String(Math.floor(since.getTime() / 1000) - 1),
-    "--until",
-    String(Math.ceil(Date.now() / 1000) + 1),
-    "--filter",
-    "type=container",
-    "--filter",
-    "event=create",
-    "--filter",
-    `label=${CLAIM_LABEL}=${claim}`,
-    "--format",
-    "{{.Actor.ID}}",
-  ]);
-  return stdout.split("\n").filter(Boolean);
 }
 
 const organizer = () => gateway.intake.organizer;
