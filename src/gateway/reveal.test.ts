@@ -209,6 +209,9 @@ describe("the organizers' export", () => {
       expect.objectContaining({ attempt: 1, status: "succeeded", public_score: 0.75 }),
     ]);
     expect(answer.text).not.toContain("sealed");
+    expect(Object.keys(row("bob"))).toEqual(
+      expect.arrayContaining(["image_digest", "models_digest", "scorer_digest", "ground_truth_digest"]),
+    );
   });
 
   it("gives the same as CSV, with formula-like text made inert", async () => {

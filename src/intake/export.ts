@@ -1,6 +1,7 @@
 /**
  * Every submission for the organizers (`GET /v1/admin/export?format=csv|json`, `proctor admin export`): its
- * phase, attempts and their statuses, the standing status and scores, what it ran with, and whether it or
+ * phase, attempts and their statuses, the standing status and scores, what it ran and was scored with (the
+ * image, models, scorer and ground truth digests: the last is for organizers only), and whether it or
  * its participant is disqualified. A private score appears only once revealed, and only for the entries the
  * final selection kept (reveal.ts): the sealed values never leave the record.
  */
@@ -37,6 +38,10 @@ export interface ExportRow {
   disqualified: string | null;
   submission_sha256: string;
   image_digest: string | null;
+  /** What made the standing score: the models image, the metric or scorer, the ground truth (organizers only). */
+  models_digest: string | null;
+  scorer_digest: string | null;
+  ground_truth_digest: string | null;
   duration_ms: number | null;
   attempts: ExportedAttempt[];
 }
@@ -89,6 +94,9 @@ function exportRow(
     disqualified: r.disqualified ?? (participantOut === undefined ? null : `participant: ${participantOut}`),
     submission_sha256: r.zipSha256,
     image_digest: r.imageDigest,
+    models_digest: r.modelsDigest,
+    scorer_digest: r.scorerDigest,
+    ground_truth_digest: r.groundTruthDigest,
     duration_ms: r.durationMs,
     attempts: r.attempts.map((a) => ({
       attempt: a.attempt,
@@ -115,6 +123,9 @@ const CSV_COLUMNS = [
   "disqualified",
   "submission_sha256",
   "image_digest",
+  "models_digest",
+  "scorer_digest",
+  "ground_truth_digest",
   "duration_ms",
   "attempts",
   "attempt_statuses",
