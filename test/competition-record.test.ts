@@ -12,9 +12,10 @@ import { FakeClock, getJson, rawRequest, upload, zipOf } from "../src/gateway/te
 import type { SubmissionView } from "../src/gateway-api/index.js";
 import { startFakeGitHub, type FakeGitHub } from "../src/github/test-support/fake-github.js";
 import { generateSealingKeys } from "../src/leaderboard/index.js";
-import { CLAIM_LABEL, PullRunner, type RunnerEvent } from "../src/runner/index.js";
+import { CLAIM_LABEL } from "../src/runner/index.js";
 import { containersCreated } from "../src/runner/test-support/containers-created.js";
 import { exampleCompetitionYml } from "../src/runner/test-support/example-competition.js";
+import { PATIENCE_MS, TestRunner } from "../src/runner/test-support/test-runner.js";
 import { labelledContainers, removeLabelled } from "../src/sandbox/index.js";
 
 /**
@@ -26,8 +27,6 @@ import { labelledContainers, removeLabelled } from "../src/sandbox/index.js";
  * score without running the program; a disqualified participant is on no board and marked in the export;
  * the reveal after the end publishes the private board on the gateway and on the leaderboard branch.
  */
-const IMAGE = "proctor/runtime:cpu-offline";
-const PATIENCE_MS = 240_000;
 const keys = generateSealingKeys();
 
 let dir: string;
@@ -35,9 +34,8 @@ let gateway: Gateway;
 let github: FakeGitHub;
 let url: string;
 let credential: string;
-let runner: PullRunner | undefined;
+let runner: TestRunner;
 const clock = new FakeClock(new Date("2025-03-02T12:00:00Z"));
-const events: RunnerEvent[] = [];
 const made: string[] = [];
 const tokens = new Map<string, string>();
 
@@ -59,33 +57,6 @@ timeline:
   return loadCompetition(file);
 }
 
-async function runnerWith(scoring: Competition): Promise<void> {
-  await runner?.drain();
-  runner = new PullRunner({
-    gateway: { server: url, token: credential },
-    kind: "cpu",
-    slots: 1,
-    competition: scoring,
-    image: IMAGE,
-    local: true,
-    name: "record-runner",
-    waitMs: 1000,
-    log: (event) => events.push(event),
-  });
-  void runner.start();
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + PATIENCE_MS;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
-      throw new Error(`gave up waiting for ${what}\n${events.map((e) => JSON.stringify(e)).join("\n")}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 const organizer = () => gateway.intake.organizer;
 const tokenOf = (participant: string) => {
   if (!tokens.has(participant)) tokens.set(participant, gateway.intake.tokens.add(participant).token);
@@ -102,7 +73,7 @@ async function scored(participant: string): Promise<string> {
   expect(response.status, response.text).toBe(202);
   const id = (response.json()["submission"] as SubmissionView).submission_id;
   made.push(id);
-  const record = await until(`${id} scored`, () => {
+  const record = await runner.until(`${id} scored`, () => {
     const r = organizer().submission(id);
     return r.state === "final" && r;
   });
@@ -137,7 +108,8 @@ beforeAll(async () => {
   await gateway.app.listen({ port: 0, host: "127.0.0.1" });
   url = gateway.publicUrl();
   credential = gateway.intake.runners.add("record-runner").token;
-  await runnerWith(f1);
+  runner = new TestRunner({ server: url, token: credential }, "record-runner");
+  await runner.with(f1);
 }, PATIENCE_MS);
 
 afterAll(async () => {
@@ -183,7 +155,7 @@ describe("a two-phase competition from open to prize", () => {
   it(
     "a re-run that fails, and a re-run cancelled while queued, keep the earlier score",
     async () => {
-      await runner!.drain(); // the organizer's re-runs are answered by hand below
+      await runner.drain(); // the organizer's re-runs are answered by hand below
       const before = await scoreOf("alice");
       const id = ids["alice"]!;
       const rerun = organizer().rerun(id);
@@ -227,7 +199,7 @@ describe("a two-phase competition from open to prize", () => {
     async () => {
       const started = new Date();
       const accuracy = await competition("accuracy");
-      await runnerWith(accuracy);
+      await runner.with(accuracy);
       const id = ids["bob"]!;
       const before = await scoreOf("bob");
       const dry = await rescore(organizer(), accuracy, { ids: [id], dryRun: true, waitMs: PATIENCE_MS });

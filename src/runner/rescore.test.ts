@@ -16,13 +16,10 @@ import { createGateway, type Gateway } from "../gateway/index.js";
 import { upload, zipOf } from "../gateway/test-support/harness.js";
 import type { SubmissionView } from "../gateway-api/index.js";
 import { labelledContainers, removeLabelled } from "../sandbox/index.js";
-import { CLAIM_LABEL, PullRunner, type RunnerEvent } from "./index.js";
+import { CLAIM_LABEL } from "./index.js";
 import { containersCreated } from "./test-support/containers-created.js";
 import { exampleCompetitionYml } from "./test-support/example-competition.js";
-
-const IMAGE = "proctor/runtime:cpu-offline";
-/** Generous: two cores are shared by everything; nothing here asserts a time. */
-const PATIENCE_MS = 240_000;
+import { PATIENCE_MS, TestRunner } from "./test-support/test-runner.js";
 
 let gateway: Gateway;
 let url: string;
@@ -30,8 +27,7 @@ let credential: string;
 let dir: string;
 let yml: string;
 const made: string[] = [];
-let runner: PullRunner | undefined;
-const events: RunnerEvent[] = [];
+let runner: TestRunner;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "proctor-rescore-"));
@@ -45,6 +41,7 @@ beforeAll(async () => {
   await gateway.app.listen({ port: 0, host: "127.0.0.1" });
   url = gateway.publicUrl();
   credential = gateway.intake.runners.add("rescore-runner").token;
+  runner = new TestRunner({ server: url, token: credential }, "rescorer");
 });
 
 afterAll(async () => {
@@ -63,34 +60,6 @@ async function competitionWith(metric: string): Promise<Competition> {
   return loadCompetition(file);
 }
 
-/** Runs the runner that has `competition` (the one before it drains first). */
-async function runnerWith(competition: Competition): Promise<void> {
-  await runner?.drain();
-  runner = new PullRunner({
-    gateway: { server: url, token: credential },
-    kind: "cpu",
-    slots: 1,
-    competition,
-    image: IMAGE,
-    local: true,
-    name: "rescorer",
-    waitMs: 1000,
-    log: (event) => events.push(event),
-  });
-  void runner.start();
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + PATIENCE_MS;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
-      throw new Error(`gave up waiting for ${what}\n${events.map((e) => JSON.stringify(e)).join("\n")}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** The example submission, scored by a runner: its id. */
 async function scoredSubmission(participant: string): Promise<string> {
   const token = gateway.intake.tokens.add(participant).token;
@@ -102,7 +71,7 @@ async function scoredSubmission(participant: string): Promise<string> {
   expect(response.status, response.text).toBe(202);
   const id = (response.json()["submission"] as SubmissionView).submission_id;
   made.push(id);
-  await until(`${id} scored`, () => {
+  await runner.until(`${id} scored`, () => {
     const r = gateway.intake.organizer.submission(id);
     return r.state === "final" && r;
   });
@@ -123,7 +92,7 @@ describe("re-scoring kept predictions", () => {
   it(
     "keeps a scored run's predictions on the gateway (0600, organizer-only) with what scored it",
     async () => {
-      await runnerWith(await competitionWith("f1_macro"));
+      await runner.with(await competitionWith("f1_macro"));
       id = await scoredSubmission("ada");
       const r = organizer().submission(id);
       expect(r.status, r.reason ?? "").toBe("succeeded");
@@ -148,7 +117,7 @@ describe("re-scoring kept predictions", () => {
     "after a metric change, --dry-run shows old and new and changes nothing; rescore applies it; no program runs",
     async () => {
       const accuracy = await competitionWith("accuracy");
-      await runnerWith(accuracy);
+      await runner.with(accuracy);
       const version = gateway.intake.resultsVersion;
       const board = JSON.stringify(gateway.intake.standings());
 
@@ -209,7 +178,7 @@ describe("re-scoring kept predictions", () => {
       const broken = await competitionWith(
         '{ custom: { name: Broken, direction: higher, command: [sh, -c, "echo no >&2; exit 3"] } }',
       );
-      await runnerWith(broken);
+      await runner.with(broken);
       const before = standing(id);
       const report = await rescore(organizer(), broken, { ids: [id], dryRun: false, waitMs: PATIENCE_MS });
       const [job] = report.jobs;
