@@ -468,6 +468,21 @@ export function logVisibility(competition: Competition, phase: Phase): LogVisibi
 }
 
 /**
+ * The run's limits in `phase`: competition.yml's `limits`, with what the timeline's phase sets over them.
+ * A phase that changes the memory gets the memory-backed folders' caps derived from it (derivedCaps), so
+ * they always fit.
+ */
+export function phaseLimits(competition: Competition, phase: Phase): SandboxLimits {
+  const own = phaseNamed(competition.lifecycle, phase)?.limits;
+  if (!own) return competition.limits;
+  return {
+    ...competition.limits,
+    ...own,
+    ...(own.memoryBytes !== undefined && derivedCaps(own.memoryBytes)),
+  };
+}
+
+/**
  * The kind of run `phase` is, for `logs:` and the runners' data: a timeline phase by its data (public sample:
  * smoke_test, hidden set: evaluation); local and smoke_test as named; anything else as the hidden set, whose
  * logs are the most guarded.

@@ -4,6 +4,7 @@ export {
   imageRef,
   logVisibility,
   logKind,
+  phaseLimits,
   competitionSchema,
   type Competition,
   type LoadOptions,

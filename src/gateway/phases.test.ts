@@ -25,7 +25,7 @@ timeline:
   end: 2025-04-01T00:00:00Z
   phases:
     - { name: warm-up, start: 2025-03-01T00:00:00Z, data: public_sample, daily_limit: 2 }
-    - { name: main_round, title: The main round, start: 2025-03-10T00:00:00Z }
+    - { name: main_round, title: The main round, start: 2025-03-10T00:00:00Z, limits: { time: 5m } }
 final_selection: { mode: chosen, count: 1 }
 `;
 
@@ -126,6 +126,11 @@ describe("the pages and the runners know the phase", () => {
     expect(landing).toContain("Next: The main round from");
     expect(landing).toContain("(3 per day (UTC), 10 in all)");
     expect(landing).toContain("The main round (final: its entries decide the final ranking)");
+    expect(landing).toContain("Each run: 2.0s wall clock"); // the harness's limits.time in the warm-up
+    h.clock.now = new Date("2025-03-12T00:00:00Z");
+    expect((await getJson(h, "/")).text).toContain("Each run: 5m0s wall clock");
+    // A run of the main round is given up on only after its own, longer, time limit.
+    expect(h.gateway.intake.stuckAfterMs).toBeGreaterThanOrEqual(5 * 60_000);
     h.clock.now = new Date("2025-03-12T00:00:00Z");
   });
 

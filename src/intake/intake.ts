@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { imageMountFolders, type Competition, type Phase } from "../config/index.js";
+import { imageMountFolders, phaseLimits, type Competition, type Phase } from "../config/index.js";
 import { DEFAULT_MODEL_LIMITS } from "../config/submission.js";
 import { finalPhase, phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
 import {
@@ -338,7 +338,13 @@ export class Intake {
 
   /** Where a stuck run is given up on: time limit + grace + the intake's own grace. */
   get stuckAfterMs(): number {
-    return this.competition.limits.timeLimitMs + this.competition.limits.graceMs + this.#runningGraceMs;
+    // The longest of any phase: a phase may give its runs more time than competition.yml's `limits`.
+    const { competition } = this;
+    const all = [
+      competition.limits,
+      ...competition.lifecycle.phases.map((p) => phaseLimits(competition, p.name)),
+    ];
+    return Math.max(...all.map((l) => l.timeLimitMs + l.graceMs)) + this.#runningGraceMs;
   }
 
   // ---- participants -------------------------------------------------------------------------------

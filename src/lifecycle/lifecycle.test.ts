@@ -112,7 +112,12 @@ describe("phases", () => {
     const l = phases([
       { name: "warm-up", start: "2025-03-01T00:00:00Z", data: "public_sample" },
       { name: "smoke_test", start: "2025-03-05T00:00:00Z" },
-      { name: "main_round", start: "2025-03-10T00:00:00Z", max_active_runs: 2 },
+      {
+        name: "main_round",
+        start: "2025-03-10T00:00:00Z",
+        max_active_runs: 2,
+        limits: { time: "30m", cpus: 4 },
+      },
       { name: "evaluation", start: "2025-03-20T00:00:00Z", title: "The last word" },
     ]);
     expect(l.phases.map((p) => [p.name, p.title, p.data])).toEqual([
@@ -121,7 +126,8 @@ describe("phases", () => {
       ["main_round", "Main round", "hidden"],
       ["evaluation", "The last word", "hidden"],
     ]);
-    expect(l.phases[2]).toMatchObject({ maxActiveRuns: 2 });
+    expect(l.phases[2]).toMatchObject({ maxActiveRuns: 2, limits: { timeLimitMs: 1_800_000, cpus: 4 } });
+    expect(l.phases[0]!.limits).toBeUndefined();
   });
 
   it("have exactly one final phase: the one marked final, else the last", () => {

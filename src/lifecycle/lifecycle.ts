@@ -16,6 +16,7 @@
  *         logs: full                   # default logs.smoke_test (public_sample) or logs.evaluation (hidden)
  *         daily_limit: 20              # override leaderboard.daily_limit / total_limit in this phase
  *         max_active_runs: 2           # overrides max_active_runs in this phase
+ *         limits: { time: 30m, memory: 8g, cpus: 4 }   # the run's limits here (over `limits:`)
  *         runner_paths: { data_dir: /srv/proctor/sample, ground_truth: /srv/proctor/sample_gt.csv }
  *       - name: final
  *         start: 2025-03-15T00:00:00Z
@@ -26,6 +27,7 @@
  */
 import { z } from "zod";
 import type { LeaderboardEntry } from "../leaderboard/index.js";
+import { durationField, sizeField } from "../yaml/units.js";
 
 const LOG_VISIBILITY = ["full", "tail", "none"] as const;
 export type PhaseName = string;
@@ -59,6 +61,16 @@ const phaseSchema = z
     final: z.boolean().optional(),
     data: z.enum(["public_sample", "hidden"]).optional(),
     max_active_runs: limit.optional(),
+    /** The run's limits in this phase, over competition.yml's `limits` (e.g. more time for the final). */
+    limits: z
+      .object({
+        time: durationField.optional(),
+        grace: durationField.optional(),
+        memory: sizeField.optional(),
+        cpus: z.number().positive("must be more than 0").optional(),
+      })
+      .strict()
+      .optional(),
     logs: z.enum(LOG_VISIBILITY).optional(),
     daily_limit: limit.optional(),
     total_limit: limit.optional(),
@@ -132,6 +144,8 @@ export interface LifecyclePhase {
   dailyLimit?: number | null;
   totalLimit?: number | null;
   maxActiveRuns?: number | null;
+  /** The run's limits in this phase, where they differ from competition.yml's `limits`. */
+  limits?: { timeLimitMs?: number; graceMs?: number; memoryBytes?: number; cpus?: number };
   runnerPaths?: { dataDir: string; groundTruth: string };
 }
 
@@ -178,6 +192,14 @@ export function resolveLifecycle(input: {
     ...(p.daily_limit !== undefined && { dailyLimit: p.daily_limit }),
     ...(p.total_limit !== undefined && { totalLimit: p.total_limit }),
     ...(p.max_active_runs !== undefined && { maxActiveRuns: p.max_active_runs }),
+    ...(p.limits && {
+      limits: {
+        ...(p.limits.time !== undefined && { timeLimitMs: p.limits.time }),
+        ...(p.limits.grace !== undefined && { graceMs: p.limits.grace }),
+        ...(p.limits.memory !== undefined && { memoryBytes: p.limits.memory }),
+        ...(p.limits.cpus !== undefined && { cpus: p.limits.cpus }),
+      },
+    }),
     ...(p.runner_paths && {
       runnerPaths: { dataDir: p.runner_paths.data_dir, groundTruth: p.runner_paths.ground_truth },
     }),

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { logVisibility, type Competition, type Phase } from "../config/index.js";
+import { logVisibility, phaseLimits, type Competition, type Phase } from "../config/index.js";
 import { sealScore, type LeaderboardEntry, type LeaderboardStore } from "../leaderboard/index.js";
 import { visibleLog, type Diagnosis, type LogVisibility } from "../logs/index.js";
 import {
@@ -192,13 +192,14 @@ function runSandboxed(
 ): Promise<SubmissionRunResult> {
   const { competition } = request;
   const kind = request.kind ?? competition.submission.kind;
+  const limits = phaseLimits(competition, request.phase);
   return kind === "image"
     ? runImageSubmission({
         archivePath: request.zipPath,
         helperImage: request.image,
         dataDir: paths.dataDir,
         outputDir: paths.outputDir,
-        limits: competition.limits,
+        limits,
         image:
           competition.submission.kind === "image" ? competition.submission.image : DEFAULT_IMAGE_SUBMISSION,
         expectedOutput: paths.format.file,
@@ -211,7 +212,7 @@ function runSandboxed(
         image: request.image,
         dataDir: paths.dataDir,
         outputDir: paths.outputDir,
-        limits: competition.limits,
+        limits,
         zipLimits: competition.zipLimits,
         expectedOutput: paths.format.file,
         gpu: request.gpu,

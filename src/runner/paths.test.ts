@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadCompetition, logKind, logVisibility } from "../config/index.js";
+import { loadCompetition, logKind, logVisibility, phaseLimits } from "../config/index.js";
 import { competitionFiles, MINIMAL_COMPETITION } from "../config/test-support/competition-files.js";
 import { runnerPaths } from "./paths.js";
 
@@ -11,7 +11,7 @@ logs: { smoke_test: full, evaluation: none }
 timeline:
   phases:
     - { name: warm-up, start: 2025-03-01T00:00:00Z, data: public_sample }
-    - { name: main, start: 2025-03-10T00:00:00Z }
+    - { name: main, start: 2025-03-10T00:00:00Z, limits: { time: 30m, memory: 256m, cpus: 4 } }
     - { name: extra, start: 2025-03-20T00:00:00Z, logs: tail, runner_paths: { data_dir: /srv/extra, ground_truth: /srv/extra_gt.csv } }
 `;
 
@@ -42,6 +42,16 @@ describe("a phase's data and logs, by its name", () => {
       "none",
     ]);
     expect(logVisibility(competition, "extra")).toBe("tail");
+  });
+
+  it("a phase's own limits go over competition.yml's; its memory-backed folders fit its memory", async () => {
+    const competition = await loadCompetition(await files.write(PHASES));
+    expect(phaseLimits(competition, "warm-up")).toBe(competition.limits);
+    const main = phaseLimits(competition, "main");
+    expect(main).toMatchObject({ timeLimitMs: 30 * 60_000, memoryBytes: 256 * 1024 ** 2, cpus: 4 });
+    expect(main.graceMs).toBe(competition.limits.graceMs);
+    expect(main.outputBytes + main.tmpBytes + main.shmBytes).toBeLessThan(main.memoryBytes);
+    expect(main.tmpBytes).toBeLessThan(competition.limits.tmpBytes);
   });
 
   it("a name no timeline has is treated as the hidden set: its logs the most guarded", async () => {

@@ -4,7 +4,7 @@
  * reads it. Every value reaches the page through `markup`, which escapes it. Pure functions of what the
  * routes pass in.
  */
-import { logVisibility, type Competition } from "../../config/index.js";
+import { logVisibility, phaseLimits, type Competition } from "../../config/index.js";
 import {
   describeQueuePlace,
   type DurationSummary,
@@ -147,11 +147,12 @@ export function landingPage(ctx: PageContext): Html {
   const c = ctx.competition;
   const paragraphs = c.lifecycle.description.split(/\n\s*\n/).filter((p) => p.trim());
   const lb = c.leaderboard;
-  const limits = c.limits;
   const fs = c.lifecycle.finalSelection;
   const window = uploadWindow(c.lifecycle, ctx.now);
   const current = phaseAt(c.lifecycle, ctx.now);
   const next = c.lifecycle.phases.find((p) => p.start > ctx.now);
+  // The current phase's run limits (a phase may set its own).
+  const limits = phaseLimits(c, current?.name ?? "");
   // After the end, not before the start: then Submit leads to a page that says when uploads open.
   const closedForGood = !window.open && window.opensAt === null;
   return layout(
