@@ -123,6 +123,28 @@ describe("proctor check", () => {
     );
   });
 
+  it("names the phases, and a hidden-set phase no runner_paths name; a phase name that is no name is a problem", async () => {
+    const phases = `
+timeline:
+  phases:
+    - { name: practice, start: 2025-03-01T00:00:00Z, data: public_sample }
+    - { name: final, start: 2026-01-01T00:00:00Z, final: true }
+`;
+    const ran = await check(await example({ "competition.yml": (t) => t + phases }));
+    expect(ran.stdout).toMatch(/✔ .*phases practice \(public sample\) → final \(hidden set, final\)/);
+    expect(ran.stdout).toMatch(
+      /– timeline\.phases\[1\] \(final\) runs on the hidden set, but neither it nor .*runner_paths/,
+    );
+    expect(ran.code).toBe(EXIT_CODES.succeeded);
+    const typo = await check(
+      await example({
+        "competition.yml": (t) => t + phases.replace("name: practice", "name: Practice Round"),
+      }),
+    );
+    expect(typo.code).toBe(EXIT_CODES.usageError);
+    expect(typo.stdout).toMatch(/✘ .*timeline\.phases\[0\]\.name must be lowercase letters/);
+  });
+
   it("checks runner paths that are on this machine, keyed by where they are set", async () => {
     const config = await example();
     const dir = path.dirname(config);

@@ -87,9 +87,35 @@ export async function checkSetup(file: string, options: SetupCheckOptions = {}):
         `${data.where}: ${data.dataDir} and ${data.groundTruth} are not on this machine; each runner checks its own before it runs a submission (run proctor check there to see it now)`,
       );
   }
+  checkPhases(competition, shown, report);
   checkSealing(competition, shown, report, options.privateKey);
   if (format) await checkScoring(competition, format, shown, report, options.scorerImages);
   return report;
+}
+
+/**
+ * The timeline's phases in one line (their data, the final one); a note for a hidden-set phase no
+ * runner_paths name: only local runners (on the organizer's clone, reading `paths`) could run it.
+ */
+function checkPhases(competition: Competition, shown: string, report: SetupReport): void {
+  const { phases } = competition.lifecycle;
+  if (phases.length === 0) return;
+  const described = phases.map(
+    (p) =>
+      `${p.name} (${p.data === "public_sample" ? "public sample" : "hidden set"}${p.final ? ", final" : ""})`,
+  );
+  report.passed.push(
+    `${shown}: phases ${described.join(" → ")}; each counts its own quota and has its own board`,
+  );
+  phases.forEach((phase, i) => {
+    if (phase.data === "hidden" && !phase.runnerPaths && !competition.runnerPaths) {
+      report.notes.push(
+        `timeline.phases[${i}] (${phase.name}) runs on the hidden set, but neither it nor competition.yml sets ` +
+          "runner_paths: runners elsewhere would have no data for it (only proctor serve's local runners, which " +
+          "read paths); set runner_paths, or data: public_sample",
+      );
+    }
+  });
 }
 
 function formatIssueLine(issue: YamlConfigError["issues"][number]): string {
