@@ -126,9 +126,11 @@ describe("proctor admin reveal --repo", () => {
     });
     const json = JSON.parse(h.fake.file("org", "comp", "private-leaderboard.json", "leaderboard")!) as {
       mode: string;
+      phase: string;
       rows: unknown[];
     };
     expect(json.mode).toBe("private");
+    expect(json.phase).toBe("evaluation");
     expect(json.rows).toEqual([expect.objectContaining({ participant: "dana", privateScore: 0.66 })]);
     expect(h.fake.file("org", "comp", "PRIVATE.md", "leaderboard")).toContain("dana");
     const again = await withToken(h.fake.token, () => revealOn());

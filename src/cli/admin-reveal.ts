@@ -72,6 +72,7 @@ function publishOnBranch(target: RevealedBoardTarget, board: RevealedBoard, comp
       format,
       mode: "private",
       generatedAt: new Date(board.revealedAt),
+      ...(board.phase !== null && { phase: board.phase }),
     });
   return publishRevealedBoard(target, { json: render("json"), markdown: render("markdown") });
 }

@@ -17,7 +17,9 @@ export function packCommand(): Command {
       }
       try {
         const packed = await packSubmission(dir, flags.output);
-        process.stdout.write(`packed ${packed.files.length} files into ${packed.zipPath}\n`);
+        process.stdout.write(
+          `packed ${packed.files.length} file${packed.files.length === 1 ? "" : "s"} into ${packed.zipPath}\n`,
+        );
         if (packed.skipped.length > 0) process.stdout.write(`left out: ${packed.skipped.join(", ")}\n`);
         await warnSyntaxErrors(dir, packed.files);
       } catch (error) {

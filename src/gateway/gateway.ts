@@ -268,6 +268,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           competition: options.competition.name,
           includePrivate: true,
           generatedAt: new Date(board.revealedAt),
+          ...(board.phase !== null && { phase: board.phase }),
         }),
       );
       revealedRendered = { key, board, standings, json, etag: `"lb-private-${sha1(json)}"` };

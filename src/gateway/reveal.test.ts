@@ -138,9 +138,11 @@ describe("the reveal", () => {
     expect(json.status, json.text).toBe(200);
     const body = json.json() as {
       mode: string;
+      phase: string;
       rows: { rank: number | null; participant: string; privateScore: number }[];
     };
     expect(body.mode).toBe("private");
+    expect(body.phase).toBe("evaluation");
     expect(
       body.rows.filter((r) => r.rank !== null).map((r) => [r.rank, r.participant, r.privateScore]),
     ).toEqual([
