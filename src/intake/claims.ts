@@ -17,6 +17,7 @@ import {
   type ClaimNextAnswer,
   type ClaimNextRequest,
   type ClaimView,
+  type CpuOrGpu,
   type HeartbeatAnswer,
   type RunnerSubmissionView,
 } from "../gateway-api/index.js";
@@ -26,8 +27,11 @@ import { newClaimToken, sha256Hex } from "./secrets.js";
 
 /** How long a claim lasts without a heartbeat (default); runners heartbeat every third of it. */
 export const DEFAULT_LEASE_MS = 30_000;
-/** How often a waiting claim looks again when no bell rang (a re-run by `proctor admin` rings none). */
-const RECHECK_MS = 1_000;
+/**
+ * How often a waiting claim looks again when no bell rang (a re-run or re-score by `proctor admin`, from
+ * another process, rings none). Not more often: every waiting runner slot re-reads the queue this often.
+ */
+const RECHECK_MS = 5_000;
 
 export interface ClaimDeskOptions {
   db: IntakeDb;
@@ -42,7 +46,7 @@ export interface ClaimDeskOptions {
 
 export class ClaimDesk {
   readonly #o: ClaimDeskOptions;
-  /** Rung when a submission is queued, so waiting claims wake at once. */
+  /** Rung when a submission of a kind is queued, so the claims waiting for that kind wake at once. */
   readonly #bell = new EventEmitter().setMaxListeners(0);
 
   constructor(options: ClaimDeskOptions) {
@@ -53,9 +57,9 @@ export class ClaimDesk {
     return this.#o.leaseMs;
   }
 
-  /** Wakes the claims waiting for a submission (one was queued). */
-  ring(): void {
-    this.#bell.emit("queued");
+  /** Wakes the claims waiting for a submission of `kind` (one was queued); the other kind's sleep on. */
+  ring(kind: CpuOrGpu): void {
+    this.#bell.emit(`queued:${kind}`);
   }
 
   /**
@@ -73,9 +77,8 @@ export class ClaimDesk {
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { claim: null };
       const waited = AbortSignal.timeout(Math.min(left, RECHECK_MS));
-      await once(this.#bell, "queued", { signal: signal ? AbortSignal.any([waited, signal]) : waited }).catch(
-        () => undefined,
-      );
+      const wake = signal ? AbortSignal.any([waited, signal]) : waited;
+      await once(this.#bell, `queued:${request.kind}`, { signal: wake }).catch(() => undefined);
     }
   }
 

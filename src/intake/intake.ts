@@ -433,7 +433,7 @@ export class Intake {
         throw error;
       });
     this.#log.info(`submission ${id} from ${participant}: ${stored.bytes} bytes, sha256 ${stored.sha256}`);
-    this.#claims.ring();
+    this.#claims.ring(cpuOrGpu);
 
     const dispatching = this.#track(this.#dispatchOne(this.#db.getSubmission(result.id)!));
     if (this.#dispatchWaitMs > 0) {
@@ -868,7 +868,7 @@ export class Intake {
       if (this.#db.requeue(record.id, record.attempt, { reason, nowMs: now.getTime() }, guard)) {
         this.#log.warn(`submission ${record.id}: ${what}; queueing attempt ${record.attempt + 1}`);
         report.redispatched.push(record.id);
-        this.#claims.ring();
+        this.#claims.ring(record.cpuOrGpu);
       } else {
         this.#log.info(
           `submission ${record.id}: attempt ${record.attempt} not retried: ${refusedWhy(this.#db, record)}`,
