@@ -44,7 +44,7 @@ const BRANCH_WRITE_TRIES = 3;
 /**
  * The leaderboard branch's pages, regenerated from its entries on every post; each row's image digest links
  * to `records.imageRecordUrl` (runtime/published.json on the repository) and its models digest to
- * `records.modelsRecordUrl` (runtime/models.yml) when given. Where entries name phases, each phase has its
+ * `records.modelsRecordUrl` (the same record, whose entries name the models image published with each) when given. Where entries name phases, each phase has its
  * own board (`phases/<name>.md`), and README.md and index.html show the newest entry's phase (the current
  * one): practice entries never share a board with the final phase's.
  */
@@ -98,7 +98,7 @@ export async function runSubmissionCommand(): Promise<void> {
     // blob/HEAD: the default branch, where the runtime workflow commits the record and models.yml lives.
     render: leaderboardPages(competition, {
       imageRecordUrl: `${repositoryUrl}/blob/HEAD/runtime/published.json`,
-      modelsRecordUrl: `${repositoryUrl}/blob/HEAD/runtime/models.yml`,
+      modelsRecordUrl: `${repositoryUrl}/blob/HEAD/runtime/published.json`,
     }),
   });
 

@@ -69,6 +69,8 @@ describe("proctor runtime diff and record: what they refuse", () => {
       path.join(scratch.dir, "r.json"),
     );
     expect(good.code, good.stderr).toBe(0);
+    // No runtime/models.yml there: no models image was published with it.
+    expect(JSON.parse(await readFile(path.join(scratch.dir, "r.json"), "utf8")).models).toBeNull();
     const file = path.join(scratch.dir, "published.json");
     const added = await run("record-published", "--file", file, path.join(scratch.dir, "r.json"));
     expect(added.code, added.stderr).toBe(0);
@@ -78,5 +80,29 @@ describe("proctor runtime diff and record: what they refuse", () => {
     expect(refused.stderr).toContain(
       "other.json is not an image record (make it with proctor runtime record)",
     );
+
+    // With models in runtime/models.yml, the record names the models image published beside the runtime,
+    // by the digest a score's modelsDigest carries.
+    await writeFile(
+      path.join(scratch.dir, "runtime", "models.yml"),
+      `models:\n  - name: mini\n    licence: CC0-1.0\n    source: { url: https://example.org/m/ }\n` +
+        `    files:\n      - { path: w.npy, sha256: ${"a".repeat(64)}, size: 1 }\n`,
+    );
+    const withModels = await run(
+      "record",
+      ...args,
+      "--digest",
+      `sha256:${"1".repeat(64)}`,
+      "--out",
+      path.join(scratch.dir, "m.json"),
+    );
+    expect(withModels.code, withModels.stderr).toBe(0);
+    const { loadModels } = await import("../runtime/models.js");
+    const digest = (await loadModels(path.join(scratch.dir, "runtime", "models.yml"))).digest;
+    expect(JSON.parse(await readFile(path.join(scratch.dir, "m.json"), "utf8")).models).toEqual({
+      digest: `sha256:${digest}`,
+      image: `org/rt:models-${digest}`,
+      files: 1,
+    });
   });
 });

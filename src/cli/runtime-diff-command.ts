@@ -1,5 +1,6 @@
 import { type Command } from "commander";
 import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { EXIT_CODES } from "../status/index.js";
 
@@ -171,8 +172,13 @@ export function addPackageDiffCommands(runtime: Command): void {
         out: string;
       }) => {
         const { lockPath, publishedImageSchema, sha256File } = await import("../runtime/index.js");
+        const { loadModels, modelsImageRef } = await import("../runtime/models.js");
         if (flags.flavour !== "cpu" && flags.flavour !== "gpu") return usage(`--flavour must be cpu or gpu`);
         const lock = lockPath(flags.flavour);
+        // The models image the workflow publishes beside it, from runtime/models.yml at this commit.
+        const modelsFile = path.join(flags.root, "runtime", "models.yml");
+        const models = existsSync(modelsFile) ? await loadModels(modelsFile) : null;
+        const repository = flags.image.replace(/:[^:/]+$/, "");
         const parsed = publishedImageSchema.safeParse({
           flavour: flags.flavour,
           image: flags.image,
@@ -183,6 +189,14 @@ export function addPackageDiffCommands(runtime: Command): void {
           lock: { path: lock, sha256: await sha256File(path.join(flags.root, lock)) },
           sbom: flags.sbom ? { path: path.basename(flags.sbom), sha256: await sha256File(flags.sbom) } : null,
           signedWith: flags.signedWith ?? null,
+          models:
+            models && models.files.length > 0
+              ? {
+                  digest: `sha256:${models.digest}`,
+                  image: modelsImageRef(repository, models.digest),
+                  files: models.files.length,
+                }
+              : null,
         });
         if (!parsed.success)
           return usage(parsed.error.issues.map((i) => `--${i.path[0]?.toString()}: ${i.message}`).join("; "));

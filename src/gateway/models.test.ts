@@ -267,13 +267,13 @@ describe("the models digest a zip run had at /code_execution/models (issue 21)",
       result: { models_digest: null },
     });
 
-    const modelsRecordUrl = "https://github.com/org/comp/blob/HEAD/runtime/models.yml";
+    const modelsRecordUrl = "https://github.com/org/comp/blob/HEAD/runtime/published.json";
     const html = renderHtml(zips.gateway.intake.standings(), {
       competition: zips.competition.name,
       modelsRecordUrl,
     });
     expect(html).toContain(
-      `<a href="${modelsRecordUrl}" rel="noreferrer" title="the models list (runtime/models.yml) this digest is made from"><code title="${models}">sha256:5e5e5e5e5e5e…</code></a>`,
+      `<a href="${modelsRecordUrl}" rel="noreferrer" title="the record of published images (runtime/published.json), which names this models image"><code title="${models}">sha256:5e5e5e5e5e5e…</code></a>`,
     );
   });
 

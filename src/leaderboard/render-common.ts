@@ -20,8 +20,9 @@ export interface RenderOptions {
    */
   imageRecordUrl?: string;
   /**
-   * Where the models a run had at /code_execution/models are listed (runtime/models.yml on the repository,
-   * whose digest a row's models digest is): each row's models digest links to it. https only.
+   * Where the models a run had at /code_execution/models are recorded (runtime/published.json on the
+   * repository: each published runtime names the models image published with it, by the digest a row
+   * carries): each row's models digest links to it. https only.
    */
   modelsRecordUrl?: string;
 }

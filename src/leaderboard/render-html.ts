@@ -197,7 +197,8 @@ ${body}${empty}
 }
 
 const IMAGE_RECORD = "the record of this image in runtime/published.json";
-const MODELS_RECORD = "the models list (runtime/models.yml) this digest is made from";
+const MODELS_RECORD =
+  "the record of published images (runtime/published.json), which names this models image";
 
 /**
  * A digest a row's entry ran with (its runtime image, its models image): shortened (the full one in the

@@ -26,7 +26,7 @@
  *     "imageDigest": string | null,  // the runtime image the selected entry ran with (sha256:…)
  *     "imageRecord": string | null,  // where that digest is recorded (runtime/published.json), when known
  *     "modelsDigest": string | null, // the models image it had at /code_execution/models (sha256:…); null: none
- *     "modelsRecord": string | null, // where those models are listed (runtime/models.yml), when known
+ *     "modelsRecord": string | null, // where that models image is recorded (runtime/published.json), when known
  *     "submissionSha256": string | null, // the selected entry's submitted file (zip or image archive)
  *     "scorerDigest": string | null  // what scored it: the metric's or custom scorer's sha256 (never the
  *                                    // ground truth's: it would let anyone test guesses of a small label set)

@@ -263,7 +263,7 @@ describe("the models of each row (issue 21)", () => {
   const MODELS = "sha256:" + "0f".repeat(32);
   const records = {
     imageRecordUrl: "https://github.com/org/comp/blob/HEAD/runtime/published.json",
-    modelsRecordUrl: "https://github.com/org/comp/blob/HEAD/runtime/models.yml",
+    modelsRecordUrl: "https://github.com/org/comp/blob/HEAD/runtime/published.json",
   };
   // alice's best ran with models; bob's entry is from before they were recorded (none).
   const withModels = rankEntries(
@@ -286,11 +286,11 @@ describe("the models of each row (issue 21)", () => {
     expect(unlinked.rows[0]).toMatchObject({ modelsDigest: MODELS, modelsRecord: null });
   });
 
-  it("link the shortened digest to runtime/models.yml in the HTML (the full one in its title), as the image links to its record", () => {
+  it("link the shortened digest to its record (runtime/published.json) in the HTML (the full one in its title), as the image links to its record", () => {
     const html = renderHtml(withModels, { competition: "x", generatedAt, ...records });
     expect(html).toContain('<th scope="col">Runtime image</th><th scope="col">Models</th>');
     expect(html).toContain(
-      `<a href="${records.modelsRecordUrl}" rel="noreferrer" title="the models list (runtime/models.yml) this digest is made from"><code title="${MODELS}">sha256:0f0f0f0f0f0f…</code></a>`,
+      `<a href="${records.modelsRecordUrl}" rel="noreferrer" title="the record of published images (runtime/published.json), which names this models image"><code title="${MODELS}">sha256:0f0f0f0f0f0f…</code></a>`,
     );
     expect(html).toContain(
       `<a href="${records.imageRecordUrl}" rel="noreferrer" title="the record of this image in runtime/published.json"><code title="${DIGEST}">sha256:abababababab…</code></a>`,

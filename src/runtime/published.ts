@@ -1,9 +1,9 @@
 /**
  * The record of published runtime images (runtime/published.json, committed to main by the runtime
  * workflow's publish): for each pushed image its digest, the commit it was built from, its size, and the
- * digests of the lock it was installed from and of its SBOM, and whether cosign signed it. A score's image
- * digest leads here, so anyone can tell which packages it ran with; a package PR's diff compares with the
- * newest record's lock.
+ * digests of the lock it was installed from and of its SBOM, whether cosign signed it, and the models image
+ * published beside it. A score's image and models digests lead here, so anyone can tell which packages and
+ * models it ran with; a package PR's diff compares with the newest record's lock.
  */
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
@@ -34,6 +34,18 @@ export const publishedImageSchema = z.strictObject({
   sbom: fileDigest.nullable(),
   /** `cosign` when the digest was signed with the repository's COSIGN_PRIVATE_KEY; null: not signed. */
   signedWith: z.literal("cosign").nullable(),
+  /**
+   * The models image published with it (runtime/models.yml at that commit): a score's models digest
+   * leads here as its image digest does. Null where models.yml lists none; absent in older records.
+   */
+  models: z
+    .strictObject({
+      digest: z.string().regex(DIGEST, "must be sha256:<64 hex digits>"),
+      image: z.string().min(1).max(300),
+      files: z.number().int().nonnegative(),
+    })
+    .nullable()
+    .optional(),
 });
 export type PublishedImage = z.output<typeof publishedImageSchema>;
 
