@@ -5,14 +5,12 @@
  * writes every submission as CSV or JSON, as `GET /v1/admin/export` does.
  */
 import { Command, Option } from "commander";
-import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   EXPORT_FORMATS,
   exportCsv,
   exportSubmissions,
-  IntakeDb,
   readRevealed,
   revealFinal,
   RevealRefusedError,
@@ -23,19 +21,9 @@ import {
 import type { Competition } from "../config/index.js";
 import { createGitHubClient, publishRevealedBoard, type RevealedBoardTarget } from "../github/index.js";
 import { RevealError, renderStandings } from "../leaderboard/index.js";
-import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { competitionFrom, CONFIG_OPTION, gatewayRecords } from "./context.js";
 import { DATA_DIR_OPTION } from "./serve-command.js";
 import { UsageError } from "./usage-error.js";
-
-function openIntakeDb(dataDir: string): IntakeDb {
-  const file = path.join(path.resolve(dataDir), "intake.sqlite");
-  if (!existsSync(file)) {
-    throw new UsageError(
-      `--data-dir ${dataDir}: no intake.sqlite there; pass the gateway's --data-dir (default .proctor/gateway)`,
-    );
-  }
-  return new IntakeDb(file);
-}
 
 interface RevealFlags {
   key: string;
@@ -108,7 +96,7 @@ export function addRevealAndExport(command: Command): void {
         );
       });
       const target = flags.repo === undefined ? undefined : branchTarget(flags);
-      const db = openIntakeDb(flags.dataDir);
+      const db = gatewayRecords(flags.dataDir);
       let board: RevealedBoard;
       let file: string;
       try {
@@ -159,7 +147,7 @@ export function addRevealAndExport(command: Command): void {
     .option(...DATA_DIR_OPTION)
     .action(async (flags: { format: ExportFormat; out?: string; config: string; dataDir: string }) => {
       const competition = await competitionFrom(flags.config);
-      const db = openIntakeDb(flags.dataDir);
+      const db = gatewayRecords(flags.dataDir);
       let text: string;
       try {
         const revealed = readRevealed(path.resolve(flags.dataDir));

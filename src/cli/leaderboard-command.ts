@@ -1,5 +1,4 @@
 import { Command, Option } from "commander";
-import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -9,9 +8,8 @@ import {
   reveal,
   type RenderFormat,
 } from "../leaderboard/index.js";
-import { IntakeDb } from "../intake/index.js";
 import { finalEntries } from "../lifecycle/index.js";
-import { competitionFrom, CONFIG_OPTION } from "./context.js";
+import { competitionFrom, CONFIG_OPTION, gatewayRecords } from "./context.js";
 import { localStore, otherBoardsLine } from "./local-board.js";
 import { UsageError } from "./usage-error.js";
 
@@ -27,13 +25,7 @@ async function emit(text: string, out: string | undefined): Promise<void> {
 
 /** The submissions participants chose on the gateway (final_selection mode `chosen`). */
 function readChoices(dataDir: string): Set<string> {
-  const file = path.join(path.resolve(dataDir), "intake.sqlite");
-  if (!existsSync(file)) {
-    throw new UsageError(
-      `--chosen-from ${dataDir}: no intake.sqlite there; pass the gateway's --data-dir (default .proctor/gateway)`,
-    );
-  }
-  const db = new IntakeDb(file);
+  const db = gatewayRecords(dataDir, "--chosen-from");
   try {
     return db.chosenIds();
   } finally {
