@@ -69,14 +69,18 @@ export function revealFinal(options: {
     competition.scoring.direction,
     db.chosenIds(),
   );
-  // Only the selected entries' private scores are published: the others are ranked by nothing.
-  const entries = selected.map((e) => (e.publicScore === null ? { ...e, privateScore: null } : e));
   return {
     format: REVEALED_FORMAT,
     competition: competition.name,
     phase,
     revealedAt: now.toISOString(),
-    entries: entries.map(({ sealedPrivateScore: _sealed, ...e }) => ({ ...e, sealedPrivateScore: null })),
+    // Only the selected entries' private scores are published (the others are ranked by nothing), and no
+    // sealed value leaves the record.
+    entries: selected.map((e) => ({
+      ...e,
+      privateScore: e.publicScore === null ? null : e.privateScore,
+      sealedPrivateScore: null,
+    })),
   };
 }
 
@@ -143,9 +147,11 @@ export function privateStandings(
   db: IntakeDb,
   rules: Competition["leaderboard"],
 ): Standings {
-  const out = db.disqualifiedParticipants();
-  const entries = board.entries.filter(
-    (e) => !out.has(e.participant) && db.getSubmission(e.submissionId)?.disqualified == null,
+  // The same rule as every board's: what is still rankable now (one read, not one per entry).
+  const rankable = new Set(rankableEntries(db, board.phase).map((e) => e.submissionId));
+  return rankEntries(
+    board.entries.filter((e) => rankable.has(e.submissionId)),
+    rules,
+    { mode: "private" },
   );
-  return rankEntries(entries, rules, { mode: "private" });
 }
