@@ -14,6 +14,7 @@ import {
   resolveLifecycle,
   timelineSchema,
   type Lifecycle,
+  type LifecyclePhase,
 } from "../lifecycle/index.js";
 import { resolveSubmission, submissionSchema, type SubmissionKind } from "./submission.js";
 import { durationField, loadYamlFile, readOrganizerFile, sizeField, suggestion } from "../yaml/index.js";
@@ -465,6 +466,19 @@ export function logVisibility(competition: Competition, phase: Phase): LogVisibi
   return (
     phaseNamed(competition.lifecycle, phase)?.logs ?? competition.logs.visibility[logKind(competition, phase)]
   );
+}
+
+/** How many submissions a participant may make in `phase`, and have under way: its own, else competition.yml's. */
+export function submissionLimits(
+  competition: Competition,
+  phase: LifecyclePhase | undefined,
+): { dailyLimit: number | null; totalLimit: number | null; maxActiveRuns: number | null } {
+  const { leaderboard, lifecycle } = competition;
+  return {
+    dailyLimit: phase?.dailyLimit !== undefined ? phase.dailyLimit : leaderboard.dailyLimit,
+    totalLimit: phase?.totalLimit !== undefined ? phase.totalLimit : leaderboard.totalLimit,
+    maxActiveRuns: phase?.maxActiveRuns !== undefined ? phase.maxActiveRuns : lifecycle.maxActiveRuns,
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ export {
   logVisibility,
   logKind,
   phaseLimits,
+  submissionLimits,
   competitionSchema,
   type Competition,
   type LoadOptions,

@@ -19,7 +19,13 @@ import os from "node:os";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { imageMountFolders, phaseLimits, type Competition, type Phase } from "../config/index.js";
+import {
+  imageMountFolders,
+  phaseLimits,
+  submissionLimits,
+  type Competition,
+  type Phase,
+} from "../config/index.js";
 import { DEFAULT_MODEL_LIMITS } from "../config/submission.js";
 import { finalPhase, phaseAt, uploadWindow, type LifecyclePhase } from "../lifecycle/index.js";
 import {
@@ -327,9 +333,7 @@ export class Intake {
     if (!window.open) throw new SubmissionsClosedError(window.reason, window.opensAt);
     const disqualified = this.#db.participantDisqualified(participant);
     if (disqualified !== undefined) throw new DisqualifiedError(participant, disqualified);
-    const phase = this.currentPhase();
-    const max =
-      phase?.maxActiveRuns !== undefined ? phase.maxActiveRuns : this.competition.lifecycle.maxActiveRuns;
+    const max = submissionLimits(this.competition, this.currentPhase()).maxActiveRuns;
     if (max !== null) {
       const active = this.#db.countActive(participant);
       if (active >= max) throw new ActiveRunsError(max, active);
@@ -355,11 +359,8 @@ export class Intake {
    */
   async quota(participant: string): Promise<QuotaStatus> {
     const phase = this.currentPhase();
-    const rules = {
-      ...this.competition.leaderboard,
-      ...(phase?.dailyLimit !== undefined && { dailyLimit: phase.dailyLimit }),
-      ...(phase?.totalLimit !== undefined && { totalLimit: phase.totalLimit }),
-    };
+    const { dailyLimit, totalLimit } = submissionLimits(this.competition, phase);
+    const rules = { ...this.competition.leaderboard, dailyLimit, totalLimit };
     const store: LeaderboardStore = {
       ...this.#quotaStore,
       countSubmissions: async (who, since, countFailed) =>

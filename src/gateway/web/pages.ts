@@ -4,7 +4,7 @@
  * reads it. Every value reaches the page through `markup`, which escapes it. Pure functions of what the
  * routes pass in.
  */
-import { logVisibility, phaseLimits, type Competition } from "../../config/index.js";
+import { logVisibility, phaseLimits, submissionLimits, type Competition } from "../../config/index.js";
 import {
   describeQueuePlace,
   type DurationSummary,
@@ -103,12 +103,9 @@ export function layout(ctx: PageContext, title: string, body: Html): Html {
     </html>`;
 }
 
-/** A phase's submission limits (its own, else the leaderboard's), and its cap on runs under way. */
-function submissionLimits(c: Competition, phase: LifecyclePhase | undefined): string {
-  const lb = c.leaderboard;
-  const daily = phase?.dailyLimit !== undefined ? phase.dailyLimit : lb.dailyLimit;
-  const total = phase?.totalLimit !== undefined ? phase.totalLimit : lb.totalLimit;
-  const active = phase?.maxActiveRuns !== undefined ? phase.maxActiveRuns : c.lifecycle.maxActiveRuns;
+/** A phase's submission limits (its own, else the leaderboard's), and its cap on runs under way, in words. */
+function describeLimits(c: Competition, phase: LifecyclePhase | undefined): string {
+  const { dailyLimit: daily, totalLimit: total, maxActiveRuns: active } = submissionLimits(c, phase);
   return [
     daily === null ? "no daily limit" : `${daily} per day (UTC)`,
     total === null ? "no total limit" : `${total} in all`,
@@ -136,7 +133,7 @@ function timeline(c: Competition, now: Date): Html {
             <ol class="phases">
               ${l.phases.map(
                 (p) =>
-                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}${p.final ? " (final: its entries decide the final ranking)" : ""}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; ${submissionLimits(c, p)}; logs shown: ${logVisibility(c, p.name)}; <a href="/leaderboard?phase=${p.name}">its leaderboard</a></li>`,
+                  markup`<li${p === current ? markup` aria-current="step"` : ""}>${p.title}${p.final ? " (final: its entries decide the final ranking)" : ""}: ${when(p.start)} to ${when(p.end)}${p === current ? " (current)" : ""}; ${describeLimits(c, p)}; logs shown: ${logVisibility(c, p.name)}; <a href="/leaderboard?phase=${p.name}">its leaderboard</a></li>`,
               )}
             </ol>`
         : ""
@@ -190,10 +187,10 @@ export function landingPage(ctx: PageContext): Html {
             ${fs.mode === "best" ? `your best ${fs.count} entr${fs.count === 1 ? "y is" : "ies are"} used automatically` : `you pick up to ${fs.count} entr${fs.count === 1 ? "y" : "ies"}; without a pick your best ${fs.count === 1 ? "is" : "are"} used`}.
           </li>
           <li>
-            Submissions${current ? ` in this phase (${current.title})` : ""}: ${submissionLimits(c, current)};
+            Submissions${current ? ` in this phase (${current.title})` : ""}: ${describeLimits(c, current)};
             ${lb.countFailed ? "failed runs count" : "only successful runs count"}; infrastructure errors and
             submissions cancelled before a runner started them never
-            do.${c.lifecycle.phases.length > 1 ? " Each phase has its own limits and leaderboard: entries of one never count in another." : ""}${next ? ` Next: ${next.title} from ${when(next.start)} (${submissionLimits(c, next)}).` : ""}
+            do.${c.lifecycle.phases.length > 1 ? " Each phase has its own limits and leaderboard: entries of one never count in another." : ""}${next ? ` Next: ${next.title} from ${when(next.start)} (${describeLimits(c, next)}).` : ""}
           </li>
           <li>
             Each run: ${formatDuration(limits.timeLimitMs)} wall clock, ${formatBytes(limits.memoryBytes)}
