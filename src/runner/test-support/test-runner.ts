@@ -7,6 +7,8 @@ import type { GatewayCredentials } from "../../gateway-api/index.js";
 import { PullRunner, type RunnerEvent } from "../runner.js";
 
 export const OFFLINE_RUNTIME = "proctor/runtime:cpu-offline";
+/** How long a slot's claim waits at the gateway for a job (its long poll). */
+const WAIT_MS = 1000;
 /** Generous: two cores are shared by everything; nothing waited for here is a timing asserted. */
 export const PATIENCE_MS = 240_000;
 
@@ -21,7 +23,13 @@ export class TestRunner {
 
   /** Runs a runner that has `competition` (the one before drains first). */
   async with(competition: Competition): Promise<void> {
-    await this.#runner?.drain();
+    if (this.#runner) {
+      await this.#runner.drain();
+      // The drained slot's last long poll may still wait at the gateway (its close not seen yet on a loaded
+      // machine): a job queued now could be claimed for no one, and its attempt lost to the lease. The
+      // gateway ends that poll by itself within WAIT_MS.
+      await new Promise((resolve) => setTimeout(resolve, 2 * WAIT_MS));
+    }
     this.#runner = new PullRunner({
       gateway: this.gateway,
       kind: "cpu",
@@ -30,7 +38,7 @@ export class TestRunner {
       image: OFFLINE_RUNTIME,
       local: true,
       name: this.name,
-      waitMs: 1000,
+      waitMs: WAIT_MS,
       log: (event) => this.events.push(event),
     });
     void this.#runner.start();
