@@ -16,6 +16,7 @@ export {
   imageMountFolders,
   submissionSchema,
   type ImageSubmission,
+  type InputSocket,
   type PerCaseContract,
   type SubmissionKind,
 } from "./submission.js";

@@ -75,6 +75,20 @@ describe("competition.yml submission:", () => {
     expect(plain.submission.kind === "image" && plain.submission.image.perCase).toBeUndefined();
   });
 
+  it("contract: grand-challenge takes the phase's input sockets, as inputs.json names them", async () => {
+    const c = await load(
+      "submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    inputs:\n" +
+        "      - { slug: ct-image, relative_path: images/ct, kind: Image }\n" +
+        "      - { slug: electronic-health-record, relative_path: ehr.json }\n" +
+        "      - { slug: report, relative_path: docs/report.pdf, kind: PDF, super_kind: File }\n",
+    );
+    expect(c.submission.kind === "image" && c.submission.image.perCase?.inputs).toEqual([
+      { slug: "ct-image", relativePath: "images/ct", kind: "Image" },
+      { slug: "electronic-health-record", relativePath: "ehr.json" },
+      { slug: "report", relativePath: "docs/report.pdf", kind: "PDF", superKind: "File" },
+    ]);
+  });
+
   it.each<[string, string, RegExp]>([
     [
       "submission:\n  kind: image\n  image:\n    case_time: 1m\n",
@@ -94,6 +108,31 @@ describe("competition.yml submission:", () => {
           /normalised file path inside the output folder/,
         ] as [string, string, RegExp],
     ),
+    [
+      "submission:\n  kind: image\n  image:\n    inputs: [{ slug: ct-image, relative_path: images/ct }]\n",
+      "submission.image.inputs",
+      /only applies to contract: grand-challenge/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    inputs: [{ slug: CT Image, relative_path: images/ct }]\n",
+      "submission.image.inputs[0].slug",
+      /must be a socket's slug as Grand Challenge writes it/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    inputs: [{ slug: ct, relative_path: /input/images/ct }]\n",
+      "submission.image.inputs[0].relative_path",
+      /must be a normalised path inside a case folder/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    inputs: [{ slug: ct, relative_path: images/ct }, { slug: ct, relative_path: images/pet }]\n",
+      "submission.image.inputs[1].slug",
+      /"ct" names two input sockets/,
+    ],
+    [
+      "submission:\n  kind: image\n  image:\n    contract: grand-challenge\n    inputs: [{ slug: ct, path: images/ct }]\n",
+      "submission.image.inputs[0].path",
+      /not a known key.*relative_path/,
+    ],
     ["submission:\n  kind: docker\n", "submission.kind", /"zip", "image"/],
     ["submission:\n  image:\n    input_dir: /in\n", "submission.image", /only applies to kind: image/],
     ["submission:\n  kind: image\n  image:\n    input_dir: in\n", "submission.image.input_dir", /absolute/],

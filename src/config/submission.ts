@@ -23,6 +23,8 @@
  *     max_model_uncompressed: 10g
  *     outputs: { rfs: rfs.json } # grand-challenge: the format's column -> the output file holding its value
  *                               #   (default: <column>.json for every column but the id)
+ *     inputs:                   # grand-challenge: the phase's input sockets, as inputs.json names them
+ *       - { slug: ct-image, relative_path: images/ct, kind: Image }
  * ```
  *
  * Grand Challenge's contract (`contract: grand-challenge`): the data folder holds one folder per case
@@ -74,22 +76,45 @@ const containerDir = z.string().superRefine((dir, ctx) => {
 });
 
 /** A file inside the output folder, e.g. rfs.json or images/mask.json. */
-const outputFile = z.string().superRefine((file, ctx) => {
-  const normal = path.posix.normalize(file);
-  if (
-    file.startsWith("/") ||
-    file.includes("\\") ||
-    normal !== file ||
-    file.endsWith("/") ||
-    normal === "." ||
-    normal.split("/").includes("..")
-  ) {
-    ctx.addIssue({
-      code: "custom",
-      message: `must be a normalised file path inside the output folder, like rfs.json, got ${JSON.stringify(file)}`,
-    });
-  }
-});
+const outputFile = relativePath("a normalised file path inside the output folder, like rfs.json");
+/** Where an input lies in a case folder (and in the input folder), e.g. images/ct or clinical-information.json. */
+const inputPath = relativePath(
+  "a normalised path inside a case folder, like images/ct or clinical-information.json",
+);
+
+function relativePath(what: string) {
+  return z.string().superRefine((file, ctx) => {
+    const normal = path.posix.normalize(file);
+    if (
+      file.startsWith("/") ||
+      file.includes("\\") ||
+      normal !== file ||
+      file.endsWith("/") ||
+      normal === "." ||
+      normal.split("/").includes("..")
+    ) {
+      ctx.addIssue({ code: "custom", message: `must be ${what}, got ${JSON.stringify(file)}` });
+    }
+  });
+}
+
+/**
+ * One input socket as the phase defines it on Grand Challenge: the algorithm finds its inputs by these
+ * slugs in inputs.json (the forge's example looks its handler up by them), so they must be the platform's.
+ */
+const inputSocket = z
+  .object({
+    slug: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9_-]*$/,
+        "must be a socket's slug as Grand Challenge writes it: lowercase letters, digits, - and _, like ct-image",
+      ),
+    relative_path: inputPath,
+    kind: z.string().min(1, "must name the socket's kind, like Image or Anything").optional(),
+    super_kind: z.enum(["Image", "File", "Value"]).optional(),
+  })
+  .strict();
 
 const PLATFORM = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/;
 
@@ -119,11 +144,24 @@ const imageSchema = z
     max_model: size.optional(),
     max_model_uncompressed: size.optional(),
     outputs: z.record(z.string().min(1), outputFile).optional(),
+    inputs: z.array(inputSocket).optional(),
   })
   .strict()
   .superRefine((image, ctx) => {
+    for (const key of ["slug", "relative_path"] as const) {
+      const seen = new Set<string>();
+      for (const [index, socket] of (image.inputs ?? []).entries()) {
+        if (seen.has(socket[key]))
+          ctx.addIssue({
+            code: "custom",
+            path: ["inputs", index, key],
+            message: `${JSON.stringify(socket[key])} names two input sockets; give each socket its own ${key}`,
+          });
+        seen.add(socket[key]);
+      }
+    }
     if (image.contract === "plain") {
-      for (const key of ["case_time", "max_model", "max_model_uncompressed", "outputs"] as const) {
+      for (const key of ["case_time", "max_model", "max_model_uncompressed", "outputs", "inputs"] as const) {
         if (image[key] !== undefined)
           ctx.addIssue({
             code: "custom",
@@ -181,6 +219,19 @@ export interface PerCaseContract {
   maxModelUncompressedBytes: number;
   /** A format column -> the output file (relative to the output folder) holding its value; unset: <column>.json. */
   outputs: Record<string, string>;
+  /**
+   * The phase's input sockets, as inputs.json names them; unset, or an input none describes: its slug is
+   * its file or folder name, its kind what it holds.
+   */
+  inputs?: InputSocket[];
+}
+
+/** An input socket of the phase: its slug, where its value lies in a case folder, its kind. */
+export interface InputSocket {
+  slug: string;
+  relativePath: string;
+  kind?: string;
+  superKind?: "Image" | "File" | "Value";
 }
 
 export const DEFAULT_MODEL_LIMITS = {
@@ -227,6 +278,14 @@ export function resolveSubmission(parsed: z.output<typeof submissionSchema>): Su
           maxModelUncompressedBytes:
             i.max_model_uncompressed ?? DEFAULT_MODEL_LIMITS.maxModelUncompressedBytes,
           outputs: i.outputs ?? {},
+          ...(i.inputs && {
+            inputs: i.inputs.map((socket) => ({
+              slug: socket.slug,
+              relativePath: socket.relative_path,
+              ...(socket.kind !== undefined && { kind: socket.kind }),
+              ...(socket.super_kind !== undefined && { superKind: socket.super_kind }),
+            })),
+          }),
         },
       }),
     },

@@ -11,7 +11,7 @@ import { constants } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "csv-stringify/sync";
-import type { ImageSubmission, PerCaseContract } from "../config/index.js";
+import type { ImageSubmission, InputSocket, PerCaseContract } from "../config/index.js";
 import { ID_PLACEHOLDER, IMAGE_CONTAINER } from "../contract/index.js";
 import { CappedCapture, runSandboxed, type ReadOnlyMount, type SandboxLimits } from "../sandbox/index.js";
 import { predictionsEncoding, type SubmissionFormat } from "../scoring/index.js";
@@ -75,27 +75,35 @@ interface SocketValue {
 
 /**
  * The case's inputs.json as Grand Challenge writes it: one socket value per input. A case folder may bring
- * its own (exported from Grand Challenge), used as it is; else each input is described from what it is: a
- * `*.json` file is a value (its content inline), a folder of files an image (its first file's name), any
- * other file a file.
+ * its own (exported from Grand Challenge), used as it is. Else each input is described: where a socket of
+ * the phase (competition.yml's `inputs`) lies at its path, by that socket's slug and kind; otherwise by its
+ * file or folder name. Its value is what it holds (unless the socket says otherwise): a `*.json` file is a
+ * value (its content inline), a folder of files an image (its first file's name), any other file a file.
  */
-export async function caseInputsJson(testCase: TestCase): Promise<string | null> {
+export async function caseInputsJson(
+  testCase: TestCase,
+  sockets: InputSocket[] = [],
+): Promise<string | null> {
   if (testCase.entries.includes(IMAGE_CONTAINER.inputsJson)) return null;
+  const declared = new Map(sockets.map((s) => [s.relativePath, s]));
   const values: SocketValue[] = [];
   const describe = async (relative: string): Promise<void> => {
     const full = path.join(testCase.dir, relative);
     const info = await stat(full);
+    const own = declared.get(relative);
     if (info.isDirectory()) {
       const inside = (await readdir(full, { withFileTypes: true })).filter((e) => !e.name.startsWith("."));
       const files = inside.filter((e) => e.isFile()).map((e) => e.name);
-      if (files.length > 0 && files.length === inside.length) {
-        values.push(socket(relative, "Image", { image: { name: files.sort()[0]! } }));
+      if ((files.length > 0 && files.length === inside.length) || own) {
+        const first = files.sort()[0];
+        values.push(socket(relative, "Image", { image: first === undefined ? null : { name: first } }, own));
         return;
       }
       for (const e of inside.sort(byName)) await describe(path.posix.join(relative, e.name));
       return;
     }
-    if (relative.toLowerCase().endsWith(".json")) {
+    const superKind = own?.superKind ?? (relative.toLowerCase().endsWith(".json") ? "Value" : "File");
+    if (superKind === "Value") {
       const text = await readFile(full, "utf8");
       let value: unknown;
       try {
@@ -103,8 +111,12 @@ export async function caseInputsJson(testCase: TestCase): Promise<string | null>
       } catch {
         value = text;
       }
-      values.push(socket(relative, "Value", { value }));
-    } else values.push(socket(relative, "File", { file: relative }));
+      values.push(socket(relative, "Value", { value }, own));
+    } else {
+      const value =
+        superKind === "Image" ? { image: { name: path.posix.basename(relative) } } : { file: relative };
+      values.push(socket(relative, superKind, value, own));
+    }
   };
   for (const entry of testCase.entries) await describe(entry);
   return `${JSON.stringify(values, null, 2)}\n`;
@@ -114,12 +126,16 @@ function socket(
   relativePath: string,
   superKind: SocketValue["interface"]["super_kind"],
   value: Partial<Pick<SocketValue, "file" | "image" | "value">>,
+  own: InputSocket | undefined,
 ): SocketValue {
-  const slug = path.posix
-    .basename(relativePath)
-    .replace(/\.[^.]*$/, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-");
+  const slug =
+    own?.slug ??
+    path.posix
+      .basename(relativePath)
+      .replace(/\.[^.]*$/, "")
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-");
+  const kind = own?.superKind ?? superKind;
   return {
     file: null,
     image: null,
@@ -127,11 +143,33 @@ function socket(
     ...value,
     interface: {
       slug,
-      kind: superKind === "Image" ? "Image" : "Anything",
-      super_kind: superKind,
+      kind: own?.kind ?? (kind === "Image" ? "Image" : "Anything"),
+      super_kind: kind,
       relative_path: relativePath,
     },
   };
+}
+
+/**
+ * The phase's input sockets that lie in no case (an organizer's typo: the algorithm would never see the
+ * socket), each named with the fix. A socket may be missing from some cases (an optional input).
+ */
+export async function socketProblems(cases: TestCase[], sockets: InputSocket[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [index, s] of sockets.entries()) {
+    let found = false;
+    for (const testCase of cases) {
+      if (await stat(path.join(testCase.dir, s.relativePath)).catch(() => null)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found && cases.length > 0)
+      problems.push(
+        `submission.image.inputs[${index}] (${JSON.stringify(s.slug)}): no case folder holds ${JSON.stringify(s.relativePath)}; give the socket the path its inputs lie at in each case (e.g. images/ct for <case>/images/ct/scan.mha)`,
+      );
+  }
+  return problems;
 }
 
 /**
@@ -219,7 +257,7 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
       source: path.join(testCase.dir, entry),
       target: path.posix.join(settings.inputDir, entry),
     }));
-    const inputsJson = await caseInputsJson(testCase);
+    const inputsJson = await caseInputsJson(testCase, settings.perCase.inputs);
     if (inputsJson !== null) {
       const file = path.join(caseDir, IMAGE_CONTAINER.inputsJson);
       await writeFile(file, inputsJson, { mode: 0o644 });

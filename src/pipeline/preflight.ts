@@ -15,7 +15,7 @@ import {
   type SubmissionFormat,
 } from "../scoring/index.js";
 import { YamlConfigError } from "../yaml/index.js";
-import { FOLDER_OUTPUT_KEY, listCases } from "./per-case.js";
+import { FOLDER_OUTPUT_KEY, listCases, socketProblems } from "./per-case.js";
 
 /**
  * The competition's own set-up is wrong (the organizer's mistake): found before any participant code runs,
@@ -108,7 +108,9 @@ async function perCaseProblems(
       );
   }
   if (await stat(dataDir).catch(() => null)) {
-    problems.push(...(await listCases(dataDir)).problems.map((problem) => `paths.data_dir: ${problem}`));
+    const { cases, problems: caseProblems } = await listCases(dataDir);
+    problems.push(...caseProblems.map((problem) => `paths.data_dir: ${problem}`));
+    problems.push(...(await socketProblems(cases, submission.image.perCase.inputs ?? [])));
   }
   return problems;
 }
