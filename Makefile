@@ -11,7 +11,12 @@ PROCTOR := node build/proctor.mjs
 SUBMISSION_ZIP ?= submission.zip
 SUBMISSION ?= $(SUBMISSION_ZIP)
 SUBMISSION_SRC ?= submission_src
+# Where DrivenData's runtimes pack the zip (their make pack-submission): test-submission runs it when there is
+# no $(SUBMISSION_ZIP), saying so.
+DRIVENDATA_ZIP := submission/submission.zip
 COMPETITION ?= competition.yml
+# The competition's example: example_submission/ beside its competition.yml.
+EXAMPLE_SRC = $(patsubst ./%,%,$(dir $(COMPETITION))example_submission)
 # The image names live in competition.yml: proctor reads them (and says what is wrong with the file).
 IMAGE = $(shell $(PROCTOR) image-ref --flavour $(CPU_OR_GPU))
 OFFLINE_IMAGE = $(shell $(PROCTOR) image-ref --flavour offline)
@@ -43,7 +48,7 @@ engine: ## make sure a Docker engine runs, with gVisor registered (installs Debi
 
 .PHONY: pull
 pull: build/proctor.mjs ## pull the published runtime image for CPU_OR_GPU
-	docker pull $(IMAGE)
+	@docker pull $(IMAGE) || { code=$$?; echo "could not pull $(IMAGE) (see above). Without it, make test-submission stands in the offline flavour by itself, saying what differs (make build-offline builds it now, no internet needed)" >&2; exit $$code; }
 
 .PHONY: pull-models
 pull-models: build/proctor.mjs ## pull the models image the runs mount (competition.yml runtime.models; docs/models.md)
@@ -82,13 +87,13 @@ sbom: build/proctor.mjs engine ## SBOM and licence report of a runtime image in 
 	$(PROCTOR) runtime sbom --image "$$image" --out .proctor/sbom/$(FLAVOUR).cdx.json || $(PROCTOR_FAILED)
 
 .PHONY: pack-example
-pack-example: build/proctor.mjs ## zip example_submission/ into submission.zip (FORCE=1 replaces it)
-	$(PROCTOR) pack example_submission -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)
+pack-example: build/proctor.mjs ## zip example_submission/ (the one beside COMPETITION) into submission.zip (FORCE=1 replaces it)
+	@$(PROCTOR) pack $(EXAMPLE_SRC) -o $(SUBMISSION_ZIP) $(if $(FORCE),--force) || $(PACK_FAILED)
 
 .PHONY: pack-submission
 pack-submission: build/proctor.mjs ## zip submission_src/ into submission.zip (FORCE=1 replaces it)
 	@[ -d $(SUBMISSION_SRC) ] || { echo "no $(SUBMISSION_SRC)/ folder: put your main.py and model files there (see example_submission/)"; exit 2; }
-	$(PROCTOR) pack $(SUBMISSION_SRC) -o $(SUBMISSION_ZIP) $(if $(FORCE),--force)
+	@$(PROCTOR) pack $(SUBMISSION_SRC) -o $(SUBMISSION_ZIP) $(if $(FORCE),--force) || $(PACK_FAILED)
 
 # The image a local run uses: the competition's, else the offline flavour. When competition.yml is wrong,
 # proctor says what and where, and the target stops.
@@ -99,32 +104,44 @@ RUNTIME_IMAGE = image=$$(COMPETITION="$(COMPETITION)" bash scripts/runtime-image
 PROCTOR_FAILED = { code=$$?; case $$code in \
   1) why="the submission's doing: see above, fix it and run again" ;; \
   2) why="a usage or configuration error: see the message above" ;; \
-  3) why="an infrastructure error, not the submission's: check the engine and run again" ;; \
+  3) why="not the submission's doing: the competition's set-up or the engine, as the message above says; fix that and run again" ;; \
   *) why="see the messages above" ;; esac; \
   echo "proctor exited $$code: $$why" >&2; exit $$code; }
+
+# After a failed proctor pack: the make way to replace an existing zip.
+PACK_FAILED = { code=$$?; if [ -e "$(SUBMISSION_ZIP)" ] && [ -z "$(FORCE)" ]; then \
+  echo "make $@ FORCE=1 replaces $(SUBMISSION_ZIP)" >&2; fi; exit $$code; }
 
 .PHONY: check
 check: build/proctor.mjs ## check the competition's setup in seconds without running a submission (KEY=keys/leaderboard.key.pem checks the sealing key pair)
 	@$(PROCTOR) check $(if $(KEY),--key "$(KEY)") || $(PROCTOR_FAILED)
 
 .PHONY: test-submission
-test-submission: build/proctor.mjs engine ## run submission.zip, SUBMISSION=algorithm.tar (docker save), or the example exactly as the platform: run, validate, score, rank
+test-submission: build/proctor.mjs engine ## run submission.zip (else submission/submission.zip), SUBMISSION=algorithm.tar (docker save), or the example, exactly as the platform: run, validate, score, rank
 	@$(RUNTIME_IMAGE); \
-	if [ -f "$(SUBMISSION)" ]; then $(PROCTOR) test-submission --config "$(COMPETITION)" --submission "$(SUBMISSION)" $(if $(MODEL),--model "$(MODEL)") --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); \
+	submission="$(SUBMISSION)"; \
+	if [ ! -f "$$submission" ] && [ "$$submission" = "$(SUBMISSION_ZIP)" ] && [ -f "$(DRIVENDATA_ZIP)" ]; then \
+	  echo "no $(SUBMISSION_ZIP): testing $(DRIVENDATA_ZIP) (where DrivenData's runtimes pack it; make pack-submission writes $(SUBMISSION_ZIP))"; \
+	  submission="$(DRIVENDATA_ZIP)"; fi; \
+	if [ -f "$$submission" ]; then $(PROCTOR) test-submission --config "$(COMPETITION)" --submission "$$submission" $(if $(MODEL),--model "$(MODEL)") --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); \
 	elif [ "$(SUBMISSION)" != "$(SUBMISSION_ZIP)" ]; then echo "no $(SUBMISSION): save your image first (docker save my-algorithm:latest | gzip -c > $(SUBMISSION))"; exit 2; \
-	else echo "no $(SUBMISSION_ZIP) yet: testing example_submission/ (make pack-submission packs yours)"; \
-	  $(PROCTOR) test-submission --from example_submission --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); fi
+	elif [ ! -d "$(EXAMPLE_SRC)" ]; then echo "no $(SUBMISSION_ZIP) to test (and no $(EXAMPLE_SRC)/ beside $(COMPETITION)): make pack-submission packs your $(SUBMISSION_SRC)/ into it"; exit 2; \
+	else if [ -d "$(SUBMISSION_SRC)" ]; then echo "no $(SUBMISSION_ZIP) yet: testing $(EXAMPLE_SRC)/, not your $(SUBMISSION_SRC)/ (make pack-submission packs it)"; \
+	  else echo "no $(SUBMISSION_ZIP) yet: testing $(EXAMPLE_SRC)/ (make pack-submission packs yours)"; fi; \
+	  $(PROCTOR) test-submission --config "$(COMPETITION)" --from "$(EXAMPLE_SRC)" --image "$$image" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED); fi
 
 .PHONY: test-container
 test-container: build/proctor.mjs engine ## check that every package of the image's environment file imports inside it
 	@$(RUNTIME_IMAGE); \
 	if [ "$$image" = "$(OFFLINE_IMAGE)" ]; then env=runtime/environment-offline.yml; else env=environment-$(CPU_OR_GPU).yml; fi; \
-	$(PROCTOR) test-image --image "$$image" --environment "$$env" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || $(PROCTOR_FAILED)
+	$(PROCTOR) test-image --image "$$image" --environment "$$env" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu) || { code=$$?; \
+	  if [ $$code -eq 1 ]; then echo "proctor exited 1: a package of $$env does not import in $$image (see above): the image lacks it, or is not the one $$env describes" >&2; exit 1; fi; \
+	  (exit $$code) || $(PROCTOR_FAILED); }
 
 .PHONY: interact-container
 interact-container: build/proctor.mjs engine ## a shell in the run's own container (mounts, limits, working folder, environment)
 	@$(RUNTIME_IMAGE); \
-	$(PROCTOR) interact --image "$$image" --from $$([ -d $(SUBMISSION_SRC) ] && echo $(SUBMISSION_SRC) || echo example_submission) $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
+	$(PROCTOR) interact --config "$(COMPETITION)" --image "$$image" --from "$$([ -d $(SUBMISSION_SRC) ] && echo $(SUBMISSION_SRC) || echo $(EXAMPLE_SRC))" $(if $(filter gpu,$(CPU_OR_GPU)),--gpu)
 
 .PHONY: leaderboard
 leaderboard: build/proctor.mjs ## show the local leaderboard

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +11,7 @@ import {
   saveAlgorithmImage,
   TEST_IMAGE_LABEL,
 } from "../src/sandbox/test-support/algorithm-image.js";
+import { writeZip } from "./support/zips.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -26,11 +27,26 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function make(target: string, ...variables: string[]) {
+  return makeWithInput("", target, ...variables);
+}
+
+/** make, its standard input `input` (commands for interact-container's shell). */
+async function makeWithInput(input: string, target: string, ...variables: string[]) {
   // -o: the CLI is built already (the pretest build); make must not rebuild it here.
-  return run("make", ["-s", "-o", "build/proctor.mjs", target, ...variables], { cwd: dir }).then(
+  const made = run("make", ["-s", "-o", "build/proctor.mjs", target, ...variables], { cwd: dir });
+  made.child.stdin?.end(input);
+  return made.then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );
+}
+
+/** The example submission's files, its main.py printing `marker` first. */
+async function exampleFiles(marker: string): Promise<Record<string, string>> {
+  return {
+    "main.py": `print(${JSON.stringify(marker)})\n${await readFile("example_submission/main.py", "utf8")}`,
+    "model.json": await readFile("example_submission/model.json", "utf8"),
+  };
 }
 
 describe("make", () => {
@@ -124,5 +140,120 @@ describe("make", () => {
     const result = await make("test-submission", "SUBMISSION=nowhere/algorithm.tar.gz");
     expect(result.code).not.toBe(0);
     expect(result.stdout).toContain("docker save my-algorithm:latest");
+  });
+
+  it("test-submission runs submission/submission.zip, where DrivenData's runtimes pack it, when there is no submission.zip", async () => {
+    await cp("competition.yml", path.join(dir, "competition.yml"));
+    await mkdir(path.join(dir, "submission"), { recursive: true });
+    await writeZip(
+      path.join(dir, "submission", "submission.zip"),
+      await exampleFiles("packed the DrivenData way"),
+    );
+    try {
+      const result = await make("test-submission");
+      expect(result.stdout, result.stderr).toContain(
+        "no submission.zip: testing submission/submission.zip (where DrivenData's runtimes pack it",
+      );
+      expect(result.stdout).toContain("packed the DrivenData way");
+      expect(result.stdout).toContain("✔ succeeded: scored");
+      expect(result.code).toBe(0);
+    } finally {
+      await rm(path.join(dir, "submission"), { recursive: true, force: true });
+    }
+  }, 900_000);
+
+  it("test-submission COMPETITION=… without a zip runs that competition's own example, or says to pack one", async () => {
+    const custom = await make("test-submission", "COMPETITION=examples/custom-scorer/competition.yml");
+    expect(custom.stdout, custom.stderr).toContain(
+      "no submission.zip yet: testing examples/custom-scorer/example_submission/",
+    );
+    expect(custom.stdout).toMatch(/score {7}RMSLE: public/);
+    expect(custom.code).toBe(0);
+    // No example beside it: nothing runs (before, the root's example ran against the root's competition).
+    const perCase = await make("test-submission", "COMPETITION=examples/per-case/competition.yml");
+    expect(perCase.code).toBe(2);
+    expect(perCase.stdout).toContain(
+      "no submission.zip to test (and no examples/per-case/example_submission/ beside examples/per-case/competition.yml): make pack-submission packs your submission_src/ into it",
+    );
+    expect(perCase.stdout).not.toContain("packed");
+  }, 900_000);
+
+  it("interact-container COMPETITION=… mounts that competition's data, and runs that competition's example", async () => {
+    const result = await makeWithInput(
+      "head -n 1 data/features.csv; ls\n",
+      "interact-container",
+      "COMPETITION=examples/custom-scorer/competition.yml",
+    );
+    expect(result.stderr + result.stdout).toContain("examples/custom-scorer/example_submission (packed");
+    // The house prices of examples/custom-scorer, not the root competition's penguins.
+    expect(result.stdout, result.stderr).toContain("id,area_m2,rooms,age_years");
+    expect(result.stdout).not.toContain("bill_length_mm");
+    expect(result.code).toBe(0);
+  }, 900_000);
+
+  it("pack-submission over an existing zip says the make way to replace it", async () => {
+    await mkdir(path.join(dir, "submission_src"), { recursive: true });
+    await cp("example_submission/main.py", path.join(dir, "submission_src", "main.py"));
+    try {
+      expect((await make("pack-submission")).code).toBe(0);
+      const again = await make("pack-submission");
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain("submission.zip already exists");
+      expect(again.stderr).toContain("make pack-submission FORCE=1 replaces submission.zip");
+      expect((await make("pack-submission", "FORCE=1")).code).toBe(0);
+    } finally {
+      await rm(path.join(dir, "submission_src"), { recursive: true, force: true });
+      await rm(path.join(dir, "submission.zip"), { force: true });
+    }
+  });
+
+  it("test-submission COMPETITION=… of a competition with no environment files says the offline flavour stands in all the same; its set-up error is not called an engine fault", async () => {
+    // A competition of its own outside this repository: no environment-cpu.yml beside it or above it.
+    const other = await mkdtemp(path.join(os.tmpdir(), "proctor-make-other-"));
+    try {
+      await cp("data/test_features", path.join(other, "data"), { recursive: true });
+      await cp("data/ground_truth.csv", path.join(other, "ground_truth.csv"));
+      await cp("submission_format/format.yml", path.join(other, "format.yml"));
+      const competition = path.join(other, "competition.yml");
+      await writeFile(
+        competition,
+        [
+          "name: elsewhere",
+          "runtime: { image: proctor/runtime, cpu_tag: cpu-latest, offline_tag: cpu-offline }",
+          "paths: { data_dir: data, ground_truth: ground_truth.csv, submission_format: format.yml }",
+          "scoring: { metric: f1_macro }",
+          `leaderboard: { store: ${path.join(other, "store.sqlite")} }`,
+          "",
+        ].join("\n"),
+      );
+      const zip = await writeZip(path.join(other, "submission.zip"), await exampleFiles("elsewhere"));
+      const result = await make("test-submission", `COMPETITION=${competition}`, `SUBMISSION=${zip}`);
+      expect(result.stdout, result.stderr).toContain("✔ succeeded: scored");
+      // Where the production image is on this machine, it runs, and no note is due.
+      if (result.stderr.includes("standing in with the offline flavour"))
+        expect(result.stderr).toContain(
+          `which packages differ is not known here: no environment-cpu.yml or runtime/environment-offline.yml beside ${competition}`,
+        );
+      else expect(result.stderr).not.toContain("NOTE: this run uses the offline flavour");
+
+      await rm(path.join(other, "ground_truth.csv"));
+      const broken = await make("test-submission", `COMPETITION=${competition}`, `SUBMISSION=${zip}`);
+      expect(broken.code).toBe(2);
+      expect(broken.stderr).toContain("paths.ground_truth");
+      expect(broken.stderr).toMatch(
+        /proctor exited 3: not the submission's doing: the competition's set-up or the engine/,
+      );
+      expect(broken.stderr).not.toContain("check the engine");
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  }, 900_000);
+
+  it("pull that cannot reach the registry says what works without it", async () => {
+    const result = await make("pull", "IMAGE=127.0.0.1:9/proctor-nowhere:latest");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "could not pull 127.0.0.1:9/proctor-nowhere:latest (see above). Without it, make test-submission stands in the offline flavour by itself",
+    );
   });
 });

@@ -93,7 +93,7 @@ function banner(
     `  ${CONTAINER.data}        ${path.relative(process.cwd(), dataDir) || dataDir}, read-only`,
     `  ${CONTAINER.submission}  writable, capped; discarded when the shell exits`,
     ...(models ? [`  ${CONTAINER.models}      ${models}, read-only`] : []),
-    "  /tmp                          writable scratch (HOME), capped; exec allowed",
+    "  /tmp                        writable scratch (HOME), capped; exec allowed",
     `  limits: ${shown}; no network`,
     "",
   ].join("\n");

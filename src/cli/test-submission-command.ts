@@ -100,11 +100,8 @@ export function testSubmissionCommand(): Command {
       };
       const flavour = flags.gpu ? "gpu" : "cpu";
       const image = flags.image ?? imageRef(competition, flavour);
-      const hints = await hintEnvironments(
-        competition.file,
-        flavour,
-        image === imageRef(competition, "offline"),
-      );
+      const offlineStandsIn = image === imageRef(competition, "offline");
+      const hints = await hintEnvironments(competition.file, flavour, offlineStandsIn);
       const packDir = flags.from ? await mkdtemp(path.join(os.tmpdir(), "proctor-pack-")) : null;
       const runDir = path.resolve(flags.output);
       // The run folder belongs to proctor: it holds the last run's log and predictions only.
@@ -115,7 +112,9 @@ export function testSubmissionCommand(): Command {
         if (flags.from) {
           zipPath = path.join(packDir!, "submission.zip");
           const packed = await packSubmission(flags.from, zipPath);
-          if (!flags.json) process.stdout.write(`packed ${flags.from} (${packed.files.length} files)\n`);
+          const files = packed.files.length;
+          if (!flags.json)
+            process.stdout.write(`packed ${flags.from} (${files} file${files === 1 ? "" : "s"})\n`);
           await warnSyntaxErrors(flags.from, packed.files);
         } else if (!(await stat(zipPath).catch(() => null))?.isFile()) {
           throw new UsageError(
@@ -132,7 +131,7 @@ export function testSubmissionCommand(): Command {
             `--model ${flags.model} does not exist; make it with tar -czf model.tar.gz -C model .`,
           );
         // The note is about the runtime image, which an image submission does not run in.
-        if (kind === "zip" && hints.offline && hints.production)
+        if (kind === "zip" && offlineStandsIn)
           process.stderr.write(offlineBanner(competition, flavour, hints));
         const evaluation = await evaluateSubmission({
           competition,
@@ -225,22 +224,45 @@ function resultsText(name: string, results: unknown): string {
   return [`${name} (what your program wrote):`, ...shown].join("\n");
 }
 
-/** Says, before the run, that the offline flavour stands in for the production image and what differs. */
-function offlineBanner(
+/** A path as the participant typed it: relative to here, unless that climbs out of here. */
+function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === "" || relative.startsWith("..") ? file : relative;
+}
+
+/**
+ * Says, before the run, that the offline flavour stands in for the production image and what differs: the
+ * packages, where the environment files beside competition.yml (or above it in its repository) say; where
+ * none are there, that what differs is not known.
+ */
+export function offlineBanner(
   competition: Competition,
   flavour: "cpu" | "gpu",
-  hints: Omit<HintContext, "expectedOutput">,
+  hints: Pick<HintContext, "production" | "offline">,
 ): string {
-  const gap = offlineGap(hints.production!, hints.offline!);
   const lines = [
     `┌ NOTE: this run uses the offline flavour ${imageRef(competition, "offline")}, not the production image ${imageRef(competition, flavour)}`,
-    `│ (not on this machine and not pullable). It has Debian's Python stack, so it differs from what the platform runs:`,
   ];
-  if (gap.missing.length > 0) lines.push(`│   missing here: ${gap.missing.map(packageLabel).join(", ")}`);
-  if (gap.shared.length > 0)
+  if (hints.production && hints.offline) {
+    const gap = offlineGap(hints.production, hints.offline);
     lines.push(
-      `│   other versions here (Debian's, see ${path.relative(process.cwd(), hints.offline!.file)}): ${gap.shared.map((p) => `${p.name} (production ${p.version ?? "unpinned"})`).join(", ")}`,
+      `│ (not on this machine and not pullable). It has Debian's Python stack, so it differs from what the platform runs:`,
     );
+    if (gap.missing.length > 0) lines.push(`│   missing here: ${gap.missing.map(packageLabel).join(", ")}`);
+    if (gap.shared.length > 0)
+      lines.push(
+        `│   other versions here (Debian's, see ${path.relative(process.cwd(), hints.offline.file)}): ${gap.shared.map((p) => `${p.name} (production ${p.version ?? "unpinned"})`).join(", ")}`,
+      );
+  } else {
+    const missing = [
+      ...(hints.production ? [] : [`environment-${flavour}.yml`]),
+      ...(hints.offline ? [] : [path.join("runtime", "environment-offline.yml")]),
+    ];
+    lines.push(
+      `│ (not on this machine and not pullable). It has Debian's Python stack, so it differs from what the platform runs;`,
+      `│ which packages differ is not known here: no ${missing.join(" or ")} beside ${shownPath(competition.file)} or in a folder above it.`,
+    );
+  }
   lines.push(
     `└ A score here can differ from the platform's; make pull or make build gets the production image.`,
   );
