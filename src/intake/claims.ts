@@ -126,6 +126,16 @@ export class ClaimDesk {
     };
   }
 
+  /**
+   * The claim's runner fetched what it runs (the zip, a re-score's predictions): it holds the claim, so a
+   * lease lost from now on costs a try (`retry`), and the lease is extended as a heartbeat extends it.
+   */
+  used(record: SubmissionRecord, claimToken: string | undefined): void {
+    if (claimToken === undefined || record.state !== "running") return;
+    const expires = this.#o.clock().getTime() + this.#o.leaseMs;
+    this.#o.db.heartbeat(record.id, record.attempt, sha256Hex(claimToken), expires);
+  }
+
   /** Gives the claim back: the submission is queued again (its next attempt, uncounted). */
   release(record: SubmissionRecord, hold: ClaimHold): void {
     this.check(record, hold);

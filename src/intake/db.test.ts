@@ -64,8 +64,8 @@ describe("IntakeDb.countForQuota", () => {
   });
 });
 
-/** What schema 10 (re-scoring) added, dropped again to make an older file. */
-const DROP_RESCORE_COLUMNS = ["job", "rescore_of", "scorer_digest", "ground_truth_digest"]
+/** What schemas 10 (re-scoring) and 11 (claim_used) added, dropped again to make an older file. */
+const DROP_RESCORE_COLUMNS = ["job", "rescore_of", "scorer_digest", "ground_truth_digest", "claim_used"]
   .map((c) => `ALTER TABLE submissions DROP COLUMN ${c};`)
   .join(" ");
 const DROP_RESCORE_ATTEMPT_COLUMNS = [
@@ -117,6 +117,29 @@ describe("IntakeDb diagnosis", () => {
     });
     expect(db.finalize(id, 1, final({ diagnosis: { exitCode: 3, problemCounts: {} } }))).toBe(true);
     expect(db.getSubmission(id)!.diagnosis).toEqual({ exitCode: 3, problemCounts: {} });
+  });
+});
+
+describe("IntakeDb claim use (schema 11)", () => {
+  it("upgrades a version-10 file: a claim held at the upgrade counts as used, so losing it costs a try", () => {
+    const held = submit("held");
+    const queued = submit("queued");
+    const claim = { sha256: "h", by: "r/h", nowMs: 1_000, leaseMs: 30_000, jobs: ["run" as const] };
+    expect(db.claimById(held, 1, claim)).toBeDefined();
+    db.close();
+    const raw = new Database(join(dir, "intake.sqlite"));
+    raw.exec("ALTER TABLE submissions DROP COLUMN claim_used;");
+    raw.pragma("user_version = 10");
+    raw.close();
+    db = new IntakeDb(join(dir, "intake.sqlite"));
+    const lost = { claimSha256: "h", leaseOverAtMs: 60_000 };
+    expect(db.unclaim(held, 1, lost)).toBe(false);
+    expect(db.requeue(held, 1, { reason: "lost", nowMs: 60_000 }, lost)).toBe(true);
+    expect(db.getSubmission(held)).toMatchObject({ state: "queued", attempt: 2 });
+    // A claim made after the upgrade starts unused.
+    expect(db.claimById(queued, 1, { ...claim, sha256: "q" })).toBeDefined();
+    expect(db.unclaim(queued, 1, { claimSha256: "q", leaseOverAtMs: 60_000 })).toBe(true);
+    expect(db.getSubmission(queued)).toMatchObject({ state: "queued", attempt: 1, claimSha256: null });
   });
 });
 

@@ -15,7 +15,7 @@ import type { RunStatus } from "../status/index.js";
 import type { TokenKind } from "./secrets.js";
 import { TRANSITIONS, transitionSql, type Job, type SubmissionEvent } from "./transitions.js";
 
-export const INTAKE_SCHEMA_VERSION = 10;
+export const INTAKE_SCHEMA_VERSION = 11;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tokens (
@@ -168,6 +168,11 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE submission_attempts ADD COLUMN ground_truth_digest TEXT;
    ALTER TABLE submission_attempts ADD COLUMN problems TEXT;
    ALTER TABLE submission_attempts ADD COLUMN problem_counts TEXT;`,
+  // Whether the claim's runner has called since it claimed (a heartbeat, a download): a lost claim it
+  // never used is queued again at the same attempt (transitions.ts `unclaim`). Claims held at the upgrade
+  // count as used.
+  `ALTER TABLE submissions ADD COLUMN claim_used INTEGER NOT NULL DEFAULT 0;
+   UPDATE submissions SET claim_used = 1 WHERE state = 'running';`,
 ];
 
 /**
@@ -532,6 +537,8 @@ const OPEN_ATTEMPT = `INSERT INTO submission_attempts (submission_id, attempt, r
   SELECT id, attempt, run_first_attempt, @why, @now_ms, job, rescore_of FROM submissions WHERE id = @id`;
 const START_ATTEMPT = `UPDATE submission_attempts SET started_at_ms = @now_ms, runner = @runner,
   claim_sha256 = @claim_sha256 WHERE submission_id = @id AND attempt = @attempt`;
+const UNSTART_ATTEMPT = `UPDATE submission_attempts SET started_at_ms = NULL, runner = NULL,
+  claim_sha256 = NULL WHERE submission_id = @id AND attempt = @attempt AND ended_at IS NULL`;
 const END_ATTEMPT = `UPDATE submission_attempts SET ended_at = @ended_at, status = @status, reason = @reason,
   public_score = @public_score, sealed_private_score = @sealed_private_score, duration_ms = @duration_ms,
   image_digest = @image_digest, models_digest = @models_digest, scorer_digest = @scorer_digest,
@@ -756,6 +763,7 @@ export class IntakeDb {
             claim_sha256: values["claim_sha256"] ?? null,
           });
         }
+        if (t.attemptRow === "unstarts") this.#statement(UNSTART_ATTEMPT).run({ id, attempt: done.attempt });
         if (t.attemptRow === "ends" || t.attemptRow === "ends, opens") {
           if (!ended) throw new Error(`${event} ends an attempt: say how`);
           this.#statement(END_ATTEMPT).run({
@@ -873,6 +881,14 @@ export class IntakeDb {
   claimById(id: string, attempt: number | undefined, claim: NewClaim): SubmissionRecord | undefined {
     const done = this.#apply("claim", id, claimValues(claim), attempt === undefined ? {} : { attempt });
     return done === undefined ? undefined : this.getSubmission(id);
+  }
+
+  /**
+   * `unclaim`: a lost claim of `attempt` that its runner never used (no heartbeat, no download), queued
+   * again at that attempt; false when it was used, dispatched, or no longer holds.
+   */
+  unclaim(id: string, attempt: number, guard: Required<ClaimGuard>): boolean {
+    return this.#apply("unclaim", id, { now_ms: guard.leaseOverAtMs }, { ...guard, attempt }) !== undefined;
   }
 
   /** `heartbeat`: extends the lease of a claim that still holds its running attempt; false when it does not. */

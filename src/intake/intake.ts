@@ -158,6 +158,8 @@ export interface IntakeOptions {
 export interface SweepReport {
   /** Stuck, lost (lease over) or never picked-up submissions queued again (attempt + 1). */
   redispatched: string[];
+  /** Lost claims their runners never used, queued again at the same attempt (no try used). */
+  unclaimed: string[];
   /** Stuck or never picked-up submissions left as infrastructure_error (attempts used up). */
   failed: string[];
   /** Pending dispatches sent this sweep. */
@@ -166,7 +168,13 @@ export interface SweepReport {
   dispatchFailed: string[];
 }
 
-const emptySweep = (): SweepReport => ({ redispatched: [], failed: [], dispatched: [], dispatchFailed: [] });
+const emptySweep = (): SweepReport => ({
+  redispatched: [],
+  unclaimed: [],
+  failed: [],
+  dispatched: [],
+  dispatchFailed: [],
+});
 
 const quiet: IntakeLogger = { info: () => {}, warn: () => {} };
 
@@ -642,6 +650,7 @@ export class Intake {
     const record = this.#record(id);
     this.#checkAttempt(record, attempt);
     this.#claims.check(record, { attempt: record.attempt, claim_token: claimToken });
+    this.#claims.used(record, claimToken);
     const zip = await this.#storage.open(id).catch((error: unknown) => {
       if (error instanceof StorageNotFoundError) throw new SubmissionNotFoundError(id);
       throw error;
@@ -754,6 +763,17 @@ export class Intake {
     const report = emptySweep();
     const now = this.#clock().getTime();
     for (const record of this.#db.expiredLeases(now)) {
+      const guard = { claimSha256: record.claimSha256!, leaseOverAtMs: now };
+      if (this.#db.unclaim(record.id, record.attempt, guard)) {
+        // Nothing ran: a runner that went away as the claim's answer left it (a long poll it abandoned).
+        this.#log.warn(
+          `submission ${record.id}: attempt ${record.attempt}'s claim (${record.claimedBy ?? "?"}) was never ` +
+            "used: its lease ran out before the runner called; queued again at the same attempt, in its place",
+        );
+        report.unclaimed.push(record.id);
+        this.#claims.ring(record.cpuOrGpu);
+        continue;
+      }
       this.#giveUp(
         record,
         report,

@@ -152,6 +152,7 @@ export class PredictionDesk {
   ): Promise<StoredZip & { sha256: string }> {
     const record = this.#record(id);
     this.#held(record, attempt, claimToken, "rescore");
+    this.o.claims.used(record, claimToken);
     const of = record.attempts.find((a) => a.attempt === record.rescoreOf);
     const opened = of?.predictionsSha256 ? await this.o.files.open(record.id, of.attempt) : null;
     if (!of || !opened) {

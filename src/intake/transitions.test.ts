@@ -26,6 +26,7 @@ import {
  */
 const EXPECTED: Record<SubmissionEvent, Partial<Record<State, State>>> = {
   claim: { queued: "running" },
+  unclaim: { running: "queued" },
   start: { queued: "running" },
   heartbeat: { running: "running" },
   report: { queued: "final", running: "final" },
@@ -51,6 +52,14 @@ const EFFECTS: Record<SubmissionEvent, Record<Concern, string>> = {
   claim: {
     lease: "set",
     claim: "set",
+    attempt: "kept",
+    job: "kept",
+    "standing result": "kept",
+    "queue place": "kept",
+  },
+  unclaim: {
+    lease: "cleared",
+    claim: "cleared",
     attempt: "kept",
     job: "kept",
     "standing result": "kept",
@@ -282,6 +291,11 @@ function apply(id: string, event: SubmissionEvent, nowMs = T0 + 1000): boolean {
   switch (event) {
     case "claim":
       return db.claimById(id, undefined, claim("z", nowMs)) !== undefined;
+    case "unclaim":
+      return db.unclaim(id, r.attempt, {
+        claimSha256: r.claimSha256 ?? "none",
+        leaseOverAtMs: nowMs + 60_000,
+      });
     case "start":
       return db.markRunning(id, r.attempt, nowMs);
     case "heartbeat":
@@ -376,6 +390,8 @@ describe("every state × every event on SQLite", () => {
       );
     }
     if (rowChange === "starts") expect(row.startedAtMs).toBe(now);
+    if (rowChange === "unstarts")
+      expect([row.startedAtMs, row.runner, row.endedAt]).toEqual([null, null, null]);
     if (rowChange?.endsWith("opens")) {
       expect(after.attempts.at(-1)).toMatchObject({
         attempt: after.attempt,
@@ -444,6 +460,37 @@ describe("races, over two connections to one file", () => {
       [1, "r/a", "infrastructure_error"],
       [2, "r/b", "succeeded"],
     ]);
+  });
+
+  it("unclaim vs heartbeat: a lost claim used before the sweeper's update is retried (a try), never unclaimed", () => {
+    const id = submit();
+    expect(db.claimById(id, 1, claim("a", T0))).toBeDefined();
+    const lost = { claimSha256: "a", leaseOverAtMs: T0 + 40_000 };
+    expect(other.heartbeat(id, 1, "a", T0 + 35_000)).toBe(true);
+    expect(db.unclaim(id, 1, lost)).toBe(false);
+    expect(db.requeue(id, 1, { reason: "lost", nowMs: T0 + 40_000 }, lost)).toBe(true);
+    expect(get(id)).toMatchObject({ state: "queued", attempt: 2 });
+    // The next attempt's claim starts unused again: lost unused, it is queued at the same attempt.
+    expect(db.claimById(id, 2, claim("b", T0 + 41_000))).toBeDefined();
+    expect(db.unclaim(id, 2, { claimSha256: "b", leaseOverAtMs: T0 + 80_000 })).toBe(true);
+    expect(get(id)).toMatchObject({ state: "queued", attempt: 2, claimSha256: null, claimedBy: null });
+    expect(get(id).attempts.map((a) => [a.attempt, a.runner, a.startedAtMs, a.status])).toEqual([
+      [1, "r/a", T0, "infrastructure_error"],
+      [2, null, null, null],
+    ]);
+  });
+
+  it("unclaim is refused while the lease lasts, for another claim, and for a dispatched submission", () => {
+    const id = submit();
+    expect(db.claimById(id, 1, claim("a", T0))).toBeDefined();
+    expect(db.unclaim(id, 1, { claimSha256: "a", leaseOverAtMs: T0 + 10_000 })).toBe(false);
+    expect(db.unclaim(id, 1, { claimSha256: "b", leaseOverAtMs: T0 + 40_000 })).toBe(false);
+    const sent = submit();
+    db.recordDispatch(sent, 1, { ok: true, atMs: T0 });
+    expect(db.claimById(sent, 1, claim("s", T0))).toBeDefined();
+    expect(db.unclaim(sent, 1, { claimSha256: "s", leaseOverAtMs: T0 + 40_000 })).toBe(false);
+    expect(get(id).state).toBe("running");
+    expect(get(sent).state).toBe("running");
   });
 
   it("claim vs claim: two runners asking for the same queued attempt, one wins", () => {
@@ -598,7 +645,7 @@ describe("the migration to attempt rows", () => {
        ALTER TABLE submissions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
        ALTER TABLE submissions DROP COLUMN models_digest; ALTER TABLE submissions DROP COLUMN job;
        ALTER TABLE submissions DROP COLUMN rescore_of; ALTER TABLE submissions DROP COLUMN scorer_digest;
-       ALTER TABLE submissions DROP COLUMN ground_truth_digest;`,
+       ALTER TABLE submissions DROP COLUMN ground_truth_digest; ALTER TABLE submissions DROP COLUMN claim_used;`,
     );
     // Attempt 3 scored; attempt 1 was lost (in the history), attempt 2's record is gone.
     raw

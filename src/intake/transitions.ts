@@ -29,6 +29,7 @@ export const SAME_STATES: [State, SubmissionState] extends [SubmissionState, Sta
 
 export const EVENTS = [
   "claim",
+  "unclaim",
   "start",
   "heartbeat",
   "report",
@@ -76,6 +77,8 @@ export type AttemptRowChange =
   | "opens"
   /** the running attempt's runner and start */
   | "starts"
+  /** its runner and start taken back: it never started */
+  | "unstarts"
   /** its outcome, written once */
   | "ends"
   /** the lost attempt's outcome, then a row for the next */
@@ -160,6 +163,7 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
       started_at_ms: "@now_ms",
       claim_sha256: "@claim_sha256",
       claimed_by: "@claimed_by",
+      claim_used: "0",
       lease_expires_at_ms: "@lease_until",
       next_dispatch_at_ms: NULL,
     },
@@ -169,6 +173,21 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
     // Only a job the runner says it can do (@jobs, a JSON list): an older runner never gets a re-score.
     guard: "job IN (SELECT value FROM json_each(@jobs))",
     refused: "another runner has it, or it is over: run nothing",
+  },
+  unclaim: {
+    from: ["running"],
+    to: "queued",
+    what:
+      "its claim's lease ran out before the runner made one call (a runner that went away as the claim's " +
+      "answer left): nothing ran, so the same attempt is queued again in its place, no try used",
+    set: { started_at_ms: NULL, ...clearClaim, next_dispatch_at_ms: "@now_ms" },
+    attempt: "required",
+    claim: "required",
+    attemptRow: "unstarts",
+    // Unused: no heartbeat or download since the claim. Never dispatched: an Actions job's lost claim is
+    // retried, which dispatches the next attempt.
+    guard: "claim_used = 0 AND dispatch_state = 'pending'",
+    refused: "its runner called since it claimed, or it was dispatched: the lost attempt is retried instead",
   },
   start: {
     from: ["queued"],
@@ -184,8 +203,8 @@ export const TRANSITIONS: { readonly [E in SubmissionEvent]: Transition } = {
   heartbeat: {
     from: ["running"],
     to: "running",
-    what: "the claim's runner keeps its lease",
-    set: { lease_expires_at_ms: "@lease_until" },
+    what: "the claim's runner keeps its lease (its download of what it runs does too)",
+    set: { lease_expires_at_ms: "@lease_until", claim_used: "1" },
     attempt: "required",
     claim: "required",
     attemptRow: null,

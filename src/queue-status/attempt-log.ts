@@ -3,7 +3,8 @@
  * a time: each sync reads the rows appended since the last one, the attempts now running, and the rows it
  * saw under way that are no longer (a run that ended, a queued one cancelled), never the whole table again
  * after the first sync, which reads the history once. Rows are appended, and each is started and ended once
- * (transitions.ts), so every attempt yields one start (when a runner claimed it) and one end.
+ * (transitions.ts), so every attempt yields one start (when a runner claimed it) and one end. A claim taken
+ * back unused (`unclaim`) is no second start: the attempt's wait is the one to its first claim.
  */
 import type { CpuOrGpu } from "../gateway-api/index.js";
 import type { SqliteDatabase } from "../sqlite/index.js";

@@ -340,7 +340,7 @@ describe("a restarted gateway", () => {
           expect(later.get('proctor_queue_wait_seconds_count{kind="cpu"}')).toBe(1);
         }
 
-        // A runner claims the last one and goes silent: its lease runs out, the attempt ends as an
+        // A runner claims the last one, downloads it and goes silent: its lease runs out, the attempt ends as an
         // infrastructure error (uncounted) and the submission waits again, as its next attempt.
         const lost = await rawRequest(url, {
           method: "POST",
@@ -348,7 +348,14 @@ describe("a restarted gateway", () => {
           headers: { "content-type": "application/json", authorization: `Bearer ${h.runner}` },
           body: Buffer.from(JSON.stringify({ kind: "cpu", runner: "doomed/slot-1" })),
         });
-        expect((lost.json()["claim"] as Claimed).submission.submission_id).toBe(ids[1]);
+        const doomed = lost.json()["claim"] as Claimed;
+        expect(doomed.submission.submission_id).toBe(ids[1]);
+        // It used the claim (downloaded the zip): losing it costs a try (one never used is only taken back).
+        const zip = await rawRequest(url, {
+          path: `/v1/runner/submissions/${ids[1]}/zip?attempt=1`,
+          headers: { authorization: `Bearer ${h.runner}`, "x-proctor-claim": doomed.claim_token },
+        });
+        expect(zip.status).toBe(200);
         expect(
           parseMetrics((await getJson({ url }, "/metrics")).text).get('proctor_runs_in_progress{kind="cpu"}'),
         ).toBe(1);

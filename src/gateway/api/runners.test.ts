@@ -129,6 +129,48 @@ describe("claims", () => {
   });
 });
 
+describe("claims of pull runners (no dispatches)", () => {
+  let pull: Harness;
+  beforeAll(async () => {
+    pull = await startHarness({ leaseMs: 5_000, github: undefined });
+  });
+  afterAll(() => pull.close());
+  const claimNext = (token = pull.runner) =>
+    rawRequest(pull.url, {
+      method: "POST",
+      path: "/v1/runner/claims",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: Buffer.from(JSON.stringify({ kind: "cpu", runner: "slot-1" })),
+    });
+
+  it("a claim its runner never used (gone as the answer left) is queued again at the same attempt, no try used", async () => {
+    const participant = pull.token("p-ghost");
+    const uploaded = await upload(pull, participant, await GOOD_ZIP());
+    const id = (uploaded.json()["submission"] as { submission_id: string }).submission_id;
+    const ghost = (await claimNext()).json()["claim"] as { submission: { submission_id: string } };
+    expect(ghost.submission.submission_id).toBe(id);
+    pull.clock.advance(5_001);
+    const swept = await pull.gateway.sweeper.tick();
+    expect(swept.unclaimed).toEqual([id]);
+    expect(swept.redispatched).toEqual([]);
+    expect(pull.gateway.intake.organizer.submission(id)).toMatchObject({ state: "queued", attempt: 1 });
+    // The next runner gets the same attempt, and a lease lost once it has downloaded costs a try.
+    const next = (await claimNext()).json()["claim"] as {
+      claim_token: string;
+      submission: { attempt: number };
+    };
+    expect(next.submission.attempt).toBe(1);
+    const zip = await rawRequest(pull.url, {
+      path: `/v1/runner/submissions/${id}/zip?attempt=1`,
+      headers: { authorization: `Bearer ${pull.runner}`, "x-proctor-claim": next.claim_token },
+    });
+    expect(zip.status).toBe(200);
+    pull.clock.advance(5_001);
+    expect((await pull.gateway.sweeper.tick()).redispatched).toEqual([id]);
+    expect(pull.gateway.intake.organizer.submission(id)).toMatchObject({ state: "queued", attempt: 2 });
+  });
+});
+
 describe("predictions (kept for re-scoring)", () => {
   const put = (id: string, attempt: number, body: Buffer, claim?: string, type = "application/x-tar") =>
     rawRequest(h.url, {
