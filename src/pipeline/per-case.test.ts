@@ -25,6 +25,8 @@ case "$value" in
   loop) while :; do :; done ;;
   none) exit 0 ;;
   text) printf 'not a number' > /output/rfs.json ;;
+  masks) mkdir -p /output/images/seg && echo 1 > /output/images/seg/a.json && echo 2 > /output/images/seg/b.json ;;
+  mask*) mkdir -p /output/images/seg && printf '%s\\n' "$((\${value#mask} + bias))" > "/output/images/seg/mask-$$.json" ;;
   *) printf '%s\\n' "$((value + bias))" > /output/rfs.json ;;
 esac
 `;
@@ -57,6 +59,8 @@ async function competitionWith(
     runtime?: string;
     /** A folder format (one file per case) scored by a scorer of our own, instead of a table and mae. */
     folder?: boolean;
+    /** The folder format's output in each case (default rfs.json). */
+    folderOutput?: string;
   } = {},
 ): Promise<Competition> {
   const dir = await mkdtemp(path.join(work, "competition-"));
@@ -100,7 +104,7 @@ runtime: { image: proctor/runtime }
 limits: { time: 60s, memory: 256m, cpus: 1, runtime: ${options.runtime ?? "runc"} }
 submission:
   kind: image
-  image: { contract: grand-challenge, case_time: ${options.caseTime ?? "30s"}, outputs: { ${options.folder ? "files" : "rfs"}: rfs.json } }
+  image: { contract: grand-challenge, case_time: ${options.caseTime ?? "30s"}, outputs: { ${options.folder ? "files" : "rfs"}: ${options.folderOutput ?? "rfs.json"} } }
 paths: { data_dir: cases, ground_truth: ground_truth.csv, submission_format: format.yml }
 scoring: { metric: ${metric}, usage_column: usage }
 logs: { local: full }
@@ -112,11 +116,11 @@ logs: { local: full }
 let runs = 0;
 const evaluate = (
   competition: Competition,
-  options: { modelPath?: string | null; outputDir?: string } = {},
+  options: { modelPath?: string | null; outputDir?: string; algorithmPath?: string } = {},
 ) =>
   evaluateSubmission({
     competition,
-    zipPath: algorithm.path,
+    zipPath: options.algorithmPath ?? algorithm.path,
     ...(options.modelPath !== null && { modelPath: options.modelPath ?? model }),
     image: base,
     participant: "ada",
@@ -182,6 +186,35 @@ describe("an algorithm image under Grand Challenge's per-case contract", () => {
     expect(missing.reason).toBe(
       "case 1 of 1: the algorithm exited 0 but wrote no /output/rfs.json (the case's {id}.json)",
     );
+  });
+
+  it("collects an image output as Grand Challenge does: the one file, of any name, in the socket's folder", async () => {
+    // On the whole base image: writing images/seg/ takes mkdir.
+    const withTools = await saveAlgorithmImage(base, { script: CASE_SCRIPT, wholeBase: true });
+    const outputDir = path.join(work, "out-image-folder");
+    const options = { folder: true, folderOutput: "images/seg" };
+    const run = (competition: Competition, more: { outputDir?: string } = {}) =>
+      evaluate(competition, { ...more, algorithmPath: withTools.path });
+    try {
+      const evaluation = await run(await competitionWith({ m1: "mask1", m2: "mask5" }, options), {
+        outputDir,
+      });
+      expect(evaluation.status, evaluation.run.stderr.text).toBe("succeeded");
+      expect(await readFile(path.join(outputDir, "m2.json"), "utf8")).toBe("7\n");
+      expect(evaluation.run.output?.files.map((f) => f.path)).toEqual(["m1.json", "m2.json"]);
+      const two = await run(await competitionWith({ m1: "mask1", m2: "masks" }, options));
+      expect(two.status).toBe("output_invalid");
+      expect(two.reason).toBe(
+        "case 2 of 2: /output/images/seg/ holds 2 files; write the output's one file there (Grand Challenge takes one image per image output)",
+      );
+      const none = await run(await competitionWith({ m1: "7" }, options));
+      expect(none.status).toBe("output_missing");
+      expect(none.reason).toBe(
+        "case 1 of 1: the algorithm exited 0 but wrote no /output/images/seg (the case's {id}.json)",
+      );
+    } finally {
+      await withTools.cleanup();
+    }
   });
 
   it("mounts each input and the model the same way under gVisor", async () => {

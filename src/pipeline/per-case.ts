@@ -7,8 +7,8 @@
  * one predictions table, the case id in the format's id column, so validation, metrics and custom scorers
  * score it like any other.
  */
-import { constants } from "node:fs";
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { copyFile, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "csv-stringify/sync";
 import type { ImageSubmission, InputSocket, PerCaseContract } from "../config/index.js";
@@ -303,9 +303,14 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
 
     if (format.files) {
       const file = columns.get(FOLDER_OUTPUT_KEY)!;
-      const source = path.join(outDir, file);
-      const info = await stat(source).catch(() => null);
-      if (!info?.isFile()) return missing(file, FOLDER_OUTPUT_KEY);
+      const found = await outputFileAt(path.join(outDir, file));
+      if (found === null) return missing(file, FOLDER_OUTPUT_KEY);
+      if ("count" in found)
+        return finish(
+          "output_invalid",
+          `${place}: ${path.posix.join(settings.outputDir, file)}/ holds ${found.count} files; write the output's one file there (Grand Challenge takes one image per image output)`,
+        );
+      const { source, info } = found;
       const name = format.files.name.replace(ID_PLACEHOLDER, testCase.id);
       await mkdir(request.outputDir, { recursive: true });
       await copyFile(source, path.join(request.outputDir, name), constants.COPYFILE_EXCL);
@@ -338,6 +343,25 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
     overCaps: false,
   };
   return { ...finish("succeeded", `all ${cases.length} cases ran`), output };
+}
+
+/**
+ * A folder format's output in one case: the file at its path, or, where the path is a folder (an image
+ * output socket, as Grand Challenge's images/<slug>/ with a file of any name in it), the one file in it;
+ * null when there is none; the count where the folder holds more than one. Never through a link.
+ */
+async function outputFileAt(
+  file: string,
+): Promise<{ source: string; info: Stats } | { count: number } | null> {
+  const info = await lstat(file).catch(() => null);
+  if (info?.isFile()) return { source: file, info };
+  if (!info?.isDirectory()) return null;
+  const inside = (await readdir(file, { withFileTypes: true })).filter((e) => !e.name.startsWith("."));
+  if (inside.length === 0) return null;
+  const only = inside.length === 1 && inside[0]!.isFile() ? path.join(file, inside[0]!.name) : null;
+  const onlyInfo = only === null ? null : await lstat(only);
+  if (only === null || !onlyInfo?.isFile()) return { count: inside.length };
+  return { source: only, info: onlyInfo };
 }
 
 /**
