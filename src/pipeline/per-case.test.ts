@@ -20,6 +20,7 @@ read -r bias < /opt/ml/model/weights/bias.txt || { echo "no model" >&2; exit 4; 
 read -r value < /input/value.txt
 if printf x > /input/x 2>/dev/null; then echo "input folder writable" >&2; exit 9; fi
 if printf x > /input/value.txt 2>/dev/null; then echo "input file writable" >&2; exit 9; fi
+echo "home: $HOME"
 case "$value" in
   crash) echo "cannot read the scan" >&2; exit 3 ;;
   loop) while :; do :; done ;;
@@ -189,8 +190,12 @@ describe("an algorithm image under Grand Challenge's per-case contract", () => {
   });
 
   it("collects an image output as Grand Challenge does: the one file, of any name, in the socket's folder", async () => {
-    // On the whole base image: writing images/seg/ takes mkdir.
-    const withTools = await saveAlgorithmImage(base, { script: CASE_SCRIPT, wholeBase: true });
+    // On the whole base image: writing images/seg/ takes mkdir; as its user nobody, whose home its passwd names.
+    const withTools = await saveAlgorithmImage(base, {
+      script: CASE_SCRIPT,
+      wholeBase: true,
+      user: "nobody",
+    });
     const outputDir = path.join(work, "out-image-folder");
     const options = { folder: true, folderOutput: "images/seg" };
     const run = (competition: Competition, more: { outputDir?: string } = {}) =>
@@ -202,6 +207,8 @@ describe("an algorithm image under Grand Challenge's per-case contract", () => {
       expect(evaluation.status, evaluation.run.stderr.text).toBe("succeeded");
       expect(await readFile(path.join(outputDir, "m2.json"), "utf8")).toBe("7\n");
       expect(evaluation.run.output?.files.map((f) => f.path)).toEqual(["m1.json", "m2.json"]);
+      // The image's own HOME, as docker run sets it (pip install --user's ~/.local is found), not /tmp.
+      expect(evaluation.run.stdout.text).toContain("home: /nonexistent");
       const two = await run(await competitionWith({ m1: "mask1", m2: "masks" }, options));
       expect(two.status).toBe("output_invalid");
       expect(two.reason).toBe(

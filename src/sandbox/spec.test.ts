@@ -96,6 +96,15 @@ describe("container spec", () => {
     expect(args.slice(-5)).toEqual(["--entrypoint", "python3", "img", "-u", "main.py"]);
   });
 
+  it("sets HOME to /tmp for the runtime, and leaves a participant's image its own (pip install --user)", () => {
+    expect(untrustedContainerSpec(request, image, "vol").Env).toEqual(
+      expect.arrayContaining(["HOME=/tmp", "TMPDIR=/tmp"]),
+    );
+    const own = untrustedContainerSpec({ ...request, participantImage: true }, image, "vol").Env!;
+    expect(own).toContain("TMPDIR=/tmp");
+    expect(own.some((entry) => entry.startsWith("HOME="))).toBe(false);
+  });
+
   it("lets programs run what they build in /tmp (JIT caches), never setuid or device files", () => {
     const tmp = untrustedContainerSpec(request, image, "vol").HostConfig!.Tmpfs!["/tmp"]!;
     expect(tmp.split(",")).toEqual(expect.arrayContaining(["exec", "nosuid", "nodev"]));

@@ -131,7 +131,10 @@ export function untrustedContainerSpec(
       VolumeOptions: outputVolumeOptions(request),
     } as never);
   }
-  const env = { HOME: CONTAINER.tmp, TMPDIR: CONTAINER.tmp, PYTHONDONTWRITEBYTECODE: "1", ...request.env };
+  // A participant's own image keeps its own HOME, as `docker run` and Grand Challenge leave it (its ENV's, else
+  // its user's home in its /etc/passwd): what `pip install --user` put under ~/.local at build is found.
+  const home = request.participantImage ? {} : { HOME: CONTAINER.tmp };
+  const env = { ...home, TMPDIR: CONTAINER.tmp, PYTHONDONTWRITEBYTECODE: "1", ...request.env };
   return {
     name: `proctor-${request.runId}`,
     // By id, as resolved at the run's start: a tag moved meanwhile changes nothing.
