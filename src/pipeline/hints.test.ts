@@ -32,6 +32,38 @@ function run(stderr: string, files: string[] = []): SubmissionRunResult {
 }
 
 describe("runHints", () => {
+  it("says where the zip's own files are when the program looked for them at DrivenData's unzip folder", () => {
+    const context = { expectedOutput: "{id}.tif" };
+    // floodwater-runtime's benchmark-pytorch loads /codeexecution/assets/flood_model.pt.
+    const torch = run(
+      "  File \"/usr/lib/python3/dist-packages/torch/serialization.py\", line 251, in __init__\n    super().__init__(open(name, mode))\nFileNotFoundError: [Errno 2] No such file or directory: '/codeexecution/assets/flood_model.pt'",
+    );
+    expect(runHints(torch, context)).toEqual([
+      "/codeexecution/assets/flood_model.pt is not there: DrivenData's runtimes unzipped the submission into /codeexecution itself, here your zip's files are in /code_execution/src and in the working folder main.py runs in; load it relative to main.py (Path(__file__).parent / \"assets/flood_model.pt\") or from /code_execution/src/assets/flood_model.pt",
+    ]);
+    const pandas = run(
+      `FileNotFoundError: [Errno 2] No such file or directory: "/code_execution/model's.csv"`,
+    );
+    expect(runHints(pandas, context)).toEqual([
+      expect.stringMatching(
+        /^\/code_execution\/model's\.csv is not there: .* \/code_execution\/src\/model's\.csv$/,
+      ),
+    ]);
+    // A missing file of the contract's folders is another matter (the data, the output), and an image has
+    // its own layout.
+    for (const folder of ["data/features.csv", "submission/x.csv", "src/main.py", "models/m/w.bin"])
+      expect(
+        runHints(
+          run(`FileNotFoundError: [Errno 2] No such file or directory: '/code_execution/${folder}'`),
+          context,
+        ),
+      ).toEqual([]);
+    expect(runHints(torch, { ...context, imageOutputDir: "/output" })).toEqual([]);
+    // Terminal escapes in the program's output are not repeated.
+    const escape = run("FileNotFoundError: [Errno 2] No such file or directory: '/codeexecution/\u001b[2Jx'");
+    expect(runHints(escape, context)).toEqual([]);
+  });
+
   it("says the network is off when the program tried to reach it", () => {
     const hints = runHints(
       run("urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name resolution>"),

@@ -24,6 +24,16 @@ const NO_COMMAND = [
   /(?:line \d+|: \d+|bash|sh): ([\w.+-]{1,64}): (?:command )?not found$/m,
   /env: '?([\w.+-]{1,64})'?: No such file or directory$/m,
 ];
+/**
+ * A file the program looked for directly under /code_execution (or DrivenData's older /codeexecution) that
+ * is none of the contract's folders: DrivenData's runtimes unzipped the submission into that folder itself,
+ * so their examples load their own files as /codeexecution/assets/model.pt (floodwater's benchmark-pytorch).
+ * Python's message, as open, pathlib, torch.load, joblib and pandas raise it: the path quoted.
+ */
+const ROOT_FILE = /No such file or directory: (['"])(\/code_?execution)\/((?:(?!\1)[^\n])+)\1/;
+const CONTRACT_FOLDERS = new Set(["src", "data", "submission", "models"]);
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** The exit status of a shell whose command was not found. */
 const COMMAND_NOT_FOUND = 127;
 
@@ -63,7 +73,18 @@ export function runHints(run: SubmissionRunResult, context: HintContext): string
   if (module && image)
     hints.push(`${module.split(".")[0]} is not in your image: install it there and build again`);
   else if (module) hints.push(moduleHint(module, context));
+  const rootFile = image ? undefined : submissionFileAtRoot(logs);
+  if (rootFile) hints.push(rootFile);
   return hints;
+}
+
+function submissionFileAtRoot(logs: string): string | undefined {
+  const match = ROOT_FILE.exec(logs);
+  if (!match) return undefined;
+  const [, , root, rest] = match as unknown as [string, string, string, string];
+  // Program output: a path with control characters (terminal escapes) or a long one is not repeated.
+  if (CONTRACT_FOLDERS.has(rest.split("/")[0]!) || rest.length > 200 || CONTROL.test(rest)) return undefined;
+  return `${root}/${rest} is not there: DrivenData's runtimes unzipped the submission into ${root} itself, here your zip's files are in ${CONTAINER.src} and in the working folder main.py runs in; load it relative to main.py (Path(__file__).parent / "${rest}") or from ${CONTAINER.src}/${rest}`;
 }
 
 function moduleHint(module: string, context: HintContext): string {
