@@ -16,8 +16,8 @@ def main() -> int:
     sockets = json.loads((INPUT / "inputs.json").read_text())
     by_slug = {socket["interface"]["slug"]: socket for socket in sockets}
     clinical = by_slug["clinical-information"]["value"]
-    ct_folder = INPUT / by_slug["ct"]["interface"]["relative_path"]
-    ct_file = ct_folder / by_slug["ct"]["image"]["name"]
+    ct_folder = INPUT / by_slug["ct-image"]["interface"]["relative_path"]
+    ct_file = ct_folder / by_slug["ct-image"]["image"]["name"]
     voxels = [float(v) for v in ct_file.read_text().split()]
     weights = json.loads((MODEL / "weights.json").read_text())
 
