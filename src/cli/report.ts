@@ -117,7 +117,8 @@ export function runResultText(result: SubmissionRunResult, tailLines = 10): stri
   }
   if (result.stderr.lines > 0) {
     lines.push(`stderr (${result.stderr.lines} lines${result.stderr.truncated ? ", cut" : ""}), last lines:`);
-    for (const line of lastLines(result.stderr.text, tailLines)) lines.push(`  warning: ${line}`);
+    // Labelled by the stream, not as warnings: logging, loguru and progress bars write there too.
+    for (const line of lastLines(result.stderr.text, tailLines)) lines.push(`  stderr: ${line}`);
   }
   if (result.stdout.lines > 0) {
     lines.push(`stdout (${result.stdout.lines} lines${result.stdout.truncated ? ", cut" : ""}), last lines:`);

@@ -80,11 +80,12 @@ describe("proctor run", () => {
     expect(json.submission_sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("prints a readable summary with stderr lines as warnings, and exits 1 for a participant failure", async () => {
+  it("prints a readable summary with stderr lines labelled as such, and exits 1 for a participant failure", async () => {
     const ran = await proctor(await runArgs(`import sys\nprint("boom", file=sys.stderr)\nsys.exit(4)\n`));
     expect(ran.code).toBe(1);
     expect(ran.stdout).toMatch(/✘ failed in .*exit code 4/);
-    expect(ran.stdout).toContain("warning: boom");
+    expect(ran.stdout).toContain("stderr: boom");
+    expect(ran.stdout).not.toContain("warning: boom"); // logging, loguru and tqdm write there: not warnings
   });
 
   it("says a program that exited 0 without its predictions exited 0 (not the runtime entrypoint's own code)", async () => {
