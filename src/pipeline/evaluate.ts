@@ -9,10 +9,12 @@ import {
   OutputInvalidError,
   scoreSubmission,
   ScoringError,
+  type Problem,
   type SubmissionFormat,
   type SubmissionScoring,
 } from "../scoring/index.js";
 import type { RunStatus } from "../status/index.js";
+import { caseProblem, listCases } from "./per-case.js";
 import { checkCompetitionSetup } from "./preflight.js";
 import { DEFAULT_IMAGE_SUBMISSION, runImageSubmission } from "./run-image.js";
 import { runSubmission, type SubmissionRunResult } from "./run-submission.js";
@@ -85,15 +87,18 @@ export async function evaluateSubmission(request: EvaluationRequest): Promise<Ev
     const submissionId = request.submissionId ?? `local-${run.runId}`;
     const { status, reason, problems, problemCounts, scores } =
       run.status === "succeeded"
-        ? await score({
-            // A folder format's predictions are the output folder itself, one file per id.
-            predictionsPath: format.files ? outputDir : path.join(outputDir, format.file),
-            groundTruthPath: groundTruth,
-            format,
-            metric: competition.scoring.metric,
-            usageColumn: competition.scoring.usageColumn,
-            image: request.image,
-          })
+        ? await score(
+            {
+              // A folder format's predictions are the output folder itself, one file per id.
+              predictionsPath: format.files ? outputDir : path.join(outputDir, format.file),
+              groundTruthPath: groundTruth,
+              format,
+              metric: competition.scoring.metric,
+              usageColumn: competition.scoring.usageColumn,
+              image: request.image,
+            },
+            await perCaseProblems(competition, format, dataDir),
+          )
         : { ...UNSCORED, status: run.status, reason: run.reason };
     const entry: LeaderboardEntry = {
       submissionId,
@@ -234,8 +239,27 @@ const UNSCORED = {
   scores: { public: null, private: null },
 } satisfies Partial<Scored>;
 
+/**
+ * How a per-case run's problems are told: by the case and its output file, not by the line of the table
+ * proctor collected (which the participant never wrote); undefined for any other run.
+ */
+async function perCaseProblems(
+  competition: Competition,
+  format: SubmissionFormat,
+  dataDir: string,
+): Promise<((problem: Problem) => Problem) | undefined> {
+  const { submission } = competition;
+  if (submission.kind !== "image" || !submission.image.perCase) return undefined;
+  const settings = { ...submission.image, perCase: submission.image.perCase };
+  const cases = (await listCases(dataDir)).cases.length;
+  return (problem) => caseProblem(problem, format, settings, cases);
+}
+
 /** Scores the predictions; the participant's output that cannot be scored becomes its status. */
-async function score(scoring: SubmissionScoring): Promise<Scored> {
+async function score(
+  scoring: SubmissionScoring,
+  tell: (problem: Problem) => Problem = (problem) => problem,
+): Promise<Scored> {
   try {
     const scores = await scoreSubmission(scoring);
     return { ...UNSCORED, status: "succeeded", reason: "scored", scores };
@@ -246,7 +270,7 @@ async function score(scoring: SubmissionScoring): Promise<Scored> {
         status: "output_invalid",
         // The problems travel as their own list, which every view shows under the reason.
         reason: error.failure.overview,
-        problems: error.failure.problems.map(formatProblem),
+        problems: error.failure.problems.map((problem) => formatProblem(tell(problem))),
         problemCounts: error.failure.counts,
       };
     }

@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InputSocket } from "../config/index.js";
-import { caseInputsJson, listCases, socketProblems } from "./per-case.js";
+import { parseSubmissionFormat } from "../scoring/index.js";
+import { caseInputsJson, caseProblem, collectedTable, listCases, socketProblems } from "./per-case.js";
 
 /**
  * The inputs.json each case is shown, without an engine: an algorithm from Grand Challenge looks its
@@ -95,5 +96,60 @@ describe("a case's inputs.json", () => {
     expect(problems[0]).toMatch(
       /^submission\.image\.inputs\[4\] \("pet-image"\): no case folder holds "images\/pt"; /,
     );
+  });
+});
+
+describe("the table collected from the cases' output files", () => {
+  const format = (file: string) =>
+    parseSubmissionFormat(
+      `file: ${file}\nid_column: case_id\ncolumns:\n  - { name: case_id, type: string }\n` +
+        `  - { name: hpv, type: category, categories: ["true", "false"] }\n  - { name: rfs, type: float }\n`,
+      "format.yml",
+    );
+  const rows = [
+    { case_id: "a", hpv: true, rfs: 12.5 },
+    { case_id: "b", hpv: false, rfs: 3 },
+  ];
+
+  it("takes a boolean socket (HECKTOR's hpv-status.json: true) as its text in a category column, in every encoding", () => {
+    expect(JSON.parse(collectedTable(format("results.json"), rows))).toEqual([
+      { case_id: "a", hpv: "true", rfs: 12.5 },
+      { case_id: "b", hpv: "false", rfs: 3 },
+    ]);
+    expect(collectedTable(format("predictions.csv"), rows)).toBe("case_id,hpv,rfs\na,true,12.5\nb,false,3\n");
+    expect(collectedTable(format("predictions.jsonl"), rows).split("\n")[1]).toBe(
+      '{"case_id":"b","hpv":"false","rfs":3}',
+    );
+  });
+
+  it("puts case k on the line a problem is mapped back from, and tells the problem by case and output file", () => {
+    const settings = {
+      outputDir: "/output",
+      perCase: { maxModelBytes: 1, maxModelUncompressedBytes: 1, outputs: { rfs: "rfs.json" } },
+    };
+    for (const [file, line] of [
+      ["results.json", 3],
+      ["predictions.csv", 3],
+      ["predictions.jsonl", 2],
+    ] as const) {
+      const f = format(file);
+      // The second case's record is on that line.
+      expect(collectedTable(f, rows).split("\n")[line - 1]).toMatch(/(^|")b(,|")/);
+      const told = caseProblem(
+        { file, line, column: "rfs", rule: "float", message: "x is not a number", fix: "write a number" },
+        f,
+        settings,
+        2,
+      );
+      expect(told).toMatchObject({ file: "case 2 of 2: /output/rfs.json", line: null, column: "rfs" });
+    }
+    // A column without a file of its own (hpv: hpv.json by default) is named by that default.
+    const hpv = caseProblem(
+      { file: "predictions.csv", line: 2, column: "hpv", rule: "category", message: "m", fix: "f" },
+      format("predictions.csv"),
+      settings,
+      2,
+    );
+    expect(hpv.file).toBe("case 1 of 2: /output/hpv.json");
   });
 });

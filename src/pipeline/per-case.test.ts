@@ -254,7 +254,19 @@ describe("an algorithm image under Grand Challenge's per-case contract", () => {
     );
     const invalid = await evaluate(await competitionWith({ a: "text" }));
     expect(invalid.status).toBe("output_invalid");
-    expect(invalid.problems.join("\n")).toContain("not a number");
+    // Told by the case and the file the algorithm wrote, not by the line of the table proctor collected.
+    expect(invalid.problems).toEqual([
+      expect.stringMatching(
+        /^case 1 of 1: \/output\/rfs\.json: column "rfs": "not a number" is not a number/,
+      ),
+    ]);
+    const inJson = await evaluate(
+      await competitionWith({ a: "1", b: "2", c: "text" }, { format: "results.json" }),
+    );
+    expect(inJson.status).toBe("output_invalid");
+    expect(inJson.problems).toEqual([
+      expect.stringMatching(/^case 3 of 3: \/output\/rfs\.json: key "rfs": /),
+    ]);
   });
 
   it("fails a case whose algorithm needs the model when none was uploaded, and refuses a bad model tarball", async () => {

@@ -14,7 +14,7 @@ import { stringify } from "csv-stringify/sync";
 import type { ImageSubmission, InputSocket, PerCaseContract } from "../config/index.js";
 import { ID_PLACEHOLDER, IMAGE_CONTAINER } from "../contract/index.js";
 import { CappedCapture, runSandboxed, type ReadOnlyMount, type SandboxLimits } from "../sandbox/index.js";
-import { predictionsEncoding, type SubmissionFormat } from "../scoring/index.js";
+import { predictionsEncoding, type Problem, type SubmissionFormat } from "../scoring/index.js";
 import { formatDuration } from "../units/index.js";
 import type { SubmissionRunResult } from "./run-submission.js";
 
@@ -330,7 +330,7 @@ export async function runPerCase(request: PerCaseRunRequest): Promise<RunPart> {
   if (last === null) throw new Error(`no cases in ${request.dataDir} (preflight lets none through)`);
   if (!format.files) {
     await mkdir(request.outputDir, { recursive: true });
-    const text = table(format, rows);
+    const text = collectedTable(format, rows);
     await writeFile(path.join(request.outputDir, format.file), text);
     collected.push({ path: format.file, bytes: Buffer.byteLength(text) });
   }
@@ -365,6 +365,26 @@ async function outputFileAt(
 }
 
 /**
+ * A problem the format's check found in the collected table, told as the participant knows it: the case
+ * (by its place, as the run's reasons name it) and the output file its value came from, instead of the
+ * table's line. Problems of a folder format, or without a line, are left as they are.
+ */
+export function caseProblem(
+  problem: Problem,
+  format: SubmissionFormat,
+  settings: Pick<ImageSubmission, "outputDir"> & { perCase: PerCaseContract },
+  cases: number,
+): Problem {
+  if (format.files || problem.line === null) return problem;
+  const index = problem.line - (predictionsEncoding(format) === "jsonl" ? 1 : 2);
+  if (index < 0 || index >= cases) return problem;
+  const file =
+    problem.column === null ? undefined : outputFiles(format, settings.perCase).get(problem.column);
+  const where = file === undefined ? "" : ` ${path.posix.join(settings.outputDir, file)}`;
+  return { ...problem, file: `case ${index + 1} of ${cases}:${where}`, line: null };
+}
+
+/**
  * One output file's value: the JSON it holds, or its text as written when it is not JSON (validation then
  * says what is wrong with it, in the format's terms); undefined when there is no such file.
  */
@@ -379,13 +399,25 @@ async function readValue(file: string): Promise<unknown> {
   }
 }
 
-/** The rows in the format's encoding: JSON values kept as they are in JSON, written as text in CSV. */
-function table(format: SubmissionFormat, rows: Record<string, unknown>[]): string {
+/**
+ * The rows in the format's encoding: JSON values kept as they are in JSON (a boolean in a string or category
+ * column aside: its text), written as text in CSV. Case k
+ * (from 0) is on line k + 2 (after the CSV header or the JSON array's "["), or k + 1 in JSON Lines.
+ */
+export function collectedTable(format: SubmissionFormat, rows: Record<string, unknown>[]): string {
   const names = format.columns.map((column) => column.name);
-  const ordered = rows.map((row) => Object.fromEntries(names.map((name) => [name, row[name] ?? null])));
+  // A boolean socket (Grand Challenge's Bool: true or false) in a text column is its text, as in CSV.
+  const text = new Set(
+    format.columns.filter((c) => c.type === "string" || c.type === "category").map((c) => c.name),
+  );
+  const value = (row: Record<string, unknown>, name: string) => {
+    const v = row[name] ?? null;
+    return typeof v === "boolean" && text.has(name) ? String(v) : v;
+  };
+  const ordered = rows.map((row) => Object.fromEntries(names.map((name) => [name, value(row, name)])));
   switch (predictionsEncoding(format)) {
     case "json":
-      return `${JSON.stringify(ordered)}\n`;
+      return `[\n${ordered.map((row) => JSON.stringify(row)).join(",\n")}\n]\n`;
     case "jsonl":
       return ordered.map((row) => JSON.stringify(row)).join("\n") + "\n";
     case "csv":
