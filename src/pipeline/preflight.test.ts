@@ -131,3 +131,31 @@ describe("checkCompetitionSetup with a folder format (one file per id)", () => {
     );
   });
 });
+
+describe("checkCompetitionSetup, per case", () => {
+  it("passes the per-case example, and takes an input socket no case holds for the organizer's typo", async () => {
+    const example = await loadCompetition(path.resolve("examples/per-case/competition.yml"));
+    expect((await checkCompetitionSetup(example)).file).toBe("predictions.csv");
+    if (example.submission.kind !== "image" || !example.submission.image.perCase)
+      throw new Error("not per case");
+    const { image } = example.submission;
+    const typo = {
+      ...example,
+      submission: {
+        kind: "image" as const,
+        image: {
+          ...image,
+          perCase: {
+            ...image.perCase!,
+            inputs: [...(image.perCase!.inputs ?? []), { slug: "pet-image", relativePath: "images/pt" }],
+          },
+        },
+      },
+    };
+    expect(await problemsOf(typo)).toEqual([
+      expect.stringMatching(
+        /^submission\.image\.inputs\[2\] \("pet-image"\): no case folder holds "images\/pt"; /,
+      ),
+    ]);
+  });
+});
