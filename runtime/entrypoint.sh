@@ -6,7 +6,8 @@
 #   data -> /code_execution/data and submission -> /code_execution/submission, as in DrivenData's runtimes:
 #   code that reads its model files or data/ relatively, writes submission/submission.csv, or writes files
 #   of its own next to them, all work. ../data (= /tmp/data) is the data folder too. Absolute
-#   /code_execution/... (and /codeexecution/..., an alias in the image) paths work as well.
+#   /code_execution/... paths work as well, and /codeexecution/... (the image links it to /tmp/work) reads
+#   the working folder, as DrivenData's older runtimes unzipped the submission into /codeexecution.
 # - With PROCTOR_INTERACTIVE=1 (make interact-container), it sets up the same working folder, then starts
 #   an interactive bash there instead of the program.
 # - Every line this script logs, and every line the program prints, is prefixed with a UTC timestamp;

@@ -677,25 +677,27 @@ describe("DrivenData's example submissions, mirrored, through proctor test-submi
   });
 
   // floodwater-runtime's benchmark-pytorch loads its weights from /codeexecution/assets/, where DrivenData's
-  // runtime unzipped the submission; here the zip's files are in /code_execution/src and the working folder.
-  it("floodwater's pytorch benchmark's layout: a model file at /codeexecution/assets/ is not found, the hint says where it is; beside main.py it loads and scores", async () => {
+  // runtime unzipped the submission: /codeexecution is the working folder here, the zip's files in it.
+  it("floodwater's pytorch benchmark's layout: a model file loaded from /codeexecution/assets/ is the zip's own, and scores", async () => {
     const stdlib = withoutImports(FLOOD_MAIN, FLOOD_STDLIB);
     const model = { "assets/flood_model.txt": "water: vv > 0 or vh > 1\n" };
-    const loadingFrom = (folder: string) =>
-      withoutImports(stdlib, {
-        "    chips = chip_ids()\n": `    logger.info((${folder} / "flood_model.txt").read_text())\n    chips = chip_ids()\n`,
-      });
-    const absolute = await testSubmission(FLOOD, { "main.py": loadingFrom('ROOT / "assets"'), ...model });
-    expect(absolute.status, absolute.stderr).toBe("failed");
-    expect(absolute.stderr).toContain("No such file or directory: '/codeexecution/assets/flood_model.txt'");
-    expect(absolute.hints).toEqual([
-      "/codeexecution/assets/flood_model.txt is not there: DrivenData's runtimes unzipped the submission into /codeexecution itself, here your zip's files are in /code_execution/src and in the working folder main.py runs in; load it relative to main.py (Path(__file__).parent / \"assets/flood_model.txt\") or from /code_execution/src/assets/flood_model.txt",
-    ]);
-    const beside = await testSubmission(FLOOD, {
-      "main.py": loadingFrom('Path(__file__).parent / "assets"'),
+    const loading = withoutImports(stdlib, {
+      "    chips = chip_ids()\n": `    logger.info((ROOT / "assets" / "flood_model.txt").read_text())\n    chips = chip_ids()\n`,
+    });
+    const absolute = await testSubmission(FLOOD, { "main.py": loading, ...model });
+    expect(absolute, absolute.stderr).toMatchObject({ status: "succeeded", public_score: 0.75, hints: [] });
+    // (It scored, so the read succeeded: a missing file raises FileNotFoundError.)
+    // Where DrivenData's newer runtimes unzipped it, /code_execution/assets/, is not the zip's: the hint says so.
+    const newer = await testSubmission(FLOOD, {
+      "main.py": withoutImports(loading, { 'ROOT / "assets"': 'Path("/code_execution/assets")' }),
       ...model,
     });
-    expect(beside, beside.stderr).toMatchObject({ status: "succeeded", public_score: 0.75, hints: [] });
+    expect(newer.status, newer.stderr).toBe("failed");
+    expect(newer.hints).toEqual([
+      expect.stringMatching(
+        /^\/code_execution\/assets\/flood_model\.txt is not there: .*\(Path\(__file__\)\.parent \/ "assets\/flood_model\.txt"\)/,
+      ),
+    ]);
   });
 
   it("floodwater's layout with the files misnamed is output_invalid, each file named; with none written, output_missing", async () => {

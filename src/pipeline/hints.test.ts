@@ -33,13 +33,13 @@ function run(stderr: string, files: string[] = []): SubmissionRunResult {
 
 describe("runHints", () => {
   it("says where the zip's own files are when the program looked for them at DrivenData's unzip folder", () => {
-    const context = { expectedOutput: "{id}.tif" };
-    // floodwater-runtime's benchmark-pytorch loads /codeexecution/assets/flood_model.pt.
+    const context = { expectedOutput: "submission.csv" };
+    // Code written for DrivenData's runtimes, which unzipped the submission into /code_execution itself.
     const torch = run(
-      "  File \"/usr/lib/python3/dist-packages/torch/serialization.py\", line 251, in __init__\n    super().__init__(open(name, mode))\nFileNotFoundError: [Errno 2] No such file or directory: '/codeexecution/assets/flood_model.pt'",
+      "  File \"/usr/lib/python3/dist-packages/torch/serialization.py\", line 251, in __init__\n    super().__init__(open(name, mode))\nFileNotFoundError: [Errno 2] No such file or directory: '/code_execution/assets/flood_model.pt'",
     );
     expect(runHints(torch, context)).toEqual([
-      "/codeexecution/assets/flood_model.pt is not there: DrivenData's runtimes unzipped the submission into /codeexecution itself, here your zip's files are in /code_execution/src and in the working folder main.py runs in; load it relative to main.py (Path(__file__).parent / \"assets/flood_model.pt\") or from /code_execution/src/assets/flood_model.pt",
+      "/code_execution/assets/flood_model.pt is not there: DrivenData's runtimes unzipped the submission into /code_execution itself, here your zip's files are in /code_execution/src and in the working folder main.py runs in; load it relative to main.py (Path(__file__).parent / \"assets/flood_model.pt\") or from /code_execution/src/assets/flood_model.pt",
     ]);
     const pandas = run(
       `FileNotFoundError: [Errno 2] No such file or directory: "/code_execution/model's.csv"`,
@@ -59,8 +59,13 @@ describe("runHints", () => {
         ),
       ).toEqual([]);
     expect(runHints(torch, { ...context, imageOutputDir: "/output" })).toEqual([]);
+    // The older /codeexecution is the working folder, the zip's files in it: a file missing there is missing.
+    const older = run("FileNotFoundError: [Errno 2] No such file or directory: '/codeexecution/assets/m.pt'");
+    expect(runHints(older, context)).toEqual([]);
     // Terminal escapes in the program's output are not repeated.
-    const escape = run("FileNotFoundError: [Errno 2] No such file or directory: '/codeexecution/\u001b[2Jx'");
+    const escape = run(
+      "FileNotFoundError: [Errno 2] No such file or directory: '/code_execution/\u001b[2Jx'",
+    );
     expect(runHints(escape, context)).toEqual([]);
   });
 

@@ -25,12 +25,13 @@ const NO_COMMAND = [
   /env: '?([\w.+-]{1,64})'?: No such file or directory$/m,
 ];
 /**
- * A file the program looked for directly under /code_execution (or DrivenData's older /codeexecution) that
- * is none of the contract's folders: DrivenData's runtimes unzipped the submission into that folder itself,
- * so their examples load their own files as /codeexecution/assets/model.pt (floodwater's benchmark-pytorch).
- * Python's message, as open, pathlib, torch.load, joblib and pandas raise it: the path quoted.
+ * A file the program looked for directly under /code_execution that is none of the contract's folders:
+ * DrivenData's runtimes unzipped the submission into that folder itself, so code written for them may load
+ * its own files as /code_execution/assets/model.pt. (Their older /codeexecution is the working folder here,
+ * the zip's files in it.) Python's message, as open, pathlib, torch.load, joblib and pandas raise it: the
+ * path quoted.
  */
-const ROOT_FILE = /No such file or directory: (['"])(\/code_?execution)\/((?:(?!\1)[^\n])+)\1/;
+const ROOT_FILE = /No such file or directory: (['"])(\/code_execution)\/((?:(?!\1)[^\n])+)\1/;
 const CONTRACT_FOLDERS = new Set(["src", "data", "submission", "models"]);
 // eslint-disable-next-line no-control-regex -- control characters are what it finds
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -309,8 +309,8 @@ open("notes.txt", "w").write("not a candidate")
   });
 
   // As spacecraft-pose's benchmark does: main.sh calls `python`, with DATA_DIR=../data and an absolute
-  // submission path; and as floodwater's (2021) code does, reading /codeexecution/....
-  it("runs a main.sh that calls python with ../data, and /codeexecution is /code_execution", async () => {
+  // submission path; and as floodwater's (2021) code does, reading /codeexecution/data/....
+  it("runs a main.sh that calls python with ../data, and /codeexecution/data is the data", async () => {
     const { result, out, stdout, stderr } = await run({
       "main.sh": `#!/usr/bin/env bash
 DATA_DIR=../data
@@ -328,6 +328,24 @@ output_path.write_text("id,y\\n" + rows[1].split(",")[0] + ",0\\n")
     });
     expect(result.status, `${result.reason}\n${stderr.join("\n")}`).toBe("succeeded");
     expect(unstamped(stdout)).toEqual(["/code_execution/data True"]);
+    expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
+  });
+
+  // As floodwater's (2021) benchmarks do, where the runtime unzipped the submission into /codeexecution:
+  // their own files, the data and the output folder all under it.
+  it("/codeexecution is the working folder: the zip's own files, data/ and submission/", async () => {
+    const { result, out, stdout, stderr } = await run({
+      "assets/model.txt": "weights\n",
+      "main.py": `
+from pathlib import Path
+root = Path("/codeexecution")
+print(root.resolve(), (root / "assets" / "model.txt").read_text().strip())
+rows = (root / "data" / "features.csv").read_text().splitlines()
+(root / "submission" / "submission.csv").write_text("id,y\\n" + rows[1].split(",")[0] + ",0\\n")
+`,
+    });
+    expect(result.status, `${result.reason}\n${stderr.join("\n")}`).toBe("succeeded");
+    expect(unstamped(stdout)).toEqual(["/tmp/work weights"]);
     expect(await readFile(path.join(out, "submission.csv"), "utf8")).toBe("id,y\n1,0\n");
   });
 
