@@ -164,7 +164,11 @@ export function testSubmissionCommand(): Command {
           );
         } else {
           const text = evaluationText(evaluation, competition, path.relative(process.cwd(), logFile), advice);
-          if (results !== null) process.stdout.write(`${resultsText(evaluation.expectedOutput, results)}\n`);
+          const perCase = competition.submission.kind === "image" && competition.submission.image.perCase;
+          if (results !== null)
+            process.stdout.write(
+              `${resultsText(evaluation.expectedOutput, results, perCase ? "collected from each case's output" : "what your program wrote")}\n`,
+            );
           process.stdout.write(`${text}\n\n`);
           process.stdout.write(
             renderStandings(await store.list(), competition.leaderboard, {
@@ -217,11 +221,11 @@ async function resultsJson(outputDir: string, expectedOutput: string): Promise<u
   }
 }
 
-function resultsText(name: string, results: unknown): string {
+function resultsText(name: string, results: unknown, origin: string): string {
   const lines = JSON.stringify(results, null, 2).split("\n");
   const shown = lines.slice(0, 20).map((line) => `  ${printable(line)}`);
   if (lines.length > 20) shown.push(`  … ${lines.length - 20} more lines`);
-  return [`${name} (what your program wrote):`, ...shown].join("\n");
+  return [`${name} (${origin}):`, ...shown].join("\n");
 }
 
 /** A path as the participant typed it: relative to here, unless that climbs out of here. */
