@@ -11,6 +11,7 @@
  * the pull runner logs one line per claim and result). Nothing the program printed reaches them.
  */
 import { mkdtemp, rm } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Competition, Phase } from "../config/index.js";
@@ -157,6 +158,9 @@ export async function runClaim(request: RunClaimRequest): Promise<ClaimResult> {
     } finally {
       clearInterval(again);
     }
+    // What the run made as it ended, and a removal the engine had not finished (still listed), are gone
+    // before the stop is told: a cancel leaves nothing running (at most 30 s).
+    for (let i = 0; i < 30 && (await removeContainers()) > 0; i += 1) await sleep(1000);
     return { ended: "stopped", why: reason.why, message: reason.message };
   };
   try {
