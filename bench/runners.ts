@@ -326,6 +326,8 @@ interface Drain {
   durations: number[];
   scored: number;
   retried: number;
+  /** Why the retried attempts were given up on: each reason (ids and times left out), how many. */
+  retriedWhy: Map<string, number>;
   problems: string[];
 }
 
@@ -383,6 +385,19 @@ async function benchDrain(work: Work, o: Options): Promise<Drain> {
     const waits = views
       .filter((v) => v.started_at !== null)
       .map((v) => Date.parse(v.started_at!) - Date.parse(v.submitted_at));
+    const retriedWhy = new Map<string, number>();
+    const db = new IntakeDb(path.join(dataDir, "intake.sqlite"));
+    try {
+      for (const v of views.filter((view) => view.attempt > 1)) {
+        for (const a of db.getSubmission(v.submission_id)?.attempts ?? []) {
+          if (a.status !== "infrastructure_error" || a.reason === null) continue;
+          const why = a.reason.split(";")[0]!.replace(/\([^)]*\)|\d{4}-\d\d-\d\dT[\d:.]+Z|\d+/g, "…");
+          retriedWhy.set(why, (retriedWhy.get(why) ?? 0) + 1);
+        }
+      }
+    } finally {
+      db.close();
+    }
     const codes = await Promise.all(runners.map((r) => r.stop()));
     const problems = drainProblems(check);
     codes.forEach((code, i) => code !== 0 && problems.push(`runner ${i} exited ${code} after SIGTERM`));
@@ -394,6 +409,7 @@ async function benchDrain(work: Work, o: Options): Promise<Drain> {
       durations: views.map((v) => v.duration_ms ?? 0),
       scored: check.scored,
       retried: check.retried,
+      retriedWhy,
       problems,
     };
   } finally {
@@ -623,11 +639,12 @@ export async function benchRunners(args = process.argv.slice(3)): Promise<void> 
       );
       console.log(
         `    scored ${r.scored}/${r.count} in ${(r.wallMs / 1000).toFixed(0)} s ` +
-          `(${((r.count / r.wallMs) * 60_000).toFixed(0)}/min); retried after a lost claim: ${r.retried}`,
+          `(${((r.count / r.wallMs) * 60_000).toFixed(0)}/min); retried (an attempt given up on): ${r.retried}`,
       );
       console.log(
         `    none lost, duplicated or counted twice; one leaderboard row each: ${verdict(r.problems.length === 0 && r.scored === r.count)}`,
       );
+      for (const [why, n] of r.retriedWhy) console.log(`      ${n}× ${why}`);
       for (const p of r.problems) console.log(`    PROBLEM ${p}`);
       console.log(`    queue wait (claimed − uploaded)  ${pcts(r.waits)}`);
       console.log(`    run (duration_ms)                ${pcts(r.durations)}`);
