@@ -678,6 +678,30 @@ describe("rate limits and storage", () => {
     }
   });
 
+  it("never limits a verified runner (a 429 to a heartbeat loses a lease); a made-up runner credential counts against its address", async () => {
+    const limited = await startHarness({ rateLimit: { max: 3, uploadsMax: 1, timeWindowMs: 60_000 } });
+    try {
+      const uploaded = await upload(limited, limited.token("busy"), await GOOD_ZIP());
+      const id = (uploaded.json()["submission"] as { submission_id: string }).submission_id;
+      const runner: number[] = [];
+      for (let i = 0; i < 6; i += 1) {
+        const view = await rawRequest(limited.url, {
+          path: `/v1/runner/submissions/${id}`,
+          headers: { authorization: `Bearer ${limited.runner}` },
+        });
+        runner.push(view.status);
+      }
+      expect(runner).toEqual([200, 200, 200, 200, 200, 200]);
+      const forged = `prc_${"0".repeat(12)}_${"C".repeat(43)}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i += 1)
+        statuses.push((await getJson(limited, "/v1/leaderboard", forged)).status);
+      expect(statuses.at(-1)).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("removes partial uploads left by a crash when it starts", async () => {
     const { writeFile } = await import("node:fs/promises");
     const other = await startHarness();

@@ -12,8 +12,9 @@
  *   web/routes.ts         the pages: /, /signin, /signout, /submit, /submissions, /leaderboard, /status,
  *                         /admin (browser sessions, CSRF-protected forms)
  *
- * Each token opens its own routes only. Rate limits count per verified participant or runner, and per
- * client address for everything else (a made-up token counts against its sender's address).
+ * Each token opens its own routes only. Rate limits count per verified participant, and per client
+ * address for everything else (a made-up token counts against its sender's address); verified runners
+ * are not limited.
  * Bind it to localhost behind a TLS-terminating proxy (docs/gateway.md).
  */
 import { createHash } from "node:crypto";
@@ -188,11 +189,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Per verified holder: an unverified token id is anyone's to make up (to dodge the address's budget)
       // or to copy (to spend a victim's), so only a token that authenticates moves a request off its
       // address's budget.
+      // A verified runner is not limited: its traffic is bounded by its claims (a claim, a download, a
+      // heartbeat every 10 s, a report per run), and a 429 to a heartbeat or a report loses the lease of a
+      // run that went well. Many slots, or many pods sharing one credential, passed 120 a minute.
+      allowList: (request) => bearerHolder(request, intake.runners) !== undefined,
       keyGenerator: (request) => {
         const who = bearerHolder(request, intake.tokens);
         if (who) return `participant:${who.holder}`;
-        const runner = bearerHolder(request, intake.runners);
-        if (runner) return `runner:${runner.tokenId}`;
         // The pages: a signed-in browser counts against its holder, like their token would.
         const session = intake.sessions.lookup(request.cookies[SESSION_COOKIE]);
         return session ? `${session.kind}:${session.holder}` : `ip:${request.ip}`;
