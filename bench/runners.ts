@@ -391,7 +391,9 @@ async function benchDrain(work: Work, o: Options): Promise<Drain> {
       for (const v of views.filter((view) => view.attempt > 1)) {
         for (const a of db.getSubmission(v.submission_id)?.attempts ?? []) {
           if (a.status !== "infrastructure_error" || a.reason === null) continue;
-          const why = a.reason.split(";")[0]!.replace(/\([^)]*\)|\d{4}-\d\d-\d\dT[\d:.]+Z|\d+/g, "…");
+          const why = a.reason
+            .split(";")[0]!
+            .replace(/\([^)]*\)|\b[0-9a-f]{12,}\b|\d{4}-\d\d-\d\dT[\d:.]+Z|\d+/g, "…");
           retriedWhy.set(why, (retriedWhy.get(why) ?? 0) + 1);
         }
       }
