@@ -113,8 +113,8 @@ export class ClaimDesk {
 
   /** Extends the claim's lease; ClaimLostError (cancelled, or lost) when it no longer holds the attempt. */
   heartbeat(record: SubmissionRecord, hold: ClaimHold): HeartbeatAnswer {
-    const expires = this.#o.clock().getTime() + this.#o.leaseMs;
-    if (!this.#o.db.heartbeat(record.id, hold.attempt, sha256Hex(hold.claim_token), expires)) {
+    const expires = this.#extend(record.id, hold.attempt, hold.claim_token);
+    if (expires === undefined) {
       this.check(this.#o.db.getSubmission(record.id)!, hold);
       // It held a moment ago (check passed) and no longer did when extended: a race with the sweeper.
       throw lost(record, hold.attempt);
@@ -131,9 +131,14 @@ export class ClaimDesk {
    * lease lost from now on costs a try (`retry`), and the lease is extended as a heartbeat extends it.
    */
   used(record: SubmissionRecord, claimToken: string | undefined): void {
-    if (claimToken === undefined || record.state !== "running") return;
+    if (claimToken !== undefined && record.state === "running")
+      this.#extend(record.id, record.attempt, claimToken);
+  }
+
+  /** A new lease for the claim `claimToken` of `attempt` (marked used): its end, or undefined when it does not hold. */
+  #extend(id: string, attempt: number, claimToken: string): number | undefined {
     const expires = this.#o.clock().getTime() + this.#o.leaseMs;
-    this.#o.db.heartbeat(record.id, record.attempt, sha256Hex(claimToken), expires);
+    return this.#o.db.heartbeat(id, attempt, sha256Hex(claimToken), expires) ? expires : undefined;
   }
 
   /** Gives the claim back: the submission is queued again (its next attempt, uncounted). */
